@@ -1,0 +1,30 @@
+export interface StackSettings {
+  service: string;
+  stage: string;
+  devicePolicyName: string;
+  caCertificateIds: string[];
+  caCertificatePem?: string;
+  caCertificateMode: 'SNI_ONLY' | 'DEFAULT' | string;
+  verificationCertificatePem?: string;
+  functionLogicalId: string;
+}
+export interface CfnResource {
+  Type: string;
+  Properties: Record<string, unknown>;
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
+}
+export interface StackResources {
+  Resources: Record<string, CfnResource>;
+  Outputs: Record<string, { Value: unknown }>;
+}
+declare function resolveStack(context: { resolveVariable: (name: string) => Promise<unknown> }): Promise<StackResources>;
+declare namespace resolveStack {
+  function buildResources(settings: StackSettings): StackResources;
+  function devicePolicyDocument(arnPrefix: string, thingName?: string): Record<string, unknown>;
+  function registeredRuleSql(caCertificateIds: string[]): string;
+  function registryTableName(service: string, stage: string): string;
+  function ruleName(service: string, stage: string): string;
+  function splitIds(value: string | undefined): string[];
+}
+export = resolveStack;

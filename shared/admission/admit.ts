@@ -1,0 +1,133 @@
+import type { CertificateFacts } from '../certificates/certificate-facts';
+import { DEVICE_ID_PATTERN, type DeviceEntry, type RejectionReason } from '../registry/device-entry';
+
+/**
+ * Admission: the pure decision whether a certificate may become a device's identity.
+ * No clients, no clock of its own: callers pass the facts they looked up and `now`.
+ */
+
+export type AdmissionMode = 'allowlist' | 'ca';
+export type DeviceIdSource = 'serialNumber' | 'commonName' | 'serialNumberOrCommonName';
+
+export interface AdmissionPolicy {
+  /** `allowlist` admits registry-allowed devices only; `ca` admits any device of an allowed CA unless blocked. */
+  mode: AdmissionMode;
+  /** Explicit CA ids; when absent, every CA registered ACTIVE with auto-registration ENABLE is allowed. */
+  allowedCaIds?: readonly string[];
+  deviceIdSource: DeviceIdSource;
+  /** What to do when the device is already bound to another ACTIVE certificate. */
+  boundDevice: 'refuse' | 'replace';
+}
+
+/** The CA as DescribeCACertificate reports it; `undefined` when it is not registered. */
+export interface CaFacts {
+  status: string | undefined;
+  autoRegistrationStatus: string | undefined;
+}
+
+export type Rejection = { admitted: false; reason: RejectionReason; deviceId?: string };
+
+export type CertificateDecision = { admitted: true; deviceId: string } | Rejection;
+
+export type DeviceIdResult =
+  | { deviceId: string }
+  | { reason: Extract<RejectionReason, 'device-id-missing' | 'device-id-invalid'> };
+
+/** Takes the device id from the subject: the `serialNumber` attribute, the CN, or the first present. */
+export function deviceIdFromSubject(subject: CertificateFacts['subject'], source: DeviceIdSource): DeviceIdResult {
+  const candidates =
+    source === 'serialNumber'
+      ? subject.serialNumber
+      : source === 'commonName'
+        ? subject.commonName
+        : subject.serialNumber.length > 0
+          ? subject.serialNumber
+          : subject.commonName;
+  const distinct = [...new Set(candidates)];
+  if (distinct.length === 0 || distinct[0] === '') return { reason: 'device-id-missing' };
+  // Two different values for the attribute are ambiguous: refuse rather than guess which one names the device.
+  if (distinct.length > 1) return { reason: 'device-id-invalid' };
+  const deviceId = distinct[0]!;
+  return DEVICE_ID_PATTERN.test(deviceId) ? { deviceId } : { reason: 'device-id-invalid' };
+}
+
+function caAllowed(caCertificateId: string, ca: CaFacts | undefined, policy: AdmissionPolicy): boolean {
+  if (policy.allowedCaIds) {
+    const id = caCertificateId.toLowerCase();
+    return policy.allowedCaIds.some((allowed) => allowed.toLowerCase() === id);
+  }
+  return ca?.status === 'ACTIVE' && ca.autoRegistrationStatus === 'ENABLE';
+}
+
+function keyRejection(key: CertificateFacts['key']): RejectionReason | undefined {
+  switch (key.type) {
+    case 'rsa':
+      return key.bits >= 2048 ? undefined : 'key-too-weak';
+    case 'ec':
+      return key.curve === 'P-256' || key.curve === 'P-384' ? undefined : 'key-type-not-allowed';
+    default:
+      return 'key-type-not-allowed';
+  }
+}
+
+/** Checks what the certificate alone decides: its CA, validity window, key and device id. */
+export function checkCertificate(
+  input: { caCertificateId: string; ca: CaFacts | undefined; certificate: CertificateFacts },
+  policy: AdmissionPolicy,
+  now: Date,
+): CertificateDecision {
+  const identity = deviceIdFromSubject(input.certificate.subject, policy.deviceIdSource);
+  const deviceId = 'deviceId' in identity ? identity.deviceId : undefined;
+  const reject = (reason: RejectionReason): Rejection =>
+    deviceId === undefined ? { admitted: false, reason } : { admitted: false, reason, deviceId };
+
+  if (!caAllowed(input.caCertificateId, input.ca, policy)) return reject('ca-not-allowed');
+  if (now.getTime() < input.certificate.notBefore.getTime()) return reject('certificate-not-yet-valid');
+  if (now.getTime() > input.certificate.notAfter.getTime()) return reject('certificate-expired');
+  const keyReason = keyRejection(input.certificate.key);
+  if (keyReason) return reject(keyReason);
+  if (!('deviceId' in identity)) return reject(identity.reason);
+  return { admitted: true, deviceId: identity.deviceId };
+}
+
+/** The certificate a device is bound to in the registry, as IoT reports it now (`status` undefined: gone). */
+export interface BoundCertificate {
+  certificateId: string;
+  status: string | undefined;
+  bindingState: DeviceEntry['bindingState'];
+}
+
+export type DeviceDecision =
+  | {
+      admitted: true;
+      /** The certificate the device was bound to before, if any; the claim must replace exactly it. */
+      previousCertificateId?: string;
+      /** The previous certificate is ACTIVE and must be retired once the new one is active. */
+      retirePrevious: boolean;
+    }
+  | Rejection;
+
+/** Checks what the registry decides: blocked, allow-listed, and whether another certificate holds the device. */
+export function checkDevice(
+  input: { deviceId: string; certificateId: string; entry: DeviceEntry | undefined; bound: BoundCertificate | undefined },
+  policy: AdmissionPolicy,
+): DeviceDecision {
+  const { deviceId, entry, bound } = input;
+  if (entry?.status === 'blocked') return { admitted: false, reason: 'device-blocked', deviceId };
+  if (policy.mode === 'allowlist' && entry?.status !== 'allowed') {
+    return { admitted: false, reason: 'device-not-allowlisted', deviceId };
+  }
+  if (!bound || bound.certificateId === input.certificateId) return { admitted: true, retirePrevious: false };
+
+  if (bound.status === 'ACTIVE') {
+    return policy.boundDevice === 'replace'
+      ? { admitted: true, previousCertificateId: bound.certificateId, retirePrevious: true }
+      : { admitted: false, reason: 'device-already-bound', deviceId };
+  }
+  // Another certificate's provisioning is in flight (claimed, not yet activated): first come, first served.
+  if (bound.status === 'PENDING_ACTIVATION' && bound.bindingState === 'claimed') {
+    return { admitted: false, reason: 'device-already-bound', deviceId };
+  }
+  // The previous certificate is revoked, inactive or deleted: the device may take a new one.
+  return { admitted: true, previousCertificateId: bound.certificateId, retirePrevious: false };
+}

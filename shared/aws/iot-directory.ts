@@ -1,0 +1,114 @@
+import {
+  AddThingToThingGroupCommand,
+  AttachPolicyCommand,
+  AttachThingPrincipalCommand,
+  CreateThingCommand,
+  DescribeCACertificateCommand,
+  DescribeCertificateCommand,
+  DetachThingPrincipalCommand,
+  ListAttachedPoliciesCommand,
+  ListPrincipalThingsCommand,
+  UpdateCertificateCommand,
+  type IoTClient,
+} from '@aws-sdk/client-iot';
+import type { CaFacts } from '../admission/admit';
+import type { CertificateRecord, IotDirectory, SettableCertificateStatus, ThingSpec } from '../provisioning/ports';
+
+const isNamed = (error: unknown, name: string) => error instanceof Error && error.name === name;
+
+/** The only code that builds AWS IoT commands for provisioning workflows. */
+export class AwsIotDirectory implements IotDirectory {
+  constructor(private readonly client: IoTClient) {}
+
+  async describeCertificate(certificateId: string): Promise<CertificateRecord | undefined> {
+    try {
+      const { certificateDescription: d } = await this.client.send(new DescribeCertificateCommand({ certificateId }));
+      if (!d?.certificateArn || !d.certificateId || !d.status || !d.certificatePem) {
+        throw new Error(`DescribeCertificate returned an incomplete description for ${certificateId}`);
+      }
+      return {
+        certificateId: d.certificateId,
+        certificateArn: d.certificateArn,
+        caCertificateId: d.caCertificateId,
+        status: d.status,
+        certificatePem: d.certificatePem,
+      };
+    } catch (error) {
+      if (isNamed(error, 'ResourceNotFoundException')) return undefined;
+      throw error;
+    }
+  }
+
+  async describeCaCertificate(caCertificateId: string): Promise<CaFacts | undefined> {
+    try {
+      const { certificateDescription: d } = await this.client.send(
+        new DescribeCACertificateCommand({ certificateId: caCertificateId }),
+      );
+      return { status: d?.status, autoRegistrationStatus: d?.autoRegistrationStatus };
+    } catch (error) {
+      if (isNamed(error, 'ResourceNotFoundException')) return undefined;
+      throw error;
+    }
+  }
+
+  async createThing(thing: ThingSpec): Promise<'created' | 'exists'> {
+    try {
+      await this.client.send(
+        new CreateThingCommand({
+          thingName: thing.thingName,
+          thingTypeName: thing.thingTypeName,
+          attributePayload: { attributes: thing.attributes },
+        }),
+      );
+      return 'created';
+    } catch (error) {
+      // Same name with a different configuration (aws-iot-reference §4): the thing is there; keep it.
+      if (isNamed(error, 'ResourceAlreadyExistsException')) return 'exists';
+      throw error;
+    }
+  }
+
+  async addThingToThingGroup(thingName: string, thingGroupName: string): Promise<void> {
+    await this.client.send(new AddThingToThingGroupCommand({ thingName, thingGroupName }));
+  }
+
+  async attachPolicy(policyName: string, certificateArn: string): Promise<void> {
+    await this.client.send(new AttachPolicyCommand({ policyName, target: certificateArn }));
+  }
+
+  async attachThingPrincipal(thingName: string, certificateArn: string): Promise<void> {
+    await this.client.send(
+      new AttachThingPrincipalCommand({ thingName, principal: certificateArn, thingPrincipalType: 'EXCLUSIVE_THING' }),
+    );
+  }
+
+  async detachThingPrincipal(thingName: string, certificateArn: string): Promise<void> {
+    await this.client.send(new DetachThingPrincipalCommand({ thingName, principal: certificateArn }));
+  }
+
+  async updateCertificateStatus(certificateId: string, status: SettableCertificateStatus): Promise<void> {
+    await this.client.send(new UpdateCertificateCommand({ certificateId, newStatus: status }));
+  }
+
+  async listPrincipalThings(certificateArn: string): Promise<string[]> {
+    const things: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.client.send(new ListPrincipalThingsCommand({ principal: certificateArn, nextToken }));
+      things.push(...(page.things ?? []));
+      nextToken = page.nextToken;
+    } while (nextToken);
+    return things;
+  }
+
+  async listAttachedPolicies(certificateArn: string): Promise<string[]> {
+    const names: string[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await this.client.send(new ListAttachedPoliciesCommand({ target: certificateArn, marker }));
+      names.push(...(page.policies ?? []).flatMap((p) => (p.policyName ? [p.policyName] : [])));
+      marker = page.nextMarker;
+    } while (marker);
+    return names;
+  }
+}

@@ -1,0 +1,58 @@
+import { X509Certificate } from 'node:crypto';
+import { readCertificateFields } from './der';
+
+export type PublicKeyFacts =
+  | { type: 'rsa'; bits: number }
+  | { type: 'ec'; curve: string }
+  | { type: 'other'; name: string };
+
+/** What admission needs to know about a certificate, read once from its PEM. */
+export interface CertificateFacts {
+  notBefore: Date;
+  notAfter: Date;
+  key: PublicKeyFacts;
+  /** Subject attribute values by name; only the names admission uses are kept. */
+  subject: { commonName: string[]; serialNumber: string[] };
+}
+
+export class CertificateUnreadableError extends Error {
+  override name = 'CertificateUnreadableError';
+}
+
+const OID = { commonName: '2.5.4.3', serialNumber: '2.5.4.5' } as const;
+
+// Node reports OpenSSL's curve names.
+const CURVE_NAMES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
+
+function keyFacts(certificate: X509Certificate): PublicKeyFacts {
+  const key = certificate.publicKey;
+  const details = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === 'rsa' && details.modulusLength) return { type: 'rsa', bits: details.modulusLength };
+  if (key.asymmetricKeyType === 'ec' && details.namedCurve) {
+    return { type: 'ec', curve: CURVE_NAMES[details.namedCurve] ?? details.namedCurve };
+  }
+  return { type: 'other', name: key.asymmetricKeyType ?? 'unknown' };
+}
+
+/** Parses the first certificate of a PEM and returns its admission-relevant facts. */
+export function readCertificateFacts(pem: string): CertificateFacts {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(pem);
+  } catch (error) {
+    throw new CertificateUnreadableError(`certificate PEM cannot be parsed: ${(error as Error).message}`);
+  }
+  try {
+    const fields = readCertificateFields(certificate.raw);
+    const valuesOf = (oid: string) =>
+      fields.subject.filter((a) => a.oid === oid && a.value !== undefined).map((a) => a.value as string);
+    return {
+      notBefore: fields.notBefore,
+      notAfter: fields.notAfter,
+      key: keyFacts(certificate),
+      subject: { commonName: valuesOf(OID.commonName), serialNumber: valuesOf(OID.serialNumber) },
+    };
+  } catch (error) {
+    throw new CertificateUnreadableError(`certificate fields cannot be read: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,228 @@
+import {
+  checkCertificate,
+  checkDevice,
+  type AdmissionPolicy,
+  type BoundCertificate,
+  type Rejection,
+} from '../admission/admit';
+import { CertificateUnreadableError, readCertificateFacts } from '../certificates/certificate-facts';
+import type { DeviceEntry, RejectionReason } from '../registry/device-entry';
+import type { CertificateRegisteredEvent } from '../schemas/certificate-registered-event';
+import type { CaLookup } from './ca-lookup';
+import type { CertificateRecord, DeviceRegistry, IotDirectory, Log, ThingSpec } from './ports';
+
+/**
+ * Just-in-time registration: decide on a certificate AWS IoT registered as PENDING_ACTIVATION and
+ * either provision and activate it, or revoke it (aws-iot-reference §1).
+ *
+ * Idempotent by construction: the event repeats on every reconnect and Lambda retries failed async
+ * invocations, so every step reads or tolerates existing state, and the certificate is activated last —
+ * a half-provisioned device cannot connect.
+ */
+
+export interface ActivationSettings {
+  admission: AdmissionPolicy;
+  devicePolicyName: string;
+  /** REVOKED is terminal; INACTIVE quarantines the certificate so an operator can still activate it. */
+  rejectAction: 'REVOKED' | 'INACTIVE';
+  thingGroup?: string;
+  thingType?: string;
+}
+
+export interface ActivationDeps {
+  iot: IotDirectory;
+  registry: DeviceRegistry;
+  caLookup: CaLookup;
+  settings: ActivationSettings;
+  now: () => Date;
+  log: Log;
+}
+
+export type ActivationResult =
+  | { outcome: 'activated'; certificateId: string; deviceId: string; thingName: string; retiredCertificateId?: string }
+  | { outcome: 'already-active'; certificateId: string; deviceId: string; thingName: string }
+  | { outcome: 'rejected'; certificateId: string; reason: RejectionReason; deviceId?: string; newStatus: 'REVOKED' | 'INACTIVE' }
+  | { outcome: 'ignored'; certificateId: string; reason: IgnoreReason; status?: string };
+
+export type IgnoreReason =
+  | 'certificate-not-found'
+  | 'certificate-not-pending'
+  | 'ca-mismatch'
+  | 'active-certificate-not-admissible';
+
+/** Another certificate changed the device's binding while we decided; the retry decides again. */
+export class BindingConflictError extends Error {
+  override name = 'BindingConflictError';
+}
+
+export async function activateRegisteredCertificate(
+  event: CertificateRegisteredEvent,
+  deps: ActivationDeps,
+): Promise<ActivationResult> {
+  const { certificateId } = event;
+  const record = await deps.iot.describeCertificate(certificateId);
+  if (!record) {
+    deps.log.warn('certificate no longer exists; nothing to do');
+    return { outcome: 'ignored', certificateId, reason: 'certificate-not-found' };
+  }
+  // The event names the CA; the certificate's own description is the truth. A mismatch means the event
+  // is not what AWS IoT published for this certificate: act on neither.
+  if (record.caCertificateId?.toLowerCase() !== event.caCertificateId.toLowerCase()) {
+    deps.log.warn('event CA does not match the certificate CA; event dropped', {
+      certificateCaId: record.caCertificateId,
+    });
+    return { outcome: 'ignored', certificateId, reason: 'ca-mismatch', status: record.status };
+  }
+  if (record.status === 'PENDING_ACTIVATION') return provisionPending(record, deps);
+  if (record.status === 'ACTIVE') return completeActive(record, deps);
+  deps.log.info('certificate is not pending activation; nothing to do', { status: record.status });
+  return { outcome: 'ignored', certificateId, reason: 'certificate-not-pending', status: record.status };
+}
+
+type Admission =
+  | { admitted: true; deviceId: string; entry: DeviceEntry | undefined; previousCertificateId?: string; retirePrevious: boolean }
+  | Rejection;
+
+async function admit(record: CertificateRecord, deps: ActivationDeps): Promise<Admission> {
+  const policy = deps.settings.admission;
+  let facts;
+  try {
+    facts = readCertificateFacts(record.certificatePem);
+  } catch (error) {
+    if (error instanceof CertificateUnreadableError) return { admitted: false, reason: 'certificate-unreadable' };
+    throw error;
+  }
+  const caCertificateId = record.caCertificateId ?? '';
+  const ca = policy.allowedCaIds ? undefined : await deps.caLookup(caCertificateId);
+  const certificateDecision = checkCertificate({ caCertificateId, ca, certificate: facts }, policy, deps.now());
+  if (!certificateDecision.admitted) return certificateDecision;
+
+  const { deviceId } = certificateDecision;
+  const entry = await deps.registry.get(deviceId);
+  let bound: BoundCertificate | undefined;
+  if (entry?.certificateId && entry.certificateId !== record.certificateId) {
+    const boundRecord = await deps.iot.describeCertificate(entry.certificateId);
+    bound = { certificateId: entry.certificateId, status: boundRecord?.status, bindingState: entry.bindingState };
+  }
+  const deviceDecision = checkDevice({ deviceId, certificateId: record.certificateId, entry, bound }, policy);
+  if (!deviceDecision.admitted) return deviceDecision;
+  return { ...deviceDecision, deviceId, entry };
+}
+
+function thingFor(deviceId: string, entry: DeviceEntry | undefined, settings: ActivationSettings): ThingSpec {
+  const thingTypeName = entry?.thingType ?? settings.thingType;
+  return {
+    thingName: deviceId,
+    ...(thingTypeName ? { thingTypeName } : {}),
+    // Registry attributes first so ours cannot be overridden. Without a thing type AWS allows 3 attributes.
+    attributes: { ...entry?.attributes, provisionedBy: 'jitr' },
+  };
+}
+
+async function provisionPending(record: CertificateRecord, deps: ActivationDeps): Promise<ActivationResult> {
+  const { certificateId, certificateArn } = record;
+  const admission = await admit(record, deps);
+  if (!admission.admitted) return reject(record, admission, deps);
+
+  const { deviceId, entry, previousCertificateId } = admission;
+  const { iot, registry, settings, log } = deps;
+  if (entry?.certificateId !== certificateId) {
+    const claim = await registry.claim(deviceId, certificateId, {
+      ...(previousCertificateId ? { previousCertificateId } : {}),
+      at: deps.now(),
+    });
+    if (!claim.claimed) {
+      throw new BindingConflictError(
+        `device ${deviceId} was claimed by certificate ${claim.current?.certificateId ?? '(none)'} meanwhile`,
+      );
+    }
+  }
+
+  const thing = thingFor(deviceId, entry, settings);
+  const created = await iot.createThing(thing);
+  log.debug('thing ready', { thingName: thing.thingName, created });
+  const thingGroup = entry?.thingGroup ?? settings.thingGroup;
+  if (thingGroup) await iot.addThingToThingGroup(thing.thingName, thingGroup);
+  await iot.attachPolicy(settings.devicePolicyName, certificateArn);
+  await iot.attachThingPrincipal(thing.thingName, certificateArn);
+  await iot.updateCertificateStatus(certificateId, 'ACTIVE');
+
+  let retiredCertificateId: string | undefined;
+  if (admission.retirePrevious && previousCertificateId) {
+    // Replace mode: the old certificate leaves the thing only once the new one can connect.
+    await retire(previousCertificateId, thing.thingName, deps);
+    retiredCertificateId = previousCertificateId;
+  }
+  await registry.markBound(deviceId, certificateId, thing.thingName, deps.now());
+  log.info('certificate activated', { deviceId, thingName: thing.thingName, retiredCertificateId });
+  return {
+    outcome: 'activated',
+    certificateId,
+    deviceId,
+    thingName: thing.thingName,
+    ...(retiredCertificateId ? { retiredCertificateId } : {}),
+  };
+}
+
+async function retire(certificateId: string, thingName: string, deps: ActivationDeps): Promise<void> {
+  const old = await deps.iot.describeCertificate(certificateId);
+  if (!old) return;
+  const things = await deps.iot.listPrincipalThings(old.certificateArn);
+  if (things.includes(thingName)) await deps.iot.detachThingPrincipal(thingName, old.certificateArn);
+  if (old.status === 'ACTIVE') await deps.iot.updateCertificateStatus(certificateId, 'INACTIVE');
+}
+
+async function reject(record: CertificateRecord, rejection: Rejection, deps: ActivationDeps): Promise<ActivationResult> {
+  const { certificateId } = record;
+  const { reason, deviceId } = rejection;
+  const newStatus = deps.settings.rejectAction;
+  // Record first: once the certificate is revoked the event stops repeating, so a crash between the two
+  // steps must leave the revocation, not the record, to the retry.
+  if (deviceId) await deps.registry.recordRejection(deviceId, { reason, certificateId, at: deps.now() });
+  await deps.iot.updateCertificateStatus(certificateId, newStatus);
+  deps.log.warn('certificate rejected', { reason, deviceId, newStatus });
+  return { outcome: 'rejected', certificateId, reason, newStatus, ...(deviceId ? { deviceId } : {}) };
+}
+
+/**
+ * An ACTIVE certificate: activation is our last step, so everything before it is normally done and only
+ * the registry's binding may be missing (a crash after activation). Verify the attachments, add what is
+ * missing, and record the binding. An ACTIVE certificate is never revoked from here — someone decided to
+ * activate it.
+ */
+async function completeActive(record: CertificateRecord, deps: ActivationDeps): Promise<ActivationResult> {
+  const { certificateId, certificateArn } = record;
+  const admission = await admit(record, deps);
+  if (!admission.admitted) {
+    deps.log.warn('active certificate would not be admitted; left unchanged', { reason: admission.reason });
+    return { outcome: 'ignored', certificateId, reason: 'active-certificate-not-admissible', status: record.status };
+  }
+  const { deviceId, entry } = admission;
+  if (entry?.certificateId === certificateId && entry.bindingState === 'bound' && entry.thingName) {
+    return { outcome: 'already-active', certificateId, deviceId, thingName: entry.thingName };
+  }
+
+  const { iot, registry, settings } = deps;
+  const thing = thingFor(deviceId, entry, settings);
+  if (entry?.certificateId !== certificateId) {
+    const claim = await registry.claim(deviceId, certificateId, {
+      ...(admission.previousCertificateId ? { previousCertificateId: admission.previousCertificateId } : {}),
+      at: deps.now(),
+    });
+    if (!claim.claimed) throw new BindingConflictError(`device ${deviceId} was claimed by another certificate meanwhile`);
+  }
+  const [things, policies] = await Promise.all([
+    iot.listPrincipalThings(certificateArn),
+    iot.listAttachedPolicies(certificateArn),
+  ]);
+  if (!things.includes(thing.thingName)) {
+    await iot.createThing(thing);
+    const thingGroup = entry?.thingGroup ?? settings.thingGroup;
+    if (thingGroup) await iot.addThingToThingGroup(thing.thingName, thingGroup);
+    await iot.attachThingPrincipal(thing.thingName, certificateArn);
+  }
+  if (!policies.includes(settings.devicePolicyName)) await iot.attachPolicy(settings.devicePolicyName, certificateArn);
+  await registry.markBound(deviceId, certificateId, thing.thingName, deps.now());
+  deps.log.info('active certificate completed', { deviceId, thingName: thing.thingName });
+  return { outcome: 'already-active', certificateId, deviceId, thingName: thing.thingName };
+}

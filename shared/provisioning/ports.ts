@@ -1,0 +1,79 @@
+import type { CaFacts } from '../admission/admit';
+import type { DeviceAttributes, DeviceEntry, RejectionReason } from '../registry/device-entry';
+
+/** The narrow view of AWS IoT that provisioning workflows use; `shared/aws/iot-directory.ts` implements it. */
+
+export interface CertificateRecord {
+  certificateId: string;
+  certificateArn: string;
+  caCertificateId: string | undefined;
+  status: string;
+  certificatePem: string;
+}
+
+export interface ThingSpec {
+  thingName: string;
+  thingTypeName?: string;
+  attributes: Record<string, string>;
+}
+
+export type SettableCertificateStatus = 'ACTIVE' | 'INACTIVE' | 'REVOKED';
+
+export interface IotDirectory {
+  /** `undefined` when the certificate does not exist. */
+  describeCertificate(certificateId: string): Promise<CertificateRecord | undefined>;
+  /** `undefined` when the CA is not registered in this account. */
+  describeCaCertificate(caCertificateId: string): Promise<CaFacts | undefined>;
+  /** Creates the thing; an existing thing of that name (even with other attributes) counts as done. */
+  createThing(thing: ThingSpec): Promise<'created' | 'exists'>;
+  addThingToThingGroup(thingName: string, thingGroupName: string): Promise<void>;
+  attachPolicy(policyName: string, certificateArn: string): Promise<void>;
+  /** Attaches exclusively: the certificate may belong to this thing only. */
+  attachThingPrincipal(thingName: string, certificateArn: string): Promise<void>;
+  detachThingPrincipal(thingName: string, certificateArn: string): Promise<void>;
+  updateCertificateStatus(certificateId: string, status: SettableCertificateStatus): Promise<void>;
+  listPrincipalThings(certificateArn: string): Promise<string[]>;
+  listAttachedPolicies(certificateArn: string): Promise<string[]>;
+}
+
+export interface DeviceRejection {
+  reason: RejectionReason;
+  certificateId: string;
+  at: Date;
+}
+
+export type ClaimResult = { claimed: true } | { claimed: false; current: DeviceEntry | undefined };
+
+/** What provisioning needs from the device registry; `shared/aws/device-registry.ts` implements it. */
+export interface DeviceRegistry {
+  get(deviceId: string): Promise<DeviceEntry | undefined>;
+  /**
+   * Claims the device for a certificate before provisioning starts, so two certificates cannot both
+   * become its identity. Succeeds when the device is unbound (`previousCertificateId` absent) or still
+   * bound to `previousCertificateId`, and when it is already claimed by this certificate.
+   */
+  claim(deviceId: string, certificateId: string, options: { previousCertificateId?: string; at: Date }): Promise<ClaimResult>;
+  /** Records that the certificate is ACTIVE and attached to the thing. */
+  markBound(deviceId: string, certificateId: string, thingName: string, at: Date): Promise<void>;
+  recordRejection(deviceId: string, rejection: DeviceRejection): Promise<void>;
+}
+
+/** What the operator CLI does with the registry. */
+export interface DeviceRegistryAdmin {
+  get(deviceId: string): Promise<DeviceEntry | undefined>;
+  allow(
+    deviceId: string,
+    options: { thingGroup?: string; thingType?: string; attributes?: DeviceAttributes },
+    at: Date,
+  ): Promise<DeviceEntry>;
+  block(deviceId: string, at: Date): Promise<DeviceEntry>;
+}
+
+/** The logging surface workflows use (Powertools' Logger satisfies it). */
+export type LogAttributes = Record<string, unknown>;
+export interface Log {
+  debug(message: string, ...extra: LogAttributes[]): void;
+  info(message: string, ...extra: LogAttributes[]): void;
+  warn(message: string, ...extra: LogAttributes[]): void;
+  error(message: string, ...extra: LogAttributes[]): void;
+}
