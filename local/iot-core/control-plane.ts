@@ -1,0 +1,294 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { IotError, invalid } from './errors';
+import type { AccountState, IotRegistry } from './registry';
+import type { TrafficControl } from './traffic';
+
+/**
+ * The AWS IoT control plane over HTTP, speaking the REST-JSON protocol of the `iot` service model
+ * (aws-iot-reference §0, §4), so the real AWS SDK and AWS CLI work against it with only an endpoint URL.
+ * Signatures are not checked: any credentials work. The account is taken from the access key id when it is
+ * 12 digits (e.g. AWS_ACCESS_KEY_ID=111111111111), which lets one local IoT Core play several accounts.
+ */
+
+interface Request {
+  account: AccountState;
+  path: Record<string, string>;
+  query: URLSearchParams;
+  headers: IncomingMessage['headers'];
+  body: Record<string, unknown>;
+}
+
+type Handler = (request: Request) => unknown;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  names: string[];
+  operation: string;
+  handler: Handler;
+}
+
+const bool = (value: string | null) => value === 'true';
+const int = (value: string | null) => (value === null ? undefined : Number.parseInt(value, 10));
+const str = (value: unknown) => (typeof value === 'string' ? value : undefined);
+
+function route(method: string, template: string, operation: string, handler: Handler): Route {
+  const names: string[] = [];
+  const pattern = new RegExp(
+    `^${template.replace(/\{(\w+)\}/g, (_, name: string) => {
+      names.push(name);
+      return '([^/]+)';
+    })}$`,
+  );
+  return { method, pattern, names, operation, handler };
+}
+
+export type LocalRoute = (method: string, path: string, body: Record<string, unknown>) => Promise<unknown> | unknown;
+
+function routes(registry: IotRegistry): Route[] {
+  const r = registry;
+  return [
+    route('GET', '/registrationcode', 'GetRegistrationCode', ({ account }) => r.getRegistrationCode(account)),
+    route('DELETE', '/registrationcode', 'DeleteRegistrationCode', ({ account }) => r.deleteRegistrationCode(account)),
+    route('POST', '/cacertificate', 'RegisterCACertificate', ({ account, body, query }) =>
+      r.registerCaCertificate(account, {
+        caCertificate: str(body.caCertificate),
+        verificationCertificate: str(body.verificationCertificate),
+        setAsActive: bool(query.get('setAsActive')),
+        allowAutoRegistration: bool(query.get('allowAutoRegistration')),
+        registrationConfig: body.registrationConfig as Record<string, unknown> | undefined,
+        certificateMode: str(body.certificateMode),
+      }),
+    ),
+    route('GET', '/cacertificates', 'ListCACertificates', ({ account, query }) =>
+      r.listCaCertificates(account, { pageSize: int(query.get('pageSize')), marker: query.get('marker') ?? undefined }),
+    ),
+    route('GET', '/cacertificate/{certificateId}', 'DescribeCACertificate', ({ account, path }) =>
+      r.describeCaCertificate(account, path.certificateId!),
+    ),
+    route('PUT', '/cacertificate/{certificateId}', 'UpdateCACertificate', ({ account, path, query, body }) =>
+      r.updateCaCertificate(account, path.certificateId!, {
+        newStatus: query.get('newStatus') ?? undefined,
+        newAutoRegistrationStatus: query.get('newAutoRegistrationStatus') ?? undefined,
+        registrationConfig: body.registrationConfig as Record<string, unknown> | undefined,
+        removeAutoRegistration: body.removeAutoRegistration === true,
+      }),
+    ),
+    route('DELETE', '/cacertificate/{certificateId}', 'DeleteCACertificate', ({ account, path }) =>
+      r.deleteCaCertificate(account, path.certificateId!),
+    ),
+    route('POST', '/certificate/register', 'RegisterCertificate', ({ account, body, query }) =>
+      r.registerCertificate(account, {
+        certificatePem: str(body.certificatePem),
+        caCertificatePem: str(body.caCertificatePem),
+        setAsActive: bool(query.get('setAsActive')),
+        status: str(body.status),
+      }),
+    ),
+    route('POST', '/certificate/register-no-ca', 'RegisterCertificateWithoutCA', ({ account, body }) =>
+      r.registerCertificateWithoutCa(account, { certificatePem: str(body.certificatePem), status: str(body.status) }),
+    ),
+    route('GET', '/certificates', 'ListCertificates', ({ account, query }) =>
+      r.listCertificates(account, { pageSize: int(query.get('pageSize')), marker: query.get('marker') ?? undefined }),
+    ),
+    route('GET', '/certificates/{certificateId}', 'DescribeCertificate', ({ account, path }) =>
+      r.describeCertificate(account, path.certificateId!),
+    ),
+    route('PUT', '/certificates/{certificateId}', 'UpdateCertificate', ({ account, path, query }) =>
+      r.updateCertificate(account, path.certificateId!, query.get('newStatus') ?? undefined),
+    ),
+    route('DELETE', '/certificates/{certificateId}', 'DeleteCertificate', ({ account, path, query }) =>
+      r.deleteCertificate(account, path.certificateId!, bool(query.get('forceDelete'))),
+    ),
+    route('GET', '/things', 'ListThings', ({ account, query }) =>
+      r.listThings(account, {
+        maxResults: int(query.get('maxResults')),
+        nextToken: query.get('nextToken') ?? undefined,
+        thingTypeName: query.get('thingTypeName') ?? undefined,
+      }),
+    ),
+    route('POST', '/things/{thingName}', 'CreateThing', ({ account, path, body }) =>
+      r.createThing(account, path.thingName!, {
+        thingTypeName: str(body.thingTypeName),
+        attributePayload: body.attributePayload as { attributes?: Record<string, string> } | undefined,
+        billingGroupName: str(body.billingGroupName),
+      }),
+    ),
+    route('GET', '/things/{thingName}', 'DescribeThing', ({ account, path }) => r.describeThing(account, path.thingName!)),
+    route('DELETE', '/things/{thingName}', 'DeleteThing', ({ account, path, query }) =>
+      r.deleteThing(account, path.thingName!, int(query.get('expectedVersion'))),
+    ),
+    route('PUT', '/things/{thingName}/principals', 'AttachThingPrincipal', ({ account, path, headers, query }) =>
+      r.attachThingPrincipal(
+        account,
+        path.thingName!,
+        str(headers['x-amzn-principal']),
+        query.get('thingPrincipalType') ?? undefined,
+      ),
+    ),
+    route('DELETE', '/things/{thingName}/principals', 'DetachThingPrincipal', ({ account, path, headers }) =>
+      r.detachThingPrincipal(account, path.thingName!, str(headers['x-amzn-principal'])),
+    ),
+    route('GET', '/things/{thingName}/principals', 'ListThingPrincipals', ({ account, path }) =>
+      r.listThingPrincipals(account, path.thingName!),
+    ),
+    route('GET', '/things/{thingName}/thing-groups', 'ListThingGroupsForThing', ({ account, path }) =>
+      r.listThingGroupsForThing(account, path.thingName!),
+    ),
+    route('GET', '/principals/things', 'ListPrincipalThings', ({ account, headers }) =>
+      r.listPrincipalThings(account, str(headers['x-amzn-principal'])),
+    ),
+    route('POST', '/thing-types/{thingTypeName}', 'CreateThingType', ({ account, path, body }) =>
+      r.createThingType(account, path.thingTypeName!, {
+        thingTypeProperties: body.thingTypeProperties as Record<string, unknown> | undefined,
+      }),
+    ),
+    route('GET', '/thing-types/{thingTypeName}', 'DescribeThingType', ({ account, path }) =>
+      r.describeThingType(account, path.thingTypeName!),
+    ),
+    route('PUT', '/thing-groups/addThingToThingGroup', 'AddThingToThingGroup', ({ account, body }) =>
+      r.addThingToThingGroup(account, {
+        thingGroupName: str(body.thingGroupName),
+        thingGroupArn: str(body.thingGroupArn),
+        thingName: str(body.thingName),
+        thingArn: str(body.thingArn),
+      }),
+    ),
+    route('POST', '/thing-groups/{thingGroupName}', 'CreateThingGroup', ({ account, path, body }) =>
+      r.createThingGroup(account, path.thingGroupName!, {
+        parentGroupName: str(body.parentGroupName),
+        thingGroupProperties: body.thingGroupProperties as Record<string, unknown> | undefined,
+      }),
+    ),
+    route('GET', '/thing-groups/{thingGroupName}', 'DescribeThingGroup', ({ account, path }) =>
+      r.describeThingGroup(account, path.thingGroupName!),
+    ),
+    route('POST', '/policies/{policyName}', 'CreatePolicy', ({ account, path, body }) =>
+      r.createPolicy(account, path.policyName!, { policyDocument: str(body.policyDocument) }),
+    ),
+    route('GET', '/policies/{policyName}', 'GetPolicy', ({ account, path }) => r.getPolicy(account, path.policyName!)),
+    route('DELETE', '/policies/{policyName}', 'DeletePolicy', ({ account, path }) => r.deletePolicy(account, path.policyName!)),
+    route('PUT', '/target-policies/{policyName}', 'AttachPolicy', ({ account, path, body }) =>
+      r.attachPolicy(account, path.policyName!, str(body.target)),
+    ),
+    route('POST', '/target-policies/{policyName}', 'DetachPolicy', ({ account, path, body }) =>
+      r.detachPolicy(account, path.policyName!, str(body.target)),
+    ),
+    route('POST', '/attached-policies/{target}', 'ListAttachedPolicies', ({ account, path }) =>
+      r.listAttachedPolicies(account, path.target!),
+    ),
+    route('GET', '/endpoint', 'DescribeEndpoint', ({ account, query }) =>
+      r.describeEndpoint(account, query.get('endpointType') ?? undefined),
+    ),
+  ];
+}
+
+/** Epoch seconds for dates, as rest-json timestamps are (aws-iot-reference §0). */
+function toWire(value: unknown): unknown {
+  if (value instanceof Date) return value.getTime() / 1000;
+  if (Array.isArray(value)) return value.map(toWire);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toWire(v)]));
+  }
+  return value;
+}
+
+function accountIdOf(headers: IncomingMessage['headers'], fallback: string): string {
+  const credential = /Credential=([^/,\s]+)\//.exec(str(headers.authorization) ?? '')?.[1];
+  return credential && /^\d{12}$/.test(credential) ? credential : fallback;
+}
+
+async function readBody(request: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (!text) return {};
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as Record<string, unknown>;
+  } catch {
+    throw invalid('The request body is not a JSON object.');
+  }
+}
+
+export interface ControlPlaneOptions {
+  registry: IotRegistry;
+  traffic: TrafficControl;
+  /** Extra routes under /_local/ (the local IoT Core's own test and demo API). */
+  localRoute?: LocalRoute;
+}
+
+export class ControlPlaneServer {
+  private readonly server: Server;
+  private readonly table: Route[];
+
+  constructor(private readonly options: ControlPlaneOptions) {
+    this.table = routes(options.registry);
+    this.server = createServer((request, response) => void this.handle(request, response));
+    this.server.keepAliveTimeout = 5_000;
+  }
+
+  async listen(port = 0, host = '127.0.0.1'): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve());
+    });
+    const address = this.server.address() as AddressInfo;
+    return `http://${host}:${address.port}`;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const requestId = randomUUID();
+    const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+      const body = JSON.stringify(payload);
+      response.writeHead(status, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        'x-amzn-requestid': requestId,
+        ...headers,
+      });
+      response.end(body);
+    };
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const method = request.method ?? 'GET';
+    try {
+      const body = await readBody(request);
+      if (url.pathname.startsWith('/_local/') && this.options.localRoute) {
+        const result = await this.options.localRoute(method, url.pathname.slice('/_local'.length), body);
+        if (result === undefined) throw new IotError('ResourceNotFoundException', `No local route ${method} ${url.pathname}`);
+        send(200, toWire(result));
+        return;
+      }
+      const segments = url.pathname;
+      for (const candidate of this.table) {
+        if (candidate.method !== method) continue;
+        const match = candidate.pattern.exec(segments);
+        if (!match) continue;
+        const path = Object.fromEntries(candidate.names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
+        const account = this.options.registry.account(accountIdOf(request.headers, this.options.registry.defaultAccountId));
+        this.options.traffic.admit(account.accountId, candidate.operation);
+        const result = candidate.handler({ account, path, query: url.searchParams, headers: request.headers, body });
+        send(200, toWire(result));
+        return;
+      }
+      throw invalid(`Unsupported operation: ${method} ${url.pathname}`);
+    } catch (error) {
+      if (error instanceof IotError) {
+        send(error.status, { message: error.message, __type: error.code, ...error.extra }, { 'x-amzn-errortype': error.code });
+        return;
+      }
+      send(500, { message: 'An unexpected error has occurred.', __type: 'InternalFailureException' }, {
+        'x-amzn-errortype': 'InternalFailureException',
+      });
+      console.error('[local-iot] internal error', error);
+    }
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * AWS IoT control-plane errors as the service returns them (aws-iot-reference §0): HTTP status from the
+ * model, `x-amzn-ErrorType: <Code>` and a body of `{"message", "__type"}`, which is what
+ * `@aws-sdk/client-iot` and botocore (the AWS CLI) read.
+ */
+export const ERROR_STATUS = {
+  InvalidRequestException: 400,
+  ThrottlingException: 400,
+  CertificateValidationException: 400,
+  RegistrationCodeValidationException: 400,
+  MalformedPolicyException: 400,
+  ResourceRegistrationFailureException: 400,
+  UnauthorizedException: 401,
+  ResourceNotFoundException: 404,
+  CertificateStateException: 406,
+  ResourceAlreadyExistsException: 409,
+  DeleteConflictException: 409,
+  CertificateConflictException: 409,
+  ConflictingResourceUpdateException: 409,
+  VersionConflictException: 409,
+  LimitExceededException: 410,
+  InternalFailureException: 500,
+  ServiceUnavailableException: 503,
+} as const;
+
+export type IotErrorCode = keyof typeof ERROR_STATUS;
+
+export class IotError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: IotErrorCode,
+    message: string,
+    readonly extra: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = code;
+    this.status = ERROR_STATUS[code];
+  }
+}
+
+export const invalid = (message: string) => new IotError('InvalidRequestException', message);
+export const notFound = (message: string) => new IotError('ResourceNotFoundException', message);

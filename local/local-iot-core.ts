@@ -1,0 +1,323 @@
+import { resolve } from 'node:path';
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { ControlPlaneServer } from './iot-core/control-plane';
+import { DeviceGateway, type ConnectResult } from './iot-core/device-gateway';
+import type { AccountState } from './iot-core/registry';
+import { IotRegistry } from './iot-core/registry';
+import { RuleEngine, type TopicRule } from './iot-core/rules';
+import { TrafficControl, type FaultOptions, type TrafficOptions } from './iot-core/traffic';
+import { startDynamoDb, type LocalDynamoDb } from './dynamodb';
+import { AsyncLambda, type FailureRecord, type LambdaHandler } from './lambda/async-lambda';
+import { evaluateIntrinsics, loadStack, PROJECT_ROOT, type Stack } from './stack';
+
+/**
+ * The local IoT Core: the control plane (HTTP, REST-JSON), the device gateway (first connects), the rules
+ * engine, Lambda's async invocation model with its on-failure destination, and DynamoDB (dynalite).
+ * `deployStack` puts the stack of serverless.yml into it — table, device policy, topic rule, CA, and the
+ * real handlers, loaded in-process with the SDK pointed here by AWS_ENDPOINT_URL_* variables.
+ */
+
+export const DEFAULT_ACCOUNT_ID = '123456789012';
+
+export interface LocalIotCoreOptions {
+  region?: string;
+  accountId?: string;
+  host?: string;
+  iotPort?: number;
+  dynamodbPort?: number;
+  traffic?: TrafficOptions;
+  /** Divides Lambda's retry delays (one and two minutes on AWS). */
+  lambdaTimeScale?: number;
+  /** Concurrent invocations per function. */
+  lambdaConcurrency?: number;
+  now?: () => Date;
+}
+
+export interface LocalEndpoints {
+  region: string;
+  accountId: string;
+  iot: string;
+  dynamodb: string;
+  mqtt?: { host: string; port: number };
+  credentials?: string;
+  http?: string;
+  rootCaFile?: string;
+}
+
+/** A message in the stack's failure queue: a Lambda on-failure record, or a rule error action message. */
+export type FailureMessage =
+  | { source: 'lambda'; functionName: string; record: FailureRecord }
+  | { source: 'rule'; ruleName: string; error: string; payload: unknown };
+
+export interface DeployedStack {
+  stack: Stack;
+  functions: Map<string, AsyncLambda>;
+  tableName: string;
+  devicePolicyName: string;
+  caCertificateId?: string;
+}
+
+export class LocalIotCore {
+  readonly registry: IotRegistry;
+  readonly traffic: TrafficControl;
+  readonly gateway: DeviceGateway;
+  readonly failures: FailureMessage[] = [];
+  private readonly ruleEngines = new Map<string, RuleEngine>();
+  private readonly lambdas = new Map<string, AsyncLambda>();
+  private controlPlane!: ControlPlaneServer;
+  private dynamo!: LocalDynamoDb;
+  endpoints!: LocalEndpoints;
+
+  private constructor(private readonly options: LocalIotCoreOptions) {
+    const region = options.region ?? 'us-east-1';
+    this.registry = new IotRegistry({
+      region,
+      defaultAccountId: options.accountId ?? DEFAULT_ACCOUNT_ID,
+      ...(options.now ? { now: options.now } : {}),
+    });
+    this.traffic = new TrafficControl(options.traffic);
+    this.gateway = new DeviceGateway(this.registry, this.traffic, (account, topic, payload) => this.publish(account, topic, payload), options.now);
+  }
+
+  static async start(options: LocalIotCoreOptions = {}): Promise<LocalIotCore> {
+    // The SDK warns about Node 20 on every process start; the local IoT Core is not where that matters.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    const core = new LocalIotCore(options);
+    const host = options.host ?? '127.0.0.1';
+    core.controlPlane = new ControlPlaneServer({
+      registry: core.registry,
+      traffic: core.traffic,
+      localRoute: (method, path, body) => core.localRoute(method, path, body),
+    });
+    const iot = await core.controlPlane.listen(options.iotPort ?? 0, host);
+    core.dynamo = await startDynamoDb(options.dynamodbPort ?? 0, host);
+    core.endpoints = { region: core.registry.region, accountId: core.registry.defaultAccountId, iot, dynamodb: core.dynamo.url };
+    return core;
+  }
+
+  get defaultAccount(): AccountState {
+    return this.registry.account();
+  }
+
+  /**
+   * The environment under which the AWS SDK and CLI talk to this IoT Core: endpoints, region, and dummy
+   * credentials whose access key id names the account.
+   */
+  sdkEnvironment(accountId: string = this.registry.defaultAccountId): Record<string, string> {
+    return {
+      AWS_REGION: this.registry.region,
+      AWS_DEFAULT_REGION: this.registry.region,
+      AWS_ACCESS_KEY_ID: accountId,
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ENDPOINT_URL_IOT: this.endpoints.iot,
+      AWS_ENDPOINT_URL_DYNAMODB: this.endpoints.dynamodb,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    };
+  }
+
+  configureTraffic(options: TrafficOptions): void {
+    this.traffic.configure(options);
+  }
+
+  setFaults(faults: FaultOptions): void {
+    this.traffic.setFaults(faults);
+  }
+
+  rules(account: AccountState = this.defaultAccount): RuleEngine {
+    let engine = this.ruleEngines.get(account.accountId);
+    if (!engine) {
+      engine = new RuleEngine(
+        (functionArn, event) => {
+          // arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]
+          const lambda = this.lambdas.get(functionArn.split(':').slice(0, 7).join(':'));
+          if (!lambda) return false;
+          lambda.invoke(event);
+          return true;
+        },
+        (ruleName, error) => this.failures.push({ source: 'rule', ruleName, error, payload: null }),
+      );
+      this.ruleEngines.set(account.accountId, engine);
+    }
+    return engine;
+  }
+
+  addRule(rule: TopicRule, account: AccountState = this.defaultAccount): void {
+    this.rules(account).addRule(rule);
+  }
+
+  publish(account: AccountState, topic: string, payload: unknown): string[] {
+    return this.rules(account).publish(topic, payload);
+  }
+
+  /** A device connects with its certificate chain (PEM, device certificate first) and TLS server name. */
+  firstConnect(chainPem: string, serverName?: string): ConnectResult {
+    return this.gateway.firstConnect(chainPem, serverName);
+  }
+
+  /** Registers a Lambda function that topic rules can invoke. */
+  addFunction(options: {
+    functionName: string;
+    handler: LambdaHandler;
+    maximumRetryAttempts?: number;
+    maximumEventAgeSeconds?: number;
+    timeoutSeconds?: number;
+    accountId?: string;
+  }): AsyncLambda {
+    const accountId = options.accountId ?? this.registry.defaultAccountId;
+    const functionArn = `arn:aws:lambda:${this.registry.region}:${accountId}:function:${options.functionName}`;
+    const lambda = new AsyncLambda({
+      functionName: options.functionName,
+      functionArn,
+      handler: options.handler,
+      concurrency: this.options.lambdaConcurrency ?? 10,
+      timeScale: this.options.lambdaTimeScale ?? 1,
+      ...(options.maximumRetryAttempts !== undefined ? { maximumRetryAttempts: options.maximumRetryAttempts } : {}),
+      ...(options.maximumEventAgeSeconds !== undefined ? { maximumEventAgeSeconds: options.maximumEventAgeSeconds } : {}),
+      ...(options.timeoutSeconds !== undefined ? { timeoutSeconds: options.timeoutSeconds } : {}),
+      onFailure: (record) => this.failures.push({ source: 'lambda', functionName: options.functionName, record }),
+    });
+    this.lambdas.set(functionArn, lambda);
+    return lambda;
+  }
+
+  /** Resolves once every function has finished its queued work, retries included. */
+  async idle(): Promise<void> {
+    // A handler's work can publish events that queue more work: wait until a pass finds nothing to do.
+    while ([...this.lambdas.values()].some((lambda) => !lambda.isIdle())) {
+      await Promise.all([...this.lambdas.values()].map((lambda) => lambda.idle()));
+    }
+  }
+
+  /**
+   * Puts serverless.yml's stack into this IoT Core for one account: the registry table, the device policy,
+   * the topic rule, the CA (when the stage parameters give one) and the functions, loaded in-process.
+   */
+  async deployStack(options: { stage?: string; params?: Record<string, string>; accountId?: string } = {}): Promise<DeployedStack> {
+    const accountId = options.accountId ?? this.registry.defaultAccountId;
+    const account = this.registry.account(accountId);
+    const stack = loadStack({ region: this.registry.region, ...options });
+    const { Resources } = stack.resources;
+    const functionArn = (name: string) =>
+      `arn:aws:lambda:${this.registry.region}:${accountId}:function:${stack.service}-${stack.stage}-${name}`;
+    const context = {
+      accountId,
+      region: this.registry.region,
+      refs: {
+        ProvisioningFailureQueue: `http://sqs.local/${accountId}/${stack.service}-${stack.stage}-failures`,
+      } as Record<string, string>,
+      attributes: {
+        'ActivateCertificateLambdaFunction.Arn': functionArn('activateCertificate'),
+        'ProvisioningFailureQueue.Arn': `arn:aws:sqs:${this.registry.region}:${accountId}:${stack.service}-${stack.stage}-failures`,
+        'TopicRuleErrorRole.Arn': `arn:aws:iam::${accountId}:role/${stack.service}-${stack.stage}-rule-errors`,
+      } as Record<string, string>,
+    };
+    const props = <T>(logicalId: string): T => {
+      const resource = Resources[logicalId];
+      if (!resource) throw new Error(`stack has no resource ${logicalId}`);
+      return evaluateIntrinsics(resource.Properties, context) as T;
+    };
+
+    const table = props<{ TableName: string; AttributeDefinitions: never; KeySchema: never; BillingMode: 'PAY_PER_REQUEST' }>(
+      'DeviceRegistryTable',
+    );
+    const dynamodb = new DynamoDBClient({
+      endpoint: this.endpoints.dynamodb,
+      region: this.registry.region,
+      credentials: { accessKeyId: accountId, secretAccessKey: 'local' },
+    });
+    try {
+      // Point-in-time recovery and SSE are AWS settings dynalite does not model.
+      await dynamodb.send(
+        new CreateTableCommand({
+          TableName: table.TableName,
+          AttributeDefinitions: table.AttributeDefinitions,
+          KeySchema: table.KeySchema,
+          BillingMode: table.BillingMode,
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ResourceInUseException)) throw error;
+    } finally {
+      dynamodb.destroy();
+    }
+
+    const policy = props<{ PolicyName: string; PolicyDocument: unknown }>('DevicePolicy');
+    if (!account.policies.has(policy.PolicyName)) {
+      this.registry.createPolicy(account, policy.PolicyName, { policyDocument: JSON.stringify(policy.PolicyDocument) });
+    }
+
+    let caCertificateId: string | undefined;
+    if (Resources.CaCertificate) {
+      const ca = props<{ CACertificatePem: string; CertificateMode: string; VerificationCertificatePem?: string }>('CaCertificate');
+      try {
+        caCertificateId = this.registry.registerCaCertificate(account, {
+          caCertificate: ca.CACertificatePem,
+          certificateMode: ca.CertificateMode,
+          setAsActive: true,
+          allowAutoRegistration: true,
+          ...(ca.VerificationCertificatePem ? { verificationCertificate: ca.VerificationCertificatePem } : {}),
+        }).certificateId;
+      } catch (error) {
+        if ((error as Error).name !== 'ResourceAlreadyExistsException') throw error;
+      }
+    }
+
+    Object.assign(process.env, this.sdkEnvironment(accountId));
+    const functions = new Map<string, AsyncLambda>();
+    for (const fn of stack.functions) {
+      // Configuration is read at cold start: the environment must be in place before the module loads.
+      Object.assign(process.env, fn.environment, { AWS_LAMBDA_FUNCTION_NAME: fn.functionName });
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const module = require(resolve(PROJECT_ROOT, fn.modulePath)) as Record<string, LambdaHandler>;
+      const handler = module[fn.exportName];
+      if (typeof handler !== 'function') throw new Error(`${fn.modulePath} does not export ${fn.exportName}`);
+      functions.set(
+        fn.name,
+        this.addFunction({
+          functionName: fn.functionName,
+          handler,
+          accountId,
+          maximumRetryAttempts: fn.maximumRetryAttempts,
+          maximumEventAgeSeconds: fn.maximumEventAgeSeconds,
+          timeoutSeconds: fn.timeoutSeconds,
+        }),
+      );
+    }
+
+    const rule = props<{ RuleName: string; TopicRulePayload: { Sql: string; Actions: Array<{ Lambda?: { FunctionArn: string } }> } }>(
+      'CertificateRegisteredRule',
+    );
+    this.addRule(
+      {
+        ruleName: rule.RuleName,
+        sql: rule.TopicRulePayload.Sql,
+        actions: rule.TopicRulePayload.Actions.map((a) => (a.Lambda ? { lambda: { functionArn: a.Lambda.FunctionArn } } : {})),
+      },
+      account,
+    );
+    return {
+      stack,
+      functions,
+      tableName: table.TableName,
+      devicePolicyName: policy.PolicyName,
+      ...(caCertificateId ? { caCertificateId } : {}),
+    };
+  }
+
+  private async localRoute(method: string, path: string, body: Record<string, unknown>): Promise<unknown> {
+    if (method === 'GET' && path === '/health') return { ok: true };
+    if (method === 'GET' && path === '/failures') return { messages: this.failures };
+    if (method === 'POST' && path === '/connect') {
+      const result = this.firstConnect(String(body.certificatePem ?? ''), typeof body.serverName === 'string' ? body.serverName : undefined);
+      return result.accepted
+        ? { accepted: true, certificateId: result.certificate.certificateId }
+        : { accepted: false, stage: result.stage, reason: result.reason, certificateId: result.certificateId };
+    }
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.controlPlane.close();
+    await this.dynamo.close();
+  }
+}

@@ -1,0 +1,130 @@
+import 'reflect-metadata';
+import { createHash, webcrypto } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+
+/**
+ * Certificates for the sandbox and tests, made with @peculiar/x509 (no openssl needed): a CA, device
+ * certificates with the subject, key and validity each case needs, and DEFAULT-mode verification
+ * certificates. Private keys stay in memory unless a caller writes them to a git-ignored directory.
+ */
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+export type KeySpec = 'ec-p256' | 'ec-p384' | 'ec-p521' | 'rsa-1024' | 'rsa-2048';
+
+const ALGORITHMS: Record<KeySpec, RsaHashedKeyGenParams | EcKeyGenParams> = {
+  'ec-p256': { name: 'ECDSA', namedCurve: 'P-256' },
+  'ec-p384': { name: 'ECDSA', namedCurve: 'P-384' },
+  'ec-p521': { name: 'ECDSA', namedCurve: 'P-521' },
+  'rsa-1024': { name: 'RSASSA-PKCS1-v1_5', modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
+  'rsa-2048': { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
+};
+
+const signingAlgorithm = (spec: KeySpec) =>
+  spec.startsWith('ec') ? { name: 'ECDSA', hash: 'SHA-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+
+export interface KeyedCertificate {
+  certificatePem: string;
+  privateKeyPem: string;
+  /** AWS IoT's certificate id: SHA-256 of the DER. */
+  certificateId: string;
+  certificate: x509.X509Certificate;
+  keys: CryptoKeyPair;
+  keySpec: KeySpec;
+}
+
+async function generateKeys(spec: KeySpec): Promise<CryptoKeyPair> {
+  return (await webcrypto.subtle.generateKey(ALGORITHMS[spec] as never, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
+}
+
+async function privateKeyPem(keys: CryptoKeyPair): Promise<string> {
+  const der = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey as never);
+  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+}
+
+async function keyed(certificate: x509.X509Certificate, keys: CryptoKeyPair, keySpec: KeySpec): Promise<KeyedCertificate> {
+  return {
+    certificatePem: certificate.toString('pem'),
+    privateKeyPem: await privateKeyPem(keys),
+    certificateId: createHash('sha256').update(Buffer.from(certificate.rawData)).digest('hex'),
+    certificate,
+    keys,
+    keySpec,
+  };
+}
+
+const DAY = 24 * 60 * 60 * 1000;
+let serial = 1;
+const nextSerial = () => (Date.now() * 1000 + serial++).toString(16).padStart(16, '0');
+
+/** Subject attributes by OID, so `serialNumber` (2.5.4.5) is encoded as the X.520 attribute it is. */
+function subjectName(subject: { commonName?: string; serialNumber?: string; organization?: string }): x509.JsonName {
+  const name: x509.JsonName = [];
+  if (subject.organization) name.push({ '2.5.4.10': [subject.organization] });
+  if (subject.commonName) name.push({ '2.5.4.3': [subject.commonName] });
+  if (subject.serialNumber) name.push({ '2.5.4.5': [subject.serialNumber] });
+  return name;
+}
+
+export async function createCa(options: {
+  commonName: string;
+  keySpec?: KeySpec;
+  notBefore?: Date;
+  notAfter?: Date;
+}): Promise<KeyedCertificate> {
+  const keySpec = options.keySpec ?? 'ec-p256';
+  const keys = await generateKeys(keySpec);
+  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: nextSerial(),
+    name: subjectName({ commonName: options.commonName }),
+    notBefore: options.notBefore ?? new Date(Date.now() - DAY),
+    notAfter: options.notAfter ?? new Date(Date.now() + 3650 * DAY),
+    signingAlgorithm: signingAlgorithm(keySpec),
+    keys,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return keyed(certificate, keys, keySpec);
+}
+
+export async function issueCertificate(
+  ca: KeyedCertificate,
+  options: {
+    subject: { commonName?: string; serialNumber?: string; organization?: string };
+    keySpec?: KeySpec;
+    notBefore?: Date;
+    notAfter?: Date;
+  },
+): Promise<KeyedCertificate> {
+  const keySpec = options.keySpec ?? 'ec-p256';
+  const keys = await generateKeys(keySpec);
+  const certificate = await x509.X509CertificateGenerator.create({
+    serialNumber: nextSerial(),
+    subject: subjectName(options.subject),
+    issuer: ca.certificate.subject,
+    notBefore: options.notBefore ?? new Date(Date.now() - DAY),
+    notAfter: options.notAfter ?? new Date(Date.now() + 365 * DAY),
+    signingAlgorithm: signingAlgorithm(ca.keySpec),
+    publicKey: keys.publicKey,
+    signingKey: ca.keys.privateKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.certificate),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return keyed(certificate, keys, keySpec);
+}
+
+/** DEFAULT-mode CA registration: a certificate whose CN is the account's registration code (aws-iot-reference §2). */
+export function issueVerificationCertificate(ca: KeyedCertificate, registrationCode: string): Promise<KeyedCertificate> {
+  return issueCertificate(ca, { subject: { commonName: registrationCode } });
+}
+
+/** The chain a device presents, as in the seeds: `cat device.crt rootCA.pem > deviceAndCA.crt`. */
+export const deviceChain = (device: KeyedCertificate, ca: KeyedCertificate) => `${device.certificatePem}\n${ca.certificatePem}\n`;

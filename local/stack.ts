@@ -1,0 +1,176 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse, type Tags } from 'yaml';
+import stackModule = require('../resources/stack.cjs');
+import type { StackResources } from '../resources/stack.cjs';
+
+/**
+ * The stack as serverless.yml defines it, read without osls so the local IoT Core starts in milliseconds:
+ * the functions (handler, environment, async settings), the stage parameters, and the CloudFormation
+ * resources that `resources/stack.cjs` builds — the same builder `serverless package` calls.
+ *
+ * Only the variable forms serverless.yml uses are resolved (`${self:…}`, `${sls:stage}`, `${opt:x, 'd'}`,
+ * `${param:…}`); anything else is an error here, and test/integration/package.test.ts checks that this
+ * reading matches the packaged template.
+ */
+
+export const PROJECT_ROOT = resolve(__dirname, '..');
+
+export interface StackFunction {
+  name: string;
+  functionName: string;
+  /** Module path relative to the project root, without extension, and the export name. */
+  modulePath: string;
+  exportName: string;
+  environment: Record<string, string>;
+  timeoutSeconds: number;
+  maximumRetryAttempts: number;
+  maximumEventAgeSeconds: number;
+}
+
+export interface Stack {
+  service: string;
+  stage: string;
+  region: string;
+  params: Record<string, string>;
+  functions: StackFunction[];
+  resources: StackResources;
+}
+
+// CloudFormation short-form tags, kept as their long form.
+const cfnTags: Tags = ['Ref', 'Sub', 'GetAtt', 'Join', 'Select', 'Split', 'If', 'Equals', 'ImportValue'].map((name) => ({
+  tag: `!${name}`,
+  resolve: (value: unknown) => ({ [name === 'Ref' ? 'Ref' : `Fn::${name}`]: name === 'GetAtt' && typeof value === 'string' ? value.split('.') : value }),
+}));
+
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+function lookup(root: Json, path: string): Json | undefined {
+  let node: Json | undefined = root;
+  for (const key of path.split('.')) {
+    if (!node || typeof node !== 'object' || Array.isArray(node)) return undefined;
+    node = node[key];
+  }
+  return node;
+}
+
+export function loadStack(options: { stage?: string; region?: string; params?: Record<string, string> } = {}): Stack {
+  const file = resolve(PROJECT_ROOT, 'serverless.yml');
+  const config = parse(readFileSync(file, 'utf8'), { customTags: cfnTags }) as { [key: string]: Json };
+  const opts: Record<string, string | undefined> = { stage: options.stage, region: options.region };
+
+  const resolveString = (input: string, seen: number = 0): Json => {
+    if (seen > 20) throw new Error(`serverless.yml: variable nesting too deep in ${input}`);
+    const whole = /^\$\{([^${}]+)\}$/.exec(input);
+    const replaceOne = (expression: string): Json => {
+      const [source, fallbackRaw] = expression.split(/,\s*/, 2);
+      const fallback = fallbackRaw?.replace(/^'(.*)'$/, '$1');
+      const [kind, ...rest] = source!.split(':');
+      const key = rest.join(':');
+      let value: Json | undefined;
+      if (kind === 'self') value = lookup(config, key);
+      else if (kind === 'sls' && key === 'stage') value = stage;
+      else if (kind === 'opt') value = opts[key];
+      else if (kind === 'param') value = params[key];
+      else throw new Error(`serverless.yml: the local IoT Core cannot resolve \${${expression}}`);
+      value ??= fallback;
+      if (value === undefined) throw new Error(`serverless.yml: \${${expression}} has no value`);
+      return typeof value === 'string' ? resolveString(value, seen + 1) : value;
+    };
+    if (whole) return replaceOne(whole[1]!);
+    let out = input;
+    for (let match = /\$\{([^${}]+)\}/.exec(out); match; match = /\$\{([^${}]+)\}/.exec(out)) {
+      out = out.replace(match[0], String(replaceOne(match[1]!)));
+    }
+    return out;
+  };
+  const resolveDeep = (value: Json): Json => {
+    if (typeof value === 'string') return resolveString(value);
+    if (Array.isArray(value)) return value.map(resolveDeep);
+    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveDeep(v)]));
+    return value;
+  };
+
+  const provider = config.provider as { [key: string]: Json };
+  const stage = String(resolveString(String(provider.stage)));
+  const paramBlocks = (config.params ?? {}) as Record<string, Record<string, Json>>;
+  const params: Record<string, string> = {};
+  const rawParams = { ...paramBlocks.default, ...paramBlocks[stage] };
+  for (const key of Object.keys(rawParams)) params[key] = ''; // placeholders while resolving
+  for (const [key, value] of Object.entries(rawParams)) params[key] = String(resolveDeep(value as Json) ?? '');
+  Object.assign(params, options.params);
+
+  const service = String(config.service);
+  const region = String(resolveString(String(provider.region)));
+  const providerEnvironment = resolveDeep((provider.environment ?? {}) as Json) as Record<string, string>;
+
+  const functions = Object.entries((config.functions ?? {}) as Record<string, { [key: string]: Json }>).map(([name, fn]) => {
+    const handler = String(fn.handler);
+    const dot = handler.lastIndexOf('.');
+    return {
+      name,
+      functionName: `${service}-${stage}-${name}`,
+      modulePath: handler.slice(0, dot),
+      exportName: handler.slice(dot + 1),
+      environment: {
+        ...providerEnvironment,
+        ...(resolveDeep((fn.environment ?? {}) as Json) as Record<string, string>),
+      },
+      timeoutSeconds: Number(fn.timeout ?? provider.timeout ?? 6),
+      maximumRetryAttempts: Number(fn.maximumRetryAttempts ?? 2),
+      maximumEventAgeSeconds: Number(fn.maximumEventAge ?? 21_600),
+    } satisfies StackFunction;
+  });
+
+  const readOptional = (path: string | undefined) => (path ? readFileSync(resolve(PROJECT_ROOT, path), 'utf8') : undefined);
+  const caCertificatePem = readOptional(params.caCertificateFile);
+  const verificationCertificatePem = readOptional(params.verificationCertificateFile);
+  const resources = stackModule.buildResources({
+    service,
+    stage,
+    devicePolicyName: params.devicePolicyName ?? '',
+    caCertificateIds: stackModule.splitIds(params.caCertificateIds),
+    ...(caCertificatePem ? { caCertificatePem } : {}),
+    caCertificateMode: params.caCertificateMode || 'SNI_ONLY',
+    ...(verificationCertificatePem ? { verificationCertificatePem } : {}),
+    functionLogicalId: 'ActivateCertificateLambdaFunction',
+  });
+  return { service, stage, region, params, functions, resources };
+}
+
+/** Evaluates the CloudFormation intrinsics the stack's resources use, for one account and region. */
+export function evaluateIntrinsics(
+  value: unknown,
+  context: { accountId: string; region: string; refs: Record<string, string>; attributes: Record<string, string> },
+): unknown {
+  const pseudo: Record<string, string> = {
+    'AWS::AccountId': context.accountId,
+    'AWS::Region': context.region,
+    'AWS::Partition': 'aws',
+  };
+  const lookupName = (name: string): string => {
+    const found = pseudo[name] ?? context.refs[name] ?? context.attributes[name];
+    if (found === undefined) throw new Error(`cannot evaluate \${${name}} locally`);
+    return found;
+  };
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (!v || typeof v !== 'object') return v;
+    const entries = Object.entries(v as Record<string, unknown>);
+    if (entries.length === 1) {
+      const [key, arg] = entries[0]!;
+      if (key === 'Ref') return lookupName(String(arg));
+      if (key === 'Fn::GetAtt') return lookupName((arg as string[]).join('.'));
+      if (key === 'Fn::Join') {
+        const [separator, parts] = arg as [string, unknown[]];
+        return parts.map(walk).join(separator);
+      }
+      if (key === 'Fn::Sub') {
+        if (typeof arg !== 'string') throw new Error('only the string form of Fn::Sub is supported locally');
+        return arg.replace(/\$\{(!?)([^}]+)\}/g, (_, literal: string, name: string) => (literal ? `\${${name}}` : lookupName(name)));
+      }
+    }
+    return Object.fromEntries(entries.map(([k, x]) => [k, walk(x)]));
+  };
+  return walk(value);
+}
