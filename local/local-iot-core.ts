@@ -8,6 +8,7 @@ import { RuleEngine, type TopicRule } from './iot-core/rules';
 import { TrafficControl, type FaultOptions, type TrafficOptions } from './iot-core/traffic';
 import { startDynamoDb, type LocalDynamoDb } from './dynamodb';
 import { AsyncLambda, type FailureRecord, type LambdaHandler } from './lambda/async-lambda';
+import { WorkerRuntime } from './lambda/worker-runtime';
 import { evaluateIntrinsics, loadStack, PROJECT_ROOT, type Stack } from './stack';
 
 /**
@@ -62,8 +63,11 @@ export class LocalIotCore {
   readonly traffic: TrafficControl;
   readonly gateway: DeviceGateway;
   readonly failures: FailureMessage[] = [];
+  /** What each function returned, in completion order (async invocations discard it on AWS). */
+  readonly results: Array<{ functionName: string; event: unknown; result: unknown }> = [];
   private readonly ruleEngines = new Map<string, RuleEngine>();
   private readonly lambdas = new Map<string, AsyncLambda>();
+  private readonly runtimes: WorkerRuntime[] = [];
   private controlPlane!: ControlPlaneServer;
   private dynamo!: LocalDynamoDb;
   endpoints!: LocalEndpoints;
@@ -175,6 +179,7 @@ export class LocalIotCore {
       ...(options.maximumEventAgeSeconds !== undefined ? { maximumEventAgeSeconds: options.maximumEventAgeSeconds } : {}),
       ...(options.timeoutSeconds !== undefined ? { timeoutSeconds: options.timeoutSeconds } : {}),
       onFailure: (record) => this.failures.push({ source: 'lambda', functionName: options.functionName, record }),
+      onResult: (event, result) => this.results.push({ functionName: options.functionName, event, result }),
     });
     this.lambdas.set(functionArn, lambda);
     return lambda;
@@ -192,10 +197,22 @@ export class LocalIotCore {
    * Puts serverless.yml's stack into this IoT Core for one account: the registry table, the device policy,
    * the topic rule, the CA (when the stage parameters give one) and the functions, loaded in-process.
    */
-  async deployStack(options: { stage?: string; params?: Record<string, string>; accountId?: string } = {}): Promise<DeployedStack> {
+  async deployStack(
+    options: {
+      stage?: string;
+      params?: Record<string, string>;
+      accountId?: string;
+      /** Extra environment for the functions (e.g. POWERTOOLS_LOG_LEVEL). */
+      environment?: Record<string, string>;
+    } = {},
+  ): Promise<DeployedStack> {
     const accountId = options.accountId ?? this.registry.defaultAccountId;
     const account = this.registry.account(accountId);
-    const stack = loadStack({ region: this.registry.region, ...options });
+    const stack = loadStack({
+      region: this.registry.region,
+      ...(options.stage ? { stage: options.stage } : {}),
+      ...(options.params ? { params: options.params } : {}),
+    });
     const { Resources } = stack.resources;
     const functionArn = (name: string) =>
       `arn:aws:lambda:${this.registry.region}:${accountId}:function:${stack.service}-${stack.stage}-${name}`;
@@ -262,20 +279,26 @@ export class LocalIotCore {
       }
     }
 
-    Object.assign(process.env, this.sdkEnvironment(accountId));
     const functions = new Map<string, AsyncLambda>();
     for (const fn of stack.functions) {
-      // Configuration is read at cold start: the environment must be in place before the module loads.
-      Object.assign(process.env, fn.environment, { AWS_LAMBDA_FUNCTION_NAME: fn.functionName });
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const module = require(resolve(PROJECT_ROOT, fn.modulePath)) as Record<string, LambdaHandler>;
-      const handler = module[fn.exportName];
-      if (typeof handler !== 'function') throw new Error(`${fn.modulePath} does not export ${fn.exportName}`);
+      // Each function runs in its own execution environments (worker threads), with the environment of
+      // serverless.yml plus the SDK settings that point it at this IoT Core.
+      const runtime = new WorkerRuntime({
+        modulePath: resolve(PROJECT_ROOT, fn.modulePath),
+        exportName: fn.exportName,
+        environment: {
+          ...this.sdkEnvironment(accountId),
+          ...fn.environment,
+          ...options.environment,
+          AWS_LAMBDA_FUNCTION_NAME: fn.functionName,
+        },
+      });
+      this.runtimes.push(runtime);
       functions.set(
         fn.name,
         this.addFunction({
           functionName: fn.functionName,
-          handler,
+          handler: runtime.handler,
           accountId,
           maximumRetryAttempts: fn.maximumRetryAttempts,
           maximumEventAgeSeconds: fn.maximumEventAgeSeconds,
@@ -317,6 +340,7 @@ export class LocalIotCore {
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.runtimes.map((runtime) => runtime.close()));
     await this.controlPlane.close();
     await this.dynamo.close();
   }

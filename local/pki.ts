@@ -8,11 +8,13 @@ import * as x509 from '@peculiar/x509';
  * certificates. Private keys stay in memory unless a caller writes them to a git-ignored directory.
  */
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as never);
+
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
 export type KeySpec = 'ec-p256' | 'ec-p384' | 'ec-p521' | 'rsa-1024' | 'rsa-2048';
 
-const ALGORITHMS: Record<KeySpec, RsaHashedKeyGenParams | EcKeyGenParams> = {
+const ALGORITHMS: Record<KeySpec, webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams> = {
   'ec-p256': { name: 'ECDSA', namedCurve: 'P-256' },
   'ec-p384': { name: 'ECDSA', namedCurve: 'P-384' },
   'ec-p521': { name: 'ECDSA', namedCurve: 'P-521' },
@@ -34,11 +36,11 @@ export interface KeyedCertificate {
 }
 
 async function generateKeys(spec: KeySpec): Promise<CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(ALGORITHMS[spec] as never, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
+  return (await webcrypto.subtle.generateKey(ALGORITHMS[spec], true, ['sign', 'verify'])) as CryptoKeyPair;
 }
 
 async function privateKeyPem(keys: CryptoKeyPair): Promise<string> {
-  const der = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey as never);
+  const der = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
   return x509.PemConverter.encode(der, 'PRIVATE KEY');
 }
 

@@ -12,11 +12,41 @@ import { IoTClient } from '@aws-sdk/client-iot';
  */
 const requestHandler = { connectionTimeout: 3_000, requestTimeout: 10_000 };
 
+export class EndpointUnreachableError extends Error {
+  override name = 'EndpointUnreachableError';
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH']);
+
+/** After the SDK's retries, names the service and endpoint variable instead of a bare socket error. */
+function explainNetworkErrors(client: IoTClient | DynamoDBClient, service: string, variable: string): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code && NETWORK_CODES.has(code)) {
+          throw new EndpointUnreachableError(
+            `cannot reach the ${service} endpoint (${(error as Error).message}); check ${variable} and the network`,
+            { cause: error },
+          );
+        }
+        throw error;
+      }
+    },
+    { step: 'initialize', name: 'explainNetworkErrors' },
+  );
+}
+
 export function createIotClient(): IoTClient {
-  return new IoTClient({ retryMode: 'adaptive', maxAttempts: 6, requestHandler });
+  const client = new IoTClient({ retryMode: 'adaptive', maxAttempts: 6, requestHandler });
+  explainNetworkErrors(client, 'AWS IoT', 'AWS_ENDPOINT_URL_IOT');
+  return client;
 }
 
 export function createDocumentClient(): DynamoDBDocumentClient {
   const client = new DynamoDBClient({ retryMode: 'adaptive', maxAttempts: 6, requestHandler });
+  explainNetworkErrors(client, 'DynamoDB', 'AWS_ENDPOINT_URL_DYNAMODB');
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }

@@ -1,0 +1,66 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { loadStack, PROJECT_ROOT } from '../local/stack';
+import stackModule = require('../resources/stack.cjs');
+
+/**
+ * Where the CLI acts: an AWS account (profile, region, stage) or the local IoT Core (`--local`), whose
+ * endpoints `npm run emulator` writes to .local/endpoints.json. Either way the AWS SDK is configured
+ * through its standard environment variables, exactly as the handlers are.
+ */
+
+export class CliError extends Error {
+  override name = 'CliError';
+}
+
+export interface TargetOptions {
+  local?: boolean;
+  stage?: string;
+  region?: string;
+  profile?: string;
+  table?: string;
+  endpointsFile?: string;
+}
+
+export interface Target {
+  description: string;
+  registryTable: string;
+}
+
+export const ENDPOINTS_FILE = resolve(PROJECT_ROOT, '.local/endpoints.json');
+
+export async function useTarget(options: TargetOptions): Promise<Target> {
+  const stage = options.stage ?? 'dev';
+  const stack = loadStack({ stage });
+  const registryTable = options.table ?? stackModule.registryTableName(stack.service, stage);
+  if (!options.local) {
+    if (options.profile) process.env.AWS_PROFILE = options.profile;
+    if (options.region) process.env.AWS_REGION = options.region;
+    if (!process.env.AWS_REGION && !process.env.AWS_DEFAULT_REGION && !options.profile) {
+      throw new CliError('no region: pass --region (or set AWS_REGION / use a --profile with a region)');
+    }
+    return { description: `AWS ${options.profile ? `profile ${options.profile}, ` : ''}stage ${stage}`, registryTable };
+  }
+
+  const file = options.endpointsFile ?? ENDPOINTS_FILE;
+  if (!existsSync(file)) {
+    throw new CliError(`the local IoT Core is not running (no ${file}); start it with: npm run emulator`);
+  }
+  const endpoints = JSON.parse(readFileSync(file, 'utf8')) as { region: string; accountId: string; iot: string; dynamodb: string };
+  try {
+    const response = await fetch(`${endpoints.iot}/_local/health`, { signal: AbortSignal.timeout(1_500) });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  } catch (error) {
+    throw new CliError(`the local IoT Core at ${endpoints.iot} does not answer (${(error as Error).message}); start it with: npm run emulator`);
+  }
+  Object.assign(process.env, {
+    AWS_REGION: endpoints.region,
+    AWS_ACCESS_KEY_ID: endpoints.accountId,
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_IOT: endpoints.iot,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  });
+  delete process.env.AWS_PROFILE;
+  return { description: `local IoT Core ${endpoints.iot}`, registryTable };
+}

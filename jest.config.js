@@ -1,0 +1,19 @@
+/** @type {import('jest').Config} */
+const tsJest = [
+  'ts-jest',
+  {
+    // Type checking is `tsc -p .` (npm run typecheck); tests only transpile.
+    tsconfig: { module: 'commonjs', moduleResolution: 'node10', isolatedModules: true, allowJs: true, esModuleInterop: true, target: 'ES2022' },
+    diagnostics: false,
+  },
+];
+
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  // @middy/core is ESM-only: transpile it like our sources.
+  transform: { '^.+\\.(ts|js|mjs)$': tsJest },
+  transformIgnorePatterns: ['/node_modules/(?!@middy/)'],
+  setupFiles: ['<rootDir>/test/support/setup-env.ts'],
+  testTimeout: 60_000,
+};

@@ -1,0 +1,109 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createDocumentClient } from '../shared/aws/clients';
+import { DynamoDeviceRegistry } from '../shared/aws/device-registry';
+import { LocalIotCore, type LocalEndpoints } from './local-iot-core';
+import { splitPemChain } from './iot-core/pem';
+import { PROJECT_ROOT } from './stack';
+
+/**
+ * `npm run emulator`: the local IoT Core as a long-running process, with the stack deployed into it.
+ * Writes .local/endpoints.json for the CLI (`--local`) and prints the environment that points the AWS
+ * SDK, the AWS CLI and `serverless invoke local` at it. Stops on Ctrl-C.
+ *
+ * It also seeds the demo certificate behind events/certificate-registered.json (PENDING_ACTIVATION,
+ * device DEMO-0001 allow-listed), so `serverless invoke local` has something real to activate.
+ */
+
+export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581 } as const;
+const ENDPOINTS_FILE = resolve(PROJECT_ROOT, '.local/endpoints.json');
+
+async function seedDemo(core: LocalIotCore, tableName: string): Promise<string> {
+  const account = core.defaultAccount;
+  const [ca] = splitPemChain(readFileSync(resolve(PROJECT_ROOT, 'events/fixtures/demo-ca.pem'), 'utf8'));
+  const [device] = splitPemChain(readFileSync(resolve(PROJECT_ROOT, 'events/fixtures/demo-device.pem'), 'utf8'));
+  const { certificateId: caId } = core.registry.registerCaCertificate(account, {
+    caCertificate: ca!.toString(),
+    certificateMode: 'SNI_ONLY',
+    setAsActive: true,
+    allowAutoRegistration: true,
+  });
+  // As if DEMO-0001 had just connected: registered, pending, event not yet handled.
+  const record = core.registry.autoRegister(account, device!, core.registry.account().caCertificates.get(caId)!);
+  const registry = new DynamoDeviceRegistry(createDocumentClient(), tableName);
+  await registry.allow('DEMO-0001', {}, new Date());
+  return record.certificateId;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      'iot-port': { type: 'string', default: String(DEFAULT_PORTS.iot) },
+      'dynamodb-port': { type: 'string', default: String(DEFAULT_PORTS.dynamodb) },
+      stage: { type: 'string', default: 'dev' },
+      param: { type: 'string', multiple: true },
+      'no-throttling': { type: 'boolean' },
+      'no-demo': { type: 'boolean' },
+      'time-scale': { type: 'string', default: '60' },
+    },
+  });
+  const params = Object.fromEntries(
+    (values.param ?? []).map((pair) => {
+      const at = pair.indexOf('=');
+      if (at <= 0) throw new Error(`--param expects name=value, got "${pair}"`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+  process.env.SLS_TELEMETRY_DISABLED = '1';
+  const core = await LocalIotCore.start({
+    iotPort: Number(values['iot-port']),
+    dynamodbPort: Number(values['dynamodb-port']),
+    traffic: { throttling: !values['no-throttling'] },
+    // Lambda's retry delays (1 and 2 minutes) divided by this factor.
+    lambdaTimeScale: Number(values['time-scale']),
+  });
+  const deployed = await core.deployStack({ stage: values.stage, params });
+  Object.assign(process.env, core.sdkEnvironment());
+  const demoCertificateId = values['no-demo'] ? undefined : await seedDemo(core, deployed.tableName);
+
+  const endpoints: LocalEndpoints = core.endpoints;
+  mkdirSync(dirname(ENDPOINTS_FILE), { recursive: true });
+  writeFileSync(ENDPOINTS_FILE, JSON.stringify(endpoints, null, 2) + '\n');
+
+  const env = core.sdkEnvironment();
+  console.log(`local IoT Core is up (account ${endpoints.accountId}, ${endpoints.region})
+  control plane  ${endpoints.iot}
+  DynamoDB       ${endpoints.dynamodb}
+  stack          ${deployed.stack.service}-${deployed.stack.stage}: table ${deployed.tableName}, policy ${deployed.devicePolicyName}
+  throttling     ${values['no-throttling'] ? 'off' : "AWS's default TPS quotas"}
+  endpoints file ${ENDPOINTS_FILE}
+${demoCertificateId ? `  demo           certificate ${demoCertificateId} of DEMO-0001 is PENDING_ACTIVATION\n` : ''}
+Point the AWS CLI, the SDK or \`serverless invoke local\` here with:
+${['AWS_ENDPOINT_URL_IOT', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']
+  .map((key) => `  export ${key}=${env[key]}`)
+  .join('\n')}
+
+Ctrl-C stops it.`);
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    rmSync(ENDPOINTS_FILE, { force: true });
+    await core.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+main().catch((error: unknown) => {
+  const e = error as NodeJS.ErrnoException;
+  if (e.code === 'EADDRINUSE') {
+    console.error(`port in use (${e.message}); is another emulator running? Choose ports with --iot-port / --dynamodb-port.`);
+  } else {
+    console.error('emulator failed to start:', error);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,29 @@
+'use strict';
+/**
+ * One Lambda execution environment: a worker thread with its own module instances, running one
+ * invocation at a time, as a Lambda container does. Module-level state (configuration, SDK clients, the
+ * logger's keys) is therefore per container, never shared by concurrent invocations.
+ */
+const { parentPort, workerData } = require('node:worker_threads');
+
+let handler;
+try {
+  require('tsx/cjs/api').register();
+  const mod = require(workerData.modulePath);
+  handler = mod[workerData.exportName];
+  if (typeof handler !== 'function') throw new Error(`${workerData.modulePath} does not export a function ${workerData.exportName}`);
+  parentPort.postMessage({ type: 'ready' });
+} catch (error) {
+  parentPort.postMessage({ type: 'init-error', error: { name: error.name, message: error.message, stack: error.stack } });
+}
+
+parentPort.on('message', async ({ id, event, context }) => {
+  const ctx = { ...context, getRemainingTimeInMillis: () => Math.max(0, context.deadline - Date.now()) };
+  try {
+    const result = await handler(event, ctx);
+    parentPort.postMessage({ type: 'result', id, result: result === undefined ? null : result });
+  } catch (error) {
+    const e = error instanceof Error ? error : new Error(String(error));
+    parentPort.postMessage({ type: 'error', id, error: { name: e.name, message: e.message } });
+  }
+});
