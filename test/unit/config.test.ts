@@ -1,0 +1,59 @@
+import { ConfigurationError, loadActivationConfig } from '../../shared/config';
+
+const base = { DEVICE_REGISTRY_TABLE: 'iot-provisioner-dev-devices', DEVICE_POLICY_NAME: 'iot-provisioner-dev-device' };
+
+describe('loadActivationConfig', () => {
+  it('applies the documented defaults, treating empty stage parameters as unset', () => {
+    const config = loadActivationConfig({
+      ...base,
+      ALLOWED_CA_IDS: '',
+      ADMISSION_MODE: '',
+      DEVICE_ID_SOURCE: '',
+      REJECT_ACTION: '',
+      BOUND_DEVICE_POLICY: '',
+      THING_GROUP: '',
+      THING_TYPE: '',
+    });
+    expect(config).toEqual({
+      registryTable: base.DEVICE_REGISTRY_TABLE,
+      settings: {
+        admission: { mode: 'allowlist', deviceIdSource: 'serialNumberOrCommonName', boundDevice: 'refuse' },
+        devicePolicyName: base.DEVICE_POLICY_NAME,
+        rejectAction: 'REVOKED',
+      },
+    });
+  });
+
+  it('reads every setting', () => {
+    const ids = ['A'.repeat(64), 'b'.repeat(64)];
+    const config = loadActivationConfig({
+      ...base,
+      ALLOWED_CA_IDS: ` ${ids[0]}, ${ids[1]} `,
+      ADMISSION_MODE: 'ca',
+      DEVICE_ID_SOURCE: 'commonName',
+      REJECT_ACTION: 'INACTIVE',
+      BOUND_DEVICE_POLICY: 'replace',
+      THING_GROUP: 'fleet',
+      THING_TYPE: 'sensor',
+    });
+    expect(config.settings).toEqual({
+      admission: { mode: 'ca', allowedCaIds: ['a'.repeat(64), 'b'.repeat(64)], deviceIdSource: 'commonName', boundDevice: 'replace' },
+      devicePolicyName: base.DEVICE_POLICY_NAME,
+      rejectAction: 'INACTIVE',
+      thingGroup: 'fleet',
+      thingType: 'sensor',
+    });
+  });
+
+  it.each([
+    [{ DEVICE_POLICY_NAME: 'p' }, 'DEVICE_REGISTRY_TABLE'],
+    [{ DEVICE_REGISTRY_TABLE: 'table' }, 'DEVICE_POLICY_NAME'],
+    [{ ...base, ADMISSION_MODE: 'open' }, 'ADMISSION_MODE'],
+    [{ ...base, REJECT_ACTION: 'DELETE' }, 'REJECT_ACTION'],
+    [{ ...base, ALLOWED_CA_IDS: 'not-an-id' }, 'ALLOWED_CA_IDS'],
+    [{ ...base, DEVICE_ID_SOURCE: 'mac' }, 'DEVICE_ID_SOURCE'],
+  ])('fails at cold start naming the variable: %j', (env, variable) => {
+    expect(() => loadActivationConfig(env)).toThrow(ConfigurationError);
+    expect(() => loadActivationConfig(env)).toThrow(variable);
+  });
+});
