@@ -88,7 +88,7 @@ export class DeviceGateway {
     if (ca.autoRegistrationStatus !== 'ENABLE') {
       return { accepted: false, stage: 'connect', reason: 'auto-registration-disabled', certificateId };
     }
-    if (!this.traffic.allow(`${account.accountId}/certificate-registrations`, CERTIFICATE_REGISTRATIONS_PER_SECOND)) {
+    if (!this.traffic.allow(account.accountId, 'JITR registration', CERTIFICATE_REGISTRATIONS_PER_SECOND)) {
       return { accepted: false, stage: 'connect', reason: 'registration-throttled', certificateId };
     }
     const record = this.registry.autoRegister(account, certificate, ca);

@@ -142,9 +142,10 @@ export class TrafficControl {
   }
 
   /** A rate limiter for non-API work (e.g. JITR registrations), scaled like the API quotas. */
-  allow(key: string, perSecond: number): boolean {
-    if (!this.options.throttling) return true;
-    return this.bucket(key, perSecond).take();
+  allow(accountId: string, activity: string, perSecond: number): boolean {
+    if (!this.options.throttling || this.bucket(`${accountId}/${activity}`, perSecond).take()) return true;
+    this.stats.throttled[activity] = (this.stats.throttled[activity] ?? 0) + 1;
+    return false;
   }
 
   private bucket(key: string, perSecond: number): TokenBucket {

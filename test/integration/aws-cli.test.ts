@@ -1,0 +1,116 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { LocalIotCore } from '../../local/local-iot-core';
+import { createCa, issueCertificate, issueVerificationCertificate } from '../../local/pki';
+
+/**
+ * The real AWS CLI against the local IoT Core, with the commands of seeds 000 and 001. Runs when an `aws`
+ * command is installed (AWS CLI v1 or v2); otherwise the suite says so and skips.
+ */
+
+const run = promisify(execFile);
+const awsAvailable = (() => {
+  try {
+    execFileSync('aws', ['--version'], { stdio: 'pipe' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+if (!awsAvailable) console.warn('aws-cli.test: no `aws` command on this machine; the AWS CLI suite is skipped');
+
+(awsAvailable ? describe : describe.skip)('the AWS CLI against npm run emulator', () => {
+  let core: LocalIotCore;
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+
+  const aws = async (...args: string[]) => {
+    const { stdout } = await run('aws', ['iot', ...args, '--endpoint-url', core.endpoints.iot, '--output', 'json'], { env, cwd: dir });
+    return stdout.trim() ? (JSON.parse(stdout) as Record<string, any>) : {};
+  };
+  const awsError = async (...args: string[]) => {
+    try {
+      await aws(...args);
+    } catch (error) {
+      return (error as { stderr: string }).stderr;
+    }
+    throw new Error('expected the command to fail');
+  };
+
+  beforeAll(async () => {
+    core = await LocalIotCore.start({ traffic: { throttling: false } });
+    dir = mkdtempSync(join(tmpdir(), 'iot-cli-'));
+    const { HOME, PATH } = process.env;
+    env = {
+      HOME: dir,
+      PATH,
+      AWS_ACCESS_KEY_ID: '123456789012',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_DEFAULT_REGION: 'us-east-1',
+      AWS_CONFIG_FILE: join(dir, 'config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'),
+    };
+    void HOME;
+  });
+
+  afterAll(async () => {
+    await core.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('registers a CA in DEFAULT mode with the registration code, as seed 001 does', async () => {
+    const { registrationCode } = await aws('get-registration-code');
+    expect(registrationCode).toMatch(/^[a-f0-9]{64}$/);
+    const ca = await createCa({ commonName: 'CAroot' });
+    const verify = await issueVerificationCertificate(ca, registrationCode);
+    writeFileSync(join(dir, 'CAroot.pem'), ca.certificatePem);
+    writeFileSync(join(dir, 'Verify.crt'), verify.certificatePem);
+
+    const registered = await aws('register-ca-certificate', '--ca-certificate', 'file://CAroot.pem', '--verification-certificate', 'file://Verify.crt');
+    expect(registered.certificateArn).toBe(`arn:aws:iot:us-east-1:123456789012:cacert/${ca.certificateId}`);
+
+    const described = await aws('describe-ca-certificate', '--certificate-id', registered.certificateId);
+    expect(described.certificateDescription).toMatchObject({ status: 'INACTIVE', autoRegistrationStatus: 'DISABLE', certificateMode: 'DEFAULT' });
+    await aws('update-ca-certificate', '--certificate-id', registered.certificateId, '--new-status', 'ACTIVE');
+    await aws('update-ca-certificate', '--certificate-id', registered.certificateId, '--new-auto-registration-status', 'ENABLE');
+    expect((await aws('describe-ca-certificate', '--certificate-id', registered.certificateId)).certificateDescription).toMatchObject({
+      status: 'ACTIVE',
+      autoRegistrationStatus: 'ENABLE',
+    });
+  });
+
+  it('registers a CA in SNI_ONLY (multi-account) mode without a verification certificate, as seed 000 does', async () => {
+    const ca = await createCa({ commonName: 'MyDeviceRootCA' });
+    writeFileSync(join(dir, 'rootCA.pem'), ca.certificatePem);
+    const registered = await aws(
+      'register-ca-certificate',
+      '--ca-certificate',
+      'file://rootCA.pem',
+      '--certificate-mode',
+      'SNI_ONLY',
+      '--set-as-active',
+      '--allow-auto-registration',
+    );
+    const described = await aws('describe-ca-certificate', '--certificate-id', registered.certificateId);
+    expect(described.certificateDescription).toMatchObject({ status: 'ACTIVE', autoRegistrationStatus: 'ENABLE', certificateMode: 'SNI_ONLY' });
+
+    const device = await issueCertificate(ca, { subject: { commonName: 'ValidDevice', serialNumber: 'DEVICE123456' } });
+    writeFileSync(join(dir, 'validDevice.crt'), device.certificatePem);
+    const cert = await aws('register-certificate', '--certificate-pem', 'file://validDevice.crt', '--status', 'ACTIVE');
+    const { certificateDescription } = await aws('describe-certificate', '--certificate-id', cert.certificateId);
+    expect(certificateDescription).toMatchObject({ certificateId: device.certificateId, status: 'ACTIVE', caCertificateId: ca.certificateId });
+    // Epoch seconds on the wire: AWS CLI v1 prints them as they are, v2 as ISO-8601.
+    expect(['number', 'string']).toContain(typeof certificateDescription.creationDate);
+    await aws('update-certificate', '--certificate-id', cert.certificateId, '--new-status', 'REVOKED');
+    expect(await awsError('update-certificate', '--certificate-id', cert.certificateId, '--new-status', 'ACTIVE')).toContain('CertificateStateException');
+  });
+
+  it('describes the ATS endpoint and reports unknown certificates as the AWS CLI would', async () => {
+    const { endpointAddress } = await aws('describe-endpoint', '--endpoint-type', 'iot:Data-ATS');
+    expect(endpointAddress).toMatch(/-ats\.iot\.us-east-1\.amazonaws\.com$/);
+    expect(await awsError('describe-certificate', '--certificate-id', 'a'.repeat(64))).toContain('ResourceNotFoundException');
+  });
+});
