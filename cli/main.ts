@@ -14,7 +14,8 @@ target (default: AWS with your usual credentials):
   --stage <stage>       deployment stage (default dev); the registry table is iot-provisioner-<stage>-devices
   --region <region>     AWS region
   --profile <profile>   AWS profile
-  --table <name>        registry table name, if not the stage's default`;
+  --table <name>        registry table name, if not the stage's default
+  --endpoints-file <f>  with --local: the emulator's endpoints file (default .local/endpoints.json)`;
 
 export async function main(argv: string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
   try {
@@ -27,6 +28,7 @@ export async function main(argv: string[], out: (line: string) => void = console
         region: { type: 'string' },
         profile: { type: 'string' },
         table: { type: 'string' },
+        'endpoints-file': { type: 'string' },
         'thing-group': { type: 'string' },
         'thing-type': { type: 'string' },
         attribute: { type: 'string', multiple: true },
@@ -49,6 +51,7 @@ export async function main(argv: string[], out: (line: string) => void = console
           ...(values.region ? { region: values.region } : {}),
           ...(values.profile ? { profile: values.profile } : {}),
           ...(values.table ? { table: values.table } : {}),
+          ...(values['endpoints-file'] ? { endpointsFile: values['endpoints-file'] } : {}),
           ...(values['thing-group'] ? { thingGroup: values['thing-group'] } : {}),
           ...(values['thing-type'] ? { thingType: values['thing-type'] } : {}),
           ...(values.attribute ? { attribute: values.attribute } : {}),

@@ -1,10 +1,8 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createDocumentClient } from '../shared/aws/clients';
-import { DynamoDeviceRegistry } from '../shared/aws/device-registry';
+import { seedDemoCertificate } from './demo';
 import { LocalIotCore, type LocalEndpoints } from './local-iot-core';
-import { splitPemChain } from './iot-core/pem';
 import { PROJECT_ROOT } from './stack';
 
 /**
@@ -18,23 +16,6 @@ import { PROJECT_ROOT } from './stack';
 
 export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581 } as const;
 const ENDPOINTS_FILE = resolve(PROJECT_ROOT, '.local/endpoints.json');
-
-async function seedDemo(core: LocalIotCore, tableName: string): Promise<string> {
-  const account = core.defaultAccount;
-  const [ca] = splitPemChain(readFileSync(resolve(PROJECT_ROOT, 'events/fixtures/demo-ca.pem'), 'utf8'));
-  const [device] = splitPemChain(readFileSync(resolve(PROJECT_ROOT, 'events/fixtures/demo-device.pem'), 'utf8'));
-  const { certificateId: caId } = core.registry.registerCaCertificate(account, {
-    caCertificate: ca!.toString(),
-    certificateMode: 'SNI_ONLY',
-    setAsActive: true,
-    allowAutoRegistration: true,
-  });
-  // As if DEMO-0001 had just connected: registered, pending, event not yet handled.
-  const record = core.registry.autoRegister(account, device!, core.registry.account().caCertificates.get(caId)!);
-  const registry = new DynamoDeviceRegistry(createDocumentClient(), tableName);
-  await registry.allow('DEMO-0001', {}, new Date());
-  return record.certificateId;
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -65,7 +46,7 @@ async function main(): Promise<void> {
   });
   const deployed = await core.deployStack({ stage: values.stage, params });
   Object.assign(process.env, core.sdkEnvironment());
-  const demoCertificateId = values['no-demo'] ? undefined : await seedDemo(core, deployed.tableName);
+  const demoCertificateId = values['no-demo'] ? undefined : await seedDemoCertificate(core, deployed.tableName);
 
   const endpoints: LocalEndpoints = core.endpoints;
   mkdirSync(dirname(ENDPOINTS_FILE), { recursive: true });

@@ -1,0 +1,27 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createDocumentClient } from '../shared/aws/clients';
+import { DynamoDeviceRegistry } from '../shared/aws/device-registry';
+import { splitPemChain } from './iot-core/pem';
+import type { LocalIotCore } from './local-iot-core';
+import { PROJECT_ROOT } from './stack';
+
+/**
+ * The certificate behind events/certificate-registered.json: its demo CA registered (SNI_ONLY, ACTIVE,
+ * auto-registration), the device certificate registered PENDING_ACTIVATION as if DEMO-0001 had just made
+ * its first connect, and DEMO-0001 allow-listed. `serverless invoke local` with that event then has a real
+ * certificate to activate. Needs the SDK environment of the core (AWS_ENDPOINT_URL_DYNAMODB…) in process.env.
+ */
+export async function seedDemoCertificate(core: LocalIotCore, tableName: string): Promise<string> {
+  const account = core.defaultAccount;
+  const read = (file: string) => splitPemChain(readFileSync(resolve(PROJECT_ROOT, 'events/fixtures', file), 'utf8'))[0]!;
+  const { certificateId: caId } = core.registry.registerCaCertificate(account, {
+    caCertificate: read('demo-ca.pem').toString(),
+    certificateMode: 'SNI_ONLY',
+    setAsActive: true,
+    allowAutoRegistration: true,
+  });
+  const record = core.registry.autoRegister(account, read('demo-device.pem'), account.caCertificates.get(caId)!);
+  await new DynamoDeviceRegistry(createDocumentClient(), tableName).allow('DEMO-0001', {}, new Date());
+  return record.certificateId;
+}
