@@ -1,9 +1,10 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../schemas/zod';
 
 /** Thing names (and therefore device ids) as AWS IoT accepts them (aws-iot-reference §4, CreateThing). */
 export const DEVICE_ID_PATTERN = /^[a-zA-Z0-9:_-]{1,128}$/;
 
-export const deviceIdSchema = z.string().regex(DEVICE_ID_PATTERN, 'must match [a-zA-Z0-9:_-]{1,128}');
+export const deviceIdSchema = z.string().check(z.regex(DEVICE_ID_PATTERN, 'must match [a-zA-Z0-9:_-]{1,128}'));
 
 export const rejectionReasonSchema = z.enum([
   'certificate-unreadable',
@@ -20,10 +21,14 @@ export const rejectionReasonSchema = z.enum([
 ]);
 export type RejectionReason = z.infer<typeof rejectionReasonSchema>;
 
-const attributesSchema = z.record(
-  z.string().regex(/^[a-zA-Z0-9_.,@/:#=\[\]-]{1,128}$/, 'attribute names are 1-128 of [a-zA-Z0-9_.,@/:#=[]-]'),
-  z.string().regex(/^[a-zA-Z0-9_.,@/:#=\[\]-]{0,800}$/, 'attribute values are up to 800 of [a-zA-Z0-9_.,@/:#=[]-]'),
+// AWS IoT thing attributes: names up to 128 and values up to 800 of [a-zA-Z0-9_.,@/:#=[]-].
+export const deviceAttributesSchema = z.record(
+  z.string().check(z.regex(/^[a-zA-Z0-9_.,@/:#=\[\]-]{1,128}$/, 'attribute names are 1-128 of [a-zA-Z0-9_.,@/:#=[]-]')),
+  z.string().check(z.regex(/^[a-zA-Z0-9_.,@/:#=\[\]-]{0,800}$/, 'attribute values are up to 800 of [a-zA-Z0-9_.,@/:#=[]-]')),
 );
+export type DeviceAttributes = z.infer<typeof deviceAttributesSchema>;
+
+const name = z.string().check(z.minLength(1), z.maxLength(128));
 
 /**
  * One item of the device registry table, keyed by device id (= thing name).
@@ -32,27 +37,25 @@ const attributesSchema = z.record(
  */
 export const deviceEntrySchema = z.looseObject({
   deviceId: deviceIdSchema,
-  status: z.enum(['allowed', 'blocked']).optional(),
-  thingGroup: z.string().min(1).max(128).optional(),
-  thingType: z.string().min(1).max(128).optional(),
-  attributes: attributesSchema.optional(),
+  status: z.optional(z.enum(['allowed', 'blocked'])),
+  thingGroup: z.optional(name),
+  thingType: z.optional(name),
+  attributes: z.optional(deviceAttributesSchema),
   /** The certificate the device is bound to: claimed while provisioning runs, bound once ACTIVE. */
-  certificateId: z.string().optional(),
-  bindingState: z.enum(['claimed', 'bound']).optional(),
-  thingName: z.string().optional(),
-  claimedAt: z.string().optional(),
-  boundAt: z.string().optional(),
-  createdAt: z.string().optional(),
-  updatedAt: z.string().optional(),
-  lastRejection: z
-    .object({
+  certificateId: z.optional(z.string()),
+  bindingState: z.optional(z.enum(['claimed', 'bound'])),
+  thingName: z.optional(z.string()),
+  claimedAt: z.optional(z.string()),
+  boundAt: z.optional(z.string()),
+  createdAt: z.optional(z.string()),
+  updatedAt: z.optional(z.string()),
+  lastRejection: z.optional(
+    z.object({
       reason: rejectionReasonSchema,
       certificateId: z.string(),
       at: z.string(),
-    })
-    .optional(),
+    }),
+  ),
 });
 
 export type DeviceEntry = z.infer<typeof deviceEntrySchema>;
-export type DeviceAttributes = z.infer<typeof attributesSchema>;
-export { attributesSchema as deviceAttributesSchema };

@@ -1,6 +1,7 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod';
 
-const certificateIdSchema = z.string().regex(/^(0x)?[a-fA-F0-9]{64}$/, 'must be a 64-hex certificate id');
+const certificateIdSchema = z.string().check(z.regex(/^(0x)?[a-fA-F0-9]{64}$/, 'must be a 64-hex certificate id'));
 
 /**
  * The JITR event AWS IoT publishes to `$aws/events/certificates/registered/<caCertificateId>`
@@ -11,10 +12,10 @@ const certificateIdSchema = z.string().regex(/^(0x)?[a-fA-F0-9]{64}$/, 'must be 
 export const certificateRegisteredEventSchema = z.looseObject({
   certificateId: certificateIdSchema,
   caCertificateId: certificateIdSchema,
-  timestamp: z.number().int().nonnegative(),
+  timestamp: z.number().check(z.int(), z.gte(0)),
   certificateStatus: z.literal('PENDING_ACTIVATION'),
-  awsAccountId: z.string().regex(/^\d{12}$/, 'must be a 12-digit account id'),
-  certificateRegistrationTimestamp: z.string().nullable().optional(),
+  awsAccountId: z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit account id')),
+  certificateRegistrationTimestamp: z.optional(z.nullable(z.string())),
 });
 
 export type CertificateRegisteredEvent = z.infer<typeof certificateRegisteredEventSchema>;
