@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import { ControlPlaneServer } from './iot-core/control-plane';
+import { invalid } from './iot-core/errors';
 import { DeviceGateway, type ConnectResult } from './iot-core/device-gateway';
 import type { AccountState } from './iot-core/registry';
 import { IotRegistry } from './iot-core/registry';
@@ -56,6 +57,31 @@ export interface DeployedStack {
   tableName: string;
   devicePolicyName: string;
   caCertificateId?: string;
+}
+
+/** Validates fault settings sent to POST /_local/traffic. */
+function parseFaults(value: unknown): FaultOptions {
+  if (!value || typeof value !== 'object') throw invalid('faults must be an object');
+  const { throttleRate, errorRate, errorCode, operations } = value as Record<string, unknown>;
+  const rate = (name: string, x: unknown) => {
+    if (x === undefined) return undefined;
+    if (typeof x !== 'number' || x < 0 || x > 1) throw invalid(`faults.${name} must be a number from 0 to 1`);
+    return x;
+  };
+  if (errorCode !== undefined && errorCode !== 'InternalFailureException' && errorCode !== 'ServiceUnavailableException') {
+    throw invalid('faults.errorCode must be InternalFailureException or ServiceUnavailableException');
+  }
+  if (operations !== undefined && (!Array.isArray(operations) || operations.some((o) => typeof o !== 'string'))) {
+    throw invalid('faults.operations must be a list of operation names');
+  }
+  const t = rate('throttleRate', throttleRate);
+  const e = rate('errorRate', errorRate);
+  return {
+    ...(t !== undefined ? { throttleRate: t } : {}),
+    ...(e !== undefined ? { errorRate: e } : {}),
+    ...(errorCode ? { errorCode } : {}),
+    ...(operations ? { operations: operations as string[] } : {}),
+  };
 }
 
 export class LocalIotCore {
@@ -330,6 +356,18 @@ export class LocalIotCore {
   private async localRoute(method: string, path: string, body: Record<string, unknown>): Promise<unknown> {
     if (method === 'GET' && path === '/health') return { ok: true };
     if (method === 'GET' && path === '/failures') return { messages: this.failures };
+    if (method === 'GET' && path === '/stats') return this.traffic.stats;
+    if (method === 'POST' && path === '/traffic') {
+      // e.g. {"throttling": false} or {"faults": {"throttleRate": 0.3, "errorRate": 0.05}}
+      if (typeof body.throttling === 'boolean' || typeof body.timeScale === 'number') {
+        this.configureTraffic({
+          ...(typeof body.throttling === 'boolean' ? { throttling: body.throttling } : {}),
+          ...(typeof body.timeScale === 'number' ? { timeScale: body.timeScale } : {}),
+        });
+      }
+      if (body.faults !== undefined) this.setFaults(parseFaults(body.faults));
+      return { ok: true };
+    }
     if (method === 'POST' && path === '/connect') {
       const result = this.firstConnect(String(body.certificatePem ?? ''), typeof body.serverName === 'string' ? body.serverName : undefined);
       return result.accepted

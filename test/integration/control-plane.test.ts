@@ -372,4 +372,19 @@ describe('endpoints, wire format and throttling', () => {
       await throttled.close();
     }
   });
+
+  it('offers its own API under /_local/: first connects, traffic settings (validated) and the failure queue', async () => {
+    const post = (path: string, body: unknown) =>
+      fetch(`${core.endpoints.iot}/_local${path}`, { method: 'POST', body: JSON.stringify(body) });
+    const device = await issueCertificate(ca, { subject: { serialNumber: 'LOCAL-API-1' } });
+    const serverName = (await iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }))).endpointAddress;
+    const connect = await post('/connect', { certificatePem: device.certificatePem, serverName });
+    expect(await connect.json()).toMatchObject({ accepted: false, stage: 'connect', reason: 'certificate-pending-activation' });
+
+    const bad = await post('/traffic', { faults: { errorRate: 7 } });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ message: 'faults.errorRate must be a number from 0 to 1' });
+    expect((await post('/traffic', { throttling: false, faults: { throttleRate: 0 } })).status).toBe(200);
+    expect(await (await fetch(`${core.endpoints.iot}/_local/failures`)).json()).toEqual({ messages: [] });
+  });
 });
