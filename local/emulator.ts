@@ -15,7 +15,7 @@ import { PROJECT_ROOT } from './stack';
  */
 
 export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581 } as const;
-const ENDPOINTS_FILE = resolve(PROJECT_ROOT, '.local/endpoints.json');
+const DEFAULT_ENDPOINTS_FILE = resolve(PROJECT_ROOT, '.local/endpoints.json');
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -27,8 +27,13 @@ async function main(): Promise<void> {
       'no-throttling': { type: 'boolean' },
       'no-demo': { type: 'boolean' },
       'time-scale': { type: 'string', default: '60' },
+      'endpoints-file': { type: 'string', default: DEFAULT_ENDPOINTS_FILE },
     },
   });
+  const endpointsFile = resolve(values['endpoints-file']);
+  for (const flag of ['iot-port', 'dynamodb-port', 'time-scale'] as const) {
+    if (!/^\d+$/.test(values[flag])) throw new Error(`--${flag} must be a whole number, got "${values[flag]}"`);
+  }
   const params = Object.fromEntries(
     (values.param ?? []).map((pair) => {
       const at = pair.indexOf('=');
@@ -49,8 +54,8 @@ async function main(): Promise<void> {
   const demoCertificateId = values['no-demo'] ? undefined : await seedDemoCertificate(core, deployed.tableName);
 
   const endpoints: LocalEndpoints = core.endpoints;
-  mkdirSync(dirname(ENDPOINTS_FILE), { recursive: true });
-  writeFileSync(ENDPOINTS_FILE, JSON.stringify(endpoints, null, 2) + '\n');
+  mkdirSync(dirname(endpointsFile), { recursive: true });
+  writeFileSync(endpointsFile, JSON.stringify(endpoints, null, 2) + '\n');
 
   const env = core.sdkEnvironment();
   console.log(`local IoT Core is up (account ${endpoints.accountId}, ${endpoints.region})
@@ -58,7 +63,7 @@ async function main(): Promise<void> {
   DynamoDB       ${endpoints.dynamodb}
   stack          ${deployed.stack.service}-${deployed.stack.stage}: table ${deployed.tableName}, policy ${deployed.devicePolicyName}
   throttling     ${values['no-throttling'] ? 'off' : "AWS's default TPS quotas"}
-  endpoints file ${ENDPOINTS_FILE}
+  endpoints file ${endpointsFile}
 ${demoCertificateId ? `  demo           certificate ${demoCertificateId} of DEMO-0001 is PENDING_ACTIVATION\n` : ''}
 Point the AWS CLI, the SDK or \`serverless invoke local\` here with:
 ${['AWS_ENDPOINT_URL_IOT', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']
@@ -71,7 +76,7 @@ Ctrl-C stops it.`);
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    rmSync(ENDPOINTS_FILE, { force: true });
+    rmSync(endpointsFile, { force: true });
     await core.close();
     process.exit(0);
   };

@@ -316,7 +316,12 @@ export class LocalIotCore {
           ...this.sdkEnvironment(accountId),
           ...fn.environment,
           ...options.environment,
+          // What Lambda sets in every execution environment (Powertools reads some of it).
           AWS_LAMBDA_FUNCTION_NAME: fn.functionName,
+          AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+          AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+          AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+          AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
         },
       });
       this.runtimes.push(runtime);

@@ -1,14 +1,14 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { LocalIotCore } from '../../local/local-iot-core';
+import { freePort } from '../support/ports';
 import { createCa, issueCertificate, issueVerificationCertificate } from '../../local/pki';
 
 /**
- * The real AWS CLI against the local IoT Core, with the commands of seeds 000 and 001. Runs when an `aws`
- * command is installed (AWS CLI v1 or v2); otherwise the suite says so and skips.
+ * The real AWS CLI against `npm run emulator` (the process, on free ports), with the commands of seeds 000
+ * and 001. Runs when an `aws` command is installed (AWS CLI v1 or v2); otherwise the suite says so and skips.
  */
 
 const run = promisify(execFile);
@@ -23,12 +23,13 @@ const awsAvailable = (() => {
 if (!awsAvailable) console.warn('aws-cli.test: no `aws` command on this machine; the AWS CLI suite is skipped');
 
 (awsAvailable ? describe : describe.skip)('the AWS CLI against npm run emulator', () => {
-  let core: LocalIotCore;
+  let emulator: ChildProcess;
+  let endpoint: string;
   let dir: string;
   let env: NodeJS.ProcessEnv;
 
   const aws = async (...args: string[]) => {
-    const { stdout } = await run('aws', ['iot', ...args, '--endpoint-url', core.endpoints.iot, '--output', 'json'], { env, cwd: dir });
+    const { stdout } = await run('aws', ['iot', ...args, '--endpoint-url', endpoint, '--output', 'json'], { env, cwd: dir });
     return stdout.trim() ? (JSON.parse(stdout) as Record<string, any>) : {};
   };
   const awsError = async (...args: string[]) => {
@@ -41,23 +42,38 @@ if (!awsAvailable) console.warn('aws-cli.test: no `aws` command on this machine;
   };
 
   beforeAll(async () => {
-    core = await LocalIotCore.start({ traffic: { throttling: false } });
     dir = mkdtempSync(join(tmpdir(), 'iot-cli-'));
-    const { HOME, PATH } = process.env;
+    const [iotPort, dynamodbPort] = [await freePort(), await freePort()];
+    const root = resolve(__dirname, '../..');
+    emulator = spawn(
+      process.execPath,
+      [resolve(root, 'node_modules/tsx/dist/cli.mjs'), 'local/emulator.ts', '--iot-port', String(iotPort), '--dynamodb-port', String(dynamodbPort), '--endpoints-file', join(dir, 'endpoints.json'), '--no-demo'],
+      { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((ready, fail) => {
+      let output = '';
+      emulator.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('local IoT Core is up')) ready();
+      });
+      emulator.once('exit', (code) => fail(new Error(`npm run emulator exited with ${code}: ${output}`)));
+    });
+    endpoint = `http://127.0.0.1:${iotPort}`;
     env = {
       HOME: dir,
-      PATH,
+      PATH: process.env.PATH,
       AWS_ACCESS_KEY_ID: '123456789012',
       AWS_SECRET_ACCESS_KEY: 'local',
       AWS_DEFAULT_REGION: 'us-east-1',
       AWS_CONFIG_FILE: join(dir, 'config'),
       AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'),
     };
-    void HOME;
-  });
+  }, 60_000);
 
   afterAll(async () => {
-    await core.close();
+    const exited = new Promise((done) => emulator.once('exit', done));
+    emulator.kill('SIGTERM');
+    await exited;
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -3,11 +3,11 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { createServer } from 'node:net';
 import { DescribeCertificateCommand, IoTClient } from '@aws-sdk/client-iot';
 import { seedDemoCertificate } from '../../local/demo';
 import { LocalIotCore } from '../../local/local-iot-core';
 import { loadStack } from '../../local/stack';
+import { freePort } from '../support/ports';
 import { createCa } from '../../local/pki';
 
 /**
@@ -172,12 +172,7 @@ describe('serverless invoke local', () => {
   }, 120_000);
 
   it('fails fast with a clear message when no local IoT Core is running', async () => {
-    const port = await new Promise<number>((resolvePort) => {
-      const server = createServer().listen(0, '127.0.0.1', () => {
-        const { port: free } = server.address() as { port: number };
-        server.close(() => resolvePort(free));
-      });
-    });
+    const port = await freePort();
     const started = Date.now();
     const failure = await invoke({
       AWS_ENDPOINT_URL_IOT: `http://127.0.0.1:${port}`,
