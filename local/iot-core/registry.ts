@@ -889,13 +889,6 @@ export class IotRegistry {
     };
   }
 
-  attachedPolicies(account: AccountState, principal: string): Policy[] {
-    return [...(account.principalPolicies.get(principal) ?? [])].flatMap((name) => {
-      const policy = account.policies.get(name);
-      return policy ? [policy] : [];
-    });
-  }
-
   // ---- endpoints ----
 
   describeEndpoint(account: AccountState, endpointType: string | undefined) {

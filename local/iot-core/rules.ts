@@ -59,10 +59,6 @@ export class RuleEngine {
     this.rules.set(rule.ruleName, compileRule(rule));
   }
 
-  listRules(): TopicRule[] {
-    return [...this.rules.values()].map(({ ruleName, sql, actions }) => ({ ruleName, sql, actions }));
-  }
-
   /** Delivers a message to every matching rule; returns the names of the rules that fired. */
   publish(topic: string, payload: unknown): string[] {
     const fired: string[] = [];
