@@ -1,12 +1,18 @@
-import { resolve } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { AwsIssuer } from './iot-core/aws-issuer';
 import { ControlPlaneServer } from './iot-core/control-plane';
+import { MqttEndpoint } from './iot-core/mqtt-endpoint';
+import { localTls } from './iot-core/tls-material';
 import { invalid } from './iot-core/errors';
 import { DeviceGateway, type ConnectResult } from './iot-core/device-gateway';
 import type { AccountState } from './iot-core/registry';
 import { IotRegistry } from './iot-core/registry';
 import { RuleEngine, type TopicRule } from './iot-core/rules';
 import { TrafficControl, type FaultOptions, type TrafficOptions } from './iot-core/traffic';
+import { randomUUID } from 'node:crypto';
 import { startDynamoDb, type LocalDynamoDb } from './dynamodb';
 import { AsyncLambda, type FailureRecord, type LambdaHandler } from './lambda/async-lambda';
 import { WorkerRuntime } from './lambda/worker-runtime';
@@ -33,6 +39,10 @@ export interface LocalIotCoreOptions {
   /** Concurrent invocations per function. */
   lambdaConcurrency?: number;
   now?: () => Date;
+  /** Start the MQTT/TLS endpoint (port 0: any free port). */
+  mqtt?: { port?: number };
+  /** Where the local root CA is kept (default: a fresh temporary directory). */
+  stateDir?: string;
 }
 
 export interface LocalEndpoints {
@@ -94,16 +104,31 @@ export class LocalIotCore {
   private readonly ruleEngines = new Map<string, RuleEngine>();
   private readonly lambdas = new Map<string, AsyncLambda>();
   private readonly runtimes: WorkerRuntime[] = [];
+  private readonly invokers = new Map<string, { handler: LambdaHandler; functionName: string; timeoutSeconds: number }>();
   private controlPlane!: ControlPlaneServer;
   private dynamo!: LocalDynamoDb;
+  issuer!: AwsIssuer;
+  mqtt?: MqttEndpoint;
   endpoints!: LocalEndpoints;
 
   private constructor(private readonly options: LocalIotCoreOptions) {
     const region = options.region ?? 'us-east-1';
+    const defaultAccountId = options.accountId ?? DEFAULT_ACCOUNT_ID;
     this.registry = new IotRegistry({
       region,
-      defaultAccountId: options.accountId ?? DEFAULT_ACCOUNT_ID,
+      defaultAccountId,
       ...(options.now ? { now: options.now } : {}),
+      // With the MQTT endpoint up, the default account's data endpoint is this machine: devices connect to
+      // `localhost` (the server certificate's name). Other accounts keep AWS-style names, reachable with
+      // SNI set to them (aws-iot-reference §2: SNI selects the account).
+      ...(options.mqtt
+        ? {
+            endpointAddress: (account, type) =>
+              account.accountId === defaultAccountId && (type === 'iot:Data-ATS' || type === 'iot:Data')
+                ? 'localhost'
+                : IotRegistry.awsEndpointAddress(account, type),
+          }
+        : {}),
     });
     this.traffic = new TrafficControl(options.traffic);
     this.gateway = new DeviceGateway(this.registry, this.traffic, (account, topic, payload) => this.publish(account, topic, payload), options.now);
@@ -114,14 +139,30 @@ export class LocalIotCore {
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     const core = new LocalIotCore(options);
     const host = options.host ?? '127.0.0.1';
+    core.issuer = await AwsIssuer.create();
     core.controlPlane = new ControlPlaneServer({
       registry: core.registry,
+      issuer: core.issuer,
       traffic: core.traffic,
       localRoute: (method, path, body) => core.localRoute(method, path, body),
     });
     const iot = await core.controlPlane.listen(options.iotPort ?? 0, host);
     core.dynamo = await startDynamoDb(options.dynamodbPort ?? 0, host);
     core.endpoints = { region: core.registry.region, accountId: core.registry.defaultAccountId, iot, dynamodb: core.dynamo.url };
+    if (options.mqtt) {
+      const tls = await localTls(options.stateDir ?? mkdtempSync(join(tmpdir(), 'local-iot-')), core.registry.region);
+      core.mqtt = new MqttEndpoint({
+        registry: core.registry,
+        gateway: core.gateway,
+        issuer: core.issuer,
+        tls: tls.server,
+        invoke: (arn, event, timeoutMs) => core.invokeFunction(arn, event, timeoutMs),
+        ...(options.now ? { now: options.now } : {}),
+      });
+      const port = await core.mqtt.listen(options.mqtt.port ?? 0);
+      core.endpoints.mqtt = { host: 'localhost', port };
+      core.endpoints.rootCaFile = tls.rootCaFile;
+    }
     return core;
   }
 
@@ -208,7 +249,40 @@ export class LocalIotCore {
       onResult: (event, result) => this.results.push({ functionName: options.functionName, event, result }),
     });
     this.lambdas.set(functionArn, lambda);
+    this.invokers.set(functionArn, { handler: options.handler, functionName: options.functionName, timeoutSeconds: options.timeoutSeconds ?? 30 });
     return lambda;
+  }
+
+  /**
+   * Invokes a function synchronously (InvocationType RequestResponse), as IoT calls a pre-provisioning
+   * hook: the answer, or an error when the function fails or `timeoutMs` passes.
+   */
+  async invokeFunction(functionArn: string, event: unknown, timeoutMs: number): Promise<unknown> {
+    const target = this.invokers.get(functionArn.split(':').slice(0, 7).join(':'));
+    if (!target) throw new Error(`function ${functionArn} does not exist`);
+    const budget = Math.min(timeoutMs, target.timeoutSeconds * 1000);
+    const deadline = Date.now() + budget;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        target.handler(structuredClone(event), {
+          functionName: target.functionName,
+          functionVersion: '$LATEST',
+          invokedFunctionArn: functionArn,
+          memoryLimitInMB: '256',
+          awsRequestId: randomUUID(),
+          logGroupName: `/aws/lambda/${target.functionName}`,
+          logStreamName: 'local',
+          callbackWaitsForEmptyEventLoop: true,
+          getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+        }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${budget} ms`)), budget);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Resolves once every function has finished its queued work, retries included. */
@@ -376,13 +450,14 @@ export class LocalIotCore {
     if (method === 'POST' && path === '/connect') {
       const result = this.firstConnect(String(body.certificatePem ?? ''), typeof body.serverName === 'string' ? body.serverName : undefined);
       return result.accepted
-        ? { accepted: true, certificateId: result.certificate.certificateId }
+        ? { accepted: true, certificateId: result.certificateId }
         : { accepted: false, stage: result.stage, reason: result.reason, certificateId: result.certificateId };
     }
     return undefined;
   }
 
   async close(): Promise<void> {
+    await this.mqtt?.close();
     await Promise.all(this.runtimes.map((runtime) => runtime.close()));
     await this.controlPlane.close();
     await this.dynamo.close();

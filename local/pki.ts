@@ -130,3 +130,77 @@ export function issueVerificationCertificate(ca: KeyedCertificate, registrationC
 
 /** The chain a device presents, as in the seeds: `cat device.crt rootCA.pem > deviceAndCA.crt`. */
 export const deviceChain = (device: KeyedCertificate, ca: KeyedCertificate) => `${device.certificatePem}\n${ca.certificatePem}\n`;
+
+export type Subject = { commonName?: string; serialNumber?: string; organization?: string };
+
+/** Signs a certificate for a public key someone else holds (a CSR's, a device's). */
+export async function issueCertificateForKey(
+  issuer: KeyedCertificate,
+  options: {
+    publicKey: webcrypto.CryptoKey;
+    subject: x509.JsonName | string;
+    notBefore?: Date;
+    notAfter?: Date;
+    extensions?: x509.Extension[];
+  },
+): Promise<x509.X509Certificate> {
+  return x509.X509CertificateGenerator.create({
+    serialNumber: nextSerial(),
+    subject: options.subject,
+    issuer: issuer.certificate.subject,
+    notBefore: options.notBefore ?? new Date(Date.now() - DAY),
+    notAfter: options.notAfter ?? new Date(Date.now() + 365 * DAY),
+    signingAlgorithm: signingAlgorithm(issuer.keySpec),
+    publicKey: options.publicKey as never,
+    signingKey: issuer.keys.privateKey as never,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      await x509.AuthorityKeyIdentifierExtension.create(issuer.certificate),
+      ...(options.extensions ?? []),
+    ],
+  });
+}
+
+/** A TLS server certificate for the local endpoints (DNS names and IP addresses as SANs). */
+export async function issueServerCertificate(
+  issuer: KeyedCertificate,
+  names: { dns: string[]; ip: string[] },
+): Promise<KeyedCertificate> {
+  const keySpec: KeySpec = 'ec-p256';
+  const keys = await generateKeys(keySpec);
+  const certificate = await issueCertificateForKey(issuer, {
+    publicKey: keys.publicKey,
+    subject: subjectName({ commonName: names.dns[0] ?? 'localhost' }),
+    extensions: [
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension([
+        ...names.dns.map((value) => ({ type: 'dns' as const, value })),
+        ...names.ip.map((value) => ({ type: 'ip' as const, value })),
+      ]),
+    ],
+  });
+  return keyed(certificate, keys, keySpec);
+}
+
+/** A key pair and a PKCS#10 request, as a device makes them before CreateCertificateFromCsr. */
+export async function createCsr(subject: Subject, keySpec: KeySpec = 'ec-p256'): Promise<{ csrPem: string; privateKeyPem: string }> {
+  const keys = await generateKeys(keySpec);
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: subjectName(subject),
+    keys: keys as never,
+    signingAlgorithm: signingAlgorithm(keySpec),
+  });
+  return { csrPem: csr.toString('pem'), privateKeyPem: await privateKeyPem(keys) };
+}
+
+/** Generates a key pair (for CreateKeysAndCertificate-style issuance). */
+export { generateKeys, privateKeyPem };
+
+/** Reads a PEM CSR: its verified public key and subject. Throws on a malformed or badly signed request. */
+export async function readCsr(pem: string): Promise<{ publicKey: webcrypto.CryptoKey; subject: string; algorithm: webcrypto.KeyAlgorithm }> {
+  const csr = new x509.Pkcs10CertificateRequest(pem);
+  if (!(await csr.verify())) throw new Error('the CSR signature does not verify');
+  const publicKey = (await csr.publicKey.export()) as unknown as webcrypto.CryptoKey;
+  return { publicKey, subject: csr.subject, algorithm: publicKey.algorithm };
+}

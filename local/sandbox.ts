@@ -161,7 +161,7 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
       const reconnect = core.firstConnect(device.chain, endpointAddress);
       let status = 'not registered';
       let thing = '—';
-      const certificateId = connect.accepted ? connect.certificate.certificateId : connect.certificateId;
+      const certificateId = connect.certificateId;
       if (certificateId && connect.stage === 'connect') {
         const { certificateDescription } = await iot.send(new DescribeCertificateCommand({ certificateId }));
         status = certificateDescription?.status ?? 'unknown';

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { IotError, invalid } from './errors';
+import type { AwsIssuer } from './aws-issuer';
 import type { AccountState, IotRegistry } from './registry';
 import type { TrafficControl } from './traffic';
 
@@ -20,7 +21,7 @@ interface Request {
   body: Record<string, unknown>;
 }
 
-type Handler = (request: Request) => unknown;
+type Handler = (request: Request) => unknown | Promise<unknown>;
 
 interface Route {
   method: string;
@@ -47,9 +48,65 @@ function route(method: string, template: string, operation: string, handler: Han
 
 export type LocalRoute = (method: string, path: string, body: Record<string, unknown>) => Promise<unknown> | unknown;
 
-function routes(registry: IotRegistry): Route[] {
+function routes(registry: IotRegistry, issuer: AwsIssuer): Route[] {
   const r = registry;
   return [
+    route('POST', '/keys-and-certificate', 'CreateKeysAndCertificate', async ({ account, query }) => {
+      const issued = await issuer.createKeysAndCertificate();
+      const record = r.addIssuedCertificate(account, issued.certificate, bool(query.get('setAsActive')) ? 'ACTIVE' : 'INACTIVE');
+      return {
+        certificateArn: record.certificateArn,
+        certificateId: record.certificateId,
+        certificatePem: issued.certificatePem,
+        keyPair: { PublicKey: issued.publicKeyPem, PrivateKey: issued.privateKeyPem },
+      };
+    }),
+    route('POST', '/certificates', 'CreateCertificateFromCsr', async ({ account, query, body }) => {
+      const signed = await issuer.signCsr(body.certificateSigningRequest);
+      const record = r.addIssuedCertificate(account, signed.certificate, bool(query.get('setAsActive')) ? 'ACTIVE' : 'INACTIVE');
+      return { certificateArn: record.certificateArn, certificateId: record.certificateId, certificatePem: signed.certificatePem };
+    }),
+    route('POST', '/provisioning-templates', 'CreateProvisioningTemplate', ({ account, body }) =>
+      r.createProvisioningTemplate(account, {
+        templateName: str(body.templateName),
+        templateBody: str(body.templateBody),
+        provisioningRoleArn: str(body.provisioningRoleArn),
+        description: str(body.description),
+        enabled: typeof body.enabled === 'boolean' ? body.enabled : undefined,
+        preProvisioningHook: body.preProvisioningHook as { targetArn?: string; payloadVersion?: string } | undefined,
+        type: str(body.type),
+      }),
+    ),
+    route('GET', '/provisioning-templates', 'ListProvisioningTemplates', ({ account, query }) =>
+      r.listProvisioningTemplates(account, { maxResults: int(query.get('maxResults')), nextToken: query.get('nextToken') ?? undefined }),
+    ),
+    route('GET', '/provisioning-templates/{templateName}', 'DescribeProvisioningTemplate', ({ account, path }) =>
+      r.describeProvisioningTemplate(account, path.templateName!),
+    ),
+    route('PATCH', '/provisioning-templates/{templateName}', 'UpdateProvisioningTemplate', ({ account, path, body }) =>
+      r.updateProvisioningTemplate(account, path.templateName!, {
+        description: str(body.description),
+        enabled: typeof body.enabled === 'boolean' ? body.enabled : undefined,
+        provisioningRoleArn: str(body.provisioningRoleArn),
+        preProvisioningHook: body.preProvisioningHook as { targetArn?: string; payloadVersion?: string } | undefined,
+        removePreProvisioningHook: body.removePreProvisioningHook === true,
+      }),
+    ),
+    route('DELETE', '/provisioning-templates/{templateName}', 'DeleteProvisioningTemplate', ({ account, path }) =>
+      r.deleteProvisioningTemplate(account, path.templateName!),
+    ),
+    route('POST', '/provisioning-templates/{templateName}/provisioning-claim', 'CreateProvisioningClaim', async ({ account, path }) => {
+      const template = r.templateOf(account, path.templateName!);
+      // The claim certificate expires after 5 minutes (aws-iot-reference §3.4); so does its validity.
+      const issued = await issuer.createKeysAndCertificate(new Date(Date.now() + 5 * 60_000));
+      const claim = r.addProvisioningClaim(account, issued.certificate, template.templateName);
+      return {
+        certificateId: claim.certificateId,
+        certificatePem: issued.certificatePem,
+        keyPair: { PublicKey: issued.publicKeyPem, PrivateKey: issued.privateKeyPem },
+        expiration: claim.expiration,
+      };
+    }),
     route('GET', '/registrationcode', 'GetRegistrationCode', ({ account }) => r.getRegistrationCode(account)),
     route('DELETE', '/registrationcode', 'DeleteRegistrationCode', ({ account }) => r.deleteRegistrationCode(account)),
     route('POST', '/cacertificate', 'RegisterCACertificate', ({ account, body, query }) =>
@@ -216,6 +273,7 @@ async function readBody(request: IncomingMessage): Promise<Record<string, unknow
 
 export interface ControlPlaneOptions {
   registry: IotRegistry;
+  issuer: AwsIssuer;
   traffic: TrafficControl;
   /** Extra routes under /_local/ (the local IoT Core's own test and demo API). */
   localRoute?: LocalRoute;
@@ -226,7 +284,7 @@ export class ControlPlaneServer {
   private readonly table: Route[];
 
   constructor(private readonly options: ControlPlaneOptions) {
-    this.table = routes(options.registry);
+    this.table = routes(options.registry, options.issuer);
     this.server = createServer((request, response) => void this.handle(request, response));
     this.server.keepAliveTimeout = 5_000;
   }
@@ -275,7 +333,7 @@ export class ControlPlaneServer {
         const path = Object.fromEntries(candidate.names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
         const account = this.options.registry.account(accountIdOf(request.headers, this.options.registry.defaultAccountId));
         this.options.traffic.admit(account.accountId, candidate.operation);
-        const result = candidate.handler({ account, path, query: url.searchParams, headers: request.headers, body });
+        const result = await candidate.handler({ account, path, query: url.searchParams, headers: request.headers, body });
         send(200, toWire(result));
         return;
       }

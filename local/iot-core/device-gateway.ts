@@ -1,6 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import { certificateIdOf, splitPemChain, validityOf } from './pem';
-import type { AccountState, CaCertificate, DeviceCertificate, IotRegistry } from './registry';
+import type { AccountState, CaCertificate, DeviceCertificate, IotRegistry, ProvisioningClaim } from './registry';
 import { CERTIFICATE_REGISTRATIONS_PER_SECOND, type TrafficControl } from './traffic';
 
 /**
@@ -19,11 +19,20 @@ import { CERTIFICATE_REGISTRATIONS_PER_SECOND, type TrafficControl } from './tra
  */
 
 export type HandshakeResult =
-  | { ok: true; account: AccountState; certificate: X509Certificate; certificateId: string; registered?: DeviceCertificate; ca?: CaCertificate }
+  | {
+      ok: true;
+      account: AccountState;
+      certificate: X509Certificate;
+      certificateId: string;
+      registered?: DeviceCertificate;
+      claim?: ProvisioningClaim;
+      ca?: CaCertificate;
+    }
   | { ok: false; reason: string };
 
+/** Accepted connections carry the registered certificate, or the provisioning claim, they authenticated with. */
 export type ConnectResult =
-  | { accepted: true; stage: 'connect'; account: AccountState; certificate: DeviceCertificate }
+  | { accepted: true; stage: 'connect'; account: AccountState; certificateId: string; certificate?: DeviceCertificate; claim?: ProvisioningClaim }
   | { accepted: false; stage: 'tls' | 'connect'; reason: string; certificateId?: string; registered?: boolean };
 
 export type Publish = (account: AccountState, topic: string, payload: unknown) => void;
@@ -49,6 +58,9 @@ export class DeviceGateway {
     if (serverName && !sniAccount) return { ok: false, reason: 'unknown-endpoint' };
     const accounts = sniAccount ? [sniAccount] : this.registry.allAccounts();
     for (const account of accounts) {
+      // Claim certificates from CreateProvisioningClaim are AWS-issued and not in the certificate list.
+      const claim = account.provisioningClaims.get(certificateId);
+      if (claim) return { ok: true, account, certificate, certificateId, claim };
       const registered = account.certificates.get(certificateId);
       const ca = registered?.caCertificateId
         ? account.caCertificates.get(registered.caCertificateId)
@@ -70,14 +82,19 @@ export class DeviceGateway {
   private anySniOnlyMatch(certificate: X509Certificate, certificateId: string): boolean {
     return this.registry
       .allAccounts()
-      .some((account) => account.certificates.has(certificateId) || this.registry.issuingCa(account, certificate));
+      .some((account) => account.certificates.has(certificateId) || account.provisioningClaims.has(certificateId) || this.registry.issuingCa(account, certificate));
   }
 
   connect(handshake: Extract<HandshakeResult, { ok: true }>): ConnectResult {
-    const { account, certificate, certificateId, ca } = handshake;
+    const { account, certificate, certificateId, ca, claim } = handshake;
+    if (claim) {
+      // A temporary claim is usable for 5 minutes after it was issued (aws-iot-reference §3.4).
+      if (this.now() > claim.expiration) return { accepted: false, stage: 'connect', reason: 'claim-expired', certificateId };
+      return { accepted: true, stage: 'connect', account, certificateId, claim };
+    }
     const registered = account.certificates.get(certificateId);
     if (registered) {
-      if (registered.status === 'ACTIVE') return { accepted: true, stage: 'connect', account, certificate: registered };
+      if (registered.status === 'ACTIVE') return { accepted: true, stage: 'connect', account, certificateId, certificate: registered };
       if (registered.status === 'PENDING_ACTIVATION' && registered.caCertificateId) {
         this.publishRegistered(account, registered);
       }

@@ -92,6 +92,27 @@ export interface ThingType {
 
 type PrincipalType = 'EXCLUSIVE_THING' | 'NON_EXCLUSIVE_THING';
 
+export interface ProvisioningTemplate {
+  templateName: string;
+  templateArn: string;
+  description?: string;
+  templateBody: string;
+  enabled: boolean;
+  provisioningRoleArn: string;
+  preProvisioningHook?: { targetArn: string; payloadVersion: string };
+  type: 'FLEET_PROVISIONING' | 'JITP';
+  creationDate: Date;
+  lastModifiedDate: Date;
+}
+
+/** A temporary claim certificate from CreateProvisioningClaim: valid 5 minutes, not in the certificate list. */
+export interface ProvisioningClaim {
+  certificateId: string;
+  x509: X509Certificate;
+  templateName: string;
+  expiration: Date;
+}
+
 export class AccountState {
   registrationCode?: string;
   readonly caCertificates = new Map<string, CaCertificate>();
@@ -106,6 +127,8 @@ export class AccountState {
   readonly principalPolicies = new Map<string, Set<string>>();
   /** thing name → group names */
   readonly thingGroupMembership = new Map<string, Set<string>>();
+  readonly provisioningTemplates = new Map<string, ProvisioningTemplate>();
+  readonly provisioningClaims = new Map<string, ProvisioningClaim>();
   /** Stable per account and region, as AWS's endpoint prefix is (aws-iot-reference §4 DescribeEndpoint). */
   readonly endpointPrefix: string;
 
@@ -163,6 +186,8 @@ function page<T>(items: T[], size: number | undefined, marker: string | undefine
 }
 
 export class IotRegistry {
+  /** Grows with every change to CA or device certificates: TLS trust stores rebuild when it moves. */
+  revision = 0;
   readonly region: string;
   readonly defaultAccountId: string;
   private readonly accounts = new Map<string, AccountState>();
@@ -173,21 +198,22 @@ export class IotRegistry {
     this.region = options.region;
     this.defaultAccountId = options.defaultAccountId;
     this.now = options.now ?? (() => new Date());
-    this.endpointAddress =
-      options.endpointAddress ??
-      ((account, type) => {
-        const domain = `iot.${account.region}.amazonaws.com`;
-        switch (type) {
-          case 'iot:Data':
-            return `${account.endpointPrefix}.${domain}`;
-          case 'iot:Data-ATS':
-            return `${account.endpointPrefix}-ats.${domain}`;
-          case 'iot:CredentialProvider':
-            return `${account.endpointPrefix}.credentials.${domain}`;
-          case 'iot:Jobs':
-            return `${account.endpointPrefix}.jobs.${domain}`;
-        }
-      });
+    this.endpointAddress = options.endpointAddress ?? IotRegistry.awsEndpointAddress;
+  }
+
+  /** The endpoint names AWS gives an account (aws-iot-reference §4, DescribeEndpoint). */
+  static awsEndpointAddress(account: AccountState, type: EndpointType): string {
+    const domain = `iot.${account.region}.amazonaws.com`;
+    switch (type) {
+      case 'iot:Data':
+        return `${account.endpointPrefix}.${domain}`;
+      case 'iot:Data-ATS':
+        return `${account.endpointPrefix}-ats.${domain}`;
+      case 'iot:CredentialProvider':
+        return `${account.endpointPrefix}.credentials.${domain}`;
+      case 'iot:Jobs':
+        return `${account.endpointPrefix}.jobs.${domain}`;
+    }
   }
 
   account(accountId: string = this.defaultAccountId): AccountState {
@@ -290,6 +316,7 @@ export class IotRegistry {
     if (sameSubject.length >= MAX_CAS_PER_SUBJECT) {
       throw new IotError('LimitExceededException', 'At most 10 CA certificates with the same subject can be registered.');
     }
+    this.revision++;
     account.caCertificates.set(certificateId, {
       certificateId,
       certificateArn,
@@ -377,6 +404,7 @@ export class IotRegistry {
       throw new IotError('CertificateStateException', 'A CA certificate must be INACTIVE before it is deleted.');
     }
     account.caCertificates.delete(ca.certificateId);
+    this.revision++;
     return {};
   }
 
@@ -409,6 +437,7 @@ export class IotRegistry {
       ...this.versioned(),
     };
     account.certificates.set(certificateId, record);
+    this.revision++;
     return record;
   }
 
@@ -456,6 +485,21 @@ export class IotRegistry {
       certificateMode: 'SNI_ONLY',
     });
     return { certificateArn: record.certificateArn, certificateId: record.certificateId };
+  }
+
+  /** A certificate AWS IoT issued itself (CreateKeysAndCertificate, CSR): no CA, DEFAULT mode. */
+  addIssuedCertificate(account: AccountState, certificate: X509Certificate, status: CertificateStatus): DeviceCertificate {
+    return this.addCertificate(account, certificate, { status, certificateMode: 'DEFAULT' });
+  }
+
+  /** Removes a certificate whatever its state (the 1-hour ownership-token expiry of fleet provisioning). */
+  purgeCertificate(account: AccountState, certificateId: string): void {
+    const certificate = account.certificates.get(certificateId);
+    if (!certificate) return;
+    account.principalPolicies.delete(certificate.certificateArn);
+    for (const principals of account.thingPrincipals.values()) principals.delete(certificate.certificateArn);
+    account.certificates.delete(certificateId);
+    this.revision++;
   }
 
   /** JITR: a certificate first seen on connect, registered PENDING_ACTIVATION (aws-iot-reference §1.2). */
@@ -541,6 +585,7 @@ export class IotRegistry {
     }
     account.principalPolicies.delete(c.certificateArn);
     account.certificates.delete(c.certificateId);
+    this.revision++;
     return {};
   }
 
@@ -887,6 +932,132 @@ export class IotRegistry {
     return {
       policies: names.map((policyName) => ({ policyName, policyArn: account.arn(`policy/${policyName}`) })),
     };
+  }
+
+  // ---- provisioning templates and claims (aws-iot-reference §3) ----
+
+  createProvisioningTemplate(
+    account: AccountState,
+    input: {
+      templateName?: string;
+      templateBody?: string;
+      provisioningRoleArn?: string;
+      description?: string;
+      enabled?: boolean;
+      preProvisioningHook?: { targetArn?: string; payloadVersion?: string };
+      type?: string;
+    },
+  ) {
+    const name = input.templateName ?? '';
+    if (!/^[0-9A-Za-z_-]{1,36}$/.test(name)) throw invalid('templateName must be 1-36 characters of [0-9A-Za-z_-].');
+    if (typeof input.templateBody !== 'string' || input.templateBody.length > 10_240) {
+      throw invalid('templateBody must be a JSON document of at most 10,240 characters.');
+    }
+    try {
+      const body = JSON.parse(input.templateBody) as unknown;
+      if (!body || typeof body !== 'object' || !(body as { Resources?: unknown }).Resources) throw new Error('no Resources');
+    } catch (error) {
+      throw invalid(`templateBody is not a valid provisioning template: ${(error as Error).message}`);
+    }
+    if (!input.provisioningRoleArn || input.provisioningRoleArn.length < 20) throw invalid('provisioningRoleArn is required.');
+    const type = input.type ?? 'FLEET_PROVISIONING';
+    if (type !== 'FLEET_PROVISIONING' && type !== 'JITP') throw invalid(`Invalid template type ${type}.`);
+    const hook = input.preProvisioningHook;
+    if (hook) {
+      if (type !== 'FLEET_PROVISIONING') throw invalid('Pre-provisioning hooks are supported on FLEET_PROVISIONING templates only.');
+      if (!hook.targetArn?.startsWith('arn:aws:lambda:')) throw invalid('preProvisioningHook.targetArn must be a Lambda function ARN.');
+      if (hook.payloadVersion !== undefined && !/^[0-9-]{10,32}$/.test(hook.payloadVersion)) {
+        throw invalid('preProvisioningHook.payloadVersion is not valid.');
+      }
+    }
+    const templateArn = account.arn(`provisioningtemplate/${name}`);
+    if (account.provisioningTemplates.has(name)) {
+      throw new IotError('ResourceAlreadyExistsException', `Provisioning template ${name} already exists.`, {
+        resourceId: name,
+        resourceArn: templateArn,
+      });
+    }
+    const now = this.now();
+    account.provisioningTemplates.set(name, {
+      templateName: name,
+      templateArn,
+      ...(input.description ? { description: input.description } : {}),
+      templateBody: input.templateBody,
+      enabled: input.enabled ?? false,
+      provisioningRoleArn: input.provisioningRoleArn,
+      ...(hook?.targetArn ? { preProvisioningHook: { targetArn: hook.targetArn, payloadVersion: hook.payloadVersion ?? '2020-04-01' } } : {}),
+      type,
+      creationDate: now,
+      lastModifiedDate: now,
+    });
+    return { templateArn, templateName: name, defaultVersionId: 1 };
+  }
+
+  templateOf(account: AccountState, templateName: string): ProvisioningTemplate {
+    const template = account.provisioningTemplates.get(templateName);
+    if (!template) throw notFound(`The provisioning template ${templateName} does not exist.`);
+    return template;
+  }
+
+  describeProvisioningTemplate(account: AccountState, templateName: string) {
+    const t = this.templateOf(account, templateName);
+    return { ...t, defaultVersionId: 1 };
+  }
+
+  listProvisioningTemplates(account: AccountState, input: { maxResults?: number; nextToken?: string }) {
+    const all = [...account.provisioningTemplates.values()].map((t) => ({
+      templateArn: t.templateArn,
+      templateName: t.templateName,
+      ...(t.description ? { description: t.description } : {}),
+      creationDate: t.creationDate,
+      lastModifiedDate: t.lastModifiedDate,
+      enabled: t.enabled,
+      type: t.type,
+    }));
+    const { items, next } = page(all, input.maxResults, input.nextToken);
+    return { templates: items, ...(next ? { nextToken: next } : {}) };
+  }
+
+  updateProvisioningTemplate(
+    account: AccountState,
+    templateName: string,
+    input: {
+      description?: string;
+      enabled?: boolean;
+      provisioningRoleArn?: string;
+      preProvisioningHook?: { targetArn?: string; payloadVersion?: string };
+      removePreProvisioningHook?: boolean;
+    },
+  ) {
+    const t = this.templateOf(account, templateName);
+    if (input.description !== undefined) t.description = input.description;
+    if (input.enabled !== undefined) t.enabled = input.enabled;
+    if (input.provisioningRoleArn !== undefined) t.provisioningRoleArn = input.provisioningRoleArn;
+    if (input.preProvisioningHook?.targetArn) {
+      t.preProvisioningHook = { targetArn: input.preProvisioningHook.targetArn, payloadVersion: input.preProvisioningHook.payloadVersion ?? '2020-04-01' };
+    }
+    if (input.removePreProvisioningHook) delete t.preProvisioningHook;
+    t.lastModifiedDate = this.now();
+    return {};
+  }
+
+  deleteProvisioningTemplate(account: AccountState, templateName: string) {
+    this.templateOf(account, templateName);
+    account.provisioningTemplates.delete(templateName);
+    return {};
+  }
+
+  /** Records a claim certificate issued for a template; it expires 5 minutes after issue (aws-iot-reference §3.4). */
+  addProvisioningClaim(account: AccountState, certificate: X509Certificate, templateName: string): ProvisioningClaim {
+    const claim = {
+      certificateId: certificateIdOf(certificate),
+      x509: certificate,
+      templateName,
+      expiration: new Date(this.now().getTime() + 5 * 60_000),
+    };
+    account.provisioningClaims.set(claim.certificateId, claim);
+    this.revision++;
+    return claim;
   }
 
   // ---- endpoints ----

@@ -1,0 +1,270 @@
+import { X509Certificate } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { createSecureContext, createServer, type SecureContext, type Server, type TLSSocket } from 'node:tls';
+import { Aedes, type Client, type Subscription } from 'aedes';
+import type { AwsIssuer } from './aws-issuer';
+import type { DeviceGateway, HandshakeResult } from './device-gateway';
+import { FleetProvisioning, isFleetRequestTopic, isFleetTopic, type FunctionInvoker, type Requester } from './fleet-provisioning';
+import { evaluatePolicies, resolveConnectionThing, type IotAction, type PolicyContext } from './policy-evaluator';
+import type { AccountState, IotRegistry, ProvisioningClaim } from './registry';
+import { topicMatches } from './rules';
+
+/**
+ * The device-facing side of the local IoT Core: MQTT over mutual TLS (aedes), as AWS IoT runs it.
+ *
+ * - TLS: the client certificate must chain to a CA registered in the account the SNI names (or, without
+ *   SNI, to a DEFAULT-mode CA), to AWS's own issuer, or be registered itself; validity is checked. The
+ *   trust store follows the registry (rebuilt when CAs or certificates change).
+ * - CONNECT: the device gateway decides (JITR registration, status); then the certificate's policies must
+ *   allow iot:Connect for the client id. Refusals answer CONNACK 5 (not authorized) and close.
+ * - PUBLISH / SUBSCRIBE / delivery: iot:Publish, iot:Subscribe, iot:Receive, evaluated per message. An
+ *   unauthorized publish closes the connection (MQTT 3.1.1 has no negative PUBACK); an unauthorized
+ *   subscription gets SUBACK 0x80.
+ * - The fleet-provisioning API topics are served here; replies go only to the requesting connection.
+ */
+
+export interface TlsMaterial {
+  /** The server certificate and key (PEM), issued by the local root CA. */
+  certificatePem: string;
+  privateKeyPem: string;
+}
+
+interface Principal {
+  account: AccountState;
+  certificateId: string;
+  claim?: ProvisioningClaim;
+  connectedAt: number;
+  context: PolicyContext;
+}
+
+// A claim connection may use the fleet-provisioning API for 5 minutes (aws-iot-reference §3.4).
+const CLAIM_SESSION_MS = 5 * 60_000;
+
+/** What a CreateProvisioningClaim certificate may do: that template's fleet-provisioning topics only. */
+function claimPolicy(account: AccountState, templateName: string): string {
+  const prefix = account.arn('');
+  const topics = ['$aws/certificates/create/*', '$aws/certificates/create-from-csr/*', `$aws/provisioning-templates/${templateName}/provision/*`];
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      { Effect: 'Allow', Action: 'iot:Connect', Resource: `${prefix}client/*` },
+      { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: topics.map((t) => `${prefix}topic/${t}`) },
+      { Effect: 'Allow', Action: 'iot:Subscribe', Resource: topics.map((t) => `${prefix}topicfilter/${t}`) },
+    ],
+  });
+}
+
+const notAuthorized = () => Object.assign(new Error('not authorized'), { returnCode: 5 as const });
+
+export class MqttEndpoint {
+  private readonly handshakes = new WeakMap<object, Extract<HandshakeResult, { ok: true }>>();
+  private readonly principals = new WeakMap<Client, Principal>();
+  private readonly contexts = new Map<string, { revision: number; context: SecureContext }>();
+  private broker!: Aedes;
+  private readonly servers: Server[] = [];
+  readonly fleet: FleetProvisioning;
+  /** Connection outcomes, newest last, for tests and the sandbox. */
+  readonly log: Array<{ event: 'refused' | 'connected' | 'publish-denied' | 'subscribe-denied'; detail: string; at: number }> = [];
+  port = 0;
+
+  constructor(
+    private readonly options: {
+      registry: IotRegistry;
+      gateway: DeviceGateway;
+      issuer: AwsIssuer;
+      tls: TlsMaterial;
+      invoke: FunctionInvoker;
+      now?: () => Date;
+    },
+  ) {
+    this.fleet = new FleetProvisioning(options.registry, options.issuer, options.invoke, options.now);
+  }
+
+  private now(): number {
+    return (this.options.now?.() ?? new Date()).getTime();
+  }
+
+  async listen(port: number, hosts: readonly string[] = ['127.0.0.1', '::1']): Promise<number> {
+    this.broker = new Aedes({
+      heartbeatInterval: 3_600_000,
+      authenticate: (client, _u, _p, done) => this.authenticate(client, done),
+      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet.topic, packet.payload as Buffer, done),
+      authorizeSubscribe: (client, subscription, done) => this.authorizeSubscribe(client, subscription, done),
+      authorizeForward: (client, packet) => (this.mayReceive(client, packet.topic) ? packet : null),
+    });
+    await this.broker.listen();
+    for (const host of hosts) {
+      const server = createServer({
+        key: this.options.tls.privateKeyPem,
+        cert: this.options.tls.certificatePem,
+        ca: this.trustStore(undefined),
+        requestCert: true,
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.2',
+        SNICallback: (servername, callback) => callback(null, this.contextFor(servername)),
+      });
+      server.on('secureConnection', (socket) => this.onSecureConnection(socket));
+      server.on('tlsClientError', (error) => this.log.push({ event: 'refused', detail: `tls: ${error.message}`, at: this.now() }));
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(port, host, () => resolve());
+        });
+      } catch (error) {
+        // ::1 may not exist on this machine; 127.0.0.1 is required.
+        if (host === '127.0.0.1') throw error;
+        continue;
+      }
+      port = (server.address() as AddressInfo).port;
+      this.servers.push(server);
+    }
+    this.port = port;
+    return port;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    await new Promise<void>((resolve) => this.broker.close(() => resolve()));
+  }
+
+  /** The PEMs a client certificate may chain to, for one account (SNI) or for connections without SNI. */
+  private trustStore(account: AccountState | undefined): string[] {
+    const registry = this.options.registry;
+    const accounts = account ? [account] : registry.allAccounts();
+    const pems = [this.options.issuer.caPem];
+    for (const a of accounts) {
+      for (const ca of a.caCertificates.values()) if (account || ca.certificateMode === 'DEFAULT') pems.push(ca.x509.toString());
+      for (const c of a.certificates.values()) {
+        // Certificates registered without a CA are their own trust anchor.
+        if (!c.caCertificateId && (account || c.certificateMode === 'DEFAULT')) pems.push(c.x509.toString());
+      }
+    }
+    return pems;
+  }
+
+  private contextFor(servername: string): SecureContext {
+    const account = this.options.registry.accountForServerName(servername);
+    const key = account?.accountId ?? `unknown:${servername}`;
+    const cached = this.contexts.get(key);
+    if (cached && cached.revision === this.options.registry.revision) return cached.context;
+    const context = createSecureContext({
+      key: this.options.tls.privateKeyPem,
+      cert: this.options.tls.certificatePem,
+      ca: account ? this.trustStore(account) : [this.options.issuer.caPem],
+    });
+    this.contexts.set(key, { revision: this.options.registry.revision, context });
+    return context;
+  }
+
+  private onSecureConnection(socket: TLSSocket): void {
+    const chain: X509Certificate[] = [];
+    let peer = socket.getPeerCertificate(true);
+    const seen = new Set<string>();
+    while (peer?.raw && !seen.has(peer.fingerprint256)) {
+      seen.add(peer.fingerprint256);
+      chain.push(new X509Certificate(peer.raw));
+      peer = peer.issuerCertificate;
+    }
+    const servername = typeof socket.servername === 'string' ? socket.servername : undefined;
+    const handshake = this.options.gateway.verifyHandshake(chain, servername);
+    if (!handshake.ok) {
+      this.log.push({ event: 'refused', detail: `tls: ${handshake.reason}`, at: this.now() });
+      socket.destroy();
+      return;
+    }
+    this.handshakes.set(socket, handshake);
+    socket.on('error', () => socket.destroy());
+    this.broker.handle(socket);
+  }
+
+  private policyDocuments(principal: Principal): string[] {
+    if (principal.claim) return [claimPolicy(principal.account, principal.claim.templateName)];
+    const certificate = principal.account.certificates.get(principal.certificateId);
+    if (!certificate) return [];
+    const names = principal.account.principalPolicies.get(certificate.certificateArn) ?? new Set<string>();
+    return [...names].flatMap((name) => {
+      const policy = principal.account.policies.get(name);
+      return policy ? [policy.policyDocument] : [];
+    });
+  }
+
+  private allowed(principal: Principal, action: IotAction, resource: string): boolean {
+    return evaluatePolicies(this.policyDocuments(principal), { action, resource: principal.account.arn(resource) }, principal.context).allowed;
+  }
+
+  private authenticate(client: Client, done: (error: (Error & { returnCode: 5 }) | null, success: boolean | null) => void): void {
+    const handshake = this.handshakes.get(client.conn);
+    if (!handshake) return done(notAuthorized(), false);
+    const result = this.options.gateway.connect(handshake);
+    if (!result.accepted) {
+      this.log.push({ event: 'refused', detail: `connect ${client.id}: ${result.reason}`, at: this.now() });
+      return done(notAuthorized(), false);
+    }
+    const attachments = result.certificate
+      ? this.options.registry
+          .thingsOfPrincipal(result.account, result.certificate.certificateArn)
+          .map(([thingName, type]) => ({ thingName, exclusive: type === 'EXCLUSIVE_THING' }))
+      : [];
+    const principal: Principal = {
+      account: result.account,
+      certificateId: result.certificateId,
+      ...(result.claim ? { claim: result.claim } : {}),
+      connectedAt: this.now(),
+      context: { clientId: client.id, ...resolveConnectionThing(client.id, attachments) },
+    };
+    if (!this.allowed(principal, 'iot:Connect', `client/${client.id}`)) {
+      this.log.push({ event: 'refused', detail: `connect ${client.id}: iot:Connect not allowed`, at: this.now() });
+      return done(notAuthorized(), false);
+    }
+    this.principals.set(client, principal);
+    this.log.push({ event: 'connected', detail: client.id, at: this.now() });
+    done(null, true);
+  }
+
+  private authorizePublish(client: Client | null, topic: string, payload: Buffer, done: (error?: Error | null) => void): void {
+    const principal = client ? this.principals.get(client) : undefined;
+    if (!client || !principal) return done(new Error('not authorized'));
+    // Reserved topics: the service publishes replies and events there, devices may not.
+    const reserved = (isFleetTopic(topic) && !isFleetRequestTopic(topic)) || topic.startsWith('$aws/events/');
+    if (reserved || !this.allowed(principal, 'iot:Publish', `topic/${topic}`)) {
+      this.log.push({ event: 'publish-denied', detail: `${client.id} → ${topic}`, at: this.now() });
+      return done(new Error(`not authorized to publish to ${topic}`));
+    }
+    if (isFleetRequestTopic(topic)) void this.serveFleetRequest(client, principal, topic, Buffer.from(payload ?? []));
+    done(null);
+  }
+
+  private authorizeSubscribe(client: Client, subscription: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {
+    const principal = this.principals.get(client);
+    if (principal && this.allowed(principal, 'iot:Subscribe', `topicfilter/${subscription.topic}`)) return done(null, subscription);
+    this.log.push({ event: 'subscribe-denied', detail: `${client.id} → ${subscription.topic}`, at: this.now() });
+    done(null, null);
+  }
+
+  private mayReceive(client: Client, topic: string): boolean {
+    // Requests of the fleet-provisioning API are for the service only.
+    if (isFleetRequestTopic(topic)) return false;
+    const principal = this.principals.get(client);
+    return principal !== undefined && this.allowed(principal, 'iot:Receive', `topic/${topic}`);
+  }
+
+  private async serveFleetRequest(client: Client, principal: Principal, topic: string, payload: Buffer): Promise<void> {
+    const requester: Requester = {
+      account: principal.account,
+      certificateId: principal.certificateId,
+      clientId: client.id,
+      ...(principal.claim ? { claimTemplateName: principal.claim.templateName } : {}),
+    };
+    const reply =
+      principal.claim && this.now() > principal.connectedAt + CLAIM_SESSION_MS
+        ? { topic: `${topic}/rejected`, payload: { statusCode: 403, errorCode: 'AccessDenied', errorMessage: 'The claim session has expired.' } }
+        : await this.fleet.handle(topic, payload, requester);
+    if (!reply || client.closed) return;
+    // Replies go to the requesting connection only, and only if it subscribed to them (aws-iot-reference §3.1).
+    const subscribed = Object.keys((client as unknown as { subscriptions: Record<string, unknown> }).subscriptions ?? {}).some((filter) =>
+      topicMatches(filter, reply.topic),
+    );
+    if (!subscribed) return;
+    client.publish({ cmd: 'publish', topic: reply.topic, payload: Buffer.from(JSON.stringify(reply.payload)), qos: 0, retain: false, dup: false }, () => {});
+  }
+}
