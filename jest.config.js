@@ -11,9 +11,9 @@ const tsJest = [
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
-  // @middy/core is ESM-only: transpile it like our sources.
+  // @middy/core and aedes are ESM-only: transpile them like our sources.
   transform: { '^.+\\.(ts|js|mjs)$': tsJest },
-  transformIgnorePatterns: ['/node_modules/(?!@middy/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(@middy|aedes)/)'],
   setupFiles: ['<rootDir>/test/support/setup-env.ts'],
   testTimeout: 60_000,
 };

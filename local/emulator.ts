@@ -14,7 +14,7 @@ import { PROJECT_ROOT } from './stack';
  * device DEMO-0001 allow-listed), so `serverless invoke local` has something real to activate.
  */
 
-export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581 } as const;
+export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581, http: 4582, mqtt: 8883 } as const;
 const DEFAULT_ENDPOINTS_FILE = resolve(PROJECT_ROOT, '.local/endpoints.json');
 
 async function main(): Promise<void> {
@@ -22,6 +22,9 @@ async function main(): Promise<void> {
     options: {
       'iot-port': { type: 'string', default: String(DEFAULT_PORTS.iot) },
       'dynamodb-port': { type: 'string', default: String(DEFAULT_PORTS.dynamodb) },
+      'http-port': { type: 'string', default: String(DEFAULT_PORTS.http) },
+      'mqtt-port': { type: 'string', default: String(DEFAULT_PORTS.mqtt) },
+      'state-dir': { type: 'string', default: resolve(PROJECT_ROOT, '.local') },
       stage: { type: 'string', default: 'dev' },
       param: { type: 'string', multiple: true },
       'no-throttling': { type: 'boolean' },
@@ -31,7 +34,7 @@ async function main(): Promise<void> {
     },
   });
   const endpointsFile = resolve(values['endpoints-file']);
-  for (const flag of ['iot-port', 'dynamodb-port', 'time-scale'] as const) {
+  for (const flag of ['iot-port', 'dynamodb-port', 'http-port', 'mqtt-port', 'time-scale'] as const) {
     if (!/^\d+$/.test(values[flag])) throw new Error(`--${flag} must be a whole number, got "${values[flag]}"`);
   }
   const params = Object.fromEntries(
@@ -45,6 +48,10 @@ async function main(): Promise<void> {
   const core = await LocalIotCore.start({
     iotPort: Number(values['iot-port']),
     dynamodbPort: Number(values['dynamodb-port']),
+    httpPort: Number(values['http-port']),
+    mqtt: { port: Number(values['mqtt-port']) },
+    // The local root CA lives here, so devices' --cafile stays valid across restarts.
+    stateDir: resolve(values['state-dir']),
     traffic: { throttling: !values['no-throttling'] },
     // Lambda's retry delays (1 and 2 minutes) divided by this factor.
     lambdaTimeScale: Number(values['time-scale']),
@@ -61,7 +68,10 @@ async function main(): Promise<void> {
   console.log(`local IoT Core is up (account ${endpoints.accountId}, ${endpoints.region})
   control plane  ${endpoints.iot}
   DynamoDB       ${endpoints.dynamodb}
-  stack          ${deployed.stack.service}-${deployed.stack.stage}: table ${deployed.tableName}, policy ${deployed.devicePolicyName}
+  MQTT (mTLS)    mqtts://${endpoints.mqtt?.host}:${endpoints.mqtt?.port}   (server CA: ${endpoints.rootCaFile})
+  HTTP API       ${endpoints.http}   (POST /provisioning-claims; token: npx iot-provisioner local token <user>)
+  stack          ${deployed.stack.service}-${deployed.stack.stage}: table ${deployed.tableName}, device policy ${deployed.devicePolicyName},
+                 fleet template ${deployed.templateName} (claim policy ${deployed.claimPolicyName})
   throttling     ${values['no-throttling'] ? 'off' : "AWS's default TPS quotas"}
   endpoints file ${endpointsFile}
 ${demoCertificateId ? `  demo           certificate ${demoCertificateId} of DEMO-0001 is PENDING_ACTIVATION\n` : ''}

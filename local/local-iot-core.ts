@@ -1,7 +1,6 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { join } from 'node:path';
 import { AwsIssuer } from './iot-core/aws-issuer';
 import { ControlPlaneServer } from './iot-core/control-plane';
 import { MqttEndpoint } from './iot-core/mqtt-endpoint';
@@ -16,7 +15,11 @@ import { randomUUID } from 'node:crypto';
 import { startDynamoDb, type LocalDynamoDb } from './dynamodb';
 import { AsyncLambda, type FailureRecord, type LambdaHandler } from './lambda/async-lambda';
 import { WorkerRuntime } from './lambda/worker-runtime';
-import { evaluateIntrinsics, loadStack, PROJECT_ROOT, type Stack } from './stack';
+import { deployStack, type DeployedStack, type DeployOptions } from './deploy-stack';
+import { LocalHttpApi, type HttpRoute } from './http/http-api';
+import { LocalJwtIssuer } from './http/jwt';
+
+export type { DeployedStack } from './deploy-stack';
 
 /**
  * The local IoT Core: the control plane (HTTP, REST-JSON), the device gateway (first connects), the rules
@@ -39,6 +42,8 @@ export interface LocalIotCoreOptions {
   /** Concurrent invocations per function. */
   lambdaConcurrency?: number;
   now?: () => Date;
+  /** Port of the local HTTP API (started by startHttpApi). */
+  httpPort?: number;
   /** Start the MQTT/TLS endpoint (port 0: any free port). */
   mqtt?: { port?: number };
   /** Where the local root CA is kept (default: a fresh temporary directory). */
@@ -61,13 +66,6 @@ export type FailureMessage =
   | { source: 'lambda'; functionName: string; record: FailureRecord }
   | { source: 'rule'; ruleName: string; error: string; payload: unknown };
 
-export interface DeployedStack {
-  stack: Stack;
-  functions: Map<string, AsyncLambda>;
-  tableName: string;
-  devicePolicyName: string;
-  caCertificateId?: string;
-}
 
 /** Validates fault settings sent to POST /_local/traffic. */
 function parseFaults(value: unknown): FaultOptions {
@@ -104,6 +102,9 @@ export class LocalIotCore {
   private readonly ruleEngines = new Map<string, RuleEngine>();
   private readonly lambdas = new Map<string, AsyncLambda>();
   private readonly runtimes: WorkerRuntime[] = [];
+  private readonly pendingRoutes: HttpRoute[] = [];
+  private httpApi?: LocalHttpApi;
+  private jwt?: LocalJwtIssuer;
   private readonly invokers = new Map<string, { handler: LambdaHandler; functionName: string; timeoutSeconds: number }>();
   private controlPlane!: ControlPlaneServer;
   private dynamo!: LocalDynamoDb;
@@ -293,143 +294,42 @@ export class LocalIotCore {
     }
   }
 
-  /**
-   * Puts serverless.yml's stack into this IoT Core for one account: the registry table, the device policy,
-   * the topic rule, the CA (when the stage parameters give one) and the functions, loaded in-process.
-   */
-  async deployStack(
-    options: {
-      stage?: string;
-      params?: Record<string, string>;
-      accountId?: string;
-      /** Extra environment for the functions (e.g. POWERTOOLS_LOG_LEVEL). */
-      environment?: Record<string, string>;
-    } = {},
-  ): Promise<DeployedStack> {
-    const accountId = options.accountId ?? this.registry.defaultAccountId;
-    const account = this.registry.account(accountId);
-    const stack = loadStack({
-      region: this.registry.region,
-      ...(options.stage ? { stage: options.stage } : {}),
-      ...(options.params ? { params: options.params } : {}),
-    });
-    const { Resources } = stack.resources;
-    const functionArn = (name: string) =>
-      `arn:aws:lambda:${this.registry.region}:${accountId}:function:${stack.service}-${stack.stage}-${name}`;
-    const context = {
-      accountId,
-      region: this.registry.region,
-      refs: {
-        ProvisioningFailureQueue: `http://sqs.local/${accountId}/${stack.service}-${stack.stage}-failures`,
-      } as Record<string, string>,
-      attributes: {
-        'ActivateCertificateLambdaFunction.Arn': functionArn('activateCertificate'),
-        'ProvisioningFailureQueue.Arn': `arn:aws:sqs:${this.registry.region}:${accountId}:${stack.service}-${stack.stage}-failures`,
-        'TopicRuleErrorRole.Arn': `arn:aws:iam::${accountId}:role/${stack.service}-${stack.stage}-rule-errors`,
-      } as Record<string, string>,
-    };
-    const props = <T>(logicalId: string): T => {
-      const resource = Resources[logicalId];
-      if (!resource) throw new Error(`stack has no resource ${logicalId}`);
-      return evaluateIntrinsics(resource.Properties, context) as T;
-    };
+  /** Puts serverless.yml's stack into this IoT Core for one account (see deploy-stack.ts). */
+  deployStack(options: DeployOptions = {}): Promise<DeployedStack> {
+    return deployStack(this, options);
+  }
 
-    const table = props<{ TableName: string; AttributeDefinitions: never; KeySchema: never; BillingMode: 'PAY_PER_REQUEST' }>(
-      'DeviceRegistryTable',
-    );
-    const dynamodb = new DynamoDBClient({
-      endpoint: this.endpoints.dynamodb,
-      region: this.registry.region,
-      credentials: { accessKeyId: accountId, secretAccessKey: 'local' },
-    });
-    try {
-      // Point-in-time recovery and SSE are AWS settings dynalite does not model.
-      await dynamodb.send(
-        new CreateTableCommand({
-          TableName: table.TableName,
-          AttributeDefinitions: table.AttributeDefinitions,
-          KeySchema: table.KeySchema,
-          BillingMode: table.BillingMode,
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ResourceInUseException)) throw error;
-    } finally {
-      dynamodb.destroy();
+  addRuntime(runtime: WorkerRuntime): void {
+    this.runtimes.push(runtime);
+  }
+
+  /** Adds an HTTP API route (starting the local HTTP API on first use); JWT-authorized routes get a token issuer. */
+  addHttpRoute(route: HttpRoute): void {
+    if (route.authorizer && !this.jwt) {
+      this.jwt = new LocalJwtIssuer(route.authorizer.issuer, route.authorizer.audience[0] ?? '', this.options.now);
     }
+    this.pendingRoutes.push(route);
+  }
 
-    const policy = props<{ PolicyName: string; PolicyDocument: unknown }>('DevicePolicy');
-    if (!account.policies.has(policy.PolicyName)) {
-      this.registry.createPolicy(account, policy.PolicyName, { policyDocument: JSON.stringify(policy.PolicyDocument) });
-    }
-
-    let caCertificateId: string | undefined;
-    if (Resources.CaCertificate) {
-      const ca = props<{ CACertificatePem: string; CertificateMode: string; VerificationCertificatePem?: string }>('CaCertificate');
-      try {
-        caCertificateId = this.registry.registerCaCertificate(account, {
-          caCertificate: ca.CACertificatePem,
-          certificateMode: ca.CertificateMode,
-          setAsActive: true,
-          allowAutoRegistration: true,
-          ...(ca.VerificationCertificatePem ? { verificationCertificate: ca.VerificationCertificatePem } : {}),
-        }).certificateId;
-      } catch (error) {
-        if ((error as Error).name !== 'ResourceAlreadyExistsException') throw error;
-      }
-    }
-
-    const functions = new Map<string, AsyncLambda>();
-    for (const fn of stack.functions) {
-      // Each function runs in its own execution environments (worker threads), with the environment of
-      // serverless.yml plus the SDK settings that point it at this IoT Core.
-      const runtime = new WorkerRuntime({
-        modulePath: resolve(PROJECT_ROOT, fn.modulePath),
-        exportName: fn.exportName,
-        environment: {
-          ...this.sdkEnvironment(accountId),
-          ...fn.environment,
-          ...options.environment,
-          // What Lambda sets in every execution environment (Powertools reads some of it).
-          AWS_LAMBDA_FUNCTION_NAME: fn.functionName,
-          AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-          AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
-          AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
-          AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
-        },
+  /** Starts the HTTP API with the routes added so far (the `http` entry of endpoints.json). */
+  async startHttpApi(port = this.options.httpPort ?? 0): Promise<string> {
+    if (!this.httpApi) {
+      this.httpApi = new LocalHttpApi({
+        invoke: (arn, event, timeoutMs) => this.invokeFunction(arn, event, timeoutMs),
+        jwt: this.jwt ?? new LocalJwtIssuer('https://local.invalid', 'none', this.options.now),
+        accountId: this.registry.defaultAccountId,
+        ...(this.options.now ? { now: this.options.now } : {}),
       });
-      this.runtimes.push(runtime);
-      functions.set(
-        fn.name,
-        this.addFunction({
-          functionName: fn.functionName,
-          handler: runtime.handler,
-          accountId,
-          maximumRetryAttempts: fn.maximumRetryAttempts,
-          maximumEventAgeSeconds: fn.maximumEventAgeSeconds,
-          timeoutSeconds: fn.timeoutSeconds,
-        }),
-      );
+      this.endpoints.http = await this.httpApi.listen(port, this.options.host ?? '127.0.0.1');
     }
+    for (const route of this.pendingRoutes.splice(0)) this.httpApi.addRoute(route);
+    return this.endpoints.http!;
+  }
 
-    const rule = props<{ RuleName: string; TopicRulePayload: { Sql: string; Actions: Array<{ Lambda?: { FunctionArn: string } }> } }>(
-      'CertificateRegisteredRule',
-    );
-    this.addRule(
-      {
-        ruleName: rule.RuleName,
-        sql: rule.TopicRulePayload.Sql,
-        actions: rule.TopicRulePayload.Actions.map((a) => (a.Lambda ? { lambda: { functionArn: a.Lambda.FunctionArn } } : {})),
-      },
-      account,
-    );
-    return {
-      stack,
-      functions,
-      tableName: table.TableName,
-      devicePolicyName: policy.PolicyName,
-      ...(caCertificateId ? { caCertificateId } : {}),
-    };
+  /** A JWT for a local user, as the stack's Cognito user pool would issue it after sign-in. */
+  issueToken(username: string, options: { ttlSeconds?: number } = {}): string {
+    if (!this.jwt) throw invalid('no JWT authorizer is deployed');
+    return this.jwt.issue(username, options);
   }
 
   private async localRoute(method: string, path: string, body: Record<string, unknown>): Promise<unknown> {
@@ -447,6 +347,13 @@ export class LocalIotCore {
       if (body.faults !== undefined) this.setFaults(parseFaults(body.faults));
       return { ok: true };
     }
+    if (method === 'POST' && path === '/token') {
+      const username = body.username;
+      if (typeof username !== 'string' || !/^[\w.@+-]{1,128}$/.test(username)) throw invalid('username must be 1-128 of [A-Za-z0-9_.@+-]');
+      const ttl = body.ttlSeconds;
+      if (ttl !== undefined && (typeof ttl !== 'number' || ttl < 1 || ttl > 86_400)) throw invalid('ttlSeconds must be 1-86400');
+      return { token: this.issueToken(username, { ...(typeof ttl === 'number' ? { ttlSeconds: ttl } : {}) }) };
+    }
     if (method === 'POST' && path === '/connect') {
       const result = this.firstConnect(String(body.certificatePem ?? ''), typeof body.serverName === 'string' ? body.serverName : undefined);
       return result.accepted
@@ -457,6 +364,7 @@ export class LocalIotCore {
   }
 
   async close(): Promise<void> {
+    await this.httpApi?.close();
     await this.mqtt?.close();
     await Promise.all(this.runtimes.map((runtime) => runtime.close()));
     await this.controlPlane.close();

@@ -1,5 +1,5 @@
+import { readFileSync } from 'node:fs';
 import {
-  CreateThingGroupCommand,
   DescribeCertificateCommand,
   DescribeEndpointCommand,
   IoTClient,
@@ -8,19 +8,26 @@ import {
 } from '@aws-sdk/client-iot';
 import { createDocumentClient } from '../shared/aws/clients';
 import { DynamoDeviceRegistry } from '../shared/aws/device-registry';
+import { runFleetDevice, runJitrDevice, type Endpoint, type FleetDeviceResult } from './devices/simulator';
+import { splitPemChain } from './iot-core/pem';
 import { LocalIotCore } from './local-iot-core';
 import { createCa, deviceChain, issueCertificate, type KeyedCertificate, type KeySpec } from './pki';
 
 /**
- * `npm start`: the JITR flow end to end, offline. A local IoT Core runs in this process with the stack of
- * serverless.yml deployed into it; a CA is registered in SNI_ONLY mode with auto-registration, some devices
- * are allow-listed, and devices covering each admission case make their first connect. The real
- * activateCertificate handler decides, through the real AWS SDK, and a table shows what happened.
+ * `npm start`: the provisioning flows end to end, offline. A local IoT Core runs in this process with the
+ * stack of serverless.yml deployed into it (tables, policies, topic rule, fleet template, the real
+ * handlers in Lambda-like containers), and devices speak real MQTT over mutual TLS to it:
+ *
+ * 1. JITR: a CA is registered (SNI_ONLY, auto-registration), some devices are allow-listed, and one device
+ *    per admission case connects; the activateCertificate handler decides; admitted devices get in on
+ *    their next attempt and publish telemetry.
+ * 2. Fleet provisioning: an operator signs in (a local JWT), asks the HTTP API for claim certificates, and
+ *    devices provision themselves over MQTT; the pre-provisioning hook decides.
  */
 
 const DAY = 24 * 60 * 60 * 1000;
 
-interface DeviceCase {
+interface JitrCase {
   label: string;
   subject: { commonName?: string; serialNumber?: string; organization?: string };
   keySpec?: KeySpec;
@@ -28,48 +35,34 @@ interface DeviceCase {
   notAfter?: Date;
   issuer?: 'registered-ca' | 'unknown-ca';
   registry?: 'allow' | 'block';
-  /** What must happen, for the sandbox's own check. */
-  expect: { outcome: Outcome; reason?: string };
+  expect: { outcome: string; reason?: string };
 }
 
-type Outcome = 'activated' | 'revoked' | 'refused at TLS';
+interface FleetCase {
+  label: string;
+  serialNumber: string;
+  api: 'create-from-csr' | 'create';
+  registry?: 'allow' | 'block';
+  expect: { outcome: string; reason?: string };
+}
 
 export interface SandboxRow {
+  flow: 'JITR' | 'fleet';
   device: string;
   deviceId: string;
-  outcome: Outcome | 'pending' | 'unexpected';
+  outcome: string;
   reason: string;
   certificateStatus: string;
   thing: string;
-  reconnect: 'accepted' | 'refused';
+  mqtt: string;
   asExpected: boolean;
 }
 
-const cases = (): DeviceCase[] => [
-  {
-    label: 'valid, allow-listed',
-    subject: { commonName: 'ValidDevice', serialNumber: 'SENSOR-0001' },
-    registry: 'allow',
-    expect: { outcome: 'activated' },
-  },
-  {
-    label: 'valid, RSA-2048, id from CN',
-    subject: { commonName: 'gateway-0002' },
-    keySpec: 'rsa-2048',
-    registry: 'allow',
-    expect: { outcome: 'activated' },
-  },
-  {
-    label: 'not allow-listed',
-    subject: { commonName: 'Stranger', serialNumber: 'SENSOR-0003' },
-    expect: { outcome: 'revoked', reason: 'device-not-allowlisted' },
-  },
-  {
-    label: 'blocked',
-    subject: { serialNumber: 'SENSOR-0004' },
-    registry: 'block',
-    expect: { outcome: 'revoked', reason: 'device-blocked' },
-  },
+const jitrCases = (): JitrCase[] => [
+  { label: 'valid, allow-listed', subject: { commonName: 'ValidDevice', serialNumber: 'SENSOR-0001' }, registry: 'allow', expect: { outcome: 'activated' } },
+  { label: 'valid, RSA-2048, id from CN', subject: { commonName: 'gateway-0002' }, keySpec: 'rsa-2048', registry: 'allow', expect: { outcome: 'activated' } },
+  { label: 'not allow-listed', subject: { commonName: 'Stranger', serialNumber: 'SENSOR-0003' }, expect: { outcome: 'revoked', reason: 'device-not-allowlisted' } },
+  { label: 'blocked', subject: { serialNumber: 'SENSOR-0004' }, registry: 'block', expect: { outcome: 'revoked', reason: 'device-blocked' } },
   {
     label: 'expired',
     subject: { serialNumber: 'SENSOR-0005' },
@@ -78,63 +71,62 @@ const cases = (): DeviceCase[] => [
     registry: 'allow',
     expect: { outcome: 'refused at TLS', reason: 'certificate-expired' },
   },
-  {
-    label: 'RSA-1024 key',
-    subject: { serialNumber: 'SENSOR-0006' },
-    keySpec: 'rsa-1024',
-    registry: 'allow',
-    expect: { outcome: 'revoked', reason: 'key-too-weak' },
-  },
-  {
-    label: 'unknown CA',
-    subject: { serialNumber: 'SENSOR-0007' },
-    issuer: 'unknown-ca',
-    registry: 'allow',
-    expect: { outcome: 'refused at TLS', reason: 'unknown-certificate-authority' },
-  },
-  {
-    label: 'no device id',
-    subject: { organization: 'Acme Devices' },
-    expect: { outcome: 'revoked', reason: 'device-id-missing' },
-  },
+  { label: 'RSA-1024 key', subject: { serialNumber: 'SENSOR-0006' }, keySpec: 'rsa-1024', registry: 'allow', expect: { outcome: 'revoked', reason: 'key-too-weak' } },
+  { label: 'unknown CA', subject: { serialNumber: 'SENSOR-0007' }, issuer: 'unknown-ca', registry: 'allow', expect: { outcome: 'refused at TLS', reason: 'unknown-certificate-authority' } },
+  { label: 'no device id', subject: { organization: 'Acme Devices' }, expect: { outcome: 'revoked', reason: 'device-id-missing' } },
+];
+
+const fleetCases = (): FleetCase[] => [
+  { label: 'allow-listed serial (CSR)', serialNumber: 'FLEET-0001', api: 'create-from-csr', registry: 'allow', expect: { outcome: 'provisioned' } },
+  { label: 'allow-listed serial (keys by AWS)', serialNumber: 'FLEET-0002', api: 'create', registry: 'allow', expect: { outcome: 'provisioned' } },
+  { label: 'unknown serial', serialNumber: 'FLEET-0003', api: 'create', expect: { outcome: 'refused', reason: 'device-not-allowlisted' } },
+  { label: 'blocked serial', serialNumber: 'FLEET-0004', api: 'create-from-csr', registry: 'block', expect: { outcome: 'refused', reason: 'device-blocked' } },
+  { label: 'takeover of FLEET-0001', serialNumber: 'FLEET-0001', api: 'create-from-csr', expect: { outcome: 'refused', reason: 'device-already-bound' } },
 ];
 
 export interface SandboxResult {
   rows: SandboxRow[];
-  caCertificateId: string;
   failures: number;
-  iotCalls: Record<string, number>;
 }
 
 export async function runSandbox(log: (line: string) => void = () => {}, logLevel = 'SILENT'): Promise<SandboxResult> {
   // AWS's control-plane quotas stay on; Lambda's one- and two-minute retry delays run 600× faster.
-  const core = await LocalIotCore.start({ lambdaTimeScale: 600 });
+  const core = await LocalIotCore.start({ lambdaTimeScale: 600, mqtt: { port: 0 } });
   try {
     // Handler logs are JSON lines; LOG_LEVEL=INFO npm start shows them.
     const deployed = await core.deployStack({ environment: { POWERTOOLS_LOG_LEVEL: logLevel } });
     Object.assign(process.env, core.sdkEnvironment());
-    log(`local IoT Core: control plane ${core.endpoints.iot}, DynamoDB ${core.endpoints.dynamodb}`);
-    log(`deployed stack "${deployed.stack.service}-${deployed.stack.stage}": table ${deployed.tableName}, policy ${deployed.devicePolicyName}, rule on $aws/events/certificates/registered/+`);
+    log(`local IoT Core: control plane ${core.endpoints.iot}, MQTT mqtts://localhost:${core.endpoints.mqtt!.port}, HTTP API ${core.endpoints.http}`);
+    log(`deployed "${deployed.stack.service}-${deployed.stack.stage}": registry ${deployed.tableName}, device policy ${deployed.devicePolicyName}, JITR rule, fleet template ${deployed.templateName}`);
 
     const iot = new IoTClient({});
     const registry = new DynamoDeviceRegistry(createDocumentClient(), deployed.tableName);
+    const endpoint: Endpoint = {
+      host: (await iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }))).endpointAddress!,
+      port: core.endpoints.mqtt!.port,
+      caPem: readFileSync(core.endpoints.rootCaFile!, 'utf8'),
+    };
+    const describe = async (certificateId: string | undefined) => {
+      if (!certificateId) return { status: 'not registered', thing: '—' };
+      try {
+        const { certificateDescription: d } = await iot.send(new DescribeCertificateCommand({ certificateId }));
+        const { things } = await iot.send(new ListPrincipalThingsCommand({ principal: d?.certificateArn }));
+        return { status: d?.status ?? 'unknown', thing: things?.join(', ') || '—' };
+      } catch {
+        return { status: 'not registered', thing: '—' };
+      }
+    };
+    const rows: SandboxRow[] = [];
 
+    // ---- 1. JITR ----
     const ca = await createCa({ commonName: 'MyDeviceRootCA' });
     const strangerCa = await createCa({ commonName: 'SomebodyElsesCA' });
     const { certificateId: caCertificateId } = await iot.send(
-      new RegisterCACertificateCommand({
-        caCertificate: ca.certificatePem,
-        certificateMode: 'SNI_ONLY',
-        setAsActive: true,
-        allowAutoRegistration: true,
-      }),
+      new RegisterCACertificateCommand({ caCertificate: ca.certificatePem, certificateMode: 'SNI_ONLY', setAsActive: true, allowAutoRegistration: true }),
     );
-    log(`registered CA ${caCertificateId} (SNI_ONLY, ACTIVE, auto-registration ENABLE)`);
-    await iot.send(new CreateThingGroupCommand({ thingGroupName: 'sandbox-fleet' }));
-    const { endpointAddress } = await iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }));
-
-    const devices: Array<{ spec: DeviceCase; deviceId: string; certificate: KeyedCertificate; chain: string }> = [];
-    for (const spec of cases()) {
+    log(`JITR: registered CA ${caCertificateId} (SNI_ONLY, ACTIVE, auto-registration ENABLE)`);
+    const jitrDevices: Array<{ spec: JitrCase; deviceId: string; certificate: KeyedCertificate; chain: string }> = [];
+    for (const spec of jitrCases()) {
       const issuer = spec.issuer === 'unknown-ca' ? strangerCa : ca;
       const certificate = await issueCertificate(issuer, {
         subject: spec.subject,
@@ -143,71 +135,96 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
         ...(spec.notAfter ? { notAfter: spec.notAfter } : {}),
       });
       const deviceId = spec.subject.serialNumber ?? spec.subject.commonName ?? '—';
-      if (spec.registry === 'allow') await registry.allow(deviceId, { thingGroup: 'sandbox-fleet' }, new Date());
+      if (spec.registry === 'allow') await registry.allow(deviceId, {}, new Date());
       if (spec.registry === 'block') await registry.block(deviceId, new Date());
-      devices.push({ spec, deviceId, certificate, chain: deviceChain(certificate, issuer) });
+      jitrDevices.push({ spec, deviceId, certificate, chain: deviceChain(certificate, issuer) });
     }
-    log(`allow-listed ${devices.filter((d) => d.spec.registry === 'allow').length} devices, blocked ${devices.filter((d) => d.spec.registry === 'block').length}; ${devices.length} devices connect for the first time…`);
-
-    // First connects: as on AWS, a new certificate is registered PENDING_ACTIVATION and the device is
-    // disconnected while the registered event goes to the rule and the handler.
-    const first = devices.map((device) => core.firstConnect(device.chain, endpointAddress));
+    log(`JITR: ${jitrDevices.length} devices connect over MQTT/TLS (mosquitto-style: device certificate + CA chain)…`);
+    const jitrResults = await Promise.all(
+      jitrDevices.map((device) =>
+        runJitrDevice({
+          endpoint,
+          identity: { certificatePem: device.chain, privateKeyPem: device.certificate.privateKeyPem },
+          clientId: device.deviceId === '—' ? 'no-id-device' : device.deviceId,
+          maxAttempts: 3,
+          backoffMs: 100,
+          // While a device backs off, the registered event reaches the handler.
+          betweenAttempts: () => core.idle(),
+        }),
+      ),
+    );
     await core.idle();
-
-    const rows: SandboxRow[] = [];
-    for (const [i, device] of devices.entries()) {
-      const connect = first[i]!;
-      // Devices retry with back-off until their certificate is active (seeds 000/001).
-      const reconnect = core.firstConnect(device.chain, endpointAddress);
-      let status = 'not registered';
-      let thing = '—';
-      const certificateId = connect.certificateId;
-      if (certificateId && connect.stage === 'connect') {
-        const { certificateDescription } = await iot.send(new DescribeCertificateCommand({ certificateId }));
-        status = certificateDescription?.status ?? 'unknown';
-        const { things } = await iot.send(new ListPrincipalThingsCommand({ principal: certificateDescription?.certificateArn }));
-        thing = things?.join(', ') || '—';
-      }
-      const result = core.results.find(
-        (r) => (r.event as { certificateId?: string }).certificateId === certificateId,
-      )?.result as { outcome?: string; reason?: string } | undefined;
-      let outcome: SandboxRow['outcome'];
-      let reason: string;
-      if (!connect.accepted && connect.stage === 'tls') {
-        outcome = 'refused at TLS';
-        reason = connect.reason;
-      } else if (result?.outcome === 'activated') {
-        outcome = 'activated';
-        reason = 'admitted';
-      } else if (result?.outcome === 'rejected') {
-        outcome = 'revoked';
-        reason = result.reason ?? '';
-      } else {
-        outcome = status === 'PENDING_ACTIVATION' ? 'pending' : 'unexpected';
-        reason = result?.reason ?? (connect.accepted ? 'connected before activation' : connect.reason);
-      }
-      const expected = device.spec.expect;
+    for (const [i, device] of jitrDevices.entries()) {
+      const mqtt = jitrResults[i]!;
+      // A TLS refusal happens before any registration; the gateway names the reason without side effects.
+      const handshake = core.gateway.verifyHandshake(splitPemChain(device.chain), endpoint.host);
+      const result = core.results.find((r) => (r.event as { certificateId?: string }).certificateId === device.certificate.certificateId)
+        ?.result as { outcome?: string; reason?: string } | undefined;
+      const state = await describe(handshake.ok ? device.certificate.certificateId : undefined);
+      const outcome = !handshake.ok ? 'refused at TLS' : result?.outcome === 'rejected' ? 'revoked' : (result?.outcome ?? 'pending');
+      const reason = !handshake.ok ? handshake.reason : result?.outcome === 'rejected' ? String(result.reason) : 'admitted';
       rows.push({
+        flow: 'JITR',
         device: device.spec.label,
         deviceId: device.deviceId,
         outcome,
         reason,
-        certificateStatus: status,
-        thing,
-        reconnect: reconnect.accepted ? 'accepted' : 'refused',
-        asExpected: outcome === expected.outcome && (!expected.reason || expected.reason === reason),
+        certificateStatus: state.status,
+        thing: state.thing,
+        mqtt: mqtt.connected ? `in after ${mqtt.attempts} attempts${mqtt.published ? ', published' : ''}` : 'refused',
+        asExpected: outcome === device.spec.expect.outcome && (!device.spec.expect.reason || device.spec.expect.reason === reason),
+      });
+    }
+
+    // ---- 2. Fleet provisioning ----
+    const token = core.issueToken('operator@example.com');
+    log(`fleet: operator@example.com signed in (local JWT) and asks ${core.endpoints.http}/provisioning-claims for claim certificates`);
+    for (const spec of fleetCases()) {
+      if (spec.registry === 'allow') await registry.allow(spec.serialNumber, {}, new Date());
+      if (spec.registry === 'block') await registry.block(spec.serialNumber, new Date());
+    }
+    for (const spec of fleetCases()) {
+      const response = await fetch(`${core.endpoints.http}/provisioning-claims`, { method: 'POST', headers: { authorization: token }, body: '{}' });
+      if (response.status !== 201) throw new Error(`POST /provisioning-claims answered ${response.status}: ${await response.text()}`);
+      const claim = (await response.json()) as { certificatePem: string; privateKey: string; templateName: string };
+      const result: FleetDeviceResult = await runFleetDevice({
+        endpoint,
+        claim: { certificatePem: claim.certificatePem, privateKeyPem: claim.privateKey },
+        templateName: claim.templateName,
+        serialNumber: spec.serialNumber,
+        api: spec.api,
+      });
+      const entry = await registry.get(spec.serialNumber);
+      const decision = entry?.lastProvisioning;
+      const certificateId = result.outcome === 'provisioned' ? result.certificateId : decision?.certificateId;
+      const state = await describe(certificateId);
+      const outcome = result.outcome;
+      const reason = result.outcome === 'provisioned' ? 'allowed' : (decision?.outcome === 'denied' && decision.reason) || result.errorCode;
+      rows.push({
+        flow: 'fleet',
+        device: spec.label,
+        deviceId: spec.serialNumber,
+        outcome,
+        reason,
+        certificateStatus: state.status,
+        thing: result.outcome === 'provisioned' ? result.thingName : state.thing,
+        mqtt:
+          result.outcome === 'provisioned'
+            ? `reconnected as ${result.thingName}${result.published ? ', published' : ''}`
+            : `${result.step}: ${result.errorCode}`,
+        asExpected: outcome === spec.expect.outcome && (!spec.expect.reason || spec.expect.reason === reason),
       });
     }
     iot.destroy();
-    return { rows, caCertificateId: caCertificateId ?? '', failures: core.failures.length, iotCalls: { ...core.traffic.stats.calls } };
+    return { rows, failures: core.failures.length };
   } finally {
     await core.close();
   }
 }
 
 export function formatTable(rows: SandboxRow[]): string {
-  const header = ['device', 'device id', 'outcome', 'reason', 'certificate status', 'thing', 'reconnect', ''];
-  const body = rows.map((r) => [r.device, r.deviceId, r.outcome, r.reason, r.certificateStatus, r.thing, r.reconnect, r.asExpected ? '✓' : '✗ unexpected']);
+  const header = ['flow', 'device', 'device id', 'outcome', 'reason', 'certificate', 'thing', 'MQTT', ''];
+  const body = rows.map((r) => [r.flow, r.device, r.deviceId, r.outcome, r.reason, r.certificateStatus, r.thing, r.mqtt, r.asExpected ? '✓' : '✗ unexpected']);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...body.map(line)].join('\n');
@@ -229,3 +246,4 @@ if (require.main === module) {
       process.exitCode = 1;
     });
 }
+

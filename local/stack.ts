@@ -26,6 +26,16 @@ export interface StackFunction {
   timeoutSeconds: number;
   maximumRetryAttempts: number;
   maximumEventAgeSeconds: number;
+  /** `httpApi` events: routes of the HTTP API, with the JWT authorizer they use. */
+  httpRoutes: Array<{ method: string; path: string; authorizer?: string }>;
+}
+
+/** A JWT authorizer of provider.httpApi; issuer and audience may be CloudFormation intrinsics. */
+export interface HttpAuthorizer {
+  type: string;
+  identitySource: string;
+  issuerUrl: unknown;
+  audience: unknown[];
 }
 
 export interface Stack {
@@ -35,6 +45,7 @@ export interface Stack {
   params: Record<string, string>;
   functions: StackFunction[];
   resources: StackResources;
+  httpAuthorizers: Record<string, HttpAuthorizer>;
 }
 
 // CloudFormation short-form tags, kept as their long form.
@@ -61,7 +72,10 @@ export function loadStack(options: { stage?: string; region?: string; params?: R
 
   const resolveString = (input: string, seen: number = 0): Json => {
     if (seen > 20) throw new Error(`serverless.yml: variable nesting too deep in ${input}`);
-    const whole = /^\$\{([^${}]+)\}$/.exec(input);
+    // Only serverless variables (`${source:…}`); CloudFormation's `${AWS::Region}` or `${UserPool}` inside
+    // !Sub strings are left for CloudFormation, as osls does.
+    const variable = /\$\{((?:self|sls|opt|param|env|file|aws|cf|ssm|s3)[:(][^${}]*)\}/;
+    const whole = new RegExp(`^${variable.source}$`).exec(input);
     const replaceOne = (expression: string): Json => {
       const [source, fallbackRaw] = expression.split(/,\s*/, 2);
       const fallback = fallbackRaw?.replace(/^'(.*)'$/, '$1');
@@ -79,7 +93,7 @@ export function loadStack(options: { stage?: string; region?: string; params?: R
     };
     if (whole) return replaceOne(whole[1]!);
     let out = input;
-    for (let match = /\$\{([^${}]+)\}/.exec(out); match; match = /\$\{([^${}]+)\}/.exec(out)) {
+    for (let match = variable.exec(out); match; match = variable.exec(out)) {
       out = out.replace(match[0], String(replaceOne(match[1]!)));
     }
     return out;
@@ -119,6 +133,13 @@ export function loadStack(options: { stage?: string; region?: string; params?: R
       timeoutSeconds: Number(fn.timeout ?? provider.timeout ?? 6),
       maximumRetryAttempts: Number(fn.maximumRetryAttempts ?? 2),
       maximumEventAgeSeconds: Number(fn.maximumEventAge ?? 21_600),
+      httpRoutes: ((fn.events ?? []) as Array<{ httpApi?: { method: string; path: string; authorizer?: { name: string } } }>)
+        .flatMap((event) => (event.httpApi ? [event.httpApi] : []))
+        .map((route) => ({
+          method: route.method.toUpperCase(),
+          path: route.path,
+          ...(route.authorizer ? { authorizer: route.authorizer.name } : {}),
+        })),
     } satisfies StackFunction;
   });
 
@@ -133,9 +154,11 @@ export function loadStack(options: { stage?: string; region?: string; params?: R
     ...(caCertificatePem ? { caCertificatePem } : {}),
     caCertificateMode: params.caCertificateMode || 'SNI_ONLY',
     ...(verificationCertificatePem ? { verificationCertificatePem } : {}),
-    functionLogicalId: 'ActivateCertificateLambdaFunction',
+    fleetTemplateName: params.fleetTemplateName ?? '',
+    fleetThingAttributes: stackModule.splitNames(params.fleetThingAttributes),
   });
-  return { service, stage, region, params, functions, resources };
+  const authorizers = ((provider.httpApi as { [key: string]: Json } | undefined)?.authorizers ?? {}) as Json;
+  return { service, stage, region, params, functions, resources, httpAuthorizers: resolveDeep(authorizers) as unknown as Record<string, HttpAuthorizer> };
 }
 
 /** Evaluates the CloudFormation intrinsics the stack's resources use, for one account and region. */

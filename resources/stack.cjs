@@ -4,16 +4,30 @@
  *
  * serverless.yml includes this file (`resources: ${file(./resources/stack.cjs)}`); osls calls the exported
  * function with its variable resolver. The local IoT Core calls `buildResources` with the same settings,
- * so the registry table, device policy, topic rule and CA registration it creates locally are these very
- * definitions, not a copy.
+ * so the tables, policies, topic rule, provisioning template and CA registration it creates locally are
+ * these very definitions, not a copy.
+ *
+ * Every function has its own role with only what it calls (no `iot:*`, no `Resource: '*'` where an ARN
+ * can be named).
  */
 
 const RULE_TOPIC_FILTER = '$aws/events/certificates/registered/+';
-const ARN_PREFIX_SUB = 'arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}';
+const ARN = 'arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}';
 
 /** IoT rule names allow [a-zA-Z0-9_] only. */
 const ruleName = (service, stage) => `${service}_${stage}_certificate_registered`.replace(/[^a-zA-Z0-9_]/g, '_');
 const registryTableName = (service, stage) => `${service}-${stage}-devices`;
+const ledgerTableName = (service, stage) => `${service}-${stage}-provisioning-ledger`;
+const fleetThingGroupName = (service, stage) => `${service}-${stage}-fleet`;
+const deviceThingTypeName = (service, stage) => `${service}-${stage}-device`;
+const functionName = (service, stage, name) => `${service}-${stage}-${name}`;
+
+/** Logical ids osls gives the functions of serverless.yml. */
+const FUNCTIONS = {
+  activateCertificate: 'ActivateCertificateLambdaFunction',
+  preProvisioningHook: 'PreProvisioningHookLambdaFunction',
+  vendProvisioningClaim: 'VendProvisioningClaimLambdaFunction',
+};
 
 /**
  * The shared device policy: least privilege with policy variables. A device connects only as its own
@@ -46,6 +60,61 @@ function devicePolicyDocument(arnPrefix, thingName = '${iot:Connection.Thing.Thi
   };
 }
 
+/**
+ * For long-lived claim certificates (provisioning by claim): only the fleet-provisioning API of this
+ * stack's template (aws-iot-reference §3.1). Claims vended by CreateProvisioningClaim need no policy.
+ */
+function claimPolicyDocument(arnPrefix, templateName) {
+  const topics = ['$aws/certificates/create/*', '$aws/certificates/create-from-csr/*', `$aws/provisioning-templates/${templateName}/provision/*`];
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      { Effect: 'Allow', Action: 'iot:Connect', Resource: `${arnPrefix}:client/*` },
+      { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: topics.map((t) => `${arnPrefix}:topic/${t}`) },
+      { Effect: 'Allow', Action: 'iot:Subscribe', Resource: topics.map((t) => `${arnPrefix}:topicfilter/${t}`) },
+    ],
+  };
+}
+
+/**
+ * The fleet-provisioning template. The device sends only `SerialNumber` (the thing name); the
+ * pre-provisioning hook overrides the group, the type and the attributes from the device registry.
+ */
+function fleetTemplateBody({ devicePolicyName, thingGroup, thingType, attributeNames }) {
+  const attributeParameters = Object.fromEntries(attributeNames.map((name) => [`attr_${name}`, { Type: 'String', Default: '' }]));
+  return {
+    Parameters: {
+      SerialNumber: { Type: 'String' },
+      ThingGroupName: { Type: 'String', Default: thingGroup },
+      ThingTypeName: { Type: 'String', Default: thingType },
+      'AWS::IoT::Certificate::Id': { Type: 'String' },
+      ...attributeParameters,
+    },
+    Resources: {
+      thing: {
+        Type: 'AWS::IoT::Thing',
+        // A re-provisioned device keeps its thing; its type and attributes follow the registry.
+        OverrideSettings: { AttributePayload: 'MERGE', ThingTypeName: 'REPLACE', ThingGroups: 'MERGE' },
+        Properties: {
+          ThingName: { Ref: 'SerialNumber' },
+          ThingTypeName: { Ref: 'ThingTypeName' },
+          ThingGroups: [{ Ref: 'ThingGroupName' }],
+          AttributePayload: {
+            provisionedBy: 'fleet-provisioning',
+            ...Object.fromEntries(attributeNames.map((name) => [name, { Ref: `attr_${name}` }])),
+          },
+        },
+      },
+      certificate: {
+        Type: 'AWS::IoT::Certificate',
+        Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'ACTIVE' },
+      },
+      policy: { Type: 'AWS::IoT::Policy', Properties: { PolicyName: devicePolicyName } },
+    },
+    DeviceConfiguration: {},
+  };
+}
+
 /** The rule SQL: every CA's registered events, or only the listed CAs' (topic(5) is the CA id). */
 function registeredRuleSql(caCertificateIds) {
   const select = `SELECT * FROM '${RULE_TOPIC_FILTER}'`;
@@ -71,6 +140,60 @@ const splitIds = (value) =>
     .map((id) => id.trim().toLowerCase())
     .filter(Boolean);
 
+const splitNames = (value) =>
+  String(value || '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+
+/** A function's own role: its log group, plus `statements`. */
+function functionRole(service, stage, name, statements) {
+  return {
+    Type: 'AWS::IAM::Role',
+    Properties: {
+      AssumeRolePolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+      },
+      Policies: [
+        {
+          PolicyName: name,
+          PolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Sid: 'Logs',
+                Effect: 'Allow',
+                Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+                Resource: {
+                  'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${functionName(service, stage, name)}:*`,
+                },
+              },
+              ...statements,
+            ],
+          },
+        },
+      ],
+    },
+  };
+}
+
+const table = (name, key, extra = {}) => ({
+  Type: 'AWS::DynamoDB::Table',
+  // Registry and ledger are the operators' records: keep them when the stack goes.
+  DeletionPolicy: 'Retain',
+  UpdateReplacePolicy: 'Retain',
+  Properties: {
+    TableName: name,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [{ AttributeName: key, AttributeType: 'S' }],
+    KeySchema: [{ AttributeName: key, KeyType: 'HASH' }],
+    PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    SSESpecification: { SSEEnabled: true },
+    ...extra,
+  },
+});
+
 /**
  * @param {object} settings
  * @param {string} settings.service
@@ -80,29 +203,33 @@ const splitIds = (value) =>
  * @param {string} [settings.caCertificatePem]
  * @param {'SNI_ONLY'|'DEFAULT'} settings.caCertificateMode
  * @param {string} [settings.verificationCertificatePem]
- * @param {string} settings.functionLogicalId  logical id of the JITR Lambda function
+ * @param {string} settings.fleetTemplateName
+ * @param {string[]} settings.fleetThingAttributes
  */
 function buildResources(settings) {
-  const { service, stage, functionLogicalId } = settings;
+  const { service, stage } = settings;
   for (const id of settings.caCertificateIds) {
     if (!/^[a-f0-9]{64}$/.test(id)) throw new Error(`caCertificateIds: "${id}" is not a 64-hex CA certificate id`);
   }
+  if (!/^[0-9A-Za-z_-]{1,36}$/.test(settings.fleetTemplateName)) {
+    throw new Error(`fleetTemplateName: "${settings.fleetTemplateName}" must be 1-36 characters of [0-9A-Za-z_-]`);
+  }
+  for (const name of settings.fleetThingAttributes) {
+    if (!/^[a-zA-Z0-9_-]{1,100}$/.test(name)) throw new Error(`fleetThingAttributes: "${name}" is not an attribute name`);
+  }
   const rule = ruleName(service, stage);
+  const templateName = settings.fleetTemplateName;
+  const thingGroup = fleetThingGroupName(service, stage);
+  const thingType = deviceThingTypeName(service, stage);
+  const registryArn = { 'Fn::GetAtt': ['DeviceRegistryTable', 'Arn'] };
+  const ledgerArn = { 'Fn::GetAtt': ['ProvisioningLedgerTable', 'Arn'] };
+  const templateArn = { 'Fn::Sub': `${ARN}:provisioningtemplate/${templateName}` };
+
   const Resources = {
-    DeviceRegistryTable: {
-      Type: 'AWS::DynamoDB::Table',
-      // The registry is the operators' record of which device may hold which certificate: keep it.
-      DeletionPolicy: 'Retain',
-      UpdateReplacePolicy: 'Retain',
-      Properties: {
-        TableName: registryTableName(service, stage),
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [{ AttributeName: 'deviceId', AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: 'deviceId', KeyType: 'HASH' }],
-        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-        SSESpecification: { SSEEnabled: true },
-      },
-    },
+    DeviceRegistryTable: table(registryTableName(service, stage), 'deviceId'),
+    ProvisioningLedgerTable: table(ledgerTableName(service, stage), 'pk', {
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    }),
     ProvisioningFailureQueue: {
       Type: 'AWS::SQS::Queue',
       Properties: { MessageRetentionPeriod: 1209600, SqsManagedSseEnabled: true },
@@ -126,14 +253,38 @@ function buildResources(settings) {
             PolicyName: 'send-rule-errors',
             PolicyDocument: {
               Version: '2012-10-17',
-              Statement: [
-                { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': ['ProvisioningFailureQueue', 'Arn'] } },
-              ],
+              Statement: [{ Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': ['ProvisioningFailureQueue', 'Arn'] } }],
             },
           },
         ],
       },
     },
+
+    // ---- JITR ----
+    ActivateCertificateRole: functionRole(service, stage, 'activateCertificate', [
+      {
+        Sid: 'Certificates',
+        Effect: 'Allow',
+        Action: ['iot:DescribeCertificate', 'iot:UpdateCertificate', 'iot:ListPrincipalThings', 'iot:ListAttachedPolicies'],
+        Resource: { 'Fn::Sub': `${ARN}:cert/*` },
+      },
+      { Sid: 'CaCertificates', Effect: 'Allow', Action: 'iot:DescribeCACertificate', Resource: { 'Fn::Sub': `${ARN}:cacert/*` } },
+      {
+        Sid: 'Things',
+        Effect: 'Allow',
+        Action: ['iot:CreateThing', 'iot:AttachThingPrincipal', 'iot:DetachThingPrincipal', 'iot:AddThingToThingGroup'],
+        Resource: [{ 'Fn::Sub': `${ARN}:thing/*` }, { 'Fn::Sub': `${ARN}:thinggroup/*` }, { 'Fn::Sub': `${ARN}:cert/*` }],
+      },
+      {
+        Sid: 'TheDevicePolicyOnly',
+        Effect: 'Allow',
+        Action: 'iot:AttachPolicy',
+        Resource: [{ 'Fn::Sub': `${ARN}:policy/${settings.devicePolicyName}` }, { 'Fn::Sub': `${ARN}:cert/*` }],
+      },
+      { Sid: 'Registry', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: registryArn },
+      // The async on-failure destination uses the function's role.
+      { Sid: 'FailureQueue', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': ['ProvisioningFailureQueue', 'Arn'] } },
+    ]),
     CertificateRegisteredRule: {
       Type: 'AWS::IoT::TopicRule',
       Properties: {
@@ -143,7 +294,7 @@ function buildResources(settings) {
           Sql: registeredRuleSql(settings.caCertificateIds),
           AwsIotSqlVersion: '2016-03-23',
           RuleDisabled: false,
-          Actions: [{ Lambda: { FunctionArn: { 'Fn::GetAtt': [functionLogicalId, 'Arn'] } } }],
+          Actions: [{ Lambda: { FunctionArn: { 'Fn::GetAtt': [FUNCTIONS.activateCertificate, 'Arn'] } } }],
           ErrorAction: {
             Sqs: {
               QueueUrl: { Ref: 'ProvisioningFailureQueue' },
@@ -158,10 +309,10 @@ function buildResources(settings) {
     CertificateRegisteredRulePermission: {
       Type: 'AWS::Lambda::Permission',
       Properties: {
-        FunctionName: { 'Fn::GetAtt': [functionLogicalId, 'Arn'] },
+        FunctionName: { 'Fn::GetAtt': [FUNCTIONS.activateCertificate, 'Arn'] },
         Action: 'lambda:InvokeFunction',
         Principal: 'iot.amazonaws.com',
-        SourceArn: { 'Fn::Sub': `${ARN_PREFIX_SUB}:rule/${rule}` },
+        SourceArn: { 'Fn::Sub': `${ARN}:rule/${rule}` },
         SourceAccount: { Ref: 'AWS::AccountId' },
       },
     },
@@ -169,15 +320,115 @@ function buildResources(settings) {
       Type: 'AWS::IoT::Policy',
       Properties: {
         PolicyName: settings.devicePolicyName,
-        PolicyDocument: subEveryString(devicePolicyDocument(ARN_PREFIX_SUB)),
+        PolicyDocument: subEveryString(devicePolicyDocument(ARN)),
       },
     },
+
+    // ---- fleet provisioning ----
+    FleetThingGroup: { Type: 'AWS::IoT::ThingGroup', Properties: { ThingGroupName: thingGroup } },
+    DeviceThingType: {
+      Type: 'AWS::IoT::ThingType',
+      Properties: { ThingTypeName: thingType, ThingTypeProperties: { ThingTypeDescription: 'Devices provisioned by iot-provisioner' } },
+    },
+    ProvisioningRole: {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        AssumeRolePolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { Service: 'iot.amazonaws.com' },
+              Action: 'sts:AssumeRole',
+              Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+            },
+          ],
+        },
+        ManagedPolicyArns: [{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/service-role/AWSIoTThingsRegistration' }],
+      },
+    },
+    PreProvisioningHookRole: functionRole(service, stage, 'preProvisioningHook', [
+      { Sid: 'BoundCertificates', Effect: 'Allow', Action: 'iot:DescribeCertificate', Resource: { 'Fn::Sub': `${ARN}:cert/*` } },
+      { Sid: 'Registry', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: registryArn },
+      { Sid: 'Ledger', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem'], Resource: ledgerArn },
+    ]),
+    // Only this account's template may invoke the hook (confused deputy, aws-iot-reference §3.3).
+    PreProvisioningHookPermission: {
+      Type: 'AWS::Lambda::Permission',
+      Properties: {
+        FunctionName: { 'Fn::GetAtt': [FUNCTIONS.preProvisioningHook, 'Arn'] },
+        Action: 'lambda:InvokeFunction',
+        Principal: 'iot.amazonaws.com',
+        SourceArn: templateArn,
+        SourceAccount: { Ref: 'AWS::AccountId' },
+      },
+    },
+    FleetProvisioningTemplate: {
+      Type: 'AWS::IoT::ProvisioningTemplate',
+      DependsOn: ['PreProvisioningHookPermission', 'DevicePolicy', 'FleetThingGroup', 'DeviceThingType'],
+      Properties: {
+        TemplateName: templateName,
+        Description: 'Fleet provisioning: thing named by SerialNumber; group, type and attributes from the device registry',
+        Enabled: true,
+        TemplateType: 'FLEET_PROVISIONING',
+        ProvisioningRoleArn: { 'Fn::GetAtt': ['ProvisioningRole', 'Arn'] },
+        PreProvisioningHook: { TargetArn: { 'Fn::GetAtt': [FUNCTIONS.preProvisioningHook, 'Arn'] }, PayloadVersion: '2020-04-01' },
+        TemplateBody: JSON.stringify(
+          fleetTemplateBody({ devicePolicyName: settings.devicePolicyName, thingGroup, thingType, attributeNames: settings.fleetThingAttributes }),
+        ),
+      },
+    },
+    ClaimPolicy: {
+      Type: 'AWS::IoT::Policy',
+      Properties: {
+        PolicyName: `${service}-${stage}-claim`,
+        PolicyDocument: subEveryString(claimPolicyDocument(ARN, templateName)),
+      },
+    },
+
+    // ---- trusted-user claims ----
+    UserPool: {
+      Type: 'AWS::Cognito::UserPool',
+      Properties: {
+        UserPoolName: `${service}-${stage}-operators`,
+        // Operators are invited, never self-registered.
+        AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
+        UsernameAttributes: ['email'],
+        AutoVerifiedAttributes: ['email'],
+        MfaConfiguration: 'OFF',
+        Policies: {
+          PasswordPolicy: { MinimumLength: 12, RequireLowercase: true, RequireUppercase: true, RequireNumbers: true, RequireSymbols: true },
+        },
+        AccountRecoverySetting: { RecoveryMechanisms: [{ Name: 'verified_email', Priority: 1 }] },
+      },
+    },
+    UserPoolClient: {
+      Type: 'AWS::Cognito::UserPoolClient',
+      Properties: {
+        UserPoolId: { Ref: 'UserPool' },
+        ClientName: `${service}-${stage}-app`,
+        GenerateSecret: false,
+        ExplicitAuthFlows: ['ALLOW_USER_SRP_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'],
+        PreventUserExistenceErrors: 'ENABLED',
+      },
+    },
+    VendProvisioningClaimRole: functionRole(service, stage, 'vendProvisioningClaim', [
+      { Sid: 'ClaimsOfTheTemplateOnly', Effect: 'Allow', Action: 'iot:CreateProvisioningClaim', Resource: templateArn },
+      // DescribeEndpoint has no resource type: it can only be granted on '*'.
+      { Sid: 'Endpoint', Effect: 'Allow', Action: 'iot:DescribeEndpoint', Resource: '*' },
+      { Sid: 'Ledger', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: ledgerArn },
+    ]),
   };
   const Outputs = {
     DeviceRegistryTableName: { Value: { Ref: 'DeviceRegistryTable' } },
+    ProvisioningLedgerTableName: { Value: { Ref: 'ProvisioningLedgerTable' } },
     ProvisioningFailureQueueUrl: { Value: { Ref: 'ProvisioningFailureQueue' } },
     CertificateRegisteredRuleName: { Value: rule },
     DevicePolicyName: { Value: settings.devicePolicyName },
+    FleetProvisioningTemplateName: { Value: templateName },
+    ClaimPolicyName: { Value: { Ref: 'ClaimPolicy' } },
+    UserPoolId: { Value: { Ref: 'UserPool' } },
+    UserPoolClientId: { Value: { Ref: 'UserPoolClient' } },
   };
 
   if (settings.caCertificatePem) {
@@ -210,23 +461,32 @@ async function resolveStack({ resolveVariable }) {
     return value == null ? '' : String(value).trim();
   };
   const readOptional = (file) => (file ? fs.readFileSync(path.resolve(process.cwd(), file), 'utf8') : undefined);
-  const service = await resolveVariable('self:service');
   return buildResources({
-    service,
+    service: await resolveVariable('self:service'),
     stage: await resolveVariable('sls:stage'),
     devicePolicyName: await param('devicePolicyName'),
     caCertificateIds: splitIds(await param('caCertificateIds')),
     caCertificatePem: readOptional(await param('caCertificateFile')),
     caCertificateMode: (await param('caCertificateMode')) || 'SNI_ONLY',
     verificationCertificatePem: readOptional(await param('verificationCertificateFile')),
-    functionLogicalId: 'ActivateCertificateLambdaFunction',
+    fleetTemplateName: await param('fleetTemplateName'),
+    fleetThingAttributes: splitNames(await param('fleetThingAttributes')),
   });
 }
 
 module.exports = resolveStack;
-module.exports.buildResources = buildResources;
-module.exports.devicePolicyDocument = devicePolicyDocument;
-module.exports.registeredRuleSql = registeredRuleSql;
-module.exports.registryTableName = registryTableName;
-module.exports.ruleName = ruleName;
-module.exports.splitIds = splitIds;
+Object.assign(module.exports, {
+  buildResources,
+  devicePolicyDocument,
+  claimPolicyDocument,
+  fleetTemplateBody,
+  registeredRuleSql,
+  registryTableName,
+  ledgerTableName,
+  fleetThingGroupName,
+  deviceThingTypeName,
+  ruleName,
+  splitIds,
+  splitNames,
+  FUNCTIONS,
+});

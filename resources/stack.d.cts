@@ -6,11 +6,13 @@ export interface StackSettings {
   caCertificatePem?: string;
   caCertificateMode: 'SNI_ONLY' | 'DEFAULT' | string;
   verificationCertificatePem?: string;
-  functionLogicalId: string;
+  fleetTemplateName: string;
+  fleetThingAttributes: string[];
 }
 export interface CfnResource {
   Type: string;
   Properties: Record<string, unknown>;
+  DependsOn?: string[];
   DeletionPolicy?: string;
   UpdateReplacePolicy?: string;
 }
@@ -22,9 +24,16 @@ declare function resolveStack(context: { resolveVariable: (name: string) => Prom
 declare namespace resolveStack {
   function buildResources(settings: StackSettings): StackResources;
   function devicePolicyDocument(arnPrefix: string, thingName?: string): Record<string, unknown>;
+  function claimPolicyDocument(arnPrefix: string, templateName: string): Record<string, unknown>;
+  function fleetTemplateBody(options: { devicePolicyName: string; thingGroup: string; thingType: string; attributeNames: string[] }): Record<string, unknown>;
   function registeredRuleSql(caCertificateIds: string[]): string;
   function registryTableName(service: string, stage: string): string;
+  function ledgerTableName(service: string, stage: string): string;
+  function fleetThingGroupName(service: string, stage: string): string;
+  function deviceThingTypeName(service: string, stage: string): string;
   function ruleName(service: string, stage: string): string;
   function splitIds(value: string | undefined): string[];
+  function splitNames(value: string | undefined): string[];
+  const FUNCTIONS: { activateCertificate: string; preProvisioningHook: string; vendProvisioningClaim: string };
 }
 export = resolveStack;

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import './schemas/zod';
 import type { ActivationSettings } from './provisioning/activate-certificate';
+import type { HookSettings } from './provisioning/pre-provisioning';
 
 /**
  * Configuration, read and checked once at cold start. Nothing else reads `process.env`.
@@ -67,4 +68,62 @@ export function loadActivationConfig(env: NodeJS.ProcessEnv = process.env): Acti
       ...(thingType ? { thingType } : {}),
     },
   };
+}
+
+const templateName = z.string().check(z.regex(/^[0-9A-Za-z_-]{1,36}$/, 'a provisioning template name (1-36 of [0-9A-Za-z_-])'));
+const wholeNumber = z.optional(z.string().check(z.regex(/^\d+$/, 'a whole number')));
+
+const hookEnvSchema = z.object({
+  DEVICE_REGISTRY_TABLE: z.string().check(z.minLength(3, 'required')),
+  PROVISIONING_LEDGER_TABLE: z.string().check(z.minLength(3, 'required')),
+  FLEET_TEMPLATE_NAME: templateName,
+  FLEET_THING_GROUP: z.string().check(z.minLength(1, 'required')),
+  FLEET_THING_TYPE: z.string().check(z.minLength(1, 'required')),
+  FLEET_THING_ATTRIBUTES: z.optional(z.string().check(z.regex(/^[a-zA-Z0-9_-]*(,[a-zA-Z0-9_-]+)*$/, 'a comma-separated list of attribute names'))),
+  ADMISSION_MODE: choice(['allowlist', 'ca']),
+  REQUIRE_ISSUED_CLAIM: choice(['true', 'false']),
+  HOOK_DEADLINE_MS: wholeNumber,
+  STALE_CLAIM_SECONDS: wholeNumber,
+});
+
+export interface HookConfig {
+  registryTable: string;
+  ledgerTable: string;
+  settings: HookSettings;
+}
+
+export function loadHookConfig(env: NodeJS.ProcessEnv = process.env): HookConfig {
+  const e = parseEnv(hookEnvSchema, env);
+  // AWS allows the hook 5 s in all (aws-iot-reference §3.3); cold start and the call itself take part of it.
+  const deadlineMs = Number(e.HOOK_DEADLINE_MS || 3000);
+  if (deadlineMs < 100 || deadlineMs > 4500) throw new ConfigurationError('invalid configuration: HOOK_DEADLINE_MS: must be 100-4500');
+  return {
+    registryTable: e.DEVICE_REGISTRY_TABLE,
+    ledgerTable: e.PROVISIONING_LEDGER_TABLE,
+    settings: {
+      templateName: e.FLEET_TEMPLATE_NAME,
+      mode: e.ADMISSION_MODE || 'allowlist',
+      requireIssuedClaim: e.REQUIRE_ISSUED_CLAIM === 'true',
+      thingGroup: e.FLEET_THING_GROUP,
+      thingType: e.FLEET_THING_TYPE,
+      attributeNames: (e.FLEET_THING_ATTRIBUTES ?? '').split(',').filter(Boolean),
+      deadlineMs,
+      staleClaimMs: Number(e.STALE_CLAIM_SECONDS || 120) * 1000,
+    },
+  };
+}
+
+const claimVendingEnvSchema = z.object({
+  PROVISIONING_LEDGER_TABLE: z.string().check(z.minLength(3, 'required')),
+  FLEET_TEMPLATE_NAME: templateName,
+});
+
+export interface ClaimVendingConfig {
+  ledgerTable: string;
+  templateName: string;
+}
+
+export function loadClaimVendingConfig(env: NodeJS.ProcessEnv = process.env): ClaimVendingConfig {
+  const e = parseEnv(claimVendingEnvSchema, env);
+  return { ledgerTable: e.PROVISIONING_LEDGER_TABLE, templateName: e.FLEET_TEMPLATE_NAME };
 }

@@ -70,6 +70,13 @@ function keyRejection(key: CertificateFacts['key']): RejectionReason | undefined
   }
 }
 
+/** The validity window and key checks, shared by JITR and the pre-provisioning hook. */
+export function checkValidityAndKey(certificate: CertificateFacts, now: Date): RejectionReason | undefined {
+  if (now.getTime() < certificate.notBefore.getTime()) return 'certificate-not-yet-valid';
+  if (now.getTime() > certificate.notAfter.getTime()) return 'certificate-expired';
+  return keyRejection(certificate.key);
+}
+
 /** Checks what the certificate alone decides: its CA, validity window, key and device id. */
 export function checkCertificate(
   input: { caCertificateId: string; ca: CaFacts | undefined; certificate: CertificateFacts },
@@ -82,10 +89,8 @@ export function checkCertificate(
     deviceId === undefined ? { admitted: false, reason } : { admitted: false, reason, deviceId };
 
   if (!caAllowed(input.caCertificateId, input.ca, policy)) return reject('ca-not-allowed');
-  if (now.getTime() < input.certificate.notBefore.getTime()) return reject('certificate-not-yet-valid');
-  if (now.getTime() > input.certificate.notAfter.getTime()) return reject('certificate-expired');
-  const keyReason = keyRejection(input.certificate.key);
-  if (keyReason) return reject(keyReason);
+  const certificateReason = checkValidityAndKey(input.certificate, now);
+  if (certificateReason) return reject(certificateReason);
   if (!('deviceId' in identity)) return reject(identity.reason);
   return { admitted: true, deviceId: identity.deviceId };
 }
@@ -95,6 +100,7 @@ export interface BoundCertificate {
   certificateId: string;
   status: string | undefined;
   bindingState: DeviceEntry['bindingState'];
+  claimedAt?: Date;
 }
 
 export type DeviceDecision =
@@ -109,7 +115,14 @@ export type DeviceDecision =
 
 /** Checks what the registry decides: blocked, allow-listed, and whether another certificate holds the device. */
 export function checkDevice(
-  input: { deviceId: string; certificateId: string; entry: DeviceEntry | undefined; bound: BoundCertificate | undefined },
+  input: {
+    deviceId: string;
+    certificateId: string;
+    entry: DeviceEntry | undefined;
+    bound: BoundCertificate | undefined;
+    /** A claim by a still-pending certificate older than this is abandoned and may be taken over. */
+    staleClaimBefore?: Date;
+  },
   policy: AdmissionPolicy,
 ): DeviceDecision {
   const { deviceId, entry, bound } = input;
@@ -120,13 +133,16 @@ export function checkDevice(
   if (!bound || bound.certificateId === input.certificateId) return { admitted: true, retirePrevious: false };
 
   if (bound.status === 'ACTIVE') {
-    return policy.boundDevice === 'replace'
+    // The registry can mark one device for re-provisioning (a one-shot operator decision).
+    return policy.boundDevice === 'replace' || entry?.reprovision === true
       ? { admitted: true, previousCertificateId: bound.certificateId, retirePrevious: true }
       : { admitted: false, reason: 'device-already-bound', deviceId };
   }
-  // Another certificate's provisioning is in flight (claimed, not yet activated): first come, first served.
+  // Another certificate's provisioning is in flight (claimed, not yet activated): first come, first served,
+  // unless that claim is stale (its provisioning failed and nobody will activate it).
   if (bound.status === 'PENDING_ACTIVATION' && bound.bindingState === 'claimed') {
-    return { admitted: false, reason: 'device-already-bound', deviceId };
+    const stale = input.staleClaimBefore && bound.claimedAt && bound.claimedAt < input.staleClaimBefore;
+    if (!stale) return { admitted: false, reason: 'device-already-bound', deviceId };
   }
   // The previous certificate is revoked, inactive or deleted: the device may take a new one.
   return { admitted: true, previousCertificateId: bound.certificateId, retirePrevious: false };

@@ -10,7 +10,22 @@ import { IoTClient } from '@aws-sdk/client-iot';
  * still fails is thrown so that Lambda retries the whole, idempotent, invocation. Bounded timeouts mean an
  * unreachable endpoint fails in seconds instead of hanging until the Lambda timeout.
  */
-const requestHandler = { connectionTimeout: 3_000, requestTimeout: 10_000 };
+export interface ClientOptions {
+  maxAttempts?: number;
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+const DEFAULTS: Required<ClientOptions> = { maxAttempts: 6, connectionTimeoutMs: 3_000, requestTimeoutMs: 10_000 };
+
+const settings = (options: ClientOptions) => {
+  const o = { ...DEFAULTS, ...options };
+  return {
+    retryMode: 'adaptive' as const,
+    maxAttempts: o.maxAttempts,
+    requestHandler: { connectionTimeout: o.connectionTimeoutMs, requestTimeout: o.requestTimeoutMs },
+  };
+};
 
 export class EndpointUnreachableError extends Error {
   override name = 'EndpointUnreachableError';
@@ -39,14 +54,15 @@ function explainNetworkErrors(client: IoTClient | DynamoDBClient, service: strin
   );
 }
 
-export function createIotClient(): IoTClient {
-  const client = new IoTClient({ retryMode: 'adaptive', maxAttempts: 6, requestHandler });
+/** Clients for work on a deadline (the pre-provisioning hook) pass fewer attempts and shorter timeouts. */
+export function createIotClient(options: ClientOptions = {}): IoTClient {
+  const client = new IoTClient(settings(options));
   explainNetworkErrors(client, 'AWS IoT', 'AWS_ENDPOINT_URL_IOT');
   return client;
 }
 
-export function createDocumentClient(): DynamoDBDocumentClient {
-  const client = new DynamoDBClient({ retryMode: 'adaptive', maxAttempts: 6, requestHandler });
+export function createDocumentClient(options: ClientOptions = {}): DynamoDBDocumentClient {
+  const client = new DynamoDBClient(settings(options));
   explainNetworkErrors(client, 'DynamoDB', 'AWS_ENDPOINT_URL_DYNAMODB');
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }

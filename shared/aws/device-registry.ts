@@ -1,6 +1,6 @@
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { deviceEntrySchema, type DeviceAttributes, type DeviceEntry } from '../registry/device-entry';
-import type { ClaimResult, DeviceRegistry, DeviceRegistryAdmin, DeviceRejection } from '../provisioning/ports';
+import type { ClaimResult, DeviceRegistry, DeviceRegistryAdmin, DeviceRejection, ProvisioningRecord } from '../provisioning/ports';
 
 const isConditionFailure = (error: unknown) =>
   error instanceof Error && error.name === 'ConditionalCheckFailedException';
@@ -37,7 +37,8 @@ export class DynamoDeviceRegistry implements DeviceRegistry, DeviceRegistryAdmin
           Key: { deviceId },
           UpdateExpression:
             'SET certificateId = :certificateId, bindingState = :claimed, claimedAt = :now, updatedAt = :now, ' +
-            'createdAt = if_not_exists(createdAt, :now) REMOVE thingName, boundAt',
+            // A re-provisioning mark is spent by the claim it allowed.
+            'createdAt = if_not_exists(createdAt, :now) REMOVE thingName, boundAt, reprovision',
           ConditionExpression: options.previousCertificateId
             ? 'certificateId = :previous'
             : 'attribute_not_exists(certificateId)',
@@ -87,6 +88,18 @@ export class DynamoDeviceRegistry implements DeviceRegistry, DeviceRegistryAdmin
           ':rejection': { reason: rejection.reason, certificateId: rejection.certificateId, at: now },
           ':now': now,
         },
+      }),
+    );
+  }
+
+  async recordProvisioning(deviceId: string, record: ProvisioningRecord): Promise<void> {
+    const now = record.at.toISOString();
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { deviceId },
+        UpdateExpression: 'SET lastProvisioning = :record, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)',
+        ExpressionAttributeValues: { ':record': { ...record, at: now }, ':now': now },
       }),
     );
   }

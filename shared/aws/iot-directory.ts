@@ -2,7 +2,9 @@ import {
   AddThingToThingGroupCommand,
   AttachPolicyCommand,
   AttachThingPrincipalCommand,
+  CreateProvisioningClaimCommand,
   CreateThingCommand,
+  DescribeEndpointCommand,
   DescribeCACertificateCommand,
   DescribeCertificateCommand,
   DetachThingPrincipalCommand,
@@ -12,7 +14,7 @@ import {
   type IoTClient,
 } from '@aws-sdk/client-iot';
 import type { CaFacts } from '../admission/admit';
-import type { CertificateRecord, IotDirectory, SettableCertificateStatus, ThingSpec } from '../provisioning/ports';
+import type { CertificateRecord, IotDirectory, ProvisioningClaim, SettableCertificateStatus, ThingSpec } from '../provisioning/ports';
 
 const isNamed = (error: unknown, name: string) => error instanceof Error && error.name === name;
 
@@ -110,5 +112,24 @@ export class AwsIotDirectory implements IotDirectory {
       marker = page.nextMarker;
     } while (marker);
     return names;
+  }
+
+  async createProvisioningClaim(templateName: string): Promise<ProvisioningClaim> {
+    const claim = await this.client.send(new CreateProvisioningClaimCommand({ templateName }));
+    if (!claim.certificateId || !claim.certificatePem || !claim.keyPair?.PrivateKey || !claim.expiration) {
+      throw new Error('CreateProvisioningClaim returned an incomplete claim');
+    }
+    return {
+      certificateId: claim.certificateId,
+      certificatePem: claim.certificatePem,
+      privateKey: claim.keyPair.PrivateKey,
+      expiration: claim.expiration,
+    };
+  }
+
+  async describeDataEndpoint(): Promise<string> {
+    const { endpointAddress } = await this.client.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }));
+    if (!endpointAddress) throw new Error('DescribeEndpoint returned no address');
+    return endpointAddress;
   }
 }

@@ -34,6 +34,17 @@ export interface IotDirectory {
   updateCertificateStatus(certificateId: string, status: SettableCertificateStatus): Promise<void>;
   listPrincipalThings(certificateArn: string): Promise<string[]>;
   listAttachedPolicies(certificateArn: string): Promise<string[]>;
+  /** A temporary claim certificate for a provisioning template (trusted-user provisioning). */
+  createProvisioningClaim(templateName: string): Promise<ProvisioningClaim>;
+  /** The account's `iot:Data-ATS` endpoint address. */
+  describeDataEndpoint(): Promise<string>;
+}
+
+export interface ProvisioningClaim {
+  certificateId: string;
+  certificatePem: string;
+  privateKey: string;
+  expiration: Date;
 }
 
 export interface DeviceRejection {
@@ -56,6 +67,44 @@ export interface DeviceRegistry {
   /** Records that the certificate is ACTIVE and attached to the thing. */
   markBound(deviceId: string, certificateId: string, thingName: string, at: Date): Promise<void>;
   recordRejection(deviceId: string, rejection: DeviceRejection): Promise<void>;
+  /** Records the pre-provisioning hook's last decision on the device's entry. */
+  recordProvisioning(deviceId: string, record: ProvisioningRecord): Promise<void>;
+}
+
+export interface ProvisioningRecord {
+  at: Date;
+  outcome: 'allowed' | 'denied';
+  reason?: string;
+  templateName: string;
+  claimCertificateId: string;
+  certificateId: string;
+  clientId: string;
+}
+
+/** Who asked for a claim certificate (the JWT's subject and username). */
+export interface Requester {
+  sub: string;
+  username?: string;
+}
+
+export interface IssuedClaim {
+  claimCertificateId: string;
+  templateName: string;
+  requestedBy: Requester;
+  issuedAt: Date;
+  expiresAt: Date;
+}
+
+export interface ProvisioningDecision extends ProvisioningRecord {
+  deviceId?: string;
+  requestedBy?: Requester;
+}
+
+/** The provisioning ledger: claim certificates we issued and every hook decision (`shared/aws/provisioning-ledger.ts`). */
+export interface ProvisioningLedger {
+  recordClaim(claim: IssuedClaim): Promise<void>;
+  getClaim(claimCertificateId: string): Promise<IssuedClaim | undefined>;
+  recordDecision(decision: ProvisioningDecision): Promise<void>;
 }
 
 /** What the operator CLI does with the registry. */

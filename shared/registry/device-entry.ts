@@ -18,6 +18,14 @@ export const rejectionReasonSchema = z.enum([
   'device-blocked',
   'device-not-allowlisted',
   'device-already-bound',
+  // fleet provisioning (pre-provisioning hook)
+  'invalid-event',
+  'template-not-allowed',
+  'parameters-invalid',
+  'claim-not-for-template',
+  'claim-unknown',
+  'deadline-exceeded',
+  'internal-error',
 ]);
 export type RejectionReason = z.infer<typeof rejectionReasonSchema>;
 
@@ -49,6 +57,19 @@ export const deviceEntrySchema = z.looseObject({
   boundAt: z.optional(z.string()),
   createdAt: z.optional(z.string()),
   updatedAt: z.optional(z.string()),
+  /** Set by an operator to let the device take a new certificate once while its current one is ACTIVE. */
+  reprovision: z.optional(z.boolean()),
+  lastProvisioning: z.optional(
+    z.looseObject({
+      at: z.string(),
+      outcome: z.enum(['allowed', 'denied']),
+      reason: z.optional(z.string()),
+      templateName: z.string(),
+      claimCertificateId: z.string(),
+      certificateId: z.string(),
+      clientId: z.string(),
+    }),
+  ),
   lastRejection: z.optional(
     z.object({
       reason: rejectionReasonSchema,

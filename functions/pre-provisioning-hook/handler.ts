@@ -1,0 +1,32 @@
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { createDocumentClient, createIotClient } from '../../shared/aws/clients';
+import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
+import { AwsIotDirectory } from '../../shared/aws/iot-directory';
+import { DynamoProvisioningLedger } from '../../shared/aws/provisioning-ledger';
+import { loadHookConfig } from '../../shared/config';
+import { logger } from '../../shared/logger';
+import { decideProvisioning, type HookDeps } from '../../shared/provisioning/pre-provisioning';
+import type { PreProvisioningHookResult } from '../../shared/schemas/pre-provisioning-hook';
+
+/**
+ * Fleet provisioning's pre-provisioning hook, invoked synchronously by AWS IoT for every RegisterThing
+ * request of the stack's template. Answers within the deadline and fails closed; never throws.
+ */
+
+const config = loadHookConfig();
+// Work on a deadline: two attempts, short timeouts (the decision has ~3 s of AWS's 5).
+const fast = { maxAttempts: 2, connectionTimeoutMs: 1_000, requestTimeoutMs: 1_500 };
+const documents = createDocumentClient(fast);
+const deps: HookDeps = {
+  registry: new DynamoDeviceRegistry(documents, config.registryTable),
+  ledger: new DynamoProvisioningLedger(documents, config.ledgerTable),
+  iot: new AwsIotDirectory(createIotClient(fast)),
+  settings: config.settings,
+  now: () => new Date(),
+  log: logger,
+};
+
+export const lambdaHandler = (event: unknown): Promise<PreProvisioningHookResult> => decideProvisioning(event, deps);
+
+export const handler = middy(lambdaHandler).use(injectLambdaContext(logger, { resetKeys: true }));

@@ -1,0 +1,234 @@
+import { resolve } from 'node:path';
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import type { AsyncLambda } from './lambda/async-lambda';
+import { WorkerRuntime } from './lambda/worker-runtime';
+import type { LocalIotCore } from './local-iot-core';
+import { evaluateIntrinsics, loadStack, PROJECT_ROOT, type Stack } from './stack';
+import stackModule = require('../resources/stack.cjs');
+
+/**
+ * Puts serverless.yml's stack into the local IoT Core for one account: each CloudFormation resource the
+ * local IoT Core models is created from its definition in resources/stack.cjs, and each function runs from
+ * its handler module in Lambda-like containers, with the environment serverless.yml gives it. IAM, logs,
+ * SQS and Lambda permissions are not modelled (the package test checks them in the template).
+ */
+
+export interface DeployOptions {
+  stage?: string;
+  params?: Record<string, string>;
+  accountId?: string;
+  /** Extra environment for every function (e.g. POWERTOOLS_LOG_LEVEL). */
+  environment?: Record<string, string>;
+}
+
+export interface DeployedStack {
+  stack: Stack;
+  functions: Map<string, AsyncLambda>;
+  tableName: string;
+  ledgerTableName: string;
+  devicePolicyName: string;
+  claimPolicyName: string;
+  templateName: string;
+  thingGroupName: string;
+  thingTypeName: string;
+  userPoolClientId: string;
+  caCertificateId?: string;
+}
+
+export const LOCAL_USER_POOL_ID = 'us-east-1_localpool';
+export const LOCAL_USER_POOL_CLIENT_ID = 'localappclient0000000000';
+
+type Props = Record<string, unknown>;
+
+export async function deployStack(core: LocalIotCore, options: DeployOptions = {}): Promise<DeployedStack> {
+  const registry = core.registry;
+  const region = registry.region;
+  const accountId = options.accountId ?? registry.defaultAccountId;
+  const account = registry.account(accountId);
+  const stack = loadStack({
+    region,
+    ...(options.stage ? { stage: options.stage } : {}),
+    ...(options.params ? { params: options.params } : {}),
+  });
+  const { Resources } = stack.resources;
+  const functionArn = (name: string) => `arn:aws:lambda:${region}:${accountId}:function:${stack.service}-${stack.stage}-${name}`;
+  const attributes: Record<string, string> = {
+    'ProvisioningFailureQueue.Arn': `arn:aws:sqs:${region}:${accountId}:${stack.service}-${stack.stage}-failures`,
+  };
+  for (const [name, logicalId] of Object.entries(stackModule.FUNCTIONS)) attributes[`${logicalId}.Arn`] = functionArn(name);
+  for (const [logicalId, resource] of Object.entries(Resources)) {
+    if (resource.Type === 'AWS::IAM::Role') attributes[`${logicalId}.Arn`] = `arn:aws:iam::${accountId}:role/${stack.service}-${stack.stage}-${logicalId}`;
+    if (resource.Type === 'AWS::DynamoDB::Table') {
+      attributes[`${logicalId}.Arn`] = `arn:aws:dynamodb:${region}:${accountId}:table/${String(resource.Properties.TableName)}`;
+    }
+  }
+  const context = {
+    accountId,
+    region,
+    refs: {
+      ProvisioningFailureQueue: `http://sqs.local/${accountId}/${stack.service}-${stack.stage}-failures`,
+      UserPool: LOCAL_USER_POOL_ID,
+      UserPoolClient: LOCAL_USER_POOL_CLIENT_ID,
+    } as Record<string, string>,
+    attributes,
+  };
+  const propsOf = (logicalId: string) => evaluateIntrinsics(Resources[logicalId]!.Properties, context) as Props;
+  const ofType = (type: string) => Object.keys(Resources).filter((id) => Resources[id]!.Type === type);
+  const tolerateExisting = (work: () => unknown) => {
+    try {
+      work();
+    } catch (error) {
+      if ((error as Error).name !== 'ResourceAlreadyExistsException') throw error;
+    }
+  };
+
+  // Tables (point-in-time recovery, SSE and TTL are AWS settings dynalite does not model).
+  const dynamodb = new DynamoDBClient({
+    endpoint: core.endpoints.dynamodb,
+    region,
+    credentials: { accessKeyId: accountId, secretAccessKey: 'local' },
+  });
+  try {
+    for (const id of ofType('AWS::DynamoDB::Table')) {
+      const t = propsOf(id) as { TableName: string; AttributeDefinitions: never; KeySchema: never };
+      try {
+        await dynamodb.send(new CreateTableCommand({ TableName: t.TableName, AttributeDefinitions: t.AttributeDefinitions, KeySchema: t.KeySchema, BillingMode: 'PAY_PER_REQUEST' }));
+      } catch (error) {
+        if (!(error instanceof ResourceInUseException)) throw error;
+      }
+    }
+  } finally {
+    dynamodb.destroy();
+  }
+
+  for (const id of ofType('AWS::IoT::Policy')) {
+    const p = propsOf(id) as { PolicyName: string; PolicyDocument: unknown };
+    if (!account.policies.has(p.PolicyName)) registry.createPolicy(account, p.PolicyName, { policyDocument: JSON.stringify(p.PolicyDocument) });
+    context.refs[id] = p.PolicyName;
+  }
+  for (const id of ofType('AWS::IoT::ThingGroup')) {
+    const g = propsOf(id) as { ThingGroupName: string };
+    tolerateExisting(() => registry.createThingGroup(account, g.ThingGroupName, {}));
+  }
+  for (const id of ofType('AWS::IoT::ThingType')) {
+    const t = propsOf(id) as { ThingTypeName: string; ThingTypeProperties?: Record<string, unknown> };
+    registry.createThingType(account, t.ThingTypeName, { ...(t.ThingTypeProperties ? { thingTypeProperties: t.ThingTypeProperties } : {}) });
+  }
+  let caCertificateId: string | undefined;
+  for (const id of ofType('AWS::IoT::CACertificate')) {
+    const ca = propsOf(id) as { CACertificatePem: string; CertificateMode: string; VerificationCertificatePem?: string };
+    tolerateExisting(() => {
+      caCertificateId = registry.registerCaCertificate(account, {
+        caCertificate: ca.CACertificatePem,
+        certificateMode: ca.CertificateMode,
+        setAsActive: true,
+        allowAutoRegistration: true,
+        ...(ca.VerificationCertificatePem ? { verificationCertificate: ca.VerificationCertificatePem } : {}),
+      }).certificateId;
+    });
+  }
+
+  const functions = new Map<string, AsyncLambda>();
+  for (const fn of stack.functions) {
+    // Each function runs in its own execution environments (worker threads), with the environment of
+    // serverless.yml plus the SDK settings that point it at this IoT Core.
+    const runtime = new WorkerRuntime({
+      modulePath: resolve(PROJECT_ROOT, fn.modulePath),
+      exportName: fn.exportName,
+      environment: {
+        ...core.sdkEnvironment(accountId),
+        ...fn.environment,
+        ...options.environment,
+        // What Lambda sets in every execution environment (Powertools reads some of it).
+        AWS_LAMBDA_FUNCTION_NAME: fn.functionName,
+        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+        AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+        AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+      },
+    });
+    core.addRuntime(runtime);
+    functions.set(
+      fn.name,
+      core.addFunction({
+        functionName: fn.functionName,
+        handler: runtime.handler,
+        accountId,
+        maximumRetryAttempts: fn.maximumRetryAttempts,
+        maximumEventAgeSeconds: fn.maximumEventAgeSeconds,
+        timeoutSeconds: fn.timeoutSeconds,
+      }),
+    );
+    for (const route of fn.httpRoutes) {
+      const authorizer = route.authorizer ? stack.httpAuthorizers[route.authorizer] : undefined;
+      core.addHttpRoute({
+        method: route.method,
+        path: route.path,
+        functionArn: functionArn(fn.name),
+        ...(authorizer
+          ? {
+              authorizer: {
+                issuer: String(evaluateIntrinsics(authorizer.issuerUrl, context)),
+                audience: (authorizer.audience ?? []).map((a) => String(evaluateIntrinsics(a, context))),
+              },
+            }
+          : {}),
+      });
+    }
+  }
+
+  for (const id of ofType('AWS::IoT::TopicRule')) {
+    const rule = propsOf(id) as { RuleName: string; TopicRulePayload: { Sql: string; Actions: Array<{ Lambda?: { FunctionArn: string } }> } };
+    core.addRule(
+      {
+        ruleName: rule.RuleName,
+        sql: rule.TopicRulePayload.Sql,
+        actions: rule.TopicRulePayload.Actions.map((a) => (a.Lambda ? { lambda: { functionArn: a.Lambda.FunctionArn } } : {})),
+      },
+      account,
+    );
+  }
+  let templateName = '';
+  for (const id of ofType('AWS::IoT::ProvisioningTemplate')) {
+    const t = propsOf(id) as {
+      TemplateName: string;
+      TemplateBody: string;
+      ProvisioningRoleArn: string;
+      Description?: string;
+      Enabled?: boolean;
+      TemplateType?: string;
+      PreProvisioningHook?: { TargetArn: string; PayloadVersion?: string };
+    };
+    templateName = t.TemplateName;
+    tolerateExisting(() =>
+      registry.createProvisioningTemplate(account, {
+        templateName: t.TemplateName,
+        templateBody: t.TemplateBody,
+        provisioningRoleArn: t.ProvisioningRoleArn,
+        ...(t.Description ? { description: t.Description } : {}),
+        enabled: t.Enabled ?? false,
+        ...(t.TemplateType ? { type: t.TemplateType } : {}),
+        ...(t.PreProvisioningHook
+          ? { preProvisioningHook: { targetArn: t.PreProvisioningHook.TargetArn, payloadVersion: t.PreProvisioningHook.PayloadVersion ?? '2020-04-01' } }
+          : {}),
+      }),
+    );
+  }
+
+  if (stack.functions.some((fn) => fn.httpRoutes.length > 0)) await core.startHttpApi();
+
+  const name = (logicalId: string, property: string) => String(propsOf(logicalId)[property]);
+  return {
+    stack,
+    functions,
+    tableName: name('DeviceRegistryTable', 'TableName'),
+    ledgerTableName: name('ProvisioningLedgerTable', 'TableName'),
+    devicePolicyName: name('DevicePolicy', 'PolicyName'),
+    claimPolicyName: name('ClaimPolicy', 'PolicyName'),
+    templateName,
+    thingGroupName: name('FleetThingGroup', 'ThingGroupName'),
+    thingTypeName: name('DeviceThingType', 'ThingTypeName'),
+    userPoolClientId: LOCAL_USER_POOL_CLIENT_ID,
+    ...(caCertificateId ? { caCertificateId } : {}),
+  };
+}

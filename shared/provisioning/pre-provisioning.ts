@@ -1,0 +1,184 @@
+import { checkDevice, checkValidityAndKey, type AdmissionMode, type BoundCertificate } from '../admission/admit';
+import { CertificateUnreadableError, readCertificateFacts } from '../certificates/certificate-facts';
+import { DEVICE_ID_PATTERN, type DeviceEntry, type RejectionReason } from '../registry/device-entry';
+import { preProvisioningHookEventSchema, type PreProvisioningHookEvent, type PreProvisioningHookResult } from '../schemas/pre-provisioning-hook';
+import type { DeviceRegistry, IotDirectory, IssuedClaim, Log, ProvisioningLedger } from './ports';
+
+/**
+ * The pre-provisioning hook's decision for a fleet-provisioning RegisterThing request
+ * (aws-iot-reference §3.3). It applies the JITR admission rules that make sense here, refuses takeovers,
+ * and fixes the thing's group, type and attributes from the registry — the device chooses none of them.
+ *
+ * It must answer within AWS's 5 seconds, so all its I/O runs against a deadline well inside that, and it
+ * fails closed: any error or timeout answers `allowProvisioning: false`. It never throws.
+ */
+
+export interface HookSettings {
+  templateName: string;
+  mode: AdmissionMode;
+  /** Refuse claim certificates this stack did not vend (factory claims are then not allowed). */
+  requireIssuedClaim: boolean;
+  /** Defaults for devices whose registry entry names none (the stack's fleet group and thing type). */
+  thingGroup: string;
+  thingType: string;
+  /** Registry attributes that become thing attributes (template parameters `attr_<name>`). */
+  attributeNames: readonly string[];
+  /** The decision must be made within this many milliseconds of the invocation. */
+  deadlineMs: number;
+  /** A claim by a certificate still pending after this long is abandoned (its provisioning failed). */
+  staleClaimMs: number;
+}
+
+export interface HookDeps {
+  registry: Pick<DeviceRegistry, 'get' | 'claim' | 'recordProvisioning'>;
+  ledger: ProvisioningLedger;
+  iot: Pick<IotDirectory, 'describeCertificate'>;
+  settings: HookSettings;
+  now: () => Date;
+  log: Log;
+}
+
+/** The parameter a device sends: its serial number, which names the thing. */
+export const SERIAL_NUMBER_PARAMETER = 'SerialNumber';
+
+export type HookReason = RejectionReason;
+
+type Verdict =
+  | { allowed: true; deviceId: string; overrides: Record<string, string>; claim?: IssuedClaim }
+  | { allowed: false; reason: HookReason; deviceId?: string; claim?: IssuedClaim };
+
+class DeadlineExceededError extends Error {
+  override name = 'DeadlineExceededError';
+}
+
+function withDeadline<T>(work: Promise<T>, deadline: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineExceededError('deadline exceeded')), Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+const templateNameOf = (templateArn: string) => templateArn.slice(templateArn.lastIndexOf('/') + 1);
+
+function overridesFor(entry: DeviceEntry | undefined, settings: HookSettings): Record<string, string> {
+  const overrides: Record<string, string> = {
+    ThingGroupName: entry?.thingGroup ?? settings.thingGroup,
+    ThingTypeName: entry?.thingType ?? settings.thingType,
+  };
+  for (const name of settings.attributeNames) overrides[`attr_${name}`] = entry?.attributes?.[name] ?? '';
+  return overrides;
+}
+
+async function evaluate(event: PreProvisioningHookEvent, deps: HookDeps): Promise<Verdict> {
+  const { settings } = deps;
+  if (templateNameOf(event.templateArn) !== settings.templateName) return { allowed: false, reason: 'template-not-allowed' };
+
+  // Only the serial number comes from the device; group, type and attributes come from the registry.
+  const parameters = event.parameters ?? {};
+  const unexpected = Object.keys(parameters).filter((name) => name !== SERIAL_NUMBER_PARAMETER);
+  const serial = parameters[SERIAL_NUMBER_PARAMETER];
+  if (serial === undefined || unexpected.length > 0) return { allowed: false, reason: 'parameters-invalid' };
+  if (!DEVICE_ID_PATTERN.test(serial)) return { allowed: false, reason: 'device-id-invalid' };
+  const deviceId = serial;
+
+  let certificateReason: HookReason | undefined;
+  try {
+    certificateReason = checkValidityAndKey(readCertificateFacts(event.certificatePem), deps.now());
+  } catch (error) {
+    if (!(error instanceof CertificateUnreadableError)) throw error;
+    certificateReason = 'certificate-unreadable';
+  }
+  if (certificateReason) return { allowed: false, reason: certificateReason, deviceId };
+
+  const [entry, claim] = await Promise.all([deps.registry.get(deviceId), deps.ledger.getClaim(event.claimCertificateId)]);
+  const withClaim = claim ? { claim } : {};
+  if (claim && claim.templateName !== settings.templateName) return { allowed: false, reason: 'claim-not-for-template', deviceId, ...withClaim };
+  if (!claim && settings.requireIssuedClaim) return { allowed: false, reason: 'claim-unknown', deviceId };
+
+  let bound: BoundCertificate | undefined;
+  if (entry?.certificateId && entry.certificateId !== event.certificateId) {
+    const boundRecord = await deps.iot.describeCertificate(entry.certificateId);
+    bound = {
+      certificateId: entry.certificateId,
+      status: boundRecord?.status,
+      bindingState: entry.bindingState,
+      ...(entry.claimedAt ? { claimedAt: new Date(entry.claimedAt) } : {}),
+    };
+  }
+  const decision = checkDevice(
+    {
+      deviceId,
+      certificateId: event.certificateId,
+      entry,
+      bound,
+      staleClaimBefore: new Date(deps.now().getTime() - settings.staleClaimMs),
+    },
+    // The hook never retires a certificate itself: a device bound to an ACTIVE one needs the registry's
+    // re-provisioning mark, never a configuration-wide replace.
+    { mode: settings.mode, deviceIdSource: 'serialNumber', boundDevice: 'refuse' },
+  );
+  if (!decision.admitted) return { allowed: false, reason: decision.reason, deviceId, ...withClaim };
+
+  // No takeover: the claim is a conditional write, so two certificates cannot both win this device.
+  const claimed = await deps.registry.claim(deviceId, event.certificateId, {
+    ...(decision.previousCertificateId ? { previousCertificateId: decision.previousCertificateId } : {}),
+    at: deps.now(),
+  });
+  if (!claimed.claimed) return { allowed: false, reason: 'device-already-bound', deviceId, ...withClaim };
+  return { allowed: true, deviceId, overrides: overridesFor(entry, settings), ...withClaim };
+}
+
+export async function decideProvisioning(event: unknown, deps: HookDeps): Promise<PreProvisioningHookResult> {
+  const deadline = Date.now() + deps.settings.deadlineMs;
+  const parsed = preProvisioningHookEventSchema.safeParse(event);
+  if (!parsed.success) {
+    deps.log.warn('provisioning denied: not a pre-provisioning hook event', {
+      reason: 'invalid-event',
+      issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+    });
+    return { allowProvisioning: false };
+  }
+  const request = parsed.data;
+  let verdict: Verdict;
+  try {
+    verdict = await withDeadline(evaluate(request, deps), deadline);
+  } catch (error) {
+    const reason: HookReason = error instanceof DeadlineExceededError ? 'deadline-exceeded' : 'internal-error';
+    deps.log.error('provisioning denied: the decision failed', { reason, error: (error as Error).message });
+    verdict = { allowed: false, reason };
+  }
+
+  const record = {
+    at: deps.now(),
+    outcome: verdict.allowed ? ('allowed' as const) : ('denied' as const),
+    ...(verdict.allowed ? {} : { reason: verdict.reason }),
+    templateName: templateNameOf(request.templateArn),
+    claimCertificateId: request.claimCertificateId,
+    certificateId: request.certificateId,
+    clientId: request.clientId,
+  };
+  const recording = Promise.all([
+    deps.ledger.recordDecision({
+      ...record,
+      ...(verdict.deviceId ? { deviceId: verdict.deviceId } : {}),
+      ...(verdict.claim ? { requestedBy: verdict.claim.requestedBy } : {}),
+    }),
+    verdict.deviceId ? deps.registry.recordProvisioning(verdict.deviceId, record) : undefined,
+  ]);
+  try {
+    await withDeadline(recording, deadline);
+  } catch (error) {
+    deps.log.error('the provisioning decision could not be recorded', { error: (error as Error).message, outcome: record.outcome });
+    // An allowed decision that leaves no record is not allowed.
+    if (verdict.allowed) verdict = { allowed: false, reason: 'internal-error', deviceId: verdict.deviceId };
+  }
+
+  const logKeys = { deviceId: verdict.deviceId, clientId: request.clientId, claimCertificateId: request.claimCertificateId, certificateId: request.certificateId };
+  if (!verdict.allowed) {
+    deps.log.warn('provisioning denied', { ...logKeys, reason: verdict.reason });
+    return { allowProvisioning: false };
+  }
+  deps.log.info('provisioning allowed', { ...logKeys, requestedBy: verdict.claim?.requestedBy?.sub });
+  return { allowProvisioning: true, parameterOverrides: verdict.overrides };
+}
