@@ -14,6 +14,8 @@ export interface DevicesOptions extends TargetOptions {
   thingType?: string;
   attribute?: string[];
   json?: boolean;
+  /** Let the device take a new certificate once although its current one is ACTIVE. */
+  reprovision?: boolean;
 }
 
 function parseAttributes(pairs: string[] = []): Record<string, string> {
@@ -40,6 +42,11 @@ export function describeEntry(entry: DeviceEntry): string {
     lines.push(`certificate   ${entry.certificateId} (${entry.bindingState ?? 'unknown'})`);
     if (entry.thingName) lines.push(`thing         ${entry.thingName}`);
   }
+  if (entry.reprovision) lines.push('reprovision  allowed once (the next provisioning may replace the active certificate)');
+  if (entry.lastProvisioning) {
+    const p = entry.lastProvisioning;
+    lines.push(`provisioning  ${p.outcome}${p.reason ? ` (${p.reason})` : ''} at ${p.at} via ${p.templateName}, certificate ${p.certificateId}`);
+  }
   if (entry.lastRejection) {
     lines.push(`last refusal  ${entry.lastRejection.reason} at ${entry.lastRejection.at} (certificate ${entry.lastRejection.certificateId})`);
   }
@@ -58,8 +65,8 @@ export async function devicesCommand(
   }
   const id = deviceIdSchema.safeParse(deviceId);
   if (!id.success) throw new CliError(`a device id matching [a-zA-Z0-9:_-]{1,128} is required, got "${deviceId ?? ''}"`);
-  if (action !== 'allow' && (options.thingGroup || options.thingType || options.attribute?.length)) {
-    throw new CliError('--thing-group, --thing-type and --attribute belong to `devices allow`');
+  if (action !== 'allow' && (options.thingGroup || options.thingType || options.attribute?.length || options.reprovision)) {
+    throw new CliError('--thing-group, --thing-type, --attribute and --reprovision belong to `devices allow`');
   }
   for (const [flag, value] of [['--thing-group', options.thingGroup], ['--thing-type', options.thingType]] as const) {
     if (value !== undefined && !NAME.test(value)) throw new CliError(`${flag} must match [a-zA-Z0-9:_-]{1,128}`);
@@ -81,6 +88,7 @@ export async function devicesCommand(
           ...(options.thingGroup ? { thingGroup: options.thingGroup } : {}),
           ...(options.thingType ? { thingType: options.thingType } : {}),
           ...(Object.keys(attributes).length ? { attributes } : {}),
+          ...(options.reprovision ? { reprovision: true } : {}),
         },
         now,
       );

@@ -1,13 +1,15 @@
 import { parseArgs } from 'node:util';
 import { devicesCommand } from './devices';
+import { localCommand } from './local';
 import { CliError } from './target';
 
 const USAGE = `usage: iot-provisioner <command> [options]
 
 commands:
-  devices allow <deviceId> [--thing-group G] [--thing-type T] [--attribute k=v]...
+  devices allow <deviceId> [--thing-group G] [--thing-type T] [--attribute k=v]... [--reprovision]
   devices block <deviceId>
   devices show  <deviceId> [--json]
+  local token <username> [--ttl seconds]     a JWT for the local HTTP API (npm run emulator)
 
 target (default: AWS with your usual credentials):
   --local               the local IoT Core started by \`npm run emulator\`
@@ -33,6 +35,8 @@ export async function main(argv: string[], out: (line: string) => void = console
         'thing-type': { type: 'string' },
         attribute: { type: 'string', multiple: true },
         json: { type: 'boolean' },
+        ttl: { type: 'string' },
+        reprovision: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -56,9 +60,15 @@ export async function main(argv: string[], out: (line: string) => void = console
           ...(values['thing-type'] ? { thingType: values['thing-type'] } : {}),
           ...(values.attribute ? { attribute: values.attribute } : {}),
           ...(values.json ? { json: true } : {}),
+          ...(values.reprovision ? { reprovision: true } : {}),
         },
         out,
       );
+    }
+    if (command === 'local') {
+      const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
+      if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) throw new CliError('--ttl must be a whole number of seconds');
+      return await localCommand(action, subject, { ...(values['endpoints-file'] ? { endpointsFile: values['endpoints-file'] } : {}), ...(ttl ? { ttlSeconds: ttl } : {}) }, out);
     }
     throw new CliError(`unknown command "${command}"\n\n${USAGE}`);
   } catch (error) {

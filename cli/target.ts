@@ -29,6 +29,32 @@ export interface Target {
 
 export const ENDPOINTS_FILE = resolve(PROJECT_ROOT, '.local/endpoints.json');
 
+export interface LocalEndpointsFile {
+  region: string;
+  accountId: string;
+  iot: string;
+  dynamodb: string;
+  http?: string;
+  mqtt?: { host: string; port: number };
+  rootCaFile?: string;
+}
+
+/** The running emulator's endpoints; a clear error when it is not running. */
+export async function readLocalEndpoints(endpointsFile?: string): Promise<LocalEndpointsFile> {
+  const file = endpointsFile ?? ENDPOINTS_FILE;
+  if (!existsSync(file)) {
+    throw new CliError(`the local IoT Core is not running (no ${file}); start it with: npm run emulator`);
+  }
+  const endpoints = JSON.parse(readFileSync(file, 'utf8')) as LocalEndpointsFile;
+  try {
+    const response = await fetch(`${endpoints.iot}/_local/health`, { signal: AbortSignal.timeout(1_500) });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  } catch (error) {
+    throw new CliError(`the local IoT Core at ${endpoints.iot} does not answer (${(error as Error).message}); start it with: npm run emulator`);
+  }
+  return endpoints;
+}
+
 export async function useTarget(options: TargetOptions): Promise<Target> {
   const stage = options.stage ?? 'dev';
   const stack = loadStack({ stage });
@@ -42,17 +68,7 @@ export async function useTarget(options: TargetOptions): Promise<Target> {
     return { description: `AWS ${options.profile ? `profile ${options.profile}, ` : ''}stage ${stage}`, registryTable };
   }
 
-  const file = options.endpointsFile ?? ENDPOINTS_FILE;
-  if (!existsSync(file)) {
-    throw new CliError(`the local IoT Core is not running (no ${file}); start it with: npm run emulator`);
-  }
-  const endpoints = JSON.parse(readFileSync(file, 'utf8')) as { region: string; accountId: string; iot: string; dynamodb: string };
-  try {
-    const response = await fetch(`${endpoints.iot}/_local/health`, { signal: AbortSignal.timeout(1_500) });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  } catch (error) {
-    throw new CliError(`the local IoT Core at ${endpoints.iot} does not answer (${(error as Error).message}); start it with: npm run emulator`);
-  }
+  const endpoints = await readLocalEndpoints(options.endpointsFile);
   Object.assign(process.env, {
     AWS_REGION: endpoints.region,
     AWS_ACCESS_KEY_ID: endpoints.accountId,

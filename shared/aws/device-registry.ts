@@ -106,7 +106,7 @@ export class DynamoDeviceRegistry implements DeviceRegistry, DeviceRegistryAdmin
 
   async allow(
     deviceId: string,
-    options: { thingGroup?: string; thingType?: string; attributes?: DeviceAttributes },
+    options: { thingGroup?: string; thingType?: string; attributes?: DeviceAttributes; reprovision?: boolean },
     at: Date,
   ): Promise<DeviceEntry> {
     const now = at.toISOString();
@@ -118,6 +118,7 @@ export class DynamoDeviceRegistry implements DeviceRegistry, DeviceRegistryAdmin
       thingGroup: options.thingGroup,
       thingType: options.thingType,
       attributes: options.attributes && Object.keys(options.attributes).length > 0 ? options.attributes : undefined,
+      reprovision: options.reprovision ? true : undefined,
     })) {
       if (value === undefined) remove.push(field);
       else {

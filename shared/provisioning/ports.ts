@@ -112,7 +112,7 @@ export interface DeviceRegistryAdmin {
   get(deviceId: string): Promise<DeviceEntry | undefined>;
   allow(
     deviceId: string,
-    options: { thingGroup?: string; thingType?: string; attributes?: DeviceAttributes },
+    options: { thingGroup?: string; thingType?: string; attributes?: DeviceAttributes; reprovision?: boolean },
     at: Date,
   ): Promise<DeviceEntry>;
   block(deviceId: string, at: Date): Promise<DeviceEntry>;

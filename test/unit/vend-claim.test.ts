@@ -1,0 +1,93 @@
+import { ThrottlingException } from '@aws-sdk/client-iot';
+import { vendProvisioningClaim, type ClaimVendingDeps } from '../../shared/provisioning/vend-claim';
+import type { IssuedClaim } from '../../shared/provisioning/ports';
+import { loadEvent } from '../support/fixtures';
+
+/** Trusted-user claim vending: who may ask, what they get, what is recorded, and what is never logged. */
+
+const PRIVATE_KEY = '-----BEGIN RSA PRIVATE KEY-----\nMIIEsecret\n-----END RSA PRIVATE KEY-----\n';
+
+function setup(overrides: Partial<ClaimVendingDeps> = {}) {
+  const recorded: IssuedClaim[] = [];
+  const logs: string[] = [];
+  const log = (message: string, ...extra: unknown[]) => logs.push(JSON.stringify({ message, extra }));
+  const deps: ClaimVendingDeps = {
+    iot: {
+      createProvisioningClaim: async () => ({
+        certificateId: 'c'.repeat(64),
+        certificatePem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+        privateKey: PRIVATE_KEY,
+        expiration: new Date('2026-11-22T12:05:00Z'),
+      }),
+    },
+    dataEndpoint: async () => 'a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com',
+    ledger: { recordClaim: async (claim) => void recorded.push(claim) },
+    templateName: 'iot-provisioner-dev',
+    now: () => new Date('2026-11-22T12:00:00Z'),
+    log: { debug: log, info: log, warn: log, error: log },
+    ...overrides,
+  };
+  return { deps, recorded, logs };
+}
+
+describe('vendProvisioningClaim', () => {
+  it('returns the claim certificate, its key, expiry and endpoint to a signed-in user, and records who asked', async () => {
+    const { deps, recorded, logs } = setup();
+    const response = await vendProvisioningClaim(loadEvent('provisioning-claim-request'), deps);
+    expect(response.statusCode).toBe(201);
+    expect(JSON.parse(response.body)).toEqual({
+      certificateId: 'c'.repeat(64),
+      certificatePem: expect.stringContaining('BEGIN CERTIFICATE'),
+      privateKey: PRIVATE_KEY,
+      expiration: '2026-11-22T12:05:00.000Z',
+      templateName: 'iot-provisioner-dev',
+      endpoint: 'a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com',
+      provisionTopic: '$aws/provisioning-templates/iot-provisioner-dev/provision/json',
+    });
+    expect(recorded).toEqual([
+      expect.objectContaining({
+        claimCertificateId: 'c'.repeat(64),
+        templateName: 'iot-provisioner-dev',
+        requestedBy: { sub: '0b8c8a52-7b3e-4c1e-9a8f-2f4d5e6a7b8c', username: 'operator@example.com' },
+      }),
+    ]);
+    expect(logs.join('\n')).not.toContain('PRIVATE KEY');
+  });
+
+  it('refuses a request without a verified subject (401) and creates nothing', async () => {
+    const created = jest.fn();
+    const { deps } = setup({ iot: { createProvisioningClaim: created } });
+    const event = loadEvent<{ requestContext: Record<string, unknown> }>('provisioning-claim-request');
+    delete event.requestContext.authorizer;
+    expect((await vendProvisioningClaim(event, deps)).statusCode).toBe(401);
+    expect(created).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    ['a body that is not JSON', 'nope'],
+    ['parameters it does not take', '{"templateName":"admin-template"}'],
+    ['a JSON array', '[]'],
+  ])('refuses %s with 400 and the reason', async (_, body) => {
+    const { deps } = setup();
+    const response = await vendProvisioningClaim({ ...loadEvent<Record<string, unknown>>('provisioning-claim-request'), body }, deps);
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(response.body).issues).toHaveLength(1);
+  });
+
+  it('answers 400 to something that is not an HTTP API event', async () => {
+    expect((await vendProvisioningClaim({ hello: 'world' }, setup().deps)).statusCode).toBe(400);
+  });
+
+  it('answers 429 when AWS IoT throttles', async () => {
+    const { deps } = setup({ iot: { createProvisioningClaim: () => Promise.reject(new ThrottlingException({ message: 'Rate exceeded', $metadata: {} })) } });
+    const response = await vendProvisioningClaim(loadEvent('provisioning-claim-request'), deps);
+    expect(response.statusCode).toBe(429);
+    expect(response.headers['retry-after']).toBe('1');
+  });
+
+  it('answers 500 without internals, and hands out no claim it could not record', async () => {
+    const { deps } = setup({ ledger: { recordClaim: () => Promise.reject(new Error('table arn:aws:dynamodb:... is gone')) } });
+    const response = await vendProvisioningClaim(loadEvent('provisioning-claim-request'), deps);
+    expect(response).toEqual({ statusCode: 500, headers: { 'content-type': 'application/json' }, body: '{"message":"Internal error"}' });
+  });
+});
