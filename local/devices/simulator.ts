@@ -24,7 +24,7 @@ export interface Identity {
   privateKeyPem: string;
 }
 
-function connectOnce(endpoint: Endpoint, identity: Identity, clientId: string, timeoutMs = 5_000): Promise<{ client?: MqttClient; error?: string }> {
+export function connectOnce(endpoint: Endpoint, identity: Identity, clientId: string, timeoutMs = 5_000): Promise<{ client?: MqttClient; error?: string }> {
   return new Promise((resolve) => {
     const client = mqtt.connect({
       protocol: 'mqtts',
@@ -97,7 +97,12 @@ export type FleetDeviceResult =
 
 /** Publishes one request of the fleet-provisioning API and waits for its accepted or rejected reply. */
 async function request(client: MqttClient, topic: string, payload: unknown, timeoutMs = 10_000): Promise<{ accepted: boolean; body: Record<string, unknown> }> {
-  await client.subscribeAsync([`${topic}/accepted`, `${topic}/rejected`], { qos: 1 });
+  try {
+    await client.subscribeAsync([`${topic}/accepted`, `${topic}/rejected`], { qos: 1 });
+  } catch {
+    // The broker refused the subscription (SUBACK 0x80): the certificate's policy does not cover the topic.
+    return { accepted: false, body: { errorCode: 'SubscriptionRefused', errorMessage: `not authorized to subscribe to ${topic}/+` } };
+  }
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       client.removeListener('message', onMessage);

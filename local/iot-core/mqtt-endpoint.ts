@@ -62,6 +62,7 @@ export class MqttEndpoint {
   private readonly contexts = new Map<string, { revision: number; context: SecureContext }>();
   private broker!: Aedes;
   private readonly servers: Server[] = [];
+  private readonly sockets = new Set<TLSSocket>();
   readonly fleet: FleetProvisioning;
   /** Connection outcomes, newest last, for tests and the sandbox. */
   readonly log: Array<{ event: 'refused' | 'connected' | 'publish-denied' | 'subscribe-denied'; detail: string; at: number }> = [];
@@ -104,6 +105,10 @@ export class MqttEndpoint {
         SNICallback: (servername, callback) => callback(null, this.contextFor(servername)),
       });
       server.on('secureConnection', (socket) => this.onSecureConnection(socket));
+      server.on('connection', (socket) => {
+        this.sockets.add(socket as TLSSocket);
+        socket.once('close', () => this.sockets.delete(socket as TLSSocket));
+      });
       server.on('tlsClientError', (error) => this.log.push({ event: 'refused', detail: `tls: ${error.message}`, at: this.now() }));
       try {
         await new Promise<void>((resolve, reject) => {
@@ -123,8 +128,10 @@ export class MqttEndpoint {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    const closed = Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.broker.close(() => resolve()));
+    await closed;
   }
 
   /** The PEMs a client certificate may chain to, for one account (SNI) or for connections without SNI. */
