@@ -43,11 +43,11 @@ if (!awsAvailable) console.warn('aws-cli.test: no `aws` command on this machine;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'iot-cli-'));
-    const [iotPort, dynamodbPort] = [await freePort(), await freePort()];
+    const [iotPort, dynamodbPort, httpPort, mqttPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const root = resolve(__dirname, '../..');
     emulator = spawn(
       process.execPath,
-      [resolve(root, 'node_modules/tsx/dist/cli.mjs'), 'local/emulator.ts', '--iot-port', String(iotPort), '--dynamodb-port', String(dynamodbPort), '--endpoints-file', join(dir, 'endpoints.json'), '--no-demo'],
+      [resolve(root, 'node_modules/tsx/dist/cli.mjs'), 'local/emulator.ts', '--iot-port', String(iotPort), '--dynamodb-port', String(dynamodbPort), '--http-port', String(httpPort), '--mqtt-port', String(mqttPort), '--state-dir', dir, '--endpoints-file', join(dir, 'endpoints.json'), '--no-demo'],
       { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     await new Promise<void>((ready, fail) => {
@@ -124,9 +124,10 @@ if (!awsAvailable) console.warn('aws-cli.test: no `aws` command on this machine;
     expect(await awsError('update-certificate', '--certificate-id', cert.certificateId, '--new-status', 'ACTIVE')).toContain('CertificateStateException');
   });
 
-  it('describes the ATS endpoint and reports unknown certificates as the AWS CLI would', async () => {
+  it('describes the ATS endpoint — this machine, where the local MQTT endpoint listens — and reports unknown certificates as the AWS CLI would', async () => {
     const { endpointAddress } = await aws('describe-endpoint', '--endpoint-type', 'iot:Data-ATS');
-    expect(endpointAddress).toMatch(/-ats\.iot\.us-east-1\.amazonaws\.com$/);
+    expect(endpointAddress).toBe('localhost');
+    expect((await aws('describe-endpoint', '--endpoint-type', 'iot:CredentialProvider')).endpointAddress).toMatch(/\.credentials\.iot\.us-east-1\.amazonaws\.com$/);
     expect(await awsError('describe-certificate', '--certificate-id', 'a'.repeat(64))).toContain('ResourceNotFoundException');
   });
 });

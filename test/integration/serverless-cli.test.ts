@@ -27,6 +27,7 @@ let caId: string;
 let params: Record<string, string>;
 
 const ofType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+const resourceOf = (logicalId: string) => template.Resources[logicalId]!;
 const onlyOfType = (type: string) => {
   const found = ofType(type);
   expect(found).toHaveLength(1);
@@ -59,8 +60,8 @@ afterAll(() => {
 });
 
 describe('serverless package', () => {
-  it('writes a bundled zip for activateCertificate', () => {
-    expect(statSync(join(dir, 'out/activateCertificate.zip')).size).toBeGreaterThan(10_000);
+  it.each(['activateCertificate', 'preProvisioningHook', 'vendProvisioningClaim'])('writes a bundled zip for %s', (fn) => {
+    expect(statSync(join(dir, `out/${fn}.zip`)).size).toBeGreaterThan(10_000);
   });
 
   it('has the topic rule on the registered-certificate topic, filtered to the configured CA, with an error action', () => {
@@ -71,10 +72,16 @@ describe('serverless package', () => {
     expect(payload.ErrorAction.Sqs.QueueUrl).toEqual({ Ref: 'ProvisioningFailureQueue' });
   });
 
-  it('lets only this account’s rule invoke the function (SourceArn and SourceAccount)', () => {
+  it('lets only this account’s rule and template invoke their functions (SourceArn and SourceAccount)', () => {
     const permissions = ofType('AWS::Lambda::Permission').map(([, r]) => r.Properties);
-    expect(permissions).toHaveLength(1);
-    expect(permissions[0]).toMatchObject({
+    const fromIot = permissions.filter((p) => p.Principal === 'iot.amazonaws.com');
+    expect(fromIot).toHaveLength(2);
+    expect(fromIot.find((p) => JSON.stringify(p).includes('provisioningtemplate/'))).toMatchObject({
+      FunctionName: { 'Fn::GetAtt': ['PreProvisioningHookLambdaFunction', 'Arn'] },
+      SourceAccount: { Ref: 'AWS::AccountId' },
+      SourceArn: { 'Fn::Sub': 'arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:provisioningtemplate/iot-provisioner-test' },
+    });
+    expect(fromIot.find((p) => JSON.stringify(p).includes(':rule/'))).toMatchObject({
       Principal: 'iot.amazonaws.com',
       Action: 'lambda:InvokeFunction',
       SourceAccount: { Ref: 'AWS::AccountId' },
@@ -117,6 +124,38 @@ describe('serverless package', () => {
     });
   });
 
+  it('has the fleet template with the hook (payload 2020-04-01), its provisioning role, and the claim policy', () => {
+    const fleetTemplate = onlyOfType('AWS::IoT::ProvisioningTemplate');
+    expect(fleetTemplate.Properties).toMatchObject({
+      TemplateName: 'iot-provisioner-test',
+      Enabled: true,
+      TemplateType: 'FLEET_PROVISIONING',
+      PreProvisioningHook: { TargetArn: { 'Fn::GetAtt': ['PreProvisioningHookLambdaFunction', 'Arn'] }, PayloadVersion: '2020-04-01' },
+      ProvisioningRoleArn: { 'Fn::GetAtt': ['ProvisioningRole', 'Arn'] },
+    });
+    const body = JSON.parse(fleetTemplate.Properties.TemplateBody as string);
+    expect(body.Resources.thing.Properties.ThingName).toEqual({ Ref: 'SerialNumber' });
+    expect(body.Resources.certificate.Properties.Status).toBe('ACTIVE');
+    expect(body.Resources.policy.Properties.PolicyName).toBe('iot-provisioner-test-device');
+    expect(JSON.stringify(resourceOf('ProvisioningRole').Properties.ManagedPolicyArns)).toContain('service-role/AWSIoTThingsRegistration');
+    const claimPolicy = JSON.stringify(resourceOf('ClaimPolicy').Properties.PolicyDocument);
+    expect(claimPolicy).toContain('topic/$aws/certificates/create/*');
+    expect(claimPolicy).toContain('topic/$aws/certificates/create-from-csr/*');
+    expect(claimPolicy).toContain('topic/$aws/provisioning-templates/iot-provisioner-test/provision/*');
+  });
+
+  it('has the user pool without self sign-up, the JWT authorizer, and POST /provisioning-claims behind it', () => {
+    expect(resourceOf('UserPool').Properties.AdminCreateUserConfig).toEqual({ AllowAdminCreateUserOnly: true });
+    expect(onlyOfType('AWS::ApiGatewayV2::Authorizer').Properties).toMatchObject({
+      AuthorizerType: 'JWT',
+      JwtConfiguration: { Audience: [{ Ref: 'UserPoolClient' }], Issuer: { 'Fn::Sub': 'https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}' } },
+    });
+    expect(onlyOfType('AWS::ApiGatewayV2::Route').Properties).toMatchObject({ RouteKey: 'POST /provisioning-claims', AuthorizationType: 'JWT' });
+    const claimRole = JSON.stringify(resourceOf('VendProvisioningClaimRole'));
+    expect(claimRole).toContain('iot:CreateProvisioningClaim');
+    expect(claimRole).toContain('provisioningtemplate/iot-provisioner-test');
+  });
+
   it('grants no iot:* and no unscoped resource in any IAM or IoT policy', () => {
     const statements: Array<{ Action: unknown; Resource: unknown }> = [];
     for (const [, resource] of Object.entries(template.Resources)) {
@@ -128,15 +167,22 @@ describe('serverless package', () => {
     expect(statements.length).toBeGreaterThan(5);
     const actions = statements.flatMap((s) => [s.Action].flat()) as string[];
     expect(actions.filter((a) => a === '*' || a.endsWith(':*'))).toEqual([]);
-    const resources = statements.flatMap((s) => [s.Resource].flat());
-    expect(resources.filter((r) => r === '*')).toEqual([]);
+    // '*' only for actions that have no resource type (DescribeEndpoint cannot be scoped).
+    const unscoped = statements.filter((s) => [s.Resource].flat().includes('*'));
+    expect(unscoped.flatMap((s) => [s.Action].flat())).toEqual(['iot:DescribeEndpoint']);
   });
 
-  it('gives the function the environment the local IoT Core reads from serverless.yml', () => {
-    const packaged = template.Resources.ActivateCertificateLambdaFunction?.Properties.Environment.Variables;
-    const local = loadStack({ stage: 'test', params }).functions.find((f) => f.name === 'activateCertificate')?.environment;
-    expect(local).toEqual(packaged);
-    expect(packaged).toMatchObject({ ALLOWED_CA_IDS: caId, DEVICE_REGISTRY_TABLE: 'iot-provisioner-test-devices' });
+  it('gives every function the environment the local IoT Core reads from serverless.yml', () => {
+    const local = loadStack({ stage: 'test', params });
+    expect(local.functions.map((f) => f.name).sort()).toEqual(['activateCertificate', 'preProvisioningHook', 'vendProvisioningClaim']);
+    for (const fn of local.functions) {
+      const logicalId = `${fn.name[0]!.toUpperCase()}${fn.name.slice(1)}LambdaFunction`;
+      expect(fn.environment).toEqual(template.Resources[logicalId]?.Properties.Environment.Variables);
+    }
+    expect(template.Resources.ActivateCertificateLambdaFunction?.Properties.Environment.Variables).toMatchObject({
+      ALLOWED_CA_IDS: caId,
+      DEVICE_REGISTRY_TABLE: 'iot-provisioner-test-devices',
+    });
   });
 
   it('runs arm64 on nodejs22.x or newer', () => {
@@ -145,8 +191,8 @@ describe('serverless package', () => {
 });
 
 describe('serverless invoke local', () => {
-  const invoke = (env: Record<string, string>) =>
-    run(join(ROOT, 'node_modules/.bin/serverless'), ['invoke', 'local', '-f', 'activateCertificate', '--path', 'events/certificate-registered.json'], {
+  const invoke = (env: Record<string, string>, fn = 'activateCertificate', event = 'events/certificate-registered.json') =>
+    run(join(ROOT, 'node_modules/.bin/serverless'), ['invoke', 'local', '-f', fn, '--path', event], {
       cwd: ROOT,
       env: { PATH: process.env.PATH, HOME: dir, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', ...env },
       timeout: 120_000,
@@ -162,6 +208,11 @@ describe('serverless invoke local', () => {
       const { stdout } = await invoke(core.sdkEnvironment());
 
       expect(stdout).toContain('"outcome": "activated"');
+      // The hook's sample event asks for FLEET-0001 with the (valid) demo certificate: allowed.
+      const hook = await invoke(core.sdkEnvironment(), 'preProvisioningHook', 'events/pre-provisioning-hook.json');
+      expect(hook.stdout).toContain('"allowProvisioning": true');
+      const claim = await invoke(core.sdkEnvironment(), 'vendProvisioningClaim', 'events/provisioning-claim-request.json');
+      expect(claim.stdout).toContain('"statusCode": 201');
       const iot = new IoTClient({});
       const { certificateDescription } = await iot.send(new DescribeCertificateCommand({ certificateId }));
       iot.destroy();

@@ -1,0 +1,125 @@
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { IoTClient, RegisterCACertificateCommand } from '@aws-sdk/client-iot';
+import { createCa, deviceChain, issueCertificate } from '../../local/pki';
+import { freePort } from '../support/ports';
+
+/**
+ * The seeds' own commands against `npm run emulator` (the process): seed 004's mosquitto_rr steps with a
+ * claim from the HTTP API, and seed 001's mosquitto_pub first connect that fails, then succeeds. Runs when
+ * Debian's mosquitto-clients are installed; otherwise the suite says so and skips.
+ */
+
+const run = promisify(execFile);
+const ROOT = resolve(__dirname, '../..');
+const available = (() => {
+  try {
+    execFileSync('mosquitto_rr', ['--help'], { stdio: 'pipe' });
+    return true;
+  } catch (error) {
+    // mosquitto clients print usage and exit 1 on --help; only ENOENT means they are missing.
+    return (error as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+})();
+if (!available) console.warn('mosquitto.test: mosquitto-clients are not installed (apt-get install mosquitto-clients); suite skipped');
+
+(available ? describe : describe.skip)('mosquitto clients against npm run emulator', () => {
+  let emulator: ChildProcess;
+  let dir: string;
+  let endpoints: { iot: string; http: string; mqtt: { port: number }; rootCaFile: string; region: string; accountId: string; dynamodb: string };
+  const cli = (...args: string[]) =>
+    run(process.execPath, [resolve(ROOT, 'bin/iot-provisioner.cjs'), ...args, '--endpoints-file', join(dir, 'endpoints.json')], { env: { PATH: process.env.PATH, HOME: dir } });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mosquitto-'));
+    const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    emulator = spawn(
+      process.execPath,
+      [
+        resolve(ROOT, 'node_modules/tsx/dist/cli.mjs'),
+        'local/emulator.ts',
+        ...['--iot-port', '--dynamodb-port', '--http-port', '--mqtt-port'].flatMap((flag, i) => [flag, String(ports[i])]),
+        '--endpoints-file',
+        join(dir, 'endpoints.json'),
+        '--state-dir',
+        dir,
+        '--no-demo',
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT' } },
+    );
+    await new Promise<void>((ready, fail) => {
+      let output = '';
+      emulator.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('Ctrl-C stops it.')) ready();
+      });
+      emulator.once('exit', (code) => fail(new Error(`npm run emulator exited with ${code}: ${output}`)));
+    });
+    endpoints = JSON.parse(readFileSync(join(dir, 'endpoints.json'), 'utf8')) as typeof endpoints;
+  }, 90_000);
+
+  afterAll(async () => {
+    const exited = new Promise((done) => emulator.once('exit', done));
+    emulator.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('provisions a device with seed 004’s mosquitto_rr steps and a claim from the HTTP API', async () => {
+    const { stdout: token } = await cli('local', 'token', 'operator@example.com');
+    await cli('devices', 'allow', 'sampleSerialNumber', '--local');
+    const response = await fetch(`${endpoints.http}/provisioning-claims`, { method: 'POST', headers: { authorization: token.trim() }, body: '{}' });
+    expect(response.status).toBe(201);
+    const claim = (await response.json()) as { certificatePem: string; privateKey: string; templateName: string };
+    writeFileSync(join(dir, 'claimCert.pem'), claim.certificatePem);
+    writeFileSync(join(dir, 'claimPrivateKey.pem'), claim.privateKey);
+    const rr = (topic: string, message: string) =>
+      run('mosquitto_rr', [
+        '--cert', join(dir, 'claimCert.pem'), '--key', join(dir, 'claimPrivateKey.pem'), '--cafile', endpoints.rootCaFile,
+        '-h', 'localhost', '-p', String(endpoints.mqtt.port),
+        '-t', topic, '-m', message, '-e', `${topic}/accepted`,
+        '-i', 'sample-client-id-1', '--protocol-version', 'mqttv311', '-q', '1', '-W', '15',
+      ]);
+
+    const created = JSON.parse((await rr('$aws/certificates/create/json', '{}')).stdout) as Record<string, string>;
+    expect(created).toMatchObject({ certificateId: expect.stringMatching(/^[a-f0-9]{64}$/), certificateOwnershipToken: expect.any(String) });
+    expect(created.privateKey).toContain('PRIVATE KEY');
+
+    const provisioned = JSON.parse(
+      (await rr(`$aws/provisioning-templates/${claim.templateName}/provision/json`, JSON.stringify({ certificateOwnershipToken: created.certificateOwnershipToken, parameters: { SerialNumber: 'sampleSerialNumber' } }))).stdout,
+    ) as Record<string, unknown>;
+    expect(provisioned).toEqual({ deviceConfiguration: {}, thingName: 'sampleSerialNumber' });
+
+    // The device reconnects with its new certificate (client id = thing name) and publishes.
+    writeFileSync(join(dir, 'device.crt'), created.certificatePem!);
+    writeFileSync(join(dir, 'device.key'), created.privateKey!);
+    await run('mosquitto_pub', ['--cafile', endpoints.rootCaFile, '--cert', join(dir, 'device.crt'), '--key', join(dir, 'device.key'), '-h', 'localhost', '-p', String(endpoints.mqtt.port), '-q', '1', '-t', 'device/sampleSerialNumber/telemetry', '-i', 'sampleSerialNumber', '-m', 'hello']);
+  });
+
+  it('lets a JITR device’s mosquitto_pub fail on the first connect and succeed once activated (seed 001)', async () => {
+    const ca = await createCa({ commonName: 'CAroot' });
+    const iot = new IoTClient({ endpoint: endpoints.iot, region: endpoints.region, credentials: { accessKeyId: endpoints.accountId, secretAccessKey: 'local' } });
+    await iot.send(new RegisterCACertificateCommand({ caCertificate: ca.certificatePem, certificateMode: 'SNI_ONLY', setAsActive: true, allowAutoRegistration: true }));
+    iot.destroy();
+    const device = await issueCertificate(ca, { subject: { serialNumber: 'JustInTime' } });
+    await cli('devices', 'allow', 'JustInTime', '--local');
+    writeFileSync(join(dir, 'deviceCertAndCA.crt'), deviceChain(device, ca));
+    writeFileSync(join(dir, 'deviceCert.key'), device.privateKeyPem);
+    const publish = () =>
+      run('mosquitto_pub', [
+        '--cafile', endpoints.rootCaFile, '--cert', join(dir, 'deviceCertAndCA.crt'), '--key', join(dir, 'deviceCert.key'),
+        '-h', 'localhost', '-p', String(endpoints.mqtt.port), '-q', '1', '-t', 'device/JustInTime/telemetry', '-i', 'JustInTime', '--tls-version', 'tlsv1.2', '-m', 'test',
+      ]).then(() => 'published', (error: { stderr: string }) => `failed: ${error.stderr.trim()}`);
+
+    expect(await publish()).toMatch(/^failed: .*(not authori[sz]ed|Connection Refused)/i);
+    let second = 'not tried';
+    for (let attempt = 0; attempt < 20 && second !== 'published'; attempt++) {
+      await new Promise((r) => setTimeout(r, 250));
+      second = await publish();
+    }
+    expect(second).toBe('published');
+  });
+});
