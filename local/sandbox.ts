@@ -183,7 +183,9 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
       if (spec.registry === 'allow') await registry.allow(spec.serialNumber, {}, new Date());
       if (spec.registry === 'block') await registry.block(spec.serialNumber, new Date());
     }
-    for (const spec of fleetCases()) {
+    // One after another: the takeover attempt must come once its victim is provisioned (and concurrent
+    // cold starts of the function containers make the whole slower on two cores).
+    const provision = async (spec: FleetCase): Promise<SandboxRow> => {
       const response = await fetch(`${core.endpoints.http}/provisioning-claims`, { method: 'POST', headers: { authorization: token }, body: '{}' });
       if (response.status !== 201) throw new Error(`POST /provisioning-claims answered ${response.status}: ${await response.text()}`);
       const claim = (await response.json()) as { certificatePem: string; privateKey: string; templateName: string };
@@ -200,7 +202,7 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
       const state = await describe(certificateId);
       const outcome = result.outcome;
       const reason = result.outcome === 'provisioned' ? 'allowed' : (decision?.outcome === 'denied' && decision.reason) || result.errorCode;
-      rows.push({
+      return {
         flow: 'fleet',
         device: spec.label,
         deviceId: spec.serialNumber,
@@ -213,8 +215,9 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
             ? `reconnected as ${result.thingName}${result.published ? ', published' : ''}`
             : `${result.step}: ${result.errorCode}`,
         asExpected: outcome === spec.expect.outcome && (!spec.expect.reason || spec.expect.reason === reason),
-      });
-    }
+      };
+    };
+    for (const spec of fleetCases()) rows.push(await provision(spec));
     iot.destroy();
     return { rows, failures: core.failures.length };
   } finally {
