@@ -146,6 +146,19 @@ const splitNames = (value) =>
     .map((name) => name.trim())
     .filter(Boolean);
 
+/** Roles AWS IoT assumes (rule actions, provisioning), for this account only (confused deputy). */
+const IOT_SERVICE_TRUST = {
+  Version: '2012-10-17',
+  Statement: [
+    {
+      Effect: 'Allow',
+      Principal: { Service: 'iot.amazonaws.com' },
+      Action: 'sts:AssumeRole',
+      Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+    },
+  ],
+};
+
 /** A function's own role: its log group, plus `statements`. */
 function functionRole(service, stage, name, statements) {
   return {
@@ -237,17 +250,7 @@ function buildResources(settings) {
     TopicRuleErrorRole: {
       Type: 'AWS::IAM::Role',
       Properties: {
-        AssumeRolePolicyDocument: {
-          Version: '2012-10-17',
-          Statement: [
-            {
-              Effect: 'Allow',
-              Principal: { Service: 'iot.amazonaws.com' },
-              Action: 'sts:AssumeRole',
-              Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
-            },
-          ],
-        },
+        AssumeRolePolicyDocument: IOT_SERVICE_TRUST,
         Policies: [
           {
             PolicyName: 'send-rule-errors',
@@ -333,17 +336,7 @@ function buildResources(settings) {
     ProvisioningRole: {
       Type: 'AWS::IAM::Role',
       Properties: {
-        AssumeRolePolicyDocument: {
-          Version: '2012-10-17',
-          Statement: [
-            {
-              Effect: 'Allow',
-              Principal: { Service: 'iot.amazonaws.com' },
-              Action: 'sts:AssumeRole',
-              Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
-            },
-          ],
-        },
+        AssumeRolePolicyDocument: IOT_SERVICE_TRUST,
         ManagedPolicyArns: [{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/service-role/AWSIoTThingsRegistration' }],
       },
     },

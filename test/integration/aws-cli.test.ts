@@ -1,9 +1,9 @@
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../support/ports';
+import { startEmulatorProcess } from '../support/emulator-process';
 import { createCa, issueCertificate, issueVerificationCertificate } from '../../local/pki';
 
 /**
@@ -23,11 +23,10 @@ const awsAvailable = (() => {
 if (!awsAvailable) console.warn('aws-cli.test: no `aws` command on this machine; the AWS CLI suite is skipped');
 
 (awsAvailable ? describe : describe.skip)('the AWS CLI against npm run emulator', () => {
-  let emulator: ChildProcess;
+  let emulator: Awaited<ReturnType<typeof startEmulatorProcess>>;
   let endpoint: string;
   let dir: string;
   let env: NodeJS.ProcessEnv;
-
   const aws = async (...args: string[]) => {
     const { stdout } = await run('aws', ['iot', ...args, '--endpoint-url', endpoint, '--output', 'json'], { env, cwd: dir });
     return stdout.trim() ? (JSON.parse(stdout) as Record<string, any>) : {};
@@ -43,22 +42,8 @@ if (!awsAvailable) console.warn('aws-cli.test: no `aws` command on this machine;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'iot-cli-'));
-    const [iotPort, dynamodbPort, httpPort, mqttPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    const root = resolve(__dirname, '../..');
-    emulator = spawn(
-      process.execPath,
-      [resolve(root, 'node_modules/tsx/dist/cli.mjs'), 'local/emulator.ts', '--iot-port', String(iotPort), '--dynamodb-port', String(dynamodbPort), '--http-port', String(httpPort), '--mqtt-port', String(mqttPort), '--state-dir', dir, '--endpoints-file', join(dir, 'endpoints.json'), '--no-demo'],
-      { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    await new Promise<void>((ready, fail) => {
-      let output = '';
-      emulator.stdout!.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('local IoT Core is up')) ready();
-      });
-      emulator.once('exit', (code) => fail(new Error(`npm run emulator exited with ${code}: ${output}`)));
-    });
-    endpoint = `http://127.0.0.1:${iotPort}`;
+    emulator = await startEmulatorProcess(dir);
+    endpoint = emulator.endpoints.iot;
     env = {
       HOME: dir,
       PATH: process.env.PATH,
@@ -71,9 +56,7 @@ if (!awsAvailable) console.warn('aws-cli.test: no `aws` command on this machine;
   }, 60_000);
 
   afterAll(async () => {
-    const exited = new Promise((done) => emulator.once('exit', done));
-    emulator.kill('SIGTERM');
-    await exited;
+    await emulator.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 

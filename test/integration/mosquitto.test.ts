@@ -1,11 +1,11 @@
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { IoTClient, RegisterCACertificateCommand } from '@aws-sdk/client-iot';
 import { createCa, deviceChain, issueCertificate } from '../../local/pki';
-import { freePort } from '../support/ports';
+import { startEmulatorProcess, type EmulatorEndpoints } from '../support/emulator-process';
 
 /**
  * The seeds' own commands against `npm run emulator` (the process): seed 004's mosquitto_rr steps with a
@@ -27,44 +27,20 @@ const available = (() => {
 if (!available) console.warn('mosquitto.test: mosquitto-clients are not installed (apt-get install mosquitto-clients); suite skipped');
 
 (available ? describe : describe.skip)('mosquitto clients against npm run emulator', () => {
-  let emulator: ChildProcess;
+  let emulator: Awaited<ReturnType<typeof startEmulatorProcess>>;
   let dir: string;
-  let endpoints: { iot: string; http: string; mqtt: { port: number }; rootCaFile: string; region: string; accountId: string; dynamodb: string };
+  let endpoints: EmulatorEndpoints;
   const cli = (...args: string[]) =>
-    run(process.execPath, [resolve(ROOT, 'bin/iot-provisioner.cjs'), ...args, '--endpoints-file', join(dir, 'endpoints.json')], { env: { PATH: process.env.PATH, HOME: dir } });
+    run(process.execPath, [resolve(ROOT, 'bin/iot-provisioner.cjs'), ...args, '--endpoints-file', emulator.endpointsFile], { env: { PATH: process.env.PATH, HOME: dir } });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mosquitto-'));
-    const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-    emulator = spawn(
-      process.execPath,
-      [
-        resolve(ROOT, 'node_modules/tsx/dist/cli.mjs'),
-        'local/emulator.ts',
-        ...['--iot-port', '--dynamodb-port', '--http-port', '--mqtt-port'].flatMap((flag, i) => [flag, String(ports[i])]),
-        '--endpoints-file',
-        join(dir, 'endpoints.json'),
-        '--state-dir',
-        dir,
-        '--no-demo',
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT' } },
-    );
-    await new Promise<void>((ready, fail) => {
-      let output = '';
-      emulator.stdout!.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('Ctrl-C stops it.')) ready();
-      });
-      emulator.once('exit', (code) => fail(new Error(`npm run emulator exited with ${code}: ${output}`)));
-    });
-    endpoints = JSON.parse(readFileSync(join(dir, 'endpoints.json'), 'utf8')) as typeof endpoints;
+    emulator = await startEmulatorProcess(dir);
+    endpoints = emulator.endpoints;
   }, 90_000);
 
   afterAll(async () => {
-    const exited = new Promise((done) => emulator.once('exit', done));
-    emulator.kill('SIGTERM');
-    await exited;
+    await emulator.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -1,0 +1,56 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { freePort } from './ports';
+
+const ROOT = resolve(__dirname, '../..');
+
+export interface EmulatorEndpoints {
+  region: string;
+  accountId: string;
+  iot: string;
+  dynamodb: string;
+  http: string;
+  mqtt: { host: string; port: number };
+  rootCaFile: string;
+}
+
+/**
+ * `npm run emulator` as users run it — a separate process — on free ports, with its endpoints file and
+ * root CA in `dir`. `stop()` sends SIGTERM and waits for the exit.
+ */
+export async function startEmulatorProcess(dir: string): Promise<{ endpoints: EmulatorEndpoints; endpointsFile: string; stop: () => Promise<void> }> {
+  const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const endpointsFile = join(dir, 'endpoints.json');
+  const emulator: ChildProcess = spawn(
+    process.execPath,
+    [
+      resolve(ROOT, 'node_modules/tsx/dist/cli.mjs'),
+      'local/emulator.ts',
+      ...['--iot-port', '--dynamodb-port', '--http-port', '--mqtt-port'].flatMap((flag, i) => [flag, String(ports[i])]),
+      '--endpoints-file',
+      endpointsFile,
+      '--state-dir',
+      dir,
+      '--no-demo',
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT' } },
+  );
+  await new Promise<void>((ready, fail) => {
+    let output = '';
+    emulator.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Ctrl-C stops it.')) ready();
+    });
+    emulator.once('exit', (code) => fail(new Error(`npm run emulator exited with ${code}: ${output}`)));
+  });
+  return {
+    endpoints: JSON.parse(readFileSync(endpointsFile, 'utf8')) as EmulatorEndpoints,
+    endpointsFile,
+    stop: async () => {
+      const exited = new Promise((done) => emulator.once('exit', done));
+      emulator.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
