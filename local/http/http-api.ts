@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import type { FunctionInvoker } from '../lambda/async-lambda';
 import { JwtVerificationError, type LocalJwtIssuer } from './jwt';
 
 /**
@@ -16,7 +17,6 @@ export interface HttpRoute {
   authorizer?: { issuer: string; audience: string[] };
 }
 
-export type SyncInvoker = (functionArn: string, event: unknown, timeoutMs: number) => Promise<unknown>;
 
 const INTEGRATION_TIMEOUT_MS = 30_000;
 
@@ -25,7 +25,7 @@ export class LocalHttpApi {
   private readonly routes: HttpRoute[] = [];
 
   constructor(
-    private readonly options: { invoke: SyncInvoker; jwt: LocalJwtIssuer; accountId: string; now?: () => Date },
+    private readonly options: { invoke: FunctionInvoker; jwt: LocalJwtIssuer; accountId: string; now?: () => Date },
   ) {
     this.server = createServer((request, response) => void this.handle(request, response));
   }

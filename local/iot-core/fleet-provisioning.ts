@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { FunctionInvoker } from '../lambda/async-lambda';
 import type { AwsIssuer } from './aws-issuer';
 import { IotError } from './errors';
 import type { AccountState, IotRegistry, ProvisioningTemplate } from './registry';
@@ -26,8 +27,6 @@ export interface FleetReply {
   payload: Record<string, unknown>;
 }
 
-/** Invokes a Lambda function synchronously; rejects on error or when `timeoutMs` passes. */
-export type FunctionInvoker = (functionArn: string, event: unknown, timeoutMs: number) => Promise<unknown>;
 
 interface OwnershipToken {
   accountId: string;

@@ -4,7 +4,8 @@ import { createSecureContext, createServer, type SecureContext, type Server, typ
 import { Aedes, type Client, type Subscription } from 'aedes';
 import type { AwsIssuer } from './aws-issuer';
 import type { DeviceGateway, HandshakeResult } from './device-gateway';
-import { FleetProvisioning, isFleetRequestTopic, isFleetTopic, type FunctionInvoker, type Requester } from './fleet-provisioning';
+import type { FunctionInvoker } from '../lambda/async-lambda';
+import { FleetProvisioning, isFleetRequestTopic, isFleetTopic, type Requester } from './fleet-provisioning';
 import { evaluatePolicies, resolveConnectionThing, type IotAction, type PolicyContext } from './policy-evaluator';
 import type { AccountState, IotRegistry, ProvisioningClaim } from './registry';
 import { topicMatches } from './rules';

@@ -9,6 +9,9 @@ import { randomUUID } from 'node:crypto';
 
 export type LambdaHandler = (event: unknown, context: LambdaContext) => Promise<unknown>;
 
+/** Invokes a function synchronously (RequestResponse); rejects on error or when `timeoutMs` passes. */
+export type FunctionInvoker = (functionArn: string, event: unknown, timeoutMs: number) => Promise<unknown>;
+
 export interface LambdaContext {
   functionName: string;
   functionVersion: string;

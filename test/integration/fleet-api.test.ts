@@ -8,7 +8,8 @@ import {
   ListProvisioningTemplatesCommand,
 } from '@aws-sdk/client-iot';
 import { AwsIssuer } from '../../local/iot-core/aws-issuer';
-import { FleetProvisioning, type FunctionInvoker, type Requester } from '../../local/iot-core/fleet-provisioning';
+import { FleetProvisioning, type Requester } from '../../local/iot-core/fleet-provisioning';
+import type { FunctionInvoker } from '../../local/lambda/async-lambda';
 import { LocalIotCore } from '../../local/local-iot-core';
 import { createCsr } from '../../local/pki';
 
