@@ -31,6 +31,8 @@ export interface DeployedStack {
   templateName: string;
   thingGroupName: string;
   thingTypeName: string;
+  roleAlias: string;
+  deviceDataBucket: string;
   userPoolClientId: string;
   caCertificateId?: string;
 }
@@ -55,13 +57,6 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
   const attributes: Record<string, string> = {
     'ProvisioningFailureQueue.Arn': `arn:aws:sqs:${region}:${accountId}:${stack.service}-${stack.stage}-failures`,
   };
-  for (const [name, logicalId] of Object.entries(stackModule.FUNCTIONS)) attributes[`${logicalId}.Arn`] = functionArn(name);
-  for (const [logicalId, resource] of Object.entries(Resources)) {
-    if (resource.Type === 'AWS::IAM::Role') attributes[`${logicalId}.Arn`] = `arn:aws:iam::${accountId}:role/${stack.service}-${stack.stage}-${logicalId}`;
-    if (resource.Type === 'AWS::DynamoDB::Table') {
-      attributes[`${logicalId}.Arn`] = `arn:aws:dynamodb:${region}:${accountId}:table/${String(resource.Properties.TableName)}`;
-    }
-  }
   const context = {
     accountId,
     region,
@@ -72,6 +67,19 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
     } as Record<string, string>,
     attributes,
   };
+  for (const [name, logicalId] of Object.entries(stackModule.FUNCTIONS)) attributes[`${logicalId}.Arn`] = functionArn(name);
+  for (const [logicalId, resource] of Object.entries(Resources)) {
+    if (resource.Type === 'AWS::IAM::Role') attributes[`${logicalId}.Arn`] = `arn:aws:iam::${accountId}:role/${stack.service}-${stack.stage}-${logicalId}`;
+    if (resource.Type === 'AWS::S3::Bucket') {
+      // CloudFormation names buckets itself; locally the name is derived from the logical id.
+      const bucket = `${stack.service}-${stack.stage}-${logicalId.toLowerCase()}`.slice(0, 63);
+      context.refs[logicalId] = bucket;
+      attributes[`${logicalId}.Arn`] = `arn:aws:s3:::${bucket}`;
+    }
+    if (resource.Type === 'AWS::DynamoDB::Table') {
+      attributes[`${logicalId}.Arn`] = `arn:aws:dynamodb:${region}:${accountId}:table/${String(resource.Properties.TableName)}`;
+    }
+  }
   const propsOf = (logicalId: string) => evaluateIntrinsics(Resources[logicalId]!.Properties, context) as Props;
   const ofType = (type: string) => Object.keys(Resources).filter((id) => Resources[id]!.Type === type);
   const tolerateExisting = (work: () => unknown) => {
@@ -113,6 +121,15 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
   for (const id of ofType('AWS::IoT::ThingType')) {
     const t = propsOf(id) as { ThingTypeName: string; ThingTypeProperties?: Record<string, unknown> };
     registry.createThingType(account, t.ThingTypeName, { ...(t.ThingTypeProperties ? { thingTypeProperties: t.ThingTypeProperties } : {}) });
+  }
+  for (const id of ofType('AWS::IoT::RoleAlias')) {
+    const alias = propsOf(id) as { RoleAlias: string; RoleArn: string; CredentialDurationSeconds?: number };
+    tolerateExisting(() =>
+      registry.createRoleAlias(account, alias.RoleAlias, {
+        roleArn: alias.RoleArn,
+        ...(alias.CredentialDurationSeconds ? { credentialDurationSeconds: alias.CredentialDurationSeconds } : {}),
+      }),
+    );
   }
   let caCertificateId: string | undefined;
   for (const id of ofType('AWS::IoT::CACertificate')) {
@@ -228,6 +245,8 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
     templateName,
     thingGroupName: name('FleetThingGroup', 'ThingGroupName'),
     thingTypeName: name('DeviceThingType', 'ThingTypeName'),
+    roleAlias: name('DeviceRoleAlias', 'RoleAlias'),
+    deviceDataBucket: context.refs.DeviceDataBucket!,
     userPoolClientId: LOCAL_USER_POOL_CLIENT_ID,
     ...(caCertificateId ? { caCertificateId } : {}),
   };

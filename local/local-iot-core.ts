@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AwsIssuer } from './iot-core/aws-issuer';
 import { ControlPlaneServer } from './iot-core/control-plane';
+import { CredentialsEndpoint } from './iot-core/credentials-endpoint';
 import { MqttEndpoint } from './iot-core/mqtt-endpoint';
 import { localTls } from './iot-core/tls-material';
 import { invalid } from './iot-core/errors';
@@ -46,6 +47,8 @@ export interface LocalIotCoreOptions {
   httpPort?: number;
   /** Start the MQTT/TLS endpoint (port 0: any free port). */
   mqtt?: { port?: number };
+  /** Start the credential provider endpoint (HTTPS with mutual TLS). */
+  credentials?: { port?: number };
   /** Where the local root CA is kept (default: a fresh temporary directory). */
   stateDir?: string;
 }
@@ -110,6 +113,7 @@ export class LocalIotCore {
   private dynamo!: LocalDynamoDb;
   issuer!: AwsIssuer;
   mqtt?: MqttEndpoint;
+  credentials?: CredentialsEndpoint;
   endpoints!: LocalEndpoints;
 
   private constructor(private readonly options: LocalIotCoreOptions) {
@@ -122,10 +126,11 @@ export class LocalIotCore {
       // With the MQTT endpoint up, the default account's data endpoint is this machine: devices connect to
       // `localhost` (the server certificate's name). Other accounts keep AWS-style names, reachable with
       // SNI set to them (aws-iot-reference §2: SNI selects the account).
-      ...(options.mqtt
+      ...(options.mqtt || options.credentials
         ? {
             endpointAddress: (account, type) =>
-              account.accountId === defaultAccountId && (type === 'iot:Data-ATS' || type === 'iot:Data')
+              account.accountId === defaultAccountId &&
+              (((type === 'iot:Data-ATS' || type === 'iot:Data') && options.mqtt) || (type === 'iot:CredentialProvider' && options.credentials))
                 ? 'localhost'
                 : IotRegistry.awsEndpointAddress(account, type),
           }
@@ -150,8 +155,23 @@ export class LocalIotCore {
     const iot = await core.controlPlane.listen(options.iotPort ?? 0, host);
     core.dynamo = await startDynamoDb(options.dynamodbPort ?? 0, host);
     core.endpoints = { region: core.registry.region, accountId: core.registry.defaultAccountId, iot, dynamodb: core.dynamo.url };
-    if (options.mqtt) {
-      const tls = await localTls(options.stateDir ?? mkdtempSync(join(tmpdir(), 'local-iot-')), core.registry.region);
+    const tls =
+      options.mqtt || options.credentials
+        ? await localTls(options.stateDir ?? mkdtempSync(join(tmpdir(), 'local-iot-')), core.registry.region)
+        : undefined;
+    if (tls) core.endpoints.rootCaFile = tls.rootCaFile;
+    if (tls && options.credentials) {
+      core.credentials = new CredentialsEndpoint({
+        registry: core.registry,
+        gateway: core.gateway,
+        issuer: core.issuer,
+        tls: tls.server,
+        ...(options.now ? { now: options.now } : {}),
+      });
+      const port = await core.credentials.listen(options.credentials.port ?? 0, host);
+      core.endpoints.credentials = `https://localhost:${port}`;
+    }
+    if (tls && options.mqtt) {
       core.mqtt = new MqttEndpoint({
         registry: core.registry,
         gateway: core.gateway,
@@ -162,7 +182,6 @@ export class LocalIotCore {
       });
       const port = await core.mqtt.listen(options.mqtt.port ?? 0);
       core.endpoints.mqtt = { host: 'localhost', port };
-      core.endpoints.rootCaFile = tls.rootCaFile;
     }
     return core;
   }
@@ -366,6 +385,7 @@ export class LocalIotCore {
   async close(): Promise<void> {
     await this.httpApi?.close();
     await this.mqtt?.close();
+    await this.credentials?.close();
     await Promise.all(this.runtimes.map((runtime) => runtime.close()));
     await this.controlPlane.close();
     await this.dynamo.close();

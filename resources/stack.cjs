@@ -21,6 +21,7 @@ const ledgerTableName = (service, stage) => `${service}-${stage}-provisioning-le
 const fleetThingGroupName = (service, stage) => `${service}-${stage}-fleet`;
 const deviceThingTypeName = (service, stage) => `${service}-${stage}-device`;
 const functionName = (service, stage, name) => `${service}-${stage}-${name}`;
+const roleAliasName = (service, stage) => `${service}-${stage}-device`;
 
 /** Logical ids osls gives the functions of serverless.yml. */
 const FUNCTIONS = {
@@ -32,10 +33,11 @@ const FUNCTIONS = {
 /**
  * The shared device policy: least privilege with policy variables. A device connects only as its own
  * thing (client id = thing name, certificate attached to the thing) and publishes/receives/subscribes only
- * under `device/<thing>/…` and its own shadow topics.
+ * under `device/<thing>/…` and its own shadow topics; with the stack's role alias, it may trade its
+ * certificate for that role's temporary credentials (aws-iot-reference §6).
  * `arnPrefix` is `arn:<partition>:iot:<region>:<account>`; `thingName` the policy variable as written.
  */
-function devicePolicyDocument(arnPrefix, thingName = '${iot:Connection.Thing.ThingName}') {
+function devicePolicyDocument(arnPrefix, roleAlias, thingName = '${iot:Connection.Thing.ThingName}') {
   const topics = [`device/${thingName}/*`, `$aws/things/${thingName}/shadow/*`];
   return {
     Version: '2012-10-17',
@@ -56,6 +58,7 @@ function devicePolicyDocument(arnPrefix, thingName = '${iot:Connection.Thing.Thi
         Action: 'iot:Subscribe',
         Resource: topics.map((topic) => `${arnPrefix}:topicfilter/${topic}`),
       },
+      ...(roleAlias ? [{ Effect: 'Allow', Action: 'iot:AssumeRoleWithCertificate', Resource: `${arnPrefix}:rolealias/${roleAlias}` }] : []),
     ],
   };
 }
@@ -191,6 +194,16 @@ function functionRole(service, stage, name, statements) {
   };
 }
 
+/** Private, encrypted, owner-enforced, all public access blocked. */
+const privateBucket = () => ({
+  Type: 'AWS::S3::Bucket',
+  Properties: {
+    BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+    PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+    OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+  },
+});
+
 const table = (name, key, extra = {}) => ({
   Type: 'AWS::DynamoDB::Table',
   // Registry and ledger are the operators' records: keep them when the stack goes.
@@ -323,7 +336,51 @@ function buildResources(settings) {
       Type: 'AWS::IoT::Policy',
       Properties: {
         PolicyName: settings.devicePolicyName,
-        PolicyDocument: subEveryString(devicePolicyDocument(ARN)),
+        PolicyDocument: subEveryString(devicePolicyDocument(ARN, roleAliasName(service, stage))),
+      },
+    },
+
+    // ---- device credentials (seed 003) ----
+    // An example of what devices can do with their certificate alone: write under their own prefix.
+    DeviceDataBucket: privateBucket(),
+    DeviceCredentialsRole: {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        AssumeRolePolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { Service: 'credentials.iot.amazonaws.com' },
+              Action: 'sts:AssumeRole',
+              Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+            },
+          ],
+        },
+        Policies: [
+          {
+            PolicyName: 'own-prefix-only',
+            PolicyDocument: {
+              Version: '2012-10-17',
+              Statement: [
+                {
+                  Effect: 'Allow',
+                  Action: ['s3:PutObject', 's3:GetObject'],
+                  // credentials-iot:ThingName is the thing named in x-amzn-iot-thingname (aws-iot-reference §6).
+                  Resource: { 'Fn::Sub': '${DeviceDataBucket.Arn}/things/${!credentials-iot:ThingName}/*' },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    },
+    DeviceRoleAlias: {
+      Type: 'AWS::IoT::RoleAlias',
+      Properties: {
+        RoleAlias: roleAliasName(service, stage),
+        RoleArn: { 'Fn::GetAtt': ['DeviceCredentialsRole', 'Arn'] },
+        CredentialDurationSeconds: 3600,
       },
     },
 
@@ -422,6 +479,8 @@ function buildResources(settings) {
     ClaimPolicyName: { Value: { Ref: 'ClaimPolicy' } },
     UserPoolId: { Value: { Ref: 'UserPool' } },
     UserPoolClientId: { Value: { Ref: 'UserPoolClient' } },
+    DeviceRoleAlias: { Value: roleAliasName(service, stage) },
+    DeviceDataBucketName: { Value: { Ref: 'DeviceDataBucket' } },
   };
 
   if (settings.caCertificatePem) {
@@ -478,6 +537,7 @@ Object.assign(module.exports, {
   ledgerTableName,
   fleetThingGroupName,
   deviceThingTypeName,
+  roleAliasName,
   ruleName,
   splitIds,
   splitNames,

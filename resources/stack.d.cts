@@ -23,7 +23,7 @@ export interface StackResources {
 declare function resolveStack(context: { resolveVariable: (name: string) => Promise<unknown> }): Promise<StackResources>;
 declare namespace resolveStack {
   function buildResources(settings: StackSettings): StackResources;
-  function devicePolicyDocument(arnPrefix: string, thingName?: string): Record<string, unknown>;
+  function devicePolicyDocument(arnPrefix: string, roleAlias?: string, thingName?: string): Record<string, unknown>;
   function claimPolicyDocument(arnPrefix: string, templateName: string): Record<string, unknown>;
   function fleetTemplateBody(options: { devicePolicyName: string; thingGroup: string; thingType: string; attributeNames: string[] }): Record<string, unknown>;
   function registeredRuleSql(caCertificateIds: string[]): string;
@@ -32,6 +32,7 @@ declare namespace resolveStack {
   function fleetThingGroupName(service: string, stage: string): string;
   function deviceThingTypeName(service: string, stage: string): string;
   function ruleName(service: string, stage: string): string;
+  function roleAliasName(service: string, stage: string): string;
   function splitIds(value: string | undefined): string[];
   function splitNames(value: string | undefined): string[];
   const FUNCTIONS: { activateCertificate: string; preProvisioningHook: string; vendProvisioningClaim: string };

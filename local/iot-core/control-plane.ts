@@ -236,6 +236,23 @@ function routes(registry: IotRegistry, issuer: AwsIssuer): Route[] {
     route('POST', '/attached-policies/{target}', 'ListAttachedPolicies', ({ account, path }) =>
       r.listAttachedPolicies(account, path.target!),
     ),
+    route('POST', '/role-aliases/{roleAlias}', 'CreateRoleAlias', ({ account, path, body }) =>
+      r.createRoleAlias(account, path.roleAlias!, {
+        roleArn: str(body.roleArn),
+        credentialDurationSeconds: typeof body.credentialDurationSeconds === 'number' ? body.credentialDurationSeconds : undefined,
+      }),
+    ),
+    route('GET', '/role-aliases', 'ListRoleAliases', ({ account, query }) =>
+      r.listRoleAliases(account, { pageSize: int(query.get('pageSize')), marker: query.get('marker') ?? undefined }),
+    ),
+    route('GET', '/role-aliases/{roleAlias}', 'DescribeRoleAlias', ({ account, path }) => r.describeRoleAlias(account, path.roleAlias!)),
+    route('PUT', '/role-aliases/{roleAlias}', 'UpdateRoleAlias', ({ account, path, body }) =>
+      r.updateRoleAlias(account, path.roleAlias!, {
+        roleArn: str(body.roleArn),
+        credentialDurationSeconds: typeof body.credentialDurationSeconds === 'number' ? body.credentialDurationSeconds : undefined,
+      }),
+    ),
+    route('DELETE', '/role-aliases/{roleAlias}', 'DeleteRoleAlias', ({ account, path }) => r.deleteRoleAlias(account, path.roleAlias!)),
     route('GET', '/endpoint', 'DescribeEndpoint', ({ account, query }) =>
       r.describeEndpoint(account, query.get('endpointType') ?? undefined),
     ),

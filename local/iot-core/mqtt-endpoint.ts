@@ -1,9 +1,9 @@
-import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { createSecureContext, createServer, type SecureContext, type Server, type TLSSocket } from 'node:tls';
+import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { Aedes, type Client, type Subscription } from 'aedes';
 import type { AwsIssuer } from './aws-issuer';
 import type { DeviceGateway, HandshakeResult } from './device-gateway';
+import { DeviceTls, type TlsMaterial } from './device-tls';
 import type { FunctionInvoker } from '../lambda/async-lambda';
 import { FleetProvisioning, isFleetRequestTopic, isFleetTopic, type Requester } from './fleet-provisioning';
 import { evaluatePolicies, resolveConnectionThing, type IotAction, type PolicyContext } from './policy-evaluator';
@@ -13,9 +13,7 @@ import { topicMatches } from './rules';
 /**
  * The device-facing side of the local IoT Core: MQTT over mutual TLS (aedes), as AWS IoT runs it.
  *
- * - TLS: the client certificate must chain to a CA registered in the account the SNI names (or, without
- *   SNI, to a DEFAULT-mode CA), to AWS's own issuer, or be registered itself; validity is checked. The
- *   trust store follows the registry (rebuilt when CAs or certificates change).
+ * - TLS: as `device-tls.ts` describes (the client certificate must chain to what the account trusts).
  * - CONNECT: the device gateway decides (JITR registration, status); then the certificate's policies must
  *   allow iot:Connect for the client id. Refusals answer CONNACK 5 (not authorized) and close.
  * - PUBLISH / SUBSCRIBE / delivery: iot:Publish, iot:Subscribe, iot:Receive, evaluated per message. An
@@ -23,12 +21,6 @@ import { topicMatches } from './rules';
  *   subscription gets SUBACK 0x80.
  * - The fleet-provisioning API topics are served here; replies go only to the requesting connection.
  */
-
-export interface TlsMaterial {
-  /** The server certificate and key (PEM), issued by the local root CA. */
-  certificatePem: string;
-  privateKeyPem: string;
-}
 
 interface Principal {
   account: AccountState;
@@ -60,7 +52,7 @@ const notAuthorized = () => Object.assign(new Error('not authorized'), { returnC
 export class MqttEndpoint {
   private readonly handshakes = new WeakMap<object, Extract<HandshakeResult, { ok: true }>>();
   private readonly principals = new WeakMap<Client, Principal>();
-  private readonly contexts = new Map<string, { revision: number; context: SecureContext }>();
+  private readonly tls: DeviceTls;
   private broker!: Aedes;
   private readonly servers: Server[] = [];
   private readonly sockets = new Set<TLSSocket>();
@@ -80,6 +72,7 @@ export class MqttEndpoint {
     },
   ) {
     this.fleet = new FleetProvisioning(options.registry, options.issuer, options.invoke, options.now);
+    this.tls = new DeviceTls(options.registry, options.issuer, options.tls);
   }
 
   private now(): number {
@@ -96,15 +89,7 @@ export class MqttEndpoint {
     });
     await this.broker.listen();
     for (const host of hosts) {
-      const server = createServer({
-        key: this.options.tls.privateKeyPem,
-        cert: this.options.tls.certificatePem,
-        ca: this.trustStore(undefined),
-        requestCert: true,
-        rejectUnauthorized: true,
-        minVersion: 'TLSv1.2',
-        SNICallback: (servername, callback) => callback(null, this.contextFor(servername)),
-      });
+      const server = createServer(this.tls.serverOptions());
       server.on('secureConnection', (socket) => this.onSecureConnection(socket));
       server.on('connection', (socket) => {
         this.sockets.add(socket as TLSSocket);
@@ -135,44 +120,8 @@ export class MqttEndpoint {
     await closed;
   }
 
-  /** The PEMs a client certificate may chain to, for one account (SNI) or for connections without SNI. */
-  private trustStore(account: AccountState | undefined): string[] {
-    const registry = this.options.registry;
-    const accounts = account ? [account] : registry.allAccounts();
-    const pems = [this.options.issuer.caPem];
-    for (const a of accounts) {
-      for (const ca of a.caCertificates.values()) if (account || ca.certificateMode === 'DEFAULT') pems.push(ca.x509.toString());
-      for (const c of a.certificates.values()) {
-        // Certificates registered without a CA are their own trust anchor.
-        if (!c.caCertificateId && (account || c.certificateMode === 'DEFAULT')) pems.push(c.x509.toString());
-      }
-    }
-    return pems;
-  }
-
-  private contextFor(servername: string): SecureContext {
-    const account = this.options.registry.accountForServerName(servername);
-    const key = account?.accountId ?? `unknown:${servername}`;
-    const cached = this.contexts.get(key);
-    if (cached && cached.revision === this.options.registry.revision) return cached.context;
-    const context = createSecureContext({
-      key: this.options.tls.privateKeyPem,
-      cert: this.options.tls.certificatePem,
-      ca: account ? this.trustStore(account) : [this.options.issuer.caPem],
-    });
-    this.contexts.set(key, { revision: this.options.registry.revision, context });
-    return context;
-  }
-
   private onSecureConnection(socket: TLSSocket): void {
-    const chain: X509Certificate[] = [];
-    let peer = socket.getPeerCertificate(true);
-    const seen = new Set<string>();
-    while (peer?.raw && !seen.has(peer.fingerprint256)) {
-      seen.add(peer.fingerprint256);
-      chain.push(new X509Certificate(peer.raw));
-      peer = peer.issuerCertificate;
-    }
+    const chain = DeviceTls.peerChain(socket);
     const servername = typeof socket.servername === 'string' ? socket.servername : undefined;
     const handshake = this.options.gateway.verifyHandshake(chain, servername);
     if (!handshake.ok) {

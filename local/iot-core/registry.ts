@@ -105,6 +105,16 @@ export interface ProvisioningTemplate {
   lastModifiedDate: Date;
 }
 
+export interface RoleAlias {
+  roleAlias: string;
+  roleAliasArn: string;
+  roleArn: string;
+  owner: string;
+  credentialDurationSeconds: number;
+  creationDate: Date;
+  lastModifiedDate: Date;
+}
+
 /** A temporary claim certificate from CreateProvisioningClaim: valid 5 minutes, not in the certificate list. */
 export interface ProvisioningClaim {
   certificateId: string;
@@ -129,6 +139,7 @@ export class AccountState {
   readonly thingGroupMembership = new Map<string, Set<string>>();
   readonly provisioningTemplates = new Map<string, ProvisioningTemplate>();
   readonly provisioningClaims = new Map<string, ProvisioningClaim>();
+  readonly roleAliases = new Map<string, RoleAlias>();
   /** Stable per account and region, as AWS's endpoint prefix is (aws-iot-reference §4 DescribeEndpoint). */
   readonly endpointPrefix: string;
 
@@ -1060,6 +1071,70 @@ export class IotRegistry {
     return claim;
   }
 
+  // ---- role aliases (aws-iot-reference §6) ----
+
+  private validateRoleAlias(input: { roleArn?: string; credentialDurationSeconds?: number }, required: boolean): void {
+    if (required || input.roleArn !== undefined) {
+      if (!input.roleArn || input.roleArn.length < 20 || input.roleArn.length > 2048 || !input.roleArn.startsWith('arn:')) {
+        throw invalid('roleArn must be an IAM role ARN of 20-2048 characters.');
+      }
+    }
+    const duration = input.credentialDurationSeconds;
+    if (duration !== undefined && (!Number.isInteger(duration) || duration < 900 || duration > 43_200)) {
+      throw invalid('credentialDurationSeconds must be 900-43200.');
+    }
+  }
+
+  createRoleAlias(account: AccountState, roleAlias: string, input: { roleArn?: string; credentialDurationSeconds?: number }) {
+    if (!/^[\w=,@-]{1,128}$/.test(roleAlias)) throw invalid('roleAlias must be 1-128 characters of [\\w=,@-].');
+    this.validateRoleAlias(input, true);
+    const roleAliasArn = account.arn(`rolealias/${roleAlias}`);
+    if (account.roleAliases.has(roleAlias)) {
+      throw new IotError('ResourceAlreadyExistsException', `Role alias ${roleAlias} already exists.`, { resourceId: roleAlias, resourceArn: roleAliasArn });
+    }
+    const now = this.now();
+    account.roleAliases.set(roleAlias, {
+      roleAlias,
+      roleAliasArn,
+      roleArn: input.roleArn!,
+      owner: account.accountId,
+      credentialDurationSeconds: input.credentialDurationSeconds ?? 3600,
+      creationDate: now,
+      lastModifiedDate: now,
+    });
+    return { roleAlias, roleAliasArn };
+  }
+
+  roleAliasOf(account: AccountState, roleAlias: string): RoleAlias {
+    const alias = account.roleAliases.get(roleAlias);
+    if (!alias) throw notFound(`Role alias ${roleAlias} does not exist.`);
+    return alias;
+  }
+
+  describeRoleAlias(account: AccountState, roleAlias: string) {
+    return { roleAliasDescription: { ...this.roleAliasOf(account, roleAlias) } };
+  }
+
+  listRoleAliases(account: AccountState, input: { pageSize?: number; marker?: string }) {
+    const { items, next } = page([...account.roleAliases.keys()], input.pageSize, input.marker);
+    return { roleAliases: items, ...(next ? { nextMarker: next } : {}) };
+  }
+
+  updateRoleAlias(account: AccountState, roleAlias: string, input: { roleArn?: string; credentialDurationSeconds?: number }) {
+    const alias = this.roleAliasOf(account, roleAlias);
+    this.validateRoleAlias(input, false);
+    if (input.roleArn) alias.roleArn = input.roleArn;
+    if (input.credentialDurationSeconds !== undefined) alias.credentialDurationSeconds = input.credentialDurationSeconds;
+    alias.lastModifiedDate = this.now();
+    return { roleAlias, roleAliasArn: alias.roleAliasArn };
+  }
+
+  deleteRoleAlias(account: AccountState, roleAlias: string) {
+    this.roleAliasOf(account, roleAlias);
+    account.roleAliases.delete(roleAlias);
+    return {};
+  }
+
   // ---- endpoints ----
 
   describeEndpoint(account: AccountState, endpointType: string | undefined) {
@@ -1076,7 +1151,7 @@ export class IotRegistry {
     if (!serverName) return undefined;
     const name = serverName.toLowerCase();
     return this.allAccounts().find((account) =>
-      (['iot:Data', 'iot:Data-ATS'] as const).some((type) => this.endpointAddress(account, type).toLowerCase() === name),
+      (['iot:Data', 'iot:Data-ATS', 'iot:CredentialProvider'] as const).some((type) => this.endpointAddress(account, type).toLowerCase() === name),
     );
   }
 }

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { createCa, issueServerCertificate, type KeyedCertificate } from '../pki';
-import type { TlsMaterial } from './mqtt-endpoint';
+import type { TlsMaterial } from './device-tls';
 
 /**
  * The local IoT Core's own root CA (it plays Amazon Root CA 1 for `--cafile`) and the server certificate

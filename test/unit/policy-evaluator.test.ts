@@ -1,7 +1,7 @@
 import { evaluatePolicies, resolveConnectionThing, type PolicyContext } from '../../local/iot-core/policy-evaluator';
 
 const PREFIX = 'arn:aws:iot:us-east-1:123456789012';
-const devicePolicy = JSON.stringify(require('../../resources/stack.cjs').devicePolicyDocument(PREFIX));
+const devicePolicy = JSON.stringify(require('../../resources/stack.cjs').devicePolicyDocument(PREFIX, 'iot-provisioner-test-device'));
 const context: PolicyContext = { clientId: 'SENSOR-1', thingName: 'SENSOR-1', thingAttached: true };
 const allowed = (documents: string[], action: Parameters<typeof evaluatePolicies>[1]['action'], resource: string, ctx = context) =>
   evaluatePolicies(documents, { action, resource: `${PREFIX}:${resource}` }, ctx).allowed;
@@ -21,6 +21,8 @@ describe('the stack’s device policy, evaluated as AWS IoT does', () => {
     ['iot:Subscribe', 'topicfilter/device/SENSOR-1/#', true],
     ['iot:Subscribe', 'topicfilter/device/+/commands', false],
     ['iot:Subscribe', 'topicfilter/#', false],
+    ['iot:AssumeRoleWithCertificate', 'rolealias/iot-provisioner-test-device', true],
+    ['iot:AssumeRoleWithCertificate', 'rolealias/admin', false],
   ] as const)('%s on %s → %s', (action, resource, expected) => {
     expect(allowed([devicePolicy], action, resource)).toBe(expected);
   });

@@ -1,0 +1,81 @@
+import { X509Certificate } from 'node:crypto';
+import { createSecureContext, type SecureContext, type TLSSocket, type TlsOptions } from 'node:tls';
+import type { AwsIssuer } from './aws-issuer';
+import type { AccountState, IotRegistry } from './registry';
+
+/**
+ * Mutual TLS as AWS IoT's device endpoints (MQTT and the credential provider) do it: the client certificate
+ * must chain to a CA registered in the account the SNI names (or, without SNI, to a DEFAULT-mode CA), to
+ * AWS's own issuer, or be registered itself; OpenSSL checks signatures and validity, so refusals are real TLS
+ * alerts. The trust store follows the registry: it is rebuilt when CAs or certificates change.
+ */
+
+export interface TlsMaterial {
+  /** The server certificate and key (PEM), issued by the local root CA. */
+  certificatePem: string;
+  privateKeyPem: string;
+}
+
+export class DeviceTls {
+  private readonly contexts = new Map<string, { revision: number; context: SecureContext }>();
+
+  constructor(
+    private readonly registry: IotRegistry,
+    private readonly issuer: AwsIssuer,
+    private readonly material: TlsMaterial,
+  ) {}
+
+  /** Options for tls.createServer / https.createServer. */
+  serverOptions(): TlsOptions {
+    return {
+      key: this.material.privateKeyPem,
+      cert: this.material.certificatePem,
+      ca: this.trustStore(undefined),
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2',
+      SNICallback: (servername, callback) => callback(null, this.contextFor(servername)),
+    };
+  }
+
+  /** The PEMs a client certificate may chain to, for one account (SNI) or for connections without SNI. */
+  private trustStore(account: AccountState | undefined): string[] {
+    const accounts = account ? [account] : this.registry.allAccounts();
+    const pems = [this.issuer.caPem];
+    for (const a of accounts) {
+      for (const ca of a.caCertificates.values()) if (account || ca.certificateMode === 'DEFAULT') pems.push(ca.x509.toString());
+      for (const c of a.certificates.values()) {
+        // Certificates registered without a CA are their own trust anchor.
+        if (!c.caCertificateId && (account || c.certificateMode === 'DEFAULT')) pems.push(c.x509.toString());
+      }
+    }
+    return pems;
+  }
+
+  private contextFor(servername: string): SecureContext {
+    const account = this.registry.accountForServerName(servername);
+    const key = account?.accountId ?? `unknown:${servername}`;
+    const cached = this.contexts.get(key);
+    if (cached && cached.revision === this.registry.revision) return cached.context;
+    const context = createSecureContext({
+      key: this.material.privateKeyPem,
+      cert: this.material.certificatePem,
+      ca: account ? this.trustStore(account) : [this.issuer.caPem],
+    });
+    this.contexts.set(key, { revision: this.registry.revision, context });
+    return context;
+  }
+
+  /** The certificate chain the client presented, device certificate first. */
+  static peerChain(socket: TLSSocket): X509Certificate[] {
+    const chain: X509Certificate[] = [];
+    let peer = socket.getPeerCertificate(true);
+    const seen = new Set<string>();
+    while (peer?.raw && !seen.has(peer.fingerprint256)) {
+      seen.add(peer.fingerprint256);
+      chain.push(new X509Certificate(peer.raw));
+      peer = peer.issuerCertificate;
+    }
+    return chain;
+  }
+}
