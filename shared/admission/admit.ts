@@ -59,7 +59,7 @@ function caAllowed(caCertificateId: string, ca: CaFacts | undefined, policy: Adm
   return ca?.status === 'ACTIVE' && ca.autoRegistrationStatus === 'ENABLE';
 }
 
-function keyRejection(key: CertificateFacts['key']): RejectionReason | undefined {
+export function keyRejection(key: CertificateFacts['key']): RejectionReason | undefined {
   switch (key.type) {
     case 'rsa':
       return key.bits >= 2048 ? undefined : 'key-too-weak';

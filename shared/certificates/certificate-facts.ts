@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import { readCertificateFields } from './der';
 
 export type PublicKeyFacts =
@@ -24,8 +24,8 @@ const OID = { commonName: '2.5.4.3', serialNumber: '2.5.4.5' } as const;
 // Node reports OpenSSL's curve names.
 const CURVE_NAMES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
 
-function keyFacts(certificate: X509Certificate): PublicKeyFacts {
-  const key = certificate.publicKey;
+/** Key type and size (RSA bits, EC curve) of a public key. */
+export function keyFactsOf(key: KeyObject): PublicKeyFacts {
   const details = key.asymmetricKeyDetails ?? {};
   if (key.asymmetricKeyType === 'rsa' && details.modulusLength) return { type: 'rsa', bits: details.modulusLength };
   if (key.asymmetricKeyType === 'ec' && details.namedCurve) {
@@ -49,7 +49,7 @@ export function readCertificateFacts(pem: string): CertificateFacts {
     return {
       notBefore: fields.notBefore,
       notAfter: fields.notAfter,
-      key: keyFacts(certificate),
+      key: keyFactsOf(certificate.publicKey),
       subject: { commonName: valuesOf(OID.commonName), serialNumber: valuesOf(OID.serialNumber) },
     };
   } catch (error) {

@@ -7,6 +7,7 @@
 
 interface Tlv {
   tag: number;
+  offset: number; // first byte of the element (its tag)
   start: number; // first content byte
   end: number; // one past the last content byte
 }
@@ -30,7 +31,7 @@ function readTlv(der: Uint8Array, offset: number, limit: number): Tlv {
   }
   const end = start + length;
   if (end > limit) throw new DerError('DER element overruns its parent');
-  return { tag, start, end };
+  return { tag, offset, start, end };
 }
 
 function children(der: Uint8Array, parent: Tlv): Tlv[] {
@@ -115,6 +116,49 @@ export interface CertificateFields {
   notAfter: Date;
 }
 
+function readName(der: Uint8Array, name: Tlv): SubjectAttribute[] {
+  const attributes: SubjectAttribute[] = [];
+  for (const rdn of children(der, name)) {
+    if (rdn.tag !== TAG.set) throw new DerError('malformed RDN');
+    for (const atv of children(der, rdn)) {
+      const [type, value] = children(der, atv);
+      if (!type || type.tag !== TAG.oid || !value) throw new DerError('malformed attribute');
+      attributes.push({ oid: decodeOid(der, type), value: decodeString(der, value) });
+    }
+  }
+  return attributes;
+}
+
+export interface CsrFields {
+  subject: SubjectAttribute[];
+  /** SubjectPublicKeyInfo, DER. */
+  publicKey: Uint8Array;
+  /** The signed part (CertificationRequestInfo), DER, with the signature algorithm and signature. */
+  signedInfo: Uint8Array;
+  signatureAlgorithm: string;
+  signature: Uint8Array;
+}
+
+/** Reads a DER PKCS#10 certification request (RFC 2986). */
+export function readCsrFields(der: Uint8Array): CsrFields {
+  const request = readTlv(der, 0, der.length);
+  if (request.tag !== TAG.sequence) throw new DerError('not a certification request');
+  const [info, algorithm, signature] = children(der, request);
+  if (!info || info.tag !== TAG.sequence || !algorithm || !signature || signature.tag !== 0x03) throw new DerError('malformed certification request');
+  const [version, subject, spki] = children(der, info);
+  if (!version || !subject || subject.tag !== TAG.sequence || !spki || spki.tag !== TAG.sequence) throw new DerError('malformed request info');
+  const [algorithmOid] = children(der, algorithm);
+  if (!algorithmOid || algorithmOid.tag !== TAG.oid) throw new DerError('malformed signature algorithm');
+  return {
+    subject: readName(der, subject),
+    publicKey: der.subarray(spki.offset, spki.end),
+    signedInfo: der.subarray(info.offset, info.end),
+    signatureAlgorithm: decodeOid(der, algorithmOid),
+    // BIT STRING: the first content byte counts unused bits (0 for signatures).
+    signature: der.subarray(signature.start + 1, signature.end),
+  };
+}
+
 /** Reads subject attributes and validity from a DER-encoded X.509 certificate. */
 export function readCertificateFields(der: Uint8Array): CertificateFields {
   const certificate = readTlv(der, 0, der.length);
@@ -133,14 +177,5 @@ export function readCertificateFields(der: Uint8Array): CertificateFields {
   const [notBefore, notAfter] = children(der, validity);
   if (!notBefore || !notAfter) throw new DerError('malformed validity');
 
-  const attributes: SubjectAttribute[] = [];
-  for (const rdn of children(der, subject)) {
-    if (rdn.tag !== TAG.set) throw new DerError('malformed RDN');
-    for (const atv of children(der, rdn)) {
-      const [type, value] = children(der, atv);
-      if (!type || type.tag !== TAG.oid || !value) throw new DerError('malformed attribute');
-      attributes.push({ oid: decodeOid(der, type), value: decodeString(der, value) });
-    }
-  }
-  return { subject: attributes, notBefore: decodeTime(der, notBefore), notAfter: decodeTime(der, notAfter) };
+  return { subject: readName(der, subject), notBefore: decodeTime(der, notBefore), notAfter: decodeTime(der, notAfter) };
 }

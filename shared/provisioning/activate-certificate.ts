@@ -9,7 +9,8 @@ import { CertificateUnreadableError, readCertificateFacts } from '../certificate
 import type { DeviceEntry, RejectionReason } from '../registry/device-entry';
 import type { CertificateRegisteredEvent } from '../schemas/certificate-registered-event';
 import type { CaLookup } from './ca-lookup';
-import type { CertificateRecord, DeviceRegistry, IotDirectory, Log, ThingSpec } from './ports';
+import { bindCertificate, claimDevice, thingFor, type BindSettings } from './bind-certificate';
+import type { CertificateRecord, DeviceRegistry, IotDirectory, Log } from './ports';
 
 /**
  * Just-in-time registration: decide on a certificate AWS IoT registered as PENDING_ACTIVATION and
@@ -20,13 +21,10 @@ import type { CertificateRecord, DeviceRegistry, IotDirectory, Log, ThingSpec } 
  * a half-provisioned device cannot connect.
  */
 
-export interface ActivationSettings {
+export interface ActivationSettings extends BindSettings {
   admission: AdmissionPolicy;
-  devicePolicyName: string;
   /** REVOKED is terminal; INACTIVE quarantines the certificate so an operator can still activate it. */
   rejectAction: 'REVOKED' | 'INACTIVE';
-  thingGroup?: string;
-  thingType?: string;
 }
 
 export interface ActivationDeps {
@@ -50,10 +48,7 @@ export type IgnoreReason =
   | 'ca-mismatch'
   | 'active-certificate-not-admissible';
 
-/** Another certificate changed the device's binding while we decided; the retry decides again. */
-export class BindingConflictError extends Error {
-  override name = 'BindingConflictError';
-}
+export { BindingConflictError } from './bind-certificate';
 
 export async function activateRegisteredCertificate(
   event: CertificateRegisteredEvent,
@@ -109,67 +104,26 @@ async function admit(record: CertificateRecord, deps: ActivationDeps): Promise<A
   return { ...deviceDecision, deviceId, entry };
 }
 
-function thingFor(deviceId: string, entry: DeviceEntry | undefined, settings: ActivationSettings): ThingSpec {
-  const thingTypeName = entry?.thingType ?? settings.thingType;
-  return {
-    thingName: deviceId,
-    ...(thingTypeName ? { thingTypeName } : {}),
-    // Registry attributes first so ours cannot be overridden. Without a thing type AWS allows 3 attributes.
-    attributes: { ...entry?.attributes, provisionedBy: 'jitr' },
-  };
-}
-
 async function provisionPending(record: CertificateRecord, deps: ActivationDeps): Promise<ActivationResult> {
   const { certificateId, certificateArn } = record;
   const admission = await admit(record, deps);
   if (!admission.admitted) return reject(record, admission, deps);
 
   const { deviceId, entry, previousCertificateId } = admission;
-  const { iot, registry, settings, log } = deps;
-  if (entry?.certificateId !== certificateId) {
-    const claim = await registry.claim(deviceId, certificateId, {
+  const bound = await bindCertificate(
+    {
+      deviceId,
+      entry,
+      certificateId,
+      certificateArn,
       ...(previousCertificateId ? { previousCertificateId } : {}),
-      at: deps.now(),
-    });
-    if (!claim.claimed) {
-      throw new BindingConflictError(
-        `device ${deviceId} was claimed by certificate ${claim.current?.certificateId ?? '(none)'} meanwhile`,
-      );
-    }
-  }
-
-  const thing = thingFor(deviceId, entry, settings);
-  const created = await iot.createThing(thing);
-  log.debug('thing ready', { thingName: thing.thingName, created });
-  const thingGroup = entry?.thingGroup ?? settings.thingGroup;
-  if (thingGroup) await iot.addThingToThingGroup(thing.thingName, thingGroup);
-  await iot.attachPolicy(settings.devicePolicyName, certificateArn);
-  await iot.attachThingPrincipal(thing.thingName, certificateArn);
-  await iot.updateCertificateStatus(certificateId, 'ACTIVE');
-
-  let retiredCertificateId: string | undefined;
-  if (admission.retirePrevious && previousCertificateId) {
-    // Replace mode: the old certificate leaves the thing only once the new one can connect.
-    await retire(previousCertificateId, thing.thingName, deps);
-    retiredCertificateId = previousCertificateId;
-  }
-  await registry.markBound(deviceId, certificateId, thing.thingName, deps.now());
-  log.info('certificate activated', { deviceId, thingName: thing.thingName, retiredCertificateId });
-  return {
-    outcome: 'activated',
-    certificateId,
-    deviceId,
-    thingName: thing.thingName,
-    ...(retiredCertificateId ? { retiredCertificateId } : {}),
-  };
-}
-
-async function retire(certificateId: string, thingName: string, deps: ActivationDeps): Promise<void> {
-  const old = await deps.iot.describeCertificate(certificateId);
-  if (!old) return;
-  const things = await deps.iot.listPrincipalThings(old.certificateArn);
-  if (things.includes(thingName)) await deps.iot.detachThingPrincipal(thingName, old.certificateArn);
-  if (old.status === 'ACTIVE') await deps.iot.updateCertificateStatus(certificateId, 'INACTIVE');
+      retirePrevious: admission.retirePrevious,
+      provisionedBy: 'jitr',
+    },
+    deps,
+  );
+  deps.log.info('certificate activated', { deviceId, ...bound });
+  return { outcome: 'activated', certificateId, deviceId, ...bound };
 }
 
 async function reject(record: CertificateRecord, rejection: Rejection, deps: ActivationDeps): Promise<ActivationResult> {
@@ -203,14 +157,13 @@ async function completeActive(record: CertificateRecord, deps: ActivationDeps): 
   }
 
   const { iot, registry, settings } = deps;
-  const thing = thingFor(deviceId, entry, settings);
-  if (entry?.certificateId !== certificateId) {
-    const claim = await registry.claim(deviceId, certificateId, {
-      ...(admission.previousCertificateId ? { previousCertificateId: admission.previousCertificateId } : {}),
-      at: deps.now(),
-    });
-    if (!claim.claimed) throw new BindingConflictError(`device ${deviceId} was claimed by another certificate meanwhile`);
-  }
+  const thing = thingFor(deviceId, entry, settings, 'jitr');
+  await claimDevice(deps, {
+    deviceId,
+    entry,
+    certificateId,
+    ...(admission.previousCertificateId ? { previousCertificateId: admission.previousCertificateId } : {}),
+  });
   const [things, policies] = await Promise.all([
     iot.listPrincipalThings(certificateArn),
     iot.listAttachedPolicies(certificateArn),
