@@ -28,6 +28,8 @@ const FUNCTIONS = {
   activateCertificate: 'ActivateCertificateLambdaFunction',
   preProvisioningHook: 'PreProvisioningHookLambdaFunction',
   vendProvisioningClaim: 'VendProvisioningClaimLambdaFunction',
+  vendCertificate: 'VendCertificateLambdaFunction',
+  retireCertificate: 'RetireCertificateLambdaFunction',
 };
 
 /**
@@ -340,6 +342,58 @@ function buildResources(settings) {
       },
     },
 
+    // ---- certificate vending ----
+    // Rotated-out certificates wait here for their grace period (DelaySeconds); failures end in the failure queue.
+    RetirementQueue: {
+      Type: 'AWS::SQS::Queue',
+      Properties: {
+        SqsManagedSseEnabled: true,
+        VisibilityTimeout: 60,
+        RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['ProvisioningFailureQueue', 'Arn'] }, maxReceiveCount: 5 },
+      },
+    },
+    VendCertificateRole: functionRole(service, stage, 'vendCertificate', [
+      // These two actions have no resource type: they can only be granted on '*'.
+      { Sid: 'IssueCertificates', Effect: 'Allow', Action: ['iot:CreateKeysAndCertificate', 'iot:CreateCertificateFromCsr', 'iot:DescribeEndpoint'], Resource: '*' },
+      {
+        Sid: 'Certificates',
+        Effect: 'Allow',
+        Action: ['iot:DescribeCertificate', 'iot:UpdateCertificate', 'iot:ListPrincipalThings', 'iot:ListAttachedPolicies'],
+        Resource: { 'Fn::Sub': `${ARN}:cert/*` },
+      },
+      {
+        Sid: 'Things',
+        Effect: 'Allow',
+        Action: ['iot:CreateThing', 'iot:AttachThingPrincipal', 'iot:DetachThingPrincipal', 'iot:AddThingToThingGroup'],
+        Resource: [{ 'Fn::Sub': `${ARN}:thing/*` }, { 'Fn::Sub': `${ARN}:thinggroup/*` }, { 'Fn::Sub': `${ARN}:cert/*` }],
+      },
+      {
+        Sid: 'TheDevicePolicyOnly',
+        Effect: 'Allow',
+        Action: ['iot:AttachPolicy', 'iot:DetachPolicy'],
+        Resource: [{ 'Fn::Sub': `${ARN}:policy/${settings.devicePolicyName}` }, { 'Fn::Sub': `${ARN}:cert/*` }],
+      },
+      { Sid: 'Registry', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: registryArn },
+      { Sid: 'Idempotency', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], Resource: ledgerArn },
+      { Sid: 'Retirements', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': ['RetirementQueue', 'Arn'] } },
+    ]),
+    RetireCertificateRole: functionRole(service, stage, 'retireCertificate', [
+      {
+        Sid: 'Certificates',
+        Effect: 'Allow',
+        Action: ['iot:DescribeCertificate', 'iot:UpdateCertificate', 'iot:ListPrincipalThings'],
+        Resource: { 'Fn::Sub': `${ARN}:cert/*` },
+      },
+      { Sid: 'Detach', Effect: 'Allow', Action: 'iot:DetachThingPrincipal', Resource: [{ 'Fn::Sub': `${ARN}:thing/*` }, { 'Fn::Sub': `${ARN}:cert/*` }] },
+      { Sid: 'Registry', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: registryArn },
+      {
+        Sid: 'Queue',
+        Effect: 'Allow',
+        Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'],
+        Resource: { 'Fn::GetAtt': ['RetirementQueue', 'Arn'] },
+      },
+    ]),
+
     // ---- device credentials (seed 003) ----
     // An example of what devices can do with their certificate alone: write under their own prefix.
     DeviceDataBucket: privateBucket(),
@@ -481,6 +535,7 @@ function buildResources(settings) {
     UserPoolClientId: { Value: { Ref: 'UserPoolClient' } },
     DeviceRoleAlias: { Value: roleAliasName(service, stage) },
     DeviceDataBucketName: { Value: { Ref: 'DeviceDataBucket' } },
+    RetirementQueueUrl: { Value: { Ref: 'RetirementQueue' } },
   };
 
   if (settings.caCertificatePem) {

@@ -35,6 +35,6 @@ declare namespace resolveStack {
   function roleAliasName(service: string, stage: string): string;
   function splitIds(value: string | undefined): string[];
   function splitNames(value: string | undefined): string[];
-  const FUNCTIONS: { activateCertificate: string; preProvisioningHook: string; vendProvisioningClaim: string };
+  const FUNCTIONS: Record<'activateCertificate' | 'preProvisioningHook' | 'vendProvisioningClaim' | 'vendCertificate' | 'retireCertificate', string>;
 }
 export = resolveStack;

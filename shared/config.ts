@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import './schemas/zod';
 import type { ActivationSettings } from './provisioning/activate-certificate';
 import type { HookSettings } from './provisioning/pre-provisioning';
+import type { VendSettings } from './provisioning/vend-certificate';
 
 /**
  * Configuration, read and checked once at cold start. Nothing else reads `process.env`.
@@ -126,4 +127,55 @@ export interface ClaimVendingConfig {
 export function loadClaimVendingConfig(env: NodeJS.ProcessEnv = process.env): ClaimVendingConfig {
   const e = parseEnv(claimVendingEnvSchema, env);
   return { ledgerTable: e.PROVISIONING_LEDGER_TABLE, templateName: e.FLEET_TEMPLATE_NAME };
+}
+
+const vendingEnvSchema = z.object({
+  DEVICE_REGISTRY_TABLE: z.string().check(z.minLength(3, 'required')),
+  PROVISIONING_LEDGER_TABLE: z.string().check(z.minLength(3, 'required')),
+  DEVICE_POLICY_NAME: z.string().check(z.minLength(1, 'required')),
+  RETIREMENT_QUEUE_URL: z.string().check(z.regex(/^https?:\/\//, 'an SQS queue URL')),
+  ROLE_ALIAS: z.string().check(z.minLength(1, 'required')),
+  ADMISSION_MODE: choice(['allowlist', 'ca']),
+  DEVICE_ID_SOURCE: choice(['serialNumberOrCommonName', 'serialNumber', 'commonName']),
+  RETIRE_GRACE_SECONDS: wholeNumber,
+  THING_GROUP: z.optional(z.string()),
+  THING_TYPE: z.optional(z.string()),
+  ROOT_CA_URL: z.optional(z.string()),
+});
+
+export interface VendingConfig {
+  registryTable: string;
+  ledgerTable: string;
+  retirementQueueUrl: string;
+  settings: VendSettings;
+}
+
+export function loadVendingConfig(env: NodeJS.ProcessEnv = process.env): VendingConfig {
+  const e = parseEnv(vendingEnvSchema, env);
+  const grace = Number(e.RETIRE_GRACE_SECONDS || 300);
+  // SQS delays messages by at most 15 minutes.
+  if (grace > 900) throw new ConfigurationError('invalid configuration: RETIRE_GRACE_SECONDS: at most 900');
+  const thingGroup = trimmed(e.THING_GROUP);
+  const thingType = trimmed(e.THING_TYPE);
+  return {
+    registryTable: e.DEVICE_REGISTRY_TABLE,
+    ledgerTable: e.PROVISIONING_LEDGER_TABLE,
+    retirementQueueUrl: e.RETIREMENT_QUEUE_URL,
+    settings: {
+      devicePolicyName: e.DEVICE_POLICY_NAME,
+      mode: e.ADMISSION_MODE || 'allowlist',
+      deviceIdSource: e.DEVICE_ID_SOURCE || 'serialNumberOrCommonName',
+      retireGraceSeconds: grace,
+      roleAlias: e.ROLE_ALIAS,
+      rootCaUrl: trimmed(e.ROOT_CA_URL) ?? 'https://www.amazontrust.com/repository/AmazonRootCA1.pem',
+      ...(thingGroup ? { thingGroup } : {}),
+      ...(thingType ? { thingType } : {}),
+    },
+  };
+}
+
+const retirementEnvSchema = z.object({ DEVICE_REGISTRY_TABLE: z.string().check(z.minLength(3, 'required')) });
+
+export function loadRetirementConfig(env: NodeJS.ProcessEnv = process.env): { registryTable: string } {
+  return { registryTable: parseEnv(retirementEnvSchema, env).DEVICE_REGISTRY_TABLE };
 }

@@ -16,7 +16,7 @@ let endpoint: Promise<string> | undefined;
 const deps: ClaimVendingDeps = {
   iot,
   dataEndpoint: () => {
-    endpoint ??= iot.describeDataEndpoint().catch((error: unknown) => {
+    endpoint ??= iot.describeEndpoint('iot:Data-ATS').catch((error: unknown) => {
       endpoint = undefined;
       throw error;
     });

@@ -92,6 +92,28 @@ export class DynamoDeviceRegistry implements DeviceRegistry, DeviceRegistryAdmin
     );
   }
 
+  async unbind(deviceId: string, certificateId: string, at: Date): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { deviceId },
+          UpdateExpression: 'SET lastRevocation = :revocation, updatedAt = :now REMOVE certificateId, bindingState, thingName, boundAt, claimedAt',
+          ConditionExpression: 'certificateId = :certificateId',
+          ExpressionAttributeValues: {
+            ':revocation': { certificateId, at: at.toISOString() },
+            ':now': at.toISOString(),
+            ':certificateId': certificateId,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
   async recordProvisioning(deviceId: string, record: ProvisioningRecord): Promise<void> {
     const now = record.at.toISOString();
     await this.client.send(

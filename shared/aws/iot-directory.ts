@@ -2,7 +2,10 @@ import {
   AddThingToThingGroupCommand,
   AttachPolicyCommand,
   AttachThingPrincipalCommand,
+  CreateCertificateFromCsrCommand,
+  CreateKeysAndCertificateCommand,
   CreateProvisioningClaimCommand,
+  DetachPolicyCommand,
   CreateThingCommand,
   DescribeEndpointCommand,
   DescribeCACertificateCommand,
@@ -14,7 +17,14 @@ import {
   type IoTClient,
 } from '@aws-sdk/client-iot';
 import type { CaFacts } from '../admission/admit';
-import type { CertificateRecord, IotDirectory, ProvisioningClaim, SettableCertificateStatus, ThingSpec } from '../provisioning/ports';
+import type {
+  CertificateRecord,
+  IotDirectory,
+  IssuedCertificate,
+  ProvisioningClaim,
+  SettableCertificateStatus,
+  ThingSpec,
+} from '../provisioning/ports';
 
 const isNamed = (error: unknown, name: string) => error instanceof Error && error.name === name;
 
@@ -127,9 +137,27 @@ export class AwsIotDirectory implements IotDirectory {
     };
   }
 
-  async describeDataEndpoint(): Promise<string> {
-    const { endpointAddress } = await this.client.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }));
+  async describeEndpoint(endpointType: 'iot:Data-ATS' | 'iot:CredentialProvider'): Promise<string> {
+    const { endpointAddress } = await this.client.send(new DescribeEndpointCommand({ endpointType }));
     if (!endpointAddress) throw new Error('DescribeEndpoint returned no address');
     return endpointAddress;
+  }
+
+  async createKeysAndCertificate(): Promise<IssuedCertificate & { privateKey: string }> {
+    const c = await this.client.send(new CreateKeysAndCertificateCommand({ setAsActive: false }));
+    if (!c.certificateId || !c.certificateArn || !c.certificatePem || !c.keyPair?.PrivateKey) {
+      throw new Error('CreateKeysAndCertificate returned an incomplete answer');
+    }
+    return { certificateId: c.certificateId, certificateArn: c.certificateArn, certificatePem: c.certificatePem, privateKey: c.keyPair.PrivateKey };
+  }
+
+  async createCertificateFromCsr(csrPem: string): Promise<IssuedCertificate> {
+    const c = await this.client.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: csrPem, setAsActive: false }));
+    if (!c.certificateId || !c.certificateArn || !c.certificatePem) throw new Error('CreateCertificateFromCsr returned an incomplete answer');
+    return { certificateId: c.certificateId, certificateArn: c.certificateArn, certificatePem: c.certificatePem };
+  }
+
+  async detachPolicy(policyName: string, certificateArn: string): Promise<void> {
+    await this.client.send(new DetachPolicyCommand({ policyName, target: certificateArn }));
   }
 }

@@ -1,14 +1,18 @@
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { IssuedClaim, ProvisioningDecision, ProvisioningLedger } from '../provisioning/ports';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { IdempotencyBegin, IdempotencyStore, IssuedClaim, ProvisioningDecision, ProvisioningLedger } from '../provisioning/ports';
 
 const DAY_SECONDS = 86_400;
+// A retried vending request gets the first answer for an hour; then the key may be used afresh.
+const IDEMPOTENCY_SECONDS = 3_600;
 
 /**
  * The provisioning ledger table (key `pk`, TTL attribute `expiresAt` in epoch seconds): the claim
  * certificates vended to trusted users (`claim#<certificateId>`, kept 7 days) and every pre-provisioning
- * decision (`decision#<certificateId>#<time>`, kept 90 days). Never holds key material.
+ * decision (`decision#<certificateId>#<time>`, kept 90 days), and vending's idempotency records
+ * (`idempotency#<key>`, kept 1 hour). The idempotency record of a vend with a generated key holds that
+ * answer — key included, so that a retry gets it — for that hour only; the table is encrypted at rest.
  */
-export class DynamoProvisioningLedger implements ProvisioningLedger {
+export class DynamoProvisioningLedger implements ProvisioningLedger, IdempotencyStore {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -55,5 +59,43 @@ export class DynamoProvisioningLedger implements ProvisioningLedger {
         },
       }),
     );
+  }
+
+  async begin(key: string, requestFingerprint: string, at: Date): Promise<IdempotencyBegin> {
+    const now = Math.floor(at.getTime() / 1000);
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: `idempotency#${key}`, status: 'in-progress', fingerprint: requestFingerprint, expiresAt: now + IDEMPOTENCY_SECONDS },
+          // New, or left over past its hour (TTL deletes lazily).
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
+          ExpressionAttributeValues: { ':now': now },
+        }),
+      );
+      return { state: 'new' };
+    } catch (error) {
+      if (!(error instanceof Error) || error.name !== 'ConditionalCheckFailedException') throw error;
+    }
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk: `idempotency#${key}` }, ConsistentRead: true }));
+    if (!Item) return { state: 'in-progress' };
+    if (Item.fingerprint !== requestFingerprint) return { state: 'mismatch' };
+    return Item.status === 'completed' ? { state: 'completed', response: Item.response } : { state: 'in-progress' };
+  }
+
+  async complete(key: string, response: unknown): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: `idempotency#${key}` },
+        UpdateExpression: 'SET #status = :completed, #response = :response',
+        ExpressionAttributeNames: { '#status': 'status', '#response': 'response' },
+        ExpressionAttributeValues: { ':completed': 'completed', ':response': response },
+      }),
+    );
+  }
+
+  async abandon(key: string): Promise<void> {
+    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: `idempotency#${key}` } }));
   }
 }

@@ -36,8 +36,19 @@ export interface IotDirectory {
   listAttachedPolicies(certificateArn: string): Promise<string[]>;
   /** A temporary claim certificate for a provisioning template (trusted-user provisioning). */
   createProvisioningClaim(templateName: string): Promise<ProvisioningClaim>;
-  /** The account's `iot:Data-ATS` endpoint address. */
-  describeDataEndpoint(): Promise<string>;
+  /** An endpoint address of the account (`iot:Data-ATS`, `iot:CredentialProvider`). */
+  describeEndpoint(type: 'iot:Data-ATS' | 'iot:CredentialProvider'): Promise<string>;
+  /** A new key pair and certificate (INACTIVE); the private key is returned this once. */
+  createKeysAndCertificate(): Promise<IssuedCertificate & { privateKey: string }>;
+  /** A certificate (INACTIVE) for the key of a CSR; the private key stays with the device. */
+  createCertificateFromCsr(csrPem: string): Promise<IssuedCertificate>;
+  detachPolicy(policyName: string, certificateArn: string): Promise<void>;
+}
+
+export interface IssuedCertificate {
+  certificateId: string;
+  certificateArn: string;
+  certificatePem: string;
 }
 
 export interface ProvisioningClaim {
@@ -69,6 +80,8 @@ export interface DeviceRegistry {
   recordRejection(deviceId: string, rejection: DeviceRejection): Promise<void>;
   /** Records the pre-provisioning hook's last decision on the device's entry. */
   recordProvisioning(deviceId: string, record: ProvisioningRecord): Promise<void>;
+  /** Removes the device's binding to `certificateId` (revocation); false when it was bound to another. */
+  unbind(deviceId: string, certificateId: string, at: Date): Promise<boolean>;
 }
 
 export interface ProvisioningRecord {
@@ -98,6 +111,32 @@ export interface IssuedClaim {
 export interface ProvisioningDecision extends ProvisioningRecord {
   deviceId?: string;
   requestedBy?: Requester;
+}
+
+export type IdempotencyBegin =
+  | { state: 'new' }
+  | { state: 'completed'; response: unknown }
+  | { state: 'in-progress' }
+  | { state: 'mismatch' };
+
+/** A retried request with the same Idempotency-Key gets the first answer (the ledger implements it). */
+export interface IdempotencyStore {
+  /** Starts a request, or tells what the key already stands for. */
+  begin(key: string, requestFingerprint: string, at: Date): Promise<IdempotencyBegin>;
+  complete(key: string, response: unknown, at: Date): Promise<void>;
+  /** Forgets a failed request so that a retry can run it again. */
+  abandon(key: string): Promise<void>;
+}
+
+/** Delayed work: retiring a rotated certificate after its grace period (`shared/aws/retirement-queue.ts`). */
+export interface RetirementQueue {
+  schedule(retirement: Retirement, delaySeconds: number): Promise<void>;
+}
+
+export interface Retirement {
+  deviceId: string;
+  certificateId: string;
+  thingName: string;
 }
 
 /** The provisioning ledger: claim certificates we issued and every hook decision (`shared/aws/provisioning-ledger.ts`). */

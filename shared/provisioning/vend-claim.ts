@@ -36,7 +36,7 @@ export async function vendProvisioningClaim(event: unknown, deps: ClaimVendingDe
     return jsonResponse(400, { message: 'Bad request' });
   }
   // The JWT authorizer has verified the token; without its subject there is nobody to record: refuse.
-  const requester = requesterOf(parsed.data.requestContext.authorizer?.jwt.claims);
+  const requester = requesterOf(parsed.data.requestContext.authorizer?.jwt?.claims);
   if (!requester) return jsonResponse(401, { message: 'Unauthorized' });
 
   let body: unknown = {};

@@ -70,6 +70,7 @@ export const deviceEntrySchema = z.looseObject({
       clientId: z.string(),
     }),
   ),
+  lastRevocation: z.optional(z.object({ certificateId: z.string(), at: z.string() })),
   lastRejection: z.optional(
     z.object({
       reason: rejectionReasonSchema,

@@ -1,0 +1,42 @@
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { createDocumentClient, createIotClient } from '../../shared/aws/clients';
+import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
+import { AwsIotDirectory } from '../../shared/aws/iot-directory';
+import { DynamoProvisioningLedger } from '../../shared/aws/provisioning-ledger';
+import { SqsRetirementQueue } from '../../shared/aws/retirement-queue';
+import { loadVendingConfig } from '../../shared/config';
+import type { HttpApiResult } from '../../shared/http/response';
+import { logger } from '../../shared/logger';
+import type { VendDeps } from '../../shared/provisioning/vend-certificate';
+import { handleVendingRequest } from '../../shared/provisioning/vend-http';
+
+/** POST and DELETE /devices/{deviceId}/certificate (HTTP API, IAM-authorized): certificate vending. */
+
+const config = loadVendingConfig();
+const iot = new AwsIotDirectory(createIotClient());
+const documents = createDocumentClient();
+let endpoints: Promise<{ data: string; credentials: string }> | undefined;
+const deps: VendDeps = {
+  iot,
+  registry: new DynamoDeviceRegistry(documents, config.registryTable),
+  idempotency: new DynamoProvisioningLedger(documents, config.ledgerTable),
+  retirements: new SqsRetirementQueue(new SQSClient({ retryMode: 'adaptive', maxAttempts: 6 }), config.retirementQueueUrl),
+  endpoints: () => {
+    endpoints ??= Promise.all([iot.describeEndpoint('iot:Data-ATS'), iot.describeEndpoint('iot:CredentialProvider')])
+      .then(([data, credentials]) => ({ data, credentials }))
+      .catch((error: unknown) => {
+        endpoints = undefined;
+        throw error;
+      });
+    return endpoints;
+  },
+  settings: config.settings,
+  now: () => new Date(),
+  log: logger,
+};
+
+export const lambdaHandler = (event: unknown): Promise<HttpApiResult> => handleVendingRequest(event, deps);
+
+export const handler = middy(lambdaHandler).use(injectLambdaContext(logger, { resetKeys: true }));

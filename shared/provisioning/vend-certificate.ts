@@ -1,0 +1,200 @@
+import { createHash } from 'node:crypto';
+import { checkDevice, deviceIdFromSubject, keyRejection, type AdmissionMode, type BoundCertificate, type DeviceIdSource } from '../admission/admit';
+import { CsrUnreadableError, readCsrFacts } from '../certificates/csr';
+import { DEVICE_ID_PATTERN } from '../registry/device-entry';
+import { bindCertificate, retireCertificate, type BindDeps, type BindSettings } from './bind-certificate';
+import type { IdempotencyStore, IotDirectory, Retirement, RetirementQueue } from './ports';
+
+/**
+ * Certificate vending for factory and back-office systems: a certificate for a device — from its CSR (the
+ * private key never leaves the device) or with a key we generate — bound to the device exactly as JITR binds
+ * one (shared `bindCertificate`). One active certificate per device: a second vend is refused unless it
+ * rotates, and then the old certificate keeps working for a grace period before it is retired.
+ */
+
+export interface VendSettings extends BindSettings {
+  mode: AdmissionMode;
+  deviceIdSource: DeviceIdSource;
+  /** How long a rotated-out certificate keeps working (SQS delay: at most 900 s). */
+  retireGraceSeconds: number;
+  roleAlias: string;
+  rootCaUrl: string;
+}
+
+export interface VendDeps extends BindDeps {
+  iot: IotDirectory;
+  settings: VendSettings;
+  idempotency: IdempotencyStore;
+  retirements: RetirementQueue;
+  /** The data and credentials endpoints, looked up once per container. */
+  endpoints: () => Promise<{ data: string; credentials: string }>;
+}
+
+export interface VendRequest {
+  deviceId: string;
+  csrPem?: string;
+  rotate: boolean;
+  idempotencyKey?: string;
+}
+
+export interface VendAnswer {
+  deviceId: string;
+  thingName: string;
+  certificateId: string;
+  certificateArn: string;
+  certificatePem: string;
+  /** Only when we generated the key; returned once. */
+  privateKey?: string;
+  endpoints: { data: string; credentials: string };
+  rootCaUrl: string;
+  roleAlias: string;
+  rotation?: { previousCertificateId: string; retiresAt: string };
+}
+
+export type Issue = { path: string; message: string };
+
+export type VendOutcome =
+  | { status: 201; answer: VendAnswer; replayed: boolean }
+  | { status: 400; reason: string; issues: Issue[] }
+  | { status: 403; reason: string }
+  | { status: 404; reason: string }
+  | { status: 409; reason: string };
+
+/** Requests with the same key must be the same request. */
+const fingerprint = (request: VendRequest) =>
+  createHash('sha256').update(JSON.stringify({ d: request.deviceId, c: request.csrPem ?? null, r: request.rotate })).digest('hex');
+
+export async function vendCertificate(request: VendRequest, deps: VendDeps): Promise<VendOutcome> {
+  if (!DEVICE_ID_PATTERN.test(request.deviceId)) {
+    return { status: 400, reason: 'device-id-invalid', issues: [{ path: 'deviceId', message: 'must match [a-zA-Z0-9:_-]{1,128}' }] };
+  }
+  const key = request.idempotencyKey;
+  if (key) {
+    const begun = await deps.idempotency.begin(key, fingerprint(request), deps.now());
+    if (begun.state === 'completed') return { status: 201, answer: begun.response as VendAnswer, replayed: true };
+    if (begun.state === 'in-progress') return { status: 409, reason: 'request-in-progress' };
+    if (begun.state === 'mismatch') {
+      return { status: 400, reason: 'idempotency-key-reused', issues: [{ path: 'Idempotency-Key', message: 'was used for another request' }] };
+    }
+  }
+  try {
+    const outcome = await vend(request, deps);
+    if (key) {
+      if (outcome.status === 201) await deps.idempotency.complete(key, outcome.answer, deps.now());
+      else await deps.idempotency.abandon(key);
+    }
+    return outcome;
+  } catch (error) {
+    if (key) await deps.idempotency.abandon(key).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function vend(request: VendRequest, deps: VendDeps): Promise<VendOutcome> {
+  const { settings, iot } = deps;
+  const { deviceId } = request;
+
+  if (request.csrPem !== undefined) {
+    let facts;
+    try {
+      facts = readCsrFacts(request.csrPem);
+    } catch (error) {
+      if (error instanceof CsrUnreadableError) return { status: 400, reason: 'csr-unreadable', issues: [{ path: 'csr', message: error.message }] };
+      throw error;
+    }
+    const keyReason = keyRejection(facts.key);
+    if (keyReason) return { status: 400, reason: keyReason, issues: [{ path: 'csr', message: 'the key must be RSA of 2048 bits or more, or EC P-256/P-384' }] };
+    const named = deviceIdFromSubject(facts.subject, settings.deviceIdSource);
+    if (!('deviceId' in named) || named.deviceId !== deviceId) {
+      return { status: 400, reason: 'csr-subject-mismatch', issues: [{ path: 'csr', message: `the subject must name the device ${deviceId} (${settings.deviceIdSource})` }] };
+    }
+  }
+
+  const entry = await deps.registry.get(deviceId);
+  let bound: BoundCertificate | undefined;
+  if (entry?.certificateId) {
+    const record = await iot.describeCertificate(entry.certificateId);
+    bound = { certificateId: entry.certificateId, status: record?.status, bindingState: entry.bindingState };
+  }
+  const decision = checkDevice(
+    { deviceId, certificateId: '', entry, bound },
+    { mode: settings.mode, deviceIdSource: settings.deviceIdSource, boundDevice: request.rotate ? 'replace' : 'refuse' },
+  );
+  if (!decision.admitted) {
+    return decision.reason === 'device-already-bound' ? { status: 409, reason: decision.reason } : { status: 403, reason: decision.reason };
+  }
+
+  const issued: { certificateId: string; certificateArn: string; certificatePem: string; privateKey?: string } =
+    request.csrPem !== undefined ? await iot.createCertificateFromCsr(request.csrPem) : await iot.createKeysAndCertificate();
+  const { thingName } = await bindCertificate(
+    {
+      deviceId,
+      entry,
+      certificateId: issued.certificateId,
+      certificateArn: issued.certificateArn,
+      ...(decision.previousCertificateId ? { previousCertificateId: decision.previousCertificateId } : {}),
+      // A rotated-out certificate keeps working for the grace period; the retirement queue ends it.
+      retirePrevious: false,
+      provisionedBy: 'vending',
+    },
+    deps,
+  );
+  let rotation: VendAnswer['rotation'];
+  if (decision.retirePrevious && decision.previousCertificateId) {
+    await deps.retirements.schedule({ deviceId, certificateId: decision.previousCertificateId, thingName }, settings.retireGraceSeconds);
+    rotation = {
+      previousCertificateId: decision.previousCertificateId,
+      retiresAt: new Date(deps.now().getTime() + settings.retireGraceSeconds * 1000).toISOString(),
+    };
+  }
+  deps.log.info('certificate vended', { deviceId, certificateId: issued.certificateId, csr: request.csrPem !== undefined, rotatedFrom: rotation?.previousCertificateId });
+  return {
+    status: 201,
+    replayed: false,
+    answer: {
+      deviceId,
+      thingName,
+      certificateId: issued.certificateId,
+      certificateArn: issued.certificateArn,
+      certificatePem: issued.certificatePem,
+      ...(issued.privateKey ? { privateKey: issued.privateKey } : {}),
+      endpoints: await deps.endpoints(),
+      rootCaUrl: settings.rootCaUrl,
+      roleAlias: settings.roleAlias,
+      ...(rotation ? { rotation } : {}),
+    },
+  };
+}
+
+/** Revokes the device's certificate, detaches it from the thing and the policy, and unbinds it. */
+export async function revokeDeviceCertificate(deviceId: string, deps: Pick<VendDeps, 'iot' | 'registry' | 'settings' | 'now' | 'log'>): Promise<
+  { status: 200; certificateId: string } | { status: 400 | 404; reason: string }
+> {
+  if (!DEVICE_ID_PATTERN.test(deviceId)) return { status: 400, reason: 'device-id-invalid' };
+  const entry = await deps.registry.get(deviceId);
+  if (!entry?.certificateId) return { status: 404, reason: 'no-certificate' };
+  const { certificateId } = entry;
+  const record = await deps.iot.describeCertificate(certificateId);
+  if (record) {
+    // Revoke first: from here on the device cannot connect, whatever else fails.
+    if (record.status !== 'REVOKED') await deps.iot.updateCertificateStatus(certificateId, 'REVOKED');
+    const things = await deps.iot.listPrincipalThings(record.certificateArn);
+    for (const thing of things) await deps.iot.detachThingPrincipal(thing, record.certificateArn);
+    const policies = await deps.iot.listAttachedPolicies(record.certificateArn);
+    if (policies.includes(deps.settings.devicePolicyName)) await deps.iot.detachPolicy(deps.settings.devicePolicyName, record.certificateArn);
+  }
+  await deps.registry.unbind(deviceId, certificateId, deps.now());
+  deps.log.info('certificate revoked', { deviceId, certificateId });
+  return { status: 200, certificateId };
+}
+
+/** The grace period is over: retire the old certificate, unless it became the device's certificate again. */
+export async function retireRotatedCertificate(retirement: Retirement, deps: Pick<BindDeps, 'iot' | 'registry' | 'log'>): Promise<void> {
+  const entry = await deps.registry.get(retirement.deviceId);
+  if (entry?.certificateId === retirement.certificateId) {
+    deps.log.warn('rotated certificate is the device’s certificate again; not retired', { ...retirement });
+    return;
+  }
+  await retireCertificate(retirement.certificateId, retirement.thingName, deps);
+  deps.log.info('rotated certificate retired', { ...retirement });
+}
