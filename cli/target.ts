@@ -36,6 +36,12 @@ export interface LocalEndpointsFile {
   dynamodb: string;
   http?: string;
   mqtt?: { host: string; port: number };
+  /** The credential provider (HTTPS, mutual TLS), e.g. https://localhost:8443. */
+  credentials?: string;
+  /** The S3-compatible store (path-style). */
+  s3?: string;
+  /** The SQS stand-in (JSON protocol). */
+  sqs?: string;
   rootCaFile?: string;
 }
 
@@ -75,6 +81,8 @@ export async function useTarget(options: TargetOptions): Promise<Target> {
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_ENDPOINT_URL_IOT: endpoints.iot,
     AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+    ...(endpoints.s3 ? { AWS_ENDPOINT_URL_S3: endpoints.s3 } : {}),
+    ...(endpoints.sqs ? { AWS_ENDPOINT_URL_SQS: endpoints.sqs } : {}),
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   });
   delete process.env.AWS_PROFILE;

@@ -14,7 +14,7 @@ import { PROJECT_ROOT } from './stack';
  * device DEMO-0001 allow-listed), so `serverless invoke local` has something real to activate.
  */
 
-export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581, http: 4582, mqtt: 8883 } as const;
+export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581, http: 4582, mqtt: 8883, credentials: 8443 } as const;
 const DEFAULT_ENDPOINTS_FILE = resolve(PROJECT_ROOT, '.local/endpoints.json');
 
 async function main(): Promise<void> {
@@ -24,6 +24,7 @@ async function main(): Promise<void> {
       'dynamodb-port': { type: 'string', default: String(DEFAULT_PORTS.dynamodb) },
       'http-port': { type: 'string', default: String(DEFAULT_PORTS.http) },
       'mqtt-port': { type: 'string', default: String(DEFAULT_PORTS.mqtt) },
+      'credentials-port': { type: 'string', default: String(DEFAULT_PORTS.credentials) },
       'state-dir': { type: 'string', default: resolve(PROJECT_ROOT, '.local') },
       stage: { type: 'string', default: 'dev' },
       param: { type: 'string', multiple: true },
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
     },
   });
   const endpointsFile = resolve(values['endpoints-file']);
-  for (const flag of ['iot-port', 'dynamodb-port', 'http-port', 'mqtt-port', 'time-scale'] as const) {
+  for (const flag of ['iot-port', 'dynamodb-port', 'http-port', 'mqtt-port', 'credentials-port', 'time-scale'] as const) {
     if (!/^\d+$/.test(values[flag])) throw new Error(`--${flag} must be a whole number, got "${values[flag]}"`);
   }
   const params = Object.fromEntries(
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
     dynamodbPort: Number(values['dynamodb-port']),
     httpPort: Number(values['http-port']),
     mqtt: { port: Number(values['mqtt-port']) },
+    credentials: { port: Number(values['credentials-port']) },
     // The local root CA lives here, so devices' --cafile stays valid across restarts.
     stateDir: resolve(values['state-dir']),
     traffic: { throttling: !values['no-throttling'] },
@@ -69,6 +71,7 @@ async function main(): Promise<void> {
   control plane  ${endpoints.iot}
   DynamoDB       ${endpoints.dynamodb}
   MQTT (mTLS)    mqtts://${endpoints.mqtt?.host}:${endpoints.mqtt?.port}   (server CA: ${endpoints.rootCaFile})
+  credentials    ${endpoints.credentials}/role-aliases/${deployed.roleAlias}/credentials   (mTLS, header x-amzn-iot-thingname)
   HTTP API       ${endpoints.http}   (POST /provisioning-claims; token: npx iot-provisioner local token <user>)
   stack          ${deployed.stack.service}-${deployed.stack.stage}: table ${deployed.tableName}, device policy ${deployed.devicePolicyName},
                  fleet template ${deployed.templateName} (claim policy ${deployed.claimPolicyName})

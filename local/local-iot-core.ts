@@ -61,6 +61,8 @@ export interface LocalEndpoints {
   mqtt?: { host: string; port: number };
   credentials?: string;
   http?: string;
+  s3?: string;
+  sqs?: string;
   rootCaFile?: string;
 }
 

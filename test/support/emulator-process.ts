@@ -12,22 +12,28 @@ export interface EmulatorEndpoints {
   dynamodb: string;
   http: string;
   mqtt: { host: string; port: number };
+  credentials: string;
+  s3?: string;
+  sqs?: string;
   rootCaFile: string;
 }
+
+/** Every port flag of `npm run emulator`; each gets a free port so parallel test files never collide. */
+const PORT_FLAGS = ['--iot-port', '--dynamodb-port', '--http-port', '--mqtt-port', '--credentials-port'];
 
 /**
  * `npm run emulator` as users run it — a separate process — on free ports, with its endpoints file and
  * root CA in `dir`. `stop()` sends SIGTERM and waits for the exit.
  */
 export async function startEmulatorProcess(dir: string): Promise<{ endpoints: EmulatorEndpoints; endpointsFile: string; stop: () => Promise<void> }> {
-  const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const ports = await Promise.all(PORT_FLAGS.map(() => freePort()));
   const endpointsFile = join(dir, 'endpoints.json');
   const emulator: ChildProcess = spawn(
     process.execPath,
     [
       resolve(ROOT, 'node_modules/tsx/dist/cli.mjs'),
       'local/emulator.ts',
-      ...['--iot-port', '--dynamodb-port', '--http-port', '--mqtt-port'].flatMap((flag, i) => [flag, String(ports[i])]),
+      ...PORT_FLAGS.flatMap((flag, i) => [flag, String(ports[i])]),
       '--endpoints-file',
       endpointsFile,
       '--state-dir',
