@@ -69,6 +69,12 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
   };
   for (const [name, logicalId] of Object.entries(stackModule.FUNCTIONS)) attributes[`${logicalId}.Arn`] = functionArn(name);
   for (const [logicalId, resource] of Object.entries(Resources)) {
+    if (resource.Type === 'AWS::SQS::Queue' && logicalId !== 'ProvisioningFailureQueue') {
+      // CloudFormation names queues <stack>-<logicalId>-<suffix>; locally without the suffix.
+      const queue = core.sqs.createQueue(accountId, `${stack.service}-${stack.stage}-${logicalId}`);
+      context.refs[logicalId] = queue.url;
+      attributes[`${logicalId}.Arn`] = queue.arn;
+    }
     if (resource.Type === 'AWS::IAM::Role') attributes[`${logicalId}.Arn`] = `arn:aws:iam::${accountId}:role/${stack.service}-${stack.stage}-${logicalId}`;
     if (resource.Type === 'AWS::S3::Bucket') {
       // CloudFormation names buckets itself; locally the name is derived from the logical id.
@@ -82,6 +88,14 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
   }
   const propsOf = (logicalId: string) => evaluateIntrinsics(Resources[logicalId]!.Properties, context) as Props;
   const ofType = (type: string) => Object.keys(Resources).filter((id) => Resources[id]!.Type === type);
+  for (const id of ofType('AWS::SQS::Queue')) {
+    if (id === 'ProvisioningFailureQueue') continue;
+    const q = propsOf(id) as { VisibilityTimeout?: number; RedrivePolicy?: { deadLetterTargetArn: string; maxReceiveCount: number } };
+    core.sqs.createQueue(accountId, `${stack.service}-${stack.stage}-${id}`, {
+      ...(q.VisibilityTimeout !== undefined ? { visibilityTimeoutSeconds: q.VisibilityTimeout } : {}),
+      ...(q.RedrivePolicy ? { redrive: q.RedrivePolicy } : {}),
+    });
+  }
   const tolerateExisting = (work: () => unknown) => {
     try {
       work();
@@ -154,7 +168,8 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
       exportName: fn.exportName,
       environment: {
         ...core.sdkEnvironment(accountId),
-        ...fn.environment,
+        // serverless.yml may give a variable a CloudFormation value (a queue URL: `!Ref RetirementQueue`).
+        ...Object.fromEntries(Object.entries(fn.environment).map(([key, value]) => [key, String(evaluateIntrinsics(value, context))])),
         ...options.environment,
         // What Lambda sets in every execution environment (Powertools reads some of it).
         AWS_LAMBDA_FUNCTION_NAME: fn.functionName,
@@ -182,6 +197,7 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
         method: route.method,
         path: route.path,
         functionArn: functionArn(fn.name),
+        ...(route.iam ? { iam: true } : {}),
         ...(authorizer
           ? {
               authorizer: {
@@ -190,6 +206,18 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
               },
             }
           : {}),
+      });
+    }
+  }
+
+  for (const fn of stack.functions) {
+    for (const source of fn.sqsEvents) {
+      const queueArn = String(evaluateIntrinsics(source.arn, context));
+      const arn = functionArn(fn.name);
+      core.sqs.addConsumer(queueArn, {
+        batchSize: source.batchSize,
+        reportBatchItemFailures: source.reportBatchItemFailures,
+        invoke: (event) => core.invokeFunction(arn, event, fn.timeoutSeconds * 1000),
       });
     }
   }

@@ -19,6 +19,7 @@ import { WorkerRuntime } from './lambda/worker-runtime';
 import { deployStack, type DeployedStack, type DeployOptions } from './deploy-stack';
 import { LocalHttpApi, type HttpRoute } from './http/http-api';
 import { LocalJwtIssuer } from './http/jwt';
+import { LocalSqs } from './sqs/local-sqs';
 
 export type { DeployedStack } from './deploy-stack';
 
@@ -45,6 +46,8 @@ export interface LocalIotCoreOptions {
   now?: () => Date;
   /** Port of the local HTTP API (started by startHttpApi). */
   httpPort?: number;
+  /** Port of the local SQS (SendMessage, event source mappings). */
+  sqsPort?: number;
   /** Start the MQTT/TLS endpoint (port 0: any free port). */
   mqtt?: { port?: number };
   /** Start the credential provider endpoint (HTTPS with mutual TLS). */
@@ -69,7 +72,8 @@ export interface LocalEndpoints {
 /** A message in the stack's failure queue: a Lambda on-failure record, or a rule error action message. */
 export type FailureMessage =
   | { source: 'lambda'; functionName: string; record: FailureRecord }
-  | { source: 'rule'; ruleName: string; error: string; payload: unknown };
+  | { source: 'rule'; ruleName: string; error: string; payload: unknown }
+  | { source: 'sqs'; queueName: string; messageId: string; body: string; receiveCount: number };
 
 
 /** Validates fault settings sent to POST /_local/traffic. */
@@ -114,6 +118,7 @@ export class LocalIotCore {
   private controlPlane!: ControlPlaneServer;
   private dynamo!: LocalDynamoDb;
   issuer!: AwsIssuer;
+  sqs!: LocalSqs;
   mqtt?: MqttEndpoint;
   credentials?: CredentialsEndpoint;
   endpoints!: LocalEndpoints;
@@ -156,7 +161,14 @@ export class LocalIotCore {
     });
     const iot = await core.controlPlane.listen(options.iotPort ?? 0, host);
     core.dynamo = await startDynamoDb(options.dynamodbPort ?? 0, host);
-    core.endpoints = { region: core.registry.region, accountId: core.registry.defaultAccountId, iot, dynamodb: core.dynamo.url };
+    core.sqs = new LocalSqs({
+      region: core.registry.region,
+      timeScale: options.lambdaTimeScale ?? 1,
+      // The stack's dead-letter target is its failure queue, which the local IoT Core keeps as `failures`.
+      onDeadLetter: (_target, queueName, message) => core.failures.push({ source: 'sqs', queueName, ...message }),
+    });
+    const sqs = await core.sqs.listen(options.sqsPort ?? 0, host);
+    core.endpoints = { region: core.registry.region, accountId: core.registry.defaultAccountId, iot, dynamodb: core.dynamo.url, sqs };
     const tls =
       options.mqtt || options.credentials
         ? await localTls(options.stateDir ?? mkdtempSync(join(tmpdir(), 'local-iot-')), core.registry.region)
@@ -204,6 +216,8 @@ export class LocalIotCore {
       AWS_SECRET_ACCESS_KEY: 'local',
       AWS_ENDPOINT_URL_IOT: this.endpoints.iot,
       AWS_ENDPOINT_URL_DYNAMODB: this.endpoints.dynamodb,
+      ...(this.endpoints.sqs ? { AWS_ENDPOINT_URL_SQS: this.endpoints.sqs } : {}),
+      ...(this.endpoints.s3 ? { AWS_ENDPOINT_URL_S3: this.endpoints.s3 } : {}),
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
   }
@@ -310,8 +324,9 @@ export class LocalIotCore {
   /** Resolves once every function has finished its queued work, retries included. */
   async idle(): Promise<void> {
     // A handler's work can publish events that queue more work: wait until a pass finds nothing to do.
-    while ([...this.lambdas.values()].some((lambda) => !lambda.isIdle())) {
+    while ([...this.lambdas.values()].some((lambda) => !lambda.isIdle()) || !this.sqs.isIdle()) {
       await Promise.all([...this.lambdas.values()].map((lambda) => lambda.idle()));
+      await this.sqs.idle();
     }
   }
 
@@ -339,6 +354,7 @@ export class LocalIotCore {
         invoke: (arn, event, timeoutMs) => this.invokeFunction(arn, event, timeoutMs),
         jwt: this.jwt ?? new LocalJwtIssuer('https://local.invalid', 'none', this.options.now),
         accountId: this.registry.defaultAccountId,
+        region: this.registry.region,
         ...(this.options.now ? { now: this.options.now } : {}),
       });
       this.endpoints.http = await this.httpApi.listen(port, this.options.host ?? '127.0.0.1');
@@ -389,6 +405,7 @@ export class LocalIotCore {
     await this.mqtt?.close();
     await this.credentials?.close();
     await Promise.all(this.runtimes.map((runtime) => runtime.close()));
+    await this.sqs.close();
     await this.controlPlane.close();
     await this.dynamo.close();
   }

@@ -26,8 +26,10 @@ export interface StackFunction {
   timeoutSeconds: number;
   maximumRetryAttempts: number;
   maximumEventAgeSeconds: number;
-  /** `httpApi` events: routes of the HTTP API, with the JWT authorizer they use. */
-  httpRoutes: Array<{ method: string; path: string; authorizer?: string }>;
+  /** `httpApi` events: routes of the HTTP API, with the JWT authorizer (by name) or IAM authorization they use. */
+  httpRoutes: Array<{ method: string; path: string; authorizer?: string; iam?: boolean }>;
+  /** `sqs` events: the queue (a CloudFormation expression) and the event source mapping's settings. */
+  sqsEvents: Array<{ arn: unknown; batchSize: number; reportBatchItemFailures: boolean }>;
 }
 
 /** A JWT authorizer of provider.httpApi; issuer and audience may be CloudFormation intrinsics. */
@@ -133,13 +135,16 @@ export function loadStack(options: { stage?: string; region?: string; params?: R
       timeoutSeconds: Number(fn.timeout ?? provider.timeout ?? 6),
       maximumRetryAttempts: Number(fn.maximumRetryAttempts ?? 2),
       maximumEventAgeSeconds: Number(fn.maximumEventAge ?? 21_600),
-      httpRoutes: ((fn.events ?? []) as Array<{ httpApi?: { method: string; path: string; authorizer?: { name: string } } }>)
+      httpRoutes: ((fn.events ?? []) as Array<{ httpApi?: { method: string; path: string; authorizer?: { name?: string; type?: string } } }>)
         .flatMap((event) => (event.httpApi ? [event.httpApi] : []))
         .map((route) => ({
           method: route.method.toUpperCase(),
           path: route.path,
-          ...(route.authorizer ? { authorizer: route.authorizer.name } : {}),
+          ...(route.authorizer?.type?.toLowerCase() === 'aws_iam' ? { iam: true } : route.authorizer?.name ? { authorizer: route.authorizer.name } : {}),
         })),
+      sqsEvents: ((fn.events ?? []) as Array<{ sqs?: { arn: Json; batchSize?: number; functionResponseType?: string } }>)
+        .flatMap((event) => (event.sqs ? [resolveDeep(event.sqs as unknown as Json) as { arn: Json; batchSize?: number; functionResponseType?: string }] : []))
+        .map((sqs) => ({ arn: sqs.arn, batchSize: Number(sqs.batchSize ?? 10), reportBatchItemFailures: sqs.functionResponseType === 'ReportBatchItemFailures' })),
     } satisfies StackFunction;
   });
 

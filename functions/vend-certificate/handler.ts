@@ -15,7 +15,9 @@ import { handleVendingRequest } from '../../shared/provisioning/vend-http';
 /** POST and DELETE /devices/{deviceId}/certificate (HTTP API, IAM-authorized): certificate vending. */
 
 const config = loadVendingConfig();
-const iot = new AwsIotDirectory(createIotClient());
+// A caller waits on the answer (API Gateway gives up after 30 s): few retries, so throttling surfaces
+// as 429 in seconds and the caller retries with its Idempotency-Key.
+const iot = new AwsIotDirectory(createIotClient({ maxAttempts: 3 }));
 const documents = createDocumentClient();
 let endpoints: Promise<{ data: string; credentials: string }> | undefined;
 const deps: VendDeps = {

@@ -3,18 +3,48 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { FunctionInvoker } from '../lambda/async-lambda';
 import { JwtVerificationError, type LocalJwtIssuer } from './jwt';
+import { SignatureRejectedError, verifySigV4, type VerifiedCaller } from './sigv4';
 
 /**
- * The local HTTP API: API Gateway HTTP API routes (payload format 2.0) to our handlers, with the JWT
- * authorizer in front. Unauthorized requests never reach a handler: 401 `{"message":"Unauthorized"}`, as
- * API Gateway answers.
+ * The local HTTP API: API Gateway HTTP API routes (payload format 2.0, path parameters like `{deviceId}`)
+ * to our handlers, with the route's authorization in front. Unauthorized requests never reach a handler,
+ * and are answered as API Gateway answers them: a JWT route 401 `{"message":"Unauthorized"}`, an IAM route
+ * 403 `{"message":"Forbidden"}` (or the SigV4 error).
  */
 
 export interface HttpRoute {
   method: string;
+  /** Route path; `{name}` matches one segment and becomes a path parameter. */
   path: string;
   functionArn: string;
+  /** A JWT authorizer. */
   authorizer?: { issuer: string; audience: string[] };
+  /** IAM authorization: the request must be signed with SigV4 (service execute-api). */
+  iam?: boolean;
+}
+
+/** `/devices/{deviceId}/certificate` → a matcher giving `{ deviceId }`. */
+function compileRoute(path: string): (rawPath: string) => Record<string, string> | undefined {
+  const names: string[] = [];
+  const pattern = path
+    .split('/')
+    .map((segment) => {
+      const parameter = /^\{([A-Za-z0-9_]+)\}$/.exec(segment);
+      if (!parameter) return segment.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
+      names.push(parameter[1]!);
+      return '([^/]+)';
+    })
+    .join('/');
+  const regex = new RegExp(`^${pattern}$`);
+  return (rawPath) => {
+    const match = regex.exec(rawPath);
+    if (!match) return undefined;
+    try {
+      return Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
+    } catch {
+      return undefined;
+    }
+  };
 }
 
 
@@ -22,16 +52,16 @@ const INTEGRATION_TIMEOUT_MS = 30_000;
 
 export class LocalHttpApi {
   private readonly server: Server;
-  private readonly routes: HttpRoute[] = [];
+  private readonly routes: Array<HttpRoute & { match: (rawPath: string) => Record<string, string> | undefined }> = [];
 
   constructor(
-    private readonly options: { invoke: FunctionInvoker; jwt: LocalJwtIssuer; accountId: string; now?: () => Date },
+    private readonly options: { invoke: FunctionInvoker; jwt: LocalJwtIssuer; accountId: string; region: string; now?: () => Date },
   ) {
     this.server = createServer((request, response) => void this.handle(request, response));
   }
 
   addRoute(route: HttpRoute): void {
-    this.routes.push(route);
+    this.routes.push({ ...route, match: compileRoute(route.path) });
   }
 
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
@@ -54,9 +84,27 @@ export class LocalHttpApi {
     };
     const url = new URL(request.url ?? '/', 'http://localhost');
     const method = request.method ?? 'GET';
-    const route = this.routes.find((r) => r.method === method && r.path === url.pathname);
+    let pathParameters: Record<string, string> | undefined;
+    const route = this.routes.find((r) => r.method === method && (pathParameters = r.match(url.pathname)) !== undefined);
     if (!route) return send(404, JSON.stringify({ message: 'Not Found' }));
 
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const rawBody = Buffer.concat(chunks);
+    const now = this.options.now?.() ?? new Date();
+
+    let caller: VerifiedCaller | undefined;
+    if (route.iam) {
+      try {
+        caller = verifySigV4(
+          { method, url: request.url ?? '/', headers: request.headers, body: rawBody },
+          { region: this.options.region, service: 'execute-api', now },
+        );
+      } catch (error) {
+        if (error instanceof SignatureRejectedError) return send(403, JSON.stringify({ message: error.answer }));
+        throw error;
+      }
+    }
     let claims: Record<string, unknown> | undefined;
     if (route.authorizer) {
       const token = request.headers.authorization;
@@ -68,10 +116,7 @@ export class LocalHttpApi {
         throw error;
       }
     }
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks).toString('utf8');
-    const now = this.options.now?.() ?? new Date();
+    const body = rawBody.toString('utf8');
     const headers = Object.fromEntries(
       Object.entries(request.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(',') : String(v ?? '')]),
     );
@@ -82,12 +127,16 @@ export class LocalHttpApi {
       rawQueryString: url.search.slice(1),
       headers,
       ...(url.search ? { queryStringParameters: Object.fromEntries(url.searchParams) } : {}),
+      ...(pathParameters && Object.keys(pathParameters).length ? { pathParameters } : {}),
       requestContext: {
         accountId: this.options.accountId,
         apiId: 'local',
         // API Gateway passes JWT claims as strings.
         ...(claims
           ? { authorizer: { jwt: { claims: Object.fromEntries(Object.entries(claims).map(([k, v]) => [k, typeof v === 'string' ? v : String(v)])), scopes: null } } }
+          : {}),
+        ...(caller
+          ? { authorizer: { iam: { ...caller, cognitoIdentity: null, principalOrgId: null } } }
           : {}),
         domainName: headers.host ?? 'localhost',
         http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: request.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },

@@ -1,0 +1,221 @@
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import { DescribeCertificateCommand, ListCertificatesCommand } from '@aws-sdk/client-iot';
+import { createCsr } from '../../local/pki';
+import { startLocalStack, type LocalStack } from '../support/local-stack';
+import { signedFetch } from '../support/signed-fetch';
+
+/**
+ * The vending API (POST/DELETE /devices/{deviceId}/certificate) through the local HTTP API with IAM
+ * authorization, the real handler, the local IoT Core and DynamoDB: what a factory system sees, and what
+ * AWS IoT and the registry hold afterwards.
+ */
+
+let stack: LocalStack;
+let api: string;
+
+interface VendBody {
+  deviceId: string;
+  thingName: string;
+  certificateId: string;
+  certificateArn: string;
+  certificatePem: string;
+  privateKey?: string;
+  endpoints: { data: string; credentials: string };
+  rootCaUrl: string;
+  roleAlias: string;
+  rotation?: { previousCertificateId: string; retiresAt: string };
+  reason?: string;
+  issues?: Array<{ path: string; message: string }>;
+  message?: string;
+}
+
+async function vend(deviceId: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: VendBody; headers: Headers }> {
+  const response = await signedFetch(`${api}/devices/${deviceId}/certificate`, {
+    method: 'POST',
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    headers,
+  });
+  return { status: response.status, body: (await response.json()) as VendBody, headers: response.headers };
+}
+
+async function revoke(deviceId: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await signedFetch(`${api}/devices/${deviceId}/certificate`, { method: 'DELETE' });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+const allow = (deviceId: string) => stack.registry.allow(deviceId, {}, new Date());
+const statusOf = async (certificateId: string) =>
+  (await stack.iot.send(new DescribeCertificateCommand({ certificateId }))).certificateDescription?.status;
+const certificateCount = async () => (await stack.iot.send(new ListCertificatesCommand({ pageSize: 250 }))).certificates?.length ?? 0;
+
+beforeAll(async () => {
+  stack = await startLocalStack({ core: { credentials: { port: 0 }, mqtt: { port: 0 } } });
+  api = stack.core.endpoints.http!;
+});
+
+afterAll(async () => {
+  await stack.close();
+});
+
+afterEach(() => stack.core.setFaults({}));
+
+describe('IAM authorization', () => {
+  it('refuses an unsigned request before the handler runs', async () => {
+    await allow('VEND-UNSIGNED');
+    const response = await fetch(`${api}/devices/VEND-UNSIGNED/certificate`, { method: 'POST' });
+    expect(response.status).toBe(403);
+    expect(await response.json()).toEqual({ message: 'Forbidden' });
+    expect((await stack.registry.get('VEND-UNSIGNED'))?.certificateId).toBeUndefined();
+  });
+
+  it('refuses a request signed with the wrong secret key', async () => {
+    const response = await signedFetch(`${api}/devices/VEND-UNSIGNED/certificate`, { method: 'POST' }, { accessKeyId: '123456789012', secretAccessKey: 'wrong' });
+    expect(response.status).toBe(403);
+    expect(((await response.json()) as { message: string }).message).toMatch(/signature we calculated does not match/);
+  });
+});
+
+describe('POST /devices/{deviceId}/certificate', () => {
+  it('generates a key and certificate for an allowed device and binds it like JITR', async () => {
+    await allow('VEND-KEY-1');
+    const { status, body } = await vend('VEND-KEY-1');
+
+    expect(status).toBe(201);
+    expect(body).toMatchObject({ deviceId: 'VEND-KEY-1', thingName: 'VEND-KEY-1', roleAlias: stack.deployed.roleAlias });
+    expect(body.privateKey).toMatch(/-----BEGIN (RSA )?PRIVATE KEY-----/);
+    // The key and the certificate belong together.
+    expect(new X509Certificate(body.certificatePem).checkPrivateKey(createPrivateKey(body.privateKey!))).toBe(true);
+    expect(body.endpoints).toEqual({ data: 'localhost', credentials: 'localhost' });
+    expect(body.rootCaUrl).toBe('https://www.amazontrust.com/repository/AmazonRootCA1.pem');
+    expect(await stack.state({ certificateId: body.certificateId } as never)).toEqual({
+      status: 'ACTIVE',
+      things: ['VEND-KEY-1'],
+      policies: [stack.deployed.devicePolicyName],
+    });
+    expect(await stack.registry.get('VEND-KEY-1')).toMatchObject({ certificateId: body.certificateId, bindingState: 'bound' });
+  });
+
+  it('signs a CSR without ever seeing the private key', async () => {
+    await allow('VEND-CSR-1');
+    const csr = await createCsr({ serialNumber: 'VEND-CSR-1' }, 'ec-p256');
+    const { status, body } = await vend('VEND-CSR-1', { csr: csr.csrPem });
+
+    expect(status).toBe(201);
+    expect(body.privateKey).toBeUndefined();
+    expect(new X509Certificate(body.certificatePem).publicKey.export({ format: 'pem', type: 'spki' })).toBe(
+      createPublicKey(csr.privateKeyPem).export({ format: 'pem', type: 'spki' }),
+    );
+    expect(await statusOf(body.certificateId)).toBe('ACTIVE');
+  });
+
+  it.each([
+    ['a CSR naming another device', async () => (await createCsr({ serialNumber: 'SOMEONE-ELSE' })).csrPem, 'csr-subject-mismatch'],
+    ['a CSR with a 1024-bit RSA key', async () => (await createCsr({ serialNumber: 'VEND-BAD-CSR' }, 'rsa-1024')).csrPem, 'key-too-weak'],
+    ['text that is not a CSR', async () => '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----', 'csr-unreadable'],
+  ])('refuses %s with 400 and mints nothing', async (_, csrOf, reason) => {
+    await allow('VEND-BAD-CSR');
+    const before = await certificateCount();
+    const { status, body } = await vend('VEND-BAD-CSR', { csr: await csrOf() });
+    expect(status).toBe(400);
+    expect(body.reason).toBe(reason);
+    expect(body.issues?.[0]?.path).toBe('csr');
+    expect(await certificateCount()).toBe(before);
+  });
+
+  it('answers 400 with every validation issue of the body', async () => {
+    const { status, body } = await vend('VEND-BODY', { csr: 42, rotate: 'yes', colour: 'red' });
+    expect(status).toBe(400);
+    expect(body.issues?.map((i) => i.path).sort()).toEqual(['colour', 'csr', 'rotate']);
+  });
+
+  it('refuses a device that is not allowed (403) or blocked (403)', async () => {
+    expect((await vend('VEND-UNKNOWN')).status).toBe(403);
+    await stack.registry.block('VEND-BLOCKED', new Date());
+    const blocked = await vend('VEND-BLOCKED');
+    expect(blocked).toMatchObject({ status: 403, body: { reason: 'device-blocked' } });
+  });
+
+  it('refuses a second certificate for a bound device with 409', async () => {
+    await allow('VEND-TWICE');
+    const first = await vend('VEND-TWICE');
+    const before = await certificateCount();
+    const second = await vend('VEND-TWICE');
+    expect(second).toMatchObject({ status: 409, body: { reason: 'device-already-bound' } });
+    expect(await certificateCount()).toBe(before);
+    expect(await statusOf(first.body.certificateId)).toBe('ACTIVE');
+  });
+
+  it('rotates: the new certificate is active at once, the old one retires after the grace period', async () => {
+    await allow('VEND-ROTATE');
+    const first = await vend('VEND-ROTATE');
+    const rotated = await vend('VEND-ROTATE', { rotate: true });
+
+    expect(rotated.status).toBe(201);
+    expect(rotated.body.rotation?.previousCertificateId).toBe(first.body.certificateId);
+    expect(await statusOf(rotated.body.certificateId)).toBe('ACTIVE');
+    // Within the grace period both work: devices in the field switch over.
+    expect(await statusOf(first.body.certificateId)).toBe('ACTIVE');
+    expect((await stack.registry.get('VEND-ROTATE'))?.certificateId).toBe(rotated.body.certificateId);
+
+    await stack.core.idle(); // the retirement message's delay (300 s, scaled) passes and the consumer runs
+    expect(await stack.state({ certificateId: first.body.certificateId } as never)).toMatchObject({ status: 'INACTIVE', things: [] });
+    expect(await stack.state({ certificateId: rotated.body.certificateId } as never)).toMatchObject({ status: 'ACTIVE', things: ['VEND-ROTATE'] });
+  });
+
+  it('replays the first answer for a retried Idempotency-Key instead of minting again', async () => {
+    await allow('VEND-IDEM');
+    const key = 'factory-line-7:0001';
+    const first = await vend('VEND-IDEM', undefined, { 'idempotency-key': key });
+    const before = await certificateCount();
+    const retried = await vend('VEND-IDEM', undefined, { 'idempotency-key': key });
+
+    expect(retried.status).toBe(201);
+    expect(retried.headers.get('idempotent-replayed')).toBe('true');
+    expect(retried.body.certificateId).toBe(first.body.certificateId);
+    expect(retried.body.privateKey).toBe(first.body.privateKey);
+    expect(await certificateCount()).toBe(before);
+  });
+
+  it('refuses an Idempotency-Key reused for a different request', async () => {
+    await allow('VEND-IDEM-2');
+    await vend('VEND-IDEM-2', undefined, { 'idempotency-key': 'reused-key-0001' });
+    const other = await vend('VEND-IDEM-2', { rotate: true }, { 'idempotency-key': 'reused-key-0001' });
+    expect(other).toMatchObject({ status: 400, body: { reason: 'idempotency-key-reused' } });
+  });
+
+  it('answers 429 when AWS IoT keeps throttling, and a retry with the same key then succeeds', async () => {
+    await allow('VEND-THROTTLED');
+    stack.core.setFaults({ throttleRate: 1, operations: ['CreateKeysAndCertificate'] });
+    const throttled = await vend('VEND-THROTTLED', undefined, { 'idempotency-key': 'throttled-0001' });
+    expect(throttled.status).toBe(429);
+    expect(throttled.headers.get('retry-after')).toBe('1');
+
+    stack.core.setFaults({});
+    const retried = await vend('VEND-THROTTLED', undefined, { 'idempotency-key': 'throttled-0001' });
+    expect(retried.status).toBe(201);
+  }, 90_000);
+
+  it('answers 500 without internals when AWS IoT fails', async () => {
+    await allow('VEND-FAILING');
+    stack.core.setFaults({ errorRate: 1, errorCode: 'InternalFailureException', operations: ['CreateKeysAndCertificate'] });
+    const response = await signedFetch(`${api}/devices/VEND-FAILING/certificate`, { method: 'POST' });
+    const text = await response.text();
+    expect(response.status).toBe(500);
+    expect(JSON.parse(text)).toEqual({ message: 'Internal error' });
+  }, 90_000);
+});
+
+describe('DELETE /devices/{deviceId}/certificate', () => {
+  it('revokes the certificate, detaches it and unbinds the device; a second DELETE is 404', async () => {
+    await allow('VEND-REVOKE');
+    const { body } = await vend('VEND-REVOKE');
+    const revoked = await revoke('VEND-REVOKE');
+
+    expect(revoked).toEqual({ status: 200, body: { deviceId: 'VEND-REVOKE', certificateId: body.certificateId, status: 'REVOKED' } });
+    expect(await stack.state({ certificateId: body.certificateId } as never)).toEqual({ status: 'REVOKED', things: [], policies: [] });
+    expect((await stack.registry.get('VEND-REVOKE'))?.certificateId).toBeUndefined();
+    expect((await revoke('VEND-REVOKE')).status).toBe(404);
+    // The device may be given a new certificate afterwards.
+    expect((await vend('VEND-REVOKE')).status).toBe(201);
+  });
+});
