@@ -104,6 +104,9 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
     }
   };
 
+  for (const id of ofType('AWS::S3::Bucket')) await core.s3.createBucket(accountId, context.refs[id]!);
+  core.s3.registerAccount(accountId);
+
   // Tables (point-in-time recovery, SSE and TTL are AWS settings dynalite does not model).
   const dynamodb = new DynamoDBClient({
     endpoint: core.endpoints.dynamodb,

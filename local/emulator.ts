@@ -14,7 +14,7 @@ import { PROJECT_ROOT } from './stack';
  * device DEMO-0001 allow-listed), so `serverless invoke local` has something real to activate.
  */
 
-export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581, http: 4582, mqtt: 8883, credentials: 8443, sqs: 4584 } as const;
+export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581, http: 4582, mqtt: 8883, credentials: 8443, s3: 4583, sqs: 4584 } as const;
 const DEFAULT_ENDPOINTS_FILE = resolve(PROJECT_ROOT, '.local/endpoints.json');
 
 async function main(): Promise<void> {
@@ -26,6 +26,7 @@ async function main(): Promise<void> {
       'mqtt-port': { type: 'string', default: String(DEFAULT_PORTS.mqtt) },
       'credentials-port': { type: 'string', default: String(DEFAULT_PORTS.credentials) },
       'sqs-port': { type: 'string', default: String(DEFAULT_PORTS.sqs) },
+      's3-port': { type: 'string', default: String(DEFAULT_PORTS.s3) },
       'state-dir': { type: 'string', default: resolve(PROJECT_ROOT, '.local') },
       stage: { type: 'string', default: 'dev' },
       param: { type: 'string', multiple: true },
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
     },
   });
   const endpointsFile = resolve(values['endpoints-file']);
-  for (const flag of ['iot-port', 'dynamodb-port', 'http-port', 'mqtt-port', 'credentials-port', 'sqs-port', 'time-scale'] as const) {
+  for (const flag of ['iot-port', 'dynamodb-port', 'http-port', 'mqtt-port', 'credentials-port', 'sqs-port', 's3-port', 'time-scale'] as const) {
     if (!/^\d+$/.test(values[flag])) throw new Error(`--${flag} must be a whole number, got "${values[flag]}"`);
   }
   const params = Object.fromEntries(
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
     dynamodbPort: Number(values['dynamodb-port']),
     httpPort: Number(values['http-port']),
     sqsPort: Number(values['sqs-port']),
+    s3Port: Number(values['s3-port']),
     mqtt: { port: Number(values['mqtt-port']) },
     credentials: { port: Number(values['credentials-port']) },
     // The local root CA lives here, so devices' --cafile stays valid across restarts.
@@ -77,13 +79,15 @@ async function main(): Promise<void> {
   HTTP API       ${endpoints.http}   (POST /provisioning-claims with a JWT: npx iot-provisioner local token <user>;
                  POST|DELETE /devices/{deviceId}/certificate signed with SigV4, the credentials below)
   SQS            ${endpoints.sqs}   (SendMessage; the retirement queue feeds retireCertificate)
+  S3             ${endpoints.s3}   (s3rver, path-style; emptied when the emulator stops)
+  ResponseURLs   ${endpoints.iot}/_local/cloudformation-responses/<id>   (custom-resource answers: PUT, then GET)
   stack          ${deployed.stack.service}-${deployed.stack.stage}: table ${deployed.tableName}, device policy ${deployed.devicePolicyName},
                  fleet template ${deployed.templateName} (claim policy ${deployed.claimPolicyName})
   throttling     ${values['no-throttling'] ? 'off' : "AWS's default TPS quotas"}
   endpoints file ${endpointsFile}
 ${demoCertificateId ? `  demo           certificate ${demoCertificateId} of DEMO-0001 is PENDING_ACTIVATION\n` : ''}
 Point the AWS CLI, the SDK or \`serverless invoke local\` here with:
-${['AWS_ENDPOINT_URL_IOT', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_SQS', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']
+${['AWS_ENDPOINT_URL_IOT', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_SQS', 'AWS_ENDPOINT_URL_S3', 'S3_FORCE_PATH_STYLE', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']
   .map((key) => `  export ${key}=${env[key]}`)
   .join('\n')}
 

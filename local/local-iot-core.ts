@@ -20,6 +20,8 @@ import { deployStack, type DeployedStack, type DeployOptions } from './deploy-st
 import { LocalHttpApi, type HttpRoute } from './http/http-api';
 import { LocalJwtIssuer } from './http/jwt';
 import { LocalSqs } from './sqs/local-sqs';
+import { LocalS3 } from './s3/local-s3';
+import { ResponseReceiver } from './cloudformation/response-receiver';
 
 export type { DeployedStack } from './deploy-stack';
 
@@ -48,6 +50,8 @@ export interface LocalIotCoreOptions {
   httpPort?: number;
   /** Port of the local SQS (SendMessage, event source mappings). */
   sqsPort?: number;
+  /** Port of the local S3 (s3rver, path-style). */
+  s3Port?: number;
   /** Start the MQTT/TLS endpoint (port 0: any free port). */
   mqtt?: { port?: number };
   /** Start the credential provider endpoint (HTTPS with mutual TLS). */
@@ -119,6 +123,9 @@ export class LocalIotCore {
   private dynamo!: LocalDynamoDb;
   issuer!: AwsIssuer;
   sqs!: LocalSqs;
+  s3!: LocalS3;
+  /** CloudFormation custom-resource answers PUT to `cloudFormationResponseUrl(id)`. */
+  readonly cloudFormationResponses = new ResponseReceiver();
   mqtt?: MqttEndpoint;
   credentials?: CredentialsEndpoint;
   endpoints!: LocalEndpoints;
@@ -158,6 +165,13 @@ export class LocalIotCore {
       issuer: core.issuer,
       traffic: core.traffic,
       localRoute: (method, path, body) => core.localRoute(method, path, body),
+      rawLocalRoute: (method, path, raw, contentType) => {
+        const id = decodeURIComponent(path.slice('/cloudformation-responses/'.length));
+        if (!/^[\w.:-]{1,128}$/.test(id)) return undefined;
+        if (method === 'PUT') return { received: core.cloudFormationResponses.receive(id, raw, contentType).problems.length === 0 };
+        if (method === 'GET') return core.cloudFormationResponses.received(id).length ? { responses: core.cloudFormationResponses.received(id) } : undefined;
+        return undefined;
+      },
     });
     const iot = await core.controlPlane.listen(options.iotPort ?? 0, host);
     core.dynamo = await startDynamoDb(options.dynamodbPort ?? 0, host);
@@ -168,7 +182,9 @@ export class LocalIotCore {
       onDeadLetter: (_target, queueName, message) => core.failures.push({ source: 'sqs', queueName, ...message }),
     });
     const sqs = await core.sqs.listen(options.sqsPort ?? 0, host);
-    core.endpoints = { region: core.registry.region, accountId: core.registry.defaultAccountId, iot, dynamodb: core.dynamo.url, sqs };
+    core.s3 = await LocalS3.start({ port: options.s3Port ?? 0, host, region: core.registry.region });
+    core.s3.registerAccount(core.registry.defaultAccountId);
+    core.endpoints = { region: core.registry.region, accountId: core.registry.defaultAccountId, iot, dynamodb: core.dynamo.url, sqs, s3: core.s3.url };
     const tls =
       options.mqtt || options.credentials
         ? await localTls(options.stateDir ?? mkdtempSync(join(tmpdir(), 'local-iot-')), core.registry.region)
@@ -217,9 +233,15 @@ export class LocalIotCore {
       AWS_ENDPOINT_URL_IOT: this.endpoints.iot,
       AWS_ENDPOINT_URL_DYNAMODB: this.endpoints.dynamodb,
       ...(this.endpoints.sqs ? { AWS_ENDPOINT_URL_SQS: this.endpoints.sqs } : {}),
-      ...(this.endpoints.s3 ? { AWS_ENDPOINT_URL_S3: this.endpoints.s3 } : {}),
+      // s3rver serves path-style URLs (http://host/<bucket>/<key>).
+      ...(this.endpoints.s3 ? { AWS_ENDPOINT_URL_S3: this.endpoints.s3, S3_FORCE_PATH_STYLE: 'true' } : {}),
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
+  }
+
+  /** A ResponseURL for a custom-resource request whose answer the test or demo then reads back. */
+  cloudFormationResponseUrl(id: string): string {
+    return `${this.endpoints.iot}/_local/cloudformation-responses/${encodeURIComponent(id)}`;
   }
 
   configureTraffic(options: TrafficOptions): void {
@@ -406,6 +428,7 @@ export class LocalIotCore {
     await this.credentials?.close();
     await Promise.all(this.runtimes.map((runtime) => runtime.close()));
     await this.sqs.close();
+    await this.s3.close();
     await this.controlPlane.close();
     await this.dynamo.close();
   }

@@ -47,6 +47,8 @@ function route(method: string, template: string, operation: string, handler: Han
 }
 
 export type LocalRoute = (method: string, path: string, body: Record<string, unknown>) => Promise<unknown> | unknown;
+/** /_local/cloudformation-responses/…: the raw body (the ResponseURL receiver); undefined: not found. */
+export type RawLocalRoute = (method: string, path: string, raw: Buffer, contentType: string | undefined) => unknown;
 
 function routes(registry: IotRegistry, issuer: AwsIssuer): Route[] {
   const r = registry;
@@ -294,6 +296,7 @@ export interface ControlPlaneOptions {
   traffic: TrafficControl;
   /** Extra routes under /_local/ (the local IoT Core's own test and demo API). */
   localRoute?: LocalRoute;
+  rawLocalRoute?: RawLocalRoute;
 }
 
 export class ControlPlaneServer {
@@ -335,6 +338,15 @@ export class ControlPlaneServer {
     const url = new URL(request.url ?? '/', 'http://localhost');
     const method = request.method ?? 'GET';
     try {
+      // CloudFormation ResponseURLs: the body is judged as sent, not parsed as an API request.
+      if (url.pathname.startsWith('/_local/cloudformation-responses/') && this.options.rawLocalRoute) {
+        const chunks: Buffer[] = [];
+        for await (const chunk of request) chunks.push(chunk as Buffer);
+        const result = this.options.rawLocalRoute(method, url.pathname.slice('/_local'.length), Buffer.concat(chunks), request.headers['content-type']);
+        if (result === undefined) throw new IotError('ResourceNotFoundException', `No local route ${method} ${url.pathname}`);
+        send(200, toWire(result));
+        return;
+      }
       const body = await readBody(request);
       if (url.pathname.startsWith('/_local/') && this.options.localRoute) {
         const result = await this.options.localRoute(method, url.pathname.slice('/_local'.length), body);

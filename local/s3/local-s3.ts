@@ -1,0 +1,52 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BucketAlreadyOwnedByYou, CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
+import AWSAccount = require('s3rver/lib/models/account');
+
+/**
+ * The stack's S3 on loopback: s3rver (a maintained S3-compatible server), path-style, its objects in a
+ * temporary directory removed on close — the custom resource writes private keys there, and those must
+ * not outlive the run. s3rver knows access keys by id only; the local IoT Core's (a 12-digit account id,
+ * secret `local`) are registered per account. It does not model bucket policies, encryption or public
+ * access blocks: the package test checks those in the template.
+ */
+export class LocalS3 {
+  private constructor(
+    private readonly server: S3rver,
+    private readonly directory: string,
+    readonly url: string,
+    private readonly region: string,
+  ) {}
+
+  static async start(options: { port?: number; host?: string; region: string }): Promise<LocalS3> {
+    const directory = mkdtempSync(join(tmpdir(), 'local-s3-'));
+    const host = options.host ?? '127.0.0.1';
+    const server = new S3rver({ port: options.port ?? 0, address: host, silent: true, directory, resetOnClose: true, vhostBuckets: false });
+    const address = await server.run();
+    return new LocalS3(server, directory, `http://${host}:${address.port}`, options.region);
+  }
+
+  /** Lets the account's local credentials (`<accountId>` / `local`) in. */
+  registerAccount(accountId: string): void {
+    if (!AWSAccount.registry.has(accountId)) new AWSAccount(Number(accountId), `local-${accountId}`).createKeyPair(accountId, 'local');
+  }
+
+  async createBucket(accountId: string, bucket: string): Promise<void> {
+    this.registerAccount(accountId);
+    const s3 = new S3Client({ endpoint: this.url, region: this.region, forcePathStyle: true, credentials: { accessKeyId: accountId, secretAccessKey: 'local' } });
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    } catch (error) {
+      if (!(error instanceof BucketAlreadyOwnedByYou) && (error as Error).name !== 'BucketAlreadyExists') throw error;
+    } finally {
+      s3.destroy();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.server.close();
+    rmSync(this.directory, { recursive: true, force: true });
+  }
+}
