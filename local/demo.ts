@@ -9,7 +9,7 @@ import { PROJECT_ROOT } from './stack';
 /**
  * The certificate behind events/certificate-registered.json: its demo CA registered (SNI_ONLY, ACTIVE,
  * auto-registration), the device certificate registered PENDING_ACTIVATION as if DEMO-0001 had just made
- * its first connect, and DEMO-0001 and FLEET-0001 (the serial of events/pre-provisioning-hook.json) allow-listed. `serverless invoke local` with that event then has a real
+ * its first connect, and the devices of the sample events allow-listed. `serverless invoke local` with that event then has a real
  * certificate to activate. Needs the SDK environment of the core (AWS_ENDPOINT_URL_DYNAMODB…) in process.env.
  */
 export async function seedDemoCertificate(core: LocalIotCore, tableName: string): Promise<string> {
@@ -24,7 +24,7 @@ export async function seedDemoCertificate(core: LocalIotCore, tableName: string)
   const record = core.registry.autoRegister(account, read('demo-device.pem'), account.caCertificates.get(caId)!);
   const registry = new DynamoDeviceRegistry(createDocumentClient(), tableName);
   await registry.allow('DEMO-0001', {}, new Date());
-  // events/pre-provisioning-hook.json asks for FLEET-0001.
-  await registry.allow('FLEET-0001', {}, new Date());
+  // events/pre-provisioning-hook.json asks for FLEET-0001; events/vend-certificate*.json for DEMO-VEND-000x.
+  for (const deviceId of ['FLEET-0001', 'DEMO-VEND-0001', 'DEMO-VEND-0002']) await registry.allow(deviceId, {}, new Date());
   return record.certificateId;
 }

@@ -68,10 +68,14 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
     attributes,
   };
   for (const [name, logicalId] of Object.entries(stackModule.FUNCTIONS)) attributes[`${logicalId}.Arn`] = functionArn(name);
+  const queueNameOf = (logicalId: string) => {
+    const name = Resources[logicalId]!.Properties.QueueName;
+    return typeof name === 'string' ? name : `${stack.service}-${stack.stage}-${logicalId}`;
+  };
   for (const [logicalId, resource] of Object.entries(Resources)) {
     if (resource.Type === 'AWS::SQS::Queue' && logicalId !== 'ProvisioningFailureQueue') {
-      // CloudFormation names queues <stack>-<logicalId>-<suffix>; locally without the suffix.
-      const queue = core.sqs.createQueue(accountId, `${stack.service}-${stack.stage}-${logicalId}`);
+      // Without a QueueName CloudFormation names queues <stack>-<logicalId>-<suffix>; locally without the suffix.
+      const queue = core.sqs.createQueue(accountId, queueNameOf(logicalId));
       context.refs[logicalId] = queue.url;
       attributes[`${logicalId}.Arn`] = queue.arn;
     }
@@ -91,7 +95,7 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
   for (const id of ofType('AWS::SQS::Queue')) {
     if (id === 'ProvisioningFailureQueue') continue;
     const q = propsOf(id) as { VisibilityTimeout?: number; RedrivePolicy?: { deadLetterTargetArn: string; maxReceiveCount: number } };
-    core.sqs.createQueue(accountId, `${stack.service}-${stack.stage}-${id}`, {
+    core.sqs.createQueue(accountId, queueNameOf(id), {
       ...(q.VisibilityTimeout !== undefined ? { visibilityTimeoutSeconds: q.VisibilityTimeout } : {}),
       ...(q.RedrivePolicy ? { redrive: q.RedrivePolicy } : {}),
     });

@@ -24,7 +24,7 @@ const deps: VendDeps = {
   iot,
   registry: new DynamoDeviceRegistry(documents, config.registryTable),
   idempotency: new DynamoProvisioningLedger(documents, config.ledgerTable),
-  retirements: new SqsRetirementQueue(new SQSClient({ retryMode: 'adaptive', maxAttempts: 6 }), config.retirementQueueUrl),
+  retirements: new SqsRetirementQueue(new SQSClient({ retryMode: 'adaptive', maxAttempts: 6 }), config.retirementQueueName),
   endpoints: () => {
     endpoints ??= Promise.all([iot.describeEndpoint('iot:Data-ATS'), iot.describeEndpoint('iot:CredentialProvider')])
       .then(([data, credentials]) => ({ data, credentials }))

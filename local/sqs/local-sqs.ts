@@ -102,13 +102,15 @@ export class LocalSqs {
     return this.url;
   }
 
-  /** Creates (or returns) a queue; its URL is `<endpoint>/<account>/<name>`, as AWS's are. */
+  /** Creates a queue (or updates the settings of an existing one); its URL is `<endpoint>/<account>/<name>`, as AWS's are. */
   createQueue(accountId: string, name: string, settings: QueueSettings = {}): { url: string; arn: string } {
     const arn = `arn:aws:sqs:${this.options.region}:${accountId}:${name}`;
     let queue = this.queues.get(arn);
     if (!queue) {
       queue = { name, accountId, arn, url: `${this.url}/${accountId}/${name}`, settings, messages: [], inFlight: 0 };
       this.queues.set(arn, queue);
+    } else if (Object.keys(settings).length) {
+      queue.settings = settings;
     }
     return { url: queue.url, arn };
   }

@@ -213,6 +213,16 @@ describe('serverless invoke local', () => {
       expect(hook.stdout).toContain('"allowProvisioning": true');
       const claim = await invoke(core.sdkEnvironment(), 'vendProvisioningClaim', 'events/provisioning-claim-request.json');
       expect(claim.stdout).toContain('"statusCode": 201');
+      // The vending samples: a generated key, a CSR, a rotation, a revocation.
+      for (const [event, status] of [
+        ['vend-certificate', 201],
+        ['vend-certificate-csr', 201],
+        ['vend-certificate-rotate', 201],
+        ['vend-certificate-delete', 200],
+      ] as const) {
+        const vended = await invoke(core.sdkEnvironment(), 'vendCertificate', `events/${event}.json`);
+        expect(vended.stdout).toContain(`"statusCode": ${status}`);
+      }
       const iot = new IoTClient({});
       const { certificateDescription } = await iot.send(new DescribeCertificateCommand({ certificateId }));
       iot.destroy();
