@@ -1,6 +1,13 @@
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { DescribeCertificateCommand, ListCertificatesCommand } from '@aws-sdk/client-iot';
 import { createCsr } from '../../local/pki';
+import { createDocumentClient, createIotClient } from '../../shared/aws/clients';
+import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
+import { AwsIotDirectory } from '../../shared/aws/iot-directory';
+import { DynamoProvisioningLedger } from '../../shared/aws/provisioning-ledger';
+import { handleVendingRequest } from '../../shared/provisioning/vend-http';
+import type { VendDeps } from '../../shared/provisioning/vend-certificate';
+import { loadEvent } from '../support/fixtures';
 import { startLocalStack, type LocalStack } from '../support/local-stack';
 import { signedFetch } from '../support/signed-fetch';
 
@@ -76,6 +83,13 @@ describe('IAM authorization', () => {
 });
 
 describe('POST /devices/{deviceId}/certificate', () => {
+  it('accepts a device id with a colon (signed path segments are encoded again, as SigV4 wants)', async () => {
+    await allow('line7:unit-0001');
+    const { status, body } = await vend('line7:unit-0001');
+    expect(status).toBe(201);
+    expect(body.thingName).toBe('line7:unit-0001');
+  });
+
   it('generates a key and certificate for an allowed device and binds it like JITR', async () => {
     await allow('VEND-KEY-1');
     const { status, body } = await vend('VEND-KEY-1');
@@ -217,5 +231,40 @@ describe('DELETE /devices/{deviceId}/certificate', () => {
     expect((await revoke('VEND-REVOKE')).status).toBe(404);
     // The device may be given a new certificate afterwards.
     expect((await vend('VEND-REVOKE')).status).toBe(201);
+  });
+});
+
+describe('logging', () => {
+  it('never logs key material, even at DEBUG, on success and on failure', async () => {
+    const lines: string[] = [];
+    const record = (level: string) => (message: string, ...extra: Array<Record<string, unknown>>) => lines.push(JSON.stringify({ level, message, extra }));
+    const iot = new AwsIotDirectory(createIotClient({ maxAttempts: 1 }));
+    const documents = createDocumentClient();
+    const deps: VendDeps = {
+      iot,
+      registry: new DynamoDeviceRegistry(documents, stack.deployed.tableName),
+      idempotency: new DynamoProvisioningLedger(documents, stack.deployed.ledgerTableName),
+      retirements: { schedule: async () => undefined },
+      endpoints: async () => ({ data: 'localhost', credentials: 'localhost' }),
+      settings: { devicePolicyName: stack.deployed.devicePolicyName, mode: 'allowlist', deviceIdSource: 'serialNumberOrCommonName', retireGraceSeconds: 300, roleAlias: 'alias', rootCaUrl: 'https://example.invalid/ca.pem' },
+      now: () => new Date(),
+      log: { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') },
+    };
+    await allow('DEMO-VEND-0001');
+    const event = structuredClone(loadEvent<Record<string, unknown>>('vend-certificate'));
+    const answer = await handleVendingRequest(event, deps);
+    const { privateKey, certificatePem } = JSON.parse(answer.body) as VendBody;
+    expect(answer.statusCode).toBe(201);
+
+    stack.core.setFaults({ errorRate: 1, errorCode: 'InternalFailureException', operations: ['CreateCertificateFromCsr'] });
+    await allow('DEMO-VEND-0002');
+    expect((await handleVendingRequest(structuredClone(loadEvent('vend-certificate-csr')), deps)).statusCode).toBe(500);
+
+    const logged = lines.join('\n');
+    expect(lines.length).toBeGreaterThan(2);
+    expect(logged).toContain('certificate vended');
+    expect(logged).not.toMatch(/PRIVATE KEY|CERTIFICATE REQUEST/);
+    expect(logged).not.toContain(privateKey!.split('\n')[1]!);
+    expect(logged).not.toContain(certificatePem.split('\n')[1]!);
   });
 });
