@@ -22,6 +22,7 @@ const fleetThingGroupName = (service, stage) => `${service}-${stage}-fleet`;
 const deviceThingTypeName = (service, stage) => `${service}-${stage}-device`;
 const functionName = (service, stage, name) => `${service}-${stage}-${name}`;
 const roleAliasName = (service, stage) => `${service}-${stage}-device`;
+const certificateResourceExportName = (service, stage) => `${service}-${stage}-CertificateResourceServiceToken`;
 
 /** Logical ids osls gives the functions of serverless.yml. */
 const FUNCTIONS = {
@@ -30,6 +31,7 @@ const FUNCTIONS = {
   vendProvisioningClaim: 'VendProvisioningClaimLambdaFunction',
   vendCertificate: 'VendCertificateLambdaFunction',
   retireCertificate: 'RetireCertificateLambdaFunction',
+  certificateResource: 'CertificateResourceLambdaFunction',
 };
 
 /**
@@ -203,6 +205,27 @@ const privateBucket = () => ({
     BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
     PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
     OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+  },
+});
+
+/** Refuses every request to the bucket that does not come over TLS. */
+const tlsOnlyBucketPolicy = (bucketLogicalId) => ({
+  Type: 'AWS::S3::BucketPolicy',
+  Properties: {
+    Bucket: { Ref: bucketLogicalId },
+    PolicyDocument: {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'TlsOnly',
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 's3:*',
+          Resource: [{ 'Fn::GetAtt': [bucketLogicalId, 'Arn'] }, { 'Fn::Sub': `\${${bucketLogicalId}.Arn}/*` }],
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        },
+      ],
+    },
   },
 });
 
@@ -394,6 +417,28 @@ function buildResources(settings) {
       },
     ]),
 
+    // ---- the Custom::DeviceCertificate custom resource (seed 002) ----
+    // Devices' certificates and private keys under <thing>/. Not versioned, so a Delete removes a key for good.
+    CertificateBucket: privateBucket(),
+    // Private keys travel over TLS only (the device-data bucket holds no secrets and has no such policy).
+    CertificateBucketPolicy: tlsOnlyBucketPolicy('CertificateBucket'),
+    CertificateResourceRole: functionRole(service, stage, 'certificateResource', [
+      // These two actions have no resource type: they can only be granted on '*'.
+      { Sid: 'IssueCertificates', Effect: 'Allow', Action: ['iot:CreateKeysAndCertificate', 'iot:DescribeEndpoint'], Resource: '*' },
+      {
+        Sid: 'Certificates',
+        Effect: 'Allow',
+        Action: ['iot:DescribeCertificate', 'iot:UpdateCertificate', 'iot:DeleteCertificate', 'iot:ListPrincipalThings', 'iot:ListAttachedPolicies'],
+        Resource: { 'Fn::Sub': `${ARN}:cert/*` },
+      },
+      // A Delete detaches what stacks attached (ThingPrincipalAttachment, PolicyPrincipalAttachment).
+      { Sid: 'DetachThings', Effect: 'Allow', Action: 'iot:DetachThingPrincipal', Resource: [{ 'Fn::Sub': `${ARN}:thing/*` }, { 'Fn::Sub': `${ARN}:cert/*` }] },
+      { Sid: 'DetachPolicies', Effect: 'Allow', Action: 'iot:DetachPolicy', Resource: [{ 'Fn::Sub': `${ARN}:policy/*` }, { 'Fn::Sub': `${ARN}:cert/*` }] },
+      // GetObject is what HeadObject needs: objects are removed only by the certificate that wrote them.
+      { Sid: 'KeyObjects', Effect: 'Allow', Action: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'], Resource: { 'Fn::Sub': '${CertificateBucket.Arn}/*' } },
+      { Sid: 'ListKeyObjects', Effect: 'Allow', Action: 's3:ListBucket', Resource: { 'Fn::GetAtt': ['CertificateBucket', 'Arn'] } },
+    ]),
+
     // ---- device credentials (seed 003) ----
     // An example of what devices can do with their certificate alone: write under their own prefix.
     DeviceDataBucket: privateBucket(),
@@ -536,6 +581,12 @@ function buildResources(settings) {
     DeviceRoleAlias: { Value: roleAliasName(service, stage) },
     DeviceDataBucketName: { Value: { Ref: 'DeviceDataBucket' } },
     RetirementQueueUrl: { Value: { Ref: 'RetirementQueue' } },
+    CertificateBucketName: { Value: { Ref: 'CertificateBucket' } },
+    // Other stacks' Custom::DeviceCertificate resources: ServiceToken: !ImportValue <service>-<stage>-CertificateResourceServiceToken
+    CertificateResourceServiceToken: {
+      Value: { 'Fn::GetAtt': [FUNCTIONS.certificateResource, 'Arn'] },
+      Export: { Name: certificateResourceExportName(service, stage) },
+    },
   };
 
   if (settings.caCertificatePem) {
@@ -593,6 +644,7 @@ Object.assign(module.exports, {
   fleetThingGroupName,
   deviceThingTypeName,
   roleAliasName,
+  certificateResourceExportName,
   ruleName,
   splitIds,
   splitNames,

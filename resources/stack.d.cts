@@ -18,7 +18,7 @@ export interface CfnResource {
 }
 export interface StackResources {
   Resources: Record<string, CfnResource>;
-  Outputs: Record<string, { Value: unknown }>;
+  Outputs: Record<string, { Value: unknown; Export?: { Name: unknown } }>;
 }
 declare function resolveStack(context: { resolveVariable: (name: string) => Promise<unknown> }): Promise<StackResources>;
 declare namespace resolveStack {
@@ -33,8 +33,12 @@ declare namespace resolveStack {
   function deviceThingTypeName(service: string, stage: string): string;
   function ruleName(service: string, stage: string): string;
   function roleAliasName(service: string, stage: string): string;
+  function certificateResourceExportName(service: string, stage: string): string;
   function splitIds(value: string | undefined): string[];
   function splitNames(value: string | undefined): string[];
-  const FUNCTIONS: Record<'activateCertificate' | 'preProvisioningHook' | 'vendProvisioningClaim' | 'vendCertificate' | 'retireCertificate', string>;
+  const FUNCTIONS: Record<
+    'activateCertificate' | 'preProvisioningHook' | 'vendProvisioningClaim' | 'vendCertificate' | 'retireCertificate' | 'certificateResource',
+    string
+  >;
 }
 export = resolveStack;

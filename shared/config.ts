@@ -179,3 +179,20 @@ const retirementEnvSchema = z.object({ DEVICE_REGISTRY_TABLE: z.string().check(z
 export function loadRetirementConfig(env: NodeJS.ProcessEnv = process.env): { registryTable: string } {
   return { registryTable: parseEnv(retirementEnvSchema, env).DEVICE_REGISTRY_TABLE };
 }
+
+// S3 bucket names (general purpose): 3-63 of lower-case letters, digits, dots and hyphens.
+const certificateResourceEnvSchema = z.object({
+  CERTIFICATE_BUCKET: z.string().check(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name')),
+  // Set by the local IoT Core next to AWS_ENDPOINT_URL_S3; AWS itself wants virtual-hosted style.
+  S3_FORCE_PATH_STYLE: choice(['true', 'false']),
+});
+
+export interface CertificateResourceConfig {
+  bucket: string;
+  forcePathStyle: boolean;
+}
+
+export function loadCertificateResourceConfig(env: NodeJS.ProcessEnv = process.env): CertificateResourceConfig {
+  const e = parseEnv(certificateResourceEnvSchema, env);
+  return { bucket: e.CERTIFICATE_BUCKET, forcePathStyle: e.S3_FORCE_PATH_STYLE === 'true' };
+}

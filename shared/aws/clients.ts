@@ -1,10 +1,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { IoTClient } from '@aws-sdk/client-iot';
+import { S3Client } from '@aws-sdk/client-s3';
 
 /**
  * SDK clients, built once per container. Endpoints come from the SDK's own environment variables
- * (`AWS_ENDPOINT_URL_IOT`, `AWS_ENDPOINT_URL_DYNAMODB`), which is how the local IoT Core is reached.
+ * (`AWS_ENDPOINT_URL_IOT`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`), which is how the local
+ * IoT Core is reached.
  *
  * Adaptive retries absorb throttling (IoT control-plane TPS quotas are low, aws-iot-reference §5); what
  * still fails is thrown so that Lambda retries the whole, idempotent, invocation. Bounded timeouts mean an
@@ -33,8 +35,14 @@ export class EndpointUnreachableError extends Error {
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH']);
 
+type Next = (args: any) => Promise<any>;
+/** What the IoT, DynamoDB and S3 clients share (their own stack types do not unite): an initialize-step middleware. */
+interface WithMiddleware {
+  middlewareStack: { add(middleware: (next: Next) => Next, options: { step: 'initialize'; name: string }): void };
+}
+
 /** After the SDK's retries, names the service and endpoint variable instead of a bare socket error. */
-function explainNetworkErrors(client: IoTClient | DynamoDBClient, service: string, variable: string): void {
+function explainNetworkErrors(client: WithMiddleware, service: string, variable: string): void {
   client.middlewareStack.add(
     (next) => async (args) => {
       try {
@@ -65,4 +73,16 @@ export function createDocumentClient(options: ClientOptions = {}): DynamoDBDocum
   const client = new DynamoDBClient(settings(options));
   explainNetworkErrors(client, 'DynamoDB', 'AWS_ENDPOINT_URL_DYNAMODB');
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/**
+ * `forcePathStyle` for S3-compatible local servers, which serve `http://host/<bucket>/<key>` and not
+ * `http://<bucket>.host/<key>`; configuration says so (S3_FORCE_PATH_STYLE) rather than guessing from the
+ * endpoint. AWS itself wants virtual-hosted style.
+ */
+export function createS3Client(options: ClientOptions & { forcePathStyle?: boolean } = {}): S3Client {
+  const { forcePathStyle = false, ...rest } = options;
+  const client = new S3Client({ ...settings(rest), forcePathStyle });
+  explainNetworkErrors(client, 'Amazon S3', 'AWS_ENDPOINT_URL_S3');
+  return client;
 }

@@ -5,6 +5,7 @@ import {
   CreateCertificateFromCsrCommand,
   CreateKeysAndCertificateCommand,
   CreateProvisioningClaimCommand,
+  DeleteCertificateCommand,
   DetachPolicyCommand,
   CreateThingCommand,
   DescribeEndpointCommand,
@@ -16,6 +17,7 @@ import {
   UpdateCertificateCommand,
   type IoTClient,
 } from '@aws-sdk/client-iot';
+import { createPublicKey } from 'node:crypto';
 import type { CaFacts } from '../admission/admit';
 import type {
   CertificateRecord,
@@ -143,12 +145,20 @@ export class AwsIotDirectory implements IotDirectory {
     return endpointAddress;
   }
 
-  async createKeysAndCertificate(): Promise<IssuedCertificate & { privateKey: string }> {
+  async createKeysAndCertificate(): Promise<IssuedCertificate & { privateKey: string; publicKey: string }> {
     const c = await this.client.send(new CreateKeysAndCertificateCommand({ setAsActive: false }));
     if (!c.certificateId || !c.certificateArn || !c.certificatePem || !c.keyPair?.PrivateKey) {
       throw new Error('CreateKeysAndCertificate returned an incomplete answer');
     }
-    return { certificateId: c.certificateId, certificateArn: c.certificateArn, certificatePem: c.certificatePem, privateKey: c.keyPair.PrivateKey };
+    const privateKey = c.keyPair.PrivateKey;
+    return {
+      certificateId: c.certificateId,
+      certificateArn: c.certificateArn,
+      certificatePem: c.certificatePem,
+      privateKey,
+      // AWS always returns both halves; should the public one be missing, it follows from the private one.
+      publicKey: c.keyPair.PublicKey ?? createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString(),
+    };
   }
 
   async createCertificateFromCsr(csrPem: string): Promise<IssuedCertificate> {
@@ -159,5 +169,17 @@ export class AwsIotDirectory implements IotDirectory {
 
   async detachPolicy(policyName: string, certificateArn: string): Promise<void> {
     await this.client.send(new DetachPolicyCommand({ policyName, target: certificateArn }));
+  }
+
+  async deleteCertificate(certificateId: string): Promise<'deleted' | 'not-found' | 'things-attached'> {
+    try {
+      // forceDelete: policies attached meanwhile go with the certificate; things never do (aws-iot-reference §4).
+      await this.client.send(new DeleteCertificateCommand({ certificateId, forceDelete: true }));
+      return 'deleted';
+    } catch (error) {
+      if (isNamed(error, 'ResourceNotFoundException')) return 'not-found';
+      if (isNamed(error, 'DeleteConflictException')) return 'things-attached';
+      throw error;
+    }
   }
 }

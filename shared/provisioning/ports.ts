@@ -39,10 +39,16 @@ export interface IotDirectory {
   /** An endpoint address of the account (`iot:Data-ATS`, `iot:CredentialProvider`). */
   describeEndpoint(type: 'iot:Data-ATS' | 'iot:CredentialProvider'): Promise<string>;
   /** A new key pair and certificate (INACTIVE); the private key is returned this once. */
-  createKeysAndCertificate(): Promise<IssuedCertificate & { privateKey: string }>;
+  createKeysAndCertificate(): Promise<IssuedCertificate & { privateKey: string; publicKey: string }>;
   /** A certificate (INACTIVE) for the key of a CSR; the private key stays with the device. */
   createCertificateFromCsr(csrPem: string): Promise<IssuedCertificate>;
   detachPolicy(policyName: string, certificateArn: string): Promise<void>;
+  /**
+   * Deletes a certificate that is not ACTIVE; policies still attached go with it (`forceDelete`).
+   * `'not-found'`: it was gone already. `'things-attached'`: a thing is still attached — detaching is
+   * asynchronous in AWS IoT (aws-iot-reference §4), so a caller that just detached it tries again shortly.
+   */
+  deleteCertificate(certificateId: string): Promise<'deleted' | 'not-found' | 'things-attached'>;
 }
 
 export interface IssuedCertificate {
@@ -164,4 +170,24 @@ export interface Log {
   info(message: string, ...extra: LogAttributes[]): void;
   warn(message: string, ...extra: LogAttributes[]): void;
   error(message: string, ...extra: LogAttributes[]): void;
+}
+
+/** Key material of a vended certificate, as files under `<thingName>/` (`shared/aws/certificate-store.ts`). */
+export interface CertificateMaterial {
+  certificateId: string;
+  certificatePem: string;
+  publicKey: string;
+  privateKey: string;
+}
+
+export interface CertificateStore {
+  /** Where a thing's objects are: the bucket and the `<thingName>/` prefix. */
+  locationOf(thingName: string): { bucket: string; prefix: string };
+  /** Writes (or overwrites) the certificate and both keys, each marked with the certificate id. */
+  put(thingName: string, material: CertificateMaterial): Promise<void>;
+  /**
+   * Removes the objects under `<thingName>/` that belong to `certificateId`; objects another certificate
+   * wrote there since (a replacement for the same thing) are left alone. Nothing there counts as done.
+   */
+  remove(thingName: string, certificateId: string): Promise<{ removed: number; kept: number }>;
 }

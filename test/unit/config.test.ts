@@ -1,4 +1,4 @@
-import { ConfigurationError, loadActivationConfig } from '../../shared/config';
+import { ConfigurationError, loadActivationConfig, loadCertificateResourceConfig } from '../../shared/config';
 
 const base = { DEVICE_REGISTRY_TABLE: 'iot-provisioner-dev-devices', DEVICE_POLICY_NAME: 'iot-provisioner-dev-device' };
 
@@ -55,5 +55,27 @@ describe('loadActivationConfig', () => {
   ])('fails at cold start naming the variable: %j', (env, variable) => {
     expect(() => loadActivationConfig(env)).toThrow(ConfigurationError);
     expect(() => loadActivationConfig(env)).toThrow(variable);
+  });
+});
+
+describe('loadCertificateResourceConfig', () => {
+  const bucket = 'iot-provisioner-dev-certificatebucket-1a2b3c4d5e6f';
+
+  it('reads the bucket and uses virtual-hosted S3 addressing unless told otherwise', () => {
+    expect(loadCertificateResourceConfig({ CERTIFICATE_BUCKET: bucket })).toEqual({ bucket, forcePathStyle: false });
+    expect(loadCertificateResourceConfig({ CERTIFICATE_BUCKET: bucket, S3_FORCE_PATH_STYLE: '' })).toEqual({ bucket, forcePathStyle: false });
+  });
+
+  it('uses path-style addressing when S3_FORCE_PATH_STYLE is true (local S3-compatible servers)', () => {
+    expect(loadCertificateResourceConfig({ CERTIFICATE_BUCKET: bucket, S3_FORCE_PATH_STYLE: 'true' }).forcePathStyle).toBe(true);
+  });
+
+  it.each([
+    [{}, 'CERTIFICATE_BUCKET'],
+    [{ CERTIFICATE_BUCKET: 'Not_A_Bucket' }, 'CERTIFICATE_BUCKET'],
+    [{ CERTIFICATE_BUCKET: bucket, S3_FORCE_PATH_STYLE: 'yes' }, 'S3_FORCE_PATH_STYLE'],
+  ])('fails at cold start naming the variable: %j', (env, variable) => {
+    expect(() => loadCertificateResourceConfig(env)).toThrow(ConfigurationError);
+    expect(() => loadCertificateResourceConfig(env)).toThrow(variable);
   });
 });

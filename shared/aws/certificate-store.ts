@@ -1,0 +1,93 @@
+import {
+  DeleteObjectsCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import type { CertificateMaterial, CertificateStore } from '../provisioning/ports';
+
+/**
+ * The certificate bucket: `<thing>/certificate.pem.crt`, `<thing>/public.pem.key` and
+ * `<thing>/private.pem.key`, the file names of seed 002, so a device fetches them the way it did there.
+ *
+ * Each object says which certificate wrote it (`x-amz-meta-certificate-id`). CloudFormation deletes a
+ * replaced resource only after its replacement exists, and a rollback can put a certificate for the same
+ * thing back in place; removing by owner means a late Delete never takes the live certificate's keys.
+ *
+ * Server-side encryption is SSE-S3 (AES256), the bucket's default too. SSE-KMS with the AWS-managed key
+ * would add a KMS call per object and no access boundary of its own (every principal of the account that
+ * may read the object may use that key); who can read a private key is decided by the bucket being private
+ * and by IAM. A customer-managed key would add a second gate, at the price of a key policy per reader.
+ */
+
+const OBJECT_NAMES = { certificatePem: 'certificate.pem.crt', publicKey: 'public.pem.key', privateKey: 'private.pem.key' } as const;
+/** S3 returns user metadata keys in lower case. */
+const OWNER_KEY = 'certificate-id';
+
+const isNamed = (error: unknown, ...names: string[]) => error instanceof Error && names.includes(error.name);
+
+export class S3CertificateStore implements CertificateStore {
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  locationOf(thingName: string): { bucket: string; prefix: string } {
+    return { bucket: this.bucket, prefix: `${thingName}/` };
+  }
+
+  async put(thingName: string, material: CertificateMaterial): Promise<void> {
+    const { prefix } = this.locationOf(thingName);
+    await Promise.all(
+      (Object.keys(OBJECT_NAMES) as Array<keyof typeof OBJECT_NAMES>).map((part) =>
+        this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: `${prefix}${OBJECT_NAMES[part]}`,
+            Body: material[part],
+            ContentType: 'application/x-pem-file',
+            ServerSideEncryption: 'AES256',
+            Metadata: { [OWNER_KEY]: material.certificateId },
+          }),
+        ),
+      ),
+    );
+  }
+
+  async remove(thingName: string, certificateId: string): Promise<{ removed: number; kept: number }> {
+    const { prefix } = this.locationOf(thingName);
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+      keys.push(...(page.Contents ?? []).flatMap((object) => (object.Key ? [object.Key] : [])));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+
+    const owners = await Promise.all(keys.map((key) => this.ownerOf(key)));
+    const owned = keys.filter((_, index) => owners[index] === certificateId);
+    const gone = owners.filter((owner) => owner === null).length;
+    // DeleteObjects takes at most 1000 keys.
+    for (let start = 0; start < owned.length; start += 1000) {
+      const batch = owned.slice(start, start + 1000);
+      const result = await this.client.send(
+        new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+      );
+      const failed = (result.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+      if (failed.length) throw new Error(`DeleteObjects failed for ${failed.length} object(s): ${failed[0]?.Code ?? 'unknown error'}`);
+    }
+    return { removed: owned.length, kept: keys.length - owned.length - gone };
+  }
+
+  /** The certificate id the object was written for; `undefined` if unmarked, `null` if it is gone. */
+  private async ownerOf(key: string): Promise<string | undefined | null> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return head.Metadata?.[OWNER_KEY];
+    } catch (error) {
+      if (isNamed(error, 'NotFound', 'NoSuchKey')) return null;
+      throw error;
+    }
+  }
+}
