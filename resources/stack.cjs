@@ -22,6 +22,7 @@ const fleetThingGroupName = (service, stage) => `${service}-${stage}-fleet`;
 const deviceThingTypeName = (service, stage) => `${service}-${stage}-device`;
 const functionName = (service, stage, name) => `${service}-${stage}-${name}`;
 const roleAliasName = (service, stage) => `${service}-${stage}-device`;
+const retirementQueueName = (service, stage) => `${service}-${stage}-retirements`;
 const certificateResourceExportName = (service, stage) => `${service}-${stage}-CertificateResourceServiceToken`;
 
 /** Logical ids osls gives the functions of serverless.yml. */
@@ -367,9 +368,12 @@ function buildResources(settings) {
 
     // ---- certificate vending ----
     // Rotated-out certificates wait here for their grace period (DelaySeconds); failures end in the failure queue.
+    // Named, so that the vending function finds it by name (GetQueueUrl) — `serverless invoke local` cannot
+    // resolve a `!Ref` in an environment variable without a deployed stack.
     RetirementQueue: {
       Type: 'AWS::SQS::Queue',
       Properties: {
+        QueueName: retirementQueueName(service, stage),
         SqsManagedSseEnabled: true,
         VisibilityTimeout: 60,
         RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['ProvisioningFailureQueue', 'Arn'] }, maxReceiveCount: 5 },
@@ -398,7 +402,7 @@ function buildResources(settings) {
       },
       { Sid: 'Registry', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: registryArn },
       { Sid: 'Idempotency', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], Resource: ledgerArn },
-      { Sid: 'Retirements', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': ['RetirementQueue', 'Arn'] } },
+      { Sid: 'Retirements', Effect: 'Allow', Action: ['sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: { 'Fn::GetAtt': ['RetirementQueue', 'Arn'] } },
     ]),
     RetireCertificateRole: functionRole(service, stage, 'retireCertificate', [
       {
@@ -644,6 +648,7 @@ Object.assign(module.exports, {
   fleetThingGroupName,
   deviceThingTypeName,
   roleAliasName,
+  retirementQueueName,
   certificateResourceExportName,
   ruleName,
   splitIds,

@@ -33,6 +33,7 @@ declare namespace resolveStack {
   function deviceThingTypeName(service: string, stage: string): string;
   function ruleName(service: string, stage: string): string;
   function roleAliasName(service: string, stage: string): string;
+  function retirementQueueName(service: string, stage: string): string;
   function certificateResourceExportName(service: string, stage: string): string;
   function splitIds(value: string | undefined): string[];
   function splitNames(value: string | undefined): string[];

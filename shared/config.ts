@@ -133,7 +133,7 @@ const vendingEnvSchema = z.object({
   DEVICE_REGISTRY_TABLE: z.string().check(z.minLength(3, 'required')),
   PROVISIONING_LEDGER_TABLE: z.string().check(z.minLength(3, 'required')),
   DEVICE_POLICY_NAME: z.string().check(z.minLength(1, 'required')),
-  RETIREMENT_QUEUE_URL: z.string().check(z.regex(/^https?:\/\//, 'an SQS queue URL')),
+  RETIREMENT_QUEUE_NAME: z.string().check(z.regex(/^[A-Za-z0-9_-]{1,80}$/, 'an SQS queue name')),
   ROLE_ALIAS: z.string().check(z.minLength(1, 'required')),
   ADMISSION_MODE: choice(['allowlist', 'ca']),
   DEVICE_ID_SOURCE: choice(['serialNumberOrCommonName', 'serialNumber', 'commonName']),
@@ -146,7 +146,7 @@ const vendingEnvSchema = z.object({
 export interface VendingConfig {
   registryTable: string;
   ledgerTable: string;
-  retirementQueueUrl: string;
+  retirementQueueName: string;
   settings: VendSettings;
 }
 
@@ -160,7 +160,7 @@ export function loadVendingConfig(env: NodeJS.ProcessEnv = process.env): Vending
   return {
     registryTable: e.DEVICE_REGISTRY_TABLE,
     ledgerTable: e.PROVISIONING_LEDGER_TABLE,
-    retirementQueueUrl: e.RETIREMENT_QUEUE_URL,
+    retirementQueueName: e.RETIREMENT_QUEUE_NAME,
     settings: {
       devicePolicyName: e.DEVICE_POLICY_NAME,
       mode: e.ADMISSION_MODE || 'allowlist',
