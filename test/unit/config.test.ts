@@ -1,4 +1,4 @@
-import { ConfigurationError, loadActivationConfig, loadCertificateResourceConfig } from '../../shared/config';
+import { ConfigurationError, loadActivationConfig, loadCertificateResourceConfig, loadVendingConfig } from '../../shared/config';
 
 const base = { DEVICE_REGISTRY_TABLE: 'iot-provisioner-dev-devices', DEVICE_POLICY_NAME: 'iot-provisioner-dev-device' };
 
@@ -77,5 +77,40 @@ describe('loadCertificateResourceConfig', () => {
   ])('fails at cold start naming the variable: %j', (env, variable) => {
     expect(() => loadCertificateResourceConfig(env)).toThrow(ConfigurationError);
     expect(() => loadCertificateResourceConfig(env)).toThrow(variable);
+  });
+});
+
+describe('loadVendingConfig', () => {
+  const vending = {
+    ...base,
+    PROVISIONING_LEDGER_TABLE: 'iot-provisioner-dev-provisioning-ledger',
+    RETIREMENT_QUEUE_NAME: 'iot-provisioner-dev-retirements',
+    ROLE_ALIAS: 'iot-provisioner-dev-device',
+  };
+
+  it('applies the defaults: allowlist, 300 s grace, Amazon Root CA 1', () => {
+    expect(loadVendingConfig({ ...vending, RETIRE_GRACE_SECONDS: '', ADMISSION_MODE: '', THING_GROUP: '' })).toEqual({
+      registryTable: base.DEVICE_REGISTRY_TABLE,
+      ledgerTable: vending.PROVISIONING_LEDGER_TABLE,
+      retirementQueueName: vending.RETIREMENT_QUEUE_NAME,
+      settings: {
+        devicePolicyName: base.DEVICE_POLICY_NAME,
+        mode: 'allowlist',
+        deviceIdSource: 'serialNumberOrCommonName',
+        retireGraceSeconds: 300,
+        roleAlias: vending.ROLE_ALIAS,
+        rootCaUrl: 'https://www.amazontrust.com/repository/AmazonRootCA1.pem',
+      },
+    });
+  });
+
+  it.each([
+    [{ RETIRE_GRACE_SECONDS: '901' }, /RETIRE_GRACE_SECONDS: at most 900/],
+    [{ RETIRE_GRACE_SECONDS: 'soon' }, /RETIRE_GRACE_SECONDS/],
+    [{ RETIREMENT_QUEUE_NAME: 'https://sqs.example/queue' }, /RETIREMENT_QUEUE_NAME/],
+    [{ ROLE_ALIAS: undefined }, /ROLE_ALIAS/],
+  ])('refuses %p naming the variable', (override, message) => {
+    expect(() => loadVendingConfig({ ...vending, ...override })).toThrow(ConfigurationError);
+    expect(() => loadVendingConfig({ ...vending, ...override })).toThrow(message);
   });
 });
