@@ -72,7 +72,8 @@ export function loadActivationConfig(env: NodeJS.ProcessEnv = process.env): Acti
 }
 
 const templateName = z.string().check(z.regex(/^[0-9A-Za-z_-]{1,36}$/, 'a provisioning template name (1-36 of [0-9A-Za-z_-])'));
-const wholeNumber = z.optional(z.string().check(z.regex(/^\d+$/, 'a whole number')));
+// '' (an unset stage parameter) means the default.
+const wholeNumber = z.optional(z.string().check(z.regex(/^\d*$/, 'a whole number')));
 
 const hookEnvSchema = z.object({
   DEVICE_REGISTRY_TABLE: z.string().check(z.minLength(3, 'required')),
