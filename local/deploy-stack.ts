@@ -33,6 +33,7 @@ export interface DeployedStack {
   thingTypeName: string;
   roleAlias: string;
   deviceDataBucket: string;
+  certificateBucket: string;
   userPoolClientId: string;
   caCertificateId?: string;
 }
@@ -282,6 +283,7 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
     thingTypeName: name('DeviceThingType', 'ThingTypeName'),
     roleAlias: name('DeviceRoleAlias', 'RoleAlias'),
     deviceDataBucket: context.refs.DeviceDataBucket!,
+    certificateBucket: context.refs.CertificateBucket!,
     userPoolClientId: LOCAL_USER_POOL_CLIENT_ID,
     ...(caCertificateId ? { caCertificateId } : {}),
   };

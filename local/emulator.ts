@@ -91,6 +91,10 @@ ${['AWS_ENDPOINT_URL_IOT', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_SQS', 
   .map((key) => `  export ${key}=${env[key]}`)
   .join('\n')}
 
+Sample events (events/) run with e.g.:
+  npx serverless invoke local -f vendCertificate --path events/vend-certificate.json
+  npx serverless invoke local -f certificateResource --path events/certificate-resource-create.json --param="certificateBucket=${deployed.certificateBucket}"
+
 Ctrl-C stops it.`);
 
   let stopping = false;

@@ -87,7 +87,7 @@ export function loadStack(options: { stage?: string; region?: string; params?: R
       if (kind === 'self') value = lookup(config, key);
       else if (kind === 'sls' && key === 'stage') value = stage;
       else if (kind === 'opt') value = opts[key];
-      else if (kind === 'param') value = params[key];
+      else if (kind === 'param') value = paramValues[key];
       else throw new Error(`serverless.yml: the local IoT Core cannot resolve \${${expression}}`);
       value ??= fallback;
       if (value === undefined) throw new Error(`serverless.yml: \${${expression}} has no value`);
@@ -110,11 +110,15 @@ export function loadStack(options: { stage?: string; region?: string; params?: R
   const provider = config.provider as { [key: string]: Json };
   const stage = String(resolveString(String(provider.stage)));
   const paramBlocks = (config.params ?? {}) as Record<string, Record<string, Json>>;
-  const params: Record<string, string> = {};
+  // A parameter may hold a CloudFormation expression (`!Ref CertificateBucket`); it stays one.
+  const paramValues: Record<string, Json> = {};
   const rawParams = { ...paramBlocks.default, ...paramBlocks[stage] };
-  for (const key of Object.keys(rawParams)) params[key] = ''; // placeholders while resolving
-  for (const [key, value] of Object.entries(rawParams)) params[key] = String(resolveDeep(value as Json) ?? '');
-  Object.assign(params, options.params);
+  for (const key of Object.keys(rawParams)) paramValues[key] = ''; // placeholders while resolving
+  for (const [key, value] of Object.entries(rawParams)) paramValues[key] = resolveDeep(value as Json) ?? '';
+  Object.assign(paramValues, options.params);
+  const params: Record<string, string> = Object.fromEntries(
+    Object.entries(paramValues).map(([key, value]) => [key, typeof value === 'object' && value !== null ? '' : String(value)]),
+  );
 
   const service = String(config.service);
   const region = String(resolveString(String(provider.region)));

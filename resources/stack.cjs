@@ -446,6 +446,7 @@ function buildResources(settings) {
     // ---- device credentials (seed 003) ----
     // An example of what devices can do with their certificate alone: write under their own prefix.
     DeviceDataBucket: privateBucket(),
+    DeviceDataBucketPolicy: tlsOnlyBucketPolicy('DeviceDataBucket'),
     DeviceCredentialsRole: {
       Type: 'AWS::IAM::Role',
       Properties: {

@@ -60,7 +60,7 @@ afterAll(() => {
 });
 
 describe('serverless package', () => {
-  it.each(['activateCertificate', 'preProvisioningHook', 'vendProvisioningClaim'])('writes a bundled zip for %s', (fn) => {
+  it.each(['activateCertificate', 'preProvisioningHook', 'vendProvisioningClaim', 'vendCertificate', 'retireCertificate', 'certificateResource'])('writes a bundled zip for %s', (fn) => {
     expect(statSync(join(dir, `out/${fn}.zip`)).size).toBeGreaterThan(10_000);
   });
 
@@ -150,10 +150,51 @@ describe('serverless package', () => {
       AuthorizerType: 'JWT',
       JwtConfiguration: { Audience: [{ Ref: 'UserPoolClient' }], Issuer: { 'Fn::Sub': 'https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}' } },
     });
-    expect(onlyOfType('AWS::ApiGatewayV2::Route').Properties).toMatchObject({ RouteKey: 'POST /provisioning-claims', AuthorizationType: 'JWT' });
+    const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties);
+    expect(routes.find((r) => r.RouteKey === 'POST /provisioning-claims')).toMatchObject({ AuthorizationType: 'JWT' });
     const claimRole = JSON.stringify(resourceOf('VendProvisioningClaimRole'));
     expect(claimRole).toContain('iot:CreateProvisioningClaim');
     expect(claimRole).toContain('provisioningtemplate/iot-provisioner-test');
+  });
+
+  it('has the vending API behind IAM authorization, and the retirement queue feeding retireCertificate', () => {
+    const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties);
+    for (const routeKey of ['POST /devices/{deviceId}/certificate', 'DELETE /devices/{deviceId}/certificate']) {
+      expect(routes.find((r) => r.RouteKey === routeKey)).toMatchObject({ AuthorizationType: 'AWS_IAM' });
+    }
+    expect(resourceOf('RetirementQueue').Properties).toMatchObject({
+      QueueName: 'iot-provisioner-test-retirements',
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['ProvisioningFailureQueue', 'Arn'] }, maxReceiveCount: 5 },
+    });
+    expect(onlyOfType('AWS::Lambda::EventSourceMapping').Properties).toMatchObject({
+      EventSourceArn: { 'Fn::GetAtt': ['RetirementQueue', 'Arn'] },
+      FunctionName: { 'Fn::GetAtt': ['RetireCertificateLambdaFunction', 'Arn'] },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  it('lets devices trade their certificate for credentials scoped to their own prefix (seed 003)', () => {
+    const role = resourceOf('DeviceCredentialsRole').Properties;
+    expect(role.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({ Service: 'credentials.iot.amazonaws.com' });
+    expect(JSON.stringify(role.Policies)).toContain('/things/${!credentials-iot:ThingName}/*');
+    expect(resourceOf('DeviceRoleAlias').Properties).toMatchObject({ RoleAlias: 'iot-provisioner-test-device', RoleArn: { 'Fn::GetAtt': ['DeviceCredentialsRole', 'Arn'] } });
+    const devicePolicy = resourceOf('DevicePolicy').Properties.PolicyDocument.Statement as Array<{ Action: unknown; Resource: unknown }>;
+    expect(JSON.stringify(devicePolicy.find((s) => s.Action === 'iot:AssumeRoleWithCertificate')?.Resource)).toContain(
+      ':rolealias/iot-provisioner-test-device',
+    );
+  });
+
+  it('keeps vended keys in private, encrypted, TLS-only buckets and exports the custom resource ServiceToken', () => {
+    for (const bucket of ['CertificateBucket', 'DeviceDataBucket']) {
+      expect(resourceOf(bucket).Properties).toMatchObject({
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      });
+      expect(ofType('AWS::S3::BucketPolicy').map(([, p]) => p.Properties.Bucket)).toContainEqual({ Ref: bucket });
+    }
+    expect(resourceOf('CertificateResourceLambdaFunction').Properties.Environment.Variables.CERTIFICATE_BUCKET).toEqual({ Ref: 'CertificateBucket' });
+    const outputs = (template as unknown as { Outputs: Record<string, { Export?: { Name: unknown } }> }).Outputs;
+    expect(outputs.CertificateResourceServiceToken?.Export?.Name).toBe('iot-provisioner-test-CertificateResourceServiceToken');
   });
 
   it('grants no iot:* and no unscoped resource in any IAM or IoT policy', () => {
@@ -167,14 +208,25 @@ describe('serverless package', () => {
     expect(statements.length).toBeGreaterThan(5);
     const actions = statements.flatMap((s) => [s.Action].flat()) as string[];
     expect(actions.filter((a) => a === '*' || a.endsWith(':*'))).toEqual([]);
-    // '*' only for actions that have no resource type (DescribeEndpoint cannot be scoped).
+    // '*' only for actions that have no resource type: DescribeEndpoint, and minting certificates.
     const unscoped = statements.filter((s) => [s.Resource].flat().includes('*'));
-    expect(unscoped.flatMap((s) => [s.Action].flat())).toEqual(['iot:DescribeEndpoint']);
+    expect([...new Set(unscoped.flatMap((s) => [s.Action].flat()))].sort()).toEqual([
+      'iot:CreateCertificateFromCsr',
+      'iot:CreateKeysAndCertificate',
+      'iot:DescribeEndpoint',
+    ]);
   });
 
   it('gives every function the environment the local IoT Core reads from serverless.yml', () => {
     const local = loadStack({ stage: 'test', params });
-    expect(local.functions.map((f) => f.name).sort()).toEqual(['activateCertificate', 'preProvisioningHook', 'vendProvisioningClaim']);
+    expect(local.functions.map((f) => f.name).sort()).toEqual([
+      'activateCertificate',
+      'certificateResource',
+      'preProvisioningHook',
+      'retireCertificate',
+      'vendCertificate',
+      'vendProvisioningClaim',
+    ]);
     for (const fn of local.functions) {
       const logicalId = `${fn.name[0]!.toUpperCase()}${fn.name.slice(1)}LambdaFunction`;
       expect(fn.environment).toEqual(template.Resources[logicalId]?.Properties.Environment.Variables);
@@ -191,8 +243,8 @@ describe('serverless package', () => {
 });
 
 describe('serverless invoke local', () => {
-  const invoke = (env: Record<string, string>, fn = 'activateCertificate', event = 'events/certificate-registered.json') =>
-    run(join(ROOT, 'node_modules/.bin/serverless'), ['invoke', 'local', '-f', fn, '--path', event], {
+  const invoke = (env: Record<string, string>, fn = 'activateCertificate', event = 'events/certificate-registered.json', extra: string[] = []) =>
+    run(join(ROOT, 'node_modules/.bin/serverless'), ['invoke', 'local', '-f', fn, '--path', event, ...extra], {
       cwd: ROOT,
       env: { PATH: process.env.PATH, HOME: dir, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', ...env },
       timeout: 120_000,
@@ -223,6 +275,13 @@ describe('serverless invoke local', () => {
         const vended = await invoke(core.sdkEnvironment(), 'vendCertificate', `events/${event}.json`);
         expect(vended.stdout).toContain(`"statusCode": ${status}`);
       }
+      // The custom resource's Create sample, its ResponseURL pointed at this core's receiver.
+      const create = JSON.parse(readFileSync(join(ROOT, 'events/certificate-resource-create.json'), 'utf8')) as { RequestId: string; ResponseURL: string };
+      create.ResponseURL = core.cloudFormationResponseUrl(create.RequestId);
+      writeFileSync(join(dir, 'create.json'), JSON.stringify(create));
+      await invoke(core.sdkEnvironment(), 'certificateResource', join(dir, 'create.json'), [`--param=certificateBucket=${deployed.certificateBucket}`]);
+      const [answer] = core.cloudFormationResponses.received(create.RequestId);
+      expect(answer).toMatchObject({ problems: [], body: { Status: 'SUCCESS', Data: { Bucket: deployed.certificateBucket, KeyPrefix: 'sensor-0001/' } } });
       const iot = new IoTClient({});
       const { certificateDescription } = await iot.send(new DescribeCertificateCommand({ certificateId }));
       iot.destroy();
