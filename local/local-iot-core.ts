@@ -196,6 +196,7 @@ export class LocalIotCore {
         gateway: core.gateway,
         issuer: core.issuer,
         tls: tls.server,
+        onIssued: (accountId, accessKeyId, secretAccessKey) => core.s3.registerKey(accountId, accessKeyId, secretAccessKey),
         ...(options.now ? { now: options.now } : {}),
       });
       const port = await core.credentials.listen(options.credentials.port ?? 0, host);

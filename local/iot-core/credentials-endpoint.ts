@@ -32,7 +32,15 @@ export class CredentialsEndpoint {
   readonly issued: IssuedCredentials[] = [];
 
   constructor(
-    private readonly options: { registry: IotRegistry; gateway: DeviceGateway; issuer: AwsIssuer; tls: TlsMaterial; now?: () => Date },
+    private readonly options: {
+      registry: IotRegistry;
+      gateway: DeviceGateway;
+      issuer: AwsIssuer;
+      tls: TlsMaterial;
+      now?: () => Date;
+      /** Told of every key issued, so that the local S3 accepts it (seed 003 step 3: `aws s3 cp` with it). */
+      onIssued?: (accountId: string, accessKeyId: string, secretAccessKey: string) => void;
+    },
   ) {
     this.tls = new DeviceTls(options.registry, options.issuer, options.tls);
     this.server = createServer(this.tls.serverOptions(), (request, response) => {
@@ -80,12 +88,15 @@ export class CredentialsEndpoint {
     const now = this.options.now?.() ?? new Date();
     const expiration = new Date(now.getTime() + alias.credentialDurationSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
     this.issued.push({ roleArn: alias.roleArn, ...(thingName ? { thingName } : {}), certificateId, expiration });
+    const accessKeyId = `ASIA${base62(16).toUpperCase()}`;
+    const secretAccessKey = base62(40);
+    this.options.onIssued?.(account.accountId, accessKeyId, secretAccessKey);
     return {
       status: 200,
       body: {
         credentials: {
-          accessKeyId: `ASIA${base62(16).toUpperCase()}`,
-          secretAccessKey: base62(40),
+          accessKeyId,
+          secretAccessKey,
           sessionToken: `IQoJb3JpZ2luX2VjE${base62(120)}`,
           expiration,
         },

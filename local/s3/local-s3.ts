@@ -33,6 +33,12 @@ export class LocalS3 {
     if (!AWSAccount.registry.has(accountId)) new AWSAccount(Number(accountId), `local-${accountId}`).createKeyPair(accountId, 'local');
   }
 
+  /** Lets temporary credentials of the account in (those the credential provider hands devices). */
+  registerKey(accountId: string, accessKeyId: string, secretAccessKey: string): void {
+    this.registerAccount(accountId);
+    AWSAccount.registry.get(accountId)!.createKeyPair(accessKeyId, secretAccessKey);
+  }
+
   async createBucket(accountId: string, bucket: string): Promise<void> {
     this.registerAccount(accountId);
     const s3 = new S3Client({ endpoint: this.url, region: this.region, forcePathStyle: true, credentials: { accessKeyId: accountId, secretAccessKey: 'local' } });
