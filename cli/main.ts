@@ -1,80 +1,331 @@
 import { parseArgs } from 'node:util';
+import { caCreate, caRegister } from './ca';
+import { deviceConnect, deviceCredentials, deviceIssue, deviceProvision } from './device';
 import { devicesCommand } from './devices';
 import { localCommand } from './local';
 import { CliError } from './target';
+import { vendCommand } from './vend';
 
-const USAGE = `usage: iot-provisioner <command> [options]
+/**
+ * `npx iot-provisioner <command>`: the operator's and the device's side of the stack, against AWS
+ * (profile, region, stage) or the local IoT Core (--local). Results go to stdout, progress to stderr.
+ */
 
-commands:
-  devices allow <deviceId> [--thing-group G] [--thing-type T] [--attribute k=v]... [--reprovision]
-  devices block <deviceId>
-  devices show  <deviceId> [--json]
-  local token <username> [--ttl seconds]     a JWT for the local HTTP API (npm run emulator)
+const OPTIONS = {
+  // target
+  local: { type: 'boolean' },
+  stage: { type: 'string' },
+  region: { type: 'string' },
+  profile: { type: 'string' },
+  table: { type: 'string' },
+  'endpoints-file': { type: 'string' },
+  // devices
+  'thing-group': { type: 'string' },
+  'thing-type': { type: 'string' },
+  attribute: { type: 'string', multiple: true },
+  json: { type: 'boolean' },
+  reprovision: { type: 'boolean' },
+  // local
+  ttl: { type: 'string' },
+  // files
+  out: { type: 'string' },
+  dir: { type: 'string' },
+  force: { type: 'boolean' },
+  // ca
+  name: { type: 'string' },
+  days: { type: 'string' },
+  'key-type': { type: 'string' },
+  mode: { type: 'string' },
+  'ca-dir': { type: 'string' },
+  'ca-cert': { type: 'string' },
+  'ca-key': { type: 'string' },
+  // device
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  'ca-file': { type: 'string' },
+  endpoint: { type: 'string' },
+  topic: { type: 'string' },
+  message: { type: 'string' },
+  timeout: { type: 'string' },
+  template: { type: 'string' },
+  claim: { type: 'string' },
+  'claim-key': { type: 'string' },
+  csr: { type: 'string' },
+  parameter: { type: 'string', multiple: true },
+  'client-id': { type: 'string' },
+  'role-alias': { type: 'string' },
+  'thing-name': { type: 'string' },
+  format: { type: 'string' },
+  // vend
+  'api-url': { type: 'string' },
+  rotate: { type: 'boolean' },
+  revoke: { type: 'boolean' },
+  'idempotency-key': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
-target (default: AWS with your usual credentials):
+type OptionName = keyof typeof OPTIONS;
+const TARGET: OptionName[] = ['local', 'stage', 'region', 'profile', 'endpoints-file'];
+
+interface CommandSpec {
+  /** The usage line(s) and what the command does. */
+  usage: string;
+  options: OptionName[];
+  /** Positional arguments after the command words. */
+  positionals: { min: number; max: number };
+}
+
+const COMMANDS: Record<string, CommandSpec> = {
+  'ca create': {
+    usage: `ca create [--out dir] [--name CN] [--days 3650] [--key-type rsa-2048|ec-p256|ec-p384] [--force]
+    a key and a self-signed CA certificate: <out>/rootCA.key (0600) and <out>/rootCA.pem. No AWS call.`,
+    options: ['out', 'name', 'days', 'key-type', 'force'],
+    positionals: { min: 0, max: 0 },
+  },
+  'ca register': {
+    usage: `ca register --mode sni-only|default [--ca-dir dir | --ca-cert rootCA.pem --ca-key rootCA.key]
+    registers the CA ACTIVE with auto-registration (JITR). sni-only: any number of accounts, devices send SNI.
+    default: one account per region; fetches the registration code and signs the verification certificate
+    with the CA key itself. Prints the CA certificate id (the caCertificateIds stage parameter).`,
+    options: ['mode', 'ca-dir', 'ca-cert', 'ca-key', ...TARGET],
+    positionals: { min: 0, max: 0 },
+  },
+  'device issue': {
+    usage: `device issue <deviceId> [--ca-dir dir | --ca-cert F --ca-key F] [--out dir] [--days 365] [--key-type rsa-2048|ec-p256|ec-p384] [--force]
+    a key and a certificate from our CA (CN and serialNumber = deviceId): <deviceId>.key (0600),
+    <deviceId>.crt and <deviceId>AndCA.crt (device certificate, then the CA: the chain JITR needs). No AWS call.`,
+    options: ['ca-dir', 'ca-cert', 'ca-key', 'out', 'days', 'key-type', 'force'],
+    positionals: { min: 1, max: 1 },
+  },
+  'device connect': {
+    usage: `device connect <thingName> [--dir dir | --cert chain.crt --key device.key] [--topic T] [--message M] [--timeout 60]
+                [--endpoint host[:port]] [--ca-file AmazonRootCA1.pem]
+    connects over MQTT/TLS as client id <thingName>; while JITR has the certificate PENDING_ACTIVATION the
+    connection is dropped, so it retries with exponential back-off and jitter until --timeout (seconds),
+    then publishes --message (QoS 1) to --topic (default device/<thingName>/telemetry).
+    Files default to <dir>/<thingName>AndCA.crt (else .crt) and <dir>/<thingName>.key.`,
+    options: ['dir', 'cert', 'key', 'topic', 'message', 'timeout', 'endpoint', 'ca-file', ...TARGET],
+    positionals: { min: 1, max: 1 },
+  },
+  'device provision': {
+    usage: `device provision --claim claimCert.pem --claim-key claimPrivateKey.pem --parameter SerialNumber=S [--parameter k=v]...
+                  [--template T] [--csr device.csr] [--name N] [--out dir] [--force] [--client-id C] [--timeout 30]
+                  [--endpoint host[:port]] [--ca-file AmazonRootCA1.pem]
+    fleet provisioning by claim over MQTT: CreateKeysAndCertificate (or CreateCertificateFromCsr with --csr),
+    then RegisterThing with the parameters; writes <name>.crt and <name>.key (0600, without --csr).
+    --template defaults to the stage's template; --name to the SerialNumber parameter.`,
+    options: ['claim', 'claim-key', 'parameter', 'template', 'csr', 'name', 'out', 'force', 'client-id', 'timeout', 'endpoint', 'ca-file', ...TARGET],
+    positionals: { min: 0, max: 0 },
+  },
+  'device credentials': {
+    usage: `device credentials [<thingName>] [--dir dir | --cert F --key F] [--role-alias A] [--thing-name N] [--format json|env|process]
+                    [--endpoint host[:port]] [--ca-file AmazonRootCA1.pem]
+    temporary AWS credentials from the credential provider (mTLS GET /role-aliases/A/credentials with
+    x-amzn-iot-thingname = --thing-name or <thingName>). --role-alias defaults to the stage's device role alias.
+    --format env prints export lines (eval "$(…)"); process prints credential_process JSON.`,
+    options: ['dir', 'cert', 'key', 'role-alias', 'thing-name', 'format', 'endpoint', 'ca-file', ...TARGET],
+    positionals: { min: 0, max: 1 },
+  },
+  vend: {
+    usage: `vend <deviceId> [--csr device.csr] [--rotate] [--revoke] [--idempotency-key K] [--out dir] [--force] [--api-url URL]
+    certificate vending through the stack's HTTP API (IAM, SigV4-signed with your AWS credentials):
+    POST /devices/<deviceId>/certificate (a new key and certificate, or one for your CSR; --rotate replaces
+    an ACTIVE one); --revoke: DELETE. Writes <deviceId>.crt and <deviceId>.key (0600, without --csr).
+    --api-url: the stack's HttpApiUrl output (with --local: the emulator's HTTP API).`,
+    options: ['csr', 'rotate', 'revoke', 'idempotency-key', 'out', 'force', 'api-url', ...TARGET],
+    positionals: { min: 1, max: 1 },
+  },
+  'devices allow': {
+    usage: `devices allow <deviceId> [--thing-group G] [--thing-type T] [--attribute k=v]... [--reprovision] [--json]
+    allow-lists the device in the registry (its whole profile: options not given are cleared).`,
+    options: ['thing-group', 'thing-type', 'attribute', 'reprovision', 'json', 'table', ...TARGET],
+    positionals: { min: 0, max: 1 },
+  },
+  'devices block': {
+    usage: `devices block <deviceId> [--json]
+    blocks the device: no future provisioning (an ACTIVE certificate stays; the command to deactivate is printed).`,
+    options: ['json', 'table', 'thing-group', 'thing-type', 'attribute', 'reprovision', ...TARGET],
+    positionals: { min: 0, max: 1 },
+  },
+  'devices show': {
+    usage: `devices show <deviceId> [--json]
+    the registry entry: status, bound certificate, last provisioning decision and last refusal.`,
+    options: ['json', 'table', 'thing-group', 'thing-type', 'attribute', 'reprovision', ...TARGET],
+    positionals: { min: 0, max: 1 },
+  },
+  'local token': {
+    usage: `local token <username> [--ttl seconds]
+    a JWT for the local HTTP API (npm run emulator).`,
+    options: ['ttl', 'endpoints-file'],
+    positionals: { min: 0, max: 1 },
+  },
+};
+
+const TARGET_HELP = `target (default: AWS with your usual credentials):
   --local               the local IoT Core started by \`npm run emulator\`
-  --stage <stage>       deployment stage (default dev); the registry table is iot-provisioner-<stage>-devices
+  --stage <stage>       deployment stage (default dev): table, template and role alias names follow it
   --region <region>     AWS region
   --profile <profile>   AWS profile
   --table <name>        registry table name, if not the stage's default
   --endpoints-file <f>  with --local: the emulator's endpoints file (default .local/endpoints.json)`;
 
+const USAGE = `usage: iot-provisioner <command> [options]      (iot-provisioner <command> --help for one command)
+
+commands:
+${Object.values(COMMANDS)
+  .map((c) => `  ${c.usage.split('\n')[0]}`)
+  .join('\n')}
+
+${TARGET_HELP}`;
+
+const commandHelp = (key: string) => `usage: iot-provisioner ${COMMANDS[key]!.usage}\n\n${COMMANDS[key]!.options.some((o) => TARGET.includes(o)) ? TARGET_HELP : ''}`.trimEnd();
+const usageLine = (key: string) => `usage: iot-provisioner ${COMMANDS[key]!.usage.split('\n')[0]}`;
+
+/** The command named by the first words of argv (`ca create`, `vend`), if any. */
+function findCommand(words: string[]): string | undefined {
+  const two = words.slice(0, 2).join(' ');
+  if (COMMANDS[two]) return two;
+  if (words[0] && COMMANDS[words[0]]) return words[0];
+  return undefined;
+}
+
+const GROUPS: Record<string, string> = {
+  ca: 'ca create|register',
+  device: 'device issue|connect|provision|credentials',
+  devices: 'devices allow|block|show',
+  local: 'local token',
+};
+
 export async function main(argv: string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
+  let command: string | undefined;
   try {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        local: { type: 'boolean' },
-        stage: { type: 'string' },
-        region: { type: 'string' },
-        profile: { type: 'string' },
-        table: { type: 'string' },
-        'endpoints-file': { type: 'string' },
-        'thing-group': { type: 'string' },
-        'thing-type': { type: 'string' },
-        attribute: { type: 'string', multiple: true },
-        json: { type: 'boolean' },
-        ttl: { type: 'string' },
-        reprovision: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    const [command, action, subject] = positionals;
-    if (values.help || !command) {
-      out(USAGE);
-      return values.help ? 0 : 2;
+    let parsed;
+    try {
+      parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+    } catch (error) {
+      const words = argv.filter((a) => !a.startsWith('-'));
+      const key = findCommand(words);
+      throw new CliError(`${(error as Error).message}${key ? `\n${usageLine(key)}` : ''}`);
     }
-    if (command === 'devices') {
-      return await devicesCommand(
-        action,
-        subject,
-        {
-          ...(values.local ? { local: true } : {}),
-          ...(values.stage ? { stage: values.stage } : {}),
-          ...(values.region ? { region: values.region } : {}),
-          ...(values.profile ? { profile: values.profile } : {}),
-          ...(values.table ? { table: values.table } : {}),
-          ...(values['endpoints-file'] ? { endpointsFile: values['endpoints-file'] } : {}),
-          ...(values['thing-group'] ? { thingGroup: values['thing-group'] } : {}),
-          ...(values['thing-type'] ? { thingType: values['thing-type'] } : {}),
-          ...(values.attribute ? { attribute: values.attribute } : {}),
-          ...(values.json ? { json: true } : {}),
-          ...(values.reprovision ? { reprovision: true } : {}),
-        },
-        out,
-      );
+    const { values, positionals } = parsed;
+    command = findCommand(positionals);
+    if (!command) {
+      if (values.help || positionals.length === 0) {
+        out(USAGE);
+        return values.help ? 0 : 2;
+      }
+      const group = GROUPS[positionals[0]!];
+      if (group) throw new CliError(`usage: ${group} …${positionals[1] ? ` (unknown: "${positionals[1]}")` : ''}\n\n${USAGE}`);
+      throw new CliError(`unknown command "${positionals[0]}"\n\n${USAGE}`);
     }
-    if (command === 'local') {
-      const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
-      if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) throw new CliError('--ttl must be a whole number of seconds');
-      return await localCommand(action, subject, { ...(values['endpoints-file'] ? { endpointsFile: values['endpoints-file'] } : {}), ...(ttl ? { ttlSeconds: ttl } : {}) }, out);
+    const spec = COMMANDS[command]!;
+    if (values.help) {
+      out(commandHelp(command));
+      return 0;
+    }
+    const args = positionals.slice(command.split(' ').length);
+    if (args.length > spec.positionals.max) throw new CliError(`unexpected argument "${args[spec.positionals.max]}"\n${usageLine(command)}`);
+    if (args.length < spec.positionals.min) throw new CliError(`missing argument\n${usageLine(command)}`);
+    const misplaced = (Object.keys(values) as OptionName[]).filter((name) => name !== 'help' && !spec.options.includes(name));
+    if (misplaced.length) {
+      throw new CliError(`${misplaced.map((o) => `--${o}`).join(', ')} ${misplaced.length === 1 ? 'is not an option' : 'are not options'} of \`${command}\`\n${usageLine(command)}`);
+    }
+
+    const v = values as Record<string, string | boolean | string[] | undefined>;
+    const str = (name: OptionName) => v[name] as string | undefined;
+    const target = {
+      ...(values.local ? { local: true } : {}),
+      ...(values.stage ? { stage: values.stage } : {}),
+      ...(values.region ? { region: values.region } : {}),
+      ...(values.profile ? { profile: values.profile } : {}),
+      ...(values.table ? { table: values.table } : {}),
+      ...(values['endpoints-file'] ? { endpointsFile: values['endpoints-file'] } : {}),
+    };
+    const progress = err;
+    const endpointOptions = { ...target, endpoint: str('endpoint'), caFile: str('ca-file'), dir: str('dir') };
+    const ca = { caDir: str('ca-dir'), caCert: str('ca-cert'), caKey: str('ca-key') };
+    switch (command) {
+      case 'ca create':
+        return await caCreate({ out: str('out'), name: str('name'), days: str('days'), keyType: str('key-type'), force: values.force }, out, progress);
+      case 'ca register':
+        return await caRegister({ ...target, ...ca, mode: str('mode') }, out, progress);
+      case 'device issue':
+        return await deviceIssue(args[0], { ...ca, out: str('out'), days: str('days'), keyType: str('key-type'), force: values.force }, out, progress);
+      case 'device connect':
+        return await deviceConnect(
+          args[0],
+          { ...endpointOptions, cert: str('cert'), key: str('key'), topic: str('topic'), message: str('message'), timeout: str('timeout') },
+          out,
+          progress,
+        );
+      case 'device provision':
+        return await deviceProvision(
+          {
+            ...endpointOptions,
+            claim: str('claim'),
+            claimKey: str('claim-key'),
+            csr: str('csr'),
+            parameter: values.parameter,
+            template: str('template'),
+            name: str('name'),
+            out: str('out'),
+            force: values.force,
+            clientId: str('client-id'),
+            timeout: str('timeout'),
+          },
+          out,
+          progress,
+        );
+      case 'device credentials':
+        return await deviceCredentials(
+          args[0],
+          { ...endpointOptions, cert: str('cert'), key: str('key'), roleAlias: str('role-alias'), thingName: str('thing-name'), format: str('format') },
+          out,
+          progress,
+        );
+      case 'vend':
+        return await vendCommand(
+          args[0],
+          {
+            ...target,
+            csr: str('csr'),
+            rotate: values.rotate,
+            revoke: values.revoke,
+            idempotencyKey: str('idempotency-key'),
+            out: str('out'),
+            force: values.force,
+            apiUrl: str('api-url'),
+          },
+          out,
+          progress,
+        );
+      case 'devices allow':
+      case 'devices block':
+      case 'devices show':
+        return await devicesCommand(
+          command.split(' ')[1],
+          args[0],
+          {
+            ...target,
+            ...(values['thing-group'] ? { thingGroup: values['thing-group'] } : {}),
+            ...(values['thing-type'] ? { thingType: values['thing-type'] } : {}),
+            ...(values.attribute ? { attribute: values.attribute } : {}),
+            ...(values.json ? { json: true } : {}),
+            ...(values.reprovision ? { reprovision: true } : {}),
+          },
+          out,
+        );
+      case 'local token': {
+        const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
+        if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) throw new CliError('--ttl must be a whole number of seconds');
+        return await localCommand('token', args[0], { ...(values['endpoints-file'] ? { endpointsFile: values['endpoints-file'] } : {}), ...(ttl ? { ttlSeconds: ttl } : {}) }, out);
+      }
     }
     throw new CliError(`unknown command "${command}"\n\n${USAGE}`);
   } catch (error) {
-    if (error instanceof CliError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      err(`iot-provisioner: ${(error as Error).message}`);
-      return 2;
+    if (error instanceof CliError) {
+      err(`iot-provisioner: ${error.message}`);
+      return error.exitCode;
     }
     err(`iot-provisioner: ${(error as Error).name}: ${(error as Error).message}`);
     return 1;

@@ -9,8 +9,18 @@ import stackModule = require('../resources/stack.cjs');
  * through its standard environment variables, exactly as the handlers are.
  */
 
+/**
+ * An error the operator can act on: printed as is, without a stack. Exit code 2 for a wrong command line
+ * or an unusable setup (the default), 1 for an operation that ran and failed (a device refused, an API
+ * answering 403).
+ */
 export class CliError extends Error {
   override name = 'CliError';
+  readonly exitCode: number;
+  constructor(message: string, options: { exitCode?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.exitCode = options.exitCode ?? 2;
+  }
 }
 
 export interface TargetOptions {
@@ -25,6 +35,12 @@ export interface TargetOptions {
 export interface Target {
   description: string;
   registryTable: string;
+  stage: string;
+  /** The stack's fleet-provisioning template and device role alias for this stage. */
+  templateName: string;
+  roleAlias: string;
+  /** With --local: the running emulator's endpoints. */
+  local?: LocalEndpointsFile;
 }
 
 export const ENDPOINTS_FILE = resolve(PROJECT_ROOT, '.local/endpoints.json');
@@ -65,13 +81,19 @@ export async function useTarget(options: TargetOptions): Promise<Target> {
   const stage = options.stage ?? 'dev';
   const stack = loadStack({ stage });
   const registryTable = options.table ?? stackModule.registryTableName(stack.service, stage);
+  const names = {
+    stage,
+    registryTable,
+    templateName: stack.params.fleetTemplateName ?? `${stack.service}-${stage}`,
+    roleAlias: stackModule.roleAliasName(stack.service, stage),
+  };
   if (!options.local) {
     if (options.profile) process.env.AWS_PROFILE = options.profile;
     if (options.region) process.env.AWS_REGION = options.region;
     if (!process.env.AWS_REGION && !process.env.AWS_DEFAULT_REGION && !options.profile) {
       throw new CliError('no region: pass --region (or set AWS_REGION / use a --profile with a region)');
     }
-    return { description: `AWS ${options.profile ? `profile ${options.profile}, ` : ''}stage ${stage}`, registryTable };
+    return { description: `AWS ${options.profile ? `profile ${options.profile}, ` : ''}stage ${stage}`, ...names };
   }
 
   const endpoints = await readLocalEndpoints(options.endpointsFile);
@@ -86,5 +108,5 @@ export async function useTarget(options: TargetOptions): Promise<Target> {
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   });
   delete process.env.AWS_PROFILE;
-  return { description: `local IoT Core ${endpoints.iot}`, registryTable };
+  return { description: `local IoT Core ${endpoints.iot}`, ...names, local: endpoints };
 }

@@ -204,3 +204,35 @@ export async function readCsr(pem: string): Promise<{ publicKey: webcrypto.Crypt
   const publicKey = (await csr.publicKey.export()) as unknown as webcrypto.CryptoKey;
   return { publicKey, subject: csr.subject, algorithm: publicKey.algorithm };
 }
+
+const CURVES: Record<string, 'P-256' | 'P-384' | 'P-521'> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
+
+/**
+ * A CA (or any certificate) and its private key from PEM files — ours, or openssl's (`openssl genrsa`
+ * writes PKCS#8 in OpenSSL 3 and PKCS#1 before; EC keys come as SEC1 or PKCS#8): node:crypto reads them
+ * all, WebCrypto then takes PKCS#8. Throws when the key does not belong to the certificate.
+ */
+export async function loadKeyedCertificate(certificatePem: string, privateKeyPem: string): Promise<KeyedCertificate> {
+  const { createPrivateKey, createPublicKey, X509Certificate } = await import('node:crypto');
+  const key = createPrivateKey(privateKeyPem);
+  const certificate = new x509.X509Certificate(certificatePem);
+  if (!new X509Certificate(certificatePem).checkPrivateKey(key)) throw new Error('the private key does not belong to the certificate');
+  let keySpec: KeySpec;
+  let algorithm: webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams;
+  if (key.asymmetricKeyType === 'rsa') {
+    // Any RSA size: only the signature algorithm (RSASSA-PKCS1-v1_5 with SHA-256) follows from the spec.
+    keySpec = 'rsa-2048';
+    algorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+  } else if (key.asymmetricKeyType === 'ec' && CURVES[key.asymmetricKeyDetails?.namedCurve ?? '']) {
+    const namedCurve = CURVES[key.asymmetricKeyDetails!.namedCurve!]!;
+    keySpec = `ec-${namedCurve.toLowerCase().replace('-', '')}` as KeySpec;
+    algorithm = { name: 'ECDSA', namedCurve };
+  } else {
+    throw new Error(`unsupported key type ${key.asymmetricKeyType ?? 'unknown'}: use RSA or EC P-256/P-384/P-521`);
+  }
+  const keys: CryptoKeyPair = {
+    privateKey: await webcrypto.subtle.importKey('pkcs8', key.export({ format: 'der', type: 'pkcs8' }), algorithm, true, ['sign']),
+    publicKey: await webcrypto.subtle.importKey('spki', createPublicKey(key).export({ format: 'der', type: 'spki' }), algorithm, true, ['verify']),
+  };
+  return keyed(certificate, keys, keySpec);
+}
