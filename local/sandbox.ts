@@ -12,6 +12,7 @@ import { runFleetDevice, runJitrDevice, type Endpoint, type FleetDeviceResult } 
 import { splitPemChain } from './iot-core/pem';
 import { LocalIotCore } from './local-iot-core';
 import { createCa, deviceChain, issueCertificate, type KeyedCertificate, type KeySpec } from './pki';
+import { runVendingFlows } from './sandbox-vending';
 
 /**
  * `npm start`: the provisioning flows end to end, offline. A local IoT Core runs in this process with the
@@ -23,6 +24,7 @@ import { createCa, deviceChain, issueCertificate, type KeyedCertificate, type Ke
  *    their next attempt and publish telemetry.
  * 2. Fleet provisioning: an operator signs in (a local JWT), asks the HTTP API for claim certificates, and
  *    devices provision themselves over MQTT; the pre-provisioning hook decides.
+ * 3. Certificate vending, the certificate custom resource and the credential provider (sandbox-vending.ts).
  */
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -47,7 +49,7 @@ interface FleetCase {
 }
 
 export interface SandboxRow {
-  flow: 'JITR' | 'fleet';
+  flow: 'JITR' | 'fleet' | 'vending' | 'custom resource' | 'credentials';
   device: string;
   deviceId: string;
   outcome: string;
@@ -91,7 +93,7 @@ export interface SandboxResult {
 
 export async function runSandbox(log: (line: string) => void = () => {}, logLevel = 'SILENT'): Promise<SandboxResult> {
   // AWS's control-plane quotas stay on; Lambda's one- and two-minute retry delays run 600× faster.
-  const core = await LocalIotCore.start({ lambdaTimeScale: 600, mqtt: { port: 0 } });
+  const core = await LocalIotCore.start({ lambdaTimeScale: 600, mqtt: { port: 0 }, credentials: { port: 0 } });
   try {
     // Handler logs are JSON lines; LOG_LEVEL=INFO npm start shows them.
     const deployed = await core.deployStack({ environment: { POWERTOOLS_LOG_LEVEL: logLevel } });
@@ -218,6 +220,11 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
       };
     };
     for (const spec of fleetCases()) rows.push(await provision(spec));
+
+    // ---- 3.-5. Vending, the custom resource, device credentials ----
+    rows.push(
+      ...(await runVendingFlows({ core, deployed, iot, registry, endpoint, caPem: endpoint.caPem!, log, describe })),
+    );
     iot.destroy();
     return { rows, failures: core.failures.length };
   } finally {
@@ -226,7 +233,7 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
 }
 
 export function formatTable(rows: SandboxRow[]): string {
-  const header = ['flow', 'device', 'device id', 'outcome', 'reason', 'certificate', 'thing', 'MQTT', ''];
+  const header = ['flow', 'device', 'device id', 'outcome', 'reason', 'certificate', 'thing', 'device side', ''];
   const body = rows.map((r) => [r.flow, r.device, r.deviceId, r.outcome, r.reason, r.certificateStatus, r.thing, r.mqtt, r.asExpected ? '✓' : '✗ unexpected']);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
@@ -240,7 +247,7 @@ if (require.main === module) {
       console.log(`\n${formatTable(rows)}\n`);
       const unexpected = rows.filter((r) => !r.asExpected).length;
       console.log(
-        `${rows.length} devices, ${unexpected} unexpected, ${failures} events in the failure queue, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+        `${rows.length} cases, ${unexpected} unexpected, ${failures} events in the failure queue, ${((Date.now() - started) / 1000).toFixed(1)} s`,
       );
       process.exitCode = unexpected === 0 ? 0 : 1;
     })

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import { promisify } from 'node:util';
 import { DescribeCertificateCommand, ListCertificatesCommand } from '@aws-sdk/client-iot';
 import { createCsr } from '../../local/pki';
 import { createDocumentClient, createIotClient } from '../../shared/aws/clients';
@@ -73,6 +75,19 @@ describe('IAM authorization', () => {
     expect(response.status).toBe(403);
     expect(await response.json()).toEqual({ message: 'Forbidden' });
     expect((await stack.registry.get('VEND-UNSIGNED'))?.certificateId).toBeUndefined();
+  });
+
+  it('accepts a request signed by curl --aws-sigv4 (an independent SigV4 implementation)', async () => {
+    await allow('VEND-CURL');
+    const { stdout } = await promisify(execFile)('curl', [
+      '-s', '-X', 'POST', `${api}/devices/VEND-CURL/certificate`,
+      '--aws-sigv4', 'aws:amz:us-east-1:execute-api', '--user', '123456789012:local',
+      '-H', 'content-type: application/json', '-d', '{}',
+      '-w', '\n%{http_code}',
+    ]).catch((error: Error) => ({ stdout: `curl failed: ${error.message}\n0` }));
+    const status = stdout.slice(stdout.lastIndexOf('\n') + 1);
+    expect(status).toBe('201');
+    expect(JSON.parse(stdout.slice(0, stdout.lastIndexOf('\n')))).toMatchObject({ thingName: 'VEND-CURL' });
   });
 
   it('refuses a request signed with the wrong secret key', async () => {
