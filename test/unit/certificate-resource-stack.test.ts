@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse, type Tags } from 'yaml';
 import stackModule = require('../../resources/stack.cjs');
+import { loadStack } from '../../local/stack';
 import { DEVICE_CERTIFICATE_ATTRIBUTES } from '../../shared/provisioning/certificate-resource';
 import { deviceCertificatePropertiesSchema } from '../../shared/schemas/cloudformation-event';
 
@@ -141,7 +142,10 @@ describe('the provisioner’s side', () => {
       handler: 'functions/certificate-resource/handler.handler',
       role: 'CertificateResourceRole',
       timeout: 60,
-      environment: { CERTIFICATE_BUCKET: { Ref: 'CertificateBucket' } },
     });
+    // The stack's own bucket by default, through a stage parameter that `serverless invoke local` can override.
+    const fn = loadStack({ stage: 'test' }).functions.find((f) => f.name === 'certificateResource');
+    expect(fn?.environment.CERTIFICATE_BUCKET).toEqual({ Ref: 'CertificateBucket' });
+    expect(loadStack({ stage: 'test', params: { certificateBucket: 'local-bucket' } }).functions.find((f) => f.name === 'certificateResource')?.environment.CERTIFICATE_BUCKET).toBe('local-bucket');
   });
 });
