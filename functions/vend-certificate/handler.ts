@@ -1,7 +1,6 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { createDocumentClient, createIotClient } from '../../shared/aws/clients';
+import { createDocumentClient, createIotClient, createSqsClient } from '../../shared/aws/clients';
 import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
 import { AwsIotDirectory } from '../../shared/aws/iot-directory';
 import { DynamoProvisioningLedger } from '../../shared/aws/provisioning-ledger';
@@ -24,7 +23,7 @@ const deps: VendDeps = {
   iot,
   registry: new DynamoDeviceRegistry(documents, config.registryTable),
   idempotency: new DynamoProvisioningLedger(documents, config.ledgerTable),
-  retirements: new SqsRetirementQueue(new SQSClient({ retryMode: 'adaptive', maxAttempts: 6 }), config.retirementQueueName),
+  retirements: new SqsRetirementQueue(createSqsClient({ maxAttempts: 3 }), config.retirementQueueName),
   endpoints: () => {
     endpoints ??= Promise.all([iot.describeEndpoint('iot:Data-ATS'), iot.describeEndpoint('iot:CredentialProvider')])
       .then(([data, credentials]) => ({ data, credentials }))

@@ -2,10 +2,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
 
 /**
  * SDK clients, built once per container. Endpoints come from the SDK's own environment variables
- * (`AWS_ENDPOINT_URL_IOT`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`), which is how the local
+ * (`AWS_ENDPOINT_URL_IOT`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_SQS`), which is how the local
  * IoT Core is reached.
  *
  * Adaptive retries absorb throttling (IoT control-plane TPS quotas are low, aws-iot-reference §5); what
@@ -36,7 +37,7 @@ export class EndpointUnreachableError extends Error {
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH']);
 
 type Next = (args: any) => Promise<any>;
-/** What the IoT, DynamoDB and S3 clients share (their own stack types do not unite): an initialize-step middleware. */
+/** What the IoT, DynamoDB, S3 and SQS clients share (their own stack types do not unite): an initialize-step middleware. */
 interface WithMiddleware {
   middlewareStack: { add(middleware: (next: Next) => Next, options: { step: 'initialize'; name: string }): void };
 }
@@ -84,5 +85,11 @@ export function createS3Client(options: ClientOptions & { forcePathStyle?: boole
   const { forcePathStyle = false, ...rest } = options;
   const client = new S3Client({ ...settings(rest), forcePathStyle });
   explainNetworkErrors(client, 'Amazon S3', 'AWS_ENDPOINT_URL_S3');
+  return client;
+}
+
+export function createSqsClient(options: ClientOptions = {}): SQSClient {
+  const client = new SQSClient(settings(options));
+  explainNetworkErrors(client, 'Amazon SQS', 'AWS_ENDPOINT_URL_SQS');
   return client;
 }
