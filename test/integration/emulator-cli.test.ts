@@ -1,0 +1,82 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { startEmulatorProcess } from '../support/emulator-process';
+
+/**
+ * Seeds 000/001 as an operator runs them today, against `npm run emulator` (a separate process) with the
+ * real `npx iot-provisioner` binary: `ca create`, `ca register --mode sni-only`, a device certificate made
+ * with plain openssl word for word as in the seeds, `devices allow`, then `device connect` — JITR admits
+ * it — and `vend` through the IAM-authorized API. Skipped, with a message, without openssl.
+ */
+
+const ROOT = resolve(__dirname, '../..');
+const run = promisify(execFile);
+const hasOpenssl = (() => {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+let dir: string;
+let emulator: Awaited<ReturnType<typeof startEmulatorProcess>>;
+
+/** `npx iot-provisioner …` as a user types it, in `cwd`. */
+const cli = (cwd: string, ...args: string[]) =>
+  run(process.execPath, [join(ROOT, 'bin/iot-provisioner.cjs'), ...args], {
+    cwd,
+    env: { PATH: process.env.PATH, HOME: dir },
+    timeout: 90_000,
+  }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+  );
+/** The target flags of commands that talk to the local IoT Core. */
+const local = () => ['--local', '--endpoints-file', emulator.endpointsFile];
+const openssl = (cwd: string, ...args: string[]) => execFileSync('openssl', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'iot-emulator-cli-'));
+  emulator = await startEmulatorProcess(dir);
+}, 90_000);
+
+afterAll(async () => {
+  await emulator?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+(hasOpenssl ? it : it.skip)('admits an openssl-made device of a CA created and registered with the CLI (seeds 000/001), then vends one', async () => {
+  const ca = join(dir, 'ca');
+  const device = join(dir, 'device');
+  mkdirSync(device);
+
+  const created = await cli(dir, 'ca', 'create', '--out', ca);
+  expect(created).toMatchObject({ code: 0 });
+  const registered = await cli(dir, 'ca', 'register', '--mode', 'sni-only', '--ca-dir', ca, ...local());
+  expect(registered.code).toBe(0);
+  expect(registered.stdout).toMatch(/caCertificateIds/);
+
+  // Seed 000, word for word but for the paths.
+  openssl(device, 'genrsa', '-out', 'validDevice.key', '2048');
+  openssl(device, 'req', '-new', '-key', 'validDevice.key', '-out', 'validDevice.csr', '-subj', '/CN=ValidDevice/serialNumber=SEED-0001');
+  openssl(device, 'x509', '-req', '-in', 'validDevice.csr', '-CA', join(ca, 'rootCA.pem'), '-CAkey', join(ca, 'rootCA.key'), '-CAcreateserial', '-out', 'validDevice.crt', '-days', '365', '-sha256');
+  writeFileSync(join(device, 'validDeviceAndCA.crt'), Buffer.concat([readFileSync(join(device, 'validDevice.crt')), readFileSync(join(ca, 'rootCA.pem'))]));
+  expect((await cli(dir, 'devices', 'allow', 'SEED-0001', ...local())).code).toBe(0);
+
+  const connected = await cli(dir, 'device', 'connect', 'SEED-0001', '--cert', join(device, 'validDeviceAndCA.crt'), '--key', join(device, 'validDevice.key'), '--timeout', '60', ...local());
+  expect(connected.stderr + connected.stdout).toMatch(/connected as SEED-0001 after [2-9] attempts/);
+  expect(connected.code).toBe(0);
+
+  // Certificate vending through the IAM-authorized API, signed by the CLI.
+  expect((await cli(dir, 'devices', 'allow', 'SEED-0002', ...local())).code).toBe(0);
+  const vended = await cli(dir, 'vend', 'SEED-0002', '--out', join(dir, 'vended'), ...local());
+  expect(vended.code).toBe(0);
+  expect(readFileSync(join(dir, 'vended', 'SEED-0002.crt'), 'utf8')).toMatch(/BEGIN CERTIFICATE/);
+  const reconnected = await cli(dir, 'device', 'connect', 'SEED-0002', '--dir', join(dir, 'vended'), '--timeout', '30', ...local());
+  expect(reconnected.code).toBe(0);
+}, 240_000);
