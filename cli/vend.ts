@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { deviceFiles, parseDeviceId } from './device';
 import { checkWritable, readInput, writeOutputs } from './files';
+// The vending API's 201 answer: the type of the function that gives it.
+import type { VendAnswer } from '../shared/provisioning/vend-certificate';
 import { signedFetch, type SignedResponse } from './sigv4';
 import { CliError, useTarget, type TargetOptions } from './target';
 
@@ -20,19 +22,6 @@ export interface VendOptions extends TargetOptions {
   out?: string;
   force?: boolean;
   apiUrl?: string;
-}
-
-interface VendAnswer {
-  deviceId: string;
-  thingName: string;
-  certificateId: string;
-  certificateArn: string;
-  certificatePem: string;
-  privateKey?: string;
-  endpoints?: { data?: string; credentials?: string };
-  rootCaUrl?: string;
-  roleAlias?: string;
-  rotation?: { previousCertificateId: string; retiresAt: string };
 }
 
 const KEY_PATTERN = /^[A-Za-z0-9_.:-]{8,128}$/;

@@ -199,6 +199,32 @@ function functionRole(service, stage, name, statements) {
   };
 }
 
+/**
+ * What the shared binding workflow (shared/provisioning/bind-certificate.ts) calls: read and set certificate
+ * status, create the thing and put it in its group, attach (and detach) the certificate, attach the one
+ * device policy — JITR and vending alike.
+ */
+const bindingStatements = (devicePolicyName, policyActions) => [
+  {
+    Sid: 'Certificates',
+    Effect: 'Allow',
+    Action: ['iot:DescribeCertificate', 'iot:UpdateCertificate', 'iot:ListPrincipalThings', 'iot:ListAttachedPolicies'],
+    Resource: { 'Fn::Sub': `${ARN}:cert/*` },
+  },
+  {
+    Sid: 'Things',
+    Effect: 'Allow',
+    Action: ['iot:CreateThing', 'iot:AttachThingPrincipal', 'iot:DetachThingPrincipal', 'iot:AddThingToThingGroup'],
+    Resource: [{ 'Fn::Sub': `${ARN}:thing/*` }, { 'Fn::Sub': `${ARN}:thinggroup/*` }, { 'Fn::Sub': `${ARN}:cert/*` }],
+  },
+  {
+    Sid: 'TheDevicePolicyOnly',
+    Effect: 'Allow',
+    Action: policyActions.length === 1 ? policyActions[0] : policyActions,
+    Resource: [{ 'Fn::Sub': `${ARN}:policy/${devicePolicyName}` }, { 'Fn::Sub': `${ARN}:cert/*` }],
+  },
+];
+
 /** Private, encrypted, owner-enforced, all public access blocked. */
 const privateBucket = () => ({
   Type: 'AWS::S3::Bucket',
@@ -304,25 +330,8 @@ function buildResources(settings) {
 
     // ---- JITR ----
     ActivateCertificateRole: functionRole(service, stage, 'activateCertificate', [
-      {
-        Sid: 'Certificates',
-        Effect: 'Allow',
-        Action: ['iot:DescribeCertificate', 'iot:UpdateCertificate', 'iot:ListPrincipalThings', 'iot:ListAttachedPolicies'],
-        Resource: { 'Fn::Sub': `${ARN}:cert/*` },
-      },
+      ...bindingStatements(settings.devicePolicyName, ['iot:AttachPolicy']),
       { Sid: 'CaCertificates', Effect: 'Allow', Action: 'iot:DescribeCACertificate', Resource: { 'Fn::Sub': `${ARN}:cacert/*` } },
-      {
-        Sid: 'Things',
-        Effect: 'Allow',
-        Action: ['iot:CreateThing', 'iot:AttachThingPrincipal', 'iot:DetachThingPrincipal', 'iot:AddThingToThingGroup'],
-        Resource: [{ 'Fn::Sub': `${ARN}:thing/*` }, { 'Fn::Sub': `${ARN}:thinggroup/*` }, { 'Fn::Sub': `${ARN}:cert/*` }],
-      },
-      {
-        Sid: 'TheDevicePolicyOnly',
-        Effect: 'Allow',
-        Action: 'iot:AttachPolicy',
-        Resource: [{ 'Fn::Sub': `${ARN}:policy/${settings.devicePolicyName}` }, { 'Fn::Sub': `${ARN}:cert/*` }],
-      },
       { Sid: 'Registry', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: registryArn },
       // The async on-failure destination uses the function's role.
       { Sid: 'FailureQueue', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': ['ProvisioningFailureQueue', 'Arn'] } },
@@ -382,24 +391,8 @@ function buildResources(settings) {
     VendCertificateRole: functionRole(service, stage, 'vendCertificate', [
       // These two actions have no resource type: they can only be granted on '*'.
       { Sid: 'IssueCertificates', Effect: 'Allow', Action: ['iot:CreateKeysAndCertificate', 'iot:CreateCertificateFromCsr', 'iot:DescribeEndpoint'], Resource: '*' },
-      {
-        Sid: 'Certificates',
-        Effect: 'Allow',
-        Action: ['iot:DescribeCertificate', 'iot:UpdateCertificate', 'iot:ListPrincipalThings', 'iot:ListAttachedPolicies'],
-        Resource: { 'Fn::Sub': `${ARN}:cert/*` },
-      },
-      {
-        Sid: 'Things',
-        Effect: 'Allow',
-        Action: ['iot:CreateThing', 'iot:AttachThingPrincipal', 'iot:DetachThingPrincipal', 'iot:AddThingToThingGroup'],
-        Resource: [{ 'Fn::Sub': `${ARN}:thing/*` }, { 'Fn::Sub': `${ARN}:thinggroup/*` }, { 'Fn::Sub': `${ARN}:cert/*` }],
-      },
-      {
-        Sid: 'TheDevicePolicyOnly',
-        Effect: 'Allow',
-        Action: ['iot:AttachPolicy', 'iot:DetachPolicy'],
-        Resource: [{ 'Fn::Sub': `${ARN}:policy/${settings.devicePolicyName}` }, { 'Fn::Sub': `${ARN}:cert/*` }],
-      },
+      // Revocation (DELETE) detaches the device policy too.
+      ...bindingStatements(settings.devicePolicyName, ['iot:AttachPolicy', 'iot:DetachPolicy']),
       { Sid: 'Registry', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: registryArn },
       { Sid: 'Idempotency', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], Resource: ledgerArn },
       { Sid: 'Retirements', Effect: 'Allow', Action: ['sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: { 'Fn::GetAtt': ['RetirementQueue', 'Arn'] } },

@@ -1,10 +1,11 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startEmulatorProcess } from '../support/emulator-process';
 import { createCa, issueCertificate, issueVerificationCertificate } from '../../local/pki';
+import { toolAvailable } from '../support/tools';
 
 /**
  * The real AWS CLI against `npm run emulator` (the process, on free ports), with the commands of seeds 000
@@ -12,14 +13,7 @@ import { createCa, issueCertificate, issueVerificationCertificate } from '../../
  */
 
 const run = promisify(execFile);
-const awsAvailable = (() => {
-  try {
-    execFileSync('aws', ['--version'], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const awsAvailable = toolAvailable('aws');
 if (!awsAvailable) console.warn('aws-cli.test: no `aws` command on this machine; the AWS CLI suite is skipped');
 
 (awsAvailable ? describe : describe.skip)('the AWS CLI against npm run emulator', () => {

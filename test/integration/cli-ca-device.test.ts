@@ -8,6 +8,7 @@ import {
   ListPrincipalThingsCommand,
 } from '@aws-sdk/client-iot';
 import { eventually, startCliStack, type CliStack } from '../support/cli-stack';
+import { toolAvailable } from '../support/tools';
 
 /**
  * `iot-provisioner ca …` and `device issue|connect|credentials` against the local IoT Core: a CA made and
@@ -231,14 +232,7 @@ describe('device credentials', () => {
 });
 
 describe('plain openssl files, as seeds 000/001 make them', () => {
-  const hasOpenssl = (() => {
-    try {
-      execFileSync('openssl', ['version'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
+  const hasOpenssl = toolAvailable('openssl', ['version']);
   if (!hasOpenssl) {
     it.skip('needs openssl on the PATH (not found): skipped', () => undefined);
     return;

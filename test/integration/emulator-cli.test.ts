@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { startEmulatorProcess } from '../support/emulator-process';
+import { toolAvailable } from '../support/tools';
 
 /**
  * Seeds 000/001 as an operator runs them today, against `npm run emulator` (a separate process) with the
@@ -14,14 +15,8 @@ import { startEmulatorProcess } from '../support/emulator-process';
 
 const ROOT = resolve(__dirname, '../..');
 const run = promisify(execFile);
-const hasOpenssl = (() => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasOpenssl = toolAvailable('openssl', ['version']);
+if (!hasOpenssl) console.warn('emulator-cli.test: no openssl on this machine; skipped');
 
 let dir: string;
 let emulator: Awaited<ReturnType<typeof startEmulatorProcess>>;

@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { IoTClient, RegisterCACertificateCommand } from '@aws-sdk/client-iot';
 import { createCa, deviceChain, issueCertificate } from '../../local/pki';
 import { startEmulatorProcess, type EmulatorEndpoints } from '../support/emulator-process';
+import { toolAvailable } from '../support/tools';
 
 /**
  * The seeds' own commands against `npm run emulator` (the process): seed 004's mosquitto_rr steps with a
@@ -15,15 +16,8 @@ import { startEmulatorProcess, type EmulatorEndpoints } from '../support/emulato
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, '../..');
-const available = (() => {
-  try {
-    execFileSync('mosquitto_rr', ['--help'], { stdio: 'pipe' });
-    return true;
-  } catch (error) {
-    // mosquitto clients print usage and exit 1 on --help; only ENOENT means they are missing.
-    return (error as NodeJS.ErrnoException).code !== 'ENOENT';
-  }
-})();
+// mosquitto clients print usage and exit 1 on --help: available all the same.
+const available = toolAvailable('mosquitto_rr', ['--help']);
 if (!available) console.warn('mosquitto.test: mosquitto-clients are not installed (apt-get install mosquitto-clients); suite skipped');
 
 (available ? describe : describe.skip)('mosquitto clients against npm run emulator', () => {

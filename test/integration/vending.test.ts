@@ -8,7 +8,7 @@ import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
 import { AwsIotDirectory } from '../../shared/aws/iot-directory';
 import { DynamoProvisioningLedger } from '../../shared/aws/provisioning-ledger';
 import { handleVendingRequest } from '../../shared/provisioning/vend-http';
-import type { VendDeps } from '../../shared/provisioning/vend-certificate';
+import type { VendAnswer, VendDeps } from '../../shared/provisioning/vend-certificate';
 import { loadEvent } from '../support/fixtures';
 import { startLocalStack, type LocalStack } from '../support/local-stack';
 import { signedFetch } from '../support/signed-fetch';
@@ -22,21 +22,8 @@ import { signedFetch } from '../support/signed-fetch';
 let stack: LocalStack;
 let api: string;
 
-interface VendBody {
-  deviceId: string;
-  thingName: string;
-  certificateId: string;
-  certificateArn: string;
-  certificatePem: string;
-  privateKey?: string;
-  endpoints: { data: string; credentials: string };
-  rootCaUrl: string;
-  roleAlias: string;
-  rotation?: { previousCertificateId: string; retiresAt: string };
-  reason?: string;
-  issues?: Array<{ path: string; message: string }>;
-  message?: string;
-}
+/** A 201 answer, or an error answer's fields. */
+type VendBody = VendAnswer & { reason?: string; issues?: Array<{ path: string; message: string }>; message?: string };
 
 async function vend(deviceId: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: VendBody; headers: Headers }> {
   const response = await signedFetch(`${api}/devices/${deviceId}/certificate`, {
