@@ -173,7 +173,12 @@ export class LocalSqs {
     if (!consumer) return;
     const now = Date.now();
     const batch = queue.messages.filter((m) => m.visibleAt <= now).slice(0, consumer.batchSize);
-    if (batch.length === 0) return this.settle();
+    if (batch.length === 0) {
+      // A timer may fire a millisecond before Date.now() reaches the visibility time: poll again then.
+      const next = Math.min(...queue.messages.map((m) => m.visibleAt));
+      if (Number.isFinite(next)) this.schedule(queue, Math.max(1, next - now));
+      return this.settle();
+    }
     const visibilityMs = ((queue.settings.visibilityTimeoutSeconds ?? 30) * 1000) / this.options.timeScale;
     for (const message of batch) {
       message.receiveCount += 1;
