@@ -121,6 +121,11 @@ export interface ProvisioningDecision extends ProvisioningRecord {
 
 export type IdempotencyBegin =
   | { state: 'new' }
+  /**
+   * An earlier attempt with this key failed, or died (still marked running long after any attempt can
+   * run): this one takes over, with what the earlier one saved (`saveProgress`), if anything.
+   */
+  | { state: 'resumed'; progress?: unknown }
   | { state: 'completed'; response: unknown }
   | { state: 'in-progress' }
   | { state: 'mismatch' };
@@ -129,8 +134,10 @@ export type IdempotencyBegin =
 export interface IdempotencyStore {
   /** Starts a request, or tells what the key already stands for. */
   begin(key: string, requestFingerprint: string, at: Date): Promise<IdempotencyBegin>;
+  /** Keeps what the request has made so far with its key, so that a retry after a crash carries on with it. */
+  saveProgress(key: string, progress: unknown): Promise<void>;
   complete(key: string, response: unknown, at: Date): Promise<void>;
-  /** Forgets a failed request so that a retry can run it again. */
+  /** The request failed: a retry may run it again — from its saved progress, if any, else afresh. */
   abandon(key: string): Promise<void>;
 }
 

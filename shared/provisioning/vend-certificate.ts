@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { checkDevice, deviceIdFromSubject, keyRejection, type AdmissionMode, type BoundCertificate, type DeviceIdSource } from '../admission/admit';
 import { CsrUnreadableError, readCsrFacts } from '../certificates/csr';
-import { DEVICE_ID_PATTERN } from '../registry/device-entry';
+import { DEVICE_ID_PATTERN, type DeviceEntry } from '../registry/device-entry';
 import { bindCertificate, retireCertificate, type BindDeps, type BindSettings } from './bind-certificate';
-import type { IdempotencyStore, IotDirectory, Retirement, RetirementQueue } from './ports';
+import type { IdempotencyStore, IotDirectory, IssuedCertificate, Retirement, RetirementQueue } from './ports';
 
 /**
  * Certificate vending for factory and back-office systems: a certificate for a device — from its CSR (the
@@ -64,11 +64,31 @@ export type VendOutcome =
 const fingerprint = (request: VendRequest) =>
   createHash('sha256').update(JSON.stringify({ d: request.deviceId, c: request.csrPem ?? null, r: request.rotate })).digest('hex');
 
+/**
+ * What a vend with an Idempotency-Key has minted, kept with the key (`IdempotencyStore.saveProgress`): a
+ * retry after a crash carries on with this certificate — and hands out this key — instead of minting a
+ * second one and leaving the first behind, possibly ACTIVE, with a key nobody has.
+ */
+export interface VendProgress {
+  certificateId: string;
+  certificateArn: string;
+  certificatePem: string;
+  privateKey?: string;
+  previousCertificateId?: string;
+  retirePrevious: boolean;
+}
+
+const isVendProgress = (value: unknown): value is VendProgress => {
+  const p = value as Partial<VendProgress> | undefined;
+  return typeof p?.certificateId === 'string' && typeof p.certificateArn === 'string' && typeof p.certificatePem === 'string' && typeof p.retirePrevious === 'boolean';
+};
+
 export async function vendCertificate(request: VendRequest, deps: VendDeps): Promise<VendOutcome> {
   if (!DEVICE_ID_PATTERN.test(request.deviceId)) {
     return { status: 400, reason: 'device-id-invalid', issues: [{ path: 'deviceId', message: 'must match [a-zA-Z0-9:_-]{1,128}' }] };
   }
   const key = request.idempotencyKey;
+  let resumed: VendProgress | undefined;
   if (key) {
     const begun = await deps.idempotency.begin(key, fingerprint(request), deps.now());
     if (begun.state === 'completed') return { status: 201, answer: begun.response as VendAnswer, replayed: true };
@@ -76,9 +96,11 @@ export async function vendCertificate(request: VendRequest, deps: VendDeps): Pro
     if (begun.state === 'mismatch') {
       return { status: 400, reason: 'idempotency-key-reused', issues: [{ path: 'Idempotency-Key', message: 'was used for another request' }] };
     }
+    if (begun.state === 'resumed' && isVendProgress(begun.progress)) resumed = begun.progress;
   }
   try {
-    const outcome = await vend(request, deps);
+    const save = key ? (progress: VendProgress) => deps.idempotency.saveProgress(key, progress) : async () => undefined;
+    const outcome = await vend(request, deps, resumed, save);
     if (key) {
       if (outcome.status === 201) await deps.idempotency.complete(key, outcome.answer, deps.now());
       else await deps.idempotency.abandon(key);
@@ -90,7 +112,26 @@ export async function vendCertificate(request: VendRequest, deps: VendDeps): Pro
   }
 }
 
-async function vend(request: VendRequest, deps: VendDeps): Promise<VendOutcome> {
+/**
+ * The certificate an earlier attempt minted, if it can still become the device's: not revoked or deleted
+ * since, and the device not taken by another certificate meanwhile. One that cannot is taken off the thing.
+ */
+async function carryOn(resumed: VendProgress, entry: DeviceEntry | undefined, deviceId: string, deps: VendDeps): Promise<VendProgress | undefined> {
+  const record = await deps.iot.describeCertificate(resumed.certificateId);
+  const holder = entry?.certificateId;
+  const deviceUnchanged = holder === resumed.certificateId || holder === resumed.previousCertificateId;
+  if (record && (record.status === 'INACTIVE' || record.status === 'ACTIVE') && deviceUnchanged) return resumed;
+  if (record && record.status !== 'ACTIVE') await retireCertificate(resumed.certificateId, deviceId, deps);
+  deps.log.warn('the certificate of an earlier attempt cannot be used; minting another', { deviceId, certificateId: resumed.certificateId, status: record?.status });
+  return undefined;
+}
+
+async function vend(
+  request: VendRequest,
+  deps: VendDeps,
+  resumed: VendProgress | undefined,
+  save: (progress: VendProgress) => Promise<void>,
+): Promise<VendOutcome> {
   const { settings, iot } = deps;
   const { deviceId } = request;
 
@@ -111,39 +152,63 @@ async function vend(request: VendRequest, deps: VendDeps): Promise<VendOutcome> 
   }
 
   const entry = await deps.registry.get(deviceId);
+  const carried = resumed ? await carryOn(resumed, entry, deviceId, deps) : undefined;
   let bound: BoundCertificate | undefined;
   if (entry?.certificateId) {
     const record = await iot.describeCertificate(entry.certificateId);
     bound = { certificateId: entry.certificateId, status: record?.status, bindingState: entry.bindingState };
   }
   const decision = checkDevice(
-    { deviceId, certificateId: '', entry, bound },
+    { deviceId, certificateId: carried?.certificateId ?? '', entry, bound },
     { mode: settings.mode, deviceIdSource: settings.deviceIdSource, boundDevice: request.rotate ? 'replace' : 'refuse' },
   );
   if (!decision.admitted) {
     return decision.reason === 'device-already-bound' ? { status: 409, reason: decision.reason } : { status: 403, reason: decision.reason };
   }
 
-  const issued: { certificateId: string; certificateArn: string; certificatePem: string; privateKey?: string } =
-    request.csrPem !== undefined ? await iot.createCertificateFromCsr(request.csrPem) : await iot.createKeysAndCertificate();
+  let issued: VendProgress;
+  if (carried && entry?.certificateId === carried.certificateId) {
+    // The earlier attempt claimed the device already: what it decided about the previous certificate stands.
+    issued = carried;
+  } else {
+    const previous = { ...(decision.previousCertificateId ? { previousCertificateId: decision.previousCertificateId } : {}), retirePrevious: decision.retirePrevious };
+    if (carried) issued = { ...carried, ...previous };
+    else {
+      const minted: IssuedCertificate & { privateKey?: string } =
+        request.csrPem !== undefined ? await iot.createCertificateFromCsr(request.csrPem) : await iot.createKeysAndCertificate();
+      issued = {
+        certificateId: minted.certificateId,
+        certificateArn: minted.certificateArn,
+        certificatePem: minted.certificatePem,
+        ...(minted.privateKey ? { privateKey: minted.privateKey } : {}),
+        ...previous,
+      };
+    }
+    await save(issued);
+  }
   const { thingName } = await bindCertificate(
     {
       deviceId,
       entry,
       certificateId: issued.certificateId,
       certificateArn: issued.certificateArn,
-      ...(decision.previousCertificateId ? { previousCertificateId: decision.previousCertificateId } : {}),
+      ...(issued.previousCertificateId ? { previousCertificateId: issued.previousCertificateId } : {}),
       // A rotated-out certificate keeps working for the grace period; the retirement queue ends it.
       retirePrevious: false,
       provisionedBy: 'vending',
     },
     deps,
   );
+  if (issued.previousCertificateId && !issued.retirePrevious) {
+    // The previous certificate was not ACTIVE (revoked, or left by a request that failed half-way): it
+    // must not stay on the thing next to the device's certificate.
+    await retireCertificate(issued.previousCertificateId, thingName, deps);
+  }
   let rotation: VendAnswer['rotation'];
-  if (decision.retirePrevious && decision.previousCertificateId) {
-    await deps.retirements.schedule({ deviceId, certificateId: decision.previousCertificateId, thingName }, settings.retireGraceSeconds);
+  if (issued.retirePrevious && issued.previousCertificateId) {
+    await deps.retirements.schedule({ deviceId, certificateId: issued.previousCertificateId, thingName }, settings.retireGraceSeconds);
     rotation = {
-      previousCertificateId: decision.previousCertificateId,
+      previousCertificateId: issued.previousCertificateId,
       retiresAt: new Date(deps.now().getTime() + settings.retireGraceSeconds * 1000).toISOString(),
     };
   }
