@@ -32,12 +32,13 @@ function requesterOf(claims: Record<string, unknown> | undefined): Requester | u
 export async function vendProvisioningClaim(event: unknown, deps: ClaimVendingDeps): Promise<HttpApiResult> {
   const parsed = httpApiEventSchema.safeParse(event);
   if (!parsed.success) {
-    deps.log.warn('claim request refused: not an HTTP API event', { issues: parsed.error.issues.map((i) => i.path.join('.')) });
-    return jsonResponse(400, { message: 'Bad request' });
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    deps.log.warn('claim request refused: not an HTTP API event', { issues: issues.map((i) => i.path) });
+    return jsonResponse(400, { message: 'Bad request', reason: 'event-invalid', issues });
   }
   // The JWT authorizer has verified the token; without its subject there is nobody to record: refuse.
   const requester = requesterOf(parsed.data.requestContext.authorizer?.jwt?.claims);
-  if (!requester) return jsonResponse(401, { message: 'Unauthorized' });
+  if (!requester) return jsonResponse(401, { message: 'Unauthorized', reason: 'no-verified-user' });
 
   let body: unknown = {};
   if (parsed.data.body) {
@@ -45,11 +46,11 @@ export async function vendProvisioningClaim(event: unknown, deps: ClaimVendingDe
     try {
       body = JSON.parse(text);
     } catch {
-      return jsonResponse(400, { message: 'The body must be JSON.', issues: [{ path: '', message: 'not JSON' }] });
+      return jsonResponse(400, { message: 'The body must be JSON.', reason: 'body-invalid', issues: [{ path: '', message: 'not JSON' }] });
     }
   }
   if (!body || typeof body !== 'object' || Array.isArray(body) || Object.keys(body).length > 0) {
-    return jsonResponse(400, { message: 'The request takes no parameters.', issues: [{ path: '', message: 'expected {}' }] });
+    return jsonResponse(400, { message: 'The request takes no parameters.', reason: 'request-invalid', issues: [{ path: '', message: 'expected {}' }] });
   }
 
   try {

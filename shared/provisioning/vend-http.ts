@@ -17,7 +17,9 @@ const MESSAGES: Record<number, string> = { 400: 'Bad request', 403: 'Not allowed
 
 export async function handleVendingRequest(event: unknown, deps: VendDeps): Promise<HttpApiResult> {
   const parsed = httpApiEventSchema.safeParse(event);
-  if (!parsed.success) return jsonResponse(400, { message: 'Bad request', issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
+  if (!parsed.success) {
+    return jsonResponse(400, { message: 'Bad request', reason: 'event-invalid', issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
+  }
   const { requestContext, pathParameters, headers, body, isBase64Encoded } = parsed.data;
   // IAM authorization happened at API Gateway; a request without a caller never got here on AWS.
   const caller = requestContext.authorizer?.iam?.userArn;
@@ -32,7 +34,7 @@ export async function handleVendingRequest(event: unknown, deps: VendDeps): Prom
         ? jsonResponse(200, { deviceId, certificateId: revoked.certificateId, status: 'REVOKED' })
         : jsonResponse(revoked.status, { message: MESSAGES[revoked.status], reason: revoked.reason });
     }
-    if (requestContext.http.method !== 'POST') return jsonResponse(405, { message: 'Method not allowed' });
+    if (requestContext.http.method !== 'POST') return jsonResponse(405, { message: 'Method not allowed', reason: 'method-not-allowed' });
 
     let input: Record<string, unknown> = {};
     if (body) {
