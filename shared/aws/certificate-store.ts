@@ -5,7 +5,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { CertificateMaterial, CertificateStore } from '../provisioning/ports';
+import type { CertificateMaterial, CertificateStore, StoredObject } from '../provisioning/ports';
 
 /**
  * The certificate bucket: `<thing>/certificate.pem.crt`, `<thing>/public.pem.key` and
@@ -14,6 +14,8 @@ import type { CertificateMaterial, CertificateStore } from '../provisioning/port
  * Each object says which certificate wrote it (`x-amz-meta-certificate-id`). CloudFormation deletes a
  * replaced resource only after its replacement exists, and a rollback can put a certificate for the same
  * thing back in place; removing by owner means a late Delete never takes the live certificate's keys.
+ * Each also says which CloudFormation request wrote it (`x-amz-meta-request-id`): Lambda runs a request
+ * again after a crash, and the retry finds the certificate the crashed attempt made.
  *
  * Server-side encryption is SSE-S3 (AES256), the bucket's default too. SSE-KMS with the AWS-managed key
  * would add a KMS call per object and no access boundary of its own (every principal of the account that
@@ -22,8 +24,11 @@ import type { CertificateMaterial, CertificateStore } from '../provisioning/port
  */
 
 const OBJECT_NAMES = { certificatePem: 'certificate.pem.crt', publicKey: 'public.pem.key', privateKey: 'private.pem.key' } as const;
+type Part = keyof typeof OBJECT_NAMES;
+const PARTS = Object.keys(OBJECT_NAMES) as Part[];
 /** S3 returns user metadata keys in lower case. */
 const OWNER_KEY = 'certificate-id';
+const REQUEST_KEY = 'request-id';
 
 const isNamed = (error: unknown, ...names: string[]) => error instanceof Error && names.includes(error.name);
 
@@ -37,10 +42,12 @@ export class S3CertificateStore implements CertificateStore {
     return { bucket: this.bucket, prefix: `${thingName}/` };
   }
 
-  async put(thingName: string, material: CertificateMaterial): Promise<void> {
+  async put(thingName: string, material: CertificateMaterial, requestId: string): Promise<void> {
     const { prefix } = this.locationOf(thingName);
-    await Promise.all(
-      (Object.keys(OBJECT_NAMES) as Array<keyof typeof OBJECT_NAMES>).map((part) =>
+    // All settled before answering: a write still in flight (or being retried) after a failure could land
+    // after the rollback Delete has emptied the prefix, and leave a private key nobody deletes.
+    const writes = await Promise.allSettled(
+      PARTS.map((part) =>
         this.client.send(
           new PutObjectCommand({
             Bucket: this.bucket,
@@ -48,26 +55,33 @@ export class S3CertificateStore implements CertificateStore {
             Body: material[part],
             ContentType: 'application/x-pem-file',
             ServerSideEncryption: 'AES256',
-            Metadata: { [OWNER_KEY]: material.certificateId },
+            Metadata: { [OWNER_KEY]: material.certificateId, [REQUEST_KEY]: requestId },
           }),
         ),
       ),
     );
+    const failed = writes.find((write): write is PromiseRejectedResult => write.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  async inspect(thingName: string): Promise<StoredObject[]> {
+    const { prefix } = this.locationOf(thingName);
+    const keys = await this.keysUnder(prefix);
+    const marks = await Promise.all(keys.map((key) => this.marksOf(key)));
+    return keys.flatMap((key, index) => {
+      const mark = marks[index];
+      if (!mark) return [];
+      const part = PARTS.find((p) => `${prefix}${OBJECT_NAMES[p]}` === key);
+      return [{ ...(part ? { part } : {}), ...mark }];
+    });
   }
 
   async remove(thingName: string, certificateId: string): Promise<{ removed: number; kept: number }> {
     const { prefix } = this.locationOf(thingName);
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
-      keys.push(...(page.Contents ?? []).flatMap((object) => (object.Key ? [object.Key] : [])));
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-
-    const owners = await Promise.all(keys.map((key) => this.ownerOf(key)));
-    const owned = keys.filter((_, index) => owners[index] === certificateId);
-    const gone = owners.filter((owner) => owner === null).length;
+    const keys = await this.keysUnder(prefix);
+    const marks = await Promise.all(keys.map((key) => this.marksOf(key)));
+    const owned = keys.filter((_, index) => marks[index]?.certificateId === certificateId);
+    const gone = marks.filter((mark) => mark === null).length;
     // DeleteObjects takes at most 1000 keys.
     for (let start = 0; start < owned.length; start += 1000) {
       const batch = owned.slice(start, start + 1000);
@@ -80,11 +94,24 @@ export class S3CertificateStore implements CertificateStore {
     return { removed: owned.length, kept: keys.length - owned.length - gone };
   }
 
-  /** The certificate id the object was written for; `undefined` if unmarked, `null` if it is gone. */
-  private async ownerOf(key: string): Promise<string | undefined | null> {
+  private async keysUnder(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+      keys.push(...(page.Contents ?? []).flatMap((object) => (object.Key ? [object.Key] : [])));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return keys;
+  }
+
+  /** Who wrote the object (absent marks: unmarked), or `null` if it is gone. */
+  private async marksOf(key: string): Promise<{ certificateId?: string; requestId?: string } | null> {
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return head.Metadata?.[OWNER_KEY];
+      const certificateId = head.Metadata?.[OWNER_KEY];
+      const requestId = head.Metadata?.[REQUEST_KEY];
+      return { ...(certificateId ? { certificateId } : {}), ...(requestId ? { requestId } : {}) };
     } catch (error) {
       if (isNamed(error, 'NotFound', 'NoSuchKey')) return null;
       throw error;

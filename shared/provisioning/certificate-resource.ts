@@ -14,7 +14,8 @@ import type { CertificateStore, IotDirectory, Log } from './ports';
  *
  * - Create: a key pair and certificate from AWS IoT, the certificate and both keys into the private
  *   certificate bucket under `<ThingName>/`, the account's data endpoint; the certificate is activated last,
- *   once its key is stored. The physical id is the certificate id; `Fn::GetAtt` reads the Data below.
+ *   once its key is stored. The physical id is the certificate id; `Fn::GetAtt` reads the Data below. The
+ *   same request run again (Lambda's retry after a crash) carries on with the certificate it made.
  * - Update: the same ThingName keeps the certificate (same physical id, Data computed again); another
  *   ThingName, or a certificate that no longer exists, is a replacement: a new certificate and a new
  *   physical id, after which CloudFormation sends a Delete for the old one.
@@ -84,6 +85,7 @@ class AbandonedError extends Error {
 
 type Step =
   | 'reading-properties'
+  | 'finding-earlier-attempt'
   | 'creating-certificate'
   | 'storing-keys'
   | 'looking-up-endpoint'
@@ -139,24 +141,58 @@ function checkpoint(progress: Progress, step: Step): void {
   progress.step = step;
 }
 
-async function create(thingName: string, deps: CertificateResourceDeps, progress: Progress): Promise<Done> {
+async function create(thingName: string, requestId: string, deps: CertificateResourceDeps, progress: Progress): Promise<Done> {
+  const earlier = await earlierAttempt(thingName, requestId, deps, progress);
+  if (earlier) return earlier;
   checkpoint(progress, 'creating-certificate');
   const issued = await deps.iot.createKeysAndCertificate();
   progress.created = { certificateId: issued.certificateId, thingName };
   checkpoint(progress, 'storing-keys');
-  await deps.store.put(thingName, {
-    certificateId: issued.certificateId,
-    certificatePem: issued.certificatePem,
-    publicKey: issued.publicKey,
-    privateKey: issued.privateKey,
-  });
+  await deps.store.put(
+    thingName,
+    { certificateId: issued.certificateId, certificatePem: issued.certificatePem, publicKey: issued.publicKey, privateKey: issued.privateKey },
+    requestId,
+  );
+  return finish(issued.certificateId, issued.certificateArn, 'INACTIVE', thingName, deps, progress);
+}
+
+async function finish(certificateId: string, certificateArn: string, status: string, thingName: string, deps: CertificateResourceDeps, progress: Progress): Promise<Done> {
   checkpoint(progress, 'looking-up-endpoint');
   const endpoint = await deps.dataEndpoint();
   // Last: a certificate whose key never reached the bucket is never active (style §8).
-  checkpoint(progress, 'activating-certificate');
-  await deps.iot.updateCertificateStatus(issued.certificateId, 'ACTIVE');
-  deps.log.info('device certificate created', { certificateId: issued.certificateId, thingName });
-  return { physicalResourceId: issued.certificateId, data: dataOf(issued.certificateId, issued.certificateArn, thingName, endpoint, deps.store) };
+  if (status !== 'ACTIVE') {
+    checkpoint(progress, 'activating-certificate');
+    await deps.iot.updateCertificateStatus(certificateId, 'ACTIVE');
+  }
+  deps.log.info('device certificate created', { certificateId, thingName });
+  return { physicalResourceId: certificateId, data: dataOf(certificateId, certificateArn, thingName, endpoint, deps.store) };
+}
+
+/**
+ * CloudFormation invokes the function asynchronously, so after a crash Lambda runs the same request again —
+ * possibly after its answer went out. The objects an earlier attempt of this request stored name its
+ * certificate: with all three in place the retry carries on with that certificate (the one CloudFormation
+ * may already hold, whose key the bucket has), instead of minting a second one and overwriting the keys
+ * of the first. An attempt that died while storing them leaves a certificate whose key may be lost: it
+ * goes, with its objects, and the retry starts afresh.
+ */
+async function earlierAttempt(thingName: string, requestId: string, deps: CertificateResourceDeps, progress: Progress): Promise<Done | undefined> {
+  checkpoint(progress, 'finding-earlier-attempt');
+  const objects = (await deps.store.inspect(thingName)).filter((object) => object.requestId === requestId && object.certificateId);
+  const certificateId = objects[0]?.certificateId;
+  if (!certificateId) return undefined;
+  checkpoint(progress, 'describing-certificate');
+  const record = await deps.iot.describeCertificate(certificateId);
+  const stored = new Set(objects.filter((object) => object.certificateId === certificateId).map((object) => object.part));
+  const complete = stored.has('certificatePem') && stored.has('publicKey') && stored.has('privateKey');
+  if (record && complete && (record.status === 'ACTIVE' || record.status === 'INACTIVE')) {
+    deps.log.info('carrying on with the certificate of an earlier attempt', { certificateId, thingName });
+    progress.created = { certificateId, thingName };
+    return finish(certificateId, record.certificateArn, record.status, thingName, deps, progress);
+  }
+  deps.log.warn('an earlier attempt left an incomplete certificate; removing it', { certificateId, thingName, status: record?.status });
+  await removeCertificate(certificateId, thingName, deps, progress);
+  return undefined;
 }
 
 function dataOf(certificateId: string, certificateArn: string, thingName: string, endpoint: string, store: CertificateStore): DeviceCertificateData {
@@ -170,14 +206,14 @@ async function update(request: Extract<CustomResourceRequest, { RequestType: 'Up
   const certificateId = request.PhysicalResourceId;
   if (!CERTIFICATE_ID.test(certificateId) || !previous.success || previous.data.ThingName !== thingName) {
     deps.log.info('replacing the device certificate', { previousPhysicalResourceId: certificateId, thingName });
-    return create(thingName, deps, progress);
+    return create(thingName, request.RequestId, deps, progress);
   }
   checkpoint(progress, 'describing-certificate');
   const record = await deps.iot.describeCertificate(certificateId);
   if (!record) {
     // Deleted outside CloudFormation: a new certificate is the only way to keep the promise of the resource.
     deps.log.warn('the certificate no longer exists; replacing it', { certificateId, thingName });
-    return create(thingName, deps, progress);
+    return create(thingName, request.RequestId, deps, progress);
   }
   checkpoint(progress, 'looking-up-endpoint');
   const endpoint = await deps.dataEndpoint();
@@ -232,7 +268,7 @@ async function remove(request: Extract<CustomResourceRequest, { RequestType: 'De
 async function perform(request: CustomResourceRequest, deps: CertificateResourceDeps, progress: Progress): Promise<Done> {
   switch (request.RequestType) {
     case 'Create':
-      return create(readProperties(request.ResourceProperties).ThingName, deps, progress);
+      return create(readProperties(request.ResourceProperties).ThingName, request.RequestId, deps, progress);
     case 'Update':
       return update(request, deps, progress);
     case 'Delete':
