@@ -333,6 +333,8 @@ function buildResources(settings) {
       ...bindingStatements(settings.devicePolicyName, ['iot:AttachPolicy']),
       { Sid: 'CaCertificates', Effect: 'Allow', Action: 'iot:DescribeCACertificate', Resource: { 'Fn::Sub': `${ARN}:cacert/*` } },
       { Sid: 'Registry', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: registryArn },
+      // Activation leases: one invocation works on a registration while its duplicates are dropped.
+      { Sid: 'ActivationLeases', Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:DeleteItem'], Resource: ledgerArn },
       // The async on-failure destination uses the function's role.
       { Sid: 'FailureQueue', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': ['ProvisioningFailureQueue', 'Arn'] } },
     ]),

@@ -18,6 +18,7 @@ const choice = <const T extends readonly [string, ...string[]]>(values: T) => z.
 
 const activationEnvSchema = z.object({
   DEVICE_REGISTRY_TABLE: z.string().check(z.minLength(3, 'required')),
+  PROVISIONING_LEDGER_TABLE: z.string().check(z.minLength(3, 'required')),
   DEVICE_POLICY_NAME: z.string().check(z.minLength(1, 'required')),
   ALLOWED_CA_IDS: z.optional(
     z.string().check(z.regex(/^\s*([a-fA-F0-9]{64}\s*(,\s*[a-fA-F0-9]{64}\s*)*)?,?\s*$/, 'a comma-separated list of 64-hex CA certificate ids')),
@@ -43,6 +44,8 @@ const trimmed = (value: string | undefined) => (value?.trim() ? value.trim() : u
 
 export interface ActivationConfig {
   registryTable: string;
+  /** Where activation leases are kept (the provisioning ledger). */
+  ledgerTable: string;
   settings: ActivationSettings;
 }
 
@@ -56,6 +59,7 @@ export function loadActivationConfig(env: NodeJS.ProcessEnv = process.env): Acti
   const thingType = trimmed(e.THING_TYPE);
   return {
     registryTable: e.DEVICE_REGISTRY_TABLE,
+    ledgerTable: e.PROVISIONING_LEDGER_TABLE,
     settings: {
       admission: {
         mode: e.ADMISSION_MODE || 'allowlist',

@@ -1,8 +1,10 @@
 import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { createDocumentClient, createIotClient } from '../../shared/aws/clients';
 import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
 import { AwsIotDirectory } from '../../shared/aws/iot-directory';
+import { DynamoProvisioningLedger } from '../../shared/aws/provisioning-ledger';
 import { loadActivationConfig } from '../../shared/config';
 import { logger } from '../../shared/logger';
 import {
@@ -21,9 +23,11 @@ import { certificateRegisteredEventSchema } from '../../shared/schemas/certifica
 
 const config = loadActivationConfig();
 const iot = new AwsIotDirectory(createIotClient());
+const documents = createDocumentClient();
 const deps: ActivationDeps = {
   iot,
-  registry: new DynamoDeviceRegistry(createDocumentClient(), config.registryTable),
+  registry: new DynamoDeviceRegistry(documents, config.registryTable),
+  leases: new DynamoProvisioningLedger(documents, config.ledgerTable),
   caLookup: cachedCaLookup(iot, { ttlMs: 5 * 60_000, now: Date.now }),
   settings: config.settings,
   now: () => new Date(),
@@ -32,7 +36,10 @@ const deps: ActivationDeps = {
 
 export type ActivateCertificateResult = ActivationResult | { outcome: 'dropped'; reason: 'invalid-event' };
 
-export const lambdaHandler = async (event: unknown): Promise<ActivateCertificateResult> => {
+// A lease outlives the invocation by this much, so that no duplicate starts while this one still runs.
+const LEASE_MARGIN_MS = 5_000;
+
+export const lambdaHandler = async (event: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<ActivateCertificateResult> => {
   const parsed = certificateRegisteredEventSchema.safeParse(event);
   if (!parsed.success) {
     logger.warn('event dropped: not a certificate-registered event', {
@@ -41,7 +48,8 @@ export const lambdaHandler = async (event: unknown): Promise<ActivateCertificate
     return { outcome: 'dropped', reason: 'invalid-event' };
   }
   logger.appendKeys({ certificateId: parsed.data.certificateId, caCertificateId: parsed.data.caCertificateId });
-  return activateRegisteredCertificate(parsed.data, deps);
+  const remainingMs = context?.getRemainingTimeInMillis() ?? 30_000;
+  return activateRegisteredCertificate(parsed.data, deps, { leaseMs: remainingMs + LEASE_MARGIN_MS });
 };
 
 export const handler = middy(lambdaHandler).use(injectLambdaContext(logger, { resetKeys: true }));

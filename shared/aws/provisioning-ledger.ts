@@ -1,5 +1,5 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { IdempotencyBegin, IdempotencyStore, IssuedClaim, ProvisioningDecision, ProvisioningLedger } from '../provisioning/ports';
+import type { ActivationLeases, IdempotencyBegin, IdempotencyStore, IssuedClaim, ProvisioningDecision, ProvisioningLedger } from '../provisioning/ports';
 
 const DAY_SECONDS = 86_400;
 // A retried vending request gets the first answer for an hour; then the key may be used afresh.
@@ -14,16 +14,37 @@ const isConditionFailure = (error: unknown) => error instanceof Error && error.n
  * The provisioning ledger table (key `pk`, TTL attribute `expiresAt` in epoch seconds): the claim
  * certificates vended to trusted users (`claim#<certificateId>`, kept 7 days) and every pre-provisioning
  * decision (`decision#<certificateId>#<time>`, kept 90 days), and vending's idempotency records
- * (`idempotency#<key>`, kept 1 hour). The idempotency record of a vend with a generated key holds that
+ * (`idempotency#<key>`, kept 1 hour), and JITR's activation leases (`activation#<key>`, kept a day). The idempotency record of a vend with a generated key holds that
  * answer — key included, so that a retry gets it — for that hour only; the table is encrypted at rest. While
  * the request runs, the record holds its progress (the certificate it minted, with that key) for the same
  * reason: a retry after a crash carries on with that certificate instead of minting a second one.
  */
-export class DynamoProvisioningLedger implements ProvisioningLedger, IdempotencyStore {
+export class DynamoProvisioningLedger implements ProvisioningLedger, IdempotencyStore, ActivationLeases {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
   ) {}
+
+  async takeLease(key: string, until: Date, now: Date): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: `activation#${key}`, leaseUntil: until.getTime(), expiresAt: Math.floor(until.getTime() / 1000) + DAY_SECONDS },
+          ConditionExpression: 'attribute_not_exists(pk) OR leaseUntil < :now',
+          ExpressionAttributeValues: { ':now': now.getTime() },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async releaseLease(key: string): Promise<void> {
+    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: `activation#${key}` } }));
+  }
 
   async recordClaim(claim: IssuedClaim): Promise<void> {
     await this.client.send(

@@ -10,7 +10,7 @@ import type { DeviceEntry, RejectionReason } from '../registry/device-entry';
 import type { CertificateRegisteredEvent } from '../schemas/certificate-registered-event';
 import type { CaLookup } from './ca-lookup';
 import { bindCertificate, claimDevice, thingFor, type BindSettings } from './bind-certificate';
-import type { CertificateRecord, DeviceRegistry, IotDirectory, Log } from './ports';
+import type { ActivationLeases, CertificateRecord, DeviceRegistry, IotDirectory, Log } from './ports';
 
 /**
  * Just-in-time registration: decide on a certificate AWS IoT registered as PENDING_ACTIVATION and
@@ -34,6 +34,11 @@ export interface ActivationDeps {
   settings: ActivationSettings;
   now: () => Date;
   log: Log;
+  /**
+   * Without leases every duplicate delivery runs the (idempotent) workflow again; with them, a duplicate
+   * that arrives while another invocation works on the registration is dropped before any IoT call.
+   */
+  leases?: ActivationLeases;
 }
 
 export type ActivationResult =
@@ -46,14 +51,41 @@ export type IgnoreReason =
   | 'certificate-not-found'
   | 'certificate-not-pending'
   | 'ca-mismatch'
-  | 'active-certificate-not-admissible';
+  | 'active-certificate-not-admissible'
+  | 'duplicate-delivery';
 
 export { BindingConflictError } from './bind-certificate';
 
+/**
+ * `leaseMs`: how long this invocation may hold the registration — at least what is left of its run time,
+ * so that a duplicate never works on it alongside. On success the lease is kept until it ends: duplicates
+ * still queued behind the activation are dropped too. On failure it is released before the error is thrown.
+ */
 export async function activateRegisteredCertificate(
   event: CertificateRegisteredEvent,
   deps: ActivationDeps,
+  options: { leaseMs?: number } = {},
 ): Promise<ActivationResult> {
+  const { leases } = deps;
+  if (!leases) return decide(event, deps);
+  // A certificate deleted and registered again is a new registration: its timestamp is part of the key.
+  const key = `${event.certificateId}#${event.certificateRegistrationTimestamp ?? ''}`;
+  const now = deps.now();
+  if (!(await leases.takeLease(key, new Date(now.getTime() + (options.leaseMs ?? 60_000)), now))) {
+    deps.log.info('duplicate delivery: another invocation holds this registration; dropped');
+    return { outcome: 'ignored', certificateId: event.certificateId, reason: 'duplicate-delivery' };
+  }
+  try {
+    return await decide(event, deps);
+  } catch (error) {
+    await leases.releaseLease(key).catch((releaseError: unknown) => {
+      deps.log.warn('lease not released; it ends on its own', { error: String(releaseError) });
+    });
+    throw error;
+  }
+}
+
+async function decide(event: CertificateRegisteredEvent, deps: ActivationDeps): Promise<ActivationResult> {
   const { certificateId } = event;
   const record = await deps.iot.describeCertificate(certificateId);
   if (!record) {

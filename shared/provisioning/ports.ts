@@ -141,6 +141,20 @@ export interface IdempotencyStore {
   abandon(key: string): Promise<void>;
 }
 
+/**
+ * Leases on a JITR registration (the provisioning ledger implements them): AWS IoT re-publishes the
+ * registered event on every reconnect while the certificate is pending, so a burst of first connects brings
+ * many duplicates. The invocation holding the lease does the work; the others are dropped before any IoT
+ * call, leaving the control-plane quota to new devices. A lease ends on its own, so a crashed holder blocks
+ * nobody for longer than one invocation can run.
+ */
+export interface ActivationLeases {
+  /** True if this invocation may work on the registration until `until`. */
+  takeLease(key: string, until: Date, now: Date): Promise<boolean>;
+  /** The work failed: the next delivery (a Lambda retry or the device's next connect) may take it. */
+  releaseLease(key: string): Promise<void>;
+}
+
 /** Delayed work: retiring a rotated certificate after its grace period (`shared/aws/retirement-queue.ts`). */
 export interface RetirementQueue {
   schedule(retirement: Retirement, delaySeconds: number): Promise<void>;

@@ -1,5 +1,6 @@
 import { CreateThingGroupCommand, CreateThingTypeCommand, ListThingGroupsForThingCommand } from '@aws-sdk/client-iot';
-import { createIotClient } from '../../shared/aws/clients';
+import { createDocumentClient, createIotClient } from '../../shared/aws/clients';
+import { DynamoProvisioningLedger } from '../../shared/aws/provisioning-ledger';
 import { AwsIotDirectory } from '../../shared/aws/iot-directory';
 import { loadActivationConfig } from '../../shared/config';
 import { activateRegisteredCertificate, type ActivationDeps } from '../../shared/provisioning/activate-certificate';
@@ -165,6 +166,7 @@ describe('a crash after each workflow step, then the retry', () => {
   beforeAll(() => {
     const config = loadActivationConfig({
       DEVICE_REGISTRY_TABLE: stack.deployed.tableName,
+      PROVISIONING_LEDGER_TABLE: stack.deployed.ledgerTableName,
       DEVICE_POLICY_NAME: stack.deployed.devicePolicyName,
     });
     const iot = new AwsIotDirectory(createIotClient());
@@ -175,6 +177,8 @@ describe('a crash after each workflow step, then the retry', () => {
       settings: config.settings,
       now: () => new Date(),
       log: { debug() {}, info() {}, warn() {}, error() {} },
+      // As the handler has them: a crash releases the lease, so the retry is not taken for a duplicate.
+      leases: new DynamoProvisioningLedger(createDocumentClient(), config.ledgerTable),
     };
   });
 
@@ -220,8 +224,10 @@ describe('a crash after each workflow step, then the retry', () => {
     await expectProvisioned(device, deviceId);
     const { thingGroups } = await stack.iot.send(new ListThingGroupsForThingCommand({ thingName: deviceId }));
     expect(thingGroups?.map((g) => g.groupName)).toEqual(['fleet']);
-    // A further delivery changes nothing.
-    expect(await activateRegisteredCertificate(event, baseDeps)).toMatchObject({ outcome: 'already-active' });
+    // A further delivery changes nothing: dropped while the lease lasts, found active once it has ended.
+    expect(await activateRegisteredCertificate(event, baseDeps)).toMatchObject({ outcome: 'ignored', reason: 'duplicate-delivery' });
+    const afterLease = { ...baseDeps, now: () => new Date(Date.now() + 120_000) };
+    expect(await activateRegisteredCertificate(event, afterLease)).toMatchObject({ outcome: 'already-active' });
   });
 
   it.each<Step>(['registry.recordRejection', 'iot.updateCertificateStatus'])(

@@ -15,7 +15,7 @@ import {
   UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
@@ -39,6 +39,7 @@ const iotMock = mockClient(IoTClient);
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const ACCOUNT = '123456789012';
 const TABLE = 'iot-provisioner-test-devices';
+const LEDGER = 'iot-provisioner-test-provisioning-ledger';
 const POLICY = 'iot-provisioner-test-device';
 const MUTATING = [
   CreateThingCommand,
@@ -52,7 +53,7 @@ const MUTATING = [
 let ca: KeyedCertificate;
 let device: KeyedCertificate;
 let weakDevice: KeyedCertificate;
-let lambdaHandler: (event: unknown) => Promise<unknown>;
+let lambdaHandler: (event: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<unknown>;
 
 const arnOf = (id: string) => `arn:aws:iot:us-east-1:${ACCOUNT}:cert/${id}`;
 
@@ -111,6 +112,7 @@ beforeAll(async () => {
   weakDevice = await issueCertificate(ca, { subject: { serialNumber: 'WEAK-1' }, keySpec: 'rsa-1024' });
   Object.assign(process.env, {
     DEVICE_REGISTRY_TABLE: TABLE,
+    PROVISIONING_LEDGER_TABLE: LEDGER,
     DEVICE_POLICY_NAME: POLICY,
     ALLOWED_CA_IDS: '',
     ADMISSION_MODE: 'allowlist',
@@ -258,6 +260,37 @@ describe('activateCertificate handler', () => {
     iotMock.on(AttachPolicyCommand).rejects(new ThrottlingException({ message: 'Rate exceeded', $metadata: {} }));
     await expect(lambdaHandler(eventFor(device))).rejects.toThrow('Rate exceeded');
     expect(iotMock).not.toHaveReceivedCommand(UpdateCertificateCommand);
+  });
+
+  it('takes a lease on the registration, for longer than the invocation can still run', async () => {
+    givenCertificate(device, 'PENDING_ACTIVATION');
+    givenRegistry({ deviceId: 'DEVICE123456', status: 'allowed' });
+    const before = Date.now();
+    await lambdaHandler(eventFor(device), { getRemainingTimeInMillis: () => 20_000 });
+    const put = ddbMock.commandCalls(PutCommand, { TableName: LEDGER })[0]!.args[0].input;
+    expect(put.Item!.pk).toBe(`activation#${device.certificateId}#${eventFor(device).certificateRegistrationTimestamp}`);
+    expect(put.Item!.leaseUntil).toBeGreaterThanOrEqual(before + 20_000);
+    expect(put.ConditionExpression).toBe('attribute_not_exists(pk) OR leaseUntil < :now');
+    expect(ddbMock).not.toHaveReceivedCommand(DeleteCommand);
+  });
+
+  it('drops a duplicate delivered while another invocation holds the lease, before any IoT call', async () => {
+    givenCertificate(device, 'PENDING_ACTIVATION');
+    givenRegistry({ deviceId: 'DEVICE123456', status: 'allowed' });
+    ddbMock.on(PutCommand, { TableName: LEDGER }).rejects(new ConditionalCheckFailedException({ message: 'held', $metadata: {} }));
+    expect(await lambdaHandler(eventFor(device))).toMatchObject({ outcome: 'ignored', reason: 'duplicate-delivery' });
+    expect(iotMock.calls()).toHaveLength(0);
+  });
+
+  it('releases the lease when the work fails, so that the retry can take it', async () => {
+    givenCertificate(device, 'PENDING_ACTIVATION');
+    givenRegistry({ deviceId: 'DEVICE123456', status: 'allowed' });
+    iotMock.on(AttachPolicyCommand).rejects(new ThrottlingException({ message: 'Rate exceeded', $metadata: {} }));
+    await expect(lambdaHandler(eventFor(device))).rejects.toThrow('Rate exceeded');
+    expect(ddbMock).toHaveReceivedCommandWith(DeleteCommand, {
+      TableName: LEDGER,
+      Key: { pk: `activation#${device.certificateId}#${eventFor(device).certificateRegistrationTimestamp}` },
+    });
   });
 
   it('refuses a device bound to another ACTIVE certificate', async () => {

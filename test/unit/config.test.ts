@@ -1,6 +1,10 @@
 import { ConfigurationError, loadActivationConfig, loadCertificateResourceConfig, loadVendingConfig } from '../../shared/config';
 
-const base = { DEVICE_REGISTRY_TABLE: 'iot-provisioner-dev-devices', DEVICE_POLICY_NAME: 'iot-provisioner-dev-device' };
+const base = {
+  DEVICE_REGISTRY_TABLE: 'iot-provisioner-dev-devices',
+  PROVISIONING_LEDGER_TABLE: 'iot-provisioner-dev-provisioning-ledger',
+  DEVICE_POLICY_NAME: 'iot-provisioner-dev-device',
+};
 
 describe('loadActivationConfig', () => {
   it('applies the documented defaults, treating empty stage parameters as unset', () => {
@@ -16,6 +20,7 @@ describe('loadActivationConfig', () => {
     });
     expect(config).toEqual({
       registryTable: base.DEVICE_REGISTRY_TABLE,
+      ledgerTable: base.PROVISIONING_LEDGER_TABLE,
       settings: {
         admission: { mode: 'allowlist', deviceIdSource: 'serialNumberOrCommonName', boundDevice: 'refuse' },
         devicePolicyName: base.DEVICE_POLICY_NAME,
