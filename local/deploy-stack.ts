@@ -19,6 +19,8 @@ export interface DeployOptions {
   accountId?: string;
   /** Extra environment for every function (e.g. POWERTOOLS_LOG_LEVEL). */
   environment?: Record<string, string>;
+  /** Run these functions (by name) from another module, e.g. a built bundle, instead of their TypeScript source. */
+  modules?: Record<string, { modulePath: string; exportName?: string }>;
 }
 
 export interface DeployedStack {
@@ -171,9 +173,10 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
   for (const fn of stack.functions) {
     // Each function runs in its own execution environments (worker threads), with the environment of
     // serverless.yml plus the SDK settings that point it at this IoT Core.
+    const module = options.modules?.[fn.name];
     const runtime = new WorkerRuntime({
-      modulePath: resolve(PROJECT_ROOT, fn.modulePath),
-      exportName: fn.exportName,
+      modulePath: module?.modulePath ?? resolve(PROJECT_ROOT, fn.modulePath),
+      exportName: module?.exportName ?? fn.exportName,
       environment: {
         ...core.sdkEnvironment(accountId),
         // serverless.yml may give a variable a CloudFormation value (a queue URL: `!Ref RetirementQueue`).

@@ -232,6 +232,10 @@ function routes(registry: IotRegistry, issuer: AwsIssuer): Route[] {
     route('PUT', '/target-policies/{policyName}', 'AttachPolicy', ({ account, path, body }) =>
       r.attachPolicy(account, path.policyName!, str(body.target)),
     ),
+    // The deprecated form seed 001's Lambda uses (the bench's baseline): same effect as AttachPolicy.
+    route('PUT', '/principal-policies/{policyName}', 'AttachPrincipalPolicy', ({ account, path, headers }) =>
+      r.attachPolicy(account, path.policyName!, str(headers['x-amzn-iot-principal'])),
+    ),
     route('POST', '/target-policies/{policyName}', 'DetachPolicy', ({ account, path, body }) =>
       r.detachPolicy(account, path.policyName!, str(body.target)),
     ),

@@ -197,7 +197,11 @@ function page<T>(items: T[], size: number | undefined, marker: string | undefine
 }
 
 export class IotRegistry {
-  /** Grows with every change to CA or device certificates: TLS trust stores rebuild when it moves. */
+  /**
+   * Grows with every change to what the TLS trust stores hold — CA certificates and certificates registered
+   * without a CA — so they rebuild when it moves. A certificate under a registered CA (a JITR registration)
+   * leaves it alone: thousands of first connects must not rebuild the TLS context thousands of times.
+   */
   revision = 0;
   readonly region: string;
   readonly defaultAccountId: string;
@@ -448,7 +452,7 @@ export class IotRegistry {
       ...this.versioned(),
     };
     account.certificates.set(certificateId, record);
-    this.revision++;
+    if (!record.caCertificateId) this.revision++;
     return record;
   }
 
@@ -510,7 +514,7 @@ export class IotRegistry {
     account.principalPolicies.delete(certificate.certificateArn);
     for (const principals of account.thingPrincipals.values()) principals.delete(certificate.certificateArn);
     account.certificates.delete(certificateId);
-    this.revision++;
+    if (!certificate.caCertificateId) this.revision++;
   }
 
   /** JITR: a certificate first seen on connect, registered PENDING_ACTIVATION (aws-iot-reference §1.2). */
@@ -596,7 +600,7 @@ export class IotRegistry {
     }
     account.principalPolicies.delete(c.certificateArn);
     account.certificates.delete(c.certificateId);
-    this.revision++;
+    if (!c.caCertificateId) this.revision++;
     return {};
   }
 

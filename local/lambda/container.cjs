@@ -8,7 +8,8 @@ const { parentPort, workerData } = require('node:worker_threads');
 
 let handler;
 try {
-  require('tsx/cjs/api').register();
+  // TypeScript sources load through tsx; a built bundle (.js) loads as Lambda loads it.
+  if (!/\.c?js$/.test(workerData.modulePath)) require('tsx/cjs/api').register();
   const mod = require(workerData.modulePath);
   handler = mod[workerData.exportName];
   if (typeof handler !== 'function') throw new Error(`${workerData.modulePath} does not export a function ${workerData.exportName}`);

@@ -41,6 +41,8 @@ export class WorkerRuntime {
     const worker = new Worker(resolve(__dirname, 'container.cjs'), {
       workerData: { modulePath: this.options.modulePath, exportName: this.options.exportName },
       env: { ...process.env, ...this.options.environment },
+      // A bundle needs no TypeScript loader: do not inherit one (e.g. --import tsx) from this process.
+      ...(/\.c?js$/.test(this.options.modulePath) ? { execArgv: [] } : {}),
       stdout: false,
       stderr: false,
     });
