@@ -9,6 +9,7 @@ import { LocalIotCore } from '../../local/local-iot-core';
 import { loadStack } from '../../local/stack';
 import { freePort } from '../support/ports';
 import { createCa } from '../../local/pki';
+import { readZip } from '../../bench/zip';
 
 /**
  * The serverless CLI (osls) offline: `serverless package` with no AWS credentials and what the
@@ -62,6 +63,26 @@ afterAll(() => {
 describe('serverless package', () => {
   it.each(['activateCertificate', 'preProvisioningHook', 'vendProvisioningClaim', 'vendCertificate', 'retireCertificate', 'certificateResource'])('writes a bundled zip for %s', (fn) => {
     expect(statSync(join(dir, `out/${fn}.zip`)).size).toBeGreaterThan(10_000);
+  });
+
+  // Issue 5's goal is a handler.js of at most 250 KB. The SDK runtime of the two clients most functions use is
+  // ~235 KB minified on its own (IoT + DynamoDB document client, with the plugins of esbuild-plugins.cjs), so the
+  // goal is out of reach without replacing the SDK; until then each bundle is held to its size when the plugins
+  // went in, plus ~5 %, so that a change that grows one is noticed. `npx tsx bench/cold-start.ts` measures them.
+  it.each([
+    ['activateCertificate', 345_000],
+    ['preProvisioningHook', 340_000],
+    ['vendProvisioningClaim', 330_000],
+    ['vendCertificate', 375_000],
+    ['retireCertificate', 325_000],
+    ['certificateResource', 395_000],
+  ])('keeps %s’s minified handler.js within %d bytes', (fn, budget) => {
+    const entries = readZip(join(dir, `out/${fn}.zip`));
+    const handler = [...entries].find(([name]) => name.endsWith('/handler.js'));
+    expect(handler).toBeDefined();
+    expect(handler![1].length).toBeLessThanOrEqual(budget);
+    // Minified: one line of code (and the source map comment), not the default build's ~2 MB.
+    expect(handler![1].toString('utf8').split('\n').length).toBeLessThan(100);
   });
 
   it('has the topic rule on the registered-certificate topic, filtered to the configured CA, with an error action', () => {
