@@ -91,8 +91,17 @@ async function evaluate(event: PreProvisioningHookEvent, deps: HookDeps): Promis
   }
   if (certificateReason) return { allowed: false, reason: certificateReason, deviceId };
 
-  const [entry, claim] = await Promise.all([deps.registry.get(deviceId), deps.ledger.getClaim(event.claimCertificateId)]);
+  const [entry, claim, requested] = await Promise.all([
+    deps.registry.get(deviceId),
+    deps.ledger.getClaim(event.claimCertificateId),
+    deps.iot.describeCertificate(event.certificateId),
+  ]);
   const withClaim = claim ? { claim } : {};
+  // A certificate made over MQTT is PENDING_ACTIVATION until RegisterThing ends (aws-iot-reference §3.1).
+  // One already ACTIVE, INACTIVE or REVOKED is some device's identity already: its ownership token was
+  // replayed (AWS documents a one-hour lifetime, not single use), and provisioning it again would bind that
+  // identity to a second thing.
+  if (requested && requested.status !== 'PENDING_ACTIVATION') return { allowed: false, reason: 'certificate-not-pending', deviceId, ...withClaim };
   if (claim && claim.templateName !== settings.templateName) return { allowed: false, reason: 'claim-not-for-template', deviceId, ...withClaim };
   if (!claim && settings.requireIssuedClaim) return { allowed: false, reason: 'claim-unknown', deviceId };
 

@@ -21,6 +21,7 @@ export const rejectionReasonSchema = z.enum([
   // fleet provisioning (pre-provisioning hook)
   'invalid-event',
   'template-not-allowed',
+  'certificate-not-pending',
   'parameters-invalid',
   'claim-not-for-template',
   'claim-unknown',
