@@ -11,7 +11,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { createCa, issueCertificate, type KeyedCertificate } from '../../local/pki';
 import { loadEvent } from '../support/fixtures';
-import { fcParameters, hex64, inputs, mutatingIotCalls, nearValid, notHex64, RUNS, show, wrongType, type FieldRule } from './fuzz-support';
+import { fcParameters, hex64, inputs, mutatingIotCalls, nearValid, notHex64, RUNS, show, TIMEOUT_MS, wrongType, type FieldRule } from './fuzz-support';
 
 /**
  * Fuzz: the JITR handler (`functions/activate-certificate`) with generated events and the AWS SDK mocked.
@@ -134,5 +134,5 @@ describe('activateCertificate under fuzzing', () => {
     // The generator is useful only if both sides of the contract are exercised.
     expect(valid).toBeGreaterThan(RUNS / 10);
     expect(valid).toBeLessThan(RUNS * 0.9);
-  });
+  }, TIMEOUT_MS);
 });

@@ -6,7 +6,7 @@ import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { loadEvent } from '../support/fixtures';
-import { deviceId, fcParameters, hex64, junk, mutatingIotCalls, nearValid, notDeviceId, RUNS, show, wrongType, type FieldRule } from './fuzz-support';
+import { deviceId, fcParameters, hex64, junk, mutatingIotCalls, nearValid, notDeviceId, RUNS, show, TIMEOUT_MS, wrongType, type FieldRule } from './fuzz-support';
 
 /**
  * Fuzz: `Custom::DeviceCertificate` (`functions/certificate-resource`) with generated CloudFormation
@@ -188,5 +188,5 @@ describe('certificateResource under fuzzing', () => {
     expect(seen.success).toBeGreaterThan(RUNS / 10);
     expect(seen.failed).toBeGreaterThan(RUNS / 10);
     expect(seen.unanswered).toBeGreaterThan(RUNS / 20);
-  });
+  }, TIMEOUT_MS);
 });

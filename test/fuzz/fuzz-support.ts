@@ -9,6 +9,8 @@ import { scaled } from '../support/scale';
 
 /** Inputs per handler property: fast in `npm test`, ≥ 10,000 with SUITES=long. */
 export const RUNS = scaled(1_500, 12_000);
+/** Per property: the long variant runs for minutes on two shared cores. */
+export const TIMEOUT_MS = scaled(60_000, 900_000);
 
 /** Every call of a property reports its own failure; a seed from the environment replays a failure. */
 export const fcParameters = (numRuns: number = RUNS): fc.Parameters<unknown> => ({

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { createCa, issueCertificate, type KeyedCertificate } from '../../local/pki';
 import { DEVICE_ID_PATTERN } from '../../shared/registry/device-entry';
 import { loadEvent } from '../support/fixtures';
-import { deviceId, fcParameters, hex64, inputs, mutatingIotCalls, nearValid, notDeviceId, notHex64, RUNS, show, wrongType, type FieldRule } from './fuzz-support';
+import { deviceId, fcParameters, hex64, inputs, mutatingIotCalls, nearValid, notDeviceId, notHex64, RUNS, show, TIMEOUT_MS, wrongType, type FieldRule } from './fuzz-support';
 
 /**
  * Fuzz: the pre-provisioning hook (`functions/pre-provisioning-hook`) with generated RegisterThing events,
@@ -22,7 +22,8 @@ const TEMPLATE = 'iot-provisioner-dev';
 const TEMPLATE_ARN = `arn:aws:iot:us-east-1:123456789012:provisioningtemplate/${TEMPLATE}`;
 const DAY = 24 * 60 * 60 * 1000;
 
-type Registry = 'allowed' | 'unknown' | 'blocked' | 'bound-to-active' | 'bound-to-revoked' | 'registry-down' | 'ledger-write-fails';
+/** The registry's state for the serial, failures, or a RegisterThing for a certificate already ACTIVE (a replayed token). */
+type Registry = 'allowed' | 'unknown' | 'blocked' | 'bound-to-active' | 'bound-to-revoked' | 'registry-down' | 'ledger-write-fails' | 'replayed-certificate';
 let registry: Registry = 'allowed';
 let good: KeyedCertificate;
 let lambdaHandler: (event: unknown) => Promise<unknown>;
@@ -61,6 +62,7 @@ beforeAll(async () => {
       'bound-to-revoked': { deviceId: id, status: 'allowed', certificateId: 'b'.repeat(64), bindingState: 'bound' },
       'registry-down': undefined,
       'ledger-write-fails': { deviceId: id, status: 'allowed' },
+      'replayed-certificate': { deviceId: id, status: 'allowed' },
     };
     return { Item: items[registry] };
   });
@@ -70,7 +72,8 @@ beforeAll(async () => {
     return {};
   });
   iotMock.on(DescribeCertificateCommand).callsFake((input: { certificateId: string }) => {
-    const status = input.certificateId === 'a'.repeat(64) ? 'ACTIVE' : input.certificateId === 'b'.repeat(64) ? 'REVOKED' : undefined;
+    const status =
+      input.certificateId === 'a'.repeat(64) ? 'ACTIVE' : input.certificateId === 'b'.repeat(64) ? 'REVOKED' : registry === 'replayed-certificate' ? 'ACTIVE' : undefined;
     if (!status) throw new ResourceNotFoundException({ message: 'not found', $metadata: {} });
     return { certificateDescription: { certificateId: input.certificateId, certificateArn: `arn:aws:iot:us-east-1:123456789012:cert/${input.certificateId}`, status, certificatePem: good.certificatePem } };
   });
@@ -117,7 +120,7 @@ describe('preProvisioningHook under fuzzing', () => {
     // The sample event, naming a certificate this run made (the sample's own is only valid from 2026-11-21).
     const base = { ...loadEvent('pre-provisioning-hook'), certificatePem: good.certificatePem };
     const events = inputs(nearValid(base, rules()));
-    const registries = fc.constantFrom<Registry>('allowed', 'allowed', 'unknown', 'blocked', 'bound-to-active', 'bound-to-revoked', 'registry-down', 'ledger-write-fails');
+    const registries = fc.constantFrom<Registry>('allowed', 'allowed', 'unknown', 'blocked', 'bound-to-active', 'bound-to-revoked', 'registry-down', 'ledger-write-fails', 'replayed-certificate');
     const outcomes = { allowed: 0, denied: 0, malformed: 0 };
 
     await fc.assert(
@@ -173,5 +176,5 @@ describe('preProvisioningHook under fuzzing', () => {
     expect(outcomes.allowed).toBeGreaterThan(RUNS / 50);
     expect(outcomes.denied).toBeGreaterThan(RUNS / 10);
     expect(outcomes.malformed).toBeGreaterThan(RUNS / 10);
-  });
+  }, TIMEOUT_MS);
 });

@@ -2,7 +2,7 @@ import { DescribeCertificateCommand, DetachThingPrincipalCommand, InternalFailur
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
-import { deviceId, fcParameters, hex64, jsonJunk, mutatingIotCalls, nearValid, notDeviceId, notHex64, RUNS, show, wrongType, type FieldRule, type Variant } from './fuzz-support';
+import { deviceId, fcParameters, hex64, jsonJunk, mutatingIotCalls, nearValid, notDeviceId, notHex64, RUNS, show, TIMEOUT_MS, wrongType, type FieldRule, type Variant } from './fuzz-support';
 
 /**
  * Fuzz: `retireCertificate` (`functions/retire-certificate`, the SQS consumer of the retirement queue)
@@ -103,5 +103,5 @@ describe('retireCertificate under fuzzing', () => {
       fcParameters(),
     );
     expect(retired).toBeGreaterThan(RUNS / 10);
-  });
+  }, TIMEOUT_MS);
 });

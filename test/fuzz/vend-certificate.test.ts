@@ -13,7 +13,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { createCa, createCsr, issueCertificate } from '../../local/pki';
 import { loadEvent } from '../support/fixtures';
-import { deviceId, fcParameters, inputs, mutatingIotCalls, nearValid, notDeviceId, RUNS, show, wrongType, type FieldRule } from './fuzz-support';
+import { deviceId, fcParameters, inputs, mutatingIotCalls, nearValid, notDeviceId, RUNS, show, TIMEOUT_MS, wrongType, type FieldRule } from './fuzz-support';
 import { envelopeRules, expectHttpAnswer, expectRefusal } from './http-events';
 
 /**
@@ -187,5 +187,5 @@ describe('vendCertificate under fuzzing', () => {
     expect(seen.minted).toBeGreaterThan(RUNS / 20);
     expect(seen.revoked).toBeGreaterThan(RUNS / 100);
     expect(seen.refused).toBeGreaterThan(RUNS / 10);
-  });
+  }, TIMEOUT_MS);
 });

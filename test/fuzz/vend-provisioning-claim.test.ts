@@ -3,7 +3,7 @@ import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { loadEvent } from '../support/fixtures';
-import { fcParameters, inputs, mutatingIotCalls, nearValid, RUNS, show, wrongType, type FieldRule } from './fuzz-support';
+import { fcParameters, inputs, mutatingIotCalls, nearValid, RUNS, show, TIMEOUT_MS, wrongType, type FieldRule } from './fuzz-support';
 import { envelopeRules, expectHttpAnswer, expectRefusal } from './http-events';
 
 /**
@@ -80,5 +80,5 @@ describe('vendProvisioningClaim under fuzzing', () => {
       fcParameters(),
     );
     expect(vended).toBeGreaterThan(RUNS / 20);
-  });
+  }, TIMEOUT_MS);
 });
