@@ -12,11 +12,13 @@ export const RUNS = scaled(1_500, 12_000);
 /** Per property: the long variant runs for minutes on two shared cores. */
 export const TIMEOUT_MS = scaled(60_000, 900_000);
 
-/** Every call of a property reports its own failure; a seed from the environment replays a failure. */
+/**
+ * The first counterexample is reported as generated, unshrunk: its list of mutations says what was done to the
+ * valid event. `FUZZ_SEED=<seed from the report>` replays the run.
+ */
 export const fcParameters = (numRuns: number = RUNS): fc.Parameters<unknown> => ({
   numRuns,
   ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}),
-  // A counterexample is shrunk a little: the report shows it, the seed replays it.
   endOnFailure: true,
 });
 
