@@ -58,8 +58,14 @@ export function pemBodyLines(pem: string): string[] {
     .filter((line) => line && !line.startsWith('-----'));
 }
 
-/** The secrets among `lines`: labelled private keys, lines of the given keys' bodies, and the given tokens. */
-export function findSecrets(lines: readonly string[], secrets: { privateKeys: readonly string[]; tokens: readonly string[] }): string[] {
+/**
+ * The secrets among `lines`: labelled private keys, lines of the given keys' bodies, the given ownership
+ * tokens, and other bearer secrets (e.g. the signature of a presigned ResponseURL).
+ */
+export function findSecrets(
+  lines: readonly string[],
+  secrets: { privateKeys: readonly string[]; tokens: readonly string[]; bearer?: readonly string[] },
+): string[] {
   const text = lines.join('\n');
   // JSON escapes newlines and slashes may be escaped too: compare against the unescaped text as well.
   const unescaped = text.replace(/\\n/g, '\n').replace(/\\\//g, '/');
@@ -72,5 +78,6 @@ export function findSecrets(lines: readonly string[], secrets: { privateKeys: re
     if (unescaped.includes(body.join(''))) found.push(`the body of private key #${i}`);
   }
   for (const [i, token] of secrets.tokens.entries()) if (unescaped.includes(token)) found.push(`ownership token #${i}`);
+  for (const [i, value] of (secrets.bearer ?? []).entries()) if (unescaped.includes(value)) found.push(`bearer secret #${i}`);
   return [...new Set(found)];
 }
