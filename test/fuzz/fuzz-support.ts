@@ -8,7 +8,7 @@ import { scaled } from '../support/scale';
  */
 
 /** Inputs per handler property: fast in `npm test`, ≥ 10,000 with SUITES=long. */
-export const RUNS = scaled(1_500, 12_000);
+export const RUNS = scaled(2_000, 12_000);
 /** Per property: the long variant runs for minutes on two shared cores. */
 export const TIMEOUT_MS = scaled(60_000, 900_000);
 
