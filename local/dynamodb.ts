@@ -1,17 +1,66 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 // dynalite ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
 
+/**
+ * How DynamoDB is down, for reliability tests:
+ * - `unavailable`: every request is answered HTTP 503 `ServiceUnavailable`, DynamoDB's answer when it
+ *   "is currently unavailable" (a transient error the SDK retries);
+ * - `reset`: the connection is closed without an answer (the SDK sees a socket error);
+ * - `stall`: requests get no answer at all until the outage ends, when their connections are closed — the
+ *   client's own timeouts decide.
+ */
+export type DynamoDbOutageMode = 'unavailable' | 'reset' | 'stall';
+
 export interface LocalDynamoDb {
   url: string;
+  /** Starts an outage (for `durationMs`, or until called with `undefined`), or ends the current one. */
+  setOutage(mode: DynamoDbOutageMode | undefined, durationMs?: number): void;
+  /** The current outage, if any. */
+  readonly outage: DynamoDbOutageMode | undefined;
   close(): Promise<void>;
 }
+
+type RequestListener = (request: IncomingMessage, response: ServerResponse) => void;
 
 /** DynamoDB on loopback (dynalite, in memory); tables are created ACTIVE at once. */
 export async function startDynamoDb(port = 0, host = '127.0.0.1'): Promise<LocalDynamoDb> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  // dynalite's own handler runs only while DynamoDB is up.
+  const serve = server.listeners('request') as RequestListener[];
+  server.removeAllListeners('request');
+  let outage: DynamoDbOutageMode | undefined;
+  let ends: NodeJS.Timeout | undefined;
+  const stalled = new Set<ServerResponse>();
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    if (!outage) {
+      for (const listener of serve) listener.call(server, request, response);
+      return;
+    }
+    request.resume();
+    if (outage === 'reset') request.socket.destroy();
+    else if (outage === 'stall') {
+      stalled.add(response);
+      response.once('close', () => stalled.delete(response));
+    } else {
+      const body = JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ServiceUnavailable', message: 'The service is currently unavailable or busy.' });
+      response.writeHead(503, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(body) }).end(body);
+    }
+  });
+  const setOutage = (mode: DynamoDbOutageMode | undefined, durationMs?: number) => {
+    clearTimeout(ends);
+    outage = mode;
+    if (!mode) {
+      for (const response of stalled) response.socket?.destroy();
+      stalled.clear();
+    } else if (durationMs !== undefined) {
+      ends = setTimeout(() => setOutage(undefined), durationMs);
+      ends.unref();
+    }
+  };
+
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
@@ -19,8 +68,13 @@ export async function startDynamoDb(port = 0, host = '127.0.0.1'): Promise<Local
   const address = server.address() as AddressInfo;
   return {
     url: `http://${host}:${address.port}`,
+    setOutage,
+    get outage() {
+      return outage;
+    },
     close: () =>
       new Promise<void>((resolve) => {
+        setOutage(undefined);
         server.closeAllConnections?.();
         server.close(() => resolve());
       }),

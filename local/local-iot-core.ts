@@ -13,7 +13,7 @@ import { IotRegistry } from './iot-core/registry';
 import { RuleEngine, type TopicRule } from './iot-core/rules';
 import { TrafficControl, type FaultOptions, type TrafficOptions } from './iot-core/traffic';
 import { randomUUID } from 'node:crypto';
-import { startDynamoDb, type LocalDynamoDb } from './dynamodb';
+import { startDynamoDb, type DynamoDbOutageMode, type LocalDynamoDb } from './dynamodb';
 import { AsyncLambda, type FailureRecord, type LambdaHandler } from './lambda/async-lambda';
 import { WorkerRuntime } from './lambda/worker-runtime';
 import { deployStack, type DeployedStack, type DeployOptions } from './deploy-stack';
@@ -253,6 +253,11 @@ export class LocalIotCore {
     this.traffic.setFaults(faults);
   }
 
+  /** Takes DynamoDB down (for `durationMs`, or until called with `undefined`), or brings it back (see dynamodb.ts). */
+  setDynamoDbOutage(mode: DynamoDbOutageMode | undefined, durationMs?: number): void {
+    this.dynamo.setOutage(mode, durationMs);
+  }
+
   rules(account: AccountState = this.defaultAccount): RuleEngine {
     let engine = this.ruleEngines.get(account.accountId);
     if (!engine) {
@@ -405,6 +410,16 @@ export class LocalIotCore {
         });
       }
       if (body.faults !== undefined) this.setFaults(parseFaults(body.faults));
+      return { ok: true };
+    }
+    if (method === 'POST' && path === '/dynamodb') {
+      // e.g. {"outage": "unavailable", "durationMs": 5000}, or {"outage": null} to end it
+      const { outage, durationMs } = body;
+      if (outage !== null && outage !== 'unavailable' && outage !== 'reset' && outage !== 'stall') {
+        throw invalid('outage must be "unavailable", "reset", "stall" or null');
+      }
+      if (durationMs !== undefined && (typeof durationMs !== 'number' || durationMs < 1 || durationMs > 3_600_000)) throw invalid('durationMs must be 1-3600000');
+      this.setDynamoDbOutage(outage ?? undefined, durationMs as number | undefined);
       return { ok: true };
     }
     if (method === 'POST' && path === '/token') {
