@@ -7,6 +7,7 @@ import { activateRegisteredCertificate, type ActivationDeps } from '../../shared
 import type { DeviceRegistry, IotDirectory } from '../../shared/provisioning/ports';
 import type { CertificateRegisteredEvent } from '../../shared/schemas/certificate-registered-event';
 import type { KeyedCertificate } from '../../local/pki';
+import { FaultInjector } from '../support/fault-injection';
 import { startLocalStack, thingPrincipals, type LocalStack } from '../support/local-stack';
 
 /**
@@ -184,24 +185,8 @@ describe('a crash after each workflow step, then the retry', () => {
 
   /** The same ports, but the first call of `step` does its work and then the Lambda "dies". */
   function crashingAfter(step: Step): ActivationDeps {
-    const [port, method] = step.split('.') as ['iot' | 'registry', string];
-    let crashed = false;
-    const wrap = <T extends object>(target: T, name: string): T =>
-      new Proxy(target, {
-        get(obj, key, receiver) {
-          const value = Reflect.get(obj, key, receiver) as unknown;
-          if (typeof value !== 'function') return value;
-          return async (...args: unknown[]) => {
-            const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(obj, args);
-            if (!crashed && name === port && key === method) {
-              crashed = true;
-              throw new Error(`injected crash after ${step}`);
-            }
-            return result;
-          };
-        },
-      });
-    return { ...baseDeps, iot: wrap<IotDirectory>(baseDeps.iot, 'iot'), registry: wrap<DeviceRegistry>(baseDeps.registry, 'registry') };
+    const faults = new FaultInjector({ step, how: 'crash' });
+    return { ...baseDeps, iot: faults.wrap<IotDirectory>(baseDeps.iot, 'iot'), registry: faults.wrap<DeviceRegistry>(baseDeps.registry, 'registry') };
   }
 
   it.each<Step>([

@@ -12,6 +12,7 @@ import {
 } from '../../shared/provisioning/certificate-resource';
 import { loadEvent } from '../support/fixtures';
 import { startLocalStack, type LocalStack } from '../support/local-stack';
+import { FaultInjector, type FaultKind } from '../support/fault-injection';
 import { scaled } from '../support/scale';
 import { certificates, orphans } from './invariants';
 
@@ -44,13 +45,9 @@ afterAll(async () => {
   await stack.close();
 });
 
-class InjectedCrash extends Error {
-  override name = 'InjectedCrash';
-}
-
 /** `iot.<method>`, `s3.<object file>` (one PutObject), `s3.DeleteObjects`, or `respond` (the answer sent). */
 type Step = string;
-type How = 'crash' | 'fail';
+type How = FaultKind;
 
 /**
  * One execution environment of certificateResource, built as its handler builds it. `crash`: the first
@@ -59,27 +56,11 @@ type How = 'crash' | 'fail';
  * PutObjects run one at a time, so that a crash after one leaves exactly the objects written before it.
  */
 function environment(fault?: { step: Step; how: How }): CertificateResourceDeps & { crashed: () => boolean } {
-  let dead = false;
-  let fired = false;
-  const after = async <T>(step: Step, work: () => Promise<T>): Promise<T> => {
-    if (dead) throw new InjectedCrash('the process is gone');
-    const result = await work();
-    if (fault && !fired && fault.step === step) {
-      fired = true;
-      if (fault.how === 'crash') dead = true;
-      throw new InjectedCrash(`injected ${fault.how} after ${step}`);
-    }
-    return result;
-  };
+  const faults = new FaultInjector(fault);
+  const after = <T>(step: Step, work: () => Promise<T>): Promise<T> => faults.after(step, work);
 
   const iot = new AwsIotDirectory(createIotClient());
-  const guardedIot = new Proxy(iot, {
-    get(object, key, receiver) {
-      const value = Reflect.get(object, key, receiver) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => after(`iot.${String(key)}`, () => (value as (...a: unknown[]) => Promise<unknown>).apply(object, args));
-    },
-  });
+  const guardedIot = faults.wrap(iot, 'iot');
   const s3 = createS3Client({ forcePathStyle: true });
   let puts: Promise<unknown> = Promise.resolve();
   const send = s3.send.bind(s3) as (command: unknown) => Promise<unknown>;
@@ -106,7 +87,7 @@ function environment(fault?: { step: Step; how: How }): CertificateResourceDeps 
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     settings: { ...DEFAULT_CERTIFICATE_RESOURCE_SETTINGS, deleteBackoffMs: 50 },
     log: { debug() {}, info() {}, warn() {}, error() {} },
-    crashed: () => dead,
+    crashed: () => faults.crashed,
   };
 }
 

@@ -11,6 +11,7 @@ import type { VendAnswer, VendDeps } from '../../shared/provisioning/vend-certif
 import { handleVendingRequest } from '../../shared/provisioning/vend-http';
 import { loadEvent } from '../support/fixtures';
 import { startLocalStack, type LocalStack } from '../support/local-stack';
+import { FaultInjector, InjectedCrash, type FaultKind } from '../support/fault-injection';
 import { scaled } from '../support/scale';
 import { certificatesOf, orphans } from './invariants';
 
@@ -46,54 +47,27 @@ afterAll(async () => {
 type Port = 'iot' | 'registry' | 'idempotency' | 'retirements';
 type Step = `${Port}.${string}`;
 
-class InjectedCrash extends Error {
-  override name = 'InjectedCrash';
-}
-
 /**
  * One vending "container", as the handler builds it: the real adapters against the local IoT Core and
- * DynamoDB. With `crashAfter`, the first call of that step does its work and then the process dies: that
- * call and every later one, on any port, fail without reaching AWS. With `failAfter`, that call fails the
- * same way but the process lives on (its error handling runs, as after a timeout on the way back).
+ * DynamoDB, with a crash or a failure right after one step (see test/support/fault-injection.ts).
  */
-function container(options: { crashAfter?: Step; failAfter?: Step; clock: () => Date }): VendDeps & { crashed: () => boolean } {
+function container(options: { fault?: { step: Step; how: FaultKind }; clock: () => Date }): VendDeps & { crashed: () => boolean } {
   const iot = new AwsIotDirectory(createIotClient({ maxAttempts: 3 }));
   const documents = createDocumentClient();
-  let dead = false;
-  let failed = false;
-  const guard = <T extends object>(target: T, port: Port): T =>
-    new Proxy(target, {
-      get(object, key, receiver) {
-        const value = Reflect.get(object, key, receiver) as unknown;
-        if (typeof value !== 'function') return value;
-        return async (...args: unknown[]) => {
-          if (dead) throw new InjectedCrash('the process is gone');
-          const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(object, args);
-          if (!dead && !failed && options.crashAfter === `${port}.${String(key)}`) {
-            dead = true;
-            throw new InjectedCrash(`injected crash after ${options.crashAfter}`);
-          }
-          if (!failed && options.failAfter === `${port}.${String(key)}`) {
-            failed = true;
-            throw new InjectedCrash(`injected failure after ${options.failAfter}`);
-          }
-          return result;
-        };
-      },
-    });
+  const faults = new FaultInjector(options.fault);
   return {
-    iot: guard(iot, 'iot'),
-    registry: guard(new DynamoDeviceRegistry(documents, vendingConfig.registryTable), 'registry'),
-    idempotency: guard(new DynamoProvisioningLedger(documents, vendingConfig.ledgerTable), 'idempotency'),
-    retirements: guard(new SqsRetirementQueue(createSqsClient({ maxAttempts: 3 }), vendingConfig.retirementQueueName), 'retirements'),
+    iot: faults.wrap(iot, 'iot'),
+    registry: faults.wrap(new DynamoDeviceRegistry(documents, vendingConfig.registryTable), 'registry'),
+    idempotency: faults.wrap(new DynamoProvisioningLedger(documents, vendingConfig.ledgerTable), 'idempotency'),
+    retirements: faults.wrap(new SqsRetirementQueue(createSqsClient({ maxAttempts: 3 }), vendingConfig.retirementQueueName), 'retirements'),
     endpoints: async () => {
-      if (dead) throw new InjectedCrash('the process is gone');
+      if (faults.crashed) throw new InjectedCrash('the process is gone');
       return { data: await iot.describeEndpoint('iot:Data-ATS'), credentials: await iot.describeEndpoint('iot:CredentialProvider') };
     },
     settings: { ...vendingConfig.settings, thingGroup: GROUP },
     now: options.clock,
     log: { debug() {}, info() {}, warn() {}, error() {} },
-    crashed: () => dead || failed,
+    crashed: () => faults.triggered,
   };
 }
 
@@ -123,7 +97,7 @@ async function vendThroughCrash(deviceId: string, step: Step, body: Record<strin
   const event = vendEvent(deviceId, `${how}-${deviceId}`, body);
   let offsetMs = 0;
   const clock = () => new Date(Date.now() + offsetMs);
-  const crashing = container({ ...(how === 'crash' ? { crashAfter: step } : { failAfter: step }), clock });
+  const crashing = container({ fault: { step, how }, clock });
   const first = await call(crashing, event);
   const attempts: Answer[] = [first];
   while (attempts.at(-1)!.status !== 201 && attempts.length < 8) {
