@@ -278,12 +278,15 @@ describe('serverless invoke local', () => {
       Object.assign(process.env, core.sdkEnvironment());
       const certificateId = await seedDemoCertificate(core, deployed.tableName);
 
-      const { stdout } = await invoke(core.sdkEnvironment());
-
-      expect(stdout).toContain('"outcome": "activated"');
-      // The hook's sample event asks for FLEET-0001 with the (valid) demo certificate: allowed.
+      // The hook's sample event asks for FLEET-0001 with the demo certificate while it is still
+      // PENDING_ACTIVATION, as a certificate made over MQTT is during RegisterThing: allowed.
       const hook = await invoke(core.sdkEnvironment(), 'preProvisioningHook', 'events/pre-provisioning-hook.json');
       expect(hook.stdout).toContain('"allowProvisioning": true');
+      const { stdout } = await invoke(core.sdkEnvironment());
+      expect(stdout).toContain('"outcome": "activated"');
+      // Once ACTIVE, the same certificate is some device's identity: the hook refuses it (a replayed token).
+      const replay = await invoke(core.sdkEnvironment(), 'preProvisioningHook', 'events/pre-provisioning-hook.json');
+      expect(replay.stdout).toContain('"allowProvisioning": false');
       const claim = await invoke(core.sdkEnvironment(), 'vendProvisioningClaim', 'events/provisioning-claim-request.json');
       expect(claim.stdout).toContain('"statusCode": 201');
       // The vending samples: a generated key, a CSR, a rotation, a revocation.
