@@ -1,26 +1,66 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { build } from 'esbuild';
+import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
+import { loadStack } from '../local/stack';
+
+const ROOT = resolve(__dirname, '..');
 
 /**
- * Builds a handler into one minified CommonJS file for the bench's Lambda containers, so that they load
- * code the way Lambda does (a bundle), not TypeScript through tsx. Kept in bench/.build (gitignored).
+ * The esbuild settings serverless-esbuild packages our functions with: serverless.yml's custom.esbuild (its
+ * plugins file included), so that the bench runs and measures what `serverless deploy` ships.
+ */
+export function ourBuildOptions(): BuildOptions {
+  const { esbuild } = loadStack();
+  const plugins = typeof esbuild.plugins === 'string' ? (require(resolve(ROOT, esbuild.plugins)) as Plugin[]) : [];
+  return {
+    bundle: true,
+    minify: esbuild.minify === true,
+    keepNames: esbuild.keepNames === true,
+    platform: 'node',
+    target: typeof esbuild.target === 'string' ? esbuild.target : 'node22',
+    mainFields: Array.isArray(esbuild.mainFields) ? esbuild.mainFields.map(String) : ['module', 'main'],
+    format: 'cjs',
+    plugins,
+    logLevel: 'error',
+  };
+}
+
+/**
+ * Builds a handler into one CommonJS file with our settings for the bench's Lambda containers, so that they
+ * load code the way Lambda does (a bundle), not TypeScript through tsx. Kept in bench/.build (gitignored).
  */
 export async function bundleForBench(entry: string, name: string): Promise<string> {
-  const root = resolve(__dirname, '..');
-  const outdir = join(root, 'bench', '.build', 'burst');
+  const outdir = join(ROOT, 'bench', '.build', 'burst');
   mkdirSync(outdir, { recursive: true });
   const outfile = join(outdir, `${name}.js`);
-  await build({
-    entryPoints: [join(root, entry)],
-    outfile,
-    bundle: true,
-    minify: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'cjs',
-    mainFields: ['module', 'main'],
-    logLevel: 'error',
-  });
+  await build({ ...ourBuildOptions(), entryPoints: [join(ROOT, entry)], outfile });
   return outfile;
+}
+
+export interface BundleComposition {
+  bytes: number;
+  /** Minified bytes by origin, largest first. */
+  parts: Array<{ origin: string; bytes: number }>;
+}
+
+const ORIGINS: Array<[RegExp, string]> = [
+  [/node_modules\/@(aws-sdk|smithy|aws-crypto)\//, 'AWS SDK'],
+  [/node_modules\/zod\//, 'zod'],
+  [/node_modules\/@aws-lambda-powertools\//, 'Powertools logger'],
+  [/node_modules\/@middy\//, 'middy'],
+  [/node_modules\//, 'other packages'],
+];
+
+/** Where a function's minified bytes come from (esbuild's metafile of the same build). */
+export async function bundleComposition(entry: string): Promise<BundleComposition> {
+  const result = await build({ ...ourBuildOptions(), entryPoints: [join(ROOT, entry)], outdir: join(ROOT, 'bench', '.build', 'composition'), write: false, metafile: true });
+  const output = Object.values((result.metafile as Metafile).outputs).find((o) => o.entryPoint);
+  if (!output) throw new Error(`no output for ${entry}`);
+  const byOrigin = new Map<string, number>();
+  for (const [path, input] of Object.entries(output.inputs)) {
+    const origin = ORIGINS.find(([pattern]) => pattern.test(path))?.[1] ?? 'our code';
+    byOrigin.set(origin, (byOrigin.get(origin) ?? 0) + input.bytesInOutput);
+  }
+  const parts = [...byOrigin].map(([origin, bytes]) => ({ origin, bytes })).sort((a, b) => b.bytes - a.bytes);
+  return { bytes: output.bytes, parts };
 }

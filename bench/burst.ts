@@ -67,8 +67,15 @@ export interface BurstResult {
   callsByOperation: Record<string, number>;
   throttledCalls: number;
   invocations: number;
-  /** Activations per AWS-time second, for the chart. */
-  timeline: Array<{ second: number; activated: number }>;
+  /** Activations ÷ time while at least `concurrency` registered certificates were waiting: the rate the handler reaches when the devices' reconnects are not what limits it. */
+  saturatedRatePerSecond: number;
+  saturatedSeconds: number;
+  /** AWS-time seconds from the first connect to the last JITR registration: devices throttled at registration back off, and no handler can activate a certificate before it exists. */
+  lastRegistrationSeconds: number;
+  /** AWS-time seconds from the first connect to the first activation. */
+  firstActivationSeconds: number;
+  /** Activations and JITR registrations per AWS-time second, for the chart. */
+  timeline: Array<{ second: number; activated: number; registered: number }>;
 }
 
 /** The quota that bounds the workflow: the lowest (quota ÷ calls per device) over the operations it makes. */
@@ -114,10 +121,11 @@ export async function startBench(options: { handler: HandlerUnderTest; timeScale
   const environment = core.sdkEnvironment();
   Object.assign(process.env, environment);
   let jitr = deployed.functions.get('activateCertificate')!;
+  let runtime = deployed.runtimes.get('activateCertificate')!;
   if (options.handler === 'baseline') {
     // Seed 001's Lambda in the same place: the rule invokes the same function name, now running its code.
     const fn = deployed.stack.functions.find((f) => f.name === 'activateCertificate')!;
-    const runtime = new WorkerRuntime({
+    runtime = new WorkerRuntime({
       modulePath: await bundleForBench('bench/baseline/seed-001-handler.ts', 'seed-001'),
       exportName: 'handler',
       environment: { ...environment, DEVICE_POLICY_NAME: deployed.devicePolicyName },
@@ -125,6 +133,9 @@ export async function startBench(options: { handler: HandlerUnderTest; timeScale
     core.addRuntime(runtime);
     jitr = core.addFunction({ functionName: fn.functionName, handler: runtime.handler, maximumRetryAttempts: 2, timeoutSeconds: fn.timeoutSeconds });
   }
+  // Containers start before the clock: ten at once on two cores take over a second, which AWS spreads over ten
+  // machines (cold start has its own section of the report).
+  await runtime.prestart(options.concurrency);
   const iot = createIotClient();
   const registry = new DynamoDeviceRegistry(createDocumentClient(), deployed.tableName);
   const ca = await createCa({ commonName: 'Bench CA' });
@@ -187,13 +198,30 @@ export async function runBurst(options: BurstOptions, prepared?: { devices: Keye
     const startedAt = performance.now();
     const awsSeconds = () => ((performance.now() - startedAt) / 1000) * timeScale;
     const activatedAt = new Map<string, number>();
+    const registeredAt = new Map<string, number>();
     const ours = new Set(devices.map((d) => d.certificateId));
+    // Time during which at least one certificate per concurrent execution was registered and waiting: the
+    // handler, not the devices' reconnects, bounded the rate then.
+    const saturated = { seconds: 0, activations: 0 };
+    let previous = { at: 0, waiting: 0 };
     const sample = () => {
+      const at = awsSeconds();
+      let waiting = 0;
+      let newlyActive = 0;
       for (const certificate of account.certificates.values()) {
-        if (certificate.status === 'ACTIVE' && ours.has(certificate.certificateId) && !activatedAt.has(certificate.certificateId)) {
-          activatedAt.set(certificate.certificateId, awsSeconds());
+        if (!ours.has(certificate.certificateId)) continue;
+        if (!registeredAt.has(certificate.certificateId)) registeredAt.set(certificate.certificateId, at);
+        if (certificate.status === 'PENDING_ACTIVATION') waiting++;
+        if (certificate.status === 'ACTIVE' && !activatedAt.has(certificate.certificateId)) {
+          activatedAt.set(certificate.certificateId, at);
+          newlyActive++;
         }
       }
+      if (previous.waiting >= options.concurrency) {
+        saturated.seconds += at - previous.at;
+        saturated.activations += newlyActive;
+      }
+      previous = { at, waiting };
     };
     const sampler = setInterval(sample, Math.max(5, 250 / timeScale));
     let lastLine = 0;
@@ -208,9 +236,12 @@ export async function runBurst(options: BurstOptions, prepared?: { devices: Keye
     let connected = 0;
     const backoff = { initialDelayMs: 1_000 / timeScale, maxDelayMs: 128_000 / timeScale };
     if (options.transport === 'gateway') {
+      const nextLoopTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
       await Promise.all(
-        devices.map(async (device) => {
+        devices.map(async (device, i) => {
           const chain = deviceChain(device, bench.ca);
+          // The first wave in slices of 100 with I/O between them, so that the control plane answers the handlers meanwhile.
+          for (let slice = 0; slice < Math.floor(i / 100); slice++) await nextLoopTurn();
           for (let attempt = 1; Date.now() < deadline; attempt++) {
             if (core.firstConnect(chain, bench.endpoint.servername).accepted) {
               connected++;
@@ -268,9 +299,11 @@ export async function runBurst(options: BurstOptions, prepared?: { devices: Keye
     }
     const times = [...activatedAt.values()].sort((a, b) => a - b);
     const provisioningSeconds = times.at(-1) ?? 0;
+    const registrations = [...registeredAt.values()].sort((a, b) => a - b);
     const timeline: BurstResult['timeline'] = [];
     for (let second = 0; second <= Math.ceil(provisioningSeconds); second++) {
-      timeline.push({ second, activated: times.filter((t) => t >= second && t < second + 1).length });
+      const within = (t: number) => t >= second && t < second + 1;
+      timeline.push({ second, activated: times.filter(within).length, registered: registrations.filter(within).length });
     }
     return {
       handler: options.handler,
@@ -288,6 +321,10 @@ export async function runBurst(options: BurstOptions, prepared?: { devices: Keye
       realSeconds: (performance.now() - startedAt) / 1000,
       ratePerSecond: provisioningSeconds > 0 ? active / provisioningSeconds : 0,
       sustainedRatePerSecond: sustainedRate(times),
+      saturatedRatePerSecond: saturated.seconds > 0 ? saturated.activations / saturated.seconds : 0,
+      saturatedSeconds: saturated.seconds,
+      lastRegistrationSeconds: registrations.at(-1) ?? 0,
+      firstActivationSeconds: times[0] ?? 0,
       bindingQuota: bindingQuota(WORKFLOW_CALLS[options.handler]),
       callsPerDevice: active > 0 ? sum(answered) / active : 0,
       callsByOperation: answered,

@@ -20,7 +20,14 @@ export interface HookLatencyResult {
   p99Ms: number;
   maxMs: number;
   stalled: { invocations: number; allowed: number; p50Ms: number; maxMs: number };
+  /** What one decision is made of, measured in the same run: the container round trip with no I/O (an invalid event), and one DynamoDB read. */
+  parts: { roundTrip: { p50Ms: number; p99Ms: number }; dynamoRead: { p50Ms: number; p99Ms: number } };
 }
+
+const summary = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99) };
+};
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 
@@ -62,6 +69,8 @@ export async function measureHookLatency(options: { invocations: number; stalled
   const { core, deployed, invoke, templateArn } = await startHook();
   let timings: number[] = [];
   let allowed = 0;
+  const roundTrips: number[] = [];
+  const reads: number[] = [];
   try {
     Object.assign(process.env, core.sdkEnvironment());
     const registry = new DynamoDeviceRegistry(createDocumentClient(), deployed.tableName);
@@ -75,6 +84,15 @@ export async function measureHookLatency(options: { invocations: number; stalled
       timings.push(performance.now() - started);
       if (answer.allowProvisioning === true) allowed++;
       if ((i + 1) % 250 === 0) progress(`  hook: ${i + 1}/${count} warm invocations`);
+    }
+    // The parts: an event the hook refuses before any I/O, and the registry read it makes.
+    for (let i = 0; i < Math.min(count, 500); i++) {
+      let started = performance.now();
+      await invoke({});
+      roundTrips.push(performance.now() - started);
+      started = performance.now();
+      await registry.get(`HOOK-${String(i).padStart(5, '0')}`);
+      reads.push(performance.now() - started);
     }
   } finally {
     await core.close();
@@ -106,6 +124,7 @@ export async function measureHookLatency(options: { invocations: number; stalled
     p99Ms: percentile(timings, 99),
     maxMs: timings.at(-1) ?? 0,
     stalled: { invocations: stalledTimings.length, allowed: stalledAllowed, p50Ms: percentile(stalledTimings, 50), maxMs: stalledTimings.at(-1) ?? 0 },
+    parts: { roundTrip: summary(roundTrips), dynamoRead: summary(reads) },
   };
 }
 

@@ -26,6 +26,8 @@ export interface DeployOptions {
 export interface DeployedStack {
   stack: Stack;
   functions: Map<string, AsyncLambda>;
+  /** The container pool behind each function (tests and benchmarks may start containers ahead). */
+  runtimes: Map<string, WorkerRuntime>;
   tableName: string;
   ledgerTableName: string;
   devicePolicyName: string;
@@ -170,6 +172,7 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
   }
 
   const functions = new Map<string, AsyncLambda>();
+  const runtimes = new Map<string, WorkerRuntime>();
   for (const fn of stack.functions) {
     // Each function runs in its own execution environments (worker threads), with the environment of
     // serverless.yml plus the SDK settings that point it at this IoT Core.
@@ -191,6 +194,7 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
       },
     });
     core.addRuntime(runtime);
+    runtimes.set(fn.name, runtime);
     functions.set(
       fn.name,
       core.addFunction({
@@ -277,6 +281,7 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
   return {
     stack,
     functions,
+    runtimes,
     tableName: name('DeviceRegistryTable', 'TableName'),
     ledgerTableName: name('ProvisioningLedgerTable', 'TableName'),
     devicePolicyName: name('DevicePolicy', 'PolicyName'),

@@ -48,6 +48,8 @@ export interface Stack {
   functions: StackFunction[];
   resources: StackResources;
   httpAuthorizers: Record<string, HttpAuthorizer>;
+  /** custom.esbuild: the bundling settings serverless-esbuild packages the functions with. */
+  esbuild: { [key: string]: Json };
 }
 
 // CloudFormation short-form tags, kept as their long form.
@@ -167,7 +169,8 @@ export function loadStack(options: { stage?: string; region?: string; params?: R
     fleetThingAttributes: stackModule.splitNames(params.fleetThingAttributes),
   });
   const authorizers = ((provider.httpApi as { [key: string]: Json } | undefined)?.authorizers ?? {}) as Json;
-  return { service, stage, region, params, functions, resources, httpAuthorizers: resolveDeep(authorizers) as unknown as Record<string, HttpAuthorizer> };
+  const esbuild = (lookup(config, 'custom.esbuild') ?? {}) as { [key: string]: Json };
+  return { service, stage, region, params, functions, resources, httpAuthorizers: resolveDeep(authorizers) as unknown as Record<string, HttpAuthorizer>, esbuild };
 }
 
 /** Evaluates the CloudFormation intrinsics the stack's resources use, for one account and region. */

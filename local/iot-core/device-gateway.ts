@@ -38,6 +38,9 @@ export type ConnectResult =
 export type Publish = (account: AccountState, topic: string, payload: unknown) => void;
 
 export class DeviceGateway {
+  /** Parsed chains by PEM: devices reconnect with the same certificate, often thousands at once (the burst bench). */
+  private readonly parsedChains = new Map<string, X509Certificate[]>();
+
   constructor(
     private readonly registry: IotRegistry,
     private readonly traffic: TrafficControl,
@@ -115,11 +118,15 @@ export class DeviceGateway {
 
   /** Both stages, for a device certificate chain in PEM (device certificate first, CA optional). */
   firstConnect(chainPem: string, serverName?: string): ConnectResult {
-    let chain: X509Certificate[];
-    try {
-      chain = splitPemChain(chainPem);
-    } catch {
-      return { accepted: false, stage: 'tls', reason: 'bad-certificate' };
+    let chain = this.parsedChains.get(chainPem);
+    if (!chain) {
+      try {
+        chain = splitPemChain(chainPem);
+      } catch {
+        return { accepted: false, stage: 'tls', reason: 'bad-certificate' };
+      }
+      if (this.parsedChains.size >= 10_000) this.parsedChains.delete(this.parsedChains.keys().next().value!);
+      this.parsedChains.set(chainPem, chain);
     }
     const handshake = this.verifyHandshake(chain, serverName);
     if (!handshake.ok) return { accepted: false, stage: 'tls', reason: handshake.reason };

@@ -7,8 +7,12 @@ export function splitPemChain(pem: string): X509Certificate[] {
 }
 
 /** Certificate and CA ids: SHA-256 of the DER, 64 lowercase hex (aws-iot-reference §0). */
-export const certificateIdOf = (certificate: X509Certificate) =>
-  createHash('sha256').update(certificate.raw).digest('hex');
+const ids = new WeakMap<X509Certificate, string>();
+export function certificateIdOf(certificate: X509Certificate): string {
+  let id = ids.get(certificate);
+  if (!id) ids.set(certificate, (id = createHash('sha256').update(certificate.raw).digest('hex')));
+  return id;
+}
 
 /** True when `issuer` issued `certificate`: names match and the signature verifies with its key. */
 export function isIssuedBy(certificate: X509Certificate, issuer: X509Certificate): boolean {

@@ -26,7 +26,8 @@ const settings = (options: ClientOptions) => {
   return {
     retryMode: 'adaptive' as const,
     maxAttempts: o.maxAttempts,
-    requestHandler: { connectionTimeout: o.connectionTimeoutMs, requestTimeout: o.requestTimeoutMs },
+    // Without throwOnRequestTimeout the SDK only warns when requestTimeout passes and keeps waiting.
+    requestHandler: { connectionTimeout: o.connectionTimeoutMs, requestTimeout: o.requestTimeoutMs, throwOnRequestTimeout: true },
   };
 };
 
