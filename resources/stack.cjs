@@ -204,7 +204,7 @@ function functionRole(service, stage, name, statements) {
  * status, create the thing and put it in its group, attach (and detach) the certificate, attach the one
  * device policy — JITR and vending alike.
  */
-const bindingStatements = (devicePolicyName, policyActions) => [
+const bindingStatements = (policyActions) => [
   {
     Sid: 'Certificates',
     Effect: 'Allow',
@@ -217,11 +217,15 @@ const bindingStatements = (devicePolicyName, policyActions) => [
     Action: ['iot:CreateThing', 'iot:AttachThingPrincipal', 'iot:DetachThingPrincipal', 'iot:AddThingToThingGroup'],
     Resource: [{ 'Fn::Sub': `${ARN}:thing/*` }, { 'Fn::Sub': `${ARN}:thinggroup/*` }, { 'Fn::Sub': `${ARN}:cert/*` }],
   },
+  // IAM cannot say which policy may be attached: the service authorization reference lists only the target
+  // (cert, thinggroup) as AttachPolicy's and DetachPolicy's resources, and no condition key names the policy.
+  // A `policy/<name>` ARN here would restrict nothing, so the statement says what it does — certificates as
+  // targets only, no thing groups — and the code attaches DEVICE_POLICY_NAME and nothing else.
   {
-    Sid: 'TheDevicePolicyOnly',
+    Sid: 'PoliciesOnCertificates',
     Effect: 'Allow',
     Action: policyActions.length === 1 ? policyActions[0] : policyActions,
-    Resource: [{ 'Fn::Sub': `${ARN}:policy/${devicePolicyName}` }, { 'Fn::Sub': `${ARN}:cert/*` }],
+    Resource: { 'Fn::Sub': `${ARN}:cert/*` },
   },
 ];
 
@@ -330,7 +334,7 @@ function buildResources(settings) {
 
     // ---- JITR ----
     ActivateCertificateRole: functionRole(service, stage, 'activateCertificate', [
-      ...bindingStatements(settings.devicePolicyName, ['iot:AttachPolicy']),
+      ...bindingStatements(['iot:AttachPolicy']),
       { Sid: 'CaCertificates', Effect: 'Allow', Action: 'iot:DescribeCACertificate', Resource: { 'Fn::Sub': `${ARN}:cacert/*` } },
       { Sid: 'Registry', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: registryArn },
       // Activation leases: one invocation works on a registration while its duplicates are dropped.
@@ -394,7 +398,7 @@ function buildResources(settings) {
       // These two actions have no resource type: they can only be granted on '*'.
       { Sid: 'IssueCertificates', Effect: 'Allow', Action: ['iot:CreateKeysAndCertificate', 'iot:CreateCertificateFromCsr', 'iot:DescribeEndpoint'], Resource: '*' },
       // Revocation (DELETE) detaches the device policy too.
-      ...bindingStatements(settings.devicePolicyName, ['iot:AttachPolicy', 'iot:DetachPolicy']),
+      ...bindingStatements(['iot:AttachPolicy', 'iot:DetachPolicy']),
       { Sid: 'Registry', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: registryArn },
       { Sid: 'Idempotency', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], Resource: ledgerArn },
       { Sid: 'Retirements', Effect: 'Allow', Action: ['sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: { 'Fn::GetAtt': ['RetirementQueue', 'Arn'] } },
