@@ -240,8 +240,8 @@ export async function runBurst(options: BurstOptions, prepared?: { devices: Keye
       await Promise.all(
         devices.map(async (device, i) => {
           const chain = deviceChain(device, bench.ca);
-          // The first wave in slices of 100 with I/O between them, so that the control plane answers the handlers meanwhile.
-          for (let slice = 0; slice < Math.floor(i / 100); slice++) await nextLoopTurn();
+          // The first wave in slices of 25 with I/O between them, so that the control plane answers the handlers meanwhile.
+          for (let slice = 0; slice < Math.floor(i / 25); slice++) await nextLoopTurn();
           for (let attempt = 1; Date.now() < deadline; attempt++) {
             if (core.firstConnect(chain, bench.endpoint.servername).accepted) {
               connected++;
