@@ -422,7 +422,14 @@ function buildResources(settings) {
 
     // ---- the Custom::DeviceCertificate custom resource (seed 002) ----
     // Devices' certificates and private keys under <thing>/. Not versioned, so a Delete removes a key for good.
-    CertificateBucket: privateBucket(),
+    CertificateBucket: {
+      ...privateBucket(),
+      Properties: {
+        ...privateBucket().Properties,
+        // The custom resource's Delete marks (shared/aws/certificate-store.ts): needed for six hours at most.
+        LifecycleConfiguration: { Rules: [{ Id: 'ExpireDeleteMarks', Status: 'Enabled', Prefix: '.deleted/', ExpirationInDays: 7 }] },
+      },
+    },
     // Private keys travel over TLS only (the device-data bucket holds no secrets and has no such policy).
     CertificateBucketPolicy: tlsOnlyBucketPolicy('CertificateBucket'),
     CertificateResourceRole: functionRole(service, stage, 'certificateResource', [
@@ -436,7 +443,8 @@ function buildResources(settings) {
       },
       // A Delete detaches what stacks attached (ThingPrincipalAttachment, PolicyPrincipalAttachment).
       { Sid: 'DetachThings', Effect: 'Allow', Action: 'iot:DetachThingPrincipal', Resource: [{ 'Fn::Sub': `${ARN}:thing/*` }, { 'Fn::Sub': `${ARN}:cert/*` }] },
-      { Sid: 'DetachPolicies', Effect: 'Allow', Action: 'iot:DetachPolicy', Resource: [{ 'Fn::Sub': `${ARN}:policy/*` }, { 'Fn::Sub': `${ARN}:cert/*` }] },
+      // Which policy cannot be scoped (see bindingStatements): the certificate is DetachPolicy's resource.
+      { Sid: 'DetachPolicies', Effect: 'Allow', Action: 'iot:DetachPolicy', Resource: { 'Fn::Sub': `${ARN}:cert/*` } },
       // GetObject is what HeadObject needs: objects are removed only by the certificate that wrote them.
       { Sid: 'KeyObjects', Effect: 'Allow', Action: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'], Resource: { 'Fn::Sub': '${CertificateBucket.Arn}/*' } },
       { Sid: 'ListKeyObjects', Effect: 'Allow', Action: 's3:ListBucket', Resource: { 'Fn::GetAtt': ['CertificateBucket', 'Arn'] } },

@@ -30,6 +30,13 @@ const PARTS = Object.keys(OBJECT_NAMES) as Part[];
 const OWNER_KEY = 'certificate-id';
 const REQUEST_KEY = 'request-id';
 
+/**
+ * Where Delete leaves its marks (`.deleted/<thing>/<request id>`): outside every thing's prefix (a thing name
+ * has no '.'), so devices and `inspect` never see them; the bucket's lifecycle rule expires them after a
+ * week, long after Lambda's last retry (six hours at most).
+ */
+export const DELETED_MARKS_PREFIX = '.deleted/';
+
 const isNamed = (error: unknown, ...names: string[]) => error instanceof Error && names.includes(error.name);
 
 export class S3CertificateStore implements CertificateStore {
@@ -92,6 +99,25 @@ export class S3CertificateStore implements CertificateStore {
       if (failed.length) throw new Error(`DeleteObjects failed for ${failed.length} object(s): ${failed[0]?.Code ?? 'unknown error'}`);
     }
     return { removed: owned.length, kept: keys.length - owned.length - gone };
+  }
+
+  async markDeleted(thingName: string, certificateId: string): Promise<void> {
+    const requests = new Set((await this.inspect(thingName)).flatMap((mark) => (mark.certificateId === certificateId && mark.requestId ? [mark.requestId] : [])));
+    for (const requestId of requests) {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: `${DELETED_MARKS_PREFIX}${thingName}/${requestId}`,
+          Body: '',
+          ServerSideEncryption: 'AES256',
+          Metadata: { [OWNER_KEY]: certificateId, [REQUEST_KEY]: requestId },
+        }),
+      );
+    }
+  }
+
+  async deletedFor(thingName: string, requestId: string): Promise<string | undefined> {
+    return (await this.marksOf(`${DELETED_MARKS_PREFIX}${thingName}/${requestId}`))?.certificateId;
   }
 
   private async keysUnder(prefix: string): Promise<string[]> {

@@ -21,7 +21,9 @@ import type { CertificateStore, IotDirectory, Log } from './ports';
  *   physical id, after which CloudFormation sends a Delete for the old one.
  * - Delete: the certificate's objects, its things and policies, INACTIVE, deleted. What is already gone
  *   counts as deleted, and a physical id that is no certificate id (the placeholder of a Create that
- *   failed early) is deleted without touching anything.
+ *   failed early) is deleted without touching anything. First it marks the certificate deleted for the
+ *   request that made it: if that request's answer went out and its Lambda then crashed, Lambda's retry can
+ *   come after the Delete, and it must not mint a certificate nobody will ever delete.
  *
  * CloudFormation waits for an answer until the resource's ServiceTimeout (an hour by default), so every
  * request is answered: on success, on any error (with a reason that carries no internals), and when the
@@ -91,6 +93,7 @@ type Step =
   | 'looking-up-endpoint'
   | 'activating-certificate'
   | 'describing-certificate'
+  | 'marking-deleted'
   | 'removing-objects'
   | 'deactivating-certificate'
   | 'detaching-certificate'
@@ -180,7 +183,14 @@ async function earlierAttempt(thingName: string, requestId: string, deps: Certif
   checkpoint(progress, 'finding-earlier-attempt');
   const objects = (await deps.store.inspect(thingName)).filter((object) => object.requestId === requestId && object.certificateId);
   const certificateId = objects[0]?.certificateId;
-  if (!certificateId) return undefined;
+  if (!certificateId) {
+    // Answered, and then deleted by CloudFormation (a rollback, or the stack's deletion) before this retry:
+    // the resource is gone, and a new certificate would be nobody's. CloudFormation ignores this answer.
+    const deleted = await deps.store.deletedFor(thingName, requestId);
+    if (!deleted) return undefined;
+    deps.log.warn('the certificate this request made has been deleted since; nothing to create', { certificateId: deleted, thingName });
+    return { physicalResourceId: deleted };
+  }
   checkpoint(progress, 'describing-certificate');
   const record = await deps.iot.describeCertificate(certificateId);
   const stored = new Set(objects.filter((object) => object.certificateId === certificateId).map((object) => object.part));
@@ -261,6 +271,10 @@ async function remove(request: Extract<CustomResourceRequest, { RequestType: 'De
   }
   const properties = deviceCertificatePropertiesSchema.safeParse(request.ResourceProperties);
   if (!properties.success) deps.log.warn('properties unreadable: the certificate is deleted, its objects are left', { physicalResourceId });
+  else {
+    checkpoint(progress, 'marking-deleted');
+    await deps.store.markDeleted(properties.data.ThingName, physicalResourceId.toLowerCase());
+  }
   await removeCertificate(physicalResourceId.toLowerCase(), properties.success ? properties.data.ThingName : undefined, deps, progress);
   return { physicalResourceId };
 }

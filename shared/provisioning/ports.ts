@@ -225,4 +225,11 @@ export interface CertificateStore {
    * wrote there since (a replacement for the same thing) are left alone. Nothing there counts as done.
    */
   remove(thingName: string, certificateId: string): Promise<{ removed: number; kept: number }>;
+  /**
+   * Before a Delete removes a certificate: records, for each request whose objects name it, that the
+   * certificate it made is deleted — so that a late retry of that request makes no new one. Idempotent.
+   */
+  markDeleted(thingName: string, certificateId: string): Promise<void>;
+  /** The certificate a request made, if a Delete has removed it since (`markDeleted`). */
+  deletedFor(thingName: string, requestId: string): Promise<string | undefined>;
 }

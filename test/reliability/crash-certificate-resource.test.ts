@@ -257,3 +257,31 @@ describe('many stacks at once', () => {
     noOrphans();
   }, scaled(60_000, 600_000));
 });
+
+describe('Create answered, then deleted before Lambda’s retry', () => {
+  it('the retry makes no certificate for a resource CloudFormation has deleted since', async () => {
+    const thingName = 'cr-answered-then-deleted';
+    const before = certificateIds();
+    await stack.iot.send(new CreateThingCommand({ thingName }));
+    const event = request('Create', thingName);
+    // The answer goes out, then the process dies: Lambda will run the request again, a minute or more later.
+    const first = environment({ step: 'respond', how: 'crash' });
+    await handleCertificateResourceRequest(structuredClone(event), { getRemainingTimeInMillis: () => 60_000 }, first);
+    expect(first.crashed()).toBe(true);
+    const [answered] = stack.core.cloudFormationResponses.received(event.RequestId as string);
+    const answer = answered!.body as unknown as CustomResourceResponse;
+    expect(answer.Status).toBe('SUCCESS');
+
+    // Meanwhile CloudFormation went on, and the stack failed elsewhere and rolled back: the resource is deleted.
+    const deleted = await invoke(request('Delete', thingName, { PhysicalResourceId: answer.PhysicalResourceId }));
+    expect(deleted.answer.Status).toBe('SUCCESS');
+    await stack.iot.send(new DeleteThingCommand({ thingName }));
+
+    // Lambda's retry of the Create.
+    await handleCertificateResourceRequest(structuredClone(event), { getRemainingTimeInMillis: () => 60_000 }, environment());
+
+    expect(await objectsUnder(thingName)).toEqual([]);
+    expect(madeSince(before)).toEqual([]);
+    noOrphans();
+  });
+});

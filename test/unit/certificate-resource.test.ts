@@ -105,7 +105,7 @@ function givenCertificate(certificateId: string, status: 'ACTIVE' | 'INACTIVE' |
 function givenObjects(thingName: string, owner: string | undefined) {
   const keys = ['certificate.pem.crt', 'public.pem.key', 'private.pem.key'].map((name) => `${thingName}/${name}`);
   s3Mock.on(ListObjectsV2Command, { Bucket: BUCKET, Prefix: `${thingName}/` }).resolves({ Contents: keys.map((Key) => ({ Key })), IsTruncated: false });
-  s3Mock.on(HeadObjectCommand).resolves({ Metadata: owner ? { 'certificate-id': owner } : {} });
+  for (const Key of keys) s3Mock.on(HeadObjectCommand, { Bucket: BUCKET, Key }).resolves({ Metadata: owner ? { 'certificate-id': owner } : {} });
   return keys;
 }
 
@@ -157,6 +157,8 @@ beforeEach(() => {
   s3Mock.on(PutObjectCommand).resolves({});
   s3Mock.on(ListObjectsV2Command).resolves({ Contents: [], IsTruncated: false });
   s3Mock.on(DeleteObjectsCommand).resolves({});
+  // What S3 answers for a key that is not there (here: no Delete has left a mark for the request).
+  s3Mock.on(HeadObjectCommand).rejects(new S3ServiceException({ name: 'NotFound', $fault: 'client', $metadata: { httpStatusCode: 404 }, message: 'Not Found' }));
 });
 
 describe('Create', () => {
