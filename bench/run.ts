@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { coldStartMarkdown, measureColdStart, type ColdStartResult } from './cold-start';
@@ -10,12 +11,14 @@ import { measureHookLatency, type HookLatencyResult } from './hook-latency';
  * all measured in this one run, written to bench/results/latest.md with a chart (bench/results/burst.svg).
  *
  * Options: --devices=N (2000), --time-scale=K (2; see the burst section of the report for why not more), --concurrency=C (the JITR function's concurrency, 10),
- * --cold-runs=R (20), --hook-invocations=H (1000), --only=cold,burst,hook.
+ * --cold-runs=R (20), --hook-invocations=H (1000), --only=cold,burst,hook; --long also runs the reliability,
+ * fuzz and security suites in their long variant (SUITES=long: 12,000 fuzz inputs per handler, 10× the
+ * stacks and events of `npm test`) and adds their outcome to the report.
  */
 
 const arg = (name: string, fallback: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
 const only = process.argv.find((a) => a.startsWith('--only='))?.split('=')[1]?.split(',');
-const wants = (part: string) => !only || only.includes(part);
+const wants = (part: string) => (part === 'long' ? process.argv.includes('--long') || !!only?.includes('long') : !only || only.includes(part));
 const log = (line: string) => console.log(line);
 
 const RESULTS = join(__dirname, 'results');
@@ -193,6 +196,32 @@ async function main(): Promise<void> {
     log('pre-provisioning hook: warm invocations against local DynamoDB, then a stalled registry…');
     hook = await measureHookLatency({ invocations: arg('hook-invocations', 1000), onProgress: log });
     sections.push('', '## Pre-provisioning hook latency', '', 'The built hook in a Lambda-like container (worker thread), called as AWS IoT calls it; half the serials allow-listed. Latency includes the container round trip.', '', hookMarkdown(hook));
+  }
+  if (wants('long')) {
+    log('long suites: reliability, fuzz and security with SUITES=long (jest)…');
+    const suiteStarted = performance.now();
+    const jest = spawnSync(process.execPath, [require.resolve('jest/bin/jest'), 'test/reliability', 'test/fuzz', 'test/security', '--runInBand', '--json', '--outputFile=bench/.build/long-suites.json'], {
+      cwd: join(__dirname, '..'),
+      env: { ...process.env, SUITES: 'long' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const seconds = (performance.now() - suiteStarted) / 1000;
+    const report = JSON.parse(readFileSync(join(__dirname, '.build', 'long-suites.json'), 'utf8')) as {
+      numTotalTests: number;
+      numPassedTests: number;
+      numFailedTests: number;
+      testResults: Array<{ name: string; status: string }>;
+    };
+    sections.push(
+      '',
+      '## Long suites (SUITES=long)',
+      '',
+      `\`SUITES=long npx jest test/reliability test/fuzz test/security --runInBand\` (one suite at a time: each is sized to load the machine): ${report.numPassedTests}/${report.numTotalTests} tests passed, ` +
+        `${report.numFailedTests} failed, in ${seconds.toFixed(0)} s (exit ${jest.status}).`,
+      '',
+      ...report.testResults.map((r) => `- ${r.status === 'passed' ? 'passed' : '**' + r.status + '**'}: ${r.name.slice(r.name.indexOf('/test/') + 1)}`),
+    );
+    log(`long suites: ${report.numPassedTests}/${report.numTotalTests} passed in ${seconds.toFixed(0)} s`);
   }
   const totalSeconds = (performance.now() - started) / 1000;
   sections.push('', `Bench wall time: ${totalSeconds.toFixed(0)} s.`, '');

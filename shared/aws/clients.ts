@@ -26,8 +26,10 @@ const settings = (options: ClientOptions) => {
   return {
     retryMode: 'adaptive' as const,
     maxAttempts: o.maxAttempts,
-    // Without throwOnRequestTimeout the SDK only warns when requestTimeout passes and keeps waiting.
-    requestHandler: { connectionTimeout: o.connectionTimeoutMs, requestTimeout: o.requestTimeoutMs, throwOnRequestTimeout: true },
+    // requestTimeout only warns (the SDK's default, throwOnRequestTimeout unset): the hook's deadline and the
+    // Lambda timeout bound the wait. Throwing re-sends requests that a slow endpoint is still answering — tried:
+    // 121 vends at once against the local IoT Core then failed with timeouts where they succeed without.
+    requestHandler: { connectionTimeout: o.connectionTimeoutMs, requestTimeout: o.requestTimeoutMs },
   };
 };
 

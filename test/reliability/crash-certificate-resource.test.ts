@@ -38,10 +38,10 @@ beforeAll(async () => {
   bucket = stack.deployed.certificateBucket;
   functionArn = `arn:aws:lambda:us-east-1:${stack.core.endpoints.accountId}:function:${stack.deployed.stack.service}-${stack.deployed.stack.stage}-certificateResource`;
   inspect = createS3Client({ forcePathStyle: true });
-});
+}, scaled(60_000, 300_000));
 
 afterAll(async () => {
-  inspect.destroy();
+  inspect?.destroy();
   await stack.close();
 });
 

@@ -51,6 +51,9 @@ type Step = `${Port}.${string}`;
  * One vending "container", as the handler builds it: the real adapters against the local IoT Core and
  * DynamoDB, with a crash or a failure right after one step (see test/support/fault-injection.ts).
  */
+/** What the containers logged as errors: a failure's message quotes the device's. */
+const loggedErrors: string[] = [];
+
 function container(options: { fault?: { step: Step; how: FaultKind }; clock: () => Date }): VendDeps & { crashed: () => boolean } {
   const iot = new AwsIotDirectory(createIotClient({ maxAttempts: 3 }));
   const documents = createDocumentClient();
@@ -66,7 +69,7 @@ function container(options: { fault?: { step: Step; how: FaultKind }; clock: () 
     },
     settings: { ...vendingConfig.settings, thingGroup: GROUP },
     now: options.clock,
-    log: { debug() {}, info() {}, warn() {}, error() {} },
+    log: { debug() {}, info() {}, warn() {}, error: (message: string, data?: unknown) => loggedErrors.push(`${message} ${JSON.stringify(data)}`) },
     crashed: () => faults.triggered,
   };
 }
@@ -225,7 +228,12 @@ describe('a crash after each vending step, then the retry with the same Idempote
     const outcomes = await Promise.all(devices.map((deviceId, i) => vendThroughCrash(deviceId, steps[i % steps.length]!, {})));
 
     for (const [i, deviceId] of devices.entries()) {
-      expect(outcomes[i]!.final.status).toBe(201);
+      // The device and every answer it got, so that a failure says which step and why.
+      const answers = outcomes[i]!.attempts.map((a) => `${a.status} ${a.body.reason ?? ''}`.trim());
+      if (outcomes[i]!.final.status !== 201) {
+        const logged = loggedErrors.filter((line) => line.includes(`"${deviceId}"`)).slice(0, 3);
+        throw new Error(`${deviceId} (crash after ${steps[i % steps.length]!}) got ${answers.join(' | ')}; logged: ${logged.join(' / ')}`);
+      }
       await expectBoundTo(deviceId, outcomes[i]!.final.body);
     }
     noOrphans();
