@@ -174,6 +174,15 @@ export function show(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
+/** Runs the handler on a fuzz input; a throw fails the property, naming the error and the input. */
+export async function invokeUnthrown<T>(handler: (event: unknown) => Promise<T>, input: Variant): Promise<T> {
+  try {
+    return await handler(input.value);
+  } catch (error) {
+    throw new Error(`threw ${(error as Error).name}: ${(error as Error).message} for ${show(input.value)} (${input.mutations.join('; ')})`);
+  }
+}
+
 const HEX = '0123456789abcdef';
 /** A 64-hex id as AWS IoT writes certificate ids. */
 export const hex64 = fc.array(fc.constantFrom(...HEX), { minLength: 64, maxLength: 64 }).map((chars) => chars.join(''));

@@ -13,7 +13,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { createCa, createCsr, issueCertificate } from '../../local/pki';
 import { loadEvent } from '../support/fixtures';
-import { deviceId, fcParameters, inputs, mutatingIotCalls, nearValid, notDeviceId, RUNS, show, TIMEOUT_MS, wrongType, type FieldRule } from './fuzz-support';
+import { deviceId, fcParameters, inputs, mutatingIotCalls, nearValid, notDeviceId, RUNS, TIMEOUT_MS, wrongType, type FieldRule, invokeUnthrown } from './fuzz-support';
 import { envelopeRules, expectHttpAnswer, expectRefusal } from './http-events';
 
 /**
@@ -142,12 +142,7 @@ describe('vendCertificate under fuzzing', () => {
         iotMock.resetHistory();
         ddbMock.resetHistory();
         sqsMock.resetHistory();
-        let raw: unknown;
-        try {
-          raw = await lambdaHandler(input.value);
-        } catch (error) {
-          throw new Error(`threw ${(error as Error).name} for ${show(input.value)} (${input.mutations.join('; ')})`);
-        }
+        const raw: unknown = await invokeUnthrown(lambdaHandler as (event: unknown) => Promise<unknown>, input);
         const answer = expectHttpAnswer(raw, input);
         const mutating = mutatingIotCalls(iotMock.calls());
         const registryWrites = ddbMock.commandCalls(UpdateCommand).filter((call) => call.args[0].input.TableName === 'fuzz-devices').length;

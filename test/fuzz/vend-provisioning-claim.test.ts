@@ -3,7 +3,7 @@ import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { loadEvent } from '../support/fixtures';
-import { fcParameters, inputs, mutatingIotCalls, nearValid, RUNS, show, TIMEOUT_MS, wrongType, type FieldRule } from './fuzz-support';
+import { fcParameters, inputs, mutatingIotCalls, nearValid, RUNS, TIMEOUT_MS, wrongType, type FieldRule, invokeUnthrown } from './fuzz-support';
 import { envelopeRules, expectHttpAnswer, expectRefusal } from './http-events';
 
 /**
@@ -61,12 +61,7 @@ describe('vendProvisioningClaim under fuzzing', () => {
       fc.asyncProperty(events, async (input) => {
         iotMock.resetHistory();
         ddbMock.resetHistory();
-        let raw: unknown;
-        try {
-          raw = await lambdaHandler(input.value);
-        } catch (error) {
-          throw new Error(`threw ${(error as Error).name} for ${show(input.value)} (${input.mutations.join('; ')})`);
-        }
+        const raw: unknown = await invokeUnthrown(lambdaHandler as (event: unknown) => Promise<unknown>, input);
         const answer = expectHttpAnswer(raw, input);
         const created = mutatingIotCalls(iotMock.calls());
         if (input.valid) {
