@@ -134,14 +134,18 @@ export class DeviceGateway {
   }
 
   private publishRegistered(account: AccountState, certificate: DeviceCertificate): void {
-    // Payload of aws-iot-reference §1.3: timestamp in epoch ms, registration timestamp as a string.
-    this.publish(account, `$aws/events/certificates/registered/${certificate.caCertificateId}`, {
-      certificateId: certificate.certificateId,
-      caCertificateId: certificate.caCertificateId,
-      timestamp: this.now().getTime(),
-      certificateStatus: 'PENDING_ACTIVATION',
-      awsAccountId: account.accountId,
-      certificateRegistrationTimestamp: String(certificate.creationDate.getTime()),
-    });
+    this.publish(account, `$aws/events/certificates/registered/${certificate.caCertificateId}`, registeredEventOf(account, certificate, this.now()));
   }
+}
+
+/** The registered event for a JITR-registered certificate (aws-iot-reference §1.3: timestamp in epoch ms, registration timestamp as a string). */
+export function registeredEventOf(account: AccountState, certificate: DeviceCertificate, at: Date = new Date()) {
+  return {
+    certificateId: certificate.certificateId,
+    caCertificateId: certificate.caCertificateId!,
+    timestamp: at.getTime(),
+    certificateStatus: 'PENDING_ACTIVATION' as const,
+    awsAccountId: account.accountId,
+    certificateRegistrationTimestamp: String(certificate.creationDate.getTime()),
+  };
 }

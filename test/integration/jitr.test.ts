@@ -1,4 +1,5 @@
 import { CreateThingGroupCommand, CreateThingTypeCommand, ListThingGroupsForThingCommand } from '@aws-sdk/client-iot';
+import { registeredEventOf } from '../../local/iot-core/device-gateway';
 import { createDocumentClient, createIotClient } from '../../shared/aws/clients';
 import { DynamoProvisioningLedger } from '../../shared/aws/provisioning-ledger';
 import { AwsIotDirectory } from '../../shared/aws/iot-directory';
@@ -7,7 +8,7 @@ import { activateRegisteredCertificate, type ActivationDeps } from '../../shared
 import type { DeviceRegistry, IotDirectory } from '../../shared/provisioning/ports';
 import type { CertificateRegisteredEvent } from '../../shared/schemas/certificate-registered-event';
 import type { KeyedCertificate } from '../../local/pki';
-import { FaultInjector } from '../support/fault-injection';
+import { BIND_STEPS, FaultInjector } from '../support/fault-injection';
 import { startLocalStack, thingPrincipals, type LocalStack } from '../support/local-stack';
 
 /**
@@ -35,15 +36,7 @@ function registerPending(device: KeyedCertificate): CertificateRegisteredEvent {
   const account = stack.core.defaultAccount;
   const x509 = new (require('node:crypto').X509Certificate)(device.certificatePem);
   const ca = account.caCertificates.get(stack.ca.certificateId)!;
-  const record = stack.core.registry.autoRegister(account, x509, ca);
-  return {
-    certificateId: record.certificateId,
-    caCertificateId: ca.certificateId,
-    timestamp: Date.now(),
-    certificateStatus: 'PENDING_ACTIVATION',
-    awsAccountId: account.accountId,
-    certificateRegistrationTimestamp: String(record.creationDate.getTime()),
-  };
+  return registeredEventOf(account, stack.core.registry.autoRegister(account, x509, ca));
 }
 
 const publish = (event: CertificateRegisteredEvent) =>
@@ -189,15 +182,7 @@ describe('a crash after each workflow step, then the retry', () => {
     return { ...baseDeps, iot: faults.wrap<IotDirectory>(baseDeps.iot, 'iot'), registry: faults.wrap<DeviceRegistry>(baseDeps.registry, 'registry') };
   }
 
-  it.each<Step>([
-    'registry.claim',
-    'iot.createThing',
-    'iot.addThingToThingGroup',
-    'iot.attachPolicy',
-    'iot.attachThingPrincipal',
-    'iot.updateCertificateStatus',
-    'registry.markBound',
-  ])('converges to a provisioned device when the handler crashes after %s', async (step) => {
+  it.each<Step>([...BIND_STEPS])('converges to a provisioned device when the handler crashes after %s', async (step) => {
     const deviceId = `CRASH-${step.replace('.', '-')}`;
     const device = await stack.device(deviceId, { registry: 'allow', thingGroup: 'fleet' });
     const event = registerPending(device);

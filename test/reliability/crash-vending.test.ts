@@ -11,7 +11,7 @@ import type { VendAnswer, VendDeps } from '../../shared/provisioning/vend-certif
 import { handleVendingRequest } from '../../shared/provisioning/vend-http';
 import { loadEvent } from '../support/fixtures';
 import { startLocalStack, type LocalStack } from '../support/local-stack';
-import { FaultInjector, InjectedCrash, type FaultKind } from '../support/fault-injection';
+import { BIND_STEPS, FaultInjector, InjectedCrash, type FaultKind } from '../support/fault-injection';
 import { scaled } from '../support/scale';
 import { certificatesOf, orphans } from './invariants';
 
@@ -125,15 +125,6 @@ async function expectBoundTo(deviceId: string, answer: VendAnswer) {
 
 const noOrphans = () => expect(orphans(stack.core, stack.deployed.devicePolicyName)).toEqual([]);
 
-const BIND_STEPS: Step[] = [
-  'registry.claim',
-  'iot.createThing',
-  'iot.addThingToThingGroup',
-  'iot.attachPolicy',
-  'iot.attachThingPrincipal',
-  'iot.updateCertificateStatus',
-  'registry.markBound',
-];
 const LEDGER_STEPS: Step[] = ['idempotency.begin', 'idempotency.saveProgress', 'idempotency.complete'];
 
 describe('a crash after each vending step, then the retry with the same Idempotency-Key', () => {

@@ -15,6 +15,7 @@ import { build } from 'esbuild';
 import type { MqttClient } from 'mqtt';
 import { requestReply } from '../../device/fleet-provisioning';
 import { connectOnce, runJitrDevice, type Endpoint, type Identity } from '../../local/devices/simulator';
+import { registeredEventOf } from '../../local/iot-core/device-gateway';
 import { splitPemChain } from '../../local/iot-core/pem';
 import { LocalIotCore, type DeployedStack } from '../../local/local-iot-core';
 import { loadStack, PROJECT_ROOT } from '../../local/stack';
@@ -196,14 +197,7 @@ async function registeredAnywayAttempt(spec: JitrSpec): Promise<Observed> {
   const { certificate, identity, deviceId } = await jitrDevice(spec);
   const account = core.defaultAccount;
   const record = core.registry.autoRegister(account, new X509Certificate(certificate.certificatePem), account.caCertificates.get(ca.certificateId)!);
-  core.publish(account, `$aws/events/certificates/registered/${ca.certificateId}`, {
-    certificateId: record.certificateId,
-    caCertificateId: ca.certificateId,
-    timestamp: Date.now(),
-    certificateStatus: 'PENDING_ACTIVATION',
-    awsAccountId: account.accountId,
-    certificateRegistrationTimestamp: String(record.creationDate.getTime()),
-  });
+  core.publish(account, `$aws/events/certificates/registered/${ca.certificateId}`, registeredEventOf(account, record));
   await core.idle();
   const decision = decisionFor(record.certificateId);
   return {

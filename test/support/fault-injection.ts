@@ -11,6 +11,17 @@ export class InjectedCrash extends Error {
 
 export type FaultKind = 'crash' | 'fail';
 
+/** The steps of the shared binding workflow (shared/provisioning/bind-certificate.ts), JITR and vending alike, in order. */
+export const BIND_STEPS = [
+  'registry.claim',
+  'iot.createThing',
+  'iot.addThingToThingGroup',
+  'iot.attachPolicy',
+  'iot.attachThingPrincipal',
+  'iot.updateCertificateStatus',
+  'registry.markBound',
+] as const;
+
 export class FaultInjector {
   private dead = false;
   private fired = false;
