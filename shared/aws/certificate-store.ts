@@ -109,6 +109,8 @@ export class S3CertificateStore implements CertificateStore {
           Bucket: this.bucket,
           Key: `${DELETED_MARKS_PREFIX}${thingName}/${requestId}`,
           Body: '',
+          // Without it the SDK cannot tell an empty body from a stream of unknown length and warns in the log.
+          ContentLength: 0,
           ServerSideEncryption: 'AES256',
           Metadata: { [OWNER_KEY]: certificateId, [REQUEST_KEY]: requestId },
         }),
