@@ -1,5 +1,5 @@
-import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { closeServer, listenOn } from './net';
 // dynalite ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
@@ -61,22 +61,16 @@ export async function startDynamoDb(port = 0, host = '127.0.0.1'): Promise<Local
     }
   };
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
+  const boundPort = await listenOn(server, port, host);
   return {
-    url: `http://${host}:${address.port}`,
+    url: `http://${host}:${boundPort}`,
     setOutage,
     get outage() {
       return outage;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        setOutage(undefined);
-        server.closeAllConnections?.();
-        server.close(() => resolve());
-      }),
+    close: () => {
+      setOutage(undefined);
+      return closeServer(server);
+    },
   };
 }

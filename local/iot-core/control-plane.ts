@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { closeServer, listenOn } from '../net';
 import { IotError, invalid } from './errors';
 import type { AwsIssuer } from './aws-issuer';
 import type { AccountState, IotRegistry } from './registry';
@@ -314,17 +314,11 @@ export class ControlPlaneServer {
   }
 
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => resolve());
-    });
-    const address = this.server.address() as AddressInfo;
-    return `http://${host}:${address.port}`;
+    return `http://${host}:${await listenOn(this.server, port, host)}`;
   }
 
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closeServer(this.server);
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {

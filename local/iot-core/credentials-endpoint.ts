@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { closeServer, listenOn } from '../net';
 import type { AwsIssuer } from './aws-issuer';
 import type { DeviceGateway } from './device-gateway';
 import { DeviceTls, type TlsMaterial } from './device-tls';
@@ -105,15 +105,10 @@ export class CredentialsEndpoint {
   }
 
   async listen(port = 0, host = '127.0.0.1'): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => resolve());
-    });
-    return (this.server.address() as AddressInfo).port;
+    return listenOn(this.server, port, host);
   }
 
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closeServer(this.server);
   }
 }

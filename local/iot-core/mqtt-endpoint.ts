@@ -1,6 +1,6 @@
-import type { AddressInfo } from 'node:net';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { Aedes, type Client, type Subscription } from 'aedes';
+import { closeServer, listenOn } from '../net';
 import type { AwsIssuer } from './aws-issuer';
 import type { DeviceGateway, HandshakeResult } from './device-gateway';
 import { DeviceTls, type TlsMaterial } from './device-tls';
@@ -97,16 +97,12 @@ export class MqttEndpoint {
       });
       server.on('tlsClientError', (error) => this.log.push({ event: 'refused', detail: `tls: ${error.message}`, at: this.now() }));
       try {
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen(port, host, () => resolve());
-        });
+        port = await listenOn(server, port, host);
       } catch (error) {
         // ::1 may not exist on this machine; 127.0.0.1 is required.
         if (host === '127.0.0.1') throw error;
         continue;
       }
-      port = (server.address() as AddressInfo).port;
       this.servers.push(server);
     }
     this.port = port;
@@ -114,7 +110,7 @@ export class MqttEndpoint {
   }
 
   async close(): Promise<void> {
-    const closed = Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    const closed = Promise.all(this.servers.map((server) => closeServer(server)));
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.broker.close(() => resolve()));
     await closed;

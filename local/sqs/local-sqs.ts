@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenOn } from '../net';
 
 /**
  * The SQS the stack uses, on loopback: queues from the stack's `AWS::SQS::Queue` resources, `SendMessage`
@@ -90,11 +90,7 @@ export class LocalSqs {
   }
 
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => resolve());
-    });
-    this.url = `http://${host}:${(this.server.address() as AddressInfo).port}`;
+    this.url = `http://${host}:${await listenOn(this.server, port, host)}`;
     return this.url;
   }
 
@@ -292,7 +288,6 @@ export class LocalSqs {
   async close(): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closeServer(this.server);
   }
 }
