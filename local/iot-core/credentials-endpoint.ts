@@ -2,11 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { closeServer, listenOn } from '../net';
-import type { AwsIssuer } from './aws-issuer';
-import type { DeviceGateway } from './device-gateway';
-import { DeviceTls, type TlsMaterial } from './device-tls';
+import { DeviceTls, type DeviceEndpointOptions } from './device-tls';
 import { evaluatePolicies, resolveConnectionThing } from './policy-evaluator';
-import type { IotRegistry } from './registry';
 
 /**
  * The credential provider (aws-iot-reference §6, seed 003): over mutual TLS, a device with an ACTIVE
@@ -32,12 +29,7 @@ export class CredentialsEndpoint {
   readonly issued: IssuedCredentials[] = [];
 
   constructor(
-    private readonly options: {
-      registry: IotRegistry;
-      gateway: DeviceGateway;
-      issuer: AwsIssuer;
-      tls: TlsMaterial;
-      now?: () => Date;
+    private readonly options: DeviceEndpointOptions & {
       /** Told of every key issued, so that the local S3 accepts it (seed 003 step 3: `aws s3 cp` with it). */
       onIssued?: (accountId: string, accessKeyId: string, secretAccessKey: string) => void;
     },

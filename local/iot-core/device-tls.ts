@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContext, type TLSSocket, type TlsOptions } from 'node:tls';
 import type { AwsIssuer } from './aws-issuer';
+import type { DeviceGateway } from './device-gateway';
 import type { AccountState, IotRegistry } from './registry';
 
 /**
@@ -14,6 +15,15 @@ export interface TlsMaterial {
   /** The server certificate and key (PEM), issued by the local root CA. */
   certificatePem: string;
   privateKeyPem: string;
+}
+
+/** What both device endpoints (MQTT and the credential provider) are built from. */
+export interface DeviceEndpointOptions {
+  registry: IotRegistry;
+  gateway: DeviceGateway;
+  issuer: AwsIssuer;
+  tls: TlsMaterial;
+  now?: () => Date;
 }
 
 export class DeviceTls {

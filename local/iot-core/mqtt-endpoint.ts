@@ -1,13 +1,12 @@
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { Aedes, type Client, type Subscription } from 'aedes';
 import { closeServer, listenOn } from '../net';
-import type { AwsIssuer } from './aws-issuer';
-import type { DeviceGateway, HandshakeResult } from './device-gateway';
-import { DeviceTls, type TlsMaterial } from './device-tls';
+import type { HandshakeResult } from './device-gateway';
+import { DeviceTls, type DeviceEndpointOptions } from './device-tls';
 import type { FunctionInvoker } from '../lambda/async-lambda';
 import { FleetProvisioning, isFleetRequestTopic, isFleetTopic, type Requester } from './fleet-provisioning';
 import { evaluatePolicies, resolveConnectionThing, type IotAction, type PolicyContext } from './policy-evaluator';
-import type { AccountState, IotRegistry, ProvisioningClaim } from './registry';
+import type { AccountState, ProvisioningClaim } from './registry';
 import { topicMatches } from './rules';
 
 /**
@@ -62,14 +61,7 @@ export class MqttEndpoint {
   port = 0;
 
   constructor(
-    private readonly options: {
-      registry: IotRegistry;
-      gateway: DeviceGateway;
-      issuer: AwsIssuer;
-      tls: TlsMaterial;
-      invoke: FunctionInvoker;
-      now?: () => Date;
-    },
+    private readonly options: DeviceEndpointOptions & { invoke: FunctionInvoker },
   ) {
     this.fleet = new FleetProvisioning(options.registry, options.issuer, options.invoke, options.now);
     this.tls = new DeviceTls(options.registry, options.issuer, options.tls);
