@@ -190,26 +190,25 @@ export class LocalIotCore {
         ? await localTls(options.stateDir ?? mkdtempSync(join(tmpdir(), 'local-iot-')), core.registry.region)
         : undefined;
     if (tls) core.endpoints.rootCaFile = tls.rootCaFile;
-    if (tls && options.credentials) {
+    const device = tls && {
+      registry: core.registry,
+      gateway: core.gateway,
+      issuer: core.issuer,
+      tls: tls.server,
+      ...(options.now ? { now: options.now } : {}),
+    };
+    if (device && options.credentials) {
       core.credentials = new CredentialsEndpoint({
-        registry: core.registry,
-        gateway: core.gateway,
-        issuer: core.issuer,
-        tls: tls.server,
+        ...device,
         onIssued: (accountId, accessKeyId, secretAccessKey) => core.s3.registerKey(accountId, accessKeyId, secretAccessKey),
-        ...(options.now ? { now: options.now } : {}),
       });
       const port = await core.credentials.listen(options.credentials.port ?? 0, host);
       core.endpoints.credentials = `https://localhost:${port}`;
     }
-    if (tls && options.mqtt) {
+    if (device && options.mqtt) {
       core.mqtt = new MqttEndpoint({
-        registry: core.registry,
-        gateway: core.gateway,
-        issuer: core.issuer,
-        tls: tls.server,
+        ...device,
         invoke: (arn, event, timeoutMs) => core.invokeFunction(arn, event, timeoutMs),
-        ...(options.now ? { now: options.now } : {}),
       });
       const port = await core.mqtt.listen(options.mqtt.port ?? 0);
       core.endpoints.mqtt = { host: 'localhost', port };
