@@ -345,9 +345,8 @@ export class ControlPlaneServer {
         send(200, toWire(result));
         return;
       }
-      const body = await readBody(request);
       if (url.pathname.startsWith('/_local/') && this.options.localRoute) {
-        const result = await this.options.localRoute(method, url.pathname.slice('/_local'.length), body);
+        const result = await this.options.localRoute(method, url.pathname.slice('/_local'.length), await readBody(request));
         if (result === undefined) throw new IotError('ResourceNotFoundException', `No local route ${method} ${url.pathname}`);
         send(200, toWire(result));
         return;
@@ -359,12 +358,15 @@ export class ControlPlaneServer {
         if (!match) continue;
         const path = Object.fromEntries(candidate.names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
         const account = this.options.registry.account(accountIdOf(request.headers, this.options.registry.defaultAccountId));
+        const body = await readBody(request);
         this.options.traffic.admit(account.accountId, candidate.operation);
         const result = await candidate.handler({ account, path, query: url.searchParams, headers: request.headers, body });
         send(200, toWire(result));
         return;
       }
-      throw invalid(`Unsupported operation: ${method} ${url.pathname}`);
+      request.resume();
+      // The data plane (iot-data: Publish, shadows) is not served here; devices publish over MQTT.
+      throw invalid(`Unsupported operation: ${method} ${url.pathname} (the local IoT Core serves the control plane only)`);
     } catch (error) {
       if (error instanceof IotError) {
         send(error.status, { message: error.message, __type: error.code, ...error.extra }, { 'x-amzn-errortype': error.code });

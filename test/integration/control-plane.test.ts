@@ -351,6 +351,12 @@ describe('endpoints, wire format and throttling', () => {
     expect(await response.json()).toEqual({ message: expect.any(String), __type: 'ResourceNotFoundException' });
   });
 
+  it('names an operation it does not serve as unsupported, whatever its body (an iot-data Publish, say)', async () => {
+    const response = await fetch(`${core.endpoints.iot}/topics/device%2FX%2Fcmd?qos=1`, { method: 'POST', body: 'hello' });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { message: string }).message).toMatch(/^Unsupported operation: POST \/topics\/.*control plane only/);
+  });
+
   it('throttles an operation beyond its AWS default TPS with ThrottlingException', async () => {
     const throttled = await LocalIotCore.start();
     try {
