@@ -7,12 +7,14 @@ const ROOT = resolve(__dirname, '..');
 
 /**
  * The esbuild settings serverless-esbuild packages our functions with: serverless.yml's custom.esbuild (its
- * plugins file included), so that the bench runs and measures what `serverless deploy` ships.
+ * plugins file included), so that the bench runs and measures what `serverless deploy` ships. Read once.
  */
+let buildOptions: BuildOptions | undefined;
 export function ourBuildOptions(): BuildOptions {
+  if (buildOptions) return buildOptions;
   const { esbuild } = loadStack();
   const plugins = typeof esbuild.plugins === 'string' ? (require(resolve(ROOT, esbuild.plugins)) as Plugin[]) : [];
-  return {
+  buildOptions = {
     bundle: true,
     minify: esbuild.minify === true,
     keepNames: esbuild.keepNames === true,
@@ -23,6 +25,7 @@ export function ourBuildOptions(): BuildOptions {
     plugins,
     logLevel: 'error',
   };
+  return buildOptions;
 }
 
 /**

@@ -229,10 +229,11 @@ const bindingStatements = (policyActions) => [
   },
 ];
 
-/** Private, encrypted, owner-enforced, all public access blocked. */
-const privateBucket = () => ({
+/** Private, encrypted, owner-enforced, all public access blocked; `extra` adds properties (a lifecycle, say). */
+const privateBucket = (extra = {}) => ({
   Type: 'AWS::S3::Bucket',
   Properties: {
+    ...extra,
     BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
     PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
     OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
@@ -422,14 +423,10 @@ function buildResources(settings) {
 
     // ---- the Custom::DeviceCertificate custom resource (seed 002) ----
     // Devices' certificates and private keys under <thing>/. Not versioned, so a Delete removes a key for good.
-    CertificateBucket: {
-      ...privateBucket(),
-      Properties: {
-        ...privateBucket().Properties,
-        // The custom resource's Delete marks (shared/aws/certificate-store.ts): needed for six hours at most.
-        LifecycleConfiguration: { Rules: [{ Id: 'ExpireDeleteMarks', Status: 'Enabled', Prefix: '.deleted/', ExpirationInDays: 7 }] },
-      },
-    },
+    CertificateBucket: privateBucket({
+      // The custom resource's Delete marks (shared/aws/certificate-store.ts): needed for six hours at most.
+      LifecycleConfiguration: { Rules: [{ Id: 'ExpireDeleteMarks', Status: 'Enabled', Prefix: '.deleted/', ExpirationInDays: 7 }] },
+    }),
     // Private keys travel over TLS only (the device-data bucket holds no secrets and has no such policy).
     CertificateBucketPolicy: tlsOnlyBucketPolicy('CertificateBucket'),
     CertificateResourceRole: functionRole(service, stage, 'certificateResource', [

@@ -47,13 +47,13 @@ afterAll(async () => {
 type Port = 'iot' | 'registry' | 'idempotency' | 'retirements';
 type Step = `${Port}.${string}`;
 
+/** What the containers logged as errors: a failure's message quotes the device's. */
+const loggedErrors: string[] = [];
+
 /**
  * One vending "container", as the handler builds it: the real adapters against the local IoT Core and
  * DynamoDB, with a crash or a failure right after one step (see test/support/fault-injection.ts).
  */
-/** What the containers logged as errors: a failure's message quotes the device's. */
-const loggedErrors: string[] = [];
-
 function container(options: { fault?: { step: Step; how: FaultKind }; clock: () => Date }): VendDeps & { crashed: () => boolean } {
   const iot = new AwsIotDirectory(createIotClient({ maxAttempts: 3 }));
   const documents = createDocumentClient();
