@@ -11,7 +11,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { createCa, issueCertificate, type KeyedCertificate } from '../../local/pki';
 import { loadEvent } from '../support/fixtures';
-import { fcParameters, hex64, inputs, mutatingIotCalls, nearValid, notHex64, RUNS, TIMEOUT_MS, wrongType, type FieldRule, invokeUnthrown } from './fuzz-support';
+import { fcParameters, hex64, inputs, mutatingIotCalls, nearValid, notHex64, RUNS, TIMEOUT_MS, wrongType, invokeUnthrown, type FieldRule } from './fuzz-support';
 
 /**
  * Fuzz: the JITR handler (`functions/activate-certificate`) with generated events and the AWS SDK mocked.
@@ -104,7 +104,7 @@ describe('activateCertificate under fuzzing', () => {
         const event = input.value as { caCertificateId?: unknown };
         currentCaId = typeof event?.caCertificateId === 'string' ? event.caCertificateId.toLowerCase() : '';
 
-        const result: { outcome: string; reason?: string } = await invokeUnthrown(lambdaHandler as (event: unknown) => Promise<{ outcome: string; reason?: string }>, input);
+        const result = await invokeUnthrown(lambdaHandler, input);
 
         if (!input.valid) {
           expect({ mutations: input.mutations, result }).toEqual({ mutations: input.mutations, result: { outcome: 'dropped', reason: 'invalid-event' } });

@@ -13,7 +13,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { createCa, createCsr, issueCertificate } from '../../local/pki';
 import { loadEvent } from '../support/fixtures';
-import { deviceId, fcParameters, inputs, mutatingIotCalls, nearValid, notDeviceId, RUNS, TIMEOUT_MS, wrongType, type FieldRule, invokeUnthrown } from './fuzz-support';
+import { deviceId, fcParameters, inputs, mutatingIotCalls, nearValid, notDeviceId, RUNS, TIMEOUT_MS, wrongType, invokeUnthrown, type FieldRule } from './fuzz-support';
 import { envelopeRules, expectHttpAnswer, expectRefusal } from './http-events';
 
 /**
@@ -142,7 +142,7 @@ describe('vendCertificate under fuzzing', () => {
         iotMock.resetHistory();
         ddbMock.resetHistory();
         sqsMock.resetHistory();
-        const raw: unknown = await invokeUnthrown(lambdaHandler as (event: unknown) => Promise<unknown>, input);
+        const raw = await invokeUnthrown(lambdaHandler, input);
         const answer = expectHttpAnswer(raw, input);
         const mutating = mutatingIotCalls(iotMock.calls());
         const registryWrites = ddbMock.commandCalls(UpdateCommand).filter((call) => call.args[0].input.TableName === 'fuzz-devices').length;
