@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
-import { loadStack } from '../local/stack';
+import { loadStack } from '../lib/stack';
 
 const ROOT = resolve(__dirname, '..');
 

@@ -7,8 +7,9 @@ import { LocalIotCore } from '../local/local-iot-core';
 import type { AsyncLambda } from '../local/lambda/async-lambda';
 import { WorkerRuntime } from '../local/lambda/worker-runtime';
 import { DEFAULT_TPS, CERTIFICATE_REGISTRATIONS_PER_SECOND } from '../local/iot-core/traffic';
-import { createCa, deviceChain, issueCertificate, type KeyedCertificate } from '../local/pki';
+import { createCa, deviceChain, issueCertificate, type KeyedCertificate } from '../lib/pki';
 import { bundleForBench } from './bundle';
+import { deployStack } from '../local/deploy-stack';
 
 /**
  * The burst: N devices with certificates from our CA make their first connect at the same moment, over
@@ -114,7 +115,7 @@ export async function startBench(options: { handler: HandlerUnderTest; timeScale
   });
   // Lambda runs bundles: so do the bench's containers (a TypeScript source would cost each one seconds of tsx).
   const ours = await bundleForBench('functions/activate-certificate/handler.ts', 'activate-certificate');
-  const deployed = await core.deployStack({
+  const deployed = await deployStack(core, {
     environment: { POWERTOOLS_LOG_LEVEL: 'SILENT' },
     modules: { activateCertificate: { modulePath: ours, exportName: 'handler' } },
   });

@@ -2,7 +2,7 @@ import { execFile, type ExecFileOptions } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
-import { loadStack, type StackFunction } from '../local/stack';
+import { loadStack, type StackFunction } from '../lib/stack';
 import { readZip } from './zip';
 import { bundleComposition, type BundleComposition } from './bundle';
 

@@ -3,8 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { createDocumentClient } from '../shared/aws/clients';
 import { DynamoDeviceRegistry } from '../shared/aws/device-registry';
 import { LocalIotCore } from '../local/local-iot-core';
-import { createCa, issueCertificate, type KeyedCertificate } from '../local/pki';
+import { createCa, issueCertificate, type KeyedCertificate } from '../lib/pki';
 import { bundleForBench } from './bundle';
+import { deployStack } from '../local/deploy-stack';
 
 /**
  * Pre-provisioning hook latency: warm invocations of the built hook, in a Lambda-like container, against
@@ -34,7 +35,7 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 async function startHook(environment: Record<string, string> = {}) {
   const core = await LocalIotCore.start({ traffic: { throttling: false } });
   const hook = await bundleForBench('functions/pre-provisioning-hook/handler.ts', 'pre-provisioning-hook');
-  const deployed = await core.deployStack({
+  const deployed = await deployStack(core, {
     environment: { POWERTOOLS_LOG_LEVEL: 'SILENT', ...environment },
     modules: { preProvisioningHook: { modulePath: hook, exportName: 'handler' } },
   });

@@ -1,4 +1,4 @@
-import { createCa, issueVerificationCertificate, loadKeyedCertificate, type KeyedCertificate, type KeySpec } from '../local/pki';
+import { createCa, issueVerificationCertificate, loadKeyedCertificate, type KeyedCertificate, type KeySpec } from '../lib/pki';
 import { createIotClient } from '../shared/aws/clients';
 import { checkWritable, outputPath, readCertificate, readPrivateKey, writeOutputs } from './files';
 import { IotOperator, type CaMode, type CaState } from './iot-operator';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { fetchRoleCredentials, type RoleCredentials } from '../device/credential-provider';
 import { provisionByClaim } from '../device/fleet-provisioning';
 import { connectOnce, connectWithBackoff, disconnect, publishAcknowledged, type Identity } from '../device/mqtt-connection';
-import { issueCertificate } from '../local/pki';
+import { issueCertificate } from '../lib/pki';
 import { deviceIdSchema } from '../shared/registry/device-entry';
 import { loadCa, parseDays, parseKeyType, type CaFilesOptions } from './ca';
 import {

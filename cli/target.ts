@@ -1,6 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { loadStack, PROJECT_ROOT } from '../local/stack';
+import { ENDPOINTS_FILE, readEndpointsFile, sdkEnvironment, type LocalEndpoints } from '../lib/local-endpoints';
+import { loadStack } from '../lib/stack';
 import stackModule = require('../resources/stack.cjs');
 
 /**
@@ -40,34 +39,14 @@ export interface Target {
   templateName: string;
   roleAlias: string;
   /** With --local: the running emulator's endpoints. */
-  local?: LocalEndpointsFile;
-}
-
-export const ENDPOINTS_FILE = resolve(PROJECT_ROOT, '.local/endpoints.json');
-
-export interface LocalEndpointsFile {
-  region: string;
-  accountId: string;
-  iot: string;
-  dynamodb: string;
-  http?: string;
-  mqtt?: { host: string; port: number };
-  /** The credential provider (HTTPS, mutual TLS), e.g. https://localhost:8443. */
-  credentials?: string;
-  /** The S3-compatible store (path-style). */
-  s3?: string;
-  /** The SQS stand-in (JSON protocol). */
-  sqs?: string;
-  rootCaFile?: string;
+  local?: LocalEndpoints;
 }
 
 /** The running emulator's endpoints; a clear error when it is not running. */
-export async function readLocalEndpoints(endpointsFile?: string): Promise<LocalEndpointsFile> {
+export async function readLocalEndpoints(endpointsFile?: string): Promise<LocalEndpoints> {
   const file = endpointsFile ?? ENDPOINTS_FILE;
-  if (!existsSync(file)) {
-    throw new CliError(`the local IoT Core is not running (no ${file}); start it with: npm run emulator`);
-  }
-  const endpoints = JSON.parse(readFileSync(file, 'utf8')) as LocalEndpointsFile;
+  const endpoints = readEndpointsFile(file);
+  if (!endpoints) throw new CliError(`the local IoT Core is not running (no ${file}); start it with: npm run emulator`);
   try {
     const response = await fetch(`${endpoints.iot}/_local/health`, { signal: AbortSignal.timeout(1_500) });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
@@ -97,16 +76,7 @@ export async function useTarget(options: TargetOptions): Promise<Target> {
   }
 
   const endpoints = await readLocalEndpoints(options.endpointsFile);
-  Object.assign(process.env, {
-    AWS_REGION: endpoints.region,
-    AWS_ACCESS_KEY_ID: endpoints.accountId,
-    AWS_SECRET_ACCESS_KEY: 'local',
-    AWS_ENDPOINT_URL_IOT: endpoints.iot,
-    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
-    ...(endpoints.s3 ? { AWS_ENDPOINT_URL_S3: endpoints.s3 } : {}),
-    ...(endpoints.sqs ? { AWS_ENDPOINT_URL_SQS: endpoints.sqs } : {}),
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  });
+  Object.assign(process.env, sdkEnvironment(endpoints));
   delete process.env.AWS_PROFILE;
   return { description: `local IoT Core ${endpoints.iot}`, ...names, local: endpoints };
 }

@@ -4,7 +4,7 @@ import { deviceFiles, parseDeviceId } from './device';
 import { checkWritable, readInput, writeOutputs } from './files';
 // The vending API's 201 answer: the type of the function that gives it.
 import type { VendAnswer } from '../shared/provisioning/vend-certificate';
-import { signedFetch, type SignedResponse } from './sigv4';
+import { signedFetch, type SignedResponse } from '../lib/sigv4';
 import { CliError, useTarget, type TargetOptions } from './target';
 
 /**

@@ -4,7 +4,7 @@ import { createDocumentClient } from '../shared/aws/clients';
 import { DynamoDeviceRegistry } from '../shared/aws/device-registry';
 import { splitPemChain } from './iot-core/pem';
 import type { LocalIotCore } from './local-iot-core';
-import { PROJECT_ROOT } from './stack';
+import { PROJECT_ROOT } from '../lib/stack';
 
 /**
  * The certificate behind events/certificate-registered.json: its demo CA registered (SNI_ONLY, ACTIVE,

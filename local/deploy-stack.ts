@@ -3,7 +3,7 @@ import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws
 import type { AsyncLambda } from './lambda/async-lambda';
 import { WorkerRuntime } from './lambda/worker-runtime';
 import type { LocalIotCore } from './local-iot-core';
-import { evaluateIntrinsics, loadStack, PROJECT_ROOT, type Stack } from './stack';
+import { evaluateIntrinsics, loadStack, PROJECT_ROOT, type Stack } from '../lib/stack';
 import stackModule = require('../resources/stack.cjs');
 
 /**

@@ -1,9 +1,10 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { seedDemoCertificate } from './demo';
-import { LocalIotCore, type LocalEndpoints } from './local-iot-core';
-import { PROJECT_ROOT } from './stack';
+import { ENDPOINTS_FILE, removeEndpointsFile, SDK_ENVIRONMENT_SHOWN, writeEndpointsFile } from '../lib/local-endpoints';
+import { PROJECT_ROOT } from '../lib/project-root';
+import { LocalIotCore } from './local-iot-core';
+import { deployStack } from './deploy-stack';
 
 /**
  * `npm run emulator`: the local IoT Core as a long-running process, with the stack deployed into it.
@@ -15,7 +16,6 @@ import { PROJECT_ROOT } from './stack';
  */
 
 export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581, http: 4582, mqtt: 8883, credentials: 8443, s3: 4583, sqs: 4584 } as const;
-const DEFAULT_ENDPOINTS_FILE = resolve(PROJECT_ROOT, '.local/endpoints.json');
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
       'no-throttling': { type: 'boolean' },
       'no-demo': { type: 'boolean' },
       'time-scale': { type: 'string', default: '60' },
-      'endpoints-file': { type: 'string', default: DEFAULT_ENDPOINTS_FILE },
+      'endpoints-file': { type: 'string', default: ENDPOINTS_FILE },
     },
   });
   const endpointsFile = resolve(values['endpoints-file']);
@@ -62,13 +62,12 @@ async function main(): Promise<void> {
     // Lambda's retry delays (1 and 2 minutes) divided by this factor.
     lambdaTimeScale: Number(values['time-scale']),
   });
-  const deployed = await core.deployStack({ stage: values.stage, params });
+  const deployed = await deployStack(core, { stage: values.stage, params });
   Object.assign(process.env, core.sdkEnvironment());
   const demoCertificateId = values['no-demo'] ? undefined : await seedDemoCertificate(core, deployed.tableName);
 
-  const endpoints: LocalEndpoints = core.endpoints;
-  mkdirSync(dirname(endpointsFile), { recursive: true });
-  writeFileSync(endpointsFile, JSON.stringify(endpoints, null, 2) + '\n');
+  const endpoints = core.endpoints;
+  writeEndpointsFile(endpointsFile, endpoints);
 
   const env = core.sdkEnvironment();
   console.log(`local IoT Core is up (account ${endpoints.accountId}, ${endpoints.region})
@@ -87,8 +86,7 @@ async function main(): Promise<void> {
   endpoints file ${endpointsFile}
 ${demoCertificateId ? `  demo           certificate ${demoCertificateId} of DEMO-0001 is PENDING_ACTIVATION\n` : ''}
 Point the AWS CLI, the SDK or \`serverless invoke local\` here with:
-${['AWS_ENDPOINT_URL_IOT', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_SQS', 'AWS_ENDPOINT_URL_S3', 'S3_FORCE_PATH_STYLE', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']
-  .map((key) => `  export ${key}=${env[key]}`)
+${SDK_ENVIRONMENT_SHOWN.map((key) => `  export ${key}=${env[key]}`)
   .join('\n')}
 
 Sample events (events/) run with e.g.:
@@ -101,7 +99,7 @@ Ctrl-C stops it.`);
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    rmSync(endpointsFile, { force: true });
+    removeEndpointsFile(endpointsFile);
     await core.close();
     process.exit(0);
   };

@@ -16,14 +16,13 @@ import { randomUUID } from 'node:crypto';
 import { startDynamoDb, type DynamoDbOutageMode, type LocalDynamoDb } from './dynamodb';
 import { AsyncLambda, type FailureRecord, type LambdaHandler } from './lambda/async-lambda';
 import { WorkerRuntime } from './lambda/worker-runtime';
-import { deployStack, type DeployedStack, type DeployOptions } from './deploy-stack';
 import { LocalHttpApi, type HttpRoute } from './http/http-api';
 import { LocalJwtIssuer } from './http/jwt';
 import { LocalSqs } from './sqs/local-sqs';
 import { LocalS3 } from './s3/local-s3';
 import { ResponseReceiver } from './cloudformation/response-receiver';
+import { sdkEnvironment, type LocalEndpoints } from '../lib/local-endpoints';
 
-export type { DeployedStack } from './deploy-stack';
 
 /**
  * The local IoT Core: the control plane (HTTP, REST-JSON), the device gateway (first connects), the rules
@@ -60,18 +59,7 @@ export interface LocalIotCoreOptions {
   stateDir?: string;
 }
 
-export interface LocalEndpoints {
-  region: string;
-  accountId: string;
-  iot: string;
-  dynamodb: string;
-  mqtt?: { host: string; port: number };
-  credentials?: string;
-  http?: string;
-  s3?: string;
-  sqs?: string;
-  rootCaFile?: string;
-}
+export type { LocalEndpoints } from '../lib/local-endpoints';
 
 /** A message in the stack's failure queue: a Lambda on-failure record, or a rule error action message. */
 export type FailureMessage =
@@ -225,19 +213,9 @@ export class LocalIotCore {
    * credentials whose access key id names the account.
    */
   sdkEnvironment(accountId: string = this.registry.defaultAccountId): Record<string, string> {
-    return {
-      AWS_REGION: this.registry.region,
-      AWS_DEFAULT_REGION: this.registry.region,
-      AWS_ACCESS_KEY_ID: accountId,
-      AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_ENDPOINT_URL_IOT: this.endpoints.iot,
-      AWS_ENDPOINT_URL_DYNAMODB: this.endpoints.dynamodb,
-      ...(this.endpoints.sqs ? { AWS_ENDPOINT_URL_SQS: this.endpoints.sqs } : {}),
-      // s3rver serves path-style URLs (http://host/<bucket>/<key>).
-      ...(this.endpoints.s3 ? { AWS_ENDPOINT_URL_S3: this.endpoints.s3, S3_FORCE_PATH_STYLE: 'true' } : {}),
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    };
+    return sdkEnvironment(this.endpoints, accountId);
   }
+
 
   /** A ResponseURL for a custom-resource request whose answer the test or demo then reads back. */
   cloudFormationResponseUrl(id: string): string {
@@ -355,11 +333,6 @@ export class LocalIotCore {
       await Promise.all([...this.lambdas.values()].map((lambda) => lambda.idle()));
       await this.sqs.idle();
     }
-  }
-
-  /** Puts serverless.yml's stack into this IoT Core for one account (see deploy-stack.ts). */
-  deployStack(options: DeployOptions = {}): Promise<DeployedStack> {
-    return deployStack(this, options);
   }
 
   addRuntime(runtime: WorkerRuntime): void {

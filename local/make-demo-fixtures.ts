@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createCa, createCsr, issueCertificate } from './pki';
-import { PROJECT_ROOT } from './stack';
+import { createCa, createCsr, issueCertificate } from '../lib/pki';
+import { PROJECT_ROOT } from '../lib/stack';
 
 /**
  * Writes the public material behind the sample events, so `serverless invoke local` has real things to

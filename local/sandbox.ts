@@ -11,8 +11,10 @@ import { DynamoDeviceRegistry } from '../shared/aws/device-registry';
 import { runFleetDevice, runJitrDevice, type Endpoint, type FleetDeviceResult } from './devices/simulator';
 import { splitPemChain } from './iot-core/pem';
 import { LocalIotCore } from './local-iot-core';
-import { createCa, deviceChain, issueCertificate, type KeyedCertificate, type KeySpec } from './pki';
+import { createCa, deviceChain, issueCertificate, type KeyedCertificate, type KeySpec } from '../lib/pki';
+import { formatTable, type SandboxRow } from './sandbox-row';
 import { runVendingFlows } from './sandbox-vending';
+import { deployStack } from './deploy-stack';
 
 /**
  * `npm start`: the provisioning flows end to end, offline. A local IoT Core runs in this process with the
@@ -46,18 +48,6 @@ interface FleetCase {
   api: 'create-from-csr' | 'create';
   registry?: 'allow' | 'block';
   expect: { outcome: string; reason?: string };
-}
-
-export interface SandboxRow {
-  flow: 'JITR' | 'fleet' | 'vending' | 'custom resource' | 'credentials';
-  device: string;
-  deviceId: string;
-  outcome: string;
-  reason: string;
-  certificateStatus: string;
-  thing: string;
-  mqtt: string;
-  asExpected: boolean;
 }
 
 const jitrCases = (): JitrCase[] => [
@@ -96,7 +86,7 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
   const core = await LocalIotCore.start({ lambdaTimeScale: 600, mqtt: { port: 0 }, credentials: { port: 0 } });
   try {
     // Handler logs are JSON lines; LOG_LEVEL=INFO npm start shows them.
-    const deployed = await core.deployStack({ environment: { POWERTOOLS_LOG_LEVEL: logLevel } });
+    const deployed = await deployStack(core, { environment: { POWERTOOLS_LOG_LEVEL: logLevel } });
     Object.assign(process.env, core.sdkEnvironment());
     log(`local IoT Core: control plane ${core.endpoints.iot}, MQTT mqtts://localhost:${core.endpoints.mqtt!.port}, HTTP API ${core.endpoints.http}`);
     log(`deployed "${deployed.stack.service}-${deployed.stack.stage}": registry ${deployed.tableName}, device policy ${deployed.devicePolicyName}, JITR rule, fleet template ${deployed.templateName}`);
@@ -230,14 +220,6 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
   } finally {
     await core.close();
   }
-}
-
-export function formatTable(rows: SandboxRow[]): string {
-  const header = ['flow', 'device', 'device id', 'outcome', 'reason', 'certificate', 'thing', 'device side', ''];
-  const body = rows.map((r) => [r.flow, r.device, r.deviceId, r.outcome, r.reason, r.certificateStatus, r.thing, r.mqtt, r.asExpected ? '✓' : '✗ unexpected']);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
 if (require.main === module) {

@@ -1,6 +1,6 @@
 import { provisionByClaim } from '../../device/fleet-provisioning';
 import { connectOnce, connectWithBackoff, disconnect, publishAcknowledged, type Endpoint, type Identity } from '../../device/mqtt-connection';
-import { createCsr } from '../pki';
+import { createCsr } from '../../lib/pki';
 
 /**
  * Device simulators for the sandbox and tests, on the device-side code the operator CLI uses too

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
-import { createCa, generateKeys, issueCertificateForKey, privateKeyPem, readCsr, type KeyedCertificate } from '../pki';
+import { createCa, generateKeys, issueCertificateForKey, privateKeyPem, readCsr, type KeyedCertificate } from '../../lib/pki';
 import { IotError } from './errors';
 
 /**

@@ -2,7 +2,7 @@ import { createPrivateKey, webcrypto, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
-import { createCa, issueServerCertificate, type KeyedCertificate } from '../pki';
+import { createCa, issueServerCertificate, type KeyedCertificate } from '../../lib/pki';
 import type { TlsMaterial } from './device-tls';
 
 /**

@@ -2,7 +2,7 @@ import { DescribeCertificateCommand, IoTClient, ResourceNotFoundException } from
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
-import { createCa, issueCertificate, type KeyedCertificate } from '../../local/pki';
+import { createCa, issueCertificate, type KeyedCertificate } from '../../lib/pki';
 import { DEVICE_ID_PATTERN } from '../../shared/registry/device-entry';
 import { loadEvent } from '../support/fixtures';
 import { deviceId, fcParameters, hex64, inputs, mutatingIotCalls, nearValid, notDeviceId, notHex64, RUNS, show, TIMEOUT_MS, wrongType, type FieldRule } from './fuzz-support';

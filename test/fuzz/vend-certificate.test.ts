@@ -11,7 +11,7 @@ import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/clie
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
-import { createCa, createCsr, issueCertificate } from '../../local/pki';
+import { createCa, createCsr, issueCertificate } from '../../lib/pki';
 import { loadEvent } from '../support/fixtures';
 import { deviceId, fcParameters, inputs, mutatingIotCalls, nearValid, notDeviceId, RUNS, TIMEOUT_MS, wrongType, invokeUnthrown, type FieldRule } from './fuzz-support';
 import { envelopeRules, expectHttpAnswer, expectRefusal } from './http-events';

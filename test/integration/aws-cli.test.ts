@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startEmulatorProcess } from '../support/emulator-process';
-import { createCa, issueCertificate, issueVerificationCertificate } from '../../local/pki';
+import { createCa, issueCertificate, issueVerificationCertificate } from '../../lib/pki';
 import { toolAvailable } from '../support/tools';
 
 /**

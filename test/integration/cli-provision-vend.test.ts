@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateProvisioningClaimCommand, DescribeCertificateCommand, DescribeThingCommand, ListCertificatesCommand } from '@aws-sdk/client-iot';
-import { createCa, createCsr } from '../../local/pki';
+import { createCa, createCsr } from '../../lib/pki';
 import { startCliStack, type CliStack } from '../support/cli-stack';
 
 /**

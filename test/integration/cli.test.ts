@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { main } from '../../cli/main';
 import { LocalIotCore } from '../../local/local-iot-core';
+import { deployStack } from '../../local/deploy-stack';
 
 /** The operator CLI (`npx iot-provisioner devices …`) against the local IoT Core. */
 
@@ -22,7 +23,7 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
 
 beforeAll(async () => {
   core = await LocalIotCore.start();
-  await core.deployStack();
+  await deployStack(core);
   dir = mkdtempSync(join(tmpdir(), 'iot-cli-'));
   endpointsFile = join(dir, 'endpoints.json');
   writeFileSync(endpointsFile, JSON.stringify(core.endpoints));

@@ -25,7 +25,7 @@ import {
   UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
 import { LocalIotCore } from '../../local/local-iot-core';
-import { createCa, issueCertificate, issueVerificationCertificate, type KeyedCertificate } from '../../local/pki';
+import { createCa, issueCertificate, issueVerificationCertificate, type KeyedCertificate } from '../../lib/pki';
 
 /**
  * The local IoT Core's control plane through the real AWS SDK: AWS semantics for the operations JITR and

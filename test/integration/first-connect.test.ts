@@ -1,5 +1,5 @@
 import { LocalIotCore } from '../../local/local-iot-core';
-import { createCa, deviceChain, issueCertificate, type KeyedCertificate } from '../../local/pki';
+import { createCa, deviceChain, issueCertificate, type KeyedCertificate } from '../../lib/pki';
 
 /**
  * The local IoT Core's first-connect behaviour (aws-iot-reference §1–2): TLS checks, SNI routing between

@@ -11,7 +11,7 @@ import { AwsIssuer } from '../../local/iot-core/aws-issuer';
 import { FleetProvisioning, type Requester } from '../../local/iot-core/fleet-provisioning';
 import type { FunctionInvoker } from '../../local/lambda/async-lambda';
 import { LocalIotCore } from '../../local/local-iot-core';
-import { createCsr } from '../../local/pki';
+import { createCsr } from '../../lib/pki';
 
 /**
  * The fleet-provisioning API of the local IoT Core without a socket (the MQTT endpoint adds transport and

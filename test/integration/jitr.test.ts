@@ -7,7 +7,7 @@ import { loadActivationConfig } from '../../shared/config';
 import { activateRegisteredCertificate, type ActivationDeps } from '../../shared/provisioning/activate-certificate';
 import type { DeviceRegistry, IotDirectory } from '../../shared/provisioning/ports';
 import type { CertificateRegisteredEvent } from '../../shared/schemas/certificate-registered-event';
-import type { KeyedCertificate } from '../../local/pki';
+import type { KeyedCertificate } from '../../lib/pki';
 import { BIND_STEPS, FaultInjector } from '../support/fault-injection';
 import { startLocalStack, thingPrincipals, type LocalStack } from '../support/local-stack';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { IoTClient, RegisterCACertificateCommand } from '@aws-sdk/client-iot';
-import { createCa, deviceChain, issueCertificate } from '../../local/pki';
+import { createCa, deviceChain, issueCertificate } from '../../lib/pki';
 import { startEmulatorProcess, type EmulatorEndpoints } from '../support/emulator-process';
 import { toolAvailable } from '../support/tools';
 

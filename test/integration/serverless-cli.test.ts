@@ -6,10 +6,11 @@ import { promisify } from 'node:util';
 import { DescribeCertificateCommand, IoTClient } from '@aws-sdk/client-iot';
 import { seedDemoCertificate } from '../../local/demo';
 import { LocalIotCore } from '../../local/local-iot-core';
-import { loadStack } from '../../local/stack';
+import { loadStack } from '../../lib/stack';
 import { freePort } from '../support/ports';
-import { createCa } from '../../local/pki';
+import { createCa } from '../../lib/pki';
 import { readZip } from '../../bench/zip';
+import { deployStack } from '../../local/deploy-stack';
 
 /**
  * The serverless CLI (osls) offline: `serverless package` with no AWS credentials and what the
@@ -274,7 +275,7 @@ describe('serverless invoke local', () => {
   it('activates the demo certificate in a running local IoT Core', async () => {
     const core = await LocalIotCore.start();
     try {
-      const deployed = await core.deployStack();
+      const deployed = await deployStack(core);
       Object.assign(process.env, core.sdkEnvironment());
       const certificateId = await seedDemoCertificate(core, deployed.tableName);
 

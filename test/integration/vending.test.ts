@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { promisify } from 'node:util';
 import { DescribeCertificateCommand, ListCertificatesCommand } from '@aws-sdk/client-iot';
-import { createCsr } from '../../local/pki';
+import { createCsr } from '../../lib/pki';
 import { createDocumentClient, createIotClient } from '../../shared/aws/clients';
 import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
 import { AwsIotDirectory } from '../../shared/aws/iot-directory';

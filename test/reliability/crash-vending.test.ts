@@ -1,6 +1,6 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { CreateThingGroupCommand, ListThingGroupsForThingCommand } from '@aws-sdk/client-iot';
-import { createCsr } from '../../local/pki';
+import { createCsr } from '../../lib/pki';
 import { createDocumentClient, createIotClient, createSqsClient } from '../../shared/aws/clients';
 import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
 import { AwsIotDirectory } from '../../shared/aws/iot-directory';

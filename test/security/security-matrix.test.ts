@@ -17,14 +17,15 @@ import { requestReply } from '../../device/fleet-provisioning';
 import { connectOnce, runJitrDevice, type Endpoint, type Identity } from '../../local/devices/simulator';
 import { registeredEventOf } from '../../local/iot-core/device-gateway';
 import { splitPemChain } from '../../local/iot-core/pem';
-import { LocalIotCore, type DeployedStack } from '../../local/local-iot-core';
-import { loadStack, PROJECT_ROOT } from '../../local/stack';
-import { createCa, createCsr, deviceChain, issueCertificate, type KeyedCertificate, type KeySpec, type Subject } from '../../local/pki';
+import { LocalIotCore } from '../../local/local-iot-core';
+import { loadStack, PROJECT_ROOT } from '../../lib/stack';
+import { createCa, createCsr, deviceChain, issueCertificate, type KeyedCertificate, type KeySpec, type Subject } from '../../lib/pki';
 import { createDocumentClient, createIotClient } from '../../shared/aws/clients';
 import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
 import { loadEvent } from '../support/fixtures';
 import { signedFetch } from '../support/signed-fetch';
 import { captureHandlerLogs, findSecrets, type LogCapture } from './log-capture';
+import { deployStack, type DeployedStack } from '../../local/deploy-stack';
 
 /**
  * The security matrix, end to end through the local IoT Core: devices over MQTT with mutual TLS, the HTTP
@@ -54,7 +55,7 @@ beforeAll(async () => {
   // Installed first: the function containers start on first use and inherit the pipes.
   logs = captureHandlerLogs();
   core = await LocalIotCore.start({ lambdaTimeScale: 1_000, mqtt: { port: 0 } });
-  deployed = await core.deployStack({ environment: { POWERTOOLS_LOG_LEVEL: 'DEBUG' }, modules: await bundles() });
+  deployed = await deployStack(core, { environment: { POWERTOOLS_LOG_LEVEL: 'DEBUG' }, modules: await bundles() });
   Object.assign(process.env, core.sdkEnvironment());
   iot = createIotClient();
   registry = new DynamoDeviceRegistry(createDocumentClient(), deployed.tableName);

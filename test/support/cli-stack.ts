@@ -6,7 +6,8 @@ import { AttachPolicyCommand, CreateKeysAndCertificateCommand, CreatePolicyComma
 import type { MqttClient } from 'mqtt';
 import { main } from '../../cli/main';
 import { connectOnce, type Endpoint } from '../../device/mqtt-connection';
-import { LocalIotCore, type DeployedStack } from '../../local/local-iot-core';
+import { LocalIotCore } from '../../local/local-iot-core';
+import { deployStack, type DeployedStack } from '../../local/deploy-stack';
 
 /**
  * The operator CLI against an in-process local IoT Core with MQTT and the credential provider on free
@@ -31,7 +32,7 @@ export interface CliStack {
 export async function startCliStack(): Promise<CliStack> {
   const savedEnv = { ...process.env };
   const core = await LocalIotCore.start({ mqtt: { port: 0 }, credentials: { port: 0 }, lambdaTimeScale: 1_000 });
-  const deployed = await core.deployStack({ environment: { POWERTOOLS_LOG_LEVEL: 'SILENT' } });
+  const deployed = await deployStack(core, { environment: { POWERTOOLS_LOG_LEVEL: 'SILENT' } });
   Object.assign(process.env, core.sdkEnvironment());
   const iot = new IoTClient({});
   const dir = mkdtempSync(join(tmpdir(), 'iot-cli-'));

@@ -9,8 +9,9 @@ import {
 } from '@aws-sdk/client-iot';
 import { createDocumentClient, createIotClient } from '../../shared/aws/clients';
 import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
-import { LocalIotCore, type DeployedStack, type LocalIotCoreOptions } from '../../local/local-iot-core';
-import { createCa, deviceChain, issueCertificate, type KeyedCertificate, type KeySpec } from '../../local/pki';
+import { LocalIotCore, type LocalIotCoreOptions } from '../../local/local-iot-core';
+import { createCa, deviceChain, issueCertificate, type KeyedCertificate, type KeySpec } from '../../lib/pki';
+import { deployStack, type DeployedStack } from '../../local/deploy-stack';
 
 /**
  * A local IoT Core with the stack deployed, a CA registered (SNI_ONLY, auto-registration on), and helpers
@@ -42,7 +43,7 @@ export async function startLocalStack(
   options: { core?: LocalIotCoreOptions; params?: Record<string, string> } = {},
 ): Promise<LocalStack> {
   const core = await LocalIotCore.start({ lambdaTimeScale: 1_000, ...options.core });
-  const deployed = await core.deployStack({
+  const deployed = await deployStack(core, {
     ...(options.params ? { params: options.params } : {}),
     environment: { POWERTOOLS_LOG_LEVEL: 'SILENT' },
   });

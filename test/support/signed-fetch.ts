@@ -1,4 +1,4 @@
-import { signedFetch as cliSignedFetch } from '../../cli/sigv4';
+import { signedFetch as cliSignedFetch } from '../../lib/sigv4';
 
 /** A SigV4-signed fetch (service execute-api) for IAM-authorized routes — the CLI's signer, answering a Response. */
 export async function signedFetch(

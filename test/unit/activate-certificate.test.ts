@@ -27,7 +27,7 @@ import {
   type ActivationSettings,
 } from '../../shared/provisioning/activate-certificate';
 import type { Log } from '../../shared/provisioning/ports';
-import { createCa, issueCertificate, type KeyedCertificate } from '../../local/pki';
+import { createCa, issueCertificate, type KeyedCertificate } from '../../lib/pki';
 import { loadEvent } from '../support/fixtures';
 import type { CertificateRegisteredEvent } from '../../shared/schemas/certificate-registered-event';
 

@@ -1,6 +1,6 @@
 import { CertificateUnreadableError, readCertificateFacts } from '../../shared/certificates/certificate-facts';
 import { readCertificateFields } from '../../shared/certificates/der';
-import { createCa, issueCertificate, type KeyedCertificate } from '../../local/pki';
+import { createCa, issueCertificate, type KeyedCertificate } from '../../lib/pki';
 
 describe('readCertificateFacts', () => {
   let ca: KeyedCertificate;

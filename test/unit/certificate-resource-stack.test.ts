@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse, type Tags } from 'yaml';
 import stackModule = require('../../resources/stack.cjs');
-import { loadStack } from '../../local/stack';
+import { loadStack } from '../../lib/stack';
 import { DEVICE_CERTIFICATE_ATTRIBUTES } from '../../shared/provisioning/certificate-resource';
 import { deviceCertificatePropertiesSchema } from '../../shared/schemas/cloudformation-event';
 

@@ -1,7 +1,7 @@
 import { decideProvisioning, type HookDeps, type HookSettings } from '../../shared/provisioning/pre-provisioning';
 import type { CertificateRecord, ClaimResult, IssuedClaim, ProvisioningDecision, ProvisioningRecord } from '../../shared/provisioning/ports';
 import type { DeviceEntry } from '../../shared/registry/device-entry';
-import { createCa, issueCertificate, type KeyedCertificate } from '../../local/pki';
+import { createCa, issueCertificate, type KeyedCertificate } from '../../lib/pki';
 import { loadEvent } from '../support/fixtures';
 
 /**

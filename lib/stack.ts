@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parse, type Tags } from 'yaml';
 import stackModule = require('../resources/stack.cjs');
 import type { StackResources } from '../resources/stack.cjs';
+import { PROJECT_ROOT } from './project-root';
 
 /**
  * The stack as serverless.yml defines it, read without osls so the local IoT Core starts in milliseconds:
@@ -14,7 +15,7 @@ import type { StackResources } from '../resources/stack.cjs';
  * reading matches the packaged template.
  */
 
-export const PROJECT_ROOT = resolve(__dirname, '..');
+export { PROJECT_ROOT };
 
 export interface StackFunction {
   name: string;
