@@ -16,4 +16,6 @@ module.exports = {
   transformIgnorePatterns: ['/node_modules/(?!(@middy|aedes)/)'],
   setupFiles: ['<rootDir>/test/support/setup-env.ts'],
   testTimeout: 60_000,
+  // jest's summary, then one closing line with the counts and the names of skipped tests.
+  reporters: ['<rootDir>/test/support/default-reporter.cjs', '<rootDir>/test/support/summary-reporter.cjs'],
 };
