@@ -32,6 +32,7 @@ import { logger } from '../../shared/logger';
 import { DEVICE_CERTIFICATE_ATTRIBUTES } from '../../shared/provisioning/certificate-resource';
 import type { CustomResourceRequest } from '../../shared/schemas/cloudformation-event';
 import { loadEvent } from '../support/fixtures';
+import { arnOf, loadHandler } from '../support/handlers';
 
 /**
  * Custom::DeviceCertificate against a mocked AWS SDK, answering a real HTTP receiver that stands in for
@@ -45,11 +46,11 @@ const ENDPOINT = 'a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com';
 const CERT_ID = 'a'.repeat(64);
 const NEW_CERT_ID = 'b'.repeat(64);
 const OLD_CERT_ID = '3f9c1e7a52b04d6e8a1f2c3b4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70'; // the sample events' certificate
-const arnOf = (id: string) => `arn:aws:iot:us-east-1:123456789012:cert/${id}`;
 const CERTIFICATE_PEM = '-----BEGIN CERTIFICATE-----\nMIIBstand-in-certificate\n-----END CERTIFICATE-----\n';
 
 type Context = { getRemainingTimeInMillis(): number; logStreamName: string };
-let lambdaHandler: (event: unknown, context: Context) => Promise<CustomResourceResponse | undefined>;
+type HandlerModule = typeof import('../../functions/certificate-resource/handler');
+let lambdaHandler: HandlerModule['lambdaHandler'];
 
 // ---- the ResponseURL receiver ----
 interface Received {
@@ -134,9 +135,8 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   receiverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  process.env.CERTIFICATE_BUCKET = BUCKET;
-  // Configuration is read at cold start: load the handler once the environment is set.
-  ({ lambdaHandler } = require('../../functions/certificate-resource/handler') as { lambdaHandler: typeof lambdaHandler });
+  // The bucket is a stack parameter in serverless.yml: the stage's environment with it given.
+  ({ lambdaHandler } = loadHandler<HandlerModule>('certificateResource', { environment: { CERTIFICATE_BUCKET: BUCKET } }));
 });
 
 afterAll(async () => {
