@@ -167,7 +167,8 @@ async function answer(url: string, response: CustomResourceResponse, deadline: n
   return response;
 }
 
-function perform<Step extends string, Created extends { physicalResourceId: string }>(
+/** The resource's work for the request's type; async, so that a resource that throws at once rejects. */
+async function perform<Step extends string, Created extends { physicalResourceId: string }>(
   request: CustomResourceRequest,
   resource: CustomResource<Step, Created>,
   progress: Progress<Step, Created>,

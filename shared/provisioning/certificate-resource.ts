@@ -1,7 +1,7 @@
 import {
   checkpoint,
-  readProperties,
   loggableError,
+  readProperties,
   runUntil,
   type CustomResource,
   type Done,
