@@ -66,7 +66,10 @@ export interface CustomResource<Step extends string, Created extends { physicalR
   create(request: CreateRequest, progress: Progress<Step, Created>): Promise<Done>;
   update(request: UpdateRequest, progress: Progress<Step, Created>): Promise<Done>;
   delete(request: DeleteRequest, progress: Progress<Step, Created>): Promise<Done>;
-  /** Runs after a FAILED answer to work that failed or timed out (e.g. to remove what it made); must not reject. */
+  /**
+   * Runs after the FAILED answer to work that failed or timed out (e.g. to remove what it made), and should
+   * settle by `failure.until`; one that rejects, or is still running at the answer's deadline, is logged.
+   */
   afterFailedAnswer?(failure: Failure<Step, Created>): Promise<void>;
 }
 
