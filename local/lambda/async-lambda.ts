@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { raceDeadline } from '../../shared/lambda/deadline';
 
 /**
  * AWS Lambda's asynchronous invocation, as the IoT rules engine uses it: events are queued, run with a
@@ -137,17 +138,12 @@ export class AsyncLambda {
       callbackWaitsForEmptyEventLoop: true,
       getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     };
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(Object.assign(new Error(`Task timed out after ${this.o.timeoutSeconds} seconds`), { name: 'Sandbox.Timedout' })),
-          this.o.timeoutSeconds * 1000,
-        );
-      });
-      const result = await Promise.race([this.o.handler(structuredClone(item.event), context), timeout]);
+      const raced = await raceDeadline(() => this.o.handler(structuredClone(item.event), context), deadline);
+      if (raced.kind === 'timed-out') throw Object.assign(new Error(`Task timed out after ${this.o.timeoutSeconds} seconds`), { name: 'Sandbox.Timedout' });
+      if (raced.kind === 'failed') throw raced.error;
       this.stats.succeeded++;
-      this.o.onResult?.(item.event, result);
+      this.o.onResult?.(item.event, raced.value);
     } catch (error) {
       this.stats.errors++;
       const e = error instanceof Error ? error : new Error(String(error));
@@ -163,8 +159,6 @@ export class AsyncLambda {
           this.pump();
         }, delay / this.o.timeScale);
       }
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { raceDeadline } from '../../shared/lambda/deadline';
 import type { LambdaContext, LambdaHandler } from './async-lambda';
 
 /**
@@ -74,30 +75,24 @@ export class WorkerRuntime {
     void worker.terminate();
   }
 
-  private invoke(container: Container, event: unknown, context: LambdaContext): Promise<unknown> {
+  private async invoke(container: Container, event: unknown, context: LambdaContext): Promise<unknown> {
     const id = ++nextId;
     const deadline = Date.now() + context.getRemainingTimeInMillis();
     const { getRemainingTimeInMillis: _, ...plainContext } = context;
-    return new Promise((resolveResult, reject) => {
-      const timer = setTimeout(() => {
-        cleanup();
-        // Lambda ends an environment whose invocation timed out; the next one cold-starts.
-        this.remove(container.worker);
-        reject(Object.assign(new Error('Task timed out'), { name: 'Sandbox.Timedout' }));
-      }, Math.max(1, deadline - Date.now()));
+    let stopListening = () => {};
+    const answered = new Promise<unknown>((resolveResult, reject) => {
       const onMessage = (message: { type: string; id: number; result?: unknown; error?: { name: string; message: string } }) => {
         if (message.id !== id) return;
-        cleanup();
+        stopListening();
         if (message.type === 'result') resolveResult(message.result);
         else reject(Object.assign(new Error(message.error?.message), { name: message.error?.name ?? 'Error' }));
       };
       const onError = (error: Error) => {
-        cleanup();
+        stopListening();
         this.remove(container.worker);
         reject(error);
       };
-      const cleanup = () => {
-        clearTimeout(timer);
+      stopListening = () => {
         container.worker.off('message', onMessage);
         container.worker.off('error', onError);
       };
@@ -105,6 +100,13 @@ export class WorkerRuntime {
       container.worker.once('error', onError);
       container.worker.postMessage({ id, event, context: { ...plainContext, deadline } });
     });
+    const raced = await raceDeadline(answered, deadline);
+    if (raced.kind === 'done') return raced.value;
+    if (raced.kind === 'failed') throw raced.error;
+    stopListening();
+    // Lambda ends an environment whose invocation timed out; the next one cold-starts.
+    this.remove(container.worker);
+    throw Object.assign(new Error('Task timed out'), { name: 'Sandbox.Timedout' });
   }
 
   async close(): Promise<void> {

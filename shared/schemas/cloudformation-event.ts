@@ -40,6 +40,9 @@ export const customResourceRequestSchema = z.discriminatedUnion('RequestType', [
 ]);
 
 export type CustomResourceRequest = z.infer<typeof customResourceRequestSchema>;
+export type CreateRequest = Extract<CustomResourceRequest, { RequestType: 'Create' }>;
+export type UpdateRequest = Extract<CustomResourceRequest, { RequestType: 'Update' }>;
+export type DeleteRequest = Extract<CustomResourceRequest, { RequestType: 'Delete' }>;
 
 /**
  * What a request needs for any answer at all: where to send it and what to echo. A request that fails the

@@ -6,7 +6,8 @@ import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { loadEvent } from '../support/fixtures';
-import { deviceId, fcParameters, hex64, junk, mutatingIotCalls, nearValid, notDeviceId, RUNS, show, TIMEOUT_MS, wrongType, type FieldRule } from './fuzz-support';
+import { arnOf, loadHandler, mutatingIotCalls } from '../support/handlers';
+import { deviceId, fcParameters, hex64, junk, nearValid, notDeviceId, RUNS, show, TIMEOUT_MS, wrongType, type FieldRule } from './fuzz-support';
 
 /**
  * Fuzz: `Custom::DeviceCertificate` (`functions/certificate-resource`) with generated CloudFormation
@@ -22,7 +23,7 @@ const s3Mock = mockClient(S3Client);
 let server: Server;
 let receiver = '';
 const received = new Map<string, Array<{ method: string; body: string; contentType: string | undefined }>>();
-let lambdaHandler: (event: unknown, context: { getRemainingTimeInMillis(): number; logStreamName?: string }) => Promise<unknown>;
+let lambdaHandler: (typeof import('../../functions/certificate-resource/handler'))['lambdaHandler'];
 
 /** Stands for the receiver's URL of this run; replaced before the request is sent. */
 const HERE = 'http://response.invalid/here';
@@ -101,20 +102,21 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   receiver = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  process.env.CERTIFICATE_BUCKET = 'fuzz-certificates';
-  ({ lambdaHandler } = require('../../functions/certificate-resource/handler') as { lambdaHandler: typeof lambdaHandler });
+  ({ lambdaHandler } = loadHandler<typeof import('../../functions/certificate-resource/handler')>('certificateResource', {
+    environment: { CERTIFICATE_BUCKET: 'fuzz-certificates' },
+  }));
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
   const id = 'c'.repeat(64);
   iotMock.onAnyCommand().resolves({});
   iotMock.on(CreateKeysAndCertificateCommand).resolves({
     certificateId: id,
-    certificateArn: `arn:aws:iot:us-east-1:123456789012:cert/${id}`,
+    certificateArn: arnOf(id),
     certificatePem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
     keyPair: { PrivateKey: privateKey, PublicKey: publicKey },
   });
   iotMock.on(DescribeEndpointCommand).resolves({ endpointAddress: 'fuzz-ats.iot.us-east-1.amazonaws.com' });
   iotMock.on(DescribeCertificateCommand).callsFake((input: { certificateId: string }) => ({
-    certificateDescription: { certificateId: input.certificateId, certificateArn: `arn:aws:iot:us-east-1:123456789012:cert/${input.certificateId}`, status: 'ACTIVE', certificatePem: 'pem' },
+    certificateDescription: { certificateId: input.certificateId, certificateArn: arnOf(input.certificateId), status: 'ACTIVE', certificatePem: 'pem' },
   }));
   iotMock.on(ListPrincipalThingsCommand).resolves({ things: [] });
   iotMock.on(ListAttachedPoliciesCommand).resolves({ policies: [] });

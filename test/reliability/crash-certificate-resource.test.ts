@@ -4,13 +4,11 @@ import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCom
 import { S3CertificateStore } from '../../shared/aws/certificate-store';
 import { createIotClient, createS3Client } from '../../shared/aws/clients';
 import { AwsIotDirectory } from '../../shared/aws/iot-directory';
+import { DEFAULT_CUSTOM_RESOURCE_SETTINGS, handleCustomResourceRequest } from '../../shared/cloudformation/custom-resource';
 import { sendResponse, type CustomResourceResponse } from '../../shared/cloudformation/respond';
-import {
-  DEFAULT_CERTIFICATE_RESOURCE_SETTINGS,
-  handleCertificateResourceRequest,
-  type CertificateResourceDeps,
-} from '../../shared/provisioning/certificate-resource';
+import { DEFAULT_CERTIFICATE_RESOURCE_SETTINGS, deviceCertificateResource } from '../../shared/provisioning/certificate-resource';
 import { loadEvent } from '../support/fixtures';
+import { arnOf } from '../support/handlers';
 import { startLocalStack, type LocalStack } from '../support/local-stack';
 import { FaultInjector, type FaultKind } from '../support/fault-injection';
 import { scaled } from '../support/scale';
@@ -55,7 +53,7 @@ type How = FaultKind;
  * the answer included. `fail`: that call fails the same way, and the function carries on (answers FAILED).
  * PutObjects run one at a time, so that a crash after one leaves exactly the objects written before it.
  */
-function environment(fault?: { step: Step; how: How }): CertificateResourceDeps & { crashed: () => boolean } {
+function environment(fault?: { step: Step; how: How }) {
   const faults = new FaultInjector(fault);
   const after = <T>(step: Step, work: () => Promise<T>): Promise<T> => faults.after(step, work);
 
@@ -79,14 +77,25 @@ function environment(fault?: { step: Step; how: How }): CertificateResourceDeps 
     },
   }) as S3Client;
 
-  return {
+  const log = { debug() {}, info() {}, warn() {}, error() {} };
+  const resource = deviceCertificateResource({
     iot: guardedIot,
     store: new S3CertificateStore(guardedS3, bucket),
     dataEndpoint: () => after('iot.describeEndpoint', () => iot.describeEndpoint('iot:Data-ATS')),
-    respond: (url, response, options) => after('respond', () => sendResponse(url, response, options)),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     settings: { ...DEFAULT_CERTIFICATE_RESOURCE_SETTINGS, deleteBackoffMs: 50 },
-    log: { debug() {}, info() {}, warn() {}, error() {} },
+    log,
+  });
+  return {
+    /** One invocation in this environment, with a 60-second Lambda limit. */
+    run: (event: Request) => {
+      const started = Date.now();
+      return handleCustomResourceRequest(structuredClone(event), { getRemainingTimeInMillis: () => 60_000 - (Date.now() - started) }, resource, {
+        respond: (url, response, options) => after('respond', () => sendResponse(url, response, options)),
+        settings: DEFAULT_CUSTOM_RESOURCE_SETTINGS,
+        log,
+      });
+    },
     crashed: () => faults.crashed,
   };
 }
@@ -109,11 +118,10 @@ function request(type: 'Create' | 'Delete', thingName: string, overrides: Record
 async function invoke(event: Request, fault?: { step: Step; how: How }): Promise<{ answer: CustomResourceResponse; attempts: number; crashed: boolean }> {
   let attempts = 0;
   let crashed = false;
-  for (let deps = environment(fault); attempts < 3; deps = environment()) {
+  for (let container = environment(fault); attempts < 3; container = environment()) {
     attempts++;
-    const started = Date.now();
-    await handleCertificateResourceRequest(structuredClone(event), { getRemainingTimeInMillis: () => 60_000 - (Date.now() - started) }, deps);
-    if (!deps.crashed()) break;
+    await container.run(event);
+    if (!container.crashed()) break;
     crashed = true;
   }
   const [first] = stack.core.cloudFormationResponses.received(event.RequestId as string);
@@ -122,7 +130,6 @@ async function invoke(event: Request, fault?: { step: Step; how: How }): Promise
 }
 
 const account = () => stack.core.defaultAccount;
-const arnOf = (certificateId: string) => `arn:aws:iot:us-east-1:${account().accountId}:cert/${certificateId}`;
 
 /**
  * The example stack (Thing, DeviceCertificate, ThingPrincipalAttachment, PolicyPrincipalAttachment)
@@ -146,8 +153,8 @@ async function createStack(thingName: string, fault?: { step: Step; how: How }) 
 /** Stack deletion: the attachments first (they depend on the certificate), then the custom resource, then the thing. */
 async function deleteStack(thingName: string, certificateId: string, fault?: { step: Step; how: How }, options: { keepAttachments?: boolean } = {}) {
   if (!options.keepAttachments) {
-    await stack.iot.send(new DetachPolicyCommand({ policyName: stack.deployed.devicePolicyName, target: arnOf(certificateId) }));
-    await stack.iot.send(new DetachThingPrincipalCommand({ thingName, principal: arnOf(certificateId) }));
+    await stack.iot.send(new DetachPolicyCommand({ policyName: stack.deployed.devicePolicyName, target: arnOf(certificateId, account().accountId) }));
+    await stack.iot.send(new DetachThingPrincipalCommand({ thingName, principal: arnOf(certificateId, account().accountId) }));
   }
   const deleted = await invoke(request('Delete', thingName, { PhysicalResourceId: certificateId }), fault);
   if (deleted.answer.Status === 'SUCCESS') await stack.iot.send(new DeleteThingCommand({ thingName }));
@@ -266,7 +273,7 @@ describe('Create answered, then deleted before Lambda’s retry', () => {
     const event = request('Create', thingName);
     // The answer goes out, then the process dies: Lambda will run the request again, a minute or more later.
     const first = environment({ step: 'respond', how: 'crash' });
-    await handleCertificateResourceRequest(structuredClone(event), { getRemainingTimeInMillis: () => 60_000 }, first);
+    await first.run(event);
     expect(first.crashed()).toBe(true);
     const [answered] = stack.core.cloudFormationResponses.received(event.RequestId as string);
     const answer = answered!.body as unknown as CustomResourceResponse;
@@ -278,7 +285,7 @@ describe('Create answered, then deleted before Lambda’s retry', () => {
     await stack.iot.send(new DeleteThingCommand({ thingName }));
 
     // Lambda's retry of the Create.
-    await handleCertificateResourceRequest(structuredClone(event), { getRemainingTimeInMillis: () => 60_000 }, environment());
+    await environment().run(event);
 
     expect(await objectsUnder(thingName)).toEqual([]);
     expect(madeSince(before)).toEqual([]);

@@ -27,11 +27,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { MAX_RESPONSE_BYTES, responseBody, sendResponse, type CustomResourceResponse } from '../../shared/cloudformation/respond';
+import type { CustomResourceResponse } from '../../shared/cloudformation/respond';
 import { logger } from '../../shared/logger';
 import { DEVICE_CERTIFICATE_ATTRIBUTES } from '../../shared/provisioning/certificate-resource';
 import type { CustomResourceRequest } from '../../shared/schemas/cloudformation-event';
 import { loadEvent } from '../support/fixtures';
+import { arnOf, loadHandler } from '../support/handlers';
 
 /**
  * Custom::DeviceCertificate against a mocked AWS SDK, answering a real HTTP receiver that stands in for
@@ -45,11 +46,11 @@ const ENDPOINT = 'a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com';
 const CERT_ID = 'a'.repeat(64);
 const NEW_CERT_ID = 'b'.repeat(64);
 const OLD_CERT_ID = '3f9c1e7a52b04d6e8a1f2c3b4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70'; // the sample events' certificate
-const arnOf = (id: string) => `arn:aws:iot:us-east-1:123456789012:cert/${id}`;
 const CERTIFICATE_PEM = '-----BEGIN CERTIFICATE-----\nMIIBstand-in-certificate\n-----END CERTIFICATE-----\n';
 
 type Context = { getRemainingTimeInMillis(): number; logStreamName: string };
-let lambdaHandler: (event: unknown, context: Context) => Promise<CustomResourceResponse | undefined>;
+type HandlerModule = typeof import('../../functions/certificate-resource/handler');
+let lambdaHandler: HandlerModule['lambdaHandler'];
 
 // ---- the ResponseURL receiver ----
 interface Received {
@@ -134,9 +135,8 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   receiverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  process.env.CERTIFICATE_BUCKET = BUCKET;
-  // Configuration is read at cold start: load the handler once the environment is set.
-  ({ lambdaHandler } = require('../../functions/certificate-resource/handler') as { lambdaHandler: typeof lambdaHandler });
+  // The bucket is a stack parameter in serverless.yml: the stage's environment with it given.
+  ({ lambdaHandler } = loadHandler<HandlerModule>('certificateResource', { environment: { CERTIFICATE_BUCKET: BUCKET } }));
 });
 
 afterAll(async () => {
@@ -463,71 +463,8 @@ describe('requests that are not quite right', () => {
   });
 });
 
+// The wire (size limit, retries, headers) on its own: test/unit/custom-resource.test.ts.
 describe('the answer to the ResponseURL', () => {
-  const base: CustomResourceResponse = {
-    Status: 'FAILED',
-    PhysicalResourceId: CERT_ID,
-    StackId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/s/1',
-    RequestId: 'r-1',
-    LogicalResourceId: 'DeviceCertificate',
-  };
-
-  it.each([
-    ['ASCII', 'x'.repeat(10_000)],
-    ['multi-byte characters', '証明書'.repeat(3_000)],
-    ['characters JSON escapes', '"\n\\'.repeat(3_000)],
-  ])('cuts a long Reason of %s so the body stays within 4096 bytes', (_, reason) => {
-    const body = responseBody({ ...base, Reason: reason });
-    expect(Buffer.byteLength(body)).toBeLessThanOrEqual(MAX_RESPONSE_BYTES);
-    expect(Buffer.byteLength(body)).toBeGreaterThan(MAX_RESPONSE_BYTES - 16);
-    const parsed = JSON.parse(body) as CustomResourceResponse;
-    expect(parsed.Reason!.endsWith('…')).toBe(true);
-    expect(reason.startsWith(parsed.Reason!.slice(0, -1))).toBe(true);
-    expect(parsed).toMatchObject({ Status: 'FAILED', PhysicalResourceId: CERT_ID, RequestId: 'r-1' });
-  });
-
-  it('leaves a body that fits as it is', () => {
-    const response = { ...base, Reason: 'short' };
-    expect(responseBody(response)).toBe(JSON.stringify(response));
-  });
-
-  it('turns an answer whose Data alone is too large into a FAILED one that says why', () => {
-    const body = responseBody({ ...base, Status: 'SUCCESS', Data: { Big: 'x'.repeat(5_000) } });
-    expect(Buffer.byteLength(body)).toBeLessThanOrEqual(MAX_RESPONSE_BYTES);
-    expect(JSON.parse(body)).toMatchObject({ Status: 'FAILED', Reason: 'the answer was larger than 4096 bytes', PhysicalResourceId: CERT_ID });
-  });
-
-  it('sends at most 4096 bytes to the receiver', async () => {
-    await sendResponse(`${receiverUrl}/r`, { ...base, Reason: 'y'.repeat(20_000) });
-    expect(Buffer.byteLength(onlyAnswer() && received[0]!.body)).toBeLessThanOrEqual(MAX_RESPONSE_BYTES);
-  });
-
-  it('tries again after a 500 and delivers the same body', async () => {
-    statuses = [500, 503];
-    const result = await sendResponse(`${receiverUrl}/r`, { ...base, Reason: 'r' }, { backoffMs: 10 });
-    expect(result).toEqual({ status: 200, attempts: 3 });
-    expect(received).toHaveLength(3);
-    expect(new Set(received.map((r) => r.body)).size).toBe(1);
-  });
-
-  it('does not try again after a 403 (an expired or mis-signed URL)', async () => {
-    statuses = [403];
-    await expect(sendResponse(`${receiverUrl}/r`, { ...base, Reason: 'r' }, { backoffMs: 10 })).rejects.toThrow('answered 403');
-    expect(received).toHaveLength(1);
-  });
-
-  it('gives up on an unreachable receiver within its deadline, without naming the URL’s path', async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
-    const started = Date.now();
-    const delivery = sendResponse(`http://127.0.0.1:${port}/secret-signature`, { ...base, Reason: 'r' }, { backoffMs: 50, deadline: Date.now() + 1_000 });
-    await expect(delivery).rejects.toThrow(/ECONNREFUSED/);
-    await expect(delivery).rejects.not.toThrow(/secret-signature/);
-    expect(Date.now() - started).toBeLessThan(2_000);
-  });
-
   it('retries the handler’s answer on a 500', async () => {
     givenIssuedCertificate();
     statuses = [500];
