@@ -8,8 +8,8 @@ import { MqttEndpoint } from './iot-core/mqtt-endpoint';
 import { localTls } from './iot-core/tls-material';
 import { invalid } from './iot-core/errors';
 import { DeviceGateway, type ConnectResult } from './iot-core/device-gateway';
-import type { AccountState } from './iot-core/registry';
-import { IotRegistry } from './iot-core/registry';
+import type { IotAccount } from './iot-core/registry/account';
+import { IotRegistry } from './iot-core/registry/iot-registry';
 import { RuleEngine, type TopicRule } from './iot-core/rules';
 import { TrafficControl, type FaultOptions, type TrafficOptions } from './iot-core/traffic';
 import { randomUUID } from 'node:crypto';
@@ -204,7 +204,7 @@ export class LocalIotCore {
     return core;
   }
 
-  get defaultAccount(): AccountState {
+  get defaultAccount(): IotAccount {
     return this.registry.account();
   }
 
@@ -235,7 +235,7 @@ export class LocalIotCore {
     this.dynamo.setOutage(mode, durationMs);
   }
 
-  rules(account: AccountState = this.defaultAccount): RuleEngine {
+  rules(account: IotAccount = this.defaultAccount): RuleEngine {
     let engine = this.ruleEngines.get(account.accountId);
     if (!engine) {
       engine = new RuleEngine(
@@ -253,11 +253,11 @@ export class LocalIotCore {
     return engine;
   }
 
-  addRule(rule: TopicRule, account: AccountState = this.defaultAccount): void {
+  addRule(rule: TopicRule, account: IotAccount = this.defaultAccount): void {
     this.rules(account).addRule(rule);
   }
 
-  publish(account: AccountState, topic: string, payload: unknown): string[] {
+  publish(account: IotAccount, topic: string, payload: unknown): string[] {
     return this.rules(account).publish(topic, payload);
   }
 

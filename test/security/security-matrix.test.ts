@@ -197,7 +197,7 @@ async function jitrAttempt(spec: JitrSpec): Promise<Observed> {
 async function registeredAnywayAttempt(spec: JitrSpec): Promise<Observed> {
   const { certificate, identity, deviceId } = await jitrDevice(spec);
   const account = core.defaultAccount;
-  const record = core.registry.autoRegister(account, new X509Certificate(certificate.certificatePem), account.caCertificates.get(ca.certificateId)!);
+  const record = account.certificates.autoRegister(new X509Certificate(certificate.certificatePem), account.certificates.describeCa(ca.certificateId));
   core.publish(account, `$aws/events/certificates/registered/${ca.certificateId}`, registeredEventOf(account, record));
   await core.idle();
   const decision = decisionFor(record.certificateId);
