@@ -53,7 +53,7 @@ export class MqttEndpoint {
   private readonly handshakes = new WeakMap<object, Extract<HandshakeResult, { ok: true }>>();
   private readonly principals = new WeakMap<Client, Principal>();
   private readonly tls: DeviceTls;
-  private broker!: Aedes;
+  private readonly broker: Aedes;
   private readonly servers: Server[] = [];
   private readonly sockets = new Set<TLSSocket>();
   readonly fleet: FleetProvisioning;
@@ -66,13 +66,6 @@ export class MqttEndpoint {
   ) {
     this.fleet = new FleetProvisioning(options.registry, options.issuer, options.invoke, options.now);
     this.tls = new DeviceTls(options.registry, options.issuer, options.tls);
-  }
-
-  private now(): number {
-    return (this.options.now?.() ?? new Date()).getTime();
-  }
-
-  async listen(port: number, hosts: readonly string[] = ['127.0.0.1', '::1']): Promise<number> {
     this.broker = new Aedes({
       heartbeatInterval: 3_600_000,
       authenticate: (client, _u, _p, done) => this.authenticate(client, done),
@@ -80,6 +73,13 @@ export class MqttEndpoint {
       authorizeSubscribe: (client, subscription, done) => this.authorizeSubscribe(client, subscription, done),
       authorizeForward: (client, packet) => (this.mayReceive(client, packet.topic) ? packet : null),
     });
+  }
+
+  private now(): number {
+    return (this.options.now?.() ?? new Date()).getTime();
+  }
+
+  async listen(port: number, hosts: readonly string[] = ['127.0.0.1', '::1']): Promise<number> {
     await this.broker.listen();
     for (const host of hosts) {
       const server = createServer(this.tls.serverOptions());

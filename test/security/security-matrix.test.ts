@@ -14,7 +14,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
 import type { MqttClient } from 'mqtt';
 import { requestReply } from '../../device/fleet-provisioning';
-import { connectOnce, runJitrDevice, type Endpoint, type Identity } from '../../local/devices/simulator';
+import { connectOnce, runJitrDevice, type Endpoint, type Identity } from '../../local/sandbox/simulator';
 import { registeredEventOf } from '../../local/iot-core/device-gateway';
 import { splitPemChain } from '../../local/iot-core/pem';
 import { LocalIotCore } from '../../local/local-iot-core';
