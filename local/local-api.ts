@@ -1,5 +1,5 @@
 import type { LocalDynamoDb } from './dynamodb';
-import type { LocalFunctions } from './functions';
+import type { LocalFunctions } from './local-functions';
 import type { HttpApiHost } from './http/http-api-host';
 import type { ResponseReceiver } from './cloudformation/response-receiver';
 import type { LocalRoute, RawLocalRoute } from './iot-core/control-plane';

@@ -19,14 +19,14 @@ import { HttpApiHost } from './http/http-api-host';
 import { LocalSqs } from './sqs/local-sqs';
 import { LocalS3 } from './s3/local-s3';
 import { ResponseReceiver } from './cloudformation/response-receiver';
-import { LocalFunctions, type FailureMessage } from './functions';
+import { LocalFunctions, type FailureMessage } from './local-functions';
 import { cloudFormationResponses, localApi } from './local-api';
 import { sdkEnvironment, type LocalEndpoints } from '../lib/local-endpoints';
 
 /**
  * The local IoT Core: the control plane (HTTP, REST-JSON) over the registry's services, the device gateway
  * (first connects), the MQTT endpoint and the credential provider (mutual TLS), the rules engine and
- * Lambda's invocation models (functions.ts), DynamoDB (dynalite), SQS, S3 and the HTTP API.
+ * Lambda's invocation models (local-functions.ts), DynamoDB (dynalite), SQS, S3 and the HTTP API.
  * `deployStack()` (deploy-stack.ts) puts the stack of serverless.yml into it — tables, policies, topic rule,
  * CA, and the real handlers, run with the SDK pointed here by AWS_ENDPOINT_URL_* variables.
  *
@@ -62,7 +62,7 @@ export interface LocalIotCoreOptions {
 }
 
 export type { LocalEndpoints } from '../lib/local-endpoints';
-export type { FailureMessage } from './functions';
+export type { FailureMessage } from './local-functions';
 
 /** What a local IoT Core is made of, each part already built (and listening, for servers). */
 interface LocalIotCoreParts {

@@ -19,6 +19,11 @@ import type { TrafficControl } from './traffic';
  * (aws-iot-reference §0, §4), so the real AWS SDK and AWS CLI work against it with only an endpoint URL.
  * Signatures are not checked: any credentials work. The account is taken from the access key id when it is
  * 12 digits (e.g. AWS_ACCESS_KEY_ID=111111111111), which lets one local IoT Core play several accounts.
+ *
+ * This is the protocol layer: each route reads its input from the path, query, headers and body, calls one
+ * method of the account's services (registry/), and shapes the domain record it gets back into the
+ * operation's output (the envelope, `nextMarker`/`nextToken`, dates as epoch seconds). The services know
+ * nothing of the wire.
  */
 
 interface Request {
