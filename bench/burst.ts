@@ -209,7 +209,7 @@ export async function runBurst(options: BurstOptions, prepared?: { devices: Keye
       const at = awsSeconds();
       let waiting = 0;
       let newlyActive = 0;
-      for (const certificate of account.certificates.values()) {
+      for (const certificate of account.certificates.all()) {
         if (!ours.has(certificate.certificateId)) continue;
         if (!registeredAt.has(certificate.certificateId)) registeredAt.set(certificate.certificateId, at);
         if (certificate.status === 'PENDING_ACTIVATION') waiting++;
@@ -286,7 +286,7 @@ export async function runBurst(options: BurstOptions, prepared?: { devices: Keye
     let revokedOrInactive = 0;
     let lost = 0;
     for (const device of devices) {
-      const status = account.certificates.get(device.certificateId)?.status;
+      const status = account.certificates.find(device.certificateId)?.status;
       if (status === 'ACTIVE') active++;
       else if (status === 'PENDING_ACTIVATION') stuckPending++;
       else if (status) revokedOrInactive++;

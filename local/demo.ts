@@ -15,13 +15,13 @@ import { PROJECT_ROOT } from '../lib/stack';
 export async function seedDemoCertificate(core: LocalIotCore, tableName: string): Promise<string> {
   const account = core.defaultAccount;
   const read = (file: string) => splitPemChain(readFileSync(resolve(PROJECT_ROOT, 'events/fixtures', file), 'utf8'))[0]!;
-  const { certificateId: caId } = core.registry.registerCaCertificate(account, {
+  const ca = account.certificates.registerCa({
     caCertificate: read('demo-ca.pem').toString(),
     certificateMode: 'SNI_ONLY',
     setAsActive: true,
     allowAutoRegistration: true,
   });
-  const record = core.registry.autoRegister(account, read('demo-device.pem'), account.caCertificates.get(caId)!);
+  const record = account.certificates.autoRegister(read('demo-device.pem'), ca);
   const registry = new DynamoDeviceRegistry(createDocumentClient(), tableName);
   await registry.allow('DEMO-0001', {}, new Date());
   // events/pre-provisioning-hook.json asks for FLEET-0001; events/vend-certificate*.json for DEMO-VEND-000x.

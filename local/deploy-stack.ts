@@ -137,21 +137,21 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
 
   for (const id of ofType('AWS::IoT::Policy')) {
     const p = propsOf(id) as { PolicyName: string; PolicyDocument: unknown };
-    if (!account.policies.has(p.PolicyName)) registry.createPolicy(account, p.PolicyName, { policyDocument: JSON.stringify(p.PolicyDocument) });
+    if (!account.policies.has(p.PolicyName)) account.policies.create(p.PolicyName, { policyDocument: JSON.stringify(p.PolicyDocument) });
     context.refs[id] = p.PolicyName;
   }
   for (const id of ofType('AWS::IoT::ThingGroup')) {
     const g = propsOf(id) as { ThingGroupName: string };
-    tolerateExisting(() => registry.createThingGroup(account, g.ThingGroupName, {}));
+    tolerateExisting(() => account.things.createGroup(g.ThingGroupName, {}));
   }
   for (const id of ofType('AWS::IoT::ThingType')) {
     const t = propsOf(id) as { ThingTypeName: string; ThingTypeProperties?: Record<string, unknown> };
-    registry.createThingType(account, t.ThingTypeName, { ...(t.ThingTypeProperties ? { thingTypeProperties: t.ThingTypeProperties } : {}) });
+    account.things.createType(t.ThingTypeName, { ...(t.ThingTypeProperties ? { thingTypeProperties: t.ThingTypeProperties } : {}) });
   }
   for (const id of ofType('AWS::IoT::RoleAlias')) {
     const alias = propsOf(id) as { RoleAlias: string; RoleArn: string; CredentialDurationSeconds?: number };
     tolerateExisting(() =>
-      registry.createRoleAlias(account, alias.RoleAlias, {
+      account.roleAliases.create(alias.RoleAlias, {
         roleArn: alias.RoleArn,
         ...(alias.CredentialDurationSeconds ? { credentialDurationSeconds: alias.CredentialDurationSeconds } : {}),
       }),
@@ -161,7 +161,7 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
   for (const id of ofType('AWS::IoT::CACertificate')) {
     const ca = propsOf(id) as { CACertificatePem: string; CertificateMode: string; VerificationCertificatePem?: string };
     tolerateExisting(() => {
-      caCertificateId = registry.registerCaCertificate(account, {
+      caCertificateId = account.certificates.registerCa({
         caCertificate: ca.CACertificatePem,
         certificateMode: ca.CertificateMode,
         setAsActive: true,
@@ -261,7 +261,7 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
     };
     templateName = t.TemplateName;
     tolerateExisting(() =>
-      registry.createProvisioningTemplate(account, {
+      account.provisioning.createTemplate({
         templateName: t.TemplateName,
         templateBody: t.TemplateBody,
         provisioningRoleArn: t.ProvisioningRoleArn,

@@ -6,29 +6,31 @@ import { ControlPlaneServer } from './iot-core/control-plane';
 import { CredentialsEndpoint } from './iot-core/credentials-endpoint';
 import { MqttEndpoint } from './iot-core/mqtt-endpoint';
 import { localTls } from './iot-core/tls-material';
-import { invalid } from './iot-core/errors';
 import { DeviceGateway, type ConnectResult } from './iot-core/device-gateway';
-import type { AccountState } from './iot-core/registry';
-import { IotRegistry } from './iot-core/registry';
-import { RuleEngine, type TopicRule } from './iot-core/rules';
+import type { IotAccount } from './iot-core/registry/account';
+import { IotRegistry } from './iot-core/registry/iot-registry';
+import type { RuleEngine, TopicRule } from './iot-core/rules';
 import { TrafficControl, type FaultOptions, type TrafficOptions } from './iot-core/traffic';
-import { randomUUID } from 'node:crypto';
 import { startDynamoDb, type DynamoDbOutageMode, type LocalDynamoDb } from './dynamodb';
-import { AsyncLambda, type FailureRecord, type LambdaHandler } from './lambda/async-lambda';
-import { WorkerRuntime } from './lambda/worker-runtime';
-import { LocalHttpApi, type HttpRoute } from './http/http-api';
-import { LocalJwtIssuer } from './http/jwt';
+import type { AsyncLambda, LambdaHandler } from './lambda/async-lambda';
+import type { WorkerRuntime } from './lambda/worker-runtime';
+import type { HttpRoute } from './http/http-api';
+import { HttpApiHost } from './http/http-api-host';
 import { LocalSqs } from './sqs/local-sqs';
 import { LocalS3 } from './s3/local-s3';
 import { ResponseReceiver } from './cloudformation/response-receiver';
+import { LocalFunctions, type FailureMessage } from './local-functions';
+import { cloudFormationResponses, localApi } from './local-api';
 import { sdkEnvironment, type LocalEndpoints } from '../lib/local-endpoints';
 
-
 /**
- * The local IoT Core: the control plane (HTTP, REST-JSON), the device gateway (first connects), the rules
- * engine, Lambda's async invocation model with its on-failure destination, and DynamoDB (dynalite).
- * `deployStack` puts the stack of serverless.yml into it — table, device policy, topic rule, CA, and the
- * real handlers, loaded in-process with the SDK pointed here by AWS_ENDPOINT_URL_* variables.
+ * The local IoT Core: the control plane (HTTP, REST-JSON) over the registry's services, the device gateway
+ * (first connects), the MQTT endpoint and the credential provider (mutual TLS), the rules engine and
+ * Lambda's invocation models (local-functions.ts), DynamoDB (dynalite), SQS, S3 and the HTTP API.
+ * `deployStack()` (deploy-stack.ts) puts the stack of serverless.yml into it — tables, policies, topic rule,
+ * CA, and the real handlers, run with the SDK pointed here by AWS_ENDPOINT_URL_* variables.
+ *
+ * `start()` builds every part, servers listening, before the core that holds them exists.
  */
 
 export const DEFAULT_ACCOUNT_ID = '123456789012';
@@ -60,68 +62,68 @@ export interface LocalIotCoreOptions {
 }
 
 export type { LocalEndpoints } from '../lib/local-endpoints';
+export type { FailureMessage } from './local-functions';
 
-/** A message in the stack's failure queue: a Lambda on-failure record, or a rule error action message. */
-export type FailureMessage =
-  | { source: 'lambda'; functionName: string; record: FailureRecord }
-  | { source: 'rule'; ruleName: string; error: string; payload: unknown }
-  | { source: 'sqs'; queueName: string; messageId: string; body: string; receiveCount: number };
-
-
-/** Validates fault settings sent to POST /_local/traffic. */
-function parseFaults(value: unknown): FaultOptions {
-  if (!value || typeof value !== 'object') throw invalid('faults must be an object');
-  const { throttleRate, errorRate, errorCode, operations } = value as Record<string, unknown>;
-  const rate = (name: string, x: unknown) => {
-    if (x === undefined) return undefined;
-    if (typeof x !== 'number' || x < 0 || x > 1) throw invalid(`faults.${name} must be a number from 0 to 1`);
-    return x;
-  };
-  if (errorCode !== undefined && errorCode !== 'InternalFailureException' && errorCode !== 'ServiceUnavailableException') {
-    throw invalid('faults.errorCode must be InternalFailureException or ServiceUnavailableException');
-  }
-  if (operations !== undefined && (!Array.isArray(operations) || operations.some((o) => typeof o !== 'string'))) {
-    throw invalid('faults.operations must be a list of operation names');
-  }
-  const t = rate('throttleRate', throttleRate);
-  const e = rate('errorRate', errorRate);
-  return {
-    ...(t !== undefined ? { throttleRate: t } : {}),
-    ...(e !== undefined ? { errorRate: e } : {}),
-    ...(errorCode ? { errorCode } : {}),
-    ...(operations ? { operations: operations as string[] } : {}),
-  };
+/** What a local IoT Core is made of, each part already built (and listening, for servers). */
+interface LocalIotCoreParts {
+  registry: IotRegistry;
+  traffic: TrafficControl;
+  gateway: DeviceGateway;
+  issuer: AwsIssuer;
+  functions: LocalFunctions;
+  http: HttpApiHost;
+  controlPlane: ControlPlaneServer;
+  dynamo: LocalDynamoDb;
+  sqs: LocalSqs;
+  s3: LocalS3;
+  cloudFormationResponses: ResponseReceiver;
+  endpoints: LocalEndpoints;
+  mqtt?: MqttEndpoint;
+  credentials?: CredentialsEndpoint;
 }
 
 export class LocalIotCore {
   readonly registry: IotRegistry;
   readonly traffic: TrafficControl;
   readonly gateway: DeviceGateway;
-  readonly failures: FailureMessage[] = [];
-  /** What each function returned, in completion order (async invocations discard it on AWS). */
-  readonly results: Array<{ functionName: string; event: unknown; result: unknown }> = [];
-  private readonly ruleEngines = new Map<string, RuleEngine>();
-  private readonly lambdas = new Map<string, AsyncLambda>();
-  private readonly runtimes: WorkerRuntime[] = [];
-  private readonly pendingRoutes: HttpRoute[] = [];
-  private httpApi?: LocalHttpApi;
-  private jwt?: LocalJwtIssuer;
-  private readonly invokers = new Map<string, { handler: LambdaHandler; functionName: string; timeoutSeconds: number }>();
-  private controlPlane!: ControlPlaneServer;
-  private dynamo!: LocalDynamoDb;
-  issuer!: AwsIssuer;
-  sqs!: LocalSqs;
-  s3!: LocalS3;
+  readonly issuer: AwsIssuer;
+  readonly sqs: LocalSqs;
+  readonly s3: LocalS3;
   /** CloudFormation custom-resource answers PUT to `cloudFormationResponseUrl(id)`. */
-  readonly cloudFormationResponses = new ResponseReceiver();
-  mqtt?: MqttEndpoint;
-  credentials?: CredentialsEndpoint;
-  endpoints!: LocalEndpoints;
+  readonly cloudFormationResponses: ResponseReceiver;
+  readonly mqtt: MqttEndpoint | undefined;
+  readonly credentials: CredentialsEndpoint | undefined;
+  readonly endpoints: LocalEndpoints;
+  private readonly functions: LocalFunctions;
+  private readonly http: HttpApiHost;
+  private readonly controlPlane: ControlPlaneServer;
+  private readonly dynamo: LocalDynamoDb;
+  private readonly runtimes: WorkerRuntime[] = [];
 
-  private constructor(private readonly options: LocalIotCoreOptions) {
+  private constructor(parts: LocalIotCoreParts) {
+    this.registry = parts.registry;
+    this.traffic = parts.traffic;
+    this.gateway = parts.gateway;
+    this.issuer = parts.issuer;
+    this.functions = parts.functions;
+    this.http = parts.http;
+    this.controlPlane = parts.controlPlane;
+    this.dynamo = parts.dynamo;
+    this.sqs = parts.sqs;
+    this.s3 = parts.s3;
+    this.cloudFormationResponses = parts.cloudFormationResponses;
+    this.endpoints = parts.endpoints;
+    this.mqtt = parts.mqtt;
+    this.credentials = parts.credentials;
+  }
+
+  static async start(options: LocalIotCoreOptions = {}): Promise<LocalIotCore> {
+    // The SDK warns about Node 20 on every process start; the local IoT Core is not where that matters.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     const region = options.region ?? 'us-east-1';
     const defaultAccountId = options.accountId ?? DEFAULT_ACCOUNT_ID;
-    this.registry = new IotRegistry({
+    const host = options.host ?? '127.0.0.1';
+    const registry = new IotRegistry({
       region,
       defaultAccountId,
       ...(options.now ? { now: options.now } : {}),
@@ -138,74 +140,85 @@ export class LocalIotCore {
           }
         : {}),
     });
-    this.traffic = new TrafficControl(options.traffic);
-    this.gateway = new DeviceGateway(this.registry, this.traffic, (account, topic, payload) => this.publish(account, topic, payload), options.now);
-  }
-
-  static async start(options: LocalIotCoreOptions = {}): Promise<LocalIotCore> {
-    // The SDK warns about Node 20 on every process start; the local IoT Core is not where that matters.
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-    const core = new LocalIotCore(options);
-    const host = options.host ?? '127.0.0.1';
-    core.issuer = await AwsIssuer.create();
-    core.controlPlane = new ControlPlaneServer({
-      registry: core.registry,
-      issuer: core.issuer,
-      traffic: core.traffic,
-      localRoute: (method, path, body) => core.localRoute(method, path, body),
-      rawLocalRoute: (method, path, raw, contentType) => {
-        const id = decodeURIComponent(path.slice('/cloudformation-responses/'.length));
-        if (!/^[\w.:-]{1,128}$/.test(id)) return undefined;
-        if (method === 'PUT') return { received: core.cloudFormationResponses.receive(id, raw, contentType).problems.length === 0 };
-        if (method === 'GET') return core.cloudFormationResponses.received(id).length ? { responses: core.cloudFormationResponses.received(id) } : undefined;
-        return undefined;
-      },
+    const traffic = new TrafficControl(options.traffic);
+    const functions = new LocalFunctions({
+      region,
+      defaultAccountId,
+      timeScale: options.lambdaTimeScale ?? 1,
+      concurrency: options.lambdaConcurrency ?? 10,
     });
-    const iot = await core.controlPlane.listen(options.iotPort ?? 0, host);
-    core.dynamo = await startDynamoDb(options.dynamodbPort ?? 0, host);
-    core.sqs = new LocalSqs({
-      region: core.registry.region,
+    const invoke = (arn: string, event: unknown, timeoutMs: number) => functions.invoke(arn, event, timeoutMs);
+    const gateway = new DeviceGateway(registry, traffic, (account, topic, payload) => functions.publish(account.accountId, topic, payload), options.now);
+    const http = new HttpApiHost({ invoke, accountId: defaultAccountId, region, host, port: options.httpPort ?? 0, ...(options.now ? { now: options.now } : {}) });
+    const issuer = await AwsIssuer.create();
+    const dynamo = await startDynamoDb(options.dynamodbPort ?? 0, host);
+    const responses = new ResponseReceiver();
+    const controlPlane = new ControlPlaneServer({
+      registry,
+      issuer,
+      traffic,
+      localRoute: localApi({ traffic, functions, dynamo, http, gateway }),
+      rawLocalRoute: cloudFormationResponses(responses),
+    });
+    const iot = await controlPlane.listen(options.iotPort ?? 0, host);
+    const sqs = new LocalSqs({
+      region,
       timeScale: options.lambdaTimeScale ?? 1,
       // The stack's dead-letter target is its failure queue, which the local IoT Core keeps as `failures`.
-      onDeadLetter: (_target, queueName, message) => core.failures.push({ source: 'sqs', queueName, ...message }),
+      onDeadLetter: (_target, queueName, message) => functions.failures.push({ source: 'sqs', queueName, ...message }),
     });
-    const sqs = await core.sqs.listen(options.sqsPort ?? 0, host);
-    core.s3 = await LocalS3.start({ port: options.s3Port ?? 0, host, region: core.registry.region });
-    core.s3.registerAccount(core.registry.defaultAccountId);
-    core.endpoints = { region: core.registry.region, accountId: core.registry.defaultAccountId, iot, dynamodb: core.dynamo.url, sqs, s3: core.s3.url };
-    const tls =
-      options.mqtt || options.credentials
-        ? await localTls(options.stateDir ?? mkdtempSync(join(tmpdir(), 'local-iot-')), core.registry.region)
-        : undefined;
-    if (tls) core.endpoints.rootCaFile = tls.rootCaFile;
-    const device = tls && {
-      registry: core.registry,
-      gateway: core.gateway,
-      issuer: core.issuer,
-      tls: tls.server,
-      ...(options.now ? { now: options.now } : {}),
-    };
+    const sqsUrl = await sqs.listen(options.sqsPort ?? 0, host);
+    const s3 = await LocalS3.start({ port: options.s3Port ?? 0, host, region });
+    s3.registerAccount(defaultAccountId);
+    const endpoints: LocalEndpoints = { region, accountId: defaultAccountId, iot, dynamodb: dynamo.url, sqs: sqsUrl, s3: s3.url };
+    const tls = options.mqtt || options.credentials ? await localTls(options.stateDir ?? mkdtempSync(join(tmpdir(), 'local-iot-')), region) : undefined;
+    if (tls) endpoints.rootCaFile = tls.rootCaFile;
+    const device = tls && { registry, gateway, issuer, tls: tls.server, ...(options.now ? { now: options.now } : {}) };
+    let credentials: CredentialsEndpoint | undefined;
     if (device && options.credentials) {
-      core.credentials = new CredentialsEndpoint({
+      credentials = new CredentialsEndpoint({
         ...device,
-        onIssued: (accountId, accessKeyId, secretAccessKey) => core.s3.registerKey(accountId, accessKeyId, secretAccessKey),
+        onIssued: (accountId, accessKeyId, secretAccessKey) => s3.registerKey(accountId, accessKeyId, secretAccessKey),
       });
-      const port = await core.credentials.listen(options.credentials.port ?? 0, host);
-      core.endpoints.credentials = `https://localhost:${port}`;
+      const port = await credentials.listen(options.credentials.port ?? 0, host);
+      endpoints.credentials = `https://localhost:${port}`;
     }
+    let mqtt: MqttEndpoint | undefined;
     if (device && options.mqtt) {
-      core.mqtt = new MqttEndpoint({
-        ...device,
-        invoke: (arn, event, timeoutMs) => core.invokeFunction(arn, event, timeoutMs),
-      });
-      const port = await core.mqtt.listen(options.mqtt.port ?? 0);
-      core.endpoints.mqtt = { host: 'localhost', port };
+      mqtt = new MqttEndpoint({ ...device, invoke });
+      const port = await mqtt.listen(options.mqtt.port ?? 0);
+      endpoints.mqtt = { host: 'localhost', port };
     }
-    return core;
+    return new LocalIotCore({
+      registry,
+      traffic,
+      gateway,
+      issuer,
+      functions,
+      http,
+      controlPlane,
+      dynamo,
+      sqs,
+      s3,
+      cloudFormationResponses: responses,
+      endpoints,
+      ...(mqtt ? { mqtt } : {}),
+      ...(credentials ? { credentials } : {}),
+    });
   }
 
-  get defaultAccount(): AccountState {
+  get defaultAccount(): IotAccount {
     return this.registry.account();
+  }
+
+  /** The stack's failure queue: Lambda on-failure records, rule error actions, SQS dead letters. */
+  get failures(): FailureMessage[] {
+    return this.functions.failures;
+  }
+
+  /** What each function returned, in completion order (async invocations discard it on AWS). */
+  get results(): Array<{ functionName: string; event: unknown; result: unknown }> {
+    return this.functions.results;
   }
 
   /**
@@ -215,7 +228,6 @@ export class LocalIotCore {
   sdkEnvironment(accountId: string = this.registry.defaultAccountId): Record<string, string> {
     return sdkEnvironment(this.endpoints, accountId);
   }
-
 
   /** A ResponseURL for a custom-resource request whose answer the test or demo then reads back. */
   cloudFormationResponseUrl(id: string): string {
@@ -235,30 +247,16 @@ export class LocalIotCore {
     this.dynamo.setOutage(mode, durationMs);
   }
 
-  rules(account: AccountState = this.defaultAccount): RuleEngine {
-    let engine = this.ruleEngines.get(account.accountId);
-    if (!engine) {
-      engine = new RuleEngine(
-        (functionArn, event) => {
-          // arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]
-          const lambda = this.lambdas.get(functionArn.split(':').slice(0, 7).join(':'));
-          if (!lambda) return false;
-          lambda.invoke(event);
-          return true;
-        },
-        (ruleName, error) => this.failures.push({ source: 'rule', ruleName, error, payload: null }),
-      );
-      this.ruleEngines.set(account.accountId, engine);
-    }
-    return engine;
+  rules(account: IotAccount = this.defaultAccount): RuleEngine {
+    return this.functions.rules(account.accountId);
   }
 
-  addRule(rule: TopicRule, account: AccountState = this.defaultAccount): void {
-    this.rules(account).addRule(rule);
+  addRule(rule: TopicRule, account: IotAccount = this.defaultAccount): void {
+    this.functions.addRule(rule, account.accountId);
   }
 
-  publish(account: AccountState, topic: string, payload: unknown): string[] {
-    return this.rules(account).publish(topic, payload);
+  publish(account: IotAccount, topic: string, payload: unknown): string[] {
+    return this.functions.publish(account.accountId, topic, payload);
   }
 
   /** A device connects with its certificate chain (PEM, device certificate first) and TLS server name. */
@@ -275,62 +273,22 @@ export class LocalIotCore {
     timeoutSeconds?: number;
     accountId?: string;
   }): AsyncLambda {
-    const accountId = options.accountId ?? this.registry.defaultAccountId;
-    const functionArn = `arn:aws:lambda:${this.registry.region}:${accountId}:function:${options.functionName}`;
-    const lambda = new AsyncLambda({
-      functionName: options.functionName,
-      functionArn,
-      handler: options.handler,
-      concurrency: this.options.lambdaConcurrency ?? 10,
-      timeScale: this.options.lambdaTimeScale ?? 1,
-      ...(options.maximumRetryAttempts !== undefined ? { maximumRetryAttempts: options.maximumRetryAttempts } : {}),
-      ...(options.maximumEventAgeSeconds !== undefined ? { maximumEventAgeSeconds: options.maximumEventAgeSeconds } : {}),
-      ...(options.timeoutSeconds !== undefined ? { timeoutSeconds: options.timeoutSeconds } : {}),
-      onFailure: (record) => this.failures.push({ source: 'lambda', functionName: options.functionName, record }),
-      onResult: (event, result) => this.results.push({ functionName: options.functionName, event, result }),
-    });
-    this.lambdas.set(functionArn, lambda);
-    this.invokers.set(functionArn, { handler: options.handler, functionName: options.functionName, timeoutSeconds: options.timeoutSeconds ?? 30 });
-    return lambda;
+    return this.functions.add(options);
   }
 
   /**
    * Invokes a function synchronously (InvocationType RequestResponse), as IoT calls a pre-provisioning
    * hook: the answer, or an error when the function fails or `timeoutMs` passes.
    */
-  async invokeFunction(functionArn: string, event: unknown, timeoutMs: number): Promise<unknown> {
-    const target = this.invokers.get(functionArn.split(':').slice(0, 7).join(':'));
-    if (!target) throw new Error(`function ${functionArn} does not exist`);
-    const budget = Math.min(timeoutMs, target.timeoutSeconds * 1000);
-    const deadline = Date.now() + budget;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        target.handler(structuredClone(event), {
-          functionName: target.functionName,
-          functionVersion: '$LATEST',
-          invokedFunctionArn: functionArn,
-          memoryLimitInMB: '256',
-          awsRequestId: randomUUID(),
-          logGroupName: `/aws/lambda/${target.functionName}`,
-          logStreamName: 'local',
-          callbackWaitsForEmptyEventLoop: true,
-          getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-        }),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no answer within ${budget} ms`)), budget);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+  invokeFunction(functionArn: string, event: unknown, timeoutMs: number): Promise<unknown> {
+    return this.functions.invoke(functionArn, event, timeoutMs);
   }
 
   /** Resolves once every function has finished its queued work, retries included. */
   async idle(): Promise<void> {
     // A handler's work can publish events that queue more work: wait until a pass finds nothing to do.
-    while ([...this.lambdas.values()].some((lambda) => !lambda.isIdle()) || !this.sqs.isIdle()) {
-      await Promise.all([...this.lambdas.values()].map((lambda) => lambda.idle()));
+    while (!this.functions.isIdle() || !this.sqs.isIdle()) {
+      await this.functions.idle();
       await this.sqs.idle();
     }
   }
@@ -341,77 +299,22 @@ export class LocalIotCore {
 
   /** Adds an HTTP API route (starting the local HTTP API on first use); JWT-authorized routes get a token issuer. */
   addHttpRoute(route: HttpRoute): void {
-    if (route.authorizer && !this.jwt) {
-      this.jwt = new LocalJwtIssuer(route.authorizer.issuer, route.authorizer.audience[0] ?? '', this.options.now);
-    }
-    this.pendingRoutes.push(route);
+    this.http.addRoute(route);
   }
 
   /** Starts the HTTP API with the routes added so far (the `http` entry of endpoints.json). */
-  async startHttpApi(port = this.options.httpPort ?? 0): Promise<string> {
-    if (!this.httpApi) {
-      this.httpApi = new LocalHttpApi({
-        invoke: (arn, event, timeoutMs) => this.invokeFunction(arn, event, timeoutMs),
-        jwt: this.jwt ?? new LocalJwtIssuer('https://local.invalid', 'none', this.options.now),
-        accountId: this.registry.defaultAccountId,
-        region: this.registry.region,
-        ...(this.options.now ? { now: this.options.now } : {}),
-      });
-      this.endpoints.http = await this.httpApi.listen(port, this.options.host ?? '127.0.0.1');
-    }
-    for (const route of this.pendingRoutes.splice(0)) this.httpApi.addRoute(route);
-    return this.endpoints.http!;
+  async startHttpApi(port?: number): Promise<string> {
+    this.endpoints.http = await this.http.start(port);
+    return this.endpoints.http;
   }
 
   /** A JWT for a local user, as the stack's Cognito user pool would issue it after sign-in. */
   issueToken(username: string, options: { ttlSeconds?: number } = {}): string {
-    if (!this.jwt) throw invalid('no JWT authorizer is deployed');
-    return this.jwt.issue(username, options);
-  }
-
-  private async localRoute(method: string, path: string, body: Record<string, unknown>): Promise<unknown> {
-    if (method === 'GET' && path === '/health') return { ok: true };
-    if (method === 'GET' && path === '/failures') return { messages: this.failures };
-    if (method === 'GET' && path === '/stats') return this.traffic.stats;
-    if (method === 'POST' && path === '/traffic') {
-      // e.g. {"throttling": false} or {"faults": {"throttleRate": 0.3, "errorRate": 0.05}}
-      if (typeof body.throttling === 'boolean' || typeof body.timeScale === 'number') {
-        this.configureTraffic({
-          ...(typeof body.throttling === 'boolean' ? { throttling: body.throttling } : {}),
-          ...(typeof body.timeScale === 'number' ? { timeScale: body.timeScale } : {}),
-        });
-      }
-      if (body.faults !== undefined) this.setFaults(parseFaults(body.faults));
-      return { ok: true };
-    }
-    if (method === 'POST' && path === '/dynamodb') {
-      // e.g. {"outage": "unavailable", "durationMs": 5000}, or {"outage": null} to end it
-      const { outage, durationMs } = body;
-      if (outage !== null && outage !== 'unavailable' && outage !== 'reset' && outage !== 'stall') {
-        throw invalid('outage must be "unavailable", "reset", "stall" or null');
-      }
-      if (durationMs !== undefined && (typeof durationMs !== 'number' || durationMs < 1 || durationMs > 3_600_000)) throw invalid('durationMs must be 1-3600000');
-      this.setDynamoDbOutage(outage ?? undefined, durationMs as number | undefined);
-      return { ok: true };
-    }
-    if (method === 'POST' && path === '/token') {
-      const username = body.username;
-      if (typeof username !== 'string' || !/^[\w.@+-]{1,128}$/.test(username)) throw invalid('username must be 1-128 of [A-Za-z0-9_.@+-]');
-      const ttl = body.ttlSeconds;
-      if (ttl !== undefined && (typeof ttl !== 'number' || ttl < 1 || ttl > 86_400)) throw invalid('ttlSeconds must be 1-86400');
-      return { token: this.issueToken(username, { ...(typeof ttl === 'number' ? { ttlSeconds: ttl } : {}) }) };
-    }
-    if (method === 'POST' && path === '/connect') {
-      const result = this.firstConnect(String(body.certificatePem ?? ''), typeof body.serverName === 'string' ? body.serverName : undefined);
-      return result.accepted
-        ? { accepted: true, certificateId: result.certificateId }
-        : { accepted: false, stage: result.stage, reason: result.reason, certificateId: result.certificateId };
-    }
-    return undefined;
+    return this.http.issueToken(username, options);
   }
 
   async close(): Promise<void> {
-    await this.httpApi?.close();
+    await this.http.close();
     await this.mqtt?.close();
     await this.credentials?.close();
     await Promise.all(this.runtimes.map((runtime) => runtime.close()));

@@ -3,7 +3,15 @@ import { randomUUID } from 'node:crypto';
 import { closeServer, listenOn } from '../net';
 import { IotError, invalid } from './errors';
 import type { AwsIssuer } from './aws-issuer';
-import type { AccountState, IotRegistry } from './registry';
+import { validityOf } from './pem';
+import type { IotAccount } from './registry/account';
+import type { CaCertificate, DeviceCertificate } from './registry/certificates';
+import type { IotRegistry } from './registry/iot-registry';
+import type { Policy } from './registry/policies';
+import type { ProvisioningTemplate } from './registry/provisioning';
+import type { RoleAlias } from './registry/role-aliases';
+import type { Page } from './registry/support';
+import type { Thing, ThingGroup, ThingType } from './registry/things';
 import type { TrafficControl } from './traffic';
 
 /**
@@ -11,10 +19,15 @@ import type { TrafficControl } from './traffic';
  * (aws-iot-reference §0, §4), so the real AWS SDK and AWS CLI work against it with only an endpoint URL.
  * Signatures are not checked: any credentials work. The account is taken from the access key id when it is
  * 12 digits (e.g. AWS_ACCESS_KEY_ID=111111111111), which lets one local IoT Core play several accounts.
+ *
+ * This is the protocol layer: each route reads its input from the path, query, headers and body, calls one
+ * method of the account's services (registry/), and shapes the domain record it gets back into the
+ * operation's output (the envelope, `nextMarker`/`nextToken`, dates as epoch seconds). The services know
+ * nothing of the wire.
  */
 
 interface Request {
-  account: AccountState;
+  account: IotAccount;
   path: Record<string, string>;
   query: URLSearchParams;
   headers: IncomingMessage['headers'];
@@ -50,12 +63,171 @@ export type LocalRoute = (method: string, path: string, body: Record<string, unk
 /** /_local/cloudformation-responses/…: the raw body (the ResponseURL receiver); undefined: not found. */
 export type RawLocalRoute = (method: string, path: string, raw: Buffer, contentType: string | undefined) => unknown;
 
-function routes(registry: IotRegistry, issuer: AwsIssuer): Route[] {
-  const r = registry;
+// ---- REST-JSON answers: domain records shaped as the `iot` service model's outputs (aws-iot-reference §4) ----
+
+const created = (c: { certificateArn: string; certificateId: string }) => ({ certificateArn: c.certificateArn, certificateId: c.certificateId });
+
+function caCertificateDescription(ca: CaCertificate) {
+  return {
+    certificateDescription: {
+      certificateArn: ca.certificateArn,
+      certificateId: ca.certificateId,
+      status: ca.status,
+      certificatePem: ca.x509.toString(),
+      ownedBy: ca.ownedBy,
+      creationDate: ca.creationDate,
+      autoRegistrationStatus: ca.autoRegistrationStatus,
+      lastModifiedDate: ca.lastModifiedDate,
+      customerVersion: ca.customerVersion,
+      generationId: ca.generationId,
+      validity: validityOf(ca.x509),
+      certificateMode: ca.certificateMode,
+    },
+    ...(ca.registrationConfig ? { registrationConfig: ca.registrationConfig } : {}),
+  };
+}
+
+function caCertificates({ items, next }: Page<CaCertificate>) {
+  return {
+    certificates: items.map((ca) => ({ certificateArn: ca.certificateArn, certificateId: ca.certificateId, status: ca.status, creationDate: ca.creationDate })),
+    ...(next ? { nextMarker: next } : {}),
+  };
+}
+
+function certificateDescription(c: DeviceCertificate) {
+  return {
+    certificateDescription: {
+      certificateArn: c.certificateArn,
+      certificateId: c.certificateId,
+      ...(c.caCertificateId ? { caCertificateId: c.caCertificateId } : {}),
+      status: c.status,
+      certificatePem: c.x509.toString(),
+      ownedBy: c.ownedBy,
+      creationDate: c.creationDate,
+      lastModifiedDate: c.lastModifiedDate,
+      customerVersion: c.customerVersion,
+      transferData: {},
+      generationId: c.generationId,
+      validity: validityOf(c.x509),
+      certificateMode: c.certificateMode,
+    },
+  };
+}
+
+function certificates({ items, next }: Page<DeviceCertificate>) {
+  return {
+    certificates: items.map((c) => ({
+      certificateArn: c.certificateArn,
+      certificateId: c.certificateId,
+      status: c.status,
+      certificateMode: c.certificateMode,
+      creationDate: c.creationDate,
+    })),
+    ...(next ? { nextMarker: next } : {}),
+  };
+}
+
+const thingCreated = (t: Thing) => ({ thingName: t.thingName, thingArn: t.thingArn, thingId: t.thingId });
+
+function thingDescription(t: Thing) {
+  return {
+    defaultClientId: t.thingName,
+    thingName: t.thingName,
+    thingId: t.thingId,
+    thingArn: t.thingArn,
+    ...(t.thingTypeName ? { thingTypeName: t.thingTypeName } : {}),
+    attributes: t.attributes,
+    version: t.version,
+    ...(t.billingGroupName ? { billingGroupName: t.billingGroupName } : {}),
+  };
+}
+
+function things({ items, next }: Page<Thing>) {
+  return {
+    things: items.map((t) => ({
+      thingName: t.thingName,
+      thingArn: t.thingArn,
+      ...(t.thingTypeName ? { thingTypeName: t.thingTypeName } : {}),
+      attributes: t.attributes,
+      version: t.version,
+    })),
+    ...(next ? { nextToken: next } : {}),
+  };
+}
+
+const thingTypeCreated = (t: ThingType) => ({ thingTypeName: t.thingTypeName, thingTypeArn: t.thingTypeArn, thingTypeId: t.thingTypeId });
+
+function thingTypeDescription(t: ThingType) {
+  return {
+    thingTypeName: t.thingTypeName,
+    thingTypeId: t.thingTypeId,
+    thingTypeArn: t.thingTypeArn,
+    thingTypeProperties: t.thingTypeProperties,
+    thingTypeMetadata: { deprecated: false, creationDate: t.creationDate },
+  };
+}
+
+const thingGroupCreated = (g: ThingGroup) => ({ thingGroupName: g.thingGroupName, thingGroupArn: g.thingGroupArn, thingGroupId: g.thingGroupId });
+
+function thingGroupDescription(g: ThingGroup) {
+  return {
+    thingGroupName: g.thingGroupName,
+    thingGroupId: g.thingGroupId,
+    thingGroupArn: g.thingGroupArn,
+    version: g.version,
+    thingGroupProperties: g.thingGroupProperties,
+    thingGroupMetadata: {
+      creationDate: g.creationDate,
+      ...(g.parentGroupName ? { parentGroupName: g.parentGroupName } : {}),
+    },
+    status: 'ACTIVE',
+  };
+}
+
+const policyCreated = (p: Policy) => ({ policyName: p.policyName, policyArn: p.policyArn, policyDocument: p.policyDocument, policyVersionId: '1' });
+
+function policyDescription(p: Policy) {
+  return {
+    policyName: p.policyName,
+    policyArn: p.policyArn,
+    policyDocument: p.policyDocument,
+    defaultVersionId: '1',
+    creationDate: p.creationDate,
+    lastModifiedDate: p.lastModifiedDate,
+    generationId: p.generationId,
+  };
+}
+
+const templateCreated = (t: ProvisioningTemplate) => ({ templateArn: t.templateArn, templateName: t.templateName, defaultVersionId: 1 });
+// Every field of the template, in the order it gained them, as DescribeProvisioningTemplate lists them.
+const templateDescription = (t: ProvisioningTemplate) => ({ ...t, defaultVersionId: 1 });
+
+function templates({ items, next }: Page<ProvisioningTemplate>) {
+  return {
+    templates: items.map((t) => ({
+      templateArn: t.templateArn,
+      templateName: t.templateName,
+      ...(t.description ? { description: t.description } : {}),
+      creationDate: t.creationDate,
+      lastModifiedDate: t.lastModifiedDate,
+      enabled: t.enabled,
+      type: t.type,
+    })),
+    ...(next ? { nextToken: next } : {}),
+  };
+}
+
+const roleAliasChanged = (a: RoleAlias) => ({ roleAlias: a.roleAlias, roleAliasArn: a.roleAliasArn });
+const roleAliasDescription = (a: RoleAlias) => ({ roleAliasDescription: { ...a } });
+const roleAliases = ({ items, next }: Page<string>) => ({ roleAliases: items, ...(next ? { nextMarker: next } : {}) });
+
+// ---- the route table: one line per operation; an operation that answers nothing answers {} ----
+
+function routes(issuer: AwsIssuer): Route[] {
   return [
     route('POST', '/keys-and-certificate', 'CreateKeysAndCertificate', async ({ account, query }) => {
       const issued = await issuer.createKeysAndCertificate();
-      const record = r.addIssuedCertificate(account, issued.certificate, bool(query.get('setAsActive')) ? 'ACTIVE' : 'INACTIVE');
+      const record = account.certificates.addIssued(issued.certificate, bool(query.get('setAsActive')) ? 'ACTIVE' : 'INACTIVE');
       return {
         certificateArn: record.certificateArn,
         certificateId: record.certificateId,
@@ -65,28 +237,30 @@ function routes(registry: IotRegistry, issuer: AwsIssuer): Route[] {
     }),
     route('POST', '/certificates', 'CreateCertificateFromCsr', async ({ account, query, body }) => {
       const signed = await issuer.signCsr(body.certificateSigningRequest);
-      const record = r.addIssuedCertificate(account, signed.certificate, bool(query.get('setAsActive')) ? 'ACTIVE' : 'INACTIVE');
+      const record = account.certificates.addIssued(signed.certificate, bool(query.get('setAsActive')) ? 'ACTIVE' : 'INACTIVE');
       return { certificateArn: record.certificateArn, certificateId: record.certificateId, certificatePem: signed.certificatePem };
     }),
     route('POST', '/provisioning-templates', 'CreateProvisioningTemplate', ({ account, body }) =>
-      r.createProvisioningTemplate(account, {
-        templateName: str(body.templateName),
-        templateBody: str(body.templateBody),
-        provisioningRoleArn: str(body.provisioningRoleArn),
-        description: str(body.description),
-        enabled: typeof body.enabled === 'boolean' ? body.enabled : undefined,
-        preProvisioningHook: body.preProvisioningHook as { targetArn?: string; payloadVersion?: string } | undefined,
-        type: str(body.type),
-      }),
+      templateCreated(
+        account.provisioning.createTemplate({
+          templateName: str(body.templateName),
+          templateBody: str(body.templateBody),
+          provisioningRoleArn: str(body.provisioningRoleArn),
+          description: str(body.description),
+          enabled: typeof body.enabled === 'boolean' ? body.enabled : undefined,
+          preProvisioningHook: body.preProvisioningHook as { targetArn?: string; payloadVersion?: string } | undefined,
+          type: str(body.type),
+        }),
+      ),
     ),
     route('GET', '/provisioning-templates', 'ListProvisioningTemplates', ({ account, query }) =>
-      r.listProvisioningTemplates(account, { maxResults: int(query.get('maxResults')), nextToken: query.get('nextToken') ?? undefined }),
+      templates(account.provisioning.listTemplates({ size: int(query.get('maxResults')), marker: query.get('nextToken') ?? undefined })),
     ),
     route('GET', '/provisioning-templates/{templateName}', 'DescribeProvisioningTemplate', ({ account, path }) =>
-      r.describeProvisioningTemplate(account, path.templateName!),
+      templateDescription(account.provisioning.describeTemplate(path.templateName!)),
     ),
     route('PATCH', '/provisioning-templates/{templateName}', 'UpdateProvisioningTemplate', ({ account, path, body }) =>
-      r.updateProvisioningTemplate(account, path.templateName!, {
+      account.provisioning.updateTemplate(path.templateName!, {
         description: str(body.description),
         enabled: typeof body.enabled === 'boolean' ? body.enabled : undefined,
         provisioningRoleArn: str(body.provisioningRoleArn),
@@ -95,13 +269,13 @@ function routes(registry: IotRegistry, issuer: AwsIssuer): Route[] {
       }),
     ),
     route('DELETE', '/provisioning-templates/{templateName}', 'DeleteProvisioningTemplate', ({ account, path }) =>
-      r.deleteProvisioningTemplate(account, path.templateName!),
+      account.provisioning.deleteTemplate(path.templateName!),
     ),
     route('POST', '/provisioning-templates/{templateName}/provisioning-claim', 'CreateProvisioningClaim', async ({ account, path }) => {
-      const template = r.templateOf(account, path.templateName!);
+      const template = account.provisioning.describeTemplate(path.templateName!);
       // The claim certificate expires after 5 minutes (aws-iot-reference §3.4); so does its validity.
       const issued = await issuer.createKeysAndCertificate(new Date(Date.now() + 5 * 60_000));
-      const claim = r.addProvisioningClaim(account, issued.certificate, template.templateName);
+      const claim = account.provisioning.addClaim(issued.certificate, template.templateName);
       return {
         certificateId: claim.certificateId,
         certificatePem: issued.certificatePem,
@@ -109,106 +283,105 @@ function routes(registry: IotRegistry, issuer: AwsIssuer): Route[] {
         expiration: claim.expiration,
       };
     }),
-    route('GET', '/registrationcode', 'GetRegistrationCode', ({ account }) => r.getRegistrationCode(account)),
-    route('DELETE', '/registrationcode', 'DeleteRegistrationCode', ({ account }) => r.deleteRegistrationCode(account)),
+    route('GET', '/registrationcode', 'GetRegistrationCode', ({ account }) => ({ registrationCode: account.certificates.getRegistrationCode() })),
+    route('DELETE', '/registrationcode', 'DeleteRegistrationCode', ({ account }) => account.certificates.deleteRegistrationCode()),
     route('POST', '/cacertificate', 'RegisterCACertificate', ({ account, body, query }) =>
-      r.registerCaCertificate(account, {
-        caCertificate: str(body.caCertificate),
-        verificationCertificate: str(body.verificationCertificate),
-        setAsActive: bool(query.get('setAsActive')),
-        allowAutoRegistration: bool(query.get('allowAutoRegistration')),
-        registrationConfig: body.registrationConfig as Record<string, unknown> | undefined,
-        certificateMode: str(body.certificateMode),
-      }),
+      created(
+        account.certificates.registerCa({
+          caCertificate: str(body.caCertificate),
+          verificationCertificate: str(body.verificationCertificate),
+          setAsActive: bool(query.get('setAsActive')),
+          allowAutoRegistration: bool(query.get('allowAutoRegistration')),
+          registrationConfig: body.registrationConfig as Record<string, unknown> | undefined,
+          certificateMode: str(body.certificateMode),
+        }),
+      ),
     ),
     route('GET', '/cacertificates', 'ListCACertificates', ({ account, query }) =>
-      r.listCaCertificates(account, { pageSize: int(query.get('pageSize')), marker: query.get('marker') ?? undefined }),
+      caCertificates(account.certificates.listCas({ size: int(query.get('pageSize')), marker: query.get('marker') ?? undefined })),
     ),
     route('GET', '/cacertificate/{certificateId}', 'DescribeCACertificate', ({ account, path }) =>
-      r.describeCaCertificate(account, path.certificateId!),
+      caCertificateDescription(account.certificates.describeCa(path.certificateId!)),
     ),
     route('PUT', '/cacertificate/{certificateId}', 'UpdateCACertificate', ({ account, path, query, body }) =>
-      r.updateCaCertificate(account, path.certificateId!, {
+      account.certificates.updateCa(path.certificateId!, {
         newStatus: query.get('newStatus') ?? undefined,
         newAutoRegistrationStatus: query.get('newAutoRegistrationStatus') ?? undefined,
         registrationConfig: body.registrationConfig as Record<string, unknown> | undefined,
         removeAutoRegistration: body.removeAutoRegistration === true,
       }),
     ),
-    route('DELETE', '/cacertificate/{certificateId}', 'DeleteCACertificate', ({ account, path }) =>
-      r.deleteCaCertificate(account, path.certificateId!),
-    ),
+    route('DELETE', '/cacertificate/{certificateId}', 'DeleteCACertificate', ({ account, path }) => account.certificates.deleteCa(path.certificateId!)),
     route('POST', '/certificate/register', 'RegisterCertificate', ({ account, body, query }) =>
-      r.registerCertificate(account, {
-        certificatePem: str(body.certificatePem),
-        caCertificatePem: str(body.caCertificatePem),
-        setAsActive: bool(query.get('setAsActive')),
-        status: str(body.status),
-      }),
-    ),
-    route('POST', '/certificate/register-no-ca', 'RegisterCertificateWithoutCA', ({ account, body }) =>
-      r.registerCertificateWithoutCa(account, { certificatePem: str(body.certificatePem), status: str(body.status) }),
-    ),
-    route('GET', '/certificates', 'ListCertificates', ({ account, query }) =>
-      r.listCertificates(account, { pageSize: int(query.get('pageSize')), marker: query.get('marker') ?? undefined }),
-    ),
-    route('GET', '/certificates/{certificateId}', 'DescribeCertificate', ({ account, path }) =>
-      r.describeCertificate(account, path.certificateId!),
-    ),
-    route('PUT', '/certificates/{certificateId}', 'UpdateCertificate', ({ account, path, query }) =>
-      r.updateCertificate(account, path.certificateId!, query.get('newStatus') ?? undefined),
-    ),
-    route('DELETE', '/certificates/{certificateId}', 'DeleteCertificate', ({ account, path, query }) =>
-      r.deleteCertificate(account, path.certificateId!, bool(query.get('forceDelete'))),
-    ),
-    route('GET', '/things', 'ListThings', ({ account, query }) =>
-      r.listThings(account, {
-        maxResults: int(query.get('maxResults')),
-        nextToken: query.get('nextToken') ?? undefined,
-        thingTypeName: query.get('thingTypeName') ?? undefined,
-      }),
-    ),
-    route('POST', '/things/{thingName}', 'CreateThing', ({ account, path, body }) =>
-      r.createThing(account, path.thingName!, {
-        thingTypeName: str(body.thingTypeName),
-        attributePayload: body.attributePayload as { attributes?: Record<string, string> } | undefined,
-        billingGroupName: str(body.billingGroupName),
-      }),
-    ),
-    route('GET', '/things/{thingName}', 'DescribeThing', ({ account, path }) => r.describeThing(account, path.thingName!)),
-    route('DELETE', '/things/{thingName}', 'DeleteThing', ({ account, path, query }) =>
-      r.deleteThing(account, path.thingName!, int(query.get('expectedVersion'))),
-    ),
-    route('PUT', '/things/{thingName}/principals', 'AttachThingPrincipal', ({ account, path, headers, query }) =>
-      r.attachThingPrincipal(
-        account,
-        path.thingName!,
-        str(headers['x-amzn-principal']),
-        query.get('thingPrincipalType') ?? undefined,
+      created(
+        account.certificates.register({
+          certificatePem: str(body.certificatePem),
+          caCertificatePem: str(body.caCertificatePem),
+          setAsActive: bool(query.get('setAsActive')),
+          status: str(body.status),
+        }),
       ),
     ),
+    route('POST', '/certificate/register-no-ca', 'RegisterCertificateWithoutCA', ({ account, body }) =>
+      created(account.certificates.registerWithoutCa({ certificatePem: str(body.certificatePem), status: str(body.status) })),
+    ),
+    route('GET', '/certificates', 'ListCertificates', ({ account, query }) =>
+      certificates(account.certificates.list({ size: int(query.get('pageSize')), marker: query.get('marker') ?? undefined })),
+    ),
+    route('GET', '/certificates/{certificateId}', 'DescribeCertificate', ({ account, path }) =>
+      certificateDescription(account.certificates.describe(path.certificateId!)),
+    ),
+    route('PUT', '/certificates/{certificateId}', 'UpdateCertificate', ({ account, path, query }) =>
+      account.certificates.updateStatus(path.certificateId!, query.get('newStatus') ?? undefined),
+    ),
+    route('DELETE', '/certificates/{certificateId}', 'DeleteCertificate', ({ account, path, query }) =>
+      account.certificates.delete(path.certificateId!, bool(query.get('forceDelete'))),
+    ),
+    route('GET', '/things', 'ListThings', ({ account, query }) =>
+      things(
+        account.things.list({
+          size: int(query.get('maxResults')),
+          marker: query.get('nextToken') ?? undefined,
+          thingTypeName: query.get('thingTypeName') ?? undefined,
+        }),
+      ),
+    ),
+    route('POST', '/things/{thingName}', 'CreateThing', ({ account, path, body }) =>
+      thingCreated(
+        account.things.create(path.thingName!, {
+          thingTypeName: str(body.thingTypeName),
+          attributePayload: body.attributePayload as { attributes?: Record<string, string> } | undefined,
+          billingGroupName: str(body.billingGroupName),
+        }),
+      ),
+    ),
+    route('GET', '/things/{thingName}', 'DescribeThing', ({ account, path }) => thingDescription(account.things.describe(path.thingName!))),
+    route('DELETE', '/things/{thingName}', 'DeleteThing', ({ account, path, query }) =>
+      account.things.delete(path.thingName!, int(query.get('expectedVersion'))),
+    ),
+    route('PUT', '/things/{thingName}/principals', 'AttachThingPrincipal', ({ account, path, headers, query }) =>
+      account.things.attachPrincipal(path.thingName!, str(headers['x-amzn-principal']), query.get('thingPrincipalType') ?? undefined),
+    ),
     route('DELETE', '/things/{thingName}/principals', 'DetachThingPrincipal', ({ account, path, headers }) =>
-      r.detachThingPrincipal(account, path.thingName!, str(headers['x-amzn-principal'])),
+      account.things.detachPrincipal(path.thingName!, str(headers['x-amzn-principal'])),
     ),
-    route('GET', '/things/{thingName}/principals', 'ListThingPrincipals', ({ account, path }) =>
-      r.listThingPrincipals(account, path.thingName!),
-    ),
-    route('GET', '/things/{thingName}/thing-groups', 'ListThingGroupsForThing', ({ account, path }) =>
-      r.listThingGroupsForThing(account, path.thingName!),
-    ),
-    route('GET', '/principals/things', 'ListPrincipalThings', ({ account, headers }) =>
-      r.listPrincipalThings(account, str(headers['x-amzn-principal'])),
-    ),
+    route('GET', '/things/{thingName}/principals', 'ListThingPrincipals', ({ account, path }) => ({
+      principals: account.things.principalsOf(path.thingName!),
+    })),
+    route('GET', '/things/{thingName}/thing-groups', 'ListThingGroupsForThing', ({ account, path }) => ({
+      thingGroups: account.things.groupsOf(path.thingName!),
+    })),
+    route('GET', '/principals/things', 'ListPrincipalThings', ({ account, headers }) => ({
+      things: account.things.thingsOfPrincipal(str(headers['x-amzn-principal'])),
+    })),
     route('POST', '/thing-types/{thingTypeName}', 'CreateThingType', ({ account, path, body }) =>
-      r.createThingType(account, path.thingTypeName!, {
-        thingTypeProperties: body.thingTypeProperties as Record<string, unknown> | undefined,
-      }),
+      thingTypeCreated(account.things.createType(path.thingTypeName!, { thingTypeProperties: body.thingTypeProperties as Record<string, unknown> | undefined })),
     ),
     route('GET', '/thing-types/{thingTypeName}', 'DescribeThingType', ({ account, path }) =>
-      r.describeThingType(account, path.thingTypeName!),
+      thingTypeDescription(account.things.describeType(path.thingTypeName!)),
     ),
     route('PUT', '/thing-groups/addThingToThingGroup', 'AddThingToThingGroup', ({ account, body }) =>
-      r.addThingToThingGroup(account, {
+      account.things.addToGroup({
         thingGroupName: str(body.thingGroupName),
         thingGroupArn: str(body.thingGroupArn),
         thingName: str(body.thingName),
@@ -216,52 +389,50 @@ function routes(registry: IotRegistry, issuer: AwsIssuer): Route[] {
       }),
     ),
     route('POST', '/thing-groups/{thingGroupName}', 'CreateThingGroup', ({ account, path, body }) =>
-      r.createThingGroup(account, path.thingGroupName!, {
-        parentGroupName: str(body.parentGroupName),
-        thingGroupProperties: body.thingGroupProperties as Record<string, unknown> | undefined,
-      }),
+      thingGroupCreated(
+        account.things.createGroup(path.thingGroupName!, {
+          parentGroupName: str(body.parentGroupName),
+          thingGroupProperties: body.thingGroupProperties as Record<string, unknown> | undefined,
+        }),
+      ),
     ),
     route('GET', '/thing-groups/{thingGroupName}', 'DescribeThingGroup', ({ account, path }) =>
-      r.describeThingGroup(account, path.thingGroupName!),
+      thingGroupDescription(account.things.describeGroup(path.thingGroupName!)),
     ),
     route('POST', '/policies/{policyName}', 'CreatePolicy', ({ account, path, body }) =>
-      r.createPolicy(account, path.policyName!, { policyDocument: str(body.policyDocument) }),
+      policyCreated(account.policies.create(path.policyName!, { policyDocument: str(body.policyDocument) })),
     ),
-    route('GET', '/policies/{policyName}', 'GetPolicy', ({ account, path }) => r.getPolicy(account, path.policyName!)),
-    route('DELETE', '/policies/{policyName}', 'DeletePolicy', ({ account, path }) => r.deletePolicy(account, path.policyName!)),
-    route('PUT', '/target-policies/{policyName}', 'AttachPolicy', ({ account, path, body }) =>
-      r.attachPolicy(account, path.policyName!, str(body.target)),
-    ),
+    route('GET', '/policies/{policyName}', 'GetPolicy', ({ account, path }) => policyDescription(account.policies.get(path.policyName!))),
+    route('DELETE', '/policies/{policyName}', 'DeletePolicy', ({ account, path }) => account.policies.delete(path.policyName!)),
+    route('PUT', '/target-policies/{policyName}', 'AttachPolicy', ({ account, path, body }) => account.policies.attach(path.policyName!, str(body.target))),
     // The deprecated form seed 001's Lambda uses (the bench's baseline): same effect as AttachPolicy.
     route('PUT', '/principal-policies/{policyName}', 'AttachPrincipalPolicy', ({ account, path, headers }) =>
-      r.attachPolicy(account, path.policyName!, str(headers['x-amzn-iot-principal'])),
+      account.policies.attach(path.policyName!, str(headers['x-amzn-iot-principal'])),
     ),
-    route('POST', '/target-policies/{policyName}', 'DetachPolicy', ({ account, path, body }) =>
-      r.detachPolicy(account, path.policyName!, str(body.target)),
-    ),
-    route('POST', '/attached-policies/{target}', 'ListAttachedPolicies', ({ account, path }) =>
-      r.listAttachedPolicies(account, path.target!),
-    ),
+    route('POST', '/target-policies/{policyName}', 'DetachPolicy', ({ account, path, body }) => account.policies.detach(path.policyName!, str(body.target))),
+    route('POST', '/attached-policies/{target}', 'ListAttachedPolicies', ({ account, path }) => ({ policies: account.policies.attachedTo(path.target!) })),
     route('POST', '/role-aliases/{roleAlias}', 'CreateRoleAlias', ({ account, path, body }) =>
-      r.createRoleAlias(account, path.roleAlias!, {
-        roleArn: str(body.roleArn),
-        credentialDurationSeconds: typeof body.credentialDurationSeconds === 'number' ? body.credentialDurationSeconds : undefined,
-      }),
+      roleAliasChanged(
+        account.roleAliases.create(path.roleAlias!, {
+          roleArn: str(body.roleArn),
+          credentialDurationSeconds: typeof body.credentialDurationSeconds === 'number' ? body.credentialDurationSeconds : undefined,
+        }),
+      ),
     ),
     route('GET', '/role-aliases', 'ListRoleAliases', ({ account, query }) =>
-      r.listRoleAliases(account, { pageSize: int(query.get('pageSize')), marker: query.get('marker') ?? undefined }),
+      roleAliases(account.roleAliases.list({ size: int(query.get('pageSize')), marker: query.get('marker') ?? undefined })),
     ),
-    route('GET', '/role-aliases/{roleAlias}', 'DescribeRoleAlias', ({ account, path }) => r.describeRoleAlias(account, path.roleAlias!)),
+    route('GET', '/role-aliases/{roleAlias}', 'DescribeRoleAlias', ({ account, path }) => roleAliasDescription(account.roleAliases.describe(path.roleAlias!))),
     route('PUT', '/role-aliases/{roleAlias}', 'UpdateRoleAlias', ({ account, path, body }) =>
-      r.updateRoleAlias(account, path.roleAlias!, {
-        roleArn: str(body.roleArn),
-        credentialDurationSeconds: typeof body.credentialDurationSeconds === 'number' ? body.credentialDurationSeconds : undefined,
-      }),
+      roleAliasChanged(
+        account.roleAliases.update(path.roleAlias!, {
+          roleArn: str(body.roleArn),
+          credentialDurationSeconds: typeof body.credentialDurationSeconds === 'number' ? body.credentialDurationSeconds : undefined,
+        }),
+      ),
     ),
-    route('DELETE', '/role-aliases/{roleAlias}', 'DeleteRoleAlias', ({ account, path }) => r.deleteRoleAlias(account, path.roleAlias!)),
-    route('GET', '/endpoint', 'DescribeEndpoint', ({ account, query }) =>
-      r.describeEndpoint(account, query.get('endpointType') ?? undefined),
-    ),
+    route('DELETE', '/role-aliases/{roleAlias}', 'DeleteRoleAlias', ({ account, path }) => account.roleAliases.delete(path.roleAlias!)),
+    route('GET', '/endpoint', 'DescribeEndpoint', ({ account, query }) => ({ endpointAddress: account.endpoint(query.get('endpointType') ?? undefined) })),
   ];
 }
 
@@ -308,7 +479,7 @@ export class ControlPlaneServer {
   private readonly table: Route[];
 
   constructor(private readonly options: ControlPlaneOptions) {
-    this.table = routes(options.registry, options.issuer);
+    this.table = routes(options.issuer);
     this.server = createServer((request, response) => void this.handle(request, response));
     this.server.keepAliveTimeout = 5_000;
   }
@@ -361,7 +532,7 @@ export class ControlPlaneServer {
         const body = await readBody(request);
         this.options.traffic.admit(account.accountId, candidate.operation);
         const result = await candidate.handler({ account, path, query: url.searchParams, headers: request.headers, body });
-        send(200, toWire(result));
+        send(200, toWire(result ?? {}));
         return;
       }
       request.resume();

@@ -56,24 +56,19 @@ export class CredentialsEndpoint {
     const handshake = this.options.gateway.verifyHandshake(DeviceTls.peerChain(socket), typeof socket.servername === 'string' ? socket.servername : undefined);
     if (!handshake.ok) return forbidden(`Certificate not accepted: ${handshake.reason}`);
     const { account, certificateId } = handshake;
-    const certificate = account.certificates.get(certificateId);
+    const certificate = account.certificates.find(certificateId);
     if (!certificate || certificate.status !== 'ACTIVE') return forbidden('The certificate is not ACTIVE.');
-    const alias = account.roleAliases.get(decodeURIComponent(match[1]!));
+    const alias = account.roleAliases.find(decodeURIComponent(match[1]!));
     if (!alias) return { status: 404, body: { message: 'Role alias does not exist.' } };
 
-    const attachments = this.options.registry
-      .thingsOfPrincipal(account, certificate.certificateArn)
-      .map(([thingName, type]) => ({ thingName, exclusive: type === 'EXCLUSIVE_THING' }));
+    const attachments = account.things.thingsOf(certificate.certificateArn).map(({ thingName, type }) => ({ thingName, exclusive: type === 'EXCLUSIVE_THING' }));
     const thingName = Array.isArray(thingHeader) ? thingHeader[0] : thingHeader;
     if (thingName !== undefined && !attachments.some((a) => a.thingName === thingName)) {
       // The header must name a thing attached to the certificate (aws-iot-reference §6).
       return forbidden('The thing is not attached to the certificate.');
     }
     const context = thingName !== undefined ? { clientId: '', thingName, thingAttached: true } : { clientId: '', ...resolveConnectionThing('', attachments) };
-    const documents = [...(account.principalPolicies.get(certificate.certificateArn) ?? [])].flatMap((name) => {
-      const policy = account.policies.get(name);
-      return policy ? [policy.policyDocument] : [];
-    });
+    const documents = account.policies.documentsFor(certificate.certificateArn);
     const decision = evaluatePolicies(documents, { action: 'iot:AssumeRoleWithCertificate', resource: alias.roleAliasArn }, context);
     if (!decision.allowed) return forbidden('The certificate is not allowed to assume the role alias.');
 

@@ -1,6 +1,9 @@
 import type { X509Certificate } from 'node:crypto';
 import { certificateIdOf, splitPemChain, validityOf } from './pem';
-import type { AccountState, CaCertificate, DeviceCertificate, IotRegistry, ProvisioningClaim } from './registry';
+import type { IotAccount } from './registry/account';
+import type { CaCertificate, DeviceCertificate } from './registry/certificates';
+import type { IotRegistry } from './registry/iot-registry';
+import type { ProvisioningClaim } from './registry/provisioning';
 import { CERTIFICATE_REGISTRATIONS_PER_SECOND, type TrafficControl } from './traffic';
 
 /**
@@ -21,7 +24,7 @@ import { CERTIFICATE_REGISTRATIONS_PER_SECOND, type TrafficControl } from './tra
 export type HandshakeResult =
   | {
       ok: true;
-      account: AccountState;
+      account: IotAccount;
       certificate: X509Certificate;
       certificateId: string;
       registered?: DeviceCertificate;
@@ -32,10 +35,10 @@ export type HandshakeResult =
 
 /** Accepted connections carry the registered certificate, or the provisioning claim, they authenticated with. */
 export type ConnectResult =
-  | { accepted: true; stage: 'connect'; account: AccountState; certificateId: string; certificate?: DeviceCertificate; claim?: ProvisioningClaim }
+  | { accepted: true; stage: 'connect'; account: IotAccount; certificateId: string; certificate?: DeviceCertificate; claim?: ProvisioningClaim }
   | { accepted: false; stage: 'tls' | 'connect'; reason: string; certificateId?: string; registered?: boolean };
 
-export type Publish = (account: AccountState, topic: string, payload: unknown) => void;
+export type Publish = (account: IotAccount, topic: string, payload: unknown) => void;
 
 export class DeviceGateway {
   /** Parsed chains by PEM: devices reconnect with the same certificate, often thousands at once (the burst bench). */
@@ -62,12 +65,10 @@ export class DeviceGateway {
     const accounts = sniAccount ? [sniAccount] : this.registry.allAccounts();
     for (const account of accounts) {
       // Claim certificates from CreateProvisioningClaim are AWS-issued and not in the certificate list.
-      const claim = account.provisioningClaims.get(certificateId);
+      const claim = account.provisioning.findClaim(certificateId);
       if (claim) return { ok: true, account, certificate, certificateId, claim };
-      const registered = account.certificates.get(certificateId);
-      const ca = registered?.caCertificateId
-        ? account.caCertificates.get(registered.caCertificateId)
-        : this.registry.issuingCa(account, certificate);
+      const registered = account.certificates.find(certificateId);
+      const ca = registered?.caCertificateId ? account.certificates.findCa(registered.caCertificateId) : account.certificates.issuingCa(certificate);
       if (!registered && !ca) continue;
       const mode = registered?.certificateMode ?? ca!.certificateMode;
       // Without SNI only DEFAULT-mode certificates can be routed to their (single) account.
@@ -85,7 +86,12 @@ export class DeviceGateway {
   private anySniOnlyMatch(certificate: X509Certificate, certificateId: string): boolean {
     return this.registry
       .allAccounts()
-      .some((account) => account.certificates.has(certificateId) || account.provisioningClaims.has(certificateId) || this.registry.issuingCa(account, certificate));
+      .some(
+        (account) =>
+          account.certificates.find(certificateId) !== undefined ||
+          account.provisioning.findClaim(certificateId) !== undefined ||
+          account.certificates.issuingCa(certificate) !== undefined,
+      );
   }
 
   connect(handshake: Extract<HandshakeResult, { ok: true }>): ConnectResult {
@@ -95,7 +101,7 @@ export class DeviceGateway {
       if (this.now() > claim.expiration) return { accepted: false, stage: 'connect', reason: 'claim-expired', certificateId };
       return { accepted: true, stage: 'connect', account, certificateId, claim };
     }
-    const registered = account.certificates.get(certificateId);
+    const registered = account.certificates.find(certificateId);
     if (registered) {
       if (registered.status === 'ACTIVE') return { accepted: true, stage: 'connect', account, certificateId, certificate: registered };
       if (registered.status === 'PENDING_ACTIVATION' && registered.caCertificateId) {
@@ -111,7 +117,7 @@ export class DeviceGateway {
     if (!this.traffic.allow(account.accountId, 'JITR registration', CERTIFICATE_REGISTRATIONS_PER_SECOND)) {
       return { accepted: false, stage: 'connect', reason: 'registration-throttled', certificateId };
     }
-    const record = this.registry.autoRegister(account, certificate, ca);
+    const record = account.certificates.autoRegister(certificate, ca);
     this.publishRegistered(account, record);
     return { accepted: false, stage: 'connect', reason: 'certificate-pending-activation', certificateId, registered: true };
   }
@@ -133,13 +139,13 @@ export class DeviceGateway {
     return this.connect(handshake);
   }
 
-  private publishRegistered(account: AccountState, certificate: DeviceCertificate): void {
+  private publishRegistered(account: IotAccount, certificate: DeviceCertificate): void {
     this.publish(account, `$aws/events/certificates/registered/${certificate.caCertificateId}`, registeredEventOf(account, certificate, this.now()));
   }
 }
 
 /** The registered event for a JITR-registered certificate (aws-iot-reference §1.3: timestamp in epoch ms, registration timestamp as a string). */
-export function registeredEventOf(account: AccountState, certificate: DeviceCertificate, at: Date = new Date()) {
+export function registeredEventOf(account: IotAccount, certificate: DeviceCertificate, at: Date = new Date()) {
   return {
     certificateId: certificate.certificateId,
     caCertificateId: certificate.caCertificateId!,

@@ -2,7 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContext, type TLSSocket, type TlsOptions } from 'node:tls';
 import type { AwsIssuer } from './aws-issuer';
 import type { DeviceGateway } from './device-gateway';
-import type { AccountState, IotRegistry } from './registry';
+import type { IotAccount } from './registry/account';
+import type { IotRegistry } from './registry/iot-registry';
 
 /**
  * Mutual TLS as AWS IoT's device endpoints (MQTT and the credential provider) do it: the client certificate
@@ -49,17 +50,9 @@ export class DeviceTls {
   }
 
   /** The PEMs a client certificate may chain to, for one account (SNI) or for connections without SNI. */
-  private trustStore(account: AccountState | undefined): string[] {
+  private trustStore(account: IotAccount | undefined): string[] {
     const accounts = account ? [account] : this.registry.allAccounts();
-    const pems = [this.issuer.caPem];
-    for (const a of accounts) {
-      for (const ca of a.caCertificates.values()) if (account || ca.certificateMode === 'DEFAULT') pems.push(ca.x509.toString());
-      for (const c of a.certificates.values()) {
-        // Certificates registered without a CA are their own trust anchor.
-        if (!c.caCertificateId && (account || c.certificateMode === 'DEFAULT')) pems.push(c.x509.toString());
-      }
-    }
-    return pems;
+    return [this.issuer.caPem, ...accounts.flatMap((a) => a.certificates.trustAnchors(account !== undefined))];
   }
 
   private contextFor(servername: string): SecureContext {

@@ -2,7 +2,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { FunctionInvoker } from '../lambda/async-lambda';
 import type { AwsIssuer } from './aws-issuer';
 import { IotError } from './errors';
-import type { AccountState, IotRegistry, ProvisioningTemplate } from './registry';
+import type { IotAccount } from './registry/account';
+import type { IotRegistry } from './registry/iot-registry';
+import type { ProvisioningTemplate } from './registry/provisioning';
+import type { ThingOverride } from './registry/things';
 import { evaluateTemplate, TemplateError, type ThingResource } from './template-engine';
 
 /**
@@ -14,7 +17,7 @@ import { evaluateTemplate, TemplateError, type ThingResource } from './template-
  */
 
 export interface Requester {
-  account: AccountState;
+  account: IotAccount;
   /** The certificate the device connected with (a claim, or any certificate allowed to provision). */
   certificateId: string;
   clientId: string;
@@ -98,7 +101,7 @@ export class FleetProvisioning {
     }
   }
 
-  private issueToken(account: AccountState, certificateId: string): string {
+  private issueToken(account: IotAccount, certificateId: string): string {
     const token = randomBytes(48).toString('base64');
     this.tokens.set(token, { accountId: account.accountId, certificateId, expiresAt: this.now().getTime() + TOKEN_LIFETIME_MS });
     return token;
@@ -107,7 +110,7 @@ export class FleetProvisioning {
   async createKeysAndCertificate(requester: Requester) {
     const issued = await this.issuer.createKeysAndCertificate();
     // Certificates created over MQTT start PENDING_ACTIVATION; RegisterThing decides (aws-iot-reference §3.1).
-    const record = this.registry.addIssuedCertificate(requester.account, issued.certificate, 'PENDING_ACTIVATION');
+    const record = requester.account.certificates.addIssued(issued.certificate, 'PENDING_ACTIVATION');
     return {
       certificateId: record.certificateId,
       certificatePem: issued.certificatePem,
@@ -126,7 +129,7 @@ export class FleetProvisioning {
     } catch (error) {
       throw new FleetError(400, 'InvalidCsr', (error as Error).message);
     }
-    const record = this.registry.addIssuedCertificate(requester.account, signed.certificate, 'PENDING_ACTIVATION');
+    const record = requester.account.certificates.addIssued(signed.certificate, 'PENDING_ACTIVATION');
     return {
       certificateOwnershipToken: this.issueToken(requester.account, record.certificateId),
       certificateId: record.certificateId,
@@ -146,7 +149,7 @@ export class FleetProvisioning {
       throw new FleetError(400, 'InvalidCertificateOwnershipToken', 'Certificate ownership token is invalid or has expired.');
     }
     const parameters = parseParameters(body.parameters);
-    const template = account.provisioningTemplates.get(templateName);
+    const template = account.provisioning.findTemplate(templateName);
     if (!template || template.type !== 'FLEET_PROVISIONING') {
       throw new FleetError(404, 'ResourceNotFound', `The provisioning template ${templateName} does not exist.`);
     }
@@ -154,7 +157,7 @@ export class FleetProvisioning {
     if (requester.claimTemplateName !== undefined && requester.claimTemplateName !== templateName) {
       throw new FleetError(403, 'AccessDenied', `The claim certificate was issued for template ${requester.claimTemplateName}.`);
     }
-    const certificate = account.certificates.get(token.certificateId);
+    const certificate = account.certificates.find(token.certificateId);
     if (!certificate) throw new FleetError(400, 'InvalidCertificateOwnershipToken', 'The certificate of this token no longer exists.');
 
     let effective = parameters;
@@ -208,9 +211,8 @@ export class FleetProvisioning {
   }
 
   /** Validates every resource, then applies them: thing, groups, policies, attachment, status last. */
-  private apply(account: AccountState, resources: ReturnType<typeof evaluateTemplate>['resources'], certificateId: string): string | undefined {
-    const registry = this.registry;
-    const certificate = account.certificates.get(certificateId)!;
+  private apply(account: IotAccount, resources: ReturnType<typeof evaluateTemplate>['resources'], certificateId: string): string | undefined {
+    const certificate = account.certificates.describe(certificateId);
     const things = resources.filter((r): r is ThingResource => r.type === 'thing');
     if (things.length > 1) throw new FleetError(400, 'InvalidTemplate', 'A template can declare one thing.');
     const thing = things[0];
@@ -218,11 +220,11 @@ export class FleetProvisioning {
       if (r.type === 'certificate' && r.certificateId !== certificateId) {
         throw new FleetError(400, 'InvalidParameters', 'The template certificate must be the certificate of the ownership token.');
       }
-      if (r.type === 'policy' && r.policyName) registry.policyOf(account, r.policyName);
+      if (r.type === 'policy' && r.policyName) account.policies.get(r.policyName);
     }
     if (thing) {
-      if (thing.thingTypeName) registry.describeThingType(account, thing.thingTypeName);
-      for (const group of thing.thingGroups ?? []) registry.describeThingGroup(account, group);
+      if (thing.thingTypeName) account.things.describeType(thing.thingTypeName);
+      for (const group of thing.thingGroups ?? []) account.things.describeGroup(group);
     }
 
     if (thing) this.applyThing(account, thing);
@@ -232,50 +234,46 @@ export class FleetProvisioning {
       if (!name) {
         // Without PolicyName, the policy is named after a hash of its document (aws-iot-reference §3.2).
         name = createHash('sha256').update(r.policyDocument!).digest('hex');
-        if (!account.policies.has(name)) registry.createPolicy(account, name, { policyDocument: r.policyDocument! });
+        if (!account.policies.has(name)) account.policies.create(name, { policyDocument: r.policyDocument! });
       }
-      registry.attachPolicy(account, name, certificate.certificateArn);
+      account.policies.attach(name, certificate.certificateArn);
     }
-    if (thing) registry.attachThingPrincipal(account, thing.thingName, certificate.certificateArn, 'NON_EXCLUSIVE_THING');
+    if (thing) account.things.attachPrincipal(thing.thingName, certificate.certificateArn, 'NON_EXCLUSIVE_THING');
     const status = resources.find((r) => r.type === 'certificate');
-    registry.updateCertificate(account, certificateId, status?.type === 'certificate' ? status.status : 'ACTIVE');
+    account.certificates.updateStatus(certificateId, status?.type === 'certificate' ? status.status : 'ACTIVE');
     return thing?.thingName;
   }
 
   /** Creates the thing, or applies OverrideSettings to the existing one (default DO_NOTHING, an assumption). */
-  private applyThing(account: AccountState, thing: ThingResource): void {
-    const registry = this.registry;
-    const existing = account.things.get(thing.thingName);
-    if (!existing) {
-      registry.createThing(account, thing.thingName, {
+  private applyThing(account: IotAccount, thing: ThingResource): void {
+    if (!account.things.find(thing.thingName)) {
+      account.things.create(thing.thingName, {
         ...(thing.thingTypeName ? { thingTypeName: thing.thingTypeName } : {}),
         attributePayload: { attributes: thing.attributes ?? {} },
         ...(thing.billingGroup ? { billingGroupName: thing.billingGroup } : {}),
       });
-      for (const group of thing.thingGroups ?? []) registry.addThingToThingGroup(account, { thingGroupName: group, thingName: thing.thingName });
+      for (const group of thing.thingGroups ?? []) account.things.addToGroup({ thingGroupName: group, thingName: thing.thingName });
       return;
     }
     const conflict = (field: string) => {
       throw new FleetError(409, 'ResourceConflict', `Thing ${thing.thingName} exists and OverrideSettings.${field} is FAIL.`);
     };
     const { AttributePayload = 'DO_NOTHING', ThingTypeName = 'DO_NOTHING', ThingGroups = 'DO_NOTHING' } = thing.overrides;
+    // Every FAIL is refused before anything changes (RegisterThing validates, then applies).
+    const change: ThingOverride = {};
     if (thing.attributes) {
       if (AttributePayload === 'FAIL') conflict('AttributePayload');
-      if (AttributePayload === 'MERGE') Object.assign(existing.attributes, thing.attributes);
-      if (AttributePayload === 'REPLACE') existing.attributes = { ...thing.attributes };
+      if (AttributePayload === 'MERGE' || AttributePayload === 'REPLACE') change.attributes = { values: thing.attributes, merge: AttributePayload === 'MERGE' };
     }
     if (thing.thingTypeName !== undefined) {
       if (ThingTypeName === 'FAIL') conflict('ThingTypeName');
-      if (ThingTypeName === 'REPLACE') existing.thingTypeName = thing.thingTypeName;
+      if (ThingTypeName === 'REPLACE') change.thingTypeName = thing.thingTypeName;
     }
     if (thing.thingGroups) {
       if (ThingGroups === 'FAIL') conflict('ThingGroups');
-      if (ThingGroups === 'REPLACE') account.thingGroupMembership.set(thing.thingName, new Set());
-      if (ThingGroups === 'REPLACE' || ThingGroups === 'MERGE') {
-        for (const group of thing.thingGroups) registry.addThingToThingGroup(account, { thingGroupName: group, thingName: thing.thingName });
-      }
+      if (ThingGroups === 'REPLACE' || ThingGroups === 'MERGE') change.groups = { names: thing.thingGroups, replace: ThingGroups === 'REPLACE' };
     }
-    existing.version += 1;
+    account.things.override(thing.thingName, change);
   }
 
   /**
@@ -288,12 +286,10 @@ export class FleetProvisioning {
       if (token.expiresAt > now) continue;
       this.tokens.delete(value);
       const account = this.registry.account(token.accountId);
-      const certificate = account.certificates.get(token.certificateId);
+      const certificate = account.certificates.find(token.certificateId);
       if (!certificate || certificate.status !== 'PENDING_ACTIVATION') continue;
-      const attached =
-        this.registry.thingsOfPrincipal(account, certificate.certificateArn).length > 0 ||
-        (account.principalPolicies.get(certificate.certificateArn)?.size ?? 0) > 0;
-      if (!attached) this.registry.purgeCertificate(account, token.certificateId);
+      const attached = account.things.thingsOf(certificate.certificateArn).length > 0 || account.policies.hasAttached(certificate.certificateArn);
+      if (!attached) account.certificates.purge(token.certificateId);
     }
   }
 }

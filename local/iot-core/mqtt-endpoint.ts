@@ -6,7 +6,8 @@ import { DeviceTls, type DeviceEndpointOptions } from './device-tls';
 import type { FunctionInvoker } from '../lambda/async-lambda';
 import { FleetProvisioning, isFleetRequestTopic, isFleetTopic, type Requester } from './fleet-provisioning';
 import { evaluatePolicies, resolveConnectionThing, type IotAction, type PolicyContext } from './policy-evaluator';
-import type { AccountState, ProvisioningClaim } from './registry';
+import type { IotAccount } from './registry/account';
+import type { ProvisioningClaim } from './registry/provisioning';
 import { topicMatches } from './rules';
 
 /**
@@ -22,7 +23,7 @@ import { topicMatches } from './rules';
  */
 
 interface Principal {
-  account: AccountState;
+  account: IotAccount;
   certificateId: string;
   claim?: ProvisioningClaim;
   connectedAt: number;
@@ -33,7 +34,7 @@ interface Principal {
 const CLAIM_SESSION_MS = 5 * 60_000;
 
 /** What a CreateProvisioningClaim certificate may do: that template's fleet-provisioning topics only. */
-function claimPolicy(account: AccountState, templateName: string): string {
+function claimPolicy(account: IotAccount, templateName: string): string {
   const prefix = account.arn('');
   const topics = ['$aws/certificates/create/*', '$aws/certificates/create-from-csr/*', `$aws/provisioning-templates/${templateName}/provision/*`];
   return JSON.stringify({
@@ -52,7 +53,7 @@ export class MqttEndpoint {
   private readonly handshakes = new WeakMap<object, Extract<HandshakeResult, { ok: true }>>();
   private readonly principals = new WeakMap<Client, Principal>();
   private readonly tls: DeviceTls;
-  private broker!: Aedes;
+  private readonly broker: Aedes;
   private readonly servers: Server[] = [];
   private readonly sockets = new Set<TLSSocket>();
   readonly fleet: FleetProvisioning;
@@ -65,13 +66,6 @@ export class MqttEndpoint {
   ) {
     this.fleet = new FleetProvisioning(options.registry, options.issuer, options.invoke, options.now);
     this.tls = new DeviceTls(options.registry, options.issuer, options.tls);
-  }
-
-  private now(): number {
-    return (this.options.now?.() ?? new Date()).getTime();
-  }
-
-  async listen(port: number, hosts: readonly string[] = ['127.0.0.1', '::1']): Promise<number> {
     this.broker = new Aedes({
       heartbeatInterval: 3_600_000,
       authenticate: (client, _u, _p, done) => this.authenticate(client, done),
@@ -79,6 +73,13 @@ export class MqttEndpoint {
       authorizeSubscribe: (client, subscription, done) => this.authorizeSubscribe(client, subscription, done),
       authorizeForward: (client, packet) => (this.mayReceive(client, packet.topic) ? packet : null),
     });
+  }
+
+  private now(): number {
+    return (this.options.now?.() ?? new Date()).getTime();
+  }
+
+  async listen(port: number, hosts: readonly string[] = ['127.0.0.1', '::1']): Promise<number> {
     await this.broker.listen();
     for (const host of hosts) {
       const server = createServer(this.tls.serverOptions());
@@ -124,13 +125,8 @@ export class MqttEndpoint {
 
   private policyDocuments(principal: Principal): string[] {
     if (principal.claim) return [claimPolicy(principal.account, principal.claim.templateName)];
-    const certificate = principal.account.certificates.get(principal.certificateId);
-    if (!certificate) return [];
-    const names = principal.account.principalPolicies.get(certificate.certificateArn) ?? new Set<string>();
-    return [...names].flatMap((name) => {
-      const policy = principal.account.policies.get(name);
-      return policy ? [policy.policyDocument] : [];
-    });
+    const certificate = principal.account.certificates.find(principal.certificateId);
+    return certificate ? principal.account.policies.documentsFor(certificate.certificateArn) : [];
   }
 
   private allowed(principal: Principal, action: IotAction, resource: string): boolean {
@@ -146,9 +142,7 @@ export class MqttEndpoint {
       return done(notAuthorized(), false);
     }
     const attachments = result.certificate
-      ? this.options.registry
-          .thingsOfPrincipal(result.account, result.certificate.certificateArn)
-          .map(([thingName, type]) => ({ thingName, exclusive: type === 'EXCLUSIVE_THING' }))
+      ? result.account.things.thingsOf(result.certificate.certificateArn).map(({ thingName, type }) => ({ thingName, exclusive: type === 'EXCLUSIVE_THING' }))
       : [];
     const principal: Principal = {
       account: result.account,

@@ -133,9 +133,9 @@ describe('Delete', () => {
     const certificateId = created.body!.PhysicalResourceId as string;
     // What the example stack's ThingPrincipalAttachment and PolicyPrincipalAttachment add.
     const account = stack.core.defaultAccount;
-    stack.core.registry.createThing(account, 'cr-delete-1', {});
-    stack.core.registry.attachThingPrincipal(account, 'cr-delete-1', `arn:aws:iot:us-east-1:123456789012:cert/${certificateId}`, undefined);
-    stack.core.registry.attachPolicy(account, stack.deployed.devicePolicyName, `arn:aws:iot:us-east-1:123456789012:cert/${certificateId}`);
+    account.things.create('cr-delete-1', {});
+    account.things.attachPrincipal('cr-delete-1', `arn:aws:iot:us-east-1:123456789012:cert/${certificateId}`, undefined);
+    account.policies.attach(stack.deployed.devicePolicyName, `arn:aws:iot:us-east-1:123456789012:cert/${certificateId}`);
 
     const deleted = await send(request('delete', { PhysicalResourceId: certificateId }, { ThingName: 'cr-delete-1' }));
     expect(deleted.problems).toEqual([]);

@@ -66,7 +66,7 @@ describe('the credentials endpoint', () => {
   it('answers 403 when no policy of the certificate allows iot:AssumeRoleWithCertificate on the alias', async () => {
     const identity = await admittedDevice('CRED-0004');
     const alias = 'another-alias';
-    stack.core.registry.createRoleAlias(stack.core.defaultAccount, alias, { roleArn: 'arn:aws:iam::123456789012:role/other' });
+    stack.core.defaultAccount.roleAliases.create(alias, { roleArn: 'arn:aws:iam::123456789012:role/other' });
     expect(await ask(identity, 'CRED-0004', alias)).toEqual({ status: 403, message: expect.stringMatching(/not allowed to assume/) });
   });
 
@@ -77,7 +77,7 @@ describe('the credentials endpoint', () => {
 
   it('answers 403 once the certificate is revoked', async () => {
     const identity = await admittedDevice('CRED-0006');
-    stack.core.registry.updateCertificate(stack.core.defaultAccount, identity.certificateId, 'REVOKED');
+    stack.core.defaultAccount.certificates.updateStatus(identity.certificateId, 'REVOKED');
     const answer = await ask(identity, 'CRED-0006').catch((error: Error) => ({ status: 0, message: error.message }));
     expect(answer.status).not.toBe(200);
   });

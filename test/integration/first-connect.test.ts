@@ -10,14 +10,14 @@ const DAY = 86_400_000;
 let core: LocalIotCore;
 let ca: KeyedCertificate;
 const events: Array<{ account: string; event: Record<string, unknown> }> = [];
-const endpoint = (accountId: string) => core.registry.describeEndpoint(core.registry.account(accountId), 'iot:Data-ATS').endpointAddress;
+const endpoint = (accountId: string) => core.registry.account(accountId).endpoint('iot:Data-ATS');
 
 beforeAll(async () => {
   core = await LocalIotCore.start({ traffic: { throttling: false } });
   ca = await createCa({ commonName: 'MyDeviceRootCA' });
   for (const accountId of ['111111111111', '222222222222']) {
     const account = core.registry.account(accountId);
-    core.registry.registerCaCertificate(account, { caCertificate: ca.certificatePem, certificateMode: 'SNI_ONLY', setAsActive: true, allowAutoRegistration: true });
+    account.certificates.registerCa({ caCertificate: ca.certificatePem, certificateMode: 'SNI_ONLY', setAsActive: true, allowAutoRegistration: true });
     core.addFunction({
       functionName: 'capture',
       accountId,
@@ -64,7 +64,7 @@ describe('first connect', () => {
         },
       },
     ]);
-    expect(core.registry.account('111111111111').certificates.get(device.certificateId)?.status).toBe('PENDING_ACTIVATION');
+    expect(core.registry.account('111111111111').certificates.find(device.certificateId)?.status).toBe('PENDING_ACTIVATION');
   });
 
   it('publishes the event again on every reconnect while the certificate is pending', async () => {
@@ -72,7 +72,7 @@ describe('first connect', () => {
     for (let i = 0; i < 3; i++) core.firstConnect(deviceChain(device, ca), endpoint('111111111111'));
     await core.idle();
     expect(events.filter((e) => e.event.certificateId === device.certificateId)).toHaveLength(3);
-    expect(core.registry.account('111111111111').certificates.get(device.certificateId)?.certificateMode).toBe('SNI_ONLY');
+    expect(core.registry.account('111111111111').certificates.find(device.certificateId)?.certificateMode).toBe('SNI_ONLY');
   });
 
   it('routes by SNI: the same CA registered in two accounts registers each device in the account it addresses (seed 000)', async () => {
@@ -87,7 +87,7 @@ describe('first connect', () => {
         ['222222222222', b.certificateId],
       ]),
     );
-    expect(core.registry.account('222222222222').certificates.has(a.certificateId)).toBe(false);
+    expect(core.registry.account('222222222222').certificates.find(a.certificateId)).toBeUndefined();
   });
 
   it('accepts a bare device certificate as well as the device + CA chain', async () => {
@@ -98,7 +98,7 @@ describe('first connect', () => {
   it('accepts an ACTIVE certificate', async () => {
     const device = await issueCertificate(ca, { subject: { serialNumber: 'ACTIVE-1' } });
     const account = core.registry.account('111111111111');
-    core.registry.registerCertificate(account, { certificatePem: device.certificatePem, status: 'ACTIVE' });
+    account.certificates.register({ certificatePem: device.certificatePem, status: 'ACTIVE' });
     expect(core.firstConnect(deviceChain(device, ca), endpoint('111111111111'))).toMatchObject({ accepted: true });
   });
 
@@ -144,30 +144,30 @@ describe('first connect', () => {
     ],
   ])('refuses %s without registering anything', async (_, make, expected) => {
     const { chain, serverName } = await make();
-    const before = core.registry.allAccounts().map((a) => a.certificates.size);
+    const before = core.registry.allAccounts().map((a) => a.certificates.all().length);
     expect(core.firstConnect(chain, serverName)).toMatchObject({ accepted: false, ...expected });
     await core.idle();
-    expect(core.registry.allAccounts().map((a) => a.certificates.size)).toEqual(before);
+    expect(core.registry.allAccounts().map((a) => a.certificates.all().length)).toEqual(before);
     expect(events).toEqual([]);
   });
 
   it('does not register certificates of a CA with auto-registration off, or of an INACTIVE CA', async () => {
     const quiet = await createCa({ commonName: 'Quiet CA' });
     const account = core.registry.account('111111111111');
-    const { certificateId } = core.registry.registerCaCertificate(account, { caCertificate: quiet.certificatePem, certificateMode: 'SNI_ONLY', setAsActive: true });
+    const { certificateId } = account.certificates.registerCa({ caCertificate: quiet.certificatePem, certificateMode: 'SNI_ONLY', setAsActive: true });
     const device = await issueCertificate(quiet, { subject: { serialNumber: 'Q1' } });
     expect(core.firstConnect(device.certificatePem, endpoint('111111111111'))).toMatchObject({ stage: 'connect', reason: 'auto-registration-disabled' });
-    core.registry.updateCaCertificate(account, certificateId, { newStatus: 'INACTIVE', newAutoRegistrationStatus: 'ENABLE' });
+    account.certificates.updateCa(certificateId, { newStatus: 'INACTIVE', newAutoRegistrationStatus: 'ENABLE' });
     expect(core.firstConnect(device.certificatePem, endpoint('111111111111'))).toMatchObject({ stage: 'connect', reason: 'ca-certificate-inactive' });
-    expect(account.certificates.has(device.certificateId)).toBe(false);
+    expect(account.certificates.find(device.certificateId)).toBeUndefined();
   });
 
   it('registers at most 15 certificates a second per account (JITR registration quota), refusing the rest until they retry', async () => {
     const throttled = await LocalIotCore.start();
     try {
       const account = throttled.registry.account();
-      throttled.registry.registerCaCertificate(account, { caCertificate: ca.certificatePem, certificateMode: 'SNI_ONLY', setAsActive: true, allowAutoRegistration: true });
-      const sni = throttled.registry.describeEndpoint(account, 'iot:Data-ATS').endpointAddress;
+      account.certificates.registerCa({ caCertificate: ca.certificatePem, certificateMode: 'SNI_ONLY', setAsActive: true, allowAutoRegistration: true });
+      const sni = account.endpoint('iot:Data-ATS');
       const devices = await Promise.all(Array.from({ length: 25 }, (_, i) => issueCertificate(ca, { subject: { serialNumber: `Q-${i}` } })));
       const results = devices.map((d) => throttled.firstConnect(d.certificatePem, sni));
       const reasons = results.map((r) => (r.accepted ? 'accepted' : r.reason));

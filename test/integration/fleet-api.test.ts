@@ -65,9 +65,9 @@ beforeAll(async () => {
   hook = jest.fn();
   fleet = new FleetProvisioning(core.registry, await AwsIssuer.create(), hook as unknown as FunctionInvoker);
   requester = { account: core.defaultAccount, certificateId: 'f'.repeat(64), clientId: 'claim-1' };
-  core.registry.createThingGroup(core.defaultAccount, 'g1', {});
-  core.registry.createThingGroup(core.defaultAccount, 'g2', {});
-  core.registry.createThingType(core.defaultAccount, 'typeA', {});
+  core.defaultAccount.things.createGroup('g1', {});
+  core.defaultAccount.things.createGroup('g2', {});
+  core.defaultAccount.things.createType('typeA', {});
 });
 
 afterAll(async () => {
@@ -82,7 +82,7 @@ describe('certificates over the fleet API', () => {
       topic: '$aws/certificates/create/json/accepted',
       payload: { certificateId: expect.stringMatching(/^[a-f0-9]{64}$/), privateKey: expect.stringContaining('RSA PRIVATE KEY'), certificateOwnershipToken: expect.any(String) },
     });
-    expect(core.defaultAccount.certificates.get(String(reply!.payload.certificateId))?.status).toBe('PENDING_ACTIVATION');
+    expect(core.defaultAccount.certificates.find(String(reply!.payload.certificateId))?.status).toBe('PENDING_ACTIVATION');
   });
 
   it('signs a CSR, keeping its subject and the device’s key', async () => {
@@ -90,7 +90,7 @@ describe('certificates over the fleet API', () => {
     const reply = await fleet.handle('$aws/certificates/create-from-csr/json', json({ certificateSigningRequest: csr.csrPem }), requester);
     expect(reply?.topic).toBe('$aws/certificates/create-from-csr/json/accepted');
     expect(reply?.payload).not.toHaveProperty('privateKey');
-    expect(core.defaultAccount.certificates.get(String(reply!.payload.certificateId))?.x509.subject).toBe('CN=FLEET-CSR');
+    expect(core.defaultAccount.certificates.find(String(reply!.payload.certificateId))?.x509.subject).toBe('CN=FLEET-CSR');
   });
 
   it.each([
@@ -122,12 +122,12 @@ describe('RegisterThing', () => {
     const reply = await register('basic', { SerialNumber: 'RT-1' }, token);
     expect(reply).toEqual({ topic: '$aws/provisioning-templates/basic/provision/json/accepted', payload: { deviceConfiguration: {}, thingName: 'RT-1' } });
     const account = core.defaultAccount;
-    const certificate = account.certificates.get(certificateId)!;
+    const certificate = account.certificates.find(certificateId)!;
     expect(certificate.status).toBe('ACTIVE');
-    expect(core.registry.listPrincipalThings(account, certificate.certificateArn).things).toEqual(['RT-1']);
+    expect(account.things.thingsOfPrincipal(certificate.certificateArn)).toEqual(['RT-1']);
     const policyName = createHash('sha256').update(JSON.stringify(document)).digest('hex');
-    expect(core.registry.listAttachedPolicies(account, certificate.certificateArn).policies.map((p) => p.policyName)).toEqual([policyName]);
-    expect(core.registry.describeThing(account, 'RT-1')).toMatchObject({ thingTypeName: 'typeA', attributes: { a: '1' } });
+    expect(account.policies.attachedTo(certificate.certificateArn).map((p) => p.policyName)).toEqual([policyName]);
+    expect(account.things.describe('RT-1')).toMatchObject({ thingTypeName: 'typeA', attributes: { a: '1' } });
     // An ownership token is used once.
     expect((await register('basic', { SerialNumber: 'RT-1' }, token))?.payload).toMatchObject({ errorCode: 'InvalidCertificateOwnershipToken' });
   });
@@ -138,19 +138,19 @@ describe('RegisterThing', () => {
     ['DO_NOTHING', { a: 'old' }, ['g1']],
   ] as const)('applies OverrideSettings %s to an existing thing', async (setting, attributes, groups) => {
     const name = `ovr-${setting.toLowerCase()}`;
-    core.registry.createThing(core.defaultAccount, `${name}-thing`, { attributePayload: { attributes: { a: 'old' } } });
-    core.registry.addThingToThingGroup(core.defaultAccount, { thingGroupName: 'g1', thingName: `${name}-thing` });
+    core.defaultAccount.things.create(`${name}-thing`, { attributePayload: { attributes: { a: 'old' } } });
+    core.defaultAccount.things.addToGroup({ thingGroupName: 'g1', thingName: `${name}-thing` });
     await template(name, {
       OverrideSettings: { AttributePayload: setting, ThingGroups: setting },
       Properties: { ThingName: { 'Fn::Join': ['', [{ Ref: 'SerialNumber' }, '-thing']] }, AttributePayload: { b: 'new' }, ThingGroups: ['g2'] },
     });
     expect((await register(name, { SerialNumber: name }))?.topic).toMatch(/accepted$/);
-    expect(core.registry.describeThing(core.defaultAccount, `${name}-thing`).attributes).toEqual(attributes);
-    expect(core.registry.listThingGroupsForThing(core.defaultAccount, `${name}-thing`).thingGroups.map((g) => g.groupName).sort()).toEqual(groups);
+    expect(core.defaultAccount.things.describe(`${name}-thing`).attributes).toEqual(attributes);
+    expect(core.defaultAccount.things.groupsOf(`${name}-thing`).map((g) => g.groupName).sort()).toEqual(groups);
   });
 
   it('fails with ResourceConflict when an override is FAIL and the thing exists', async () => {
-    core.registry.createThing(core.defaultAccount, 'fail-thing', {});
+    core.defaultAccount.things.create('fail-thing', {});
     await template('ovr-fail', { OverrideSettings: { AttributePayload: 'FAIL' }, Properties: { ThingName: 'fail-thing', AttributePayload: { x: '1' } } });
     expect((await register('ovr-fail', { SerialNumber: 'x' }))?.payload).toMatchObject({ statusCode: 409, errorCode: 'ResourceConflict' });
   });
@@ -159,8 +159,8 @@ describe('RegisterThing', () => {
     await template('missing-group', { Properties: { ThingName: { Ref: 'SerialNumber' }, ThingGroups: ['nope'] } });
     const { token, certificateId } = await newToken();
     expect((await register('missing-group', { SerialNumber: 'MG-1' }, token))?.payload).toMatchObject({ errorCode: 'ResourceNotFound' });
-    expect(core.defaultAccount.things.has('MG-1')).toBe(false);
-    expect(core.defaultAccount.certificates.get(certificateId)?.status).toBe('PENDING_ACTIVATION');
+    expect(core.defaultAccount.things.find('MG-1')).toBeUndefined();
+    expect(core.defaultAccount.certificates.find(certificateId)?.status).toBe('PENDING_ACTIVATION');
   });
 
   it.each([
@@ -207,8 +207,8 @@ describe('RegisterThing', () => {
     arrange();
     const { token, certificateId } = await newToken();
     expect((await register('hooked', { SerialNumber: 'DENIED-1' }, token))?.payload).toMatchObject({ statusCode: 403, errorCode: 'AccessDenied' });
-    expect(core.defaultAccount.things.has('DENIED-1')).toBe(false);
-    expect(core.defaultAccount.certificates.get(certificateId)?.status).toBe('PENDING_ACTIVATION');
+    expect(core.defaultAccount.things.find('DENIED-1')).toBeUndefined();
+    expect(core.defaultAccount.certificates.find(certificateId)?.status).toBe('PENDING_ACTIVATION');
   });
 });
 
@@ -240,9 +240,9 @@ describe('control-plane operations for fleet provisioning', () => {
   it('creates keys and certificates (REST), ACTIVE when asked, and certificates from a CSR', async () => {
     const keys = await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
     expect(keys).toMatchObject({ certificateArn: expect.stringContaining(':cert/'), keyPair: { PublicKey: expect.stringContaining('PUBLIC KEY'), PrivateKey: expect.stringContaining('PRIVATE KEY') } });
-    expect(core.defaultAccount.certificates.get(keys.certificateId!)?.status).toBe('ACTIVE');
+    expect(core.defaultAccount.certificates.find(keys.certificateId!)?.status).toBe('ACTIVE');
     const fromCsr = await iot.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: (await createCsr({ commonName: 'rest' })).csrPem }));
-    expect(core.defaultAccount.certificates.get(fromCsr.certificateId!)?.status).toBe('INACTIVE');
+    expect(core.defaultAccount.certificates.find(fromCsr.certificateId!)?.status).toBe('INACTIVE');
     await expect(iot.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: 'nope' }))).rejects.toMatchObject({ name: 'InvalidRequestException' });
   });
 });

@@ -35,8 +35,8 @@ afterEach(() => {
 function registerPending(device: KeyedCertificate): CertificateRegisteredEvent {
   const account = stack.core.defaultAccount;
   const x509 = new (require('node:crypto').X509Certificate)(device.certificatePem);
-  const ca = account.caCertificates.get(stack.ca.certificateId)!;
-  return registeredEventOf(account, stack.core.registry.autoRegister(account, x509, ca));
+  const ca = account.certificates.describeCa(stack.ca.certificateId);
+  return registeredEventOf(account, account.certificates.autoRegister(x509, ca));
 }
 
 const publish = (event: CertificateRegisteredEvent) =>

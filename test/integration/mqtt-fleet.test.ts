@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { CreateProvisioningTemplateCommand, CreateProvisioningClaimCommand, DescribeCertificateCommand, DescribeThingCommand, ListThingGroupsForThingCommand, ListThingPrincipalsCommand } from '@aws-sdk/client-iot';
-import { connectOnce, runFleetDevice, runJitrDevice, type Endpoint, type Identity } from '../../local/devices/simulator';
+import { connectOnce, runFleetDevice, runJitrDevice, type Endpoint, type Identity } from '../../local/sandbox/simulator';
 import type { KeyedCertificate } from '../../lib/pki';
 import { startLocalStack, type LocalStack } from '../support/local-stack';
 

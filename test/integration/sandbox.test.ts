@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 const ROOT = resolve(__dirname, '../..');
 
 it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, credentials) and decides every case correctly', async () => {
-  const { stdout, stderr } = await promisify(execFile)(process.execPath, [resolve(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'local/sandbox.ts'], {
+  const { stdout, stderr } = await promisify(execFile)(process.execPath, [resolve(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'local/sandbox/sandbox.ts'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME },
     timeout: 170_000,

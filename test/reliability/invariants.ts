@@ -16,11 +16,11 @@ export interface CertificateView {
 /** Every device certificate of the core's default account with its things and policies. */
 export function certificates(core: LocalIotCore): CertificateView[] {
   const account = core.defaultAccount;
-  return [...account.certificates.values()].map((certificate) => ({
+  return account.certificates.all().map((certificate) => ({
     certificateId: certificate.certificateId,
     status: certificate.status,
-    things: [...account.thingPrincipals.entries()].filter(([, principals]) => principals.has(certificate.certificateArn)).map(([thing]) => thing),
-    policies: [...(account.principalPolicies.get(certificate.certificateArn) ?? [])],
+    things: account.things.thingsOf(certificate.certificateArn).map((attachment) => attachment.thingName),
+    policies: account.policies.attachedTo(certificate.certificateArn).map((policy) => policy.policyName),
   }));
 }
 

@@ -14,7 +14,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
 import type { MqttClient } from 'mqtt';
 import { requestReply } from '../../device/fleet-provisioning';
-import { connectOnce, runJitrDevice, type Endpoint, type Identity } from '../../local/devices/simulator';
+import { connectOnce, runJitrDevice, type Endpoint, type Identity } from '../../local/sandbox/simulator';
 import { registeredEventOf } from '../../local/iot-core/device-gateway';
 import { splitPemChain } from '../../local/iot-core/pem';
 import { LocalIotCore } from '../../local/local-iot-core';
@@ -197,7 +197,7 @@ async function jitrAttempt(spec: JitrSpec): Promise<Observed> {
 async function registeredAnywayAttempt(spec: JitrSpec): Promise<Observed> {
   const { certificate, identity, deviceId } = await jitrDevice(spec);
   const account = core.defaultAccount;
-  const record = core.registry.autoRegister(account, new X509Certificate(certificate.certificatePem), account.caCertificates.get(ca.certificateId)!);
+  const record = account.certificates.autoRegister(new X509Certificate(certificate.certificatePem), account.certificates.describeCa(ca.certificateId));
   core.publish(account, `$aws/events/certificates/registered/${ca.certificateId}`, registeredEventOf(account, record));
   await core.idle();
   const decision = decisionFor(record.certificateId);

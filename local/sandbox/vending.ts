@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { AttachPolicyCommand, AttachThingPrincipalCommand, CreateThingCommand, DescribeCertificateCommand, type IoTClient } from '@aws-sdk/client-iot';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { signedFetch } from '../lib/sigv4';
-import { fetchRoleCredentials } from '../device/credential-provider';
-import type { DeviceRegistryAdmin } from '../shared/provisioning/ports';
-import { runJitrDevice, type Endpoint } from './devices/simulator';
-import type { LocalIotCore } from './local-iot-core';
-import { createCsr } from '../lib/pki';
-import type { SandboxRow } from './sandbox-row';
-import { type DeployedStack } from './deploy-stack';
+import { signedFetch } from '../../lib/sigv4';
+import { fetchRoleCredentials } from '../../device/credential-provider';
+import type { DeviceRegistryAdmin } from '../../shared/provisioning/ports';
+import { runJitrDevice, type Endpoint } from './simulator';
+import type { LocalIotCore } from '../local-iot-core';
+import { createCsr } from '../../lib/pki';
+import type { SandboxRow } from './row';
+import { type DeployedStack } from '../deploy-stack';
 
 /**
  * The sandbox's second half (issue 4): certificate vending through the IAM-authorized HTTP API, the

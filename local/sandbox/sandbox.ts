@@ -6,15 +6,15 @@ import {
   ListPrincipalThingsCommand,
   RegisterCACertificateCommand,
 } from '@aws-sdk/client-iot';
-import { createDocumentClient } from '../shared/aws/clients';
-import { DynamoDeviceRegistry } from '../shared/aws/device-registry';
-import { runFleetDevice, runJitrDevice, type Endpoint, type FleetDeviceResult } from './devices/simulator';
-import { splitPemChain } from './iot-core/pem';
-import { LocalIotCore } from './local-iot-core';
-import { createCa, deviceChain, issueCertificate, type KeyedCertificate, type KeySpec } from '../lib/pki';
-import { formatTable, type SandboxRow } from './sandbox-row';
-import { runVendingFlows } from './sandbox-vending';
-import { deployStack } from './deploy-stack';
+import { createDocumentClient } from '../../shared/aws/clients';
+import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
+import { runFleetDevice, runJitrDevice, type Endpoint, type FleetDeviceResult } from './simulator';
+import { splitPemChain } from '../iot-core/pem';
+import { LocalIotCore } from '../local-iot-core';
+import { createCa, deviceChain, issueCertificate, type KeyedCertificate, type KeySpec } from '../../lib/pki';
+import { formatTable, type SandboxRow } from './row';
+import { runVendingFlows } from './vending';
+import { deployStack } from '../deploy-stack';
 
 /**
  * `npm start`: the provisioning flows end to end, offline. A local IoT Core runs in this process with the
@@ -26,7 +26,7 @@ import { deployStack } from './deploy-stack';
  *    their next attempt and publish telemetry.
  * 2. Fleet provisioning: an operator signs in (a local JWT), asks the HTTP API for claim certificates, and
  *    devices provision themselves over MQTT; the pre-provisioning hook decides.
- * 3. Certificate vending, the certificate custom resource and the credential provider (sandbox-vending.ts).
+ * 3. Certificate vending, the certificate custom resource and the credential provider (vending.ts).
  */
 
 const DAY = 24 * 60 * 60 * 1000;

@@ -1,0 +1,313 @@
+import { randomUUID } from 'node:crypto';
+import { IotError, invalid, notFound } from '../errors';
+import { page, sameJson, type AccountScope, type Page, type Paging, type Writable } from './support';
+
+/**
+ * One account's things, thing types and thing groups, group membership, and the things' principals
+ * (aws-iot-reference §4). Thing–principal attachments live here because AWS keeps them on the thing:
+ * AttachThingPrincipal, ListThingPrincipals and DeleteThing are thing operations under /things/{name}/, and
+ * ${iot:Connection.Thing.*} is resolved from them. The principal itself is checked through `principals`.
+ */
+
+export interface Thing {
+  readonly thingName: string;
+  readonly thingId: string;
+  readonly thingArn: string;
+  readonly thingTypeName?: string;
+  readonly attributes: Readonly<Record<string, string>>;
+  readonly billingGroupName?: string;
+  readonly version: number;
+}
+
+export interface ThingGroup {
+  readonly thingGroupName: string;
+  readonly thingGroupId: string;
+  readonly thingGroupArn: string;
+  readonly version: number;
+  readonly thingGroupProperties: Readonly<Record<string, unknown>>;
+  readonly parentGroupName?: string;
+  readonly creationDate: Date;
+}
+
+export interface ThingType {
+  readonly thingTypeName: string;
+  readonly thingTypeId: string;
+  readonly thingTypeArn: string;
+  readonly thingTypeProperties: Readonly<Record<string, unknown>>;
+  readonly creationDate: Date;
+}
+
+export type PrincipalType = 'EXCLUSIVE_THING' | 'NON_EXCLUSIVE_THING';
+
+export interface ThingAttachment {
+  readonly thingName: string;
+  readonly type: PrincipalType;
+}
+
+/** A thing's group, as ListThingGroupsForThing names it. */
+export interface GroupMembership {
+  readonly groupName: string;
+  readonly groupArn: string | undefined;
+}
+
+/** What the things need of the certificates: the principal an ARN names (or ResourceNotFoundException). */
+export interface PrincipalLookup {
+  principalArn(arn: string | undefined): string;
+}
+
+/** What RegisterThing changes on a thing that already exists (OverrideSettings MERGE or REPLACE). */
+export interface ThingOverride {
+  attributes?: { values: Record<string, string>; merge: boolean };
+  thingTypeName?: string;
+  groups?: { names: readonly string[]; replace: boolean };
+}
+
+const THING_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
+const GROUP_OR_TYPE_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
+const MAX_GROUPS_PER_THING = 10;
+
+export class ThingService {
+  private readonly things = new Map<string, Writable<Thing>>();
+  private readonly groups = new Map<string, ThingGroup>();
+  private readonly types = new Map<string, ThingType>();
+  /** thing name → group names */
+  private readonly membership = new Map<string, Set<string>>();
+  /** thing name → principal ARN → attachment type */
+  private readonly principals = new Map<string, Map<string, PrincipalType>>();
+
+  constructor(
+    private readonly scope: AccountScope,
+    private readonly lookup: PrincipalLookup,
+  ) {}
+
+  // ---- things ----
+
+  create(
+    thingName: string,
+    input: {
+      thingTypeName?: string | undefined;
+      attributePayload?: { attributes?: Record<string, string> } | undefined;
+      billingGroupName?: string | undefined;
+    },
+  ): Thing {
+    if (!THING_NAME.test(thingName)) throw invalid(`Thing name ${thingName} must match [a-zA-Z0-9:_-]{1,128}.`);
+    const attributes = input.attributePayload?.attributes ?? {};
+    if (input.thingTypeName) this.describeType(input.thingTypeName);
+    const maxAttributes = input.thingTypeName ? 50 : 3;
+    if (Object.keys(attributes).length > maxAttributes) {
+      throw invalid(`A thing ${input.thingTypeName ? 'with' : 'without'} a thing type can have at most ${maxAttributes} attributes.`);
+    }
+    for (const [name, value] of Object.entries(attributes)) {
+      if (name.length > 128 || typeof value !== 'string' || value.length > 800) {
+        throw invalid('Attribute names are at most 128 characters and values at most 800.');
+      }
+    }
+    const existing = this.things.get(thingName);
+    if (existing) {
+      // Same name and same configuration succeeds; a different configuration conflicts (aws-iot-reference §4).
+      const same =
+        existing.thingTypeName === input.thingTypeName &&
+        existing.billingGroupName === input.billingGroupName &&
+        sameJson(existing.attributes, attributes);
+      if (!same) {
+        throw new IotError('ResourceAlreadyExistsException', `Thing ${thingName} already exists with a different configuration.`, {
+          resourceId: existing.thingId,
+          resourceArn: existing.thingArn,
+        });
+      }
+      return existing;
+    }
+    const thing: Writable<Thing> = {
+      thingName,
+      thingId: randomUUID(),
+      thingArn: this.scope.arn(`thing/${thingName}`),
+      attributes: { ...attributes },
+      version: 1,
+      ...(input.thingTypeName ? { thingTypeName: input.thingTypeName } : {}),
+      ...(input.billingGroupName ? { billingGroupName: input.billingGroupName } : {}),
+    };
+    this.things.set(thingName, thing);
+    return thing;
+  }
+
+  private thingOf(thingName: string): Writable<Thing> {
+    const thing = this.things.get(thingName);
+    if (!thing) throw notFound(`Thing ${thingName} cannot be found.`);
+    return thing;
+  }
+
+  /** The thing, or ResourceNotFoundException. */
+  describe(thingName: string): Thing {
+    return this.thingOf(thingName);
+  }
+
+  find(thingName: string): Thing | undefined {
+    return this.things.get(thingName);
+  }
+
+  delete(thingName: string, expectedVersion?: number): void {
+    const t = this.things.get(thingName);
+    if (!t) return; // AWS: deleting a thing that does not exist succeeds
+    if (expectedVersion !== undefined && expectedVersion !== t.version) {
+      throw new IotError('VersionConflictException', `Thing ${thingName} is at version ${t.version}.`);
+    }
+    if (this.principals.get(thingName)?.size) {
+      throw invalid(`Thing ${thingName} has principals attached; detach them before deleting it.`);
+    }
+    this.things.delete(thingName);
+    this.membership.delete(thingName);
+  }
+
+  list(input: Paging & { thingTypeName?: string | undefined }): Page<Thing> {
+    const all = [...this.things.values()].filter((t) => !input.thingTypeName || t.thingTypeName === input.thingTypeName);
+    return page(all, input);
+  }
+
+  /**
+   * Applies RegisterThing's OverrideSettings to an existing thing (the caller has refused FAIL): attributes
+   * merged or replaced, the type replaced, groups added (after leaving all of them for REPLACE); one new version.
+   */
+  override(thingName: string, change: ThingOverride): void {
+    const thing = this.thingOf(thingName);
+    if (change.attributes) {
+      thing.attributes = change.attributes.merge ? { ...thing.attributes, ...change.attributes.values } : { ...change.attributes.values };
+    }
+    if (change.thingTypeName !== undefined) thing.thingTypeName = change.thingTypeName;
+    if (change.groups) {
+      if (change.groups.replace) this.membership.set(thingName, new Set());
+      for (const group of change.groups.names) this.addToGroup({ thingGroupName: group, thingName });
+    }
+    thing.version += 1;
+  }
+
+  // ---- thing types ----
+
+  createType(thingTypeName: string, input: { thingTypeProperties?: Record<string, unknown> | undefined }): ThingType {
+    if (!GROUP_OR_TYPE_NAME.test(thingTypeName)) throw invalid(`Invalid thing type name ${thingTypeName}.`);
+    let type = this.types.get(thingTypeName);
+    if (!type) {
+      type = {
+        thingTypeName,
+        thingTypeId: randomUUID(),
+        thingTypeArn: this.scope.arn(`thingtype/${thingTypeName}`),
+        thingTypeProperties: input.thingTypeProperties ?? {},
+        creationDate: this.scope.now(),
+      };
+      this.types.set(thingTypeName, type);
+    }
+    return type;
+  }
+
+  /** The thing type, or ResourceNotFoundException. */
+  describeType(thingTypeName: string): ThingType {
+    const type = this.types.get(thingTypeName);
+    if (!type) throw notFound(`The thing type ${thingTypeName} does not exist.`);
+    return type;
+  }
+
+  // ---- thing groups ----
+
+  /** The thing group, or ResourceNotFoundException. */
+  describeGroup(thingGroupName: string): ThingGroup {
+    const group = this.groups.get(thingGroupName);
+    if (!group) throw notFound(`Thing group ${thingGroupName} cannot be found.`);
+    return group;
+  }
+
+  createGroup(thingGroupName: string, input: { parentGroupName?: string | undefined; thingGroupProperties?: Record<string, unknown> | undefined }): ThingGroup {
+    if (!GROUP_OR_TYPE_NAME.test(thingGroupName)) throw invalid(`Invalid thing group name ${thingGroupName}.`);
+    if (input.parentGroupName) this.describeGroup(input.parentGroupName);
+    const existing = this.groups.get(thingGroupName);
+    if (existing) {
+      if (!sameJson(existing.thingGroupProperties, input.thingGroupProperties ?? {}) || existing.parentGroupName !== input.parentGroupName) {
+        throw new IotError('ResourceAlreadyExistsException', `Thing group ${thingGroupName} already exists with a different configuration.`, {
+          resourceId: existing.thingGroupId,
+          resourceArn: existing.thingGroupArn,
+        });
+      }
+      return existing;
+    }
+    const group: ThingGroup = {
+      thingGroupName,
+      thingGroupId: randomUUID(),
+      thingGroupArn: this.scope.arn(`thinggroup/${thingGroupName}`),
+      version: 1,
+      thingGroupProperties: input.thingGroupProperties ?? {},
+      ...(input.parentGroupName ? { parentGroupName: input.parentGroupName } : {}),
+      creationDate: this.scope.now(),
+    };
+    this.groups.set(thingGroupName, group);
+    return group;
+  }
+
+  addToGroup(input: { thingGroupName?: string | undefined; thingGroupArn?: string | undefined; thingName?: string | undefined; thingArn?: string | undefined }): void {
+    const groupName = input.thingGroupName ?? input.thingGroupArn?.split('thinggroup/')[1];
+    const thingName = input.thingName ?? input.thingArn?.split(':thing/')[1];
+    if (!groupName || !thingName) throw invalid('A thing group and a thing must be given.');
+    this.describeGroup(groupName);
+    this.thingOf(thingName);
+    const groups = this.membership.get(thingName) ?? new Set<string>();
+    if (!groups.has(groupName) && groups.size >= MAX_GROUPS_PER_THING) {
+      throw invalid('A thing can be a member of at most 10 thing groups.');
+    }
+    groups.add(groupName);
+    this.membership.set(thingName, groups);
+  }
+
+  groupsOf(thingName: string): GroupMembership[] {
+    this.thingOf(thingName);
+    return [...(this.membership.get(thingName) ?? [])].map((name) => ({ groupName: name, groupArn: this.groups.get(name)?.thingGroupArn }));
+  }
+
+  // ---- principals ----
+
+  /** The things a principal is attached to, with the attachment type. */
+  thingsOf(principal: string): ThingAttachment[] {
+    const out: ThingAttachment[] = [];
+    for (const [thingName, principals] of this.principals) {
+      const type = principals.get(principal);
+      if (type) out.push({ thingName, type });
+    }
+    return out;
+  }
+
+  attachPrincipal(thingName: string, principal: string | undefined, type: string | undefined): void {
+    this.thingOf(thingName);
+    const principalArn = this.lookup.principalArn(principal);
+    const attachmentType: PrincipalType = type === 'EXCLUSIVE_THING' ? 'EXCLUSIVE_THING' : 'NON_EXCLUSIVE_THING';
+    if (type !== undefined && type !== 'EXCLUSIVE_THING' && type !== 'NON_EXCLUSIVE_THING') {
+      throw invalid(`Invalid thingPrincipalType: ${type}`);
+    }
+    const others = this.thingsOf(principalArn).filter((a) => a.thingName !== thingName);
+    if (others.some((a) => a.type === 'EXCLUSIVE_THING')) {
+      throw invalid(`Principal is exclusively attached to thing ${others[0]!.thingName}.`);
+    }
+    if (attachmentType === 'EXCLUSIVE_THING' && others.length > 0) {
+      throw invalid(`Principal is already attached to thing ${others[0]!.thingName}; it cannot be attached exclusively.`);
+    }
+    const principals = this.principals.get(thingName) ?? new Map<string, PrincipalType>();
+    principals.set(principalArn, attachmentType);
+    this.principals.set(thingName, principals);
+  }
+
+  detachPrincipal(thingName: string, principal: string | undefined): void {
+    this.thingOf(thingName);
+    if (!principal) throw invalid('A principal must be given.');
+    this.principals.get(thingName)?.delete(principal);
+  }
+
+  /** Detaches the principal from every thing (its certificate is gone). */
+  detachEverywhere(principal: string): void {
+    for (const principals of this.principals.values()) principals.delete(principal);
+  }
+
+  principalsOf(thingName: string): string[] {
+    this.thingOf(thingName);
+    return [...(this.principals.get(thingName)?.keys() ?? [])];
+  }
+
+  /** ListPrincipalThings: the principal must exist (ResourceNotFoundException otherwise). */
+  thingsOfPrincipal(principal: string | undefined): string[] {
+    return this.thingsOf(this.lookup.principalArn(principal)).map((a) => a.thingName);
+  }
+}
