@@ -193,7 +193,7 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
         AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
         AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
-        AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+        AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
       },
     });
     core.addRuntime(runtime);

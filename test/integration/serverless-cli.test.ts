@@ -259,8 +259,10 @@ describe('serverless package', () => {
     });
   });
 
-  it('runs arm64 on nodejs22.x or newer', () => {
-    expect(template.Resources.ActivateCertificateLambdaFunction?.Properties).toMatchObject({ Architectures: ['arm64'], Runtime: expect.stringMatching(/^nodejs(2[2-9]|[3-9]\d)\.x$/) });
+  it('runs every function arm64 on nodejs24.x', () => {
+    const functions = ofType('AWS::Lambda::Function');
+    expect(functions).toHaveLength(6);
+    for (const [, fn] of functions) expect(fn.Properties).toMatchObject({ Architectures: ['arm64'], Runtime: 'nodejs24.x' });
   });
 });
 
