@@ -25,6 +25,8 @@ export interface StackFunction {
   /** Module path relative to the project root, without extension, and the export name. */
   modulePath: string;
   exportName: string;
+  /** The logical id of its role (serverless.yml `role`; functions/<name>/resources.cjs builds it). */
+  role: string;
   environment: Record<string, string>;
   timeoutSeconds: number;
   maximumRetryAttempts: number;
@@ -169,6 +171,7 @@ export function loadStack(options: { stage?: string; region?: string; params?: R
       functionName: namesModule.functionName(service, stage, name),
       modulePath: handler.slice(0, dot),
       exportName: handler.slice(dot + 1),
+      role: String(fn.role ?? ''),
       environment: {
         ...providerEnvironment,
         ...(resolveDeep((fn.environment ?? {}) as Json) as Record<string, string>),

@@ -58,6 +58,16 @@ function functionRole(name, functionName, statements) {
 }
 
 /**
+ * iot:ListAttachedPolicies on '*'. The IAM Service Authorization Reference lists no resource type for it, and
+ * for such an action IAM matches the request against "*" only: a `cert/*` Resource would never match, and the
+ * call would be denied. The AWS IoT Developer Guide ("How AWS IoT works with IAM", its actions table) lists
+ * the target's ARN (cert, thinggroup) as its resource instead. '*' is the one Resource that is allowed under
+ * both readings; adding the `cert/*` ARN beside it would allow nothing more. The action only reads which
+ * policies a certificate has, and the code lists those of the certificate it binds or deletes.
+ */
+const listAttachedPolicies = () => ({ Sid: 'AttachedPolicies', Effect: 'Allow', Action: 'iot:ListAttachedPolicies', Resource: '*' });
+
+/**
  * What the shared binding workflow (shared/provisioning/bind-certificate.ts) calls: read and set certificate
  * status, create the thing and put it in its group, attach (and detach) the certificate, attach the one
  * device policy — JITR and vending alike.
@@ -66,9 +76,12 @@ const bindingStatements = (policyActions) => [
   {
     Sid: 'Certificates',
     Effect: 'Allow',
-    Action: ['iot:DescribeCertificate', 'iot:UpdateCertificate', 'iot:ListPrincipalThings', 'iot:ListAttachedPolicies'],
+    Action: ['iot:DescribeCertificate', 'iot:UpdateCertificate', 'iot:ListPrincipalThings'],
     Resource: { 'Fn::Sub': `${IOT_ARN}:cert/*` },
   },
+  listAttachedPolicies(),
+  // thing/* for CreateThing and AddThingToThingGroup, thinggroup/* for AddThingToThingGroup, cert/* for
+  // AttachThingPrincipal and DetachThingPrincipal (their only resource type is cert).
   {
     Sid: 'Things',
     Effect: 'Allow',
@@ -87,4 +100,4 @@ const bindingStatements = (policyActions) => [
   },
 ];
 
-module.exports = { IOT_ARN, IOT_SERVICE_TRUST, functionRole, bindingStatements };
+module.exports = { IOT_ARN, IOT_SERVICE_TRUST, functionRole, bindingStatements, listAttachedPolicies };

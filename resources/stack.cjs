@@ -10,7 +10,7 @@
  * locally are these very definitions, not a copy.
  */
 const { namesFor, functionName, FUNCTIONS } = require('./names.cjs');
-const { IOT_ARN, IOT_SERVICE_TRUST, functionRole, bindingStatements } = require('./iam.cjs');
+const { IOT_ARN, IOT_SERVICE_TRUST, functionRole, bindingStatements, listAttachedPolicies } = require('./iam.cjs');
 const { storageResources, STORES, privateBucket, tlsOnlyBucketPolicy } = require('./storage.cjs');
 const { policyResources, devicePolicyDocument, claimPolicyDocument } = require('./policies.cjs');
 const { fleetResources, fleetTemplateBody, fleetTemplateArn } = require('./fleet.cjs');
@@ -66,6 +66,7 @@ function stackContext(settings) {
     STORES,
     functionRole: (name, statements) => functionRole(name, functionName(service, stage, name), statements),
     bindingStatements,
+    listAttachedPolicies,
     fleetTemplateArn,
     privateBucket,
     tlsOnlyBucketPolicy,

@@ -9,7 +9,7 @@
 /** No osls event: CloudFormation invokes the function for the custom resources of other stacks. */
 const events = [];
 
-function resources({ names, IOT_ARN, FUNCTIONS, functionRole, privateBucket, tlsOnlyBucketPolicy }) {
+function resources({ names, IOT_ARN, FUNCTIONS, functionRole, listAttachedPolicies, privateBucket, tlsOnlyBucketPolicy }) {
   return {
     Resources: {
       // Devices' certificates and private keys under <thing>/. Not versioned, so a Delete removes a key for good.
@@ -25,11 +25,14 @@ function resources({ names, IOT_ARN, FUNCTIONS, functionRole, privateBucket, tls
         {
           Sid: 'Certificates',
           Effect: 'Allow',
-          Action: ['iot:DescribeCertificate', 'iot:UpdateCertificate', 'iot:DeleteCertificate', 'iot:ListPrincipalThings', 'iot:ListAttachedPolicies'],
+          Action: ['iot:DescribeCertificate', 'iot:UpdateCertificate', 'iot:DeleteCertificate', 'iot:ListPrincipalThings'],
           Resource: { 'Fn::Sub': `${IOT_ARN}:cert/*` },
         },
-        // A Delete detaches what stacks attached (ThingPrincipalAttachment, PolicyPrincipalAttachment).
-        { Sid: 'DetachThings', Effect: 'Allow', Action: 'iot:DetachThingPrincipal', Resource: [{ 'Fn::Sub': `${IOT_ARN}:thing/*` }, { 'Fn::Sub': `${IOT_ARN}:cert/*` }] },
+        // Only '*' works for it (resources/iam.cjs says why).
+        listAttachedPolicies(),
+        // A Delete detaches what stacks attached (ThingPrincipalAttachment, PolicyPrincipalAttachment). The
+        // certificate is DetachThingPrincipal's only resource type (a thing ARN here would match nothing).
+        { Sid: 'DetachThings', Effect: 'Allow', Action: 'iot:DetachThingPrincipal', Resource: { 'Fn::Sub': `${IOT_ARN}:cert/*` } },
         // Which policy cannot be scoped (see bindingStatements, resources/iam.cjs): the certificate is DetachPolicy's resource.
         { Sid: 'DetachPolicies', Effect: 'Allow', Action: 'iot:DetachPolicy', Resource: { 'Fn::Sub': `${IOT_ARN}:cert/*` } },
         // GetObject is what HeadObject needs: objects are removed only by the certificate that wrote them.

@@ -17,7 +17,8 @@ function resources({ IOT_ARN, STORES, functionRole }) {
           Action: ['iot:DescribeCertificate', 'iot:UpdateCertificate', 'iot:ListPrincipalThings'],
           Resource: { 'Fn::Sub': `${IOT_ARN}:cert/*` },
         },
-        { Sid: 'Detach', Effect: 'Allow', Action: 'iot:DetachThingPrincipal', Resource: [{ 'Fn::Sub': `${IOT_ARN}:thing/*` }, { 'Fn::Sub': `${IOT_ARN}:cert/*` }] },
+        // The certificate is DetachThingPrincipal's only resource type (a thing ARN here would match nothing).
+        { Sid: 'Detach', Effect: 'Allow', Action: 'iot:DetachThingPrincipal', Resource: { 'Fn::Sub': `${IOT_ARN}:cert/*` } },
         { Sid: 'Registry', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: STORES.registryArn },
         {
           Sid: 'Queue',

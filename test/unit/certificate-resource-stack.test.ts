@@ -117,10 +117,10 @@ describe('the provisioner’s side', () => {
     ]);
   });
 
-  it("grants the function '*' only for the two IoT actions that have no resource type, and S3 on its bucket only", () => {
+  it("grants the function '*' only for the IoT actions that have no resource type, and S3 on its bucket only", () => {
     const statements = statementsOf('CertificateResourceRole');
     const unscoped = statements.filter((s) => [s.Resource].flat().includes('*')).flatMap((s) => [s.Action].flat());
-    expect(unscoped.sort()).toEqual(['iot:CreateKeysAndCertificate', 'iot:DescribeEndpoint']);
+    expect(unscoped.sort()).toEqual(['iot:CreateKeysAndCertificate', 'iot:DescribeEndpoint', 'iot:ListAttachedPolicies']);
     const actions = statements.flatMap((s) => [s.Action].flat());
     expect(actions).toEqual(expect.arrayContaining(['iot:DeleteCertificate', 'iot:UpdateCertificate', 'iot:DetachThingPrincipal', 'iot:DetachPolicy']));
     expect(actions.filter((a) => a.endsWith(':*'))).toEqual([]);

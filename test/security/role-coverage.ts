@@ -1,0 +1,151 @@
+import namesModule = require('../../resources/names.cjs');
+import { evaluateIntrinsics } from '../../lib/stack';
+import { missingResourceTypes, SAMPLE, type IamReference } from './iam-reference';
+
+/**
+ * Does each function's role grant what its code sends, and does every grant do something? Checked against
+ * the IAM Service Authorization Reference (iam-reference.ts), action and resource type:
+ *
+ * - missing: an action the function's bundle sends (bundle-commands.ts) that no statement of its role allows
+ *   on a Resource naming each required resource type of the action (or one of its optional types, or `*`
+ *   for an action without resource types) — it would be AccessDenied on AWS, and nowhere else;
+ * - useless: in any IAM role of the template, an action granted only on Resources that name none of its
+ *   resource types (or on ARNs when it has none), or a Resource entry that names a resource type of none of
+ *   its statement's actions — a grant IAM never matches.
+ *
+ * The template's intrinsics are evaluated for a sample account and region (iam-reference.ts SAMPLE), with
+ * the physical names CloudFormation gives (table and queue names as declared, generated names otherwise).
+ */
+
+type Json = unknown;
+interface Statement {
+  Sid?: string;
+  Effect?: string;
+  Action?: Json;
+  NotAction?: Json;
+  Resource?: Json;
+  NotResource?: Json;
+  Condition?: Json;
+}
+export interface Template {
+  Resources: Record<string, { Type: string; Properties?: Record<string, Json> }>;
+}
+
+export interface CoverageFinding {
+  /** The function (missing) or the role (useless). */
+  subject: string;
+  action: string;
+  problem: string;
+}
+
+const list = (value: Json): Json[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+
+/** The ARNs CloudFormation would give the template's resources, in the sample account and region. */
+function sampleContext(template: Template, service: string, stage: string) {
+  const refs: Record<string, string> = {};
+  const attributes: Record<string, string> = {};
+  const { partition, region, accountId } = SAMPLE;
+  for (const [id, resource] of Object.entries(template.Resources)) {
+    const properties = resource.Properties ?? {};
+    const named = (property: string) => (typeof properties[property] === 'string' ? (properties[property] as string) : namesModule.generatedName(service, stage, id));
+    if (resource.Type === 'AWS::DynamoDB::Table') {
+      refs[id] = named('TableName');
+      attributes[`${id}.Arn`] = `arn:${partition}:dynamodb:${region}:${accountId}:table/${refs[id]}`;
+    } else if (resource.Type === 'AWS::SQS::Queue') {
+      const name = named('QueueName');
+      refs[id] = `https://sqs.${region}.amazonaws.com/${accountId}/${name}`;
+      attributes[`${id}.Arn`] = `arn:${partition}:sqs:${region}:${accountId}:${name}`;
+    } else if (resource.Type === 'AWS::S3::Bucket') {
+      refs[id] = named('BucketName').toLowerCase();
+      attributes[`${id}.Arn`] = `arn:${partition}:s3:::${refs[id]}`;
+    }
+  }
+  return { accountId, region, refs, attributes };
+}
+
+/** A role's Allow statements, evaluated. Only what the stack's roles use is modelled: no Deny, NotAction, NotResource or Condition. */
+function statementsOf(template: Template, roleId: string, context: ReturnType<typeof sampleContext>): Array<{ sid: string; actions: string[]; resources: string[] }> {
+  const role = template.Resources[roleId];
+  if (role?.Type !== 'AWS::IAM::Role') throw new Error(`${roleId} is not a role of the template`);
+  return list(role.Properties?.Policies).flatMap((policy, p) =>
+    list((policy as { PolicyDocument?: { Statement?: Json } }).PolicyDocument?.Statement).map((raw, s) => {
+      const statement = evaluateIntrinsics(raw, context) as Statement;
+      const sid = statement.Sid ?? `Policies[${p}].Statement[${s}]`;
+      for (const unsupported of ['NotAction', 'NotResource', 'Condition'] as const) {
+        if (statement[unsupported] !== undefined) throw new Error(`${roleId} ${sid}: ${unsupported} is not modelled by role-coverage.ts`);
+      }
+      if (statement.Effect !== 'Allow') throw new Error(`${roleId} ${sid}: only Allow statements are modelled by role-coverage.ts`);
+      return { sid, actions: list(statement.Action).map(String), resources: list(statement.Resource).map(String) };
+    }),
+  );
+}
+
+/** `iot:Describe*` and the like, as IAM matches actions (case-insensitive). */
+const actionMatches = (granted: string, action: string) =>
+  new RegExp(`^${granted.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i').test(action);
+
+export interface FunctionCalls {
+  name: string;
+  role: string;
+  /** The IAM actions its bundle can send. */
+  actions: string[];
+}
+
+export function checkRoleCoverage(
+  template: Template,
+  functions: FunctionCalls[],
+  reference: IamReference,
+  stack: { service: string; stage: string },
+): { missing: CoverageFinding[]; useless: CoverageFinding[] } {
+  const context = sampleContext(template, stack.service, stack.stage);
+  const missing: CoverageFinding[] = [];
+  for (const fn of functions) {
+    const statements = statementsOf(template, fn.role, context);
+    for (const action of fn.actions) {
+      const known = reference.action(action);
+      if (!known) {
+        missing.push({ subject: fn.name, action, problem: 'not an action of the IAM reference (map its command in bundle-commands.ts)' });
+        continue;
+      }
+      const granting = statements.filter((s) => s.actions.some((a) => actionMatches(a, action)));
+      if (!granting.length) {
+        missing.push({ subject: fn.name, action, problem: `not granted by ${fn.role}` });
+        continue;
+      }
+      const resources = granting.flatMap((s) => s.resources);
+      const covered = new Set(resources.flatMap((r) => reference.typesNamedBy(action, r, SAMPLE)));
+      const problem = missingResourceTypes(known, covered, resources.includes('*'));
+      if (problem) missing.push({ subject: fn.name, action, problem: `${problem} (${fn.role} grants it on ${resources.join(', ')})` });
+    }
+  }
+
+  const useless: CoverageFinding[] = [];
+  for (const [roleId, resource] of Object.entries(template.Resources)) {
+    if (resource.Type !== 'AWS::IAM::Role' || !resource.Properties?.Policies) continue;
+    for (const statement of statementsOf(template, roleId, context)) {
+      const at = `${roleId} ${statement.sid}`;
+      const served = new Set<string>();
+      for (const action of statement.actions) {
+        const known = reference.action(action);
+        if (!known) {
+          useless.push({ subject: at, action, problem: 'not an action of the IAM reference' });
+          continue;
+        }
+        if (statement.resources.includes('*')) {
+          served.add('*');
+          continue;
+        }
+        const named = statement.resources.filter((r) => reference.typesNamedBy(action, r, SAMPLE).length > 0);
+        for (const r of named) served.add(r);
+        if (known.resourceTypes.length === 0) useless.push({ subject: at, action, problem: `granted on ${statement.resources.join(', ')}, but it has no resource type: only "*" works` });
+        else if (!named.length) {
+          useless.push({ subject: at, action, problem: `granted on ${statement.resources.join(', ')}, none of which is one of its resource types (${known.resourceTypes.map((t) => t.name).join(', ')})` });
+        }
+      }
+      for (const r of statement.resources) {
+        if (r !== '*' && !served.has(r)) useless.push({ subject: at, action: statement.actions.join(', '), problem: `Resource ${r} is a resource type of none of these actions` });
+      }
+    }
+  }
+  return { missing, useless };
+}
