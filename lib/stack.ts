@@ -35,6 +35,8 @@ export interface StackFunction {
   httpRoutes: Array<{ method: string; path: string; authorizer?: string; iam?: boolean }>;
   /** `sqs` events: the queue (a CloudFormation expression) and the event source mapping's settings. */
   sqsEvents: Array<{ arn: unknown; batchSize: number; reportBatchItemFailures: boolean }>;
+  /** `destinations.onFailure` of async invocations: its type (sqs, sns, …) and ARN (a CloudFormation expression). */
+  onFailure?: { type: string; arn: unknown };
 }
 
 /** A JWT authorizer of provider.httpApi; issuer and audience may be CloudFormation intrinsics. */
@@ -166,6 +168,7 @@ export function loadStack(options: { stage?: string; region?: string; params?: R
     const dot = handler.lastIndexOf('.');
     // A function's events come from its functions/<name>/resources.cjs (`${file(…):events}`).
     const events = (resolveDeep((fn.events ?? []) as Json) ?? []) as Array<{ [key: string]: Json }>;
+    const onFailure = (resolveDeep((fn.destinations ?? {}) as Json) as { onFailure?: { type?: Json; arn?: Json } }).onFailure;
     return {
       name,
       functionName: namesModule.functionName(service, stage, name),
@@ -189,6 +192,7 @@ export function loadStack(options: { stage?: string; region?: string; params?: R
       sqsEvents: (events as Array<{ sqs?: { arn: Json; batchSize?: number; functionResponseType?: string } }>)
         .flatMap((event) => (event.sqs ? [resolveDeep(event.sqs as unknown as Json) as { arn: Json; batchSize?: number; functionResponseType?: string }] : []))
         .map((sqs) => ({ arn: sqs.arn, batchSize: Number(sqs.batchSize ?? 10), reportBatchItemFailures: sqs.functionResponseType === 'ReportBatchItemFailures' })),
+      ...(onFailure ? { onFailure: { type: String(onFailure.type), arn: onFailure.arn } } : {}),
     } satisfies StackFunction;
   });
 

@@ -1,7 +1,7 @@
 import { loadStack, type Stack } from '../../lib/stack';
 import { actionOf, bundleCalls, commandOf, type BundleCalls } from './bundle-commands';
 import { arnCanName, loadIamReference, SAMPLE, type IamReference } from './iam-reference';
-import { checkRoleCoverage, type CoverageFinding, type FunctionCalls, type Template } from './role-coverage';
+import { checkRoleCoverage, triggerGrants, type CoverageFinding, type FunctionCalls, type Template } from './role-coverage';
 
 /**
  * Each function's role grants what its code calls (style.md §13), and no grant is one IAM never matches.
@@ -116,7 +116,7 @@ describe('each function’s role in the stack', () => {
     calls = new Map();
     // One at a time: the machine's cores are shared.
     for (const fn of stack.functions) calls.set(fn.name, await bundleCalls(`${fn.modulePath}.ts`));
-    functions = stack.functions.map((fn) => ({ name: fn.name, role: fn.role, actions: calls.get(fn.name)!.actions }));
+    functions = stack.functions.map((fn) => ({ name: fn.name, role: fn.role, actions: calls.get(fn.name)!.actions, platform: triggerGrants(fn) }));
   }, 120_000);
 
   const coverage = (t: Template = template) => checkRoleCoverage(t, functions, reference, stack);
@@ -128,6 +128,10 @@ describe('each function’s role in the stack', () => {
     expect(actions.certificateResource).toEqual(expect.arrayContaining(['s3:PutObject', 's3:GetObject', 's3:ListBucket', 's3:DeleteObject', 'iot:CreateKeysAndCertificate']));
     expect(actions.vendCertificate).toEqual(expect.arrayContaining(['sqs:GetQueueUrl', 'sqs:SendMessage', 'dynamodb:PutItem']));
     expect(actions.retireCertificate).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'iot:UpdateCertificate']));
+    // And what Lambda does with the role for the triggers: JITR's failure queue, the retirement queue's poller.
+    const platform = Object.fromEntries(functions.map((f) => [f.name, (f.platform ?? []).map((g) => g.action)]));
+    expect(platform.activateCertificate).toEqual(['sqs:SendMessage']);
+    expect(platform.retireCertificate).toEqual(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']);
     // Commands the clients hold but never send with our settings are left out, each with its reason.
     expect(calls.get('certificateResource')!.ignored.map((i) => i.operation)).toContain('s3:CreateSession');
     expect(calls.get('retireCertificate')!.ignored.map((i) => i.operation)).toContain('dynamodb:DescribeEndpoints');
@@ -135,7 +139,7 @@ describe('each function’s role in the stack', () => {
 
   // The names of the functions, not it.each's own list: a function added to serverless.yml is checked too.
   it.each(['activateCertificate', 'preProvisioningHook', 'vendProvisioningClaim', 'vendCertificate', 'retireCertificate', 'certificateResource'])(
-    '%s: its role grants every call its bundle holds, on the resource types the IAM reference gives them',
+    '%s: its role grants every call its bundle holds, on the resource types the IAM reference gives them, and what its triggers need',
     (name) => {
       expect(stack.functions.map((f) => f.name)).toContain(name);
       const missing = coverage().missing.filter((f) => f.subject === name);
@@ -147,7 +151,7 @@ describe('each function’s role in the stack', () => {
     expect(problems(coverage().useless)).toEqual([]);
   });
 
-  it('fails as soon as one needed permission is taken from a role, or scoped to another resource type', () => {
+  it('fails as soon as one needed permission is taken from a role, or scoped to another resource or resource type', () => {
     const before = problems(coverage().missing);
     const tampered = structuredClone(template);
     const statements = (roleId: string) =>
@@ -159,10 +163,15 @@ describe('each function’s role in the stack', () => {
     // JITR checks the CA: grant DescribeCACertificate on certificates instead of CA certificates.
     const ca = statements('ActivateCertificateRole').find((s) => s.Sid === 'CaCertificates')!;
     ca.Resource = { 'Fn::Sub': `${P}:cert/*` };
+    // The retirement queue's poller: grant ReceiveMessage on the failure queue instead.
+    const queue = statements('RetireCertificateRole').find((s) => s.Sid === 'Queue')!;
+    queue.Action = (queue.Action as string[]).filter((a) => a !== 'sqs:ReceiveMessage');
+    statements('RetireCertificateRole').push({ Action: 'sqs:ReceiveMessage', Resource: { 'Fn::GetAtt': ['ProvisioningFailureQueue', 'Arn'] }, Effect: 'Allow' } as never);
     const after = problems(coverage(tampered).missing);
     expect(after.filter((p) => !before.includes(p))).toEqual([
       'activateCertificate iot:DescribeCACertificate: not granted on its required resource type cacert (ActivateCertificateRole grants it on arn:aws:iot:us-east-1:123456789012:cert/*)',
       'retireCertificate dynamodb:GetItem: not granted by RetireCertificateRole',
+      'retireCertificate sqs:ReceiveMessage: not granted on arn:aws:sqs:us-east-1:123456789012:iot-provisioner-test-retirements, which its SQS event source polls with the function’s role',
     ]);
   });
 });

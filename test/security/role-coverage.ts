@@ -8,7 +8,8 @@ import { missingResourceTypes, SAMPLE, type IamReference } from './iam-reference
  *
  * - missing: an action the function's bundle sends (bundle-commands.ts) that no statement of its role allows
  *   on a Resource naming each required resource type of the action (or one of its optional types, or `*`
- *   for an action without resource types) — it would be AccessDenied on AWS, and nowhere else;
+ *   for an action without resource types) — it would be AccessDenied on AWS, and nowhere else — or what
+ *   Lambda does with the role for the function's triggers (triggerGrants), on the trigger's own queue;
  * - useless: in any IAM role of the template, an action granted only on Resources that name none of its
  *   resource types (or on ARNs when it has none), or a Resource entry that names a resource type of none of
  *   its statement's actions — a grant IAM never matches.
@@ -89,7 +90,28 @@ export interface FunctionCalls {
   role: string;
   /** The IAM actions its bundle can send. */
   actions: string[];
+  /** What Lambda itself does with the function's role for its triggers (triggerGrants), on named resources. */
+  platform?: Array<{ action: string; resource: Json; why: string }>;
 }
+
+/**
+ * What Lambda does with a function's own role for the function's triggers (AWS Lambda Developer Guide):
+ * an SQS event source mapping polls with it (sqs:ReceiveMessage, sqs:DeleteMessage, sqs:GetQueueAttributes,
+ * "Execution role permissions" of "Using Lambda with Amazon SQS"), and an SQS on-failure destination of
+ * async invocations sends with it (sqs:SendMessage, "Configuring destinations for asynchronous invocation").
+ */
+export function triggerGrants(fn: { sqsEvents: Array<{ arn: unknown }>; onFailure?: { type: string; arn: unknown } }): NonNullable<FunctionCalls['platform']> {
+  const grants: NonNullable<FunctionCalls['platform']> = [];
+  for (const source of fn.sqsEvents) {
+    for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']) grants.push({ action, resource: source.arn, why: 'its SQS event source polls with the function’s role' });
+  }
+  if (fn.onFailure?.type === 'sqs') grants.push({ action: 'sqs:SendMessage', resource: fn.onFailure.arn, why: 'its on-failure destination is sent to with the function’s role' });
+  return grants;
+}
+
+/** A granted Resource (IAM wildcards) matching one ARN. */
+const resourceMatches = (granted: string, arn: string) =>
+  granted === '*' || new RegExp(`^${granted.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(arn);
 
 export function checkRoleCoverage(
   template: Template,
@@ -116,6 +138,11 @@ export function checkRoleCoverage(
       const covered = new Set(resources.flatMap((r) => reference.typesNamedBy(action, r, SAMPLE)));
       const problem = missingResourceTypes(known, covered, resources.includes('*'));
       if (problem) missing.push({ subject: fn.name, action, problem: `${problem} (${fn.role} grants it on ${resources.join(', ')})` });
+    }
+    for (const grant of fn.platform ?? []) {
+      const arn = String(evaluateIntrinsics(grant.resource, context));
+      const allowed = statements.some((s) => s.actions.some((a) => actionMatches(a, grant.action)) && s.resources.some((r) => resourceMatches(r, arn)));
+      if (!allowed) missing.push({ subject: fn.name, action: grant.action, problem: `not granted on ${arn}, which ${grant.why}` });
     }
   }
 
