@@ -80,13 +80,22 @@ const bindingStatements = (policyActions) => [
     Resource: { 'Fn::Sub': `${IOT_ARN}:cert/*` },
   },
   listAttachedPolicies(),
-  // thing/* for CreateThing and AddThingToThingGroup, thinggroup/* for AddThingToThingGroup, cert/* for
-  // AttachThingPrincipal and DetachThingPrincipal (their only resource type is cert).
+  // Each action on its own resource types (IAM Service Authorization Reference): CreateThing on the thing,
+  // AddThingToThingGroup on the thing and the group, Attach/DetachThingPrincipal on the certificate only.
+  // One statement with the three ARNs for all four allowed the same, plus pairs that match nothing
+  // (DetachThingPrincipal on thing/*).
+  { Sid: 'Things', Effect: 'Allow', Action: 'iot:CreateThing', Resource: { 'Fn::Sub': `${IOT_ARN}:thing/*` } },
   {
-    Sid: 'Things',
+    Sid: 'ThingGroups',
     Effect: 'Allow',
-    Action: ['iot:CreateThing', 'iot:AttachThingPrincipal', 'iot:DetachThingPrincipal', 'iot:AddThingToThingGroup'],
-    Resource: [{ 'Fn::Sub': `${IOT_ARN}:thing/*` }, { 'Fn::Sub': `${IOT_ARN}:thinggroup/*` }, { 'Fn::Sub': `${IOT_ARN}:cert/*` }],
+    Action: 'iot:AddThingToThingGroup',
+    Resource: [{ 'Fn::Sub': `${IOT_ARN}:thing/*` }, { 'Fn::Sub': `${IOT_ARN}:thinggroup/*` }],
+  },
+  {
+    Sid: 'ThingPrincipals',
+    Effect: 'Allow',
+    Action: ['iot:AttachThingPrincipal', 'iot:DetachThingPrincipal'],
+    Resource: { 'Fn::Sub': `${IOT_ARN}:cert/*` },
   },
   // IAM cannot say which policy may be attached: the service authorization reference lists only the target
   // (cert, thinggroup) as AttachPolicy's and DetachPolicy's resources, and no condition key names the policy.

@@ -77,8 +77,17 @@ describe('the role checker', () => {
   });
 
   it.each([
-    ['DetachThingPrincipal on thing/* (its only resource type is cert)', [{ Effect: 'Allow', Action: 'iot:DetachThingPrincipal', Resource: [{ 'Fn::Sub': `${P}:thing/*` }, { 'Fn::Sub': `${P}:cert/*` }] }], /Resource arn:aws:iot:us-east-1:123456789012:thing\/\* is a resource type of none of these actions/],
-    ['an action only granted on resources of other types', [{ Effect: 'Allow', Action: 'iot:DescribeCACertificate', Resource: { 'Fn::Sub': `${P}:cert/*` } }], /iot:DescribeCACertificate: granted on .*cert\/\*, none of which is one of its resource types \(cacert\)/],
+    [
+      'DetachThingPrincipal on thing/* (its only resource type is cert)',
+      [{ Effect: 'Allow', Action: 'iot:DetachThingPrincipal', Resource: [{ 'Fn::Sub': `${P}:thing/*` }, { 'Fn::Sub': `${P}:cert/*` }] }],
+      /^Role Policies\[0\]\.Statement\[0\] iot:DetachThingPrincipal: granted on arn:aws:iot:us-east-1:123456789012:thing\/\*, which is none of its resource types \(cert\)$/,
+    ],
+    [
+      'an action beside others on a resource that is only theirs',
+      [{ Effect: 'Allow', Action: ['iot:CreateThing', 'iot:AttachThingPrincipal'], Resource: [{ 'Fn::Sub': `${P}:thing/*` }, { 'Fn::Sub': `${P}:cert/*` }] }],
+      /iot:CreateThing: granted on .*:cert\/\*, which is none of its resource types \(billinggroup, thing\)\n.*iot:AttachThingPrincipal: granted on .*:thing\/\*, which is none of its resource types \(cert\)$/,
+    ],
+    ['an action only granted on resources of other types', [{ Effect: 'Allow', Action: 'iot:DescribeCACertificate', Resource: { 'Fn::Sub': `${P}:cert/*` } }], /iot:DescribeCACertificate: granted on .*cert\/\*, which is none of its resource types \(cacert\)/],
     ['an action without resource types on an ARN', [{ Effect: 'Allow', Action: 'iot:CreateKeysAndCertificate', Resource: { 'Fn::Sub': `${P}:cert/*` } }], /it has no resource type: only "\*" works/],
   ])('reports %s as a grant that does nothing', (_, statements, problem) => {
     expect(problems(check({ Role: role(statements) }, []).useless).join('\n')).toMatch(problem);

@@ -10,9 +10,9 @@ import { missingResourceTypes, SAMPLE, type IamReference } from './iam-reference
  *   on a Resource naming each required resource type of the action (or one of its optional types, or `*`
  *   for an action without resource types) — it would be AccessDenied on AWS, and nowhere else — or what
  *   Lambda does with the role for the function's triggers (triggerGrants), on the trigger's own queue;
- * - useless: in any IAM role of the template, an action granted only on Resources that name none of its
- *   resource types (or on ARNs when it has none), or a Resource entry that names a resource type of none of
- *   its statement's actions — a grant IAM never matches.
+ * - useless: in any IAM role of the template, an action granted on a Resource that is none of its resource
+ *   types (or on an ARN when it has none) — a pair of action and resource IAM never matches, even when the
+ *   statement's other pairs do something.
  *
  * The template's intrinsics are evaluated for a sample account and region (iam-reference.ts SAMPLE), with
  * the physical names CloudFormation gives (table and queue names as declared, generated names otherwise).
@@ -146,31 +146,29 @@ export function checkRoleCoverage(
     }
   }
 
+  // IAM allows each (action, resource) pair of a statement on its own: a pair whose resource is none of
+  // the action's resource types allows nothing, even when the statement's other pairs do.
   const useless: CoverageFinding[] = [];
   for (const [roleId, resource] of Object.entries(template.Resources)) {
     if (resource.Type !== 'AWS::IAM::Role' || !resource.Properties?.Policies) continue;
     for (const statement of statementsOf(template, roleId, context)) {
       const at = `${roleId} ${statement.sid}`;
-      const served = new Set<string>();
       for (const action of statement.actions) {
         const known = reference.action(action);
         if (!known) {
           useless.push({ subject: at, action, problem: 'not an action of the IAM reference' });
           continue;
         }
-        if (statement.resources.includes('*')) {
-          served.add('*');
+        const arns = statement.resources.filter((r) => r !== '*');
+        if (known.resourceTypes.length === 0) {
+          if (arns.length) useless.push({ subject: at, action, problem: `granted on ${arns.join(', ')}, but it has no resource type: only "*" works` });
           continue;
         }
-        const named = statement.resources.filter((r) => reference.typesNamedBy(action, r, SAMPLE).length > 0);
-        for (const r of named) served.add(r);
-        if (known.resourceTypes.length === 0) useless.push({ subject: at, action, problem: `granted on ${statement.resources.join(', ')}, but it has no resource type: only "*" works` });
-        else if (!named.length) {
-          useless.push({ subject: at, action, problem: `granted on ${statement.resources.join(', ')}, none of which is one of its resource types (${known.resourceTypes.map((t) => t.name).join(', ')})` });
+        const other = arns.filter((r) => reference.typesNamedBy(action, r, SAMPLE).length === 0);
+        if (other.length) {
+          const types = known.resourceTypes.map((t) => t.name).join(', ');
+          useless.push({ subject: at, action, problem: `granted on ${other.join(', ')}, which ${other.length > 1 ? 'are' : 'is'} none of its resource types (${types})` });
         }
-      }
-      for (const r of statement.resources) {
-        if (r !== '*' && !served.has(r)) useless.push({ subject: at, action: statement.actions.join(', '), problem: `Resource ${r} is a resource type of none of these actions` });
       }
     }
   }
