@@ -3,7 +3,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { loadIamReference } from './iam-reference';
+import { loadIamReference, servicesOf } from './iam-reference';
 import { checkTemplate, type CheckOptions } from './policy-checker';
 
 /**
@@ -116,6 +116,8 @@ describe('the packaged template', () => {
       timeout: 120_000,
     });
     template = JSON.parse(readFileSync(join(dir, 'out/cloudformation-template-update-stack.json'), 'utf8')) as typeof template;
+    // The reference of every service the packaged template's policies name.
+    OPTIONS = { ...OPTIONS, reference: await loadIamReference(servicesOf(template)) };
   }, 150_000);
 
   afterAll(() => {

@@ -42,6 +42,18 @@ export interface ArnSample {
 
 export const SAMPLE: ArnSample = { partition: 'aws', region: 'us-east-1', accountId: '123456789012' };
 
+/** The service prefixes of every action a value names (a template, a policy, a list of actions), for loadIamReference. */
+export function servicesOf(value: unknown): string[] {
+  const found = new Set<string>();
+  const walk = (v: unknown, key?: string): void => {
+    if (Array.isArray(v)) v.forEach((x) => walk(x, key));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, k);
+    else if (typeof v === 'string' && (key === 'Action' || key === 'NotAction' || key === undefined) && /^[a-z0-9-]+:[A-Za-z*?]+$/.test(v)) found.add(v.slice(0, v.indexOf(':')));
+  };
+  walk(value);
+  return [...found].sort();
+}
+
 export async function loadIamReference(services: Iterable<string>): Promise<IamReference> {
   const actions = new Map<string, ActionReference>();
   const formats = new Map<string, string>();

@@ -1,6 +1,6 @@
 import { loadStack, type Stack } from '../../lib/stack';
 import { actionOf, bundleCalls, commandOf, type BundleCalls } from './bundle-commands';
-import { arnCanName, loadIamReference, SAMPLE, type IamReference } from './iam-reference';
+import { arnCanName, loadIamReference, SAMPLE, servicesOf, type IamReference } from './iam-reference';
 import { checkRoleCoverage, triggerGrants, type CoverageFinding, type FunctionCalls, type Template } from './role-coverage';
 
 /**
@@ -132,6 +132,8 @@ describe('each function’s role in the stack', () => {
     // One at a time: the machine's cores are shared.
     for (const fn of stack.functions) calls.set(fn.name, await bundleCalls(`${fn.modulePath}.ts`));
     functions = stack.functions.map((fn) => ({ name: fn.name, role: fn.role, actions: calls.get(fn.name)!.actions, platform: triggerGrants(fn) }));
+    // The reference of every service the bundles call and the roles name.
+    reference = await loadIamReference(servicesOf([template, functions.flatMap((f) => [...f.actions, ...(f.platform ?? []).map((g) => g.action)])]));
   }, 120_000);
 
   const coverage = (t: Template = template) => checkRoleCoverage(t, functions, reference, stack);
