@@ -1,6 +1,6 @@
 import { ENDPOINTS_FILE, readEndpointsFile, sdkEnvironment, type LocalEndpoints } from '../lib/local-endpoints';
 import { loadStack } from '../lib/stack';
-import stackModule = require('../resources/stack.cjs');
+import namesModule = require('../resources/names.cjs');
 
 /**
  * Where the CLI acts: an AWS account (profile, region, stage) or the local IoT Core (`--local`), whose
@@ -59,12 +59,12 @@ export async function readLocalEndpoints(endpointsFile?: string): Promise<LocalE
 export async function useTarget(options: TargetOptions): Promise<Target> {
   const stage = options.stage ?? 'dev';
   const stack = loadStack({ stage });
-  const registryTable = options.table ?? stackModule.registryTableName(stack.service, stage);
+  const derived = namesModule.namesFor(stack.service, stage);
   const names = {
     stage,
-    registryTable,
-    templateName: stack.params.fleetTemplateName ?? `${stack.service}-${stage}`,
-    roleAlias: stackModule.roleAliasName(stack.service, stage),
+    registryTable: options.table ?? derived.registryTable,
+    templateName: stack.params.fleetTemplateName ?? derived.fleetTemplate,
+    roleAlias: derived.roleAlias,
   };
   if (!options.local) {
     if (options.profile) process.env.AWS_PROFILE = options.profile;

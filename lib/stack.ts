@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parse, type Tags } from 'yaml';
 import stackModule = require('../resources/stack.cjs');
 import type { StackResources } from '../resources/stack.cjs';
+import namesModule = require('../resources/names.cjs');
 import { PROJECT_ROOT } from './project-root';
 
 /**
@@ -11,8 +12,9 @@ import { PROJECT_ROOT } from './project-root';
  * resources that `resources/stack.cjs` builds — the same builder `serverless package` calls.
  *
  * Only the variable forms serverless.yml uses are resolved (`${self:…}`, `${sls:stage}`, `${opt:x, 'd'}`,
- * `${param:…}`); anything else is an error here, and test/integration/package.test.ts checks that this
- * reading matches the packaged template.
+ * `${param:…}`, and `${file(./x.cjs)}` / `${file(./x.cjs):a.b}` of a CommonJS module, whose exported functions
+ * are called with a synchronous `resolveVariable`, as osls calls them with its own); anything else is an error
+ * here, and test/integration/serverless-cli.test.ts checks that this reading matches the packaged template.
  */
 
 export { PROJECT_ROOT };
@@ -23,6 +25,8 @@ export interface StackFunction {
   /** Module path relative to the project root, without extension, and the export name. */
   modulePath: string;
   exportName: string;
+  /** The logical id of its role (serverless.yml `role`; functions/<name>/resources.cjs builds it). */
+  role: string;
   environment: Record<string, string>;
   timeoutSeconds: number;
   maximumRetryAttempts: number;
@@ -31,6 +35,8 @@ export interface StackFunction {
   httpRoutes: Array<{ method: string; path: string; authorizer?: string; iam?: boolean }>;
   /** `sqs` events: the queue (a CloudFormation expression) and the event source mapping's settings. */
   sqsEvents: Array<{ arn: unknown; batchSize: number; reportBatchItemFailures: boolean }>;
+  /** `destinations.onFailure` of async invocations: its type (sqs, sns, …) and ARN (a CloudFormation expression). */
+  onFailure?: { type: string; arn: unknown };
 }
 
 /** A JWT authorizer of provider.httpApi; issuer and audience may be CloudFormation intrinsics. */
@@ -61,13 +67,42 @@ const cfnTags: Tags = ['Ref', 'Sub', 'GetAtt', 'Join', 'Select', 'Split', 'If', 
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
-function lookup(root: Json, path: string): Json | undefined {
+/** Follows `path` in `root`; `resolve` turns a string met on the way (a variable, say) into its value first. */
+function lookup(root: Json, path: string, resolveText: (value: string) => Json = (value) => value): Json | undefined {
   let node: Json | undefined = root;
   for (const key of path.split('.')) {
+    if (typeof node === 'string') node = resolveText(node);
     if (!node || typeof node !== 'object' || Array.isArray(node)) return undefined;
     node = node[key];
   }
   return node;
+}
+
+type ResolveVariable = (variable: string) => unknown;
+
+/**
+ * `${file(<module>):<address>}` as osls resolves it for a CommonJS module: the module's export, then each key
+ * of the address; the first function met is called with `{ resolveVariable, options }`. Here the resolver is
+ * synchronous, so the function must answer with a value, not a promise (resources/names.cjs does both).
+ */
+function resolveFileVariable(expression: string, resolveVariable: ResolveVariable, options: Record<string, string | undefined>): Json {
+  const match = /^file\(([^)]+)\)(?::(.+))?$/.exec(expression);
+  if (!match || !/\.c?js$/.test(match[1]!)) throw new Error(`serverless.yml: the local IoT Core resolves \${file(…)} of .cjs modules only, not \${${expression}}`);
+  let value = require(resolve(PROJECT_ROOT, match[1]!)) as unknown;
+  let called = false;
+  const callIfFunction = () => {
+    if (typeof value !== 'function' || called) return;
+    called = true;
+    value = (value as (context: unknown) => unknown)({ resolveVariable, options });
+    if (value instanceof Promise) throw new Error(`serverless.yml: \${${expression}} answers with a promise; the local IoT Core reads serverless.yml synchronously`);
+  };
+  callIfFunction();
+  for (const key of match[2] ? match[2].split('.') : []) {
+    if (!value || typeof value !== 'object') return null;
+    value = (value as Record<string, unknown>)[key];
+    callIfFunction();
+  }
+  return value as Json;
 }
 
 export function loadStack(options: { stage?: string; region?: string; params?: Record<string, string> } = {}): Stack {
@@ -87,7 +122,8 @@ export function loadStack(options: { stage?: string; region?: string; params?: R
       const [kind, ...rest] = source!.split(':');
       const key = rest.join(':');
       let value: Json | undefined;
-      if (kind === 'self') value = lookup(config, key);
+      if (kind === 'self') value = lookup(config, key, (text) => resolveString(text, seen + 1));
+      else if (kind?.startsWith('file(')) value = resolveFileVariable(source!, (name) => resolveString(`\${${name}}`, seen + 1), opts);
       else if (kind === 'sls' && key === 'stage') value = stage;
       else if (kind === 'opt') value = opts[key];
       else if (kind === 'param') value = paramValues[key];
@@ -130,11 +166,15 @@ export function loadStack(options: { stage?: string; region?: string; params?: R
   const functions = Object.entries((config.functions ?? {}) as Record<string, { [key: string]: Json }>).map(([name, fn]) => {
     const handler = String(fn.handler);
     const dot = handler.lastIndexOf('.');
+    // A function's events come from its functions/<name>/resources.cjs (`${file(…):events}`).
+    const events = (resolveDeep((fn.events ?? []) as Json) ?? []) as Array<{ [key: string]: Json }>;
+    const onFailure = (resolveDeep((fn.destinations ?? {}) as Json) as { onFailure?: { type?: Json; arn?: Json } }).onFailure;
     return {
       name,
-      functionName: `${service}-${stage}-${name}`,
+      functionName: namesModule.functionName(service, stage, name),
       modulePath: handler.slice(0, dot),
       exportName: handler.slice(dot + 1),
+      role: String(fn.role ?? ''),
       environment: {
         ...providerEnvironment,
         ...(resolveDeep((fn.environment ?? {}) as Json) as Record<string, string>),
@@ -142,16 +182,17 @@ export function loadStack(options: { stage?: string; region?: string; params?: R
       timeoutSeconds: Number(fn.timeout ?? provider.timeout ?? 6),
       maximumRetryAttempts: Number(fn.maximumRetryAttempts ?? 2),
       maximumEventAgeSeconds: Number(fn.maximumEventAge ?? 21_600),
-      httpRoutes: ((fn.events ?? []) as Array<{ httpApi?: { method: string; path: string; authorizer?: { name?: string; type?: string } } }>)
+      httpRoutes: (events as Array<{ httpApi?: { method: string; path: string; authorizer?: { name?: string; type?: string } } }>)
         .flatMap((event) => (event.httpApi ? [event.httpApi] : []))
         .map((route) => ({
           method: route.method.toUpperCase(),
           path: route.path,
           ...(route.authorizer?.type?.toLowerCase() === 'aws_iam' ? { iam: true } : route.authorizer?.name ? { authorizer: route.authorizer.name } : {}),
         })),
-      sqsEvents: ((fn.events ?? []) as Array<{ sqs?: { arn: Json; batchSize?: number; functionResponseType?: string } }>)
+      sqsEvents: (events as Array<{ sqs?: { arn: Json; batchSize?: number; functionResponseType?: string } }>)
         .flatMap((event) => (event.sqs ? [resolveDeep(event.sqs as unknown as Json) as { arn: Json; batchSize?: number; functionResponseType?: string }] : []))
         .map((sqs) => ({ arn: sqs.arn, batchSize: Number(sqs.batchSize ?? 10), reportBatchItemFailures: sqs.functionResponseType === 'ReportBatchItemFailures' })),
+      ...(onFailure ? { onFailure: { type: String(onFailure.type), arn: onFailure.arn } } : {}),
     } satisfies StackFunction;
   });
 

@@ -4,11 +4,12 @@ import type { AsyncLambda } from './lambda/async-lambda';
 import { WorkerRuntime } from './lambda/worker-runtime';
 import type { LocalIotCore } from './local-iot-core';
 import { evaluateIntrinsics, loadStack, PROJECT_ROOT, type Stack } from '../lib/stack';
-import stackModule = require('../resources/stack.cjs');
+import namesModule = require('../resources/names.cjs');
 
 /**
  * Puts serverless.yml's stack into the local IoT Core for one account: each CloudFormation resource the
- * local IoT Core models is created from its definition in resources/stack.cjs, and each function runs from
+ * local IoT Core models is created from its definition in resources/ and functions/<name>/resources.cjs
+ * (through lib/stack.ts), with the names of resources/names.cjs, and each function runs from
  * its handler module in Lambda-like containers, with the environment serverless.yml gives it. IAM, logs,
  * SQS and Lambda permissions are not modelled (the package test checks them in the template).
  */
@@ -58,24 +59,26 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
     ...(options.params ? { params: options.params } : {}),
   });
   const { Resources } = stack.resources;
-  const functionArn = (name: string) => `arn:aws:lambda:${region}:${accountId}:function:${stack.service}-${stack.stage}-${name}`;
+  const names = namesModule.namesFor(stack.service, stack.stage);
+  const generatedName = (logicalId: string) => namesModule.generatedName(stack.service, stack.stage, logicalId);
+  const functionArn = (name: string) => `arn:aws:lambda:${region}:${accountId}:function:${namesModule.functionName(stack.service, stack.stage, name)}`;
   const attributes: Record<string, string> = {
-    'ProvisioningFailureQueue.Arn': `arn:aws:sqs:${region}:${accountId}:${stack.service}-${stack.stage}-failures`,
+    'ProvisioningFailureQueue.Arn': `arn:aws:sqs:${region}:${accountId}:${names.failureQueue}`,
   };
   const context = {
     accountId,
     region,
     refs: {
-      ProvisioningFailureQueue: `http://sqs.local/${accountId}/${stack.service}-${stack.stage}-failures`,
+      ProvisioningFailureQueue: `http://sqs.local/${accountId}/${names.failureQueue}`,
       UserPool: LOCAL_USER_POOL_ID,
       UserPoolClient: LOCAL_USER_POOL_CLIENT_ID,
     } as Record<string, string>,
     attributes,
   };
-  for (const [name, logicalId] of Object.entries(stackModule.FUNCTIONS)) attributes[`${logicalId}.Arn`] = functionArn(name);
+  for (const [name, logicalId] of Object.entries(namesModule.FUNCTIONS)) attributes[`${logicalId}.Arn`] = functionArn(name);
   const queueNameOf = (logicalId: string) => {
     const name = Resources[logicalId]!.Properties.QueueName;
-    return typeof name === 'string' ? name : `${stack.service}-${stack.stage}-${logicalId}`;
+    return typeof name === 'string' ? name : generatedName(logicalId);
   };
   for (const [logicalId, resource] of Object.entries(Resources)) {
     if (resource.Type === 'AWS::SQS::Queue' && logicalId !== 'ProvisioningFailureQueue') {
@@ -84,10 +87,10 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
       context.refs[logicalId] = queue.url;
       attributes[`${logicalId}.Arn`] = queue.arn;
     }
-    if (resource.Type === 'AWS::IAM::Role') attributes[`${logicalId}.Arn`] = `arn:aws:iam::${accountId}:role/${stack.service}-${stack.stage}-${logicalId}`;
+    if (resource.Type === 'AWS::IAM::Role') attributes[`${logicalId}.Arn`] = `arn:aws:iam::${accountId}:role/${generatedName(logicalId)}`;
     if (resource.Type === 'AWS::S3::Bucket') {
       // CloudFormation names buckets itself; locally the name is derived from the logical id.
-      const bucket = `${stack.service}-${stack.stage}-${logicalId.toLowerCase()}`.slice(0, 63);
+      const bucket = generatedName(logicalId.toLowerCase()).slice(0, 63);
       context.refs[logicalId] = bucket;
       attributes[`${logicalId}.Arn`] = `arn:aws:s3:::${bucket}`;
     }
@@ -190,7 +193,7 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
         AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
         AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
-        AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+        AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
       },
     });
     core.addRuntime(runtime);

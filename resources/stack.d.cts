@@ -20,26 +20,25 @@ export interface StackResources {
   Resources: Record<string, CfnResource>;
   Outputs: Record<string, { Value: unknown; Export?: { Name: unknown } }>;
 }
+/** A function's deployment, beside its handler: functions/<name>/resources.cjs. */
+export interface FunctionDeployment {
+  /** The function's osls events (serverless.yml reads them with `${file(…):events}`). */
+  events: unknown[];
+  resources(stack: unknown): StackResources;
+}
 declare function resolveStack(context: { resolveVariable: (name: string) => Promise<unknown> }): Promise<StackResources>;
 declare namespace resolveStack {
   function buildResources(settings: StackSettings): StackResources;
+  /** What each part of the stack is built from (the `stack` argument of a FunctionDeployment's `resources`). */
+  function stackContext(settings: StackSettings): unknown;
   function devicePolicyDocument(arnPrefix: string, roleAlias?: string, thingName?: string): Record<string, unknown>;
   function claimPolicyDocument(arnPrefix: string, templateName: string): Record<string, unknown>;
   function fleetTemplateBody(options: { devicePolicyName: string; thingGroup: string; thingType: string; attributeNames: string[] }): Record<string, unknown>;
-  function registeredRuleSql(caCertificateIds: string[]): string;
-  function registryTableName(service: string, stage: string): string;
-  function ledgerTableName(service: string, stage: string): string;
-  function fleetThingGroupName(service: string, stage: string): string;
-  function deviceThingTypeName(service: string, stage: string): string;
-  function ruleName(service: string, stage: string): string;
-  function roleAliasName(service: string, stage: string): string;
-  function retirementQueueName(service: string, stage: string): string;
-  function certificateResourceExportName(service: string, stage: string): string;
   function splitIds(value: string | undefined): string[];
   function splitNames(value: string | undefined): string[];
-  const FUNCTIONS: Record<
+  const FUNCTION_DEPLOYMENTS: Record<
     'activateCertificate' | 'preProvisioningHook' | 'vendProvisioningClaim' | 'vendCertificate' | 'retireCertificate' | 'certificateResource',
-    string
+    FunctionDeployment
   >;
 }
 export = resolveStack;

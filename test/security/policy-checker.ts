@@ -1,3 +1,5 @@
+import type { IamReference } from './iam-reference';
+
 /**
  * Least privilege, checked statically on a CloudFormation template: every IAM policy (role inline
  * policies, AWS::IAM::Policy and ManagedPolicy, trust policies), every resource policy (S3 bucket and SQS
@@ -5,20 +7,13 @@
  *
  * - name a wildcard action (`*`, `iot:*`, `iot:Create*`, …) or use NotAction / NotResource;
  * - grant `Resource: '*'` (or a whole service, `arn:…:iot:<region>:<account>:*`) for an action that has a
- *   resource type — only actions without one can be granted on '*' at all;
+ *   resource type in the IAM Service Authorization Reference (iam-reference.ts, the same reference
+ *   role-coverage.ts checks the roles against) — only actions without one need '*';
  * - grant CloudWatch Logs actions beyond the function's own log group;
  * - trust or allow any principal (`Principal: '*'`).
  *
  * Deny statements are not checked: a wildcard in a Deny only takes away.
  */
-
-/**
- * IoT actions that have no resource type, so IAM can grant them on '*' only. "How AWS IoT works with IAM"
- * (AWS IoT Developer Guide, https://docs.aws.amazon.com/iot/latest/developerguide/security_iam_service-with-iam.html)
- * lists `*` as the resource of exactly these for the calls this stack makes: iot:CreateCertificateFromCsr,
- * iot:CreateKeysAndCertificate and iot:DescribeEndpoint.
- */
-export const ACTIONS_WITHOUT_RESOURCE_TYPE: ReadonlySet<string> = new Set(['iot:CreateCertificateFromCsr', 'iot:CreateKeysAndCertificate', 'iot:DescribeEndpoint']);
 
 export interface Finding {
   /** Logical id of the resource holding the policy. */
@@ -66,7 +61,7 @@ const list = (value: Json): Json[] => (value === undefined ? [] : Array.isArray(
 const WHOLE_SERVICE = /^arn:[^:]+:[^:]+:[^:]*:[^:]*:\*$/;
 const LOG_GROUP_OF_A_FUNCTION = /:log-group:\/aws\/lambda\/[^*:]+(:\*)?$/;
 
-function checkStatement(statement: Statement, at: Omit<Finding, 'problem' | 'sid'>, principalMatters: boolean): Finding[] {
+function checkStatement(statement: Statement, at: Omit<Finding, 'problem' | 'sid'>, principalMatters: boolean, reference: IamReference): Finding[] {
   const findings: Finding[] = [];
   const report = (problem: string) => findings.push({ ...at, ...(statement.Sid ? { sid: statement.Sid } : {}), problem });
   if (statement.Effect !== 'Allow') return findings;
@@ -84,7 +79,8 @@ function checkStatement(statement: Statement, at: Omit<Finding, 'problem' | 'sid
   const resources = list(statement.Resource).map(textOf);
   const unscoped = resources.filter((r) => r === '*' || WHOLE_SERVICE.test(r.replace(/\$\{[^}]+\}/g, 'x')));
   if (unscoped.length) {
-    const needScope = actions.filter((a) => !ACTIONS_WITHOUT_RESOURCE_TYPE.has(a));
+    // An action the reference does not know counts as one that can be scoped: '*' is never assumed harmless.
+    const needScope = actions.filter((a) => (reference.action(a)?.resourceTypes.length ?? 1) > 0);
     if (needScope.length) report(`Resource ${unscoped.join(', ')} for ${needScope.join(', ')}, which can be scoped to a resource`);
   }
   const logActions = actions.filter((a) => a.startsWith('logs:'));
@@ -94,26 +90,28 @@ function checkStatement(statement: Statement, at: Omit<Finding, 'problem' | 'sid
   return findings;
 }
 
-function checkDocument(document: Json, at: Omit<Finding, 'problem' | 'sid'>, principalMatters = false): Finding[] {
+function checkDocument(document: Json, at: Omit<Finding, 'problem' | 'sid'>, principalMatters: boolean, reference: IamReference): Finding[] {
   const statements = list((document as { Statement?: Json } | undefined)?.Statement) as Statement[];
   if (!statements.length) return [{ ...at, problem: 'a policy document without statements (not read?)' }];
-  return statements.flatMap((statement) => checkStatement(statement, at, principalMatters));
+  return statements.flatMap((statement) => checkStatement(statement, at, principalMatters, reference));
 }
 
 export interface CheckOptions {
+  /** Which actions have resource types: loadIamReference() with the services the template names. */
+  reference: IamReference;
   /** AWS managed policies a role may have, each with the reason (their statements are not in the template). */
   allowedManagedPolicies?: Record<string, string>;
 }
 
 /** The findings of a template, and how many policy documents were read (a check of nothing proves nothing). */
-export function checkTemplate(template: Template, options: CheckOptions = {}): { findings: Finding[]; documents: number; statements: number } {
+export function checkTemplate(template: Template, options: CheckOptions): { findings: Finding[]; documents: number; statements: number } {
   const findings: Finding[] = [];
   let documents = 0;
   let statements = 0;
   const read = (document: Json, at: Omit<Finding, 'problem' | 'sid'>, principalMatters = false) => {
     documents++;
     statements += list((document as { Statement?: Json } | undefined)?.Statement).length;
-    findings.push(...checkDocument(document, at, principalMatters));
+    findings.push(...checkDocument(document, at, principalMatters, options.reference));
   };
   for (const [resource, { Type, Properties = {} }] of Object.entries(template.Resources ?? {})) {
     switch (Type) {

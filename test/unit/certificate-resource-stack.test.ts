@@ -2,13 +2,14 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse, type Tags } from 'yaml';
 import stackModule = require('../../resources/stack.cjs');
+import namesModule = require('../../resources/names.cjs');
 import { loadStack } from '../../lib/stack';
 import { DEVICE_CERTIFICATE_ATTRIBUTES } from '../../shared/provisioning/certificate-resource';
 import { deviceCertificatePropertiesSchema } from '../../shared/schemas/cloudformation-event';
 
 /**
- * Custom::DeviceCertificate's wiring: the provisioner's bucket, role and export (resources/stack.cjs,
- * serverless.yml), and the example stack that uses it (examples/certificate-resource/template.yml).
+ * Custom::DeviceCertificate's wiring: the provisioner's bucket, role and export
+ * (functions/certificate-resource/resources.cjs, resources/names.cjs, serverless.yml), and the example stack that uses it (examples/certificate-resource/template.yml).
  */
 
 const ROOT = resolve(__dirname, '../..');
@@ -49,7 +50,7 @@ describe('the example stack', () => {
     const properties = Resources.DeviceCertificate!.Properties;
     expect(Resources.DeviceCertificate!.Type).toBe('Custom::DeviceCertificate');
     expect(properties.ServiceToken).toEqual({ 'Fn::ImportValue': { 'Fn::Sub': '${ProvisionerStack}-CertificateResourceServiceToken' } });
-    expect(stackModule.certificateResourceExportName('iot-provisioner', 'dev')).toBe('iot-provisioner-dev-CertificateResourceServiceToken');
+    expect(namesModule.namesFor('iot-provisioner', 'dev').certificateResourceExport).toBe('iot-provisioner-dev-CertificateResourceServiceToken');
     expect(Parameters.ProvisionerStack).toMatchObject({ Default: 'iot-provisioner-dev' });
   });
 
@@ -116,10 +117,10 @@ describe('the provisioner’s side', () => {
     ]);
   });
 
-  it("grants the function '*' only for the two IoT actions that have no resource type, and S3 on its bucket only", () => {
+  it("grants the function '*' only for the IoT actions that have no resource type, and S3 on its bucket only", () => {
     const statements = statementsOf('CertificateResourceRole');
     const unscoped = statements.filter((s) => [s.Resource].flat().includes('*')).flatMap((s) => [s.Action].flat());
-    expect(unscoped.sort()).toEqual(['iot:CreateKeysAndCertificate', 'iot:DescribeEndpoint']);
+    expect(unscoped.sort()).toEqual(['iot:CreateKeysAndCertificate', 'iot:DescribeEndpoint', 'iot:ListAttachedPolicies']);
     const actions = statements.flatMap((s) => [s.Action].flat());
     expect(actions).toEqual(expect.arrayContaining(['iot:DeleteCertificate', 'iot:UpdateCertificate', 'iot:DetachThingPrincipal', 'iot:DetachPolicy']));
     expect(actions.filter((a) => a.endsWith(':*'))).toEqual([]);
@@ -129,7 +130,7 @@ describe('the provisioner’s side', () => {
   });
 
   it('exports the function’s ARN as the service token', () => {
-    expect(stackModule.FUNCTIONS.certificateResource).toBe('CertificateResourceLambdaFunction');
+    expect(namesModule.FUNCTIONS.certificateResource).toBe('CertificateResourceLambdaFunction');
     expect(Outputs.CertificateResourceServiceToken).toEqual({
       Value: { 'Fn::GetAtt': ['CertificateResourceLambdaFunction', 'Arn'] },
       Export: { Name: 'iot-provisioner-test-CertificateResourceServiceToken' },

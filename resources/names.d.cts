@@ -1,0 +1,26 @@
+export type FunctionKey = 'activateCertificate' | 'preProvisioningHook' | 'vendProvisioningClaim' | 'vendCertificate' | 'retireCertificate' | 'certificateResource';
+export interface StackNames {
+  registryTable: string;
+  ledgerTable: string;
+  retirementQueue: string;
+  failureQueue: string;
+  roleAlias: string;
+  devicePolicy: string;
+  fleetTemplate: string;
+  claimPolicy: string;
+  fleetThingGroup: string;
+  deviceThingType: string;
+  certificateRegisteredRule: string;
+  userPool: string;
+  userPoolClient: string;
+  certificateResourceExport: string;
+  functions: Record<FunctionKey, string>;
+}
+declare function resolveNames(context: { resolveVariable: (name: string) => unknown }): StackNames | Promise<StackNames>;
+declare namespace resolveNames {
+  function namesFor(service: string, stage: string): StackNames;
+  function functionName(service: string, stage: string, name: string): string;
+  function generatedName(service: string, stage: string, logicalId: string): string;
+  const FUNCTIONS: Record<FunctionKey, string>;
+}
+export = resolveNames;

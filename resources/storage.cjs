@@ -1,0 +1,98 @@
+'use strict';
+/**
+ * What several functions store in: the device registry and the provisioning ledger (tables), the failure
+ * queue (JITR's async failures and rule errors, the retirements' dead letters) and the retirement queue
+ * (vending sends, retireCertificate consumes). Also the private-bucket builders the buckets of
+ * resources/credentials.cjs and functions/certificate-resource/resources.cjs use.
+ */
+
+const table = (name, key, extra = {}) => ({
+  Type: 'AWS::DynamoDB::Table',
+  // Registry and ledger are the operators' records: keep them when the stack goes.
+  DeletionPolicy: 'Retain',
+  UpdateReplacePolicy: 'Retain',
+  Properties: {
+    TableName: name,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [{ AttributeName: key, AttributeType: 'S' }],
+    KeySchema: [{ AttributeName: key, KeyType: 'HASH' }],
+    PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    SSESpecification: { SSEEnabled: true },
+    ...extra,
+  },
+});
+
+/** Private, encrypted, owner-enforced, all public access blocked; `extra` adds properties (a lifecycle, say). */
+const privateBucket = (extra = {}) => ({
+  Type: 'AWS::S3::Bucket',
+  Properties: {
+    ...extra,
+    BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+    PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+    OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+  },
+});
+
+/** Refuses every request to the bucket that does not come over TLS. */
+const tlsOnlyBucketPolicy = (bucketLogicalId) => ({
+  Type: 'AWS::S3::BucketPolicy',
+  Properties: {
+    Bucket: { Ref: bucketLogicalId },
+    PolicyDocument: {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'TlsOnly',
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 's3:*',
+          Resource: [{ 'Fn::GetAtt': [bucketLogicalId, 'Arn'] }, { 'Fn::Sub': `\${${bucketLogicalId}.Arn}/*` }],
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        },
+      ],
+    },
+  },
+});
+
+/** CloudFormation values of the shared stores, for the functions' role statements. */
+const STORES = {
+  registryArn: { 'Fn::GetAtt': ['DeviceRegistryTable', 'Arn'] },
+  ledgerArn: { 'Fn::GetAtt': ['ProvisioningLedgerTable', 'Arn'] },
+  failureQueueArn: { 'Fn::GetAtt': ['ProvisioningFailureQueue', 'Arn'] },
+  retirementQueueArn: { 'Fn::GetAtt': ['RetirementQueue', 'Arn'] },
+};
+
+function storageResources({ names }) {
+  return {
+    Resources: {
+      DeviceRegistryTable: table(names.registryTable, 'deviceId'),
+      ProvisioningLedgerTable: table(names.ledgerTable, 'pk', {
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      }),
+      ProvisioningFailureQueue: {
+        Type: 'AWS::SQS::Queue',
+        Properties: { MessageRetentionPeriod: 1209600, SqsManagedSseEnabled: true },
+      },
+      // Rotated-out certificates wait here for their grace period (DelaySeconds); failures end in the failure queue.
+      // Named, so that the vending function finds it by name (GetQueueUrl) — `serverless invoke local` cannot
+      // resolve a `!Ref` in an environment variable without a deployed stack.
+      RetirementQueue: {
+        Type: 'AWS::SQS::Queue',
+        Properties: {
+          QueueName: names.retirementQueue,
+          SqsManagedSseEnabled: true,
+          VisibilityTimeout: 60,
+          RedrivePolicy: { deadLetterTargetArn: STORES.failureQueueArn, maxReceiveCount: 5 },
+        },
+      },
+    },
+    Outputs: {
+      DeviceRegistryTableName: { Value: { Ref: 'DeviceRegistryTable' } },
+      ProvisioningLedgerTableName: { Value: { Ref: 'ProvisioningLedgerTable' } },
+      ProvisioningFailureQueueUrl: { Value: { Ref: 'ProvisioningFailureQueue' } },
+      RetirementQueueUrl: { Value: { Ref: 'RetirementQueue' } },
+    },
+  };
+}
+
+module.exports = { storageResources, STORES, table, privateBucket, tlsOnlyBucketPolicy };
