@@ -5,6 +5,11 @@ import { loadStack } from '../lib/stack';
 
 const ROOT = resolve(__dirname, '..');
 
+function requireString(value: unknown, name: string): string {
+  if (typeof value !== 'string' || !value) throw new Error(`serverless.yml: ${name} must be set`);
+  return value;
+}
+
 /**
  * The esbuild settings serverless-esbuild packages our functions with: serverless.yml's custom.esbuild (its
  * plugins file included), so that the bench runs and measures what `serverless deploy` ships. Read once.
@@ -19,7 +24,8 @@ export function ourBuildOptions(): BuildOptions {
     minify: esbuild.minify === true,
     keepNames: esbuild.keepNames === true,
     platform: 'node',
-    target: typeof esbuild.target === 'string' ? esbuild.target : 'node22',
+    // serverless.yml sets the target (node24, the runtime's); without one this build would not be ours.
+    target: requireString(esbuild.target, 'custom.esbuild.target'),
     mainFields: Array.isArray(esbuild.mainFields) ? esbuild.mainFields.map(String) : ['module', 'main'],
     format: 'cjs',
     plugins,

@@ -90,13 +90,19 @@ async function packageOurs(functions: StackFunction[], progress: Progress): Prom
 /**
  * The same handlers built as serverless-esbuild 1.57 builds them with `custom.esbuild: {}`: its
  * DEFAULT_BUILD_OPTIONS (node_modules/serverless-esbuild/dist/index.js) minus its own keys, as bundle.js hands
- * them to esbuild — bundle, platform node, the target of the provider's runtime (nodejs22.x → node22), and
+ * them to esbuild — bundle, platform node, the target of the provider's runtime (nodejs24.x → node24), and
  * `exclude: ['aws-sdk']` as external (SDK v2, which we do not use). No minify, no source map, no plugins, and
  * esbuild's own mainFields.
  */
-async function buildDefault(functions: StackFunction[], progress: Progress): Promise<Map<string, string>> {
+/** The Node.js major of serverless.yml's provider.runtime (`nodejs24.x` → 24). */
+function runtimeVersion(): string {
   const runtime = /^\s+runtime:\s*nodejs(\d+)\.x\s*$/m.exec(readFileSync(join(ROOT, 'serverless.yml'), 'utf8'))?.[1];
   if (!runtime) throw new Error('serverless.yml: no provider.runtime nodejsNN.x');
+  return runtime;
+}
+
+async function buildDefault(functions: StackFunction[], progress: Progress): Promise<Map<string, string>> {
+  const runtime = runtimeVersion();
   progress(`building the default bundles (serverless-esbuild defaults, target node${runtime}) …`);
   const bundles = new Map<string, string>();
   for (const fn of functions) {
@@ -133,7 +139,7 @@ function lambdaEnvironment(fn: StackFunction, region: string): NodeJS.ProcessEnv
     AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
     AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
     AWS_SESSION_TOKEN: 'dummy-session-token',
-    AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+    AWS_EXECUTION_ENV: `AWS_Lambda_nodejs${runtimeVersion()}.x`,
     AWS_LAMBDA_FUNCTION_NAME: fn.functionName,
     AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',

@@ -117,7 +117,7 @@ export async function runVendingFlows(ctx: VendingContext): Promise<SandboxRow[]
   });
 
   // ---- 4. The certificate custom resource (seed 002) ----
-  const functionArn = `arn:aws:lambda:${core.endpoints.region}:${core.endpoints.accountId}:function:${deployed.stack.service}-${deployed.stack.stage}-certificateResource`;
+  const functionArn = `arn:aws:lambda:${core.endpoints.region}:${core.endpoints.accountId}:function:${deployed.stack.functions.find((fn) => fn.name === 'certificateResource')!.functionName}`;
   const s3 = new S3Client({ endpoint: core.endpoints.s3!, forcePathStyle: true, region: core.endpoints.region, credentials: await accountCredentials() });
   const keysIn = async (prefix: string) =>
     ((await s3.send(new ListObjectsV2Command({ Bucket: deployed.certificateBucket, Prefix: prefix }))).Contents ?? []).map((o) => o.Key!);
