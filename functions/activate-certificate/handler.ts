@@ -12,7 +12,7 @@ import {
   type ActivationDeps,
   type ActivationResult,
 } from '../../shared/provisioning/activate-certificate';
-import { cachedCaLookup } from '../../shared/provisioning/ca-lookup';
+import { cachedCaLookup } from '../../shared/admission/ca-lookup';
 import { certificateRegisteredEventSchema } from '../../shared/schemas/certificate-registered-event';
 
 /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { checkDevice, deviceIdFromSubject, keyRejection, type AdmissionMode, type BoundCertificate, type DeviceIdSource } from '../admission/admit';
-import { CsrUnreadableError, readCsrFacts } from '../certificates/csr';
+import type { AdmissionMode, CertificateRule, DeviceIdSource, Rejection } from '../admission/admit';
+import { admitDevice, STALE_CLAIM_MS } from '../admission/admit-device';
 import { DEVICE_ID_PATTERN, type DeviceEntry } from '../registry/device-entry';
 import { bindCertificate, retireCertificate, type BindDeps, type BindSettings } from './bind-certificate';
 import type { IdempotencyStore, IotDirectory, IssuedCertificate, Retirement, RetirementQueue } from './ports';
@@ -112,6 +112,24 @@ export async function vendCertificate(request: VendRequest, deps: VendDeps): Pro
   }
 }
 
+/** Vending's rules for a CSR: its key, and its subject must name the device of the path (no CA, no validity). */
+const VENDING_CSR_RULES: readonly CertificateRule[] = ['key', 'subject'];
+
+/** What is wrong with the CSR, for the 400 answer; `undefined` when the refusal is not about the CSR. */
+function csrIssue(rejection: Rejection, deviceId: string, source: DeviceIdSource): Issue | undefined {
+  switch (rejection.reason) {
+    case 'csr-unreadable':
+      return { path: 'csr', message: rejection.detail ?? 'not a PEM certificate signing request' };
+    case 'key-too-weak':
+    case 'key-type-not-allowed':
+      return { path: 'csr', message: 'the key must be RSA of 2048 bits or more, or EC P-256/P-384' };
+    case 'csr-subject-mismatch':
+      return { path: 'csr', message: `the subject must name the device ${deviceId} (${source})` };
+    default:
+      return undefined;
+  }
+}
+
 /**
  * The certificate an earlier attempt minted, if it can still become the device's: not revoked or deleted
  * since, and the device not taken by another certificate meanwhile. One that cannot is taken off the thing.
@@ -135,36 +153,31 @@ async function vend(
   const { settings, iot } = deps;
   const { deviceId } = request;
 
-  if (request.csrPem !== undefined) {
-    let facts;
-    try {
-      facts = readCsrFacts(request.csrPem);
-    } catch (error) {
-      if (error instanceof CsrUnreadableError) return { status: 400, reason: 'csr-unreadable', issues: [{ path: 'csr', message: error.message }] };
-      throw error;
-    }
-    const keyReason = keyRejection(facts.key);
-    if (keyReason) return { status: 400, reason: keyReason, issues: [{ path: 'csr', message: 'the key must be RSA of 2048 bits or more, or EC P-256/P-384' }] };
-    const named = deviceIdFromSubject(facts.subject, settings.deviceIdSource);
-    if (!('deviceId' in named) || named.deviceId !== deviceId) {
-      return { status: 400, reason: 'csr-subject-mismatch', issues: [{ path: 'csr', message: `the subject must name the device ${deviceId} (${settings.deviceIdSource})` }] };
-    }
-  }
-
-  const entry = await deps.registry.get(deviceId);
-  const carried = resumed ? await carryOn(resumed, entry, deviceId, deps) : undefined;
-  let bound: BoundCertificate | undefined;
-  if (entry?.certificateId) {
-    const record = await iot.describeCertificate(entry.certificateId);
-    bound = { certificateId: entry.certificateId, status: record?.status, bindingState: entry.bindingState };
-  }
-  const decision = checkDevice(
-    { deviceId, certificateId: carried?.certificateId ?? '', entry, bound },
-    { mode: settings.mode, deviceIdSource: settings.deviceIdSource, boundDevice: request.rotate ? 'replace' : 'refuse' },
+  let carried: VendProgress | undefined;
+  const decision = await admitDevice(
+    { ...(request.csrPem !== undefined ? { pem: { kind: 'csr', text: request.csrPem } } : {}), deviceId },
+    {
+      mode: settings.mode,
+      certificateRules: VENDING_CSR_RULES,
+      deviceIdSource: settings.deviceIdSource,
+      boundDevice: request.rotate ? 'replace' : 'refuse',
+      staleClaimMs: STALE_CLAIM_MS,
+    },
+    deps,
+    deps.now(),
+    // A retry carries on with the certificate an earlier attempt minted, if it can still become the device's.
+    async (entryRead) => {
+      if (!resumed) return undefined;
+      carried = await carryOn(resumed, await entryRead, deviceId, deps);
+      return { certificateId: carried?.certificateId };
+    },
   );
   if (!decision.admitted) {
+    const issue = csrIssue(decision, deviceId, settings.deviceIdSource);
+    if (issue) return { status: 400, reason: decision.reason, issues: [issue] };
     return decision.reason === 'device-already-bound' ? { status: 409, reason: decision.reason } : { status: 403, reason: decision.reason };
   }
+  const { entry } = decision;
 
   let issued: VendProgress;
   if (carried && entry?.certificateId === carried.certificateId) {

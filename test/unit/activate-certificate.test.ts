@@ -99,6 +99,7 @@ function deps(settings: Partial<ActivationSettings> = {}): ActivationDeps {
       admission: { mode: 'allowlist', deviceIdSource: 'serialNumberOrCommonName', boundDevice: 'refuse' },
       devicePolicyName: POLICY,
       rejectAction: 'REVOKED',
+      staleClaimMs: 120_000,
       ...settings,
     },
     now: () => new Date(),
