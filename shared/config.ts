@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import './schemas/zod';
+import { issuesOf, issuesText } from './schemas/issues';
 import { STALE_CLAIM_MS } from './admission/admit-device';
 import type { ActivationSettings } from './provisioning/activate-certificate';
 import type { HookSettings } from './provisioning/pre-provisioning';
@@ -35,7 +36,7 @@ const activationEnvSchema = z.object({
 function parseEnv<T extends z.ZodMiniType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+    const problems = issuesText(issuesOf(parsed.error));
     throw new ConfigurationError(`invalid configuration: ${problems}`);
   }
   return parsed.data as z.infer<T>;

@@ -13,6 +13,7 @@ import {
   type ActivationResult,
 } from '../../shared/provisioning/activate-certificate';
 import { cachedCaLookup } from '../../shared/admission/ca-lookup';
+import { issuesOf } from '../../shared/schemas/issues';
 import { certificateRegisteredEventSchema } from '../../shared/schemas/certificate-registered-event';
 
 /**
@@ -43,7 +44,7 @@ export const lambdaHandler = async (event: unknown, context?: Pick<Context, 'get
   const parsed = certificateRegisteredEventSchema.safeParse(event);
   if (!parsed.success) {
     logger.warn('event dropped: not a certificate-registered event', {
-      issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+      issues: issuesOf(parsed.error),
     });
     return { outcome: 'dropped', reason: 'invalid-event' };
   }

@@ -9,7 +9,8 @@ import { loadVendingConfig } from '../../shared/config';
 import type { HttpApiResult } from '../../shared/http/response';
 import { logger } from '../../shared/logger';
 import type { VendDeps } from '../../shared/provisioning/vend-certificate';
-import { handleVendingRequest } from '../../shared/provisioning/vend-http';
+import { memoizeAsync } from '../../shared/lambda/memoize';
+import { handleVendingRequest } from './http';
 
 /** POST and DELETE /devices/{deviceId}/certificate (HTTP API, IAM-authorized): certificate vending. */
 
@@ -18,21 +19,16 @@ const config = loadVendingConfig();
 // as 429 in seconds and the caller retries with its Idempotency-Key.
 const iot = new AwsIotDirectory(createIotClient({ maxAttempts: 3 }));
 const documents = createDocumentClient();
-let endpoints: Promise<{ data: string; credentials: string }> | undefined;
 const deps: VendDeps = {
   iot,
   registry: new DynamoDeviceRegistry(documents, config.registryTable),
   idempotency: new DynamoProvisioningLedger(documents, config.ledgerTable),
   retirements: new SqsRetirementQueue(createSqsClient({ maxAttempts: 3 }), config.retirementQueueName),
-  endpoints: () => {
-    endpoints ??= Promise.all([iot.describeEndpoint('iot:Data-ATS'), iot.describeEndpoint('iot:CredentialProvider')])
-      .then(([data, credentials]) => ({ data, credentials }))
-      .catch((error: unknown) => {
-        endpoints = undefined;
-        throw error;
-      });
-    return endpoints;
-  },
+  // Looked up once per container.
+  endpoints: memoizeAsync(async () => {
+    const [data, credentials] = await Promise.all([iot.describeEndpoint('iot:Data-ATS'), iot.describeEndpoint('iot:CredentialProvider')]);
+    return { data, credentials };
+  }),
   settings: config.settings,
   now: () => new Date(),
   log: logger,

@@ -1,6 +1,6 @@
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { deviceEntrySchema, type DeviceAttributes, type DeviceEntry } from '../registry/device-entry';
-import type { ClaimResult, DeviceRegistry, DeviceRegistryAdmin, DeviceRejection, ProvisioningRecord } from '../provisioning/ports';
+import type { ClaimResult, DeviceRegistry, DeviceRegistryAdmin, DeviceRejection, ProvisioningRecord } from '../registry/ports';
 
 const isConditionFailure = (error: unknown) =>
   error instanceof Error && error.name === 'ConditionalCheckFailedException';

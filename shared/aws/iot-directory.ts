@@ -19,14 +19,7 @@ import {
 } from '@aws-sdk/client-iot';
 import { createPublicKey } from 'node:crypto';
 import type { CaFacts } from '../admission/admit';
-import type {
-  CertificateRecord,
-  IotDirectory,
-  IssuedCertificate,
-  ProvisioningClaim,
-  SettableCertificateStatus,
-  ThingSpec,
-} from '../provisioning/ports';
+import type { CertificateRecord, IotDirectory, IssuedCertificate, ProvisioningClaim, SettableCertificateStatus, ThingSpec } from '../provisioning/iot-ports';
 
 const isNamed = (error: unknown, name: string) => error instanceof Error && error.name === name;
 

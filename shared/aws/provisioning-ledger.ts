@@ -1,5 +1,5 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { ActivationLeases, IdempotencyBegin, IdempotencyStore, IssuedClaim, ProvisioningDecision, ProvisioningLedger } from '../provisioning/ports';
+import type { ActivationLeases, IdempotencyBegin, IdempotencyStore, IssuedClaim, ProvisioningDecision, ProvisioningLedger } from '../provisioning/ledger-ports';
 
 const DAY_SECONDS = 86_400;
 // A retried vending request gets the first answer for an hour; then the key may be used afresh.

@@ -4,7 +4,10 @@ import type { CaLookup } from '../admission/ca-lookup';
 import type { RejectionReason } from '../registry/device-entry';
 import type { CertificateRegisteredEvent } from '../schemas/certificate-registered-event';
 import { bindCertificate, claimDevice, thingFor, type BindSettings } from './bind-certificate';
-import type { ActivationLeases, CertificateRecord, DeviceRegistry, IotDirectory, Log } from './ports';
+import type { CertificateRecord, IotDirectory } from './iot-ports';
+import type { ActivationLeases } from './ledger-ports';
+import type { Log } from '../log';
+import type { DeviceRegistry } from '../registry/ports';
 
 /**
  * Just-in-time registration: decide on a certificate AWS IoT registered as PENDING_ACTIVATION and

@@ -1,5 +1,7 @@
 import type { DeviceEntry } from '../registry/device-entry';
-import type { DeviceRegistry, IotDirectory, Log, ThingSpec } from './ports';
+import type { IotDirectory, ThingSpec } from './iot-ports';
+import type { Log } from '../log';
+import type { DeviceRegistry } from '../registry/ports';
 
 /**
  * Making a certificate a device's identity — shared by JITR and certificate vending: claim the device in

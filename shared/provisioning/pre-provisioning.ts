@@ -4,7 +4,10 @@ import { DEVICE_ID_PATTERN, type DeviceEntry, type RejectionReason } from '../re
 import { preProvisioningHookEventSchema, type PreProvisioningHookEvent, type PreProvisioningHookResult } from '../schemas/pre-provisioning-hook';
 import { DeadlineExceededError, withDeadline } from '../lambda/deadline';
 import { issuesOf } from '../schemas/issues';
-import type { DeviceRegistry, IotDirectory, IssuedClaim, Log, ProvisioningLedger } from './ports';
+import type { IotDirectory } from './iot-ports';
+import type { IssuedClaim, ProvisioningLedger } from './ledger-ports';
+import type { Log } from '../log';
+import type { DeviceRegistry } from '../registry/ports';
 
 /**
  * The pre-provisioning hook's decision for a fleet-provisioning RegisterThing request

@@ -26,7 +26,7 @@ import {
   type ActivationDeps,
   type ActivationSettings,
 } from '../../shared/provisioning/activate-certificate';
-import type { Log } from '../../shared/provisioning/ports';
+import type { Log } from '../../shared/log';
 import { createCa, issueCertificate, type KeyedCertificate } from '../../lib/pki';
 import { loadEvent } from '../support/fixtures';
 import type { CertificateRegisteredEvent } from '../../shared/schemas/certificate-registered-event';

@@ -3,7 +3,10 @@ import type { AdmissionMode } from '../../shared/admission/admit';
 import { activateRegisteredCertificate } from '../../shared/provisioning/activate-certificate';
 import { decideProvisioning } from '../../shared/provisioning/pre-provisioning';
 import { vendCertificate } from '../../shared/provisioning/vend-certificate';
-import type { CertificateRecord, ClaimResult, DeviceRegistry, IotDirectory, Log, ProvisioningDecision } from '../../shared/provisioning/ports';
+import type { CertificateRecord, IotDirectory } from '../../shared/provisioning/iot-ports';
+import type { ProvisioningDecision } from '../../shared/provisioning/ledger-ports';
+import type { Log } from '../../shared/log';
+import type { ClaimResult, DeviceRegistry } from '../../shared/registry/ports';
 import type { DeviceEntry } from '../../shared/registry/device-entry';
 import { loadEvent } from '../support/fixtures';
 import { arnOf } from '../support/handlers';
@@ -154,7 +157,7 @@ async function decide(flow: Flow, world: World, facts: Facts, mode: AdmissionMod
       log: silent,
     },
   );
-  return outcome.status === 201 ? 'admitted' : outcome.reason;
+  return outcome.kind === 'vended' ? 'admitted' : outcome.reason;
 }
 
 /** The registry's entry for the device and the certificate it names (`status` absent: deleted). */

@@ -1,5 +1,7 @@
 import { decideProvisioning, type HookDeps, type HookSettings } from '../../shared/provisioning/pre-provisioning';
-import type { CertificateRecord, ClaimResult, IssuedClaim, ProvisioningDecision, ProvisioningRecord } from '../../shared/provisioning/ports';
+import type { CertificateRecord } from '../../shared/provisioning/iot-ports';
+import type { IssuedClaim, ProvisioningDecision } from '../../shared/provisioning/ledger-ports';
+import type { ClaimResult, ProvisioningRecord } from '../../shared/registry/ports';
 import type { DeviceEntry } from '../../shared/registry/device-entry';
 import { createCa, issueCertificate, type KeyedCertificate } from '../../lib/pki';
 import { loadEvent } from '../support/fixtures';
