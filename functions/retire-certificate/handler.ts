@@ -2,7 +2,9 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { createDocumentClient, createIotClient } from '../../shared/aws/clients';
 import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
-import { AwsIotDirectory } from '../../shared/aws/iot-directory';
+import { iotCalls } from '../../shared/aws/iot/calls';
+import { describeCertificate, updateCertificateStatus } from '../../shared/aws/iot/certificates';
+import { detachThingPrincipal, listPrincipalThings } from '../../shared/aws/iot/things';
 import { loadRetirementConfig } from '../../shared/config';
 import { logger } from '../../shared/logger';
 import { retireRotatedCertificate } from '../../shared/provisioning/vend-certificate';
@@ -16,7 +18,7 @@ import { retirementSchema } from '../../shared/schemas/sqs-event';
 
 const config = loadRetirementConfig();
 const deps = {
-  iot: new AwsIotDirectory(createIotClient()),
+  iot: iotCalls(createIotClient(), { describeCertificate, updateCertificateStatus, listPrincipalThings, detachThingPrincipal }),
   registry: new DynamoDeviceRegistry(createDocumentClient(), config.registryTable),
   log: logger,
 };

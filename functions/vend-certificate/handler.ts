@@ -2,7 +2,12 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { createDocumentClient, createIotClient, createSqsClient } from '../../shared/aws/clients';
 import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
-import { AwsIotDirectory } from '../../shared/aws/iot-directory';
+import { iotCalls } from '../../shared/aws/iot/calls';
+import { describeCertificate, updateCertificateStatus } from '../../shared/aws/iot/certificates';
+import { describeEndpoint } from '../../shared/aws/iot/endpoints';
+import { createCertificateFromCsr, createKeysAndCertificate } from '../../shared/aws/iot/issuance';
+import { attachPolicy, detachPolicy, listAttachedPolicies } from '../../shared/aws/iot/policies';
+import { addThingToThingGroup, attachThingPrincipal, createThing, detachThingPrincipal, listPrincipalThings } from '../../shared/aws/iot/things';
 import { DynamoProvisioningLedger } from '../../shared/aws/provisioning-ledger';
 import { SqsRetirementQueue } from '../../shared/aws/retirement-queue';
 import { loadVendingConfig } from '../../shared/config';
@@ -17,7 +22,21 @@ import { handleVendingRequest } from './http';
 const config = loadVendingConfig();
 // A caller waits on the answer (API Gateway gives up after 30 s): few retries, so throttling surfaces
 // as 429 in seconds and the caller retries with its Idempotency-Key.
-const iot = new AwsIotDirectory(createIotClient({ maxAttempts: 3 }));
+const iot = iotCalls(createIotClient({ maxAttempts: 3 }), {
+  describeCertificate,
+  updateCertificateStatus,
+  createCertificateFromCsr,
+  createKeysAndCertificate,
+  createThing,
+  addThingToThingGroup,
+  attachThingPrincipal,
+  detachThingPrincipal,
+  listPrincipalThings,
+  attachPolicy,
+  detachPolicy,
+  listAttachedPolicies,
+  describeEndpoint,
+});
 const documents = createDocumentClient();
 const deps: VendDeps = {
   iot,

@@ -1,7 +1,9 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { createDocumentClient, createIotClient } from '../../shared/aws/clients';
-import { AwsIotDirectory } from '../../shared/aws/iot-directory';
+import { iotCalls } from '../../shared/aws/iot/calls';
+import { describeEndpoint } from '../../shared/aws/iot/endpoints';
+import { createProvisioningClaim } from '../../shared/aws/iot/issuance';
 import { DynamoProvisioningLedger } from '../../shared/aws/provisioning-ledger';
 import { loadClaimVendingConfig } from '../../shared/config';
 import type { HttpApiResult } from '../../shared/http/response';
@@ -13,7 +15,7 @@ import { handleClaimRequest } from './http';
 /** POST /provisioning-claims behind the Cognito JWT authorizer: a claim certificate for a trusted user. */
 
 const config = loadClaimVendingConfig();
-const iot = new AwsIotDirectory(createIotClient());
+const iot = iotCalls(createIotClient(), { createProvisioningClaim, describeEndpoint });
 const deps: ClaimVendingDeps = {
   iot,
   dataEndpoint: memoizeAsync(() => iot.describeEndpoint('iot:Data-ATS')),

@@ -3,7 +3,7 @@ import { admitDevice, type Admission } from '../admission/admit-device';
 import type { CaLookup } from '../admission/ca-lookup';
 import type { RejectionReason } from '../registry/device-entry';
 import type { CertificateRegisteredEvent } from '../schemas/certificate-registered-event';
-import { bindCertificate, claimDevice, thingFor, type BindSettings } from './bind-certificate';
+import { bindCertificate, claimDevice, thingFor, type BindingIot, type BindSettings } from './bind-certificate';
 import type { CertificateRecord, IotDirectory } from './iot-ports';
 import type { ActivationLeases } from './ledger-ports';
 import type { Log } from '../log';
@@ -31,7 +31,8 @@ export interface ActivationSettings extends BindSettings {
 }
 
 export interface ActivationDeps {
-  iot: IotDirectory;
+  /** The binding's calls, and ListAttachedPolicies to complete an ACTIVE certificate (`completeActive`). */
+  iot: BindingIot & Pick<IotDirectory, 'listAttachedPolicies'>;
   registry: DeviceRegistry;
   caLookup: CaLookup;
   settings: ActivationSettings;

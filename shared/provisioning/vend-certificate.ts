@@ -3,7 +3,7 @@ import type { AdmissionMode, CertificateRule, DeviceIdSource, Rejection } from '
 import { admitDevice, STALE_CLAIM_MS } from '../admission/admit-device';
 import type { Issue } from '../schemas/issues';
 import { DEVICE_ID_PATTERN, type DeviceEntry } from '../registry/device-entry';
-import { bindCertificate, retireCertificate, type BindDeps, type BindSettings } from './bind-certificate';
+import { bindCertificate, retireCertificate, type BindDeps, type BindingIot, type BindSettings, type RetiringIot } from './bind-certificate';
 import type { IotDirectory, IssuedCertificate } from './iot-ports';
 import type { IdempotencyStore } from './ledger-ports';
 import type { Retirement, RetirementQueue } from './retirement-port';
@@ -25,7 +25,8 @@ export interface VendSettings extends BindSettings {
 }
 
 export interface VendDeps extends BindDeps {
-  iot: IotDirectory;
+  /** The binding's calls, minting (CSR or key pair), and what revoking detaches. */
+  iot: BindingIot & Pick<IotDirectory, 'createCertificateFromCsr' | 'createKeysAndCertificate' | 'listAttachedPolicies' | 'detachPolicy'>;
   settings: VendSettings;
   idempotency: IdempotencyStore;
   retirements: RetirementQueue;
@@ -275,7 +276,10 @@ export async function revokeDeviceCertificate(deviceId: string, deps: Pick<VendD
 }
 
 /** The grace period is over: retire the old certificate, unless it became the device's certificate again. */
-export async function retireRotatedCertificate(retirement: Retirement, deps: Pick<BindDeps, 'iot' | 'registry' | 'log'>): Promise<void> {
+export async function retireRotatedCertificate(
+  retirement: Retirement,
+  deps: { iot: RetiringIot; registry: Pick<BindDeps['registry'], 'get'>; log: BindDeps['log'] },
+): Promise<void> {
   const entry = await deps.registry.get(retirement.deviceId);
   if (entry?.certificateId === retirement.certificateId) {
     deps.log.warn('rotated certificate is the device’s certificate again; not retired', { ...retirement });
