@@ -35,10 +35,15 @@ export interface AdmissionRules extends AdmissionPolicy {
 }
 
 /**
- * The same two minutes for every flow. A claim's age, not its certificate's status, tells an abandoned
- * claim from one in flight: both certificates are PENDING_ACTIVATION (JITR's and the hook's until their
- * last step). The window is longer than any claimant can run (JITR 30 s, the hook 5 s, vending 20 s), so a
- * live claim is never taken over.
+ * The same two minutes for every flow, JITR included. Chosen over deciding on the claiming certificate's
+ * status alone: the status is already used — a claim by a certificate that is REVOKED, INACTIVE or gone
+ * never holds the device (`checkDevice`) —, but it cannot tell an abandoned claim from one in flight, since
+ * both certificates are PENDING_ACTIVATION (JITR's and the hook's stay so until their last step). Taking
+ * over every pending claim would let two certificates provision the device at once; honouring every one is
+ * the bug this replaces (a device whose first certificate was claimed and never activated had every later
+ * JITR certificate REVOKED). Only the claim's age tells them apart: two minutes is longer than any claimant
+ * runs (JITR 30 s, the hook 5 s, vending 20 s), so a live claim is never taken over; a claim without a
+ * recorded time is honoured.
  */
 export const STALE_CLAIM_MS = 120_000;
 
