@@ -83,7 +83,9 @@ class World {
 }
 
 let ca: KeyedCertificate;
-const keyed = new Map<KeySpec | 'expired', { certificate: KeyedCertificate; csrPem: string }>();
+type Facts = KeySpec | 'expired' | 'not-yet-valid';
+const keyed = new Map<Facts, { certificate: KeyedCertificate; csrPem: string }>();
+const DAY = 24 * 60 * MINUTE;
 
 beforeAll(async () => {
   ca = await createCa({ commonName: 'Flows CA' });
@@ -93,9 +95,14 @@ beforeAll(async () => {
       csrPem: (await createCsr({ serialNumber: DEVICE }, spec)).csrPem,
     });
   }
+  const csrPem = keyed.get('ec-p256')!.csrPem;
+  const window = { expired: [-400 * DAY, -DAY], 'not-yet-valid': [DAY, 400 * DAY] } as const;
+  for (const [facts, [from, to]] of Object.entries(window) as Array<['expired' | 'not-yet-valid', readonly [number, number]]>) {
+    const certificate = await issueCertificate(ca, { subject: { serialNumber: DEVICE }, notBefore: new Date(Date.now() + from), notAfter: new Date(Date.now() + to) });
+    keyed.set(facts, { certificate, csrPem });
+  }
 });
 
-type Facts = KeySpec;
 type Flow = 'jitr' | 'hook' | 'vending';
 const now = () => new Date();
 
@@ -213,5 +220,15 @@ describe('the three flows decide alike on the same key', () => {
   it('decides on the key before the registry, in every flow: a weak key of a blocked device is refused for its key', async () => {
     const decided = await Promise.all(FLOWS.map((flow) => decide(flow, worldWith({ entry: { status: 'blocked' } }), 'rsa-1024', 'ca')));
     expect(decided).toEqual(['key-too-weak', 'key-too-weak', 'key-too-weak']);
+  });
+});
+
+describe('where the flows differ by design', () => {
+  it.each<[string, Facts, string]>([
+    ['an expired certificate', 'expired', 'certificate-expired'],
+    ['a certificate not yet valid', 'not-yet-valid', 'certificate-not-yet-valid'],
+  ])('JITR and the hook refuse %s alike; vending has no certificate to check (a CSR has no validity window)', async (_, facts, expected) => {
+    const decided = await Promise.all(FLOWS.map((flow) => decide(flow, worldWith({ entry: { status: 'allowed' } }), facts, 'allowlist')));
+    expect(Object.fromEntries(FLOWS.map((flow, i) => [flow, decided[i]]))).toEqual({ jitr: expected, hook: expected, vending: 'admitted' });
   });
 });
