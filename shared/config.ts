@@ -1,5 +1,7 @@
 import * as z from 'zod/mini';
 import './schemas/zod';
+import { issuesOf, issuesText } from './schemas/issues';
+import { STALE_CLAIM_MS } from './admission/admit-device';
 import type { ActivationSettings } from './provisioning/activate-certificate';
 import type { HookSettings } from './provisioning/pre-provisioning';
 import type { VendSettings } from './provisioning/vend-certificate';
@@ -34,7 +36,7 @@ const activationEnvSchema = z.object({
 function parseEnv<T extends z.ZodMiniType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+    const problems = issuesText(issuesOf(parsed.error));
     throw new ConfigurationError(`invalid configuration: ${problems}`);
   }
   return parsed.data as z.infer<T>;
@@ -69,6 +71,7 @@ export function loadActivationConfig(env: NodeJS.ProcessEnv = process.env): Acti
       },
       devicePolicyName: e.DEVICE_POLICY_NAME,
       rejectAction: e.REJECT_ACTION || 'REVOKED',
+      staleClaimMs: STALE_CLAIM_MS,
       ...(thingGroup ? { thingGroup } : {}),
       ...(thingType ? { thingType } : {}),
     },
@@ -114,7 +117,7 @@ export function loadHookConfig(env: NodeJS.ProcessEnv = process.env): HookConfig
       thingType: e.FLEET_THING_TYPE,
       attributeNames: (e.FLEET_THING_ATTRIBUTES ?? '').split(',').filter(Boolean),
       deadlineMs,
-      staleClaimMs: Number(e.STALE_CLAIM_SECONDS || 120) * 1000,
+      staleClaimMs: e.STALE_CLAIM_SECONDS ? Number(e.STALE_CLAIM_SECONDS) * 1000 : STALE_CLAIM_MS,
     },
   };
 }

@@ -3,7 +3,10 @@ import type { Context } from 'aws-lambda';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { createDocumentClient, createIotClient } from '../../shared/aws/clients';
 import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
-import { AwsIotDirectory } from '../../shared/aws/iot-directory';
+import { iotCalls } from '../../shared/aws/iot/calls';
+import { describeCaCertificate, describeCertificate, updateCertificateStatus } from '../../shared/aws/iot/certificates';
+import { attachPolicy, listAttachedPolicies } from '../../shared/aws/iot/policies';
+import { addThingToThingGroup, attachThingPrincipal, createThing, detachThingPrincipal, listPrincipalThings } from '../../shared/aws/iot/things';
 import { DynamoProvisioningLedger } from '../../shared/aws/provisioning-ledger';
 import { loadActivationConfig } from '../../shared/config';
 import { logger } from '../../shared/logger';
@@ -12,7 +15,8 @@ import {
   type ActivationDeps,
   type ActivationResult,
 } from '../../shared/provisioning/activate-certificate';
-import { cachedCaLookup } from '../../shared/provisioning/ca-lookup';
+import { cachedCaLookup } from '../../shared/admission/ca-lookup';
+import { issuesOf } from '../../shared/schemas/issues';
 import { certificateRegisteredEventSchema } from '../../shared/schemas/certificate-registered-event';
 
 /**
@@ -22,13 +26,25 @@ import { certificateRegisteredEventSchema } from '../../shared/schemas/certifica
  */
 
 const config = loadActivationConfig();
-const iot = new AwsIotDirectory(createIotClient());
+const client = createIotClient();
+// Exactly the IoT calls JITR makes (its role grants these): each import brings only its command into the bundle.
+const iot = iotCalls(client, {
+  describeCertificate,
+  updateCertificateStatus,
+  createThing,
+  addThingToThingGroup,
+  attachThingPrincipal,
+  detachThingPrincipal,
+  listPrincipalThings,
+  attachPolicy,
+  listAttachedPolicies,
+});
 const documents = createDocumentClient();
 const deps: ActivationDeps = {
   iot,
   registry: new DynamoDeviceRegistry(documents, config.registryTable),
   leases: new DynamoProvisioningLedger(documents, config.ledgerTable),
-  caLookup: cachedCaLookup(iot, { ttlMs: 5 * 60_000, now: Date.now }),
+  caLookup: cachedCaLookup(iotCalls(client, { describeCaCertificate }), { ttlMs: 5 * 60_000, now: Date.now }),
   settings: config.settings,
   now: () => new Date(),
   log: logger,
@@ -43,7 +59,7 @@ export const lambdaHandler = async (event: unknown, context?: Pick<Context, 'get
   const parsed = certificateRegisteredEventSchema.safeParse(event);
   if (!parsed.success) {
     logger.warn('event dropped: not a certificate-registered event', {
-      issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+      issues: issuesOf(parsed.error),
     });
     return { outcome: 'dropped', reason: 'invalid-event' };
   }

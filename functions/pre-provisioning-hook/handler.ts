@@ -2,7 +2,8 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { createDocumentClient, createIotClient } from '../../shared/aws/clients';
 import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
-import { AwsIotDirectory } from '../../shared/aws/iot-directory';
+import { iotCalls } from '../../shared/aws/iot/calls';
+import { describeCertificate } from '../../shared/aws/iot/certificates';
 import { DynamoProvisioningLedger } from '../../shared/aws/provisioning-ledger';
 import { loadHookConfig } from '../../shared/config';
 import { logger } from '../../shared/logger';
@@ -21,7 +22,7 @@ const documents = createDocumentClient(fast);
 const deps: HookDeps = {
   registry: new DynamoDeviceRegistry(documents, config.registryTable),
   ledger: new DynamoProvisioningLedger(documents, config.ledgerTable),
-  iot: new AwsIotDirectory(createIotClient(fast)),
+  iot: iotCalls(createIotClient(fast), { describeCertificate }),
   settings: config.settings,
   now: () => new Date(),
   log: logger,

@@ -2,37 +2,52 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { createDocumentClient, createIotClient, createSqsClient } from '../../shared/aws/clients';
 import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
-import { AwsIotDirectory } from '../../shared/aws/iot-directory';
+import { iotCalls } from '../../shared/aws/iot/calls';
+import { describeCertificate, updateCertificateStatus } from '../../shared/aws/iot/certificates';
+import { describeEndpoint } from '../../shared/aws/iot/endpoints';
+import { createCertificateFromCsr, createKeysAndCertificate } from '../../shared/aws/iot/issuance';
+import { attachPolicy, detachPolicy, listAttachedPolicies } from '../../shared/aws/iot/policies';
+import { addThingToThingGroup, attachThingPrincipal, createThing, detachThingPrincipal, listPrincipalThings } from '../../shared/aws/iot/things';
 import { DynamoProvisioningLedger } from '../../shared/aws/provisioning-ledger';
 import { SqsRetirementQueue } from '../../shared/aws/retirement-queue';
 import { loadVendingConfig } from '../../shared/config';
 import type { HttpApiResult } from '../../shared/http/response';
 import { logger } from '../../shared/logger';
 import type { VendDeps } from '../../shared/provisioning/vend-certificate';
-import { handleVendingRequest } from '../../shared/provisioning/vend-http';
+import { memoizeAsync } from '../../shared/lambda/memoize';
+import { handleVendingRequest } from './http';
 
 /** POST and DELETE /devices/{deviceId}/certificate (HTTP API, IAM-authorized): certificate vending. */
 
 const config = loadVendingConfig();
 // A caller waits on the answer (API Gateway gives up after 30 s): few retries, so throttling surfaces
 // as 429 in seconds and the caller retries with its Idempotency-Key.
-const iot = new AwsIotDirectory(createIotClient({ maxAttempts: 3 }));
+const iot = iotCalls(createIotClient({ maxAttempts: 3 }), {
+  describeCertificate,
+  updateCertificateStatus,
+  createCertificateFromCsr,
+  createKeysAndCertificate,
+  createThing,
+  addThingToThingGroup,
+  attachThingPrincipal,
+  detachThingPrincipal,
+  listPrincipalThings,
+  attachPolicy,
+  detachPolicy,
+  listAttachedPolicies,
+  describeEndpoint,
+});
 const documents = createDocumentClient();
-let endpoints: Promise<{ data: string; credentials: string }> | undefined;
 const deps: VendDeps = {
   iot,
   registry: new DynamoDeviceRegistry(documents, config.registryTable),
   idempotency: new DynamoProvisioningLedger(documents, config.ledgerTable),
   retirements: new SqsRetirementQueue(createSqsClient({ maxAttempts: 3 }), config.retirementQueueName),
-  endpoints: () => {
-    endpoints ??= Promise.all([iot.describeEndpoint('iot:Data-ATS'), iot.describeEndpoint('iot:CredentialProvider')])
-      .then(([data, credentials]) => ({ data, credentials }))
-      .catch((error: unknown) => {
-        endpoints = undefined;
-        throw error;
-      });
-    return endpoints;
-  },
+  // Looked up once per container.
+  endpoints: memoizeAsync(async () => {
+    const [data, credentials] = await Promise.all([iot.describeEndpoint('iot:Data-ATS'), iot.describeEndpoint('iot:CredentialProvider')]);
+    return { data, credentials };
+  }),
   settings: config.settings,
   now: () => new Date(),
   log: logger,

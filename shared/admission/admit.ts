@@ -25,7 +25,13 @@ export interface CaFacts {
   autoRegistrationStatus: string | undefined;
 }
 
-export type Rejection = { admitted: false; reason: RejectionReason; deviceId?: string };
+export type Rejection = {
+  admitted: false;
+  reason: RejectionReason;
+  deviceId?: string;
+  /** What could not be read, when the reason is `certificate-unreadable` or `csr-unreadable`. */
+  detail?: string;
+};
 
 export type CertificateDecision = { admitted: true; deviceId: string } | Rejection;
 
@@ -51,7 +57,7 @@ export function deviceIdFromSubject(subject: CertificateFacts['subject'], source
   return DEVICE_ID_PATTERN.test(deviceId) ? { deviceId } : { reason: 'device-id-invalid' };
 }
 
-function caAllowed(caCertificateId: string, ca: CaFacts | undefined, policy: AdmissionPolicy): boolean {
+function caAllowed(caCertificateId: string, ca: CaFacts | undefined, policy: Pick<AdmissionPolicy, 'allowedCaIds'>): boolean {
   if (policy.allowedCaIds) {
     const id = caCertificateId.toLowerCase();
     return policy.allowedCaIds.some((allowed) => allowed.toLowerCase() === id);
@@ -70,12 +76,73 @@ export function keyRejection(key: CertificateFacts['key']): RejectionReason | un
   }
 }
 
-/** The validity window and key checks, shared by JITR and the pre-provisioning hook. */
+/** The validity window and key checks. */
 export function checkValidityAndKey(certificate: CertificateFacts, now: Date): RejectionReason | undefined {
   if (now.getTime() < certificate.notBefore.getTime()) return 'certificate-not-yet-valid';
   if (now.getTime() > certificate.notAfter.getTime()) return 'certificate-expired';
   return keyRejection(certificate.key);
 }
+
+/**
+ * One rule about the certificate (or CSR) that would become the device's identity. A flow lists the rules
+ * that apply to it, in the order their reasons are decided:
+ * - `ca`: its CA is allowed (`ca-not-allowed`);
+ * - `validity`: now is inside its validity window (`certificate-not-yet-valid`, `certificate-expired`);
+ * - `key`: RSA ≥ 2048 or EC P-256/P-384 (`key-too-weak`, `key-type-not-allowed`);
+ * - `subject`: its subject names the device — the device id is read from it (`device-id-missing`,
+ *   `device-id-invalid`), or, when the request names the device, it must name that one (`csr-subject-mismatch`).
+ */
+export type CertificateRule = 'ca' | 'validity' | 'key' | 'subject';
+
+/** What a certificate shows (a CSR has no validity window). */
+export type CandidateFacts = Pick<CertificateFacts, 'subject' | 'key'> & Partial<Pick<CertificateFacts, 'notBefore' | 'notAfter'>>;
+
+/**
+ * Checks the certificate against `rules`, in order. The device is the one the request names (`deviceId`),
+ * else the one the subject names; a rejection carries the device id whenever one is known, so the registry
+ * can record it.
+ */
+export function checkCertificateRules(
+  input: { certificate: CandidateFacts; caCertificateId?: string; ca?: CaFacts | undefined; deviceId?: string },
+  rules: readonly CertificateRule[],
+  policy: Pick<AdmissionPolicy, 'allowedCaIds' | 'deviceIdSource'>,
+  now: Date,
+): CertificateDecision {
+  const { certificate } = input;
+  const identity = deviceIdFromSubject(certificate.subject, policy.deviceIdSource);
+  const deviceId = input.deviceId ?? ('deviceId' in identity ? identity.deviceId : undefined);
+  const reject = (reason: RejectionReason): Rejection =>
+    deviceId === undefined ? { admitted: false, reason } : { admitted: false, reason, deviceId };
+
+  for (const rule of rules) {
+    switch (rule) {
+      case 'ca':
+        if (!caAllowed(input.caCertificateId ?? '', input.ca, policy)) return reject('ca-not-allowed');
+        break;
+      case 'validity':
+        if (certificate.notBefore && now.getTime() < certificate.notBefore.getTime()) return reject('certificate-not-yet-valid');
+        if (certificate.notAfter && now.getTime() > certificate.notAfter.getTime()) return reject('certificate-expired');
+        break;
+      case 'key': {
+        const keyReason = keyRejection(certificate.key);
+        if (keyReason) return reject(keyReason);
+        break;
+      }
+      case 'subject':
+        if (input.deviceId === undefined) {
+          if (!('deviceId' in identity)) return reject(identity.reason);
+        } else if (!('deviceId' in identity) || identity.deviceId !== input.deviceId) {
+          return reject('csr-subject-mismatch');
+        }
+        break;
+    }
+  }
+  if (deviceId === undefined) throw new Error('checkCertificateRules: no device id — neither the request nor a `subject` rule names one');
+  return { admitted: true, deviceId };
+}
+
+/** JITR's rules: what the certificate alone decides — its CA, validity window, key and device id. */
+export const JITR_CERTIFICATE_RULES: readonly CertificateRule[] = ['ca', 'validity', 'key', 'subject'];
 
 /** Checks what the certificate alone decides: its CA, validity window, key and device id. */
 export function checkCertificate(
@@ -83,16 +150,7 @@ export function checkCertificate(
   policy: AdmissionPolicy,
   now: Date,
 ): CertificateDecision {
-  const identity = deviceIdFromSubject(input.certificate.subject, policy.deviceIdSource);
-  const deviceId = 'deviceId' in identity ? identity.deviceId : undefined;
-  const reject = (reason: RejectionReason): Rejection =>
-    deviceId === undefined ? { admitted: false, reason } : { admitted: false, reason, deviceId };
-
-  if (!caAllowed(input.caCertificateId, input.ca, policy)) return reject('ca-not-allowed');
-  const certificateReason = checkValidityAndKey(input.certificate, now);
-  if (certificateReason) return reject(certificateReason);
-  if (!('deviceId' in identity)) return reject(identity.reason);
-  return { admitted: true, deviceId: identity.deviceId };
+  return checkCertificateRules(input, JITR_CERTIFICATE_RULES, policy, now);
 }
 
 /** The certificate a device is bound to in the registry, as IoT reports it now (`status` undefined: gone). */

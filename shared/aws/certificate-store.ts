@@ -5,7 +5,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { CertificateMaterial, CertificateStore, StoredObject } from '../provisioning/ports';
+import type { CertificateMaterial, CertificateStore, StoredObject } from '../provisioning/certificate-store-port';
 
 /**
  * The certificate bucket: `<thing>/certificate.pem.crt`, `<thing>/public.pem.key` and

@@ -1,9 +1,11 @@
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { deviceEntrySchema, type DeviceAttributes, type DeviceEntry } from '../registry/device-entry';
-import type { ClaimResult, DeviceRegistry, DeviceRegistryAdmin, DeviceRejection, ProvisioningRecord } from '../provisioning/ports';
+import type { ClaimResult, DeviceRegistry, DeviceRegistryAdmin, DeviceRejection, ProvisioningRecord } from '../registry/ports';
+import { issuesOf, issuesText } from '../schemas/issues';
+import { isNamed } from './errors';
 
-const isConditionFailure = (error: unknown) =>
-  error instanceof Error && error.name === 'ConditionalCheckFailedException';
+/** A conditional write refused: the item is not in the state the write expected. */
+const isConditionFailure = (error: unknown) => isNamed(error, 'ConditionalCheckFailedException');
 
 /** The device registry table (key `deviceId`), the only code that builds DynamoDB commands for it. */
 export class DynamoDeviceRegistry implements DeviceRegistry, DeviceRegistryAdmin {
@@ -19,7 +21,7 @@ export class DynamoDeviceRegistry implements DeviceRegistry, DeviceRegistryAdmin
     if (!Item) return undefined;
     const parsed = deviceEntrySchema.safeParse(Item);
     if (!parsed.success) {
-      throw new Error(`registry item for ${deviceId} is malformed: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+      throw new Error(`registry item for ${deviceId} is malformed: ${issuesText(issuesOf(parsed.error))}`);
     }
     return parsed.data;
   }

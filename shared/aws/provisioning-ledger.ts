@@ -1,5 +1,6 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { ActivationLeases, IdempotencyBegin, IdempotencyStore, IssuedClaim, ProvisioningDecision, ProvisioningLedger } from '../provisioning/ports';
+import type { ActivationLeases, IdempotencyBegin, IdempotencyStore, IssuedClaim, ProvisioningDecision, ProvisioningLedger } from '../provisioning/ledger-ports';
+import { isNamed } from './errors';
 
 const DAY_SECONDS = 86_400;
 // A retried vending request gets the first answer for an hour; then the key may be used afresh.
@@ -8,7 +9,8 @@ const IDEMPOTENCY_SECONDS = 3_600;
 // Gateway waits 30 s): a retry with its key takes it over instead of answering 409 for the rest of the hour.
 const RUNNING_SECONDS = 60;
 
-const isConditionFailure = (error: unknown) => error instanceof Error && error.name === 'ConditionalCheckFailedException';
+/** A conditional write refused: the item is not in the state the write expected. */
+const isConditionFailure = (error: unknown) => isNamed(error, 'ConditionalCheckFailedException');
 
 /**
  * The provisioning ledger table (key `pk`, TTL attribute `expiresAt` in epoch seconds): the claim

@@ -1,5 +1,5 @@
 import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { Retirement, RetirementQueue } from '../provisioning/ports';
+import type { Retirement, RetirementQueue } from '../provisioning/retirement-port';
 
 /**
  * Rotated certificates wait in an SQS queue for their grace period (DelaySeconds, at most 15 minutes).

@@ -1,16 +1,13 @@
-import {
-  checkCertificate,
-  checkDevice,
-  type AdmissionPolicy,
-  type BoundCertificate,
-  type Rejection,
-} from '../admission/admit';
-import { CertificateUnreadableError, readCertificateFacts } from '../certificates/certificate-facts';
-import type { DeviceEntry, RejectionReason } from '../registry/device-entry';
+import { JITR_CERTIFICATE_RULES, type AdmissionPolicy, type Rejection } from '../admission/admit';
+import { admitDevice, type Admission } from '../admission/admit-device';
+import type { CaLookup } from '../admission/ca-lookup';
+import type { RejectionReason } from '../registry/device-entry';
 import type { CertificateRegisteredEvent } from '../schemas/certificate-registered-event';
-import type { CaLookup } from './ca-lookup';
-import { bindCertificate, claimDevice, thingFor, type BindSettings } from './bind-certificate';
-import type { ActivationLeases, CertificateRecord, DeviceRegistry, IotDirectory, Log } from './ports';
+import { bindCertificate, claimDevice, thingFor, type BindingIot, type BindSettings } from './bind-certificate';
+import type { CertificateRecord, IotDirectory } from './iot-ports';
+import type { ActivationLeases } from './ledger-ports';
+import type { Log } from '../log';
+import type { DeviceRegistry } from '../registry/ports';
 
 /**
  * Just-in-time registration: decide on a certificate AWS IoT registered as PENDING_ACTIVATION and
@@ -25,10 +22,17 @@ export interface ActivationSettings extends BindSettings {
   admission: AdmissionPolicy;
   /** REVOKED is terminal; INACTIVE quarantines the certificate so an operator can still activate it. */
   rejectAction: 'REVOKED' | 'INACTIVE';
+  /**
+   * A claim on the device by another certificate still PENDING_ACTIVATION after this long is abandoned, and
+   * this certificate may take the device (`STALE_CLAIM_MS`, as the hook). Without it, a device whose first
+   * certificate was claimed but never activated had every later certificate REVOKED as device-already-bound.
+   */
+  staleClaimMs: number;
 }
 
 export interface ActivationDeps {
-  iot: IotDirectory;
+  /** The binding's calls, and ListAttachedPolicies to complete an ACTIVE certificate (`completeActive`). */
+  iot: BindingIot & Pick<IotDirectory, 'listAttachedPolicies'>;
   registry: DeviceRegistry;
   caLookup: CaLookup;
   settings: ActivationSettings;
@@ -106,34 +110,19 @@ async function decide(event: CertificateRegisteredEvent, deps: ActivationDeps): 
   return { outcome: 'ignored', certificateId, reason: 'certificate-not-pending', status: record.status };
 }
 
-type Admission =
-  | { admitted: true; deviceId: string; entry: DeviceEntry | undefined; previousCertificateId?: string; retirePrevious: boolean }
-  | Rejection;
-
-async function admit(record: CertificateRecord, deps: ActivationDeps): Promise<Admission> {
-  const policy = deps.settings.admission;
-  let facts;
-  try {
-    facts = readCertificateFacts(record.certificatePem);
-  } catch (error) {
-    if (error instanceof CertificateUnreadableError) return { admitted: false, reason: 'certificate-unreadable' };
-    throw error;
-  }
-  const caCertificateId = record.caCertificateId ?? '';
-  const ca = policy.allowedCaIds ? undefined : await deps.caLookup(caCertificateId);
-  const certificateDecision = checkCertificate({ caCertificateId, ca, certificate: facts }, policy, deps.now());
-  if (!certificateDecision.admitted) return certificateDecision;
-
-  const { deviceId } = certificateDecision;
-  const entry = await deps.registry.get(deviceId);
-  let bound: BoundCertificate | undefined;
-  if (entry?.certificateId && entry.certificateId !== record.certificateId) {
-    const boundRecord = await deps.iot.describeCertificate(entry.certificateId);
-    bound = { certificateId: entry.certificateId, status: boundRecord?.status, bindingState: entry.bindingState };
-  }
-  const deviceDecision = checkDevice({ deviceId, certificateId: record.certificateId, entry, bound }, policy);
-  if (!deviceDecision.admitted) return deviceDecision;
-  return { ...deviceDecision, deviceId, entry };
+/** JITR's admission: the certificate names the device; its CA, validity window and key decide first. */
+function admit(record: CertificateRecord, deps: ActivationDeps): Promise<Admission> {
+  const { admission, staleClaimMs } = deps.settings;
+  return admitDevice(
+    {
+      pem: { kind: 'certificate', text: record.certificatePem },
+      certificateId: record.certificateId,
+      caCertificateId: record.caCertificateId ?? '',
+    },
+    { ...admission, certificateRules: JITR_CERTIFICATE_RULES, staleClaimMs },
+    deps,
+    deps.now(),
+  );
 }
 
 async function provisionPending(record: CertificateRecord, deps: ActivationDeps): Promise<ActivationResult> {

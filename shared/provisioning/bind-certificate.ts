@@ -1,5 +1,13 @@
 import type { DeviceEntry } from '../registry/device-entry';
-import type { DeviceRegistry, IotDirectory, Log, ThingSpec } from './ports';
+import type { IotDirectory, ThingSpec } from './iot-ports';
+
+/** The IoT calls retiring a certificate makes. */
+export type RetiringIot = Pick<IotDirectory, 'describeCertificate' | 'listPrincipalThings' | 'detachThingPrincipal' | 'updateCertificateStatus'>;
+
+/** The IoT calls binding a certificate makes (retiring the previous one included). */
+export type BindingIot = RetiringIot & Pick<IotDirectory, 'createThing' | 'addThingToThingGroup' | 'attachPolicy' | 'attachThingPrincipal'>;
+import type { Log } from '../log';
+import type { DeviceRegistry } from '../registry/ports';
 
 /**
  * Making a certificate a device's identity — shared by JITR and certificate vending: claim the device in
@@ -15,7 +23,7 @@ export interface BindSettings {
 }
 
 export interface BindDeps {
-  iot: IotDirectory;
+  iot: BindingIot;
   registry: DeviceRegistry;
   settings: BindSettings;
   now: () => Date;
@@ -89,7 +97,7 @@ export async function bindCertificate(
 }
 
 /** Detaches a certificate from the thing and deactivates it (INACTIVE, so an operator can still look at it). */
-export async function retireCertificate(certificateId: string, thingName: string, deps: Pick<BindDeps, 'iot'>): Promise<void> {
+export async function retireCertificate(certificateId: string, thingName: string, deps: { iot: RetiringIot }): Promise<void> {
   const old = await deps.iot.describeCertificate(certificateId);
   if (!old) return;
   const things = await deps.iot.listPrincipalThings(old.certificateArn);

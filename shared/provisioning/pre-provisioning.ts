@@ -1,8 +1,13 @@
-import { checkDevice, checkValidityAndKey, type AdmissionMode, type BoundCertificate } from '../admission/admit';
-import { CertificateUnreadableError, readCertificateFacts } from '../certificates/certificate-facts';
+import type { AdmissionMode, CertificateRule } from '../admission/admit';
+import { admitDevice } from '../admission/admit-device';
 import { DEVICE_ID_PATTERN, type DeviceEntry, type RejectionReason } from '../registry/device-entry';
 import { preProvisioningHookEventSchema, type PreProvisioningHookEvent, type PreProvisioningHookResult } from '../schemas/pre-provisioning-hook';
-import type { DeviceRegistry, IotDirectory, IssuedClaim, Log, ProvisioningLedger } from './ports';
+import { DeadlineExceededError, withDeadline } from '../lambda/deadline';
+import { issuesOf } from '../schemas/issues';
+import type { IotDirectory } from './iot-ports';
+import type { IssuedClaim, ProvisioningLedger } from './ledger-ports';
+import type { Log } from '../log';
+import type { DeviceRegistry } from '../registry/ports';
 
 /**
  * The pre-provisioning hook's decision for a fleet-provisioning RegisterThing request
@@ -47,17 +52,8 @@ type Verdict =
   | { allowed: true; deviceId: string; overrides: Record<string, string>; claim?: IssuedClaim }
   | { allowed: false; reason: HookReason; deviceId?: string; claim?: IssuedClaim };
 
-class DeadlineExceededError extends Error {
-  override name = 'DeadlineExceededError';
-}
-
-function withDeadline<T>(work: Promise<T>, deadline: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineExceededError('deadline exceeded')), Math.max(0, deadline - Date.now()));
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
+/** The hook's certificate rules: AWS IoT made the certificate, so no CA; the device names itself by SerialNumber. */
+const HOOK_CERTIFICATE_RULES: readonly CertificateRule[] = ['validity', 'key'];
 
 const templateNameOf = (templateArn: string) => templateArn.slice(templateArn.lastIndexOf('/') + 1);
 
@@ -82,51 +78,36 @@ async function evaluate(event: PreProvisioningHookEvent, deps: HookDeps): Promis
   if (!DEVICE_ID_PATTERN.test(serial)) return { allowed: false, reason: 'device-id-invalid' };
   const deviceId = serial;
 
-  let certificateReason: HookReason | undefined;
-  try {
-    certificateReason = checkValidityAndKey(readCertificateFacts(event.certificatePem), deps.now());
-  } catch (error) {
-    if (!(error instanceof CertificateUnreadableError)) throw error;
-    certificateReason = 'certificate-unreadable';
-  }
-  if (certificateReason) return { allowed: false, reason: certificateReason, deviceId };
-
-  const [entry, claim, requested] = await Promise.all([
-    deps.registry.get(deviceId),
-    deps.ledger.getClaim(event.claimCertificateId),
-    deps.iot.describeCertificate(event.certificateId),
-  ]);
-  const withClaim = claim ? { claim } : {};
-  // A certificate made over MQTT is PENDING_ACTIVATION until RegisterThing ends (aws-iot-reference §3.1).
-  // One already ACTIVE, INACTIVE or REVOKED is some device's identity already: its ownership token was
-  // replayed (AWS documents a one-hour lifetime, not single use), and provisioning it again would bind that
-  // identity to a second thing.
-  if (requested && requested.status !== 'PENDING_ACTIVATION') return { allowed: false, reason: 'certificate-not-pending', deviceId, ...withClaim };
-  if (claim && claim.templateName !== settings.templateName) return { allowed: false, reason: 'claim-not-for-template', deviceId, ...withClaim };
-  if (!claim && settings.requireIssuedClaim) return { allowed: false, reason: 'claim-unknown', deviceId };
-
-  let bound: BoundCertificate | undefined;
-  if (entry?.certificateId && entry.certificateId !== event.certificateId) {
-    const boundRecord = await deps.iot.describeCertificate(entry.certificateId);
-    bound = {
-      certificateId: entry.certificateId,
-      status: boundRecord?.status,
-      bindingState: entry.bindingState,
-      ...(entry.claimedAt ? { claimedAt: new Date(entry.claimedAt) } : {}),
-    };
-  }
-  const decision = checkDevice(
+  // The certificate AWS IoT made for this request, then the device's registry entry and binding, alongside
+  // the claim checks (which decide before the device rules).
+  let claim: IssuedClaim | undefined;
+  const decision = await admitDevice(
+    { pem: { kind: 'certificate', text: event.certificatePem }, certificateId: event.certificateId, deviceId },
     {
-      deviceId,
-      certificateId: event.certificateId,
-      entry,
-      bound,
-      staleClaimBefore: new Date(deps.now().getTime() - settings.staleClaimMs),
+      mode: settings.mode,
+      certificateRules: HOOK_CERTIFICATE_RULES,
+      deviceIdSource: 'serialNumber',
+      // The hook never retires a certificate itself: a device bound to an ACTIVE one needs the registry's
+      // re-provisioning mark, never a configuration-wide replace.
+      boundDevice: 'refuse',
+      staleClaimMs: settings.staleClaimMs,
     },
-    // The hook never retires a certificate itself: a device bound to an ACTIVE one needs the registry's
-    // re-provisioning mark, never a configuration-wide replace.
-    { mode: settings.mode, deviceIdSource: 'serialNumber', boundDevice: 'refuse' },
+    deps,
+    deps.now(),
+    async () => {
+      const [found, requested] = await Promise.all([deps.ledger.getClaim(event.claimCertificateId), deps.iot.describeCertificate(event.certificateId)]);
+      claim = found;
+      // A certificate made over MQTT is PENDING_ACTIVATION until RegisterThing ends (aws-iot-reference §3.1).
+      // One already ACTIVE, INACTIVE or REVOKED is some device's identity already: its ownership token was
+      // replayed (AWS documents a one-hour lifetime, not single use), and provisioning it again would bind that
+      // identity to a second thing.
+      if (requested && requested.status !== 'PENDING_ACTIVATION') return { refuse: 'certificate-not-pending' };
+      if (claim && claim.templateName !== settings.templateName) return { refuse: 'claim-not-for-template' };
+      if (!claim && settings.requireIssuedClaim) return { refuse: 'claim-unknown' };
+      return undefined;
+    },
   );
+  const withClaim = claim ? { claim } : {};
   if (!decision.admitted) return { allowed: false, reason: decision.reason, deviceId, ...withClaim };
 
   // No takeover: the claim is a conditional write, so two certificates cannot both win this device.
@@ -135,7 +116,7 @@ async function evaluate(event: PreProvisioningHookEvent, deps: HookDeps): Promis
     at: deps.now(),
   });
   if (!claimed.claimed) return { allowed: false, reason: 'device-already-bound', deviceId, ...withClaim };
-  return { allowed: true, deviceId, overrides: overridesFor(entry, settings), ...withClaim };
+  return { allowed: true, deviceId, overrides: overridesFor(decision.entry, settings), ...withClaim };
 }
 
 export async function decideProvisioning(event: unknown, deps: HookDeps): Promise<PreProvisioningHookResult> {
@@ -144,7 +125,7 @@ export async function decideProvisioning(event: unknown, deps: HookDeps): Promis
   if (!parsed.success) {
     deps.log.warn('provisioning denied: not a pre-provisioning hook event', {
       reason: 'invalid-event',
-      issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+      issues: issuesOf(parsed.error),
     });
     return { allowProvisioning: false };
   }

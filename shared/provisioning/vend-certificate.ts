@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
-import { checkDevice, deviceIdFromSubject, keyRejection, type AdmissionMode, type BoundCertificate, type DeviceIdSource } from '../admission/admit';
-import { CsrUnreadableError, readCsrFacts } from '../certificates/csr';
+import type { AdmissionMode, CertificateRule, DeviceIdSource, Rejection } from '../admission/admit';
+import { admitDevice, STALE_CLAIM_MS } from '../admission/admit-device';
+import type { Issue } from '../schemas/issues';
 import { DEVICE_ID_PATTERN, type DeviceEntry } from '../registry/device-entry';
-import { bindCertificate, retireCertificate, type BindDeps, type BindSettings } from './bind-certificate';
-import type { IdempotencyStore, IotDirectory, IssuedCertificate, Retirement, RetirementQueue } from './ports';
+import { bindCertificate, retireCertificate, type BindDeps, type BindingIot, type BindSettings, type RetiringIot } from './bind-certificate';
+import type { IotDirectory, IssuedCertificate } from './iot-ports';
+import type { IdempotencyStore } from './ledger-ports';
+import type { Retirement, RetirementQueue } from './retirement-port';
 
 /**
  * Certificate vending for factory and back-office systems: a certificate for a device — from its CSR (the
@@ -22,7 +25,8 @@ export interface VendSettings extends BindSettings {
 }
 
 export interface VendDeps extends BindDeps {
-  iot: IotDirectory;
+  /** The binding's calls, minting (CSR or key pair), and what revoking detaches. */
+  iot: BindingIot & Pick<IotDirectory, 'createCertificateFromCsr' | 'createKeysAndCertificate' | 'listAttachedPolicies' | 'detachPolicy'>;
   settings: VendSettings;
   idempotency: IdempotencyStore;
   retirements: RetirementQueue;
@@ -51,14 +55,21 @@ export interface VendAnswer {
   rotation?: { previousCertificateId: string; retiresAt: string };
 }
 
-export type Issue = { path: string; message: string };
-
+/**
+ * What a vend came to, in the domain's words (`functions/vend-certificate/http.ts` turns it into HTTP):
+ * vended (or replayed for its Idempotency-Key); invalid — the request itself is wrong, with what is wrong;
+ * refused by admission; or in conflict with the device's state or a request still running.
+ */
 export type VendOutcome =
-  | { status: 201; answer: VendAnswer; replayed: boolean }
-  | { status: 400; reason: string; issues: Issue[] }
-  | { status: 403; reason: string }
-  | { status: 404; reason: string }
-  | { status: 409; reason: string };
+  | { kind: 'vended'; answer: VendAnswer; replayed: boolean }
+  | { kind: 'invalid'; reason: string; issues: Issue[] }
+  | { kind: 'refused'; reason: string }
+  | { kind: 'conflict'; reason: 'device-already-bound' | 'request-in-progress' };
+
+export type RevokeOutcome =
+  | { kind: 'revoked'; certificateId: string }
+  | { kind: 'invalid'; reason: 'device-id-invalid' }
+  | { kind: 'not-found'; reason: 'no-certificate' };
 
 /** Requests with the same key must be the same request. */
 const fingerprint = (request: VendRequest) =>
@@ -85,16 +96,16 @@ const isVendProgress = (value: unknown): value is VendProgress => {
 
 export async function vendCertificate(request: VendRequest, deps: VendDeps): Promise<VendOutcome> {
   if (!DEVICE_ID_PATTERN.test(request.deviceId)) {
-    return { status: 400, reason: 'device-id-invalid', issues: [{ path: 'deviceId', message: 'must match [a-zA-Z0-9:_-]{1,128}' }] };
+    return { kind: 'invalid', reason: 'device-id-invalid', issues: [{ path: 'deviceId', message: 'must match [a-zA-Z0-9:_-]{1,128}' }] };
   }
   const key = request.idempotencyKey;
   let resumed: VendProgress | undefined;
   if (key) {
     const begun = await deps.idempotency.begin(key, fingerprint(request), deps.now());
-    if (begun.state === 'completed') return { status: 201, answer: begun.response as VendAnswer, replayed: true };
-    if (begun.state === 'in-progress') return { status: 409, reason: 'request-in-progress' };
+    if (begun.state === 'completed') return { kind: 'vended', answer: begun.response as VendAnswer, replayed: true };
+    if (begun.state === 'in-progress') return { kind: 'conflict', reason: 'request-in-progress' };
     if (begun.state === 'mismatch') {
-      return { status: 400, reason: 'idempotency-key-reused', issues: [{ path: 'Idempotency-Key', message: 'was used for another request' }] };
+      return { kind: 'invalid', reason: 'idempotency-key-reused', issues: [{ path: 'Idempotency-Key', message: 'was used for another request' }] };
     }
     if (begun.state === 'resumed' && isVendProgress(begun.progress)) resumed = begun.progress;
   }
@@ -102,13 +113,31 @@ export async function vendCertificate(request: VendRequest, deps: VendDeps): Pro
     const save = key ? (progress: VendProgress) => deps.idempotency.saveProgress(key, progress) : async () => undefined;
     const outcome = await vend(request, deps, resumed, save);
     if (key) {
-      if (outcome.status === 201) await deps.idempotency.complete(key, outcome.answer, deps.now());
+      if (outcome.kind === 'vended') await deps.idempotency.complete(key, outcome.answer, deps.now());
       else await deps.idempotency.abandon(key);
     }
     return outcome;
   } catch (error) {
     if (key) await deps.idempotency.abandon(key).catch(() => undefined);
     throw error;
+  }
+}
+
+/** Vending's rules for a CSR: its key, and its subject must name the device of the path (no CA, no validity). */
+const VENDING_CSR_RULES: readonly CertificateRule[] = ['key', 'subject'];
+
+/** What is wrong with the CSR, for the 400 answer; `undefined` when the refusal is not about the CSR. */
+function csrIssue(rejection: Rejection, deviceId: string, source: DeviceIdSource): Issue | undefined {
+  switch (rejection.reason) {
+    case 'csr-unreadable':
+      return { path: 'csr', message: rejection.detail ?? 'not a PEM certificate signing request' };
+    case 'key-too-weak':
+    case 'key-type-not-allowed':
+      return { path: 'csr', message: 'the key must be RSA of 2048 bits or more, or EC P-256/P-384' };
+    case 'csr-subject-mismatch':
+      return { path: 'csr', message: `the subject must name the device ${deviceId} (${source})` };
+    default:
+      return undefined;
   }
 }
 
@@ -135,36 +164,31 @@ async function vend(
   const { settings, iot } = deps;
   const { deviceId } = request;
 
-  if (request.csrPem !== undefined) {
-    let facts;
-    try {
-      facts = readCsrFacts(request.csrPem);
-    } catch (error) {
-      if (error instanceof CsrUnreadableError) return { status: 400, reason: 'csr-unreadable', issues: [{ path: 'csr', message: error.message }] };
-      throw error;
-    }
-    const keyReason = keyRejection(facts.key);
-    if (keyReason) return { status: 400, reason: keyReason, issues: [{ path: 'csr', message: 'the key must be RSA of 2048 bits or more, or EC P-256/P-384' }] };
-    const named = deviceIdFromSubject(facts.subject, settings.deviceIdSource);
-    if (!('deviceId' in named) || named.deviceId !== deviceId) {
-      return { status: 400, reason: 'csr-subject-mismatch', issues: [{ path: 'csr', message: `the subject must name the device ${deviceId} (${settings.deviceIdSource})` }] };
-    }
-  }
-
-  const entry = await deps.registry.get(deviceId);
-  const carried = resumed ? await carryOn(resumed, entry, deviceId, deps) : undefined;
-  let bound: BoundCertificate | undefined;
-  if (entry?.certificateId) {
-    const record = await iot.describeCertificate(entry.certificateId);
-    bound = { certificateId: entry.certificateId, status: record?.status, bindingState: entry.bindingState };
-  }
-  const decision = checkDevice(
-    { deviceId, certificateId: carried?.certificateId ?? '', entry, bound },
-    { mode: settings.mode, deviceIdSource: settings.deviceIdSource, boundDevice: request.rotate ? 'replace' : 'refuse' },
+  let carried: VendProgress | undefined;
+  const decision = await admitDevice(
+    { ...(request.csrPem !== undefined ? { pem: { kind: 'csr', text: request.csrPem } } : {}), deviceId },
+    {
+      mode: settings.mode,
+      certificateRules: VENDING_CSR_RULES,
+      deviceIdSource: settings.deviceIdSource,
+      boundDevice: request.rotate ? 'replace' : 'refuse',
+      staleClaimMs: STALE_CLAIM_MS,
+    },
+    deps,
+    deps.now(),
+    // A retry carries on with the certificate an earlier attempt minted, if it can still become the device's.
+    async (entryRead) => {
+      if (!resumed) return undefined;
+      carried = await carryOn(resumed, await entryRead, deviceId, deps);
+      return { certificateId: carried?.certificateId };
+    },
   );
   if (!decision.admitted) {
-    return decision.reason === 'device-already-bound' ? { status: 409, reason: decision.reason } : { status: 403, reason: decision.reason };
+    const issue = csrIssue(decision, deviceId, settings.deviceIdSource);
+    if (issue) return { kind: 'invalid', reason: decision.reason, issues: [issue] };
+    return decision.reason === 'device-already-bound' ? { kind: 'conflict', reason: decision.reason } : { kind: 'refused', reason: decision.reason };
   }
+  const { entry } = decision;
 
   let issued: VendProgress;
   if (carried && entry?.certificateId === carried.certificateId) {
@@ -214,7 +238,7 @@ async function vend(
   }
   deps.log.info('certificate vended', { deviceId, certificateId: issued.certificateId, csr: request.csrPem !== undefined, rotatedFrom: rotation?.previousCertificateId });
   return {
-    status: 201,
+    kind: 'vended',
     replayed: false,
     answer: {
       deviceId,
@@ -232,12 +256,10 @@ async function vend(
 }
 
 /** Revokes the device's certificate, detaches it from the thing and the policy, and unbinds it. */
-export async function revokeDeviceCertificate(deviceId: string, deps: Pick<VendDeps, 'iot' | 'registry' | 'settings' | 'now' | 'log'>): Promise<
-  { status: 200; certificateId: string } | { status: 400 | 404; reason: string }
-> {
-  if (!DEVICE_ID_PATTERN.test(deviceId)) return { status: 400, reason: 'device-id-invalid' };
+export async function revokeDeviceCertificate(deviceId: string, deps: Pick<VendDeps, 'iot' | 'registry' | 'settings' | 'now' | 'log'>): Promise<RevokeOutcome> {
+  if (!DEVICE_ID_PATTERN.test(deviceId)) return { kind: 'invalid', reason: 'device-id-invalid' };
   const entry = await deps.registry.get(deviceId);
-  if (!entry?.certificateId) return { status: 404, reason: 'no-certificate' };
+  if (!entry?.certificateId) return { kind: 'not-found', reason: 'no-certificate' };
   const { certificateId } = entry;
   const record = await deps.iot.describeCertificate(certificateId);
   if (record) {
@@ -250,11 +272,14 @@ export async function revokeDeviceCertificate(deviceId: string, deps: Pick<VendD
   }
   await deps.registry.unbind(deviceId, certificateId, deps.now());
   deps.log.info('certificate revoked', { deviceId, certificateId });
-  return { status: 200, certificateId };
+  return { kind: 'revoked', certificateId };
 }
 
 /** The grace period is over: retire the old certificate, unless it became the device's certificate again. */
-export async function retireRotatedCertificate(retirement: Retirement, deps: Pick<BindDeps, 'iot' | 'registry' | 'log'>): Promise<void> {
+export async function retireRotatedCertificate(
+  retirement: Retirement,
+  deps: { iot: RetiringIot; registry: Pick<BindDeps['registry'], 'get'>; log: BindDeps['log'] },
+): Promise<void> {
   const entry = await deps.registry.get(retirement.deviceId);
   if (entry?.certificateId === retirement.certificateId) {
     deps.log.warn('rotated certificate is the device’s certificate again; not retired', { ...retirement });

@@ -18,6 +18,9 @@ export const rejectionReasonSchema = z.enum([
   'device-blocked',
   'device-not-allowlisted',
   'device-already-bound',
+  // certificate vending (a CSR)
+  'csr-unreadable',
+  'csr-subject-mismatch',
   // fleet provisioning (pre-provisioning hook)
   'invalid-event',
   'template-not-allowed',

@@ -4,9 +4,26 @@ export interface Issue {
   message: string;
 }
 
-/** zod's issues (a failed `safeParse`) as `{ path, message }`: the one way answers and logs name them. */
-export function issuesOf(error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> }): Issue[] {
-  return error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
+interface ZodIssueShape {
+  path: ReadonlyArray<PropertyKey>;
+  message: string;
+  code?: string;
+  keys?: readonly string[];
+}
+
+/**
+ * zod's issues (a failed `safeParse`) as `{ path, message }`: the one way answers and logs name them.
+ * zod reports a strict object's unknown keys as one issue at the object; `unknownKeysApart` names each key
+ * at its own path instead (`colour: unknown field`), as an answer that lists what to remove should.
+ */
+export function issuesOf(error: { issues: ReadonlyArray<ZodIssueShape> }, options: { unknownKeysApart?: boolean } = {}): Issue[] {
+  return error.issues.flatMap((issue) => {
+    const path = issue.path.map(String);
+    if (options.unknownKeysApart && issue.code === 'unrecognized_keys' && issue.keys) {
+      return issue.keys.map((key) => ({ path: [...path, key].join('.'), message: issue.message }));
+    }
+    return [{ path: path.join('.'), message: issue.message }];
+  });
 }
 
 /** The issues on one line, e.g. for a CloudFormation Reason: `ThingName: must be a thing name; …`. */

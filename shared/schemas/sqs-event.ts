@@ -14,3 +14,5 @@ export const retirementSchema = z.object({
   certificateId: z.string().check(z.regex(/^[a-f0-9]{64}$/)),
   thingName: z.string().check(z.minLength(1)),
 });
+
+export type Retirement = z.infer<typeof retirementSchema>;

@@ -11,7 +11,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { createCa, issueCertificate, type KeyedCertificate } from '../../lib/pki';
 import { loadEvent } from '../support/fixtures';
-import { fcParameters, hex64, inputs, mutatingIotCalls, nearValid, notHex64, RUNS, TIMEOUT_MS, wrongType, invokeUnthrown, type FieldRule } from './fuzz-support';
+import { arnOf, loadHandler, mutatingIotCalls } from '../support/handlers';
+import { fcParameters, hex64, inputs, nearValid, notHex64, RUNS, TIMEOUT_MS, wrongType, invokeUnthrown, type FieldRule } from './fuzz-support';
 
 /**
  * Fuzz: the JITR handler (`functions/activate-certificate`) with generated events and the AWS SDK mocked.
@@ -55,15 +56,8 @@ const rules: FieldRule[] = [
 beforeAll(async () => {
   ca = await createCa({ commonName: 'Fuzz CA' });
   device = await issueCertificate(ca, { subject: { serialNumber: 'FUZZ-0001' } });
-  Object.assign(process.env, {
-    DEVICE_REGISTRY_TABLE: 'fuzz-devices',
-    PROVISIONING_LEDGER_TABLE: 'fuzz-ledger',
-    DEVICE_POLICY_NAME: 'fuzz-device',
-    ALLOWED_CA_IDS: '',
-    ADMISSION_MODE: 'allowlist',
-  });
-  // Configuration is read at cold start: load the handler once the environment is set.
-  ({ lambdaHandler } = require('../../functions/activate-certificate/handler') as { lambdaHandler: typeof lambdaHandler });
+  // The test stage's environment from serverless.yml (allowlist mode, every CA with auto-registration).
+  ({ lambdaHandler } = loadHandler<typeof import('../../functions/activate-certificate/handler')>('activateCertificate'));
 
   iotMock.on(DescribeCACertificateCommand).resolves({ certificateDescription: { status: 'ACTIVE', autoRegistrationStatus: 'ENABLE' } });
   iotMock.on(DescribeCertificateCommand).callsFake((input: { certificateId: string }) => {
@@ -72,7 +66,7 @@ beforeAll(async () => {
     return {
       certificateDescription: {
         certificateId: input.certificateId,
-        certificateArn: `arn:aws:iot:us-east-1:123456789012:cert/${input.certificateId}`,
+        certificateArn: arnOf(input.certificateId),
         caCertificateId: world === 'other-ca' ? 'f'.repeat(64) : currentCaId,
         status,
         certificatePem: device.certificatePem,

@@ -4,7 +4,7 @@ import { scaled } from '../support/scale';
 /**
  * What the fuzz suites share: how many inputs each property gets, generators of near-valid variants of a
  * valid event (each variant knows, by construction, whether it is still valid — the schema under test is
- * not its own oracle) and of junk, and which AWS IoT calls change state.
+ * not its own oracle) and of junk.
  */
 
 /** Inputs per handler property: fast in `npm test`, ≥ 10,000 with SUITES=long. */
@@ -22,13 +22,11 @@ export const fcParameters = (numRuns: number = RUNS): fc.Parameters<unknown> => 
   endOnFailure: true,
 });
 
-/** AWS IoT operations that change state (`Create*`, `Attach*`, `Update*`, `Delete*`, `Register*`, …). */
-const MUTATING = /^(Create|Attach|Update|Delete|Register|Add|Detach|Remove|Replace|Accept|Reject|Transfer|Cancel|Set|Enable|Disable|Put|Tag|Untag)/;
-
-/** The names of the state-changing IoT commands among `calls` (aws-sdk-client-mock's `mock.calls()`). */
-export function mutatingIotCalls(calls: ReadonlyArray<{ args: readonly unknown[] }>): string[] {
-  return calls.map((call) => (call.args[0] as object).constructor.name.replace(/Command$/, '')).filter((name) => MUTATING.test(name));
-}
+/**
+ * Which AWS IoT calls change state has one definition, in `test/support/handlers.ts`; re-exported for the
+ * suites that still import it from here (new code imports it from there).
+ */
+export { mutatingIotCalls } from '../support/handlers';
 
 /** A generated input and whether, by construction, the handler's contract calls it valid. */
 export interface Variant {

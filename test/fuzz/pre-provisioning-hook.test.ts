@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { createCa, issueCertificate, type KeyedCertificate } from '../../lib/pki';
 import { DEVICE_ID_PATTERN } from '../../shared/registry/device-entry';
 import { loadEvent } from '../support/fixtures';
-import { deviceId, fcParameters, hex64, inputs, mutatingIotCalls, nearValid, notDeviceId, notHex64, RUNS, show, TIMEOUT_MS, wrongType, type FieldRule } from './fuzz-support';
+import { arnOf, loadHandler, mutatingIotCalls } from '../support/handlers';
+import { deviceId, fcParameters, hex64, inputs, nearValid, notDeviceId, notHex64, RUNS, show, TIMEOUT_MS, wrongType, type FieldRule } from './fuzz-support';
 
 /**
  * Fuzz: the pre-provisioning hook (`functions/pre-provisioning-hook`) with generated RegisterThing events,
@@ -18,7 +19,8 @@ const iotMock = mockClient(IoTClient);
 const ddbMock = mockClient(DynamoDBDocumentClient);
 
 // The sample event's template (events/pre-provisioning-hook.json).
-const TEMPLATE = 'iot-provisioner-dev';
+/** The test stage's template, fleet group and thing type (serverless.yml). */
+const TEMPLATE = 'iot-provisioner-test';
 const TEMPLATE_ARN = `arn:aws:iot:us-east-1:123456789012:provisioningtemplate/${TEMPLATE}`;
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -40,15 +42,7 @@ beforeAll(async () => {
     good.certificatePem.slice(0, 120),
     '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n',
   );
-  Object.assign(process.env, {
-    DEVICE_REGISTRY_TABLE: 'fuzz-devices',
-    PROVISIONING_LEDGER_TABLE: 'fuzz-ledger',
-    FLEET_TEMPLATE_NAME: TEMPLATE,
-    FLEET_THING_GROUP: 'fuzz-fleet',
-    FLEET_THING_TYPE: 'fuzz-device',
-    ADMISSION_MODE: 'allowlist',
-  });
-  ({ lambdaHandler } = require('../../functions/pre-provisioning-hook/handler') as { lambdaHandler: typeof lambdaHandler });
+  ({ lambdaHandler } = loadHandler<typeof import('../../functions/pre-provisioning-hook/handler')>('preProvisioningHook'));
 
   ddbMock.on(GetCommand).callsFake((input: { Key: Record<string, string> }) => {
     if (registry === 'registry-down') throw Object.assign(new Error('Service unavailable'), { name: 'ServiceUnavailable' });
@@ -75,7 +69,7 @@ beforeAll(async () => {
     const status =
       input.certificateId === 'a'.repeat(64) ? 'ACTIVE' : input.certificateId === 'b'.repeat(64) ? 'REVOKED' : registry === 'replayed-certificate' ? 'ACTIVE' : undefined;
     if (!status) throw new ResourceNotFoundException({ message: 'not found', $metadata: {} });
-    return { certificateDescription: { certificateId: input.certificateId, certificateArn: `arn:aws:iot:us-east-1:123456789012:cert/${input.certificateId}`, status, certificatePem: good.certificatePem } };
+    return { certificateDescription: { certificateId: input.certificateId, certificateArn: arnOf(input.certificateId), status, certificatePem: good.certificatePem } };
   });
 });
 
@@ -117,8 +111,9 @@ function rules(): FieldRule[] {
 
 describe('preProvisioningHook under fuzzing', () => {
   it(`always answers a decision, allows exactly what the rules allow, and never writes for a malformed event (${RUNS} events)`, async () => {
-    // The sample event, naming a certificate this run made (the sample's own is only valid from 2026-11-21).
-    const base = { ...loadEvent('pre-provisioning-hook'), certificatePem: good.certificatePem };
+    // The sample event, naming a certificate this run made (the sample's own is only valid from 2026-11-21)
+    // and the test stage's template (the sample names the dev stage's).
+    const base = { ...loadEvent('pre-provisioning-hook'), certificatePem: good.certificatePem, templateArn: TEMPLATE_ARN };
     const events = inputs(nearValid(base, rules()));
     const registries = fc.constantFrom<Registry>('allowed', 'allowed', 'unknown', 'blocked', 'bound-to-active', 'bound-to-revoked', 'registry-down', 'ledger-write-fails', 'replayed-certificate');
     const outcomes = { allowed: 0, denied: 0, malformed: 0 };
@@ -165,7 +160,7 @@ describe('preProvisioningHook under fuzzing', () => {
         if (allowProvisioning) {
           outcomes.allowed++;
           // The device chooses nothing but its serial: group and type come from the stack.
-          expect(parameterOverrides).toEqual({ ThingGroupName: 'fuzz-fleet', ThingTypeName: 'fuzz-device' });
+          expect(parameterOverrides).toEqual({ ThingGroupName: 'iot-provisioner-test-fleet', ThingTypeName: 'iot-provisioner-test-device' });
         } else {
           outcomes.denied++;
           expect(parameterOverrides).toBeUndefined();

@@ -2,7 +2,8 @@ import { DescribeCertificateCommand, DetachThingPrincipalCommand, InternalFailur
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
-import { deviceId, fcParameters, hex64, jsonJunk, mutatingIotCalls, nearValid, notDeviceId, notHex64, RUNS, show, TIMEOUT_MS, wrongType, type FieldRule, type Variant } from './fuzz-support';
+import { arnOf, loadHandler, mutatingIotCalls } from '../support/handlers';
+import { deviceId, fcParameters, hex64, jsonJunk, nearValid, notDeviceId, notHex64, RUNS, show, TIMEOUT_MS, wrongType, type FieldRule, type Variant } from './fuzz-support';
 
 /**
  * Fuzz: `retireCertificate` (`functions/retire-certificate`, the SQS consumer of the retirement queue)
@@ -17,7 +18,6 @@ let lambdaHandler: (event: unknown) => Promise<{ batchItemFailures: Array<{ item
 
 // Certificates whose id starts with "f" fail to describe (an AWS error after the SDK's retries).
 const failing = (certificateId: string) => certificateId.startsWith('f');
-const arnOf = (id: string) => `arn:aws:iot:us-east-1:123456789012:cert/${id}`;
 
 const retirementRules: FieldRule[] = [
   { path: ['deviceId'], required: true, valid: deviceId, invalid: fc.oneof(notDeviceId, wrongType) },
@@ -47,8 +47,7 @@ const record: fc.Arbitrary<Entry> = fc.tuple(fc.uuid(), deviceId, hex64, fc.bool
 });
 
 beforeAll(() => {
-  process.env.DEVICE_REGISTRY_TABLE = 'fuzz-devices';
-  ({ lambdaHandler } = require('../../functions/retire-certificate/handler') as { lambdaHandler: typeof lambdaHandler });
+  ({ lambdaHandler } = loadHandler<typeof import('../../functions/retire-certificate/handler')>('retireCertificate'));
   iotMock.onAnyCommand().resolves({});
   iotMock.on(DescribeCertificateCommand).callsFake((input: { certificateId: string }) => {
     if (failing(input.certificateId)) throw new InternalFailureException({ message: 'internal failure', $metadata: {} });

@@ -13,7 +13,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { createCa, createCsr, issueCertificate } from '../../lib/pki';
 import { loadEvent } from '../support/fixtures';
-import { deviceId, fcParameters, inputs, mutatingIotCalls, nearValid, notDeviceId, RUNS, TIMEOUT_MS, wrongType, invokeUnthrown, type FieldRule } from './fuzz-support';
+import { arnOf, loadHandler, mutatingIotCalls } from '../support/handlers';
+import { deviceId, fcParameters, inputs, nearValid, notDeviceId, RUNS, TIMEOUT_MS, wrongType, invokeUnthrown, type FieldRule } from './fuzz-support';
 import { envelopeRules, expectHttpAnswer, expectRefusal } from './http-events';
 
 /**
@@ -32,6 +33,8 @@ const BOUND = 'b'.repeat(64);
 const NEW = 'c'.repeat(64);
 let registry: 'unbound' | 'bound' = 'unbound';
 let lambdaHandler: (event: unknown) => Promise<unknown>;
+/** The device registry of the test stage (serverless.yml). */
+const REGISTRY_TABLE = 'iot-provisioner-test-devices';
 let validCsr = '';
 const refusedCsrs: string[] = [];
 
@@ -87,23 +90,15 @@ beforeAll(async () => {
     (await issueCertificate(ca, { subject: { serialNumber: DEVICE } })).certificatePem,
     validCsr.slice(0, 100),
   );
-  Object.assign(process.env, {
-    DEVICE_REGISTRY_TABLE: 'fuzz-devices',
-    PROVISIONING_LEDGER_TABLE: 'fuzz-ledger',
-    DEVICE_POLICY_NAME: 'fuzz-device',
-    RETIREMENT_QUEUE_NAME: 'fuzz-retirements',
-    ROLE_ALIAS: 'fuzz-device',
-    ADMISSION_MODE: 'allowlist',
-  });
-  ({ lambdaHandler } = require('../../functions/vend-certificate/handler') as { lambdaHandler: typeof lambdaHandler });
+  ({ lambdaHandler } = loadHandler<typeof import('../../functions/vend-certificate/handler')>('vendCertificate'));
 
   iotMock.onAnyCommand().resolves({});
-  const issued = { certificateId: NEW, certificateArn: `arn:aws:iot:us-east-1:123456789012:cert/${NEW}`, certificatePem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' };
+  const issued = { certificateId: NEW, certificateArn: arnOf(NEW), certificatePem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' };
   iotMock.on(CreateKeysAndCertificateCommand).resolves({ ...issued, keyPair: { PrivateKey: 'generated-key', PublicKey: 'public' } });
   iotMock.on(CreateCertificateFromCsrCommand).resolves(issued);
   iotMock.on(DescribeEndpointCommand).resolves({ endpointAddress: 'fuzz-ats.iot.us-east-1.amazonaws.com' });
   iotMock.on(DescribeCertificateCommand).callsFake((input: { certificateId: string }) => ({
-    certificateDescription: { certificateId: input.certificateId, certificateArn: `arn:aws:iot:us-east-1:123456789012:cert/${input.certificateId}`, status: 'ACTIVE', certificatePem: issued.certificatePem },
+    certificateDescription: { certificateId: input.certificateId, certificateArn: arnOf(input.certificateId), status: 'ACTIVE', certificatePem: issued.certificatePem },
   }));
   iotMock.on(ListPrincipalThingsCommand).resolves({ things: [] });
   iotMock.on(ListAttachedPoliciesCommand).resolves({ policies: [] });
@@ -113,7 +108,7 @@ beforeAll(async () => {
     const id = input.Key.deviceId!;
     return { Item: registry === 'bound' ? { deviceId: id, status: 'allowed', certificateId: BOUND, bindingState: 'bound', thingName: id } : { deviceId: id, status: 'allowed' } };
   });
-  sqsMock.on(GetQueueUrlCommand).resolves({ QueueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/fuzz-retirements' });
+  sqsMock.on(GetQueueUrlCommand).resolves({ QueueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/iot-provisioner-test-retirements' });
   sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
 });
 
@@ -145,7 +140,7 @@ describe('vendCertificate under fuzzing', () => {
         const raw = await invokeUnthrown(lambdaHandler, input);
         const answer = expectHttpAnswer(raw, input);
         const mutating = mutatingIotCalls(iotMock.calls());
-        const registryWrites = ddbMock.commandCalls(UpdateCommand).filter((call) => call.args[0].input.TableName === 'fuzz-devices').length;
+        const registryWrites = ddbMock.commandCalls(UpdateCommand).filter((call) => call.args[0].input.TableName === REGISTRY_TABLE).length;
 
         const event = input.value as { body?: string; pathParameters?: { deviceId?: string } };
         const request = input.valid && event.body ? (JSON.parse(event.body) as { csr?: string; rotate?: boolean }) : {};

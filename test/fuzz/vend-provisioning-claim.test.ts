@@ -3,7 +3,8 @@ import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { loadEvent } from '../support/fixtures';
-import { fcParameters, inputs, mutatingIotCalls, nearValid, RUNS, TIMEOUT_MS, wrongType, invokeUnthrown, type FieldRule } from './fuzz-support';
+import { loadHandler, mutatingIotCalls } from '../support/handlers';
+import { fcParameters, inputs, nearValid, RUNS, TIMEOUT_MS, wrongType, invokeUnthrown, type FieldRule } from './fuzz-support';
 import { envelopeRules, expectHttpAnswer, expectRefusal } from './http-events';
 
 /**
@@ -38,8 +39,7 @@ const rules: FieldRule[] = [
 ];
 
 beforeAll(() => {
-  Object.assign(process.env, { PROVISIONING_LEDGER_TABLE: 'fuzz-ledger', FLEET_TEMPLATE_NAME: 'iot-provisioner-fuzz' });
-  ({ lambdaHandler } = require('../../functions/vend-provisioning-claim/handler') as { lambdaHandler: typeof lambdaHandler });
+  ({ lambdaHandler } = loadHandler<typeof import('../../functions/vend-provisioning-claim/handler')>('vendProvisioningClaim'));
   iotMock.on(CreateProvisioningClaimCommand).resolves({
     certificateId: 'c'.repeat(64),
     certificatePem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',

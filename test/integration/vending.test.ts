@@ -7,7 +7,7 @@ import { createDocumentClient, createIotClient } from '../../shared/aws/clients'
 import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
 import { AwsIotDirectory } from '../../shared/aws/iot-directory';
 import { DynamoProvisioningLedger } from '../../shared/aws/provisioning-ledger';
-import { handleVendingRequest } from '../../shared/provisioning/vend-http';
+import { handleVendingRequest } from '../../functions/vend-certificate/http';
 import type { VendAnswer, VendDeps } from '../../shared/provisioning/vend-certificate';
 import { loadEvent } from '../support/fixtures';
 import { startLocalStack, type LocalStack } from '../support/local-stack';

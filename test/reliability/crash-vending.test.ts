@@ -8,7 +8,7 @@ import { DynamoProvisioningLedger } from '../../shared/aws/provisioning-ledger';
 import { SqsRetirementQueue } from '../../shared/aws/retirement-queue';
 import { loadVendingConfig } from '../../shared/config';
 import type { VendAnswer, VendDeps } from '../../shared/provisioning/vend-certificate';
-import { handleVendingRequest } from '../../shared/provisioning/vend-http';
+import { handleVendingRequest } from '../../functions/vend-certificate/http';
 import { loadEvent } from '../support/fixtures';
 import { startLocalStack, type LocalStack } from '../support/local-stack';
 import { BIND_STEPS, FaultInjector, InjectedCrash, type FaultKind } from '../support/fault-injection';

@@ -26,9 +26,10 @@ import {
   type ActivationDeps,
   type ActivationSettings,
 } from '../../shared/provisioning/activate-certificate';
-import type { Log } from '../../shared/provisioning/ports';
+import type { Log } from '../../shared/log';
 import { createCa, issueCertificate, type KeyedCertificate } from '../../lib/pki';
 import { loadEvent } from '../support/fixtures';
+import { arnOf, loadHandler, mutatingIotCalls } from '../support/handlers';
 import type { CertificateRegisteredEvent } from '../../shared/schemas/certificate-registered-event';
 
 /**
@@ -37,25 +38,15 @@ import type { CertificateRegisteredEvent } from '../../shared/schemas/certificat
 
 const iotMock = mockClient(IoTClient);
 const ddbMock = mockClient(DynamoDBDocumentClient);
-const ACCOUNT = '123456789012';
+// The test stage's names (serverless.yml), which the handler is loaded with.
 const TABLE = 'iot-provisioner-test-devices';
 const LEDGER = 'iot-provisioner-test-provisioning-ledger';
 const POLICY = 'iot-provisioner-test-device';
-const MUTATING = [
-  CreateThingCommand,
-  AddThingToThingGroupCommand,
-  AttachPolicyCommand,
-  AttachThingPrincipalCommand,
-  DetachThingPrincipalCommand,
-  UpdateCertificateCommand,
-];
 
 let ca: KeyedCertificate;
 let device: KeyedCertificate;
 let weakDevice: KeyedCertificate;
 let lambdaHandler: (event: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<unknown>;
-
-const arnOf = (id: string) => `arn:aws:iot:us-east-1:${ACCOUNT}:cert/${id}`;
 
 function eventFor(certificate: KeyedCertificate, caId = ca.certificateId): CertificateRegisteredEvent {
   return {
@@ -83,8 +74,7 @@ function givenRegistry(item: Record<string, unknown> | undefined) {
 
 /** No call that changes AWS IoT state was made. */
 function expectNoMutation() {
-  const mutating = iotMock.calls().filter((call) => MUTATING.some((command) => call.args[0] instanceof command));
-  expect(mutating.map((call) => call.args[0].constructor.name)).toEqual([]);
+  expect(mutatingIotCalls(iotMock.calls())).toEqual([]);
 }
 
 const silentLog: Log = { debug() {}, info() {}, warn() {}, error() {} };
@@ -99,6 +89,7 @@ function deps(settings: Partial<ActivationSettings> = {}): ActivationDeps {
       admission: { mode: 'allowlist', deviceIdSource: 'serialNumberOrCommonName', boundDevice: 'refuse' },
       devicePolicyName: POLICY,
       rejectAction: 'REVOKED',
+      staleClaimMs: 120_000,
       ...settings,
     },
     now: () => new Date(),
@@ -110,15 +101,8 @@ beforeAll(async () => {
   ca = await createCa({ commonName: 'Unit CA' });
   device = await issueCertificate(ca, { subject: { commonName: 'ValidDevice', serialNumber: 'DEVICE123456' } });
   weakDevice = await issueCertificate(ca, { subject: { serialNumber: 'WEAK-1' }, keySpec: 'rsa-1024' });
-  Object.assign(process.env, {
-    DEVICE_REGISTRY_TABLE: TABLE,
-    PROVISIONING_LEDGER_TABLE: LEDGER,
-    DEVICE_POLICY_NAME: POLICY,
-    ALLOWED_CA_IDS: '',
-    ADMISSION_MODE: 'allowlist',
-  });
-  // Configuration is read at cold start: load the handler once the environment is set.
-  ({ lambdaHandler } = require('../../functions/activate-certificate/handler') as { lambdaHandler: typeof lambdaHandler });
+  // Configuration is read at cold start: the handler is loaded under the test stage's environment.
+  ({ lambdaHandler } = loadHandler<typeof import('../../functions/activate-certificate/handler')>('activateCertificate'));
 });
 
 beforeEach(() => {

@@ -25,6 +25,8 @@ describe('loadActivationConfig', () => {
         admission: { mode: 'allowlist', deviceIdSource: 'serialNumberOrCommonName', boundDevice: 'refuse' },
         devicePolicyName: base.DEVICE_POLICY_NAME,
         rejectAction: 'REVOKED',
+        // JITR's stale-claim window is the hook's (issue 10).
+        staleClaimMs: 120_000,
       },
     });
   });
@@ -45,6 +47,7 @@ describe('loadActivationConfig', () => {
       admission: { mode: 'ca', allowedCaIds: ['a'.repeat(64), 'b'.repeat(64)], deviceIdSource: 'commonName', boundDevice: 'replace' },
       devicePolicyName: base.DEVICE_POLICY_NAME,
       rejectAction: 'INACTIVE',
+      staleClaimMs: 120_000,
       thingGroup: 'fleet',
       thingType: 'sensor',
     });

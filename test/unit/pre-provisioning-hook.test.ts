@@ -1,8 +1,11 @@
 import { decideProvisioning, type HookDeps, type HookSettings } from '../../shared/provisioning/pre-provisioning';
-import type { CertificateRecord, ClaimResult, IssuedClaim, ProvisioningDecision, ProvisioningRecord } from '../../shared/provisioning/ports';
+import type { CertificateRecord } from '../../shared/provisioning/iot-ports';
+import type { IssuedClaim, ProvisioningDecision } from '../../shared/provisioning/ledger-ports';
+import type { ClaimResult, ProvisioningRecord } from '../../shared/registry/ports';
 import type { DeviceEntry } from '../../shared/registry/device-entry';
 import { createCa, issueCertificate, type KeyedCertificate } from '../../lib/pki';
 import { loadEvent } from '../support/fixtures';
+import { arnOf } from '../support/handlers';
 
 /**
  * The pre-provisioning hook's decision, against in-memory stand-ins for the registry, the ledger and IoT:
@@ -71,7 +74,7 @@ class Fakes {
       iot: {
         describeCertificate: async (id): Promise<CertificateRecord | undefined> => {
           const status = this.certificates.get(id);
-          return status ? { certificateId: id, certificateArn: `arn:aws:iot:us-east-1:123456789012:cert/${id}`, caCertificateId: undefined, status, certificatePem: '' } : undefined;
+          return status ? { certificateId: id, certificateArn: arnOf(id), caCertificateId: undefined, status, certificatePem: '' } : undefined;
         },
       },
       settings: settings(s),

@@ -1,6 +1,7 @@
 import { ThrottlingException } from '@aws-sdk/client-iot';
-import { vendProvisioningClaim, type ClaimVendingDeps } from '../../shared/provisioning/vend-claim';
-import type { IssuedClaim } from '../../shared/provisioning/ports';
+import { handleClaimRequest } from '../../functions/vend-provisioning-claim/http';
+import type { ClaimVendingDeps } from '../../shared/provisioning/vend-claim';
+import type { IssuedClaim } from '../../shared/provisioning/ledger-ports';
 import { loadEvent } from '../support/fixtures';
 
 /** Trusted-user claim vending: who may ask, what they get, what is recorded, and what is never logged. */
@@ -32,10 +33,10 @@ function setup(overrides: Partial<ClaimVendingDeps> = {}) {
   return { deps, recorded, logs };
 }
 
-describe('vendProvisioningClaim', () => {
+describe('POST /provisioning-claims (handleClaimRequest)', () => {
   it('returns the claim certificate, its key, expiry and endpoint to a signed-in user, and records who asked', async () => {
     const { deps, recorded, logs } = setup();
-    const response = await vendProvisioningClaim(loadEvent('provisioning-claim-request'), deps);
+    const response = await handleClaimRequest(loadEvent('provisioning-claim-request'), deps);
     expect(response.statusCode).toBe(201);
     expect(JSON.parse(response.body)).toEqual({
       certificateId: 'c'.repeat(64),
@@ -62,7 +63,7 @@ describe('vendProvisioningClaim', () => {
     const { deps } = setup({ iot: { createProvisioningClaim: created } });
     const event = loadEvent<{ requestContext: Record<string, unknown> }>('provisioning-claim-request');
     delete event.requestContext.authorizer;
-    expect((await vendProvisioningClaim(event, deps)).statusCode).toBe(401);
+    expect((await handleClaimRequest(event, deps)).statusCode).toBe(401);
     expect(created).not.toHaveBeenCalled();
   });
 
@@ -72,25 +73,25 @@ describe('vendProvisioningClaim', () => {
     ['a JSON array', '[]'],
   ])('refuses %s with 400 and the reason', async (_, body) => {
     const { deps } = setup();
-    const response = await vendProvisioningClaim({ ...loadEvent<Record<string, unknown>>('provisioning-claim-request'), body }, deps);
+    const response = await handleClaimRequest({ ...loadEvent<Record<string, unknown>>('provisioning-claim-request'), body }, deps);
     expect(response.statusCode).toBe(400);
     expect(JSON.parse(response.body).issues).toHaveLength(1);
   });
 
   it('answers 400 to something that is not an HTTP API event', async () => {
-    expect((await vendProvisioningClaim({ hello: 'world' }, setup().deps)).statusCode).toBe(400);
+    expect((await handleClaimRequest({ hello: 'world' }, setup().deps)).statusCode).toBe(400);
   });
 
   it('answers 429 when AWS IoT throttles', async () => {
     const { deps } = setup({ iot: { createProvisioningClaim: () => Promise.reject(new ThrottlingException({ message: 'Rate exceeded', $metadata: {} })) } });
-    const response = await vendProvisioningClaim(loadEvent('provisioning-claim-request'), deps);
+    const response = await handleClaimRequest(loadEvent('provisioning-claim-request'), deps);
     expect(response.statusCode).toBe(429);
     expect(response.headers['retry-after']).toBe('1');
   });
 
   it('answers 500 without internals, and hands out no claim it could not record', async () => {
     const { deps } = setup({ ledger: { recordClaim: () => Promise.reject(new Error('table arn:aws:dynamodb:... is gone')) } });
-    const response = await vendProvisioningClaim(loadEvent('provisioning-claim-request'), deps);
+    const response = await handleClaimRequest(loadEvent('provisioning-claim-request'), deps);
     expect(response).toEqual({ statusCode: 500, headers: { 'content-type': 'application/json' }, body: '{"message":"Internal error"}' });
   });
 });

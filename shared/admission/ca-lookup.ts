@@ -1,5 +1,5 @@
-import type { CaFacts } from '../admission/admit';
-import type { IotDirectory } from './ports';
+import type { CaFacts } from './admit';
+import type { CaReader } from './ports';
 
 export type CaLookup = (caCertificateId: string) => Promise<CaFacts | undefined>;
 
@@ -9,7 +9,7 @@ export type CaLookup = (caCertificateId: string) => Promise<CaFacts | undefined>
  * spend a call per device on it. Concurrent lookups share one request; failures are not cached.
  */
 export function cachedCaLookup(
-  iot: Pick<IotDirectory, 'describeCaCertificate'>,
+  iot: CaReader,
   options: { ttlMs: number; now: () => number },
 ): CaLookup {
   const cache = new Map<string, { expires: number; facts: Promise<CaFacts | undefined> }>();

@@ -1,0 +1,48 @@
+import { isThrottling } from '../../shared/aws/errors';
+import { jsonBodyOf } from '../../shared/http/request';
+import { failureAnswer, jsonResponse, refusal, type HttpApiResult } from '../../shared/http/response';
+import type { Requester } from '../../shared/provisioning/ledger-ports';
+import { vendProvisioningClaim, type ClaimOutcome, type ClaimVendingDeps } from '../../shared/provisioning/vend-claim';
+import { httpApiEventSchema } from '../../shared/schemas/http-api-event';
+import { issuesOf } from '../../shared/schemas/issues';
+import { claimBodySchema } from '../../shared/schemas/vend-request';
+
+/**
+ * `POST /provisioning-claims` behind the Cognito JWT authorizer: the request is parsed here, the user is
+ * the verified token's subject, and the outcome maps to HTTP here (`answerOf`).
+ */
+
+/** Who the JWT authorizer verified: its subject, and a username when the token carries one. */
+function requesterOf(claims: Record<string, unknown> | undefined): Requester | undefined {
+  const sub = claims?.sub;
+  if (typeof sub !== 'string' || !sub) return undefined;
+  const username = claims?.username ?? claims?.['cognito:username'] ?? claims?.email;
+  return { sub, ...(typeof username === 'string' ? { username } : {}) };
+}
+
+export const answerOf = (outcome: ClaimOutcome): HttpApiResult => jsonResponse(201, outcome.answer);
+
+export async function handleClaimRequest(event: unknown, deps: ClaimVendingDeps): Promise<HttpApiResult> {
+  const parsed = httpApiEventSchema.safeParse(event);
+  if (!parsed.success) {
+    const issues = issuesOf(parsed.error);
+    deps.log.warn('claim request refused: not an HTTP API event', { issues: issues.map((i) => i.path) });
+    return refusal(400, 'Bad request', 'event-invalid', issues);
+  }
+  // The JWT authorizer has verified the token; without its subject there is nobody to record: refuse.
+  const requester = requesterOf(parsed.data.requestContext.authorizer?.jwt?.claims);
+  if (!requester) return refusal(401, 'Unauthorized', 'no-verified-user');
+
+  const body = jsonBodyOf(parsed.data);
+  if (body.kind === 'not-json') return refusal(400, 'The body must be JSON.', 'body-invalid', [{ path: '', message: 'not JSON' }]);
+  const checked = claimBodySchema.safeParse(body.kind === 'json' ? body.value : {});
+  if (!checked.success) return refusal(400, 'The request takes no parameters.', 'request-invalid', issuesOf(checked.error));
+
+  try {
+    return answerOf(await vendProvisioningClaim(requester, deps));
+  } catch (error) {
+    if (isThrottling(error)) deps.log.warn('claim request throttled', { requestedBy: requester.sub });
+    else deps.log.error('claim request failed', { requestedBy: requester.sub, error: (error as Error).name });
+    return failureAnswer(error);
+  }
+}

@@ -1,0 +1,48 @@
+import {
+  AddThingToThingGroupCommand,
+  AttachThingPrincipalCommand,
+  CreateThingCommand,
+  DetachThingPrincipalCommand,
+  ListPrincipalThingsCommand,
+  type IoTClient,
+} from '@aws-sdk/client-iot';
+import type { ThingSpec } from '../../provisioning/iot-ports';
+import { isNamed } from '../errors';
+
+/** AWS IoT things, their groups and their certificates (`ThingDirectory`): one function per call. */
+
+export async function createThing(client: IoTClient, thing: ThingSpec): Promise<'created' | 'exists'> {
+  try {
+    await client.send(
+      new CreateThingCommand({ thingName: thing.thingName, thingTypeName: thing.thingTypeName, attributePayload: { attributes: thing.attributes } }),
+    );
+    return 'created';
+  } catch (error) {
+    // Same name with a different configuration (aws-iot-reference §4): the thing is there; keep it.
+    if (isNamed(error, 'ResourceAlreadyExistsException')) return 'exists';
+    throw error;
+  }
+}
+
+export async function addThingToThingGroup(client: IoTClient, thingName: string, thingGroupName: string): Promise<void> {
+  await client.send(new AddThingToThingGroupCommand({ thingName, thingGroupName }));
+}
+
+export async function attachThingPrincipal(client: IoTClient, thingName: string, certificateArn: string): Promise<void> {
+  await client.send(new AttachThingPrincipalCommand({ thingName, principal: certificateArn, thingPrincipalType: 'EXCLUSIVE_THING' }));
+}
+
+export async function detachThingPrincipal(client: IoTClient, thingName: string, certificateArn: string): Promise<void> {
+  await client.send(new DetachThingPrincipalCommand({ thingName, principal: certificateArn }));
+}
+
+export async function listPrincipalThings(client: IoTClient, certificateArn: string): Promise<string[]> {
+  const things: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await client.send(new ListPrincipalThingsCommand({ principal: certificateArn, nextToken }));
+    things.push(...(page.things ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return things;
+}

@@ -1,0 +1,23 @@
+import * as z from 'zod/mini';
+import './zod';
+
+/**
+ * The bodies and header of the two HTTP APIs (`functions/vend-certificate`, `functions/vend-provisioning-claim`).
+ * Unknown fields are refused: a caller that sends one meant something we would silently ignore.
+ */
+
+/** `POST /devices/{deviceId}/certificate`: a CSR (else AWS IoT makes the key) and whether to rotate. */
+export const vendBodySchema = z.strictObject(
+  {
+    csr: z.optional(z.string({ error: 'must be a PEM string' })),
+    rotate: z.optional(z.boolean({ error: 'must be true or false' })),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown field' : undefined) },
+);
+export type VendBody = z.infer<typeof vendBodySchema>;
+
+/** `POST /provisioning-claims` takes no parameters: the template is the stack's. */
+export const claimBodySchema = z.strictObject({}, { error: 'expected {}' });
+
+/** A retried request with the same key gets the first answer (`Idempotency-Key` header). */
+export const idempotencyKeySchema = z.string().check(z.regex(/^[A-Za-z0-9_.:-]{8,128}$/, 'must be 8-128 of [A-Za-z0-9_.:-]'));
