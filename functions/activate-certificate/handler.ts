@@ -2,12 +2,13 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { createDocumentClient, createIotClient } from '../../shared/aws/clients';
-import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
+import { bindCalls } from '../../shared/aws/bind-calls';
 import { iotCalls } from '../../shared/aws/iot/calls';
 import { describeCaCertificate, describeCertificate, updateCertificateStatus } from '../../shared/aws/iot/certificates';
 import { attachPolicy, listAttachedPolicies } from '../../shared/aws/iot/policies';
 import { addThingToThingGroup, attachThingPrincipal, createThing, detachThingPrincipal, listPrincipalThings } from '../../shared/aws/iot/things';
-import { DynamoProvisioningLedger } from '../../shared/aws/provisioning-ledger';
+import { releaseLease, takeLease } from '../../shared/aws/ledger/leases';
+import { claimDevice, getDevice, markBound, recordRejection } from '../../shared/aws/registry/entries';
 import { loadActivationConfig } from '../../shared/config';
 import { logger } from '../../shared/logger';
 import {
@@ -42,8 +43,8 @@ const iot = iotCalls(client, {
 const documents = createDocumentClient();
 const deps: ActivationDeps = {
   iot,
-  registry: new DynamoDeviceRegistry(documents, config.registryTable),
-  leases: new DynamoProvisioningLedger(documents, config.ledgerTable),
+  registry: bindCalls({ client: documents, tableName: config.registryTable }, { get: getDevice, claim: claimDevice, markBound, recordRejection }),
+  leases: bindCalls({ client: documents, tableName: config.ledgerTable }, { takeLease, releaseLease }),
   caLookup: cachedCaLookup(iotCalls(client, { describeCaCertificate }), { ttlMs: 5 * 60_000, now: Date.now }),
   settings: config.settings,
   now: () => new Date(),

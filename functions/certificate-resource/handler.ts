@@ -3,7 +3,12 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context } from 'aws-lambda';
 import { S3CertificateStore } from '../../shared/aws/certificate-store';
 import { createIotClient, createS3Client } from '../../shared/aws/clients';
-import { AwsIotDirectory } from '../../shared/aws/iot-directory';
+import { iotCalls } from '../../shared/aws/iot/calls';
+import { deleteCertificate, describeCertificate, updateCertificateStatus } from '../../shared/aws/iot/certificates';
+import { describeEndpoint } from '../../shared/aws/iot/endpoints';
+import { createKeysAndCertificate } from '../../shared/aws/iot/issuance';
+import { detachPolicy, listAttachedPolicies } from '../../shared/aws/iot/policies';
+import { detachThingPrincipal, listPrincipalThings } from '../../shared/aws/iot/things';
 import { DEFAULT_CUSTOM_RESOURCE_SETTINGS, handleCustomResourceRequest, type CustomResourceDeps } from '../../shared/cloudformation/custom-resource';
 import { sendResponse, type CustomResourceResponse } from '../../shared/cloudformation/respond';
 import { loadCertificateResourceConfig } from '../../shared/config';
@@ -14,7 +19,18 @@ import { DEFAULT_CERTIFICATE_RESOURCE_SETTINGS, deviceCertificateResource } from
 /** `Custom::DeviceCertificate`: the CloudFormation custom resource that vends a device's keys into S3. */
 
 const config = loadCertificateResourceConfig();
-const iot = new AwsIotDirectory(createIotClient());
+// Exactly the IoT calls the custom resource makes (its role grants these): each brings only its command into the bundle.
+const iot = iotCalls(createIotClient(), {
+  createKeysAndCertificate,
+  describeCertificate,
+  updateCertificateStatus,
+  listPrincipalThings,
+  detachThingPrincipal,
+  listAttachedPolicies,
+  detachPolicy,
+  deleteCertificate,
+  describeEndpoint,
+});
 const deviceCertificates = deviceCertificateResource({
   iot,
   store: new S3CertificateStore(createS3Client({ forcePathStyle: config.forcePathStyle }), config.bucket),

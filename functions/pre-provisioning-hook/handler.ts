@@ -1,10 +1,12 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { createDocumentClient, createIotClient } from '../../shared/aws/clients';
-import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
+import { bindCalls } from '../../shared/aws/bind-calls';
 import { iotCalls } from '../../shared/aws/iot/calls';
 import { describeCertificate } from '../../shared/aws/iot/certificates';
-import { DynamoProvisioningLedger } from '../../shared/aws/provisioning-ledger';
+import { getClaim } from '../../shared/aws/ledger/claims';
+import { recordDecision } from '../../shared/aws/ledger/decisions';
+import { claimDevice, getDevice, recordProvisioning } from '../../shared/aws/registry/entries';
 import { loadHookConfig } from '../../shared/config';
 import { logger } from '../../shared/logger';
 import { decideProvisioning, type HookDeps } from '../../shared/provisioning/pre-provisioning';
@@ -20,8 +22,8 @@ const config = loadHookConfig();
 const fast = { maxAttempts: 2, connectionTimeoutMs: 1_000, requestTimeoutMs: 1_500 };
 const documents = createDocumentClient(fast);
 const deps: HookDeps = {
-  registry: new DynamoDeviceRegistry(documents, config.registryTable),
-  ledger: new DynamoProvisioningLedger(documents, config.ledgerTable),
+  registry: bindCalls({ client: documents, tableName: config.registryTable }, { get: getDevice, claim: claimDevice, recordProvisioning }),
+  ledger: bindCalls({ client: documents, tableName: config.ledgerTable }, { getClaim, recordDecision }),
   iot: iotCalls(createIotClient(fast), { describeCertificate }),
   settings: config.settings,
   now: () => new Date(),

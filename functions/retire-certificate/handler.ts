@@ -1,10 +1,11 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { createDocumentClient, createIotClient } from '../../shared/aws/clients';
-import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
+import { bindCalls } from '../../shared/aws/bind-calls';
 import { iotCalls } from '../../shared/aws/iot/calls';
 import { describeCertificate, updateCertificateStatus } from '../../shared/aws/iot/certificates';
 import { detachThingPrincipal, listPrincipalThings } from '../../shared/aws/iot/things';
+import { getDevice } from '../../shared/aws/registry/entries';
 import { loadRetirementConfig } from '../../shared/config';
 import { logger } from '../../shared/logger';
 import { retireRotatedCertificate } from '../../shared/provisioning/vend-certificate';
@@ -19,7 +20,7 @@ import { retirementSchema } from '../../shared/schemas/sqs-event';
 const config = loadRetirementConfig();
 const deps = {
   iot: iotCalls(createIotClient(), { describeCertificate, updateCertificateStatus, listPrincipalThings, detachThingPrincipal }),
-  registry: new DynamoDeviceRegistry(createDocumentClient(), config.registryTable),
+  registry: bindCalls({ client: createDocumentClient(), tableName: config.registryTable }, { get: getDevice }),
   log: logger,
 };
 

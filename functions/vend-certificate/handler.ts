@@ -1,14 +1,15 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { createDocumentClient, createIotClient, createSqsClient } from '../../shared/aws/clients';
-import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
+import { bindCalls } from '../../shared/aws/bind-calls';
 import { iotCalls } from '../../shared/aws/iot/calls';
 import { describeCertificate, updateCertificateStatus } from '../../shared/aws/iot/certificates';
 import { describeEndpoint } from '../../shared/aws/iot/endpoints';
 import { createCertificateFromCsr, createKeysAndCertificate } from '../../shared/aws/iot/issuance';
 import { attachPolicy, detachPolicy, listAttachedPolicies } from '../../shared/aws/iot/policies';
 import { addThingToThingGroup, attachThingPrincipal, createThing, detachThingPrincipal, listPrincipalThings } from '../../shared/aws/iot/things';
-import { DynamoProvisioningLedger } from '../../shared/aws/provisioning-ledger';
+import { abandonIdempotent, beginIdempotent, completeIdempotent, saveProgress } from '../../shared/aws/ledger/idempotency';
+import { claimDevice, getDevice, markBound, unbindDevice } from '../../shared/aws/registry/entries';
 import { SqsRetirementQueue } from '../../shared/aws/retirement-queue';
 import { loadVendingConfig } from '../../shared/config';
 import type { HttpApiResult } from '../../shared/http/response';
@@ -40,8 +41,11 @@ const iot = iotCalls(createIotClient({ maxAttempts: 3 }), {
 const documents = createDocumentClient();
 const deps: VendDeps = {
   iot,
-  registry: new DynamoDeviceRegistry(documents, config.registryTable),
-  idempotency: new DynamoProvisioningLedger(documents, config.ledgerTable),
+  registry: bindCalls({ client: documents, tableName: config.registryTable }, { get: getDevice, claim: claimDevice, markBound, unbind: unbindDevice }),
+  idempotency: bindCalls(
+    { client: documents, tableName: config.ledgerTable },
+    { begin: beginIdempotent, saveProgress, complete: completeIdempotent, abandon: abandonIdempotent },
+  ),
   retirements: new SqsRetirementQueue(createSqsClient({ maxAttempts: 3 }), config.retirementQueueName),
   // Looked up once per container.
   endpoints: memoizeAsync(async () => {

@@ -4,7 +4,8 @@ import { createDocumentClient, createIotClient } from '../../shared/aws/clients'
 import { iotCalls } from '../../shared/aws/iot/calls';
 import { describeEndpoint } from '../../shared/aws/iot/endpoints';
 import { createProvisioningClaim } from '../../shared/aws/iot/issuance';
-import { DynamoProvisioningLedger } from '../../shared/aws/provisioning-ledger';
+import { bindCalls } from '../../shared/aws/bind-calls';
+import { recordClaim } from '../../shared/aws/ledger/claims';
 import { loadClaimVendingConfig } from '../../shared/config';
 import type { HttpApiResult } from '../../shared/http/response';
 import { logger } from '../../shared/logger';
@@ -19,7 +20,7 @@ const iot = iotCalls(createIotClient(), { createProvisioningClaim, describeEndpo
 const deps: ClaimVendingDeps = {
   iot,
   dataEndpoint: memoizeAsync(() => iot.describeEndpoint('iot:Data-ATS')),
-  ledger: new DynamoProvisioningLedger(createDocumentClient(), config.ledgerTable),
+  ledger: bindCalls({ client: createDocumentClient(), tableName: config.ledgerTable }, { recordClaim }),
   templateName: config.templateName,
   now: () => new Date(),
   log: logger,

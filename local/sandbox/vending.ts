@@ -3,7 +3,7 @@ import { AttachPolicyCommand, AttachThingPrincipalCommand, CreateThingCommand, D
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { signedFetch } from '../../lib/sigv4';
 import { fetchRoleCredentials } from '../../device/credential-provider';
-import type { DeviceRegistryAdmin } from '../../shared/provisioning/ports';
+import type { DeviceRegistryAdmin } from '../../shared/registry/ports';
 import { runJitrDevice, type Endpoint } from './simulator';
 import type { LocalIotCore } from '../local-iot-core';
 import { createCsr } from '../../lib/pki';

@@ -1,177 +1,52 @@
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { deviceEntrySchema, type DeviceAttributes, type DeviceEntry } from '../registry/device-entry';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DeviceAttributes, DeviceEntry } from '../registry/device-entry';
 import type { ClaimResult, DeviceRegistry, DeviceRegistryAdmin, DeviceRejection, ProvisioningRecord } from '../registry/ports';
-import { issuesOf, issuesText } from '../schemas/issues';
-import { isNamed } from './errors';
+import {
+  allowDevice,
+  blockDevice,
+  claimDevice,
+  getDevice,
+  markBound,
+  recordProvisioning,
+  recordRejection,
+  unbindDevice,
+} from './registry/entries';
+import type { Table } from './table';
 
-/** A conditional write refused: the item is not in the state the write expected. */
-const isConditionFailure = (error: unknown) => isNamed(error, 'ConditionalCheckFailedException');
-
-/** The device registry table (key `deviceId`), the only code that builds DynamoDB commands for it. */
+/**
+ * Every call of the device registry behind one object, for the CLI, the sandbox and tests. Lambda handlers
+ * do not use it (a class brings every command into the bundle): they bind the calls they make
+ * (`bindCalls(table, { get: getDevice, … })`). The calls themselves are in `./registry/entries.ts`.
+ */
 export class DynamoDeviceRegistry implements DeviceRegistry, DeviceRegistryAdmin {
-  constructor(
-    private readonly client: DynamoDBDocumentClient,
-    private readonly tableName: string,
-  ) {}
+  private readonly table: Table;
 
-  async get(deviceId: string, options: { consistent?: boolean } = {}): Promise<DeviceEntry | undefined> {
-    const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { deviceId }, ConsistentRead: options.consistent ?? true }),
-    );
-    if (!Item) return undefined;
-    const parsed = deviceEntrySchema.safeParse(Item);
-    if (!parsed.success) {
-      throw new Error(`registry item for ${deviceId} is malformed: ${issuesText(issuesOf(parsed.error))}`);
-    }
-    return parsed.data;
+  constructor(client: DynamoDBDocumentClient, tableName: string) {
+    this.table = { client, tableName };
   }
 
-  async claim(
-    deviceId: string,
-    certificateId: string,
-    options: { previousCertificateId?: string; at: Date },
-  ): Promise<ClaimResult> {
-    const now = options.at.toISOString();
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { deviceId },
-          UpdateExpression:
-            'SET certificateId = :certificateId, bindingState = :claimed, claimedAt = :now, updatedAt = :now, ' +
-            // A re-provisioning mark is spent by the claim it allowed.
-            'createdAt = if_not_exists(createdAt, :now) REMOVE thingName, boundAt, reprovision',
-          ConditionExpression: options.previousCertificateId
-            ? 'certificateId = :previous'
-            : 'attribute_not_exists(certificateId)',
-          ExpressionAttributeValues: {
-            ':certificateId': certificateId,
-            ':claimed': 'claimed',
-            ':now': now,
-            ...(options.previousCertificateId ? { ':previous': options.previousCertificateId } : {}),
-          },
-        }),
-      );
-      return { claimed: true };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-      // Someone else wrote first: fine if it was another delivery of the same event.
-      const current = await this.get(deviceId, { consistent: true });
-      return current?.certificateId === certificateId ? { claimed: true } : { claimed: false, current };
-    }
+  get(deviceId: string, options: { consistent?: boolean } = {}): Promise<DeviceEntry | undefined> {
+    return getDevice(this.table, deviceId, options);
   }
-
-  async markBound(deviceId: string, certificateId: string, thingName: string, at: Date): Promise<void> {
-    await this.client.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { deviceId },
-        UpdateExpression:
-          'SET bindingState = :bound, thingName = :thingName, boundAt = if_not_exists(boundAt, :now), updatedAt = :now',
-        ConditionExpression: 'certificateId = :certificateId',
-        ExpressionAttributeValues: {
-          ':bound': 'bound',
-          ':thingName': thingName,
-          ':now': at.toISOString(),
-          ':certificateId': certificateId,
-        },
-      }),
-    );
+  claim(deviceId: string, certificateId: string, options: { previousCertificateId?: string; at: Date }): Promise<ClaimResult> {
+    return claimDevice(this.table, deviceId, certificateId, options);
   }
-
-  async recordRejection(deviceId: string, rejection: DeviceRejection): Promise<void> {
-    const now = rejection.at.toISOString();
-    await this.client.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { deviceId },
-        UpdateExpression: 'SET lastRejection = :rejection, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)',
-        ExpressionAttributeValues: {
-          ':rejection': { reason: rejection.reason, certificateId: rejection.certificateId, at: now },
-          ':now': now,
-        },
-      }),
-    );
+  markBound(deviceId: string, certificateId: string, thingName: string, at: Date): Promise<void> {
+    return markBound(this.table, deviceId, certificateId, thingName, at);
   }
-
-  async unbind(deviceId: string, certificateId: string, at: Date): Promise<boolean> {
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { deviceId },
-          UpdateExpression: 'SET lastRevocation = :revocation, updatedAt = :now REMOVE certificateId, bindingState, thingName, boundAt, claimedAt',
-          ConditionExpression: 'certificateId = :certificateId',
-          ExpressionAttributeValues: {
-            ':revocation': { certificateId, at: at.toISOString() },
-            ':now': at.toISOString(),
-            ':certificateId': certificateId,
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+  recordRejection(deviceId: string, rejection: DeviceRejection): Promise<void> {
+    return recordRejection(this.table, deviceId, rejection);
   }
-
-  async recordProvisioning(deviceId: string, record: ProvisioningRecord): Promise<void> {
-    const now = record.at.toISOString();
-    await this.client.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { deviceId },
-        UpdateExpression: 'SET lastProvisioning = :record, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)',
-        ExpressionAttributeValues: { ':record': { ...record, at: now }, ':now': now },
-      }),
-    );
+  unbind(deviceId: string, certificateId: string, at: Date): Promise<boolean> {
+    return unbindDevice(this.table, deviceId, certificateId, at);
   }
-
-  async allow(
-    deviceId: string,
-    options: { thingGroup?: string; thingType?: string; attributes?: DeviceAttributes; reprovision?: boolean },
-    at: Date,
-  ): Promise<DeviceEntry> {
-    const now = at.toISOString();
-    const set: string[] = ['#status = :allowed', 'updatedAt = :now', 'createdAt = if_not_exists(createdAt, :now)'];
-    const remove: string[] = [];
-    const values: Record<string, unknown> = { ':allowed': 'allowed', ':now': now };
-    // `allow` declares the device's whole provisioning profile: options not given are cleared.
-    for (const [field, value] of Object.entries({
-      thingGroup: options.thingGroup,
-      thingType: options.thingType,
-      attributes: options.attributes && Object.keys(options.attributes).length > 0 ? options.attributes : undefined,
-      reprovision: options.reprovision ? true : undefined,
-    })) {
-      if (value === undefined) remove.push(field);
-      else {
-        set.push(`${field} = :${field}`);
-        values[`:${field}`] = value;
-      }
-    }
-    return this.update(deviceId, `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`, values);
+  recordProvisioning(deviceId: string, record: ProvisioningRecord): Promise<void> {
+    return recordProvisioning(this.table, deviceId, record);
   }
-
-  async block(deviceId: string, at: Date): Promise<DeviceEntry> {
-    const now = at.toISOString();
-    return this.update(deviceId, 'SET #status = :blocked, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)', {
-      ':blocked': 'blocked',
-      ':now': now,
-    });
+  allow(deviceId: string, options: { thingGroup?: string; thingType?: string; attributes?: DeviceAttributes; reprovision?: boolean }, at: Date): Promise<DeviceEntry> {
+    return allowDevice(this.table, deviceId, options, at);
   }
-
-  private async update(deviceId: string, expression: string, values: Record<string, unknown>): Promise<DeviceEntry> {
-    const { Attributes } = await this.client.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { deviceId },
-        UpdateExpression: expression,
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: values,
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return deviceEntrySchema.parse(Attributes);
+  block(deviceId: string, at: Date): Promise<DeviceEntry> {
+    return blockDevice(this.table, deviceId, at);
   }
 }

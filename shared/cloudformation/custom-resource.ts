@@ -1,6 +1,6 @@
 import type * as z from 'zod/mini';
 import { raceDeadline, type Raced } from '../lambda/deadline';
-import type { Log } from '../provisioning/ports';
+import type { Log } from '../log';
 import {
   answerableRequestSchema,
   customResourceRequestSchema,

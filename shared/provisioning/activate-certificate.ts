@@ -33,7 +33,7 @@ export interface ActivationSettings extends BindSettings {
 export interface ActivationDeps {
   /** The binding's calls, and ListAttachedPolicies to complete an ACTIVE certificate (`completeActive`). */
   iot: BindingIot & Pick<IotDirectory, 'listAttachedPolicies'>;
-  registry: DeviceRegistry;
+  registry: Pick<DeviceRegistry, 'get' | 'claim' | 'markBound' | 'recordRejection'>;
   caLookup: CaLookup;
   settings: ActivationSettings;
   now: () => Date;

@@ -24,7 +24,7 @@ export interface BindSettings {
 
 export interface BindDeps {
   iot: BindingIot;
-  registry: DeviceRegistry;
+  registry: Pick<DeviceRegistry, 'get' | 'claim' | 'markBound'>;
   settings: BindSettings;
   now: () => Date;
   log: Log;

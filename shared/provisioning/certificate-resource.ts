@@ -14,7 +14,9 @@ import {
   type DeleteRequest,
   type UpdateRequest,
 } from '../schemas/cloudformation-event';
-import type { CertificateStore, IotDirectory, Log } from './ports';
+import type { Log } from '../log';
+import type { CertificateStore } from './certificate-store-port';
+import type { IotDirectory } from './iot-ports';
 
 /**
  * `Custom::DeviceCertificate`, the CloudFormation custom resource of seed 002 done with care. This is its

@@ -36,7 +36,7 @@ export interface HookSettings {
 
 export interface HookDeps {
   registry: Pick<DeviceRegistry, 'get' | 'claim' | 'recordProvisioning'>;
-  ledger: ProvisioningLedger;
+  ledger: Pick<ProvisioningLedger, 'getClaim' | 'recordDecision'>;
   iot: Pick<IotDirectory, 'describeCertificate'>;
   settings: HookSettings;
   now: () => Date;

@@ -3,6 +3,7 @@ import type { AdmissionMode, CertificateRule, DeviceIdSource, Rejection } from '
 import { admitDevice, STALE_CLAIM_MS } from '../admission/admit-device';
 import type { Issue } from '../schemas/issues';
 import { DEVICE_ID_PATTERN, type DeviceEntry } from '../registry/device-entry';
+import type { DeviceRegistry } from '../registry/ports';
 import { bindCertificate, retireCertificate, type BindDeps, type BindingIot, type BindSettings, type RetiringIot } from './bind-certificate';
 import type { IotDirectory, IssuedCertificate } from './iot-ports';
 import type { IdempotencyStore } from './ledger-ports';
@@ -27,6 +28,7 @@ export interface VendSettings extends BindSettings {
 export interface VendDeps extends BindDeps {
   /** The binding's calls, minting (CSR or key pair), and what revoking detaches. */
   iot: BindingIot & Pick<IotDirectory, 'createCertificateFromCsr' | 'createKeysAndCertificate' | 'listAttachedPolicies' | 'detachPolicy'>;
+  registry: BindDeps['registry'] & Pick<DeviceRegistry, 'unbind'>;
   settings: VendSettings;
   idempotency: IdempotencyStore;
   retirements: RetirementQueue;

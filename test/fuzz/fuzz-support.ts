@@ -22,12 +22,6 @@ export const fcParameters = (numRuns: number = RUNS): fc.Parameters<unknown> => 
   endOnFailure: true,
 });
 
-/**
- * Which AWS IoT calls change state has one definition, in `test/support/handlers.ts`; re-exported for the
- * suites that still import it from here (new code imports it from there).
- */
-export { mutatingIotCalls } from '../support/handlers';
-
 /** A generated input and whether, by construction, the handler's contract calls it valid. */
 export interface Variant {
   value: unknown;

@@ -5,7 +5,6 @@ import { DynamoProvisioningLedger } from '../../shared/aws/provisioning-ledger';
 import { AwsIotDirectory } from '../../shared/aws/iot-directory';
 import { loadActivationConfig } from '../../shared/config';
 import { activateRegisteredCertificate, type ActivationDeps } from '../../shared/provisioning/activate-certificate';
-import type { DeviceRegistry } from '../../shared/registry/ports';
 import type { CertificateRegisteredEvent } from '../../shared/schemas/certificate-registered-event';
 import type { KeyedCertificate } from '../../lib/pki';
 import { BIND_STEPS, FaultInjector } from '../support/fault-injection';
@@ -179,7 +178,7 @@ describe('a crash after each workflow step, then the retry', () => {
   /** The same ports, but the first call of `step` does its work and then the Lambda "dies". */
   function crashingAfter(step: Step): ActivationDeps {
     const faults = new FaultInjector({ step, how: 'crash' });
-    return { ...baseDeps, iot: faults.wrap<ActivationDeps['iot']>(baseDeps.iot, 'iot'), registry: faults.wrap<DeviceRegistry>(baseDeps.registry, 'registry') };
+    return { ...baseDeps, iot: faults.wrap<ActivationDeps['iot']>(baseDeps.iot, 'iot'), registry: faults.wrap<ActivationDeps['registry']>(baseDeps.registry, 'registry') };
   }
 
   it.each<Step>([...BIND_STEPS])('converges to a provisioned device when the handler crashes after %s', async (step) => {

@@ -142,7 +142,7 @@ async function decide(flow: Flow, world: World, facts: Facts, mode: AdmissionMod
       },
       {
         registry: world.registry,
-        ledger: { getClaim: async () => undefined, recordClaim: async () => {}, recordDecision: async (d) => void world.decisions.push(d) },
+        ledger: { getClaim: async () => undefined, recordDecision: async (d) => void world.decisions.push(d) },
         iot: world.iot,
         settings: { templateName: TEMPLATE, mode, requireIssuedClaim: false, thingGroup: 'g', thingType: 't', attributeNames: [], deadlineMs: 2_000, staleClaimMs: 2 * MINUTE },
         now,

@@ -65,7 +65,6 @@ class Fakes {
       },
       ledger: {
         getClaim: async (id) => this.claims.get(id),
-        recordClaim: async () => {},
         recordDecision: async (decision) => {
           if (this.failRecord) throw new Error('write failed');
           this.decisions.push(decision);

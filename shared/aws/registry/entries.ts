@@ -1,0 +1,175 @@
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { deviceEntrySchema, type DeviceAttributes, type DeviceEntry } from '../../registry/device-entry';
+import type { ClaimResult, DeviceRejection, ProvisioningRecord } from '../../registry/ports';
+import { issuesOf, issuesText } from '../../schemas/issues';
+import { isConditionFailure, type Table } from '../table';
+
+/**
+ * The device registry table (key `deviceId`): the only code that builds DynamoDB commands for it, one
+ * function per call (a handler binds the ones it makes with `bindCalls`; `../device-registry.ts` has them
+ * all behind one object for the CLI and tests). The contracts are the registry port's
+ * (`shared/registry/ports.ts`).
+ */
+
+export async function getDevice(table: Table, deviceId: string, options: { consistent?: boolean } = {}): Promise<DeviceEntry | undefined> {
+  const { Item } = await table.client.send(
+    new GetCommand({ TableName: table.tableName, Key: { deviceId }, ConsistentRead: options.consistent ?? true }),
+  );
+  if (!Item) return undefined;
+  const parsed = deviceEntrySchema.safeParse(Item);
+  if (!parsed.success) {
+    throw new Error(`registry item for ${deviceId} is malformed: ${issuesText(issuesOf(parsed.error))}`);
+  }
+  return parsed.data;
+}
+
+export async function claimDevice(
+  table: Table,
+  deviceId: string,
+  certificateId: string,
+  options: { previousCertificateId?: string; at: Date },
+): Promise<ClaimResult> {
+  const now = options.at.toISOString();
+  try {
+    await table.client.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: { deviceId },
+        UpdateExpression:
+          'SET certificateId = :certificateId, bindingState = :claimed, claimedAt = :now, updatedAt = :now, ' +
+          // A re-provisioning mark is spent by the claim it allowed.
+          'createdAt = if_not_exists(createdAt, :now) REMOVE thingName, boundAt, reprovision',
+        ConditionExpression: options.previousCertificateId
+          ? 'certificateId = :previous'
+          : 'attribute_not_exists(certificateId)',
+        ExpressionAttributeValues: {
+          ':certificateId': certificateId,
+          ':claimed': 'claimed',
+          ':now': now,
+          ...(options.previousCertificateId ? { ':previous': options.previousCertificateId } : {}),
+        },
+      }),
+    );
+    return { claimed: true };
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    // Someone else wrote first: fine if it was another delivery of the same event.
+    const current = await getDevice(table, deviceId, { consistent: true });
+    return current?.certificateId === certificateId ? { claimed: true } : { claimed: false, current };
+  }
+}
+
+export async function markBound(table: Table, deviceId: string, certificateId: string, thingName: string, at: Date): Promise<void> {
+  await table.client.send(
+    new UpdateCommand({
+      TableName: table.tableName,
+      Key: { deviceId },
+      UpdateExpression:
+        'SET bindingState = :bound, thingName = :thingName, boundAt = if_not_exists(boundAt, :now), updatedAt = :now',
+      ConditionExpression: 'certificateId = :certificateId',
+      ExpressionAttributeValues: {
+        ':bound': 'bound',
+        ':thingName': thingName,
+        ':now': at.toISOString(),
+        ':certificateId': certificateId,
+      },
+    }),
+  );
+}
+
+export async function recordRejection(table: Table, deviceId: string, rejection: DeviceRejection): Promise<void> {
+  const now = rejection.at.toISOString();
+  await table.client.send(
+    new UpdateCommand({
+      TableName: table.tableName,
+      Key: { deviceId },
+      UpdateExpression: 'SET lastRejection = :rejection, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)',
+      ExpressionAttributeValues: {
+        ':rejection': { reason: rejection.reason, certificateId: rejection.certificateId, at: now },
+        ':now': now,
+      },
+    }),
+  );
+}
+
+export async function unbindDevice(table: Table, deviceId: string, certificateId: string, at: Date): Promise<boolean> {
+  try {
+    await table.client.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: { deviceId },
+        UpdateExpression: 'SET lastRevocation = :revocation, updatedAt = :now REMOVE certificateId, bindingState, thingName, boundAt, claimedAt',
+        ConditionExpression: 'certificateId = :certificateId',
+        ExpressionAttributeValues: {
+          ':revocation': { certificateId, at: at.toISOString() },
+          ':now': at.toISOString(),
+          ':certificateId': certificateId,
+        },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
+export async function recordProvisioning(table: Table, deviceId: string, record: ProvisioningRecord): Promise<void> {
+  const now = record.at.toISOString();
+  await table.client.send(
+    new UpdateCommand({
+      TableName: table.tableName,
+      Key: { deviceId },
+      UpdateExpression: 'SET lastProvisioning = :record, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)',
+      ExpressionAttributeValues: { ':record': { ...record, at: now }, ':now': now },
+    }),
+  );
+}
+
+export async function allowDevice(
+  table: Table,
+  deviceId: string,
+  options: { thingGroup?: string; thingType?: string; attributes?: DeviceAttributes; reprovision?: boolean },
+  at: Date,
+): Promise<DeviceEntry> {
+  const now = at.toISOString();
+  const set: string[] = ['#status = :allowed', 'updatedAt = :now', 'createdAt = if_not_exists(createdAt, :now)'];
+  const remove: string[] = [];
+  const values: Record<string, unknown> = { ':allowed': 'allowed', ':now': now };
+  // `allow` declares the device's whole provisioning profile: options not given are cleared.
+  for (const [field, value] of Object.entries({
+    thingGroup: options.thingGroup,
+    thingType: options.thingType,
+    attributes: options.attributes && Object.keys(options.attributes).length > 0 ? options.attributes : undefined,
+    reprovision: options.reprovision ? true : undefined,
+  })) {
+    if (value === undefined) remove.push(field);
+    else {
+      set.push(`${field} = :${field}`);
+      values[`:${field}`] = value;
+    }
+  }
+  return updateEntry(table, deviceId, `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`, values);
+}
+
+export async function blockDevice(table: Table, deviceId: string, at: Date): Promise<DeviceEntry> {
+  const now = at.toISOString();
+  return updateEntry(table, deviceId, 'SET #status = :blocked, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)', {
+    ':blocked': 'blocked',
+    ':now': now,
+  });
+}
+
+async function updateEntry(table: Table, deviceId: string, expression: string, values: Record<string, unknown>): Promise<DeviceEntry> {
+  const { Attributes } = await table.client.send(
+    new UpdateCommand({
+      TableName: table.tableName,
+      Key: { deviceId },
+      UpdateExpression: expression,
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: values,
+      ReturnValues: 'ALL_NEW',
+    }),
+  );
+  return deviceEntrySchema.parse(Attributes);
+}
