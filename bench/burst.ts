@@ -1,15 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { DescribeEndpointCommand, RegisterCACertificateCommand } from '@aws-sdk/client-iot';
-import { createDocumentClient, createIotClient } from '../shared/aws/clients';
-import { DynamoDeviceRegistry } from '../shared/aws/device-registry';
-import { backoffDelay, connectWithBackoff, disconnect, type Endpoint } from '../device/mqtt-connection';
-import { LocalIotCore } from '../local/local-iot-core';
+import { backoffDelay, connectWithBackoff, disconnect } from '../device/mqtt-connection';
+import { startStackHarness, type StackHarness } from '../local/stack-harness';
 import type { AsyncLambda } from '../local/lambda/async-lambda';
 import { WorkerRuntime } from '../local/lambda/worker-runtime';
 import { DEFAULT_TPS, CERTIFICATE_REGISTRATIONS_PER_SECOND } from '../local/iot-core/traffic';
-import { createCa, deviceChain, issueCertificate, type KeyedCertificate } from '../lib/pki';
+import { deviceChain, issueCertificate, type KeyedCertificate } from '../lib/pki';
 import { bundleForBench } from './bundle';
-import { deployStack } from '../local/deploy-stack';
 
 /**
  * The burst: N devices with certificates from our CA make their first connect at the same moment, over
@@ -96,31 +91,27 @@ export const WORKFLOW_CALLS: Record<HandlerUnderTest, Record<string, number>> = 
 };
 
 interface Bench {
-  core: LocalIotCore;
+  stack: StackHarness;
   /** The JITR function the topic rule invokes (ours or the baseline). */
   jitr: AsyncLambda;
   ca: KeyedCertificate;
-  endpoint: Endpoint;
   allow: (deviceIds: string[]) => Promise<void>;
-  close: () => Promise<void>;
 }
 
-/** A local IoT Core with the stack deployed and our CA registered; the JITR function replaced by the baseline when asked. */
+/** The stack harness with our CA registered; the JITR function replaced by the baseline when asked. */
 export async function startBench(options: { handler: HandlerUnderTest; timeScale: number; concurrency: number; throttling?: boolean }): Promise<Bench> {
-  const core = await LocalIotCore.start({
-    traffic: { timeScale: options.timeScale, throttling: options.throttling ?? true },
-    lambdaTimeScale: options.timeScale,
-    lambdaConcurrency: options.concurrency,
-    mqtt: { port: 0 },
-  });
   // Lambda runs bundles: so do the bench's containers (a TypeScript source would cost each one seconds of tsx).
   const ours = await bundleForBench('functions/activate-certificate/handler.ts', 'activate-certificate');
-  const deployed = await deployStack(core, {
-    environment: { POWERTOOLS_LOG_LEVEL: 'SILENT' },
-    modules: { activateCertificate: { modulePath: ours, exportName: 'handler' } },
+  const stack = await startStackHarness({
+    core: {
+      traffic: { timeScale: options.timeScale, throttling: options.throttling ?? true },
+      lambdaTimeScale: options.timeScale,
+      lambdaConcurrency: options.concurrency,
+      mqtt: { port: 0 },
+    },
+    deploy: { modules: { activateCertificate: { modulePath: ours, exportName: 'handler' } } },
   });
-  const environment = core.sdkEnvironment();
-  Object.assign(process.env, environment);
+  const { core, deployed, registry } = stack;
   let jitr = deployed.functions.get('activateCertificate')!;
   let runtime = deployed.runtimes.get('activateCertificate')!;
   if (options.handler === 'baseline') {
@@ -129,7 +120,7 @@ export async function startBench(options: { handler: HandlerUnderTest; timeScale
     runtime = new WorkerRuntime({
       modulePath: await bundleForBench('bench/baseline/seed-001-handler.ts', 'seed-001'),
       exportName: 'handler',
-      environment: { ...environment, DEVICE_POLICY_NAME: deployed.devicePolicyName },
+      environment: { ...stack.sdkEnvironment, DEVICE_POLICY_NAME: deployed.devicePolicyName },
     });
     core.addRuntime(runtime);
     jitr = core.addFunction({ functionName: fn.functionName, handler: runtime.handler, maximumRetryAttempts: 2, timeoutSeconds: fn.timeoutSeconds });
@@ -137,29 +128,13 @@ export async function startBench(options: { handler: HandlerUnderTest; timeScale
   // Containers start before the clock: ten at once on two cores take over a second, which AWS spreads over ten
   // machines (cold start has its own section of the report).
   await runtime.prestart(options.concurrency);
-  const iot = createIotClient();
-  const registry = new DynamoDeviceRegistry(createDocumentClient(), deployed.tableName);
-  const ca = await createCa({ commonName: 'Bench CA' });
-  await iot.send(new RegisterCACertificateCommand({ caCertificate: ca.certificatePem, certificateMode: 'SNI_ONLY', setAsActive: true, allowAutoRegistration: true }));
-  const { endpointAddress } = await iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }));
-  const endpoint: Endpoint = {
-    host: core.endpoints.mqtt!.host,
-    port: core.endpoints.mqtt!.port,
-    caPem: readFileSync(core.endpoints.rootCaFile!, 'utf8'),
-    servername: endpointAddress!,
-  };
   return {
-    core,
+    stack,
     jitr,
-    ca,
-    endpoint,
+    ca: await stack.registerCa('Bench CA'),
     async allow(deviceIds) {
       const at = new Date();
       for (let i = 0; i < deviceIds.length; i += 25) await Promise.all(deviceIds.slice(i, i + 25).map((id) => registry.allow(id, {}, at)));
-    },
-    async close() {
-      iot.destroy();
-      await core.close();
     },
   };
 }
@@ -191,7 +166,7 @@ export async function runBurst(options: BurstOptions, prepared?: { devices: Keye
     const devices = prepared?.devices ?? (await makeDevices(bench.ca, options.devices, prefix));
     const ids = devices.map((_, i) => `${prefix}-${String(i).padStart(5, '0')}`);
     if (options.handler === 'ours') await bench.allow(ids);
-    const { core } = bench;
+    const { core } = bench.stack;
     const account = core.defaultAccount;
     core.traffic.resetStats();
     const failuresBefore = core.failures.length;
@@ -244,7 +219,7 @@ export async function runBurst(options: BurstOptions, prepared?: { devices: Keye
           // The first wave in slices of 25 with I/O between them, so that the control plane answers the handlers meanwhile.
           for (let slice = 0; slice < Math.floor(i / 25); slice++) await nextLoopTurn();
           for (let attempt = 1; Date.now() < deadline; attempt++) {
-            if (core.firstConnect(chain, bench.endpoint.servername).accepted) {
+            if (core.firstConnect(chain, bench.stack.dataEndpoint).accepted) {
               connected++;
               return;
             }
@@ -257,7 +232,7 @@ export async function runBurst(options: BurstOptions, prepared?: { devices: Keye
     await Promise.all(
       devices.map(async (device, i) => {
         const result = await connectWithBackoff({
-          endpoint: bench.endpoint,
+          endpoint: bench.stack.endpoint!,
           identity: { certificatePem: deviceChain(device, bench.ca), privateKeyPem: device.privateKeyPem },
           clientId: ids[i]!,
           deadline,
@@ -334,7 +309,7 @@ export async function runBurst(options: BurstOptions, prepared?: { devices: Keye
       timeline,
     };
   } finally {
-    await bench.close();
+    await bench.stack.close();
   }
 }
 

@@ -1,11 +1,8 @@
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { createDocumentClient } from '../shared/aws/clients';
-import { DynamoDeviceRegistry } from '../shared/aws/device-registry';
-import { LocalIotCore } from '../local/local-iot-core';
+import { startStackHarness } from '../local/stack-harness';
 import { createCa, issueCertificate, type KeyedCertificate } from '../lib/pki';
 import { bundleForBench } from './bundle';
-import { deployStack } from '../local/deploy-stack';
 
 /**
  * Pre-provisioning hook latency: warm invocations of the built hook, in a Lambda-like container, against
@@ -33,16 +30,16 @@ const summary = (values: number[]) => {
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 
 async function startHook(environment: Record<string, string> = {}) {
-  const core = await LocalIotCore.start({ traffic: { throttling: false } });
   const hook = await bundleForBench('functions/pre-provisioning-hook/handler.ts', 'pre-provisioning-hook');
-  const deployed = await deployStack(core, {
-    environment: { POWERTOOLS_LOG_LEVEL: 'SILENT', ...environment },
-    modules: { preProvisioningHook: { modulePath: hook, exportName: 'handler' } },
+  const stack = await startStackHarness({
+    core: { traffic: { throttling: false } },
+    deploy: { environment, modules: { preProvisioningHook: { modulePath: hook, exportName: 'handler' } } },
   });
+  const { core, deployed } = stack;
   const fn = deployed.stack.functions.find((f) => f.name === 'preProvisioningHook')!;
   const arn = `arn:aws:lambda:${core.registry.region}:${core.registry.defaultAccountId}:function:${fn.functionName}`;
   const templateArn = `arn:aws:iot:${core.registry.region}:${core.registry.defaultAccountId}:provisioningtemplate/${deployed.templateName}`;
-  return { core, deployed, invoke: (event: unknown) => core.invokeFunction(arn, event, 5_000) as Promise<{ allowProvisioning?: boolean }>, templateArn };
+  return { stack, invoke: (event: unknown) => core.invokeFunction(arn, event, 5_000) as Promise<{ allowProvisioning?: boolean }>, templateArn };
 }
 
 /** A TCP endpoint that accepts and never answers. */
@@ -67,14 +64,13 @@ export async function measureHookLatency(options: { invocations: number; stalled
     parameters: { SerialNumber: `HOOK-${String(i).padStart(5, '0')}` },
   });
 
-  const { core, deployed, invoke, templateArn } = await startHook();
+  const { stack, invoke, templateArn } = await startHook();
   let timings: number[] = [];
   let allowed = 0;
   const roundTrips: number[] = [];
   const reads: number[] = [];
   try {
-    Object.assign(process.env, core.sdkEnvironment());
-    const registry = new DynamoDeviceRegistry(createDocumentClient(), deployed.tableName);
+    const { registry } = stack;
     // Every other serial is allow-listed: half the decisions allow (claim + record), half refuse (record).
     for (let i = 0; i < count; i += 2) await registry.allow(`HOOK-${String(i).padStart(5, '0')}`, {}, new Date());
     // Warm the container, as the figures are for warm invocations.
@@ -96,7 +92,7 @@ export async function measureHookLatency(options: { invocations: number; stalled
       reads.push(performance.now() - started);
     }
   } finally {
-    await core.close();
+    await stack.close();
   }
   timings = timings.sort((a, b) => a - b);
 
@@ -114,7 +110,7 @@ export async function measureHookLatency(options: { invocations: number; stalled
     }
     progress(`  hook: ${n} invocations against a stalled registry`);
   } finally {
-    await stalled.core.close();
+    await stalled.stack.close();
     stall.server.close();
   }
   stalledTimings.sort((a, b) => a - b);

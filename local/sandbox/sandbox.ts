@@ -1,20 +1,9 @@
-import { readFileSync } from 'node:fs';
-import {
-  DescribeCertificateCommand,
-  DescribeEndpointCommand,
-  IoTClient,
-  ListPrincipalThingsCommand,
-  RegisterCACertificateCommand,
-} from '@aws-sdk/client-iot';
-import { createDocumentClient } from '../../shared/aws/clients';
-import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
-import { runFleetDevice, runJitrDevice, type Endpoint, type FleetDeviceResult } from './simulator';
+import { runFleetDevice, runJitrDevice, type FleetDeviceResult } from './simulator';
 import { splitPemChain } from '../iot-core/pem';
-import { LocalIotCore } from '../local-iot-core';
+import { startStackHarness } from '../stack-harness';
 import { createCa, deviceChain, issueCertificate, type KeyedCertificate, type KeySpec } from '../../lib/pki';
 import { formatTable, type SandboxRow } from './row';
 import { runVendingFlows } from './vending';
-import { deployStack } from '../deploy-stack';
 
 /**
  * `npm start`: the provisioning flows end to end, offline. A local IoT Core runs in this process with the
@@ -82,41 +71,29 @@ export interface SandboxResult {
 }
 
 export async function runSandbox(log: (line: string) => void = () => {}, logLevel = 'SILENT'): Promise<SandboxResult> {
-  // AWS's control-plane quotas stay on; Lambda's one- and two-minute retry delays run 600× faster.
-  const core = await LocalIotCore.start({ lambdaTimeScale: 600, mqtt: { port: 0 }, credentials: { port: 0 } });
-  try {
+  const stack = await startStackHarness({
+    // AWS's control-plane quotas stay on; Lambda's one- and two-minute retry delays run 600× faster.
+    core: { lambdaTimeScale: 600, mqtt: { port: 0 }, credentials: { port: 0 } },
     // Handler logs are JSON lines; LOG_LEVEL=INFO npm start shows them.
-    const deployed = await deployStack(core, { environment: { POWERTOOLS_LOG_LEVEL: logLevel } });
-    Object.assign(process.env, core.sdkEnvironment());
+    deploy: { environment: { POWERTOOLS_LOG_LEVEL: logLevel } },
+  });
+  try {
+    const { core, deployed, iot, registry } = stack;
+    const endpoint = stack.endpoint!;
     log(`local IoT Core: control plane ${core.endpoints.iot}, MQTT mqtts://localhost:${core.endpoints.mqtt!.port}, HTTP API ${core.endpoints.http}`);
     log(`deployed "${deployed.stack.service}-${deployed.stack.stage}": registry ${deployed.tableName}, device policy ${deployed.devicePolicyName}, JITR rule, fleet template ${deployed.templateName}`);
 
-    const iot = new IoTClient({});
-    const registry = new DynamoDeviceRegistry(createDocumentClient(), deployed.tableName);
-    const endpoint: Endpoint = {
-      host: (await iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }))).endpointAddress!,
-      port: core.endpoints.mqtt!.port,
-      caPem: readFileSync(core.endpoints.rootCaFile!, 'utf8'),
-    };
+    // The table's columns: a certificate's status and its things, or that AWS IoT does not know it.
     const describe = async (certificateId: string | undefined) => {
-      if (!certificateId) return { status: 'not registered', thing: '—' };
-      try {
-        const { certificateDescription: d } = await iot.send(new DescribeCertificateCommand({ certificateId }));
-        const { things } = await iot.send(new ListPrincipalThingsCommand({ principal: d?.certificateArn }));
-        return { status: d?.status ?? 'unknown', thing: things?.join(', ') || '—' };
-      } catch {
-        return { status: 'not registered', thing: '—' };
-      }
+      const state = certificateId ? await stack.describe(certificateId) : undefined;
+      return { status: state?.status ?? 'not registered', thing: state?.things.join(', ') || '—' };
     };
     const rows: SandboxRow[] = [];
 
     // ---- 1. JITR ----
-    const ca = await createCa({ commonName: 'MyDeviceRootCA' });
+    const ca = await stack.registerCa('MyDeviceRootCA');
     const strangerCa = await createCa({ commonName: 'SomebodyElsesCA' });
-    const { certificateId: caCertificateId } = await iot.send(
-      new RegisterCACertificateCommand({ caCertificate: ca.certificatePem, certificateMode: 'SNI_ONLY', setAsActive: true, allowAutoRegistration: true }),
-    );
-    log(`JITR: registered CA ${caCertificateId} (SNI_ONLY, ACTIVE, auto-registration ENABLE)`);
+    log(`JITR: registered CA ${ca.certificateId} (SNI_ONLY, ACTIVE, auto-registration ENABLE)`);
     const jitrDevices: Array<{ spec: JitrCase; deviceId: string; certificate: KeyedCertificate; chain: string }> = [];
     for (const spec of jitrCases()) {
       const issuer = spec.issuer === 'unknown-ca' ? strangerCa : ca;
@@ -215,10 +192,9 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
     rows.push(
       ...(await runVendingFlows({ core, deployed, iot, registry, endpoint, caPem: endpoint.caPem!, log, describe })),
     );
-    iot.destroy();
     return { rows, failures: core.failures.length };
   } finally {
-    await core.close();
+    await stack.close();
   }
 }
 

@@ -33,7 +33,7 @@ describe('the credentials endpoint', () => {
   /** A device admitted by JITR: ACTIVE, attached to its thing, with the stack's device policy. */
   async function admittedDevice(deviceId: string) {
     const device = await stack.device(deviceId, { registry: 'allow' });
-    stack.core.firstConnect(stack.chain(device), stack.serverName);
+    stack.core.firstConnect(stack.chain(device), stack.dataEndpoint);
     await stack.core.idle();
     expect((await stack.state(device)).status).toBe('ACTIVE');
     return { certificatePem: device.certificatePem, privateKeyPem: device.privateKeyPem, certificateId: device.certificateId };

@@ -52,19 +52,19 @@ describe('JITR through the local IoT Core', () => {
   it('activates an allow-listed device on its first connect; the device gets in on reconnect', async () => {
     const device = await stack.device('HAPPY-1', { registry: 'allow', thingGroup: 'fleet' });
 
-    const first = stack.core.firstConnect(stack.chain(device), stack.serverName);
+    const first = stack.core.firstConnect(stack.chain(device), stack.dataEndpoint);
     expect(first).toMatchObject({ accepted: false, stage: 'connect', reason: 'certificate-pending-activation', registered: true });
     await stack.core.idle();
 
     await expectProvisioned(device, 'HAPPY-1');
     const { thingGroups } = await stack.iot.send(new ListThingGroupsForThingCommand({ thingName: 'HAPPY-1' }));
     expect(thingGroups?.map((g) => g.groupName)).toEqual(['fleet']);
-    expect(stack.core.firstConnect(stack.chain(device), stack.serverName)).toMatchObject({ accepted: true });
+    expect(stack.core.firstConnect(stack.chain(device), stack.dataEndpoint)).toMatchObject({ accepted: true });
   });
 
   it('revokes a device that is not allow-listed and records why in the registry', async () => {
     const device = await stack.device('STRANGER-1');
-    stack.core.firstConnect(stack.chain(device), stack.serverName);
+    stack.core.firstConnect(stack.chain(device), stack.dataEndpoint);
     await stack.core.idle();
 
     expect(await stack.state(device)).toEqual({ status: 'REVOKED', things: [], policies: [] });
@@ -72,7 +72,7 @@ describe('JITR through the local IoT Core', () => {
       reason: 'device-not-allowlisted',
       certificateId: device.certificateId,
     });
-    expect(stack.core.firstConnect(stack.chain(device), stack.serverName)).toMatchObject({ accepted: false, reason: 'certificate-revoked' });
+    expect(stack.core.firstConnect(stack.chain(device), stack.dataEndpoint)).toMatchObject({ accepted: false, reason: 'certificate-revoked' });
   });
 
   it('handles each event delivered 5× concurrently: one thing, one attachment, ACTIVE, no error', async () => {
@@ -101,7 +101,7 @@ describe('JITR through the local IoT Core', () => {
   it('sends an event that keeps failing to the failure queue after two retries, and leaves the certificate inactive', async () => {
     // A thing type that does not exist makes CreateThing fail on every attempt.
     const device = await stack.device('BROKEN-1', { registry: 'allow', thingType: 'no-such-type' });
-    stack.core.firstConnect(stack.chain(device), stack.serverName);
+    stack.core.firstConnect(stack.chain(device), stack.dataEndpoint);
     await stack.core.idle();
 
     const failure = stack.core.failures.find(
@@ -130,7 +130,7 @@ describe('JITR through the local IoT Core', () => {
     const pending = new Set(devices);
     for (let round = 0; round < 40 && pending.size > 0; round++) {
       for (const device of pending) {
-        if (stack.core.firstConnect(stack.chain(device), stack.serverName).accepted) pending.delete(device);
+        if (stack.core.firstConnect(stack.chain(device), stack.dataEndpoint).accepted) pending.delete(device);
       }
       await stack.core.idle();
     }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { CreateProvisioningTemplateCommand, CreateProvisioningClaimCommand, DescribeCertificateCommand, DescribeThingCommand, ListThingGroupsForThingCommand, ListThingPrincipalsCommand } from '@aws-sdk/client-iot';
 import { connectOnce, runFleetDevice, runJitrDevice, type Endpoint, type Identity } from '../../local/sandbox/simulator';
 import type { KeyedCertificate } from '../../lib/pki';
@@ -16,11 +15,7 @@ let clockOffsetMs = 0;
 
 beforeAll(async () => {
   stack = await startLocalStack({ core: { mqtt: { port: 0 }, now: () => new Date(Date.now() + clockOffsetMs) } });
-  endpoint = {
-    host: stack.serverName,
-    port: stack.core.endpoints.mqtt!.port,
-    caPem: readFileSync(stack.core.endpoints.rootCaFile!, 'utf8'),
-  };
+  endpoint = stack.endpoint!;
 });
 
 afterAll(async () => {

@@ -131,7 +131,7 @@ describe('a burst of first connects under throttling, 5xx and a DynamoDB outage'
     /** Every device not in yet connects again (a pending certificate is re-announced), then the handlers run. */
     const reconnect = async () => {
       for (const device of pending) {
-        const result = stack.core.firstConnect(stack.chain(device), stack.serverName);
+        const result = stack.core.firstConnect(stack.chain(device), stack.dataEndpoint);
         if (result.accepted || result.reason === 'certificate-revoked') pending.delete(device);
       }
       await stack.core.idle();

@@ -1,15 +1,8 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import {
-  DescribeCertificateCommand,
-  DescribeEndpointCommand,
-  IoTClient,
-  ListCertificatesCommand,
-  ListThingPrincipalsCommand,
-  RegisterCACertificateCommand,
-} from '@aws-sdk/client-iot';
+import { DescribeCertificateCommand, type IoTClient, ListCertificatesCommand, ListThingPrincipalsCommand } from '@aws-sdk/client-iot';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
 import type { MqttClient } from 'mqtt';
@@ -17,15 +10,14 @@ import { requestReply } from '../../device/fleet-provisioning';
 import { connectOnce, runJitrDevice, type Endpoint, type Identity } from '../../local/sandbox/simulator';
 import { registeredEventOf } from '../../local/iot-core/device-gateway';
 import { splitPemChain } from '../../local/iot-core/pem';
-import { LocalIotCore } from '../../local/local-iot-core';
+import type { LocalIotCore } from '../../local/local-iot-core';
+import { startStackHarness, type StackHarness } from '../../local/stack-harness';
 import { loadStack, PROJECT_ROOT } from '../../lib/stack';
 import { createCa, createCsr, deviceChain, issueCertificate, type KeyedCertificate, type KeySpec, type Subject } from '../../lib/pki';
-import { createDocumentClient, createIotClient } from '../../shared/aws/clients';
-import { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
 import { loadEvent } from '../support/fixtures';
 import { signedFetch } from '../support/signed-fetch';
 import { captureHandlerLogs, findSecrets, type LogCapture } from './log-capture';
-import { deployStack, type DeployedStack } from '../../local/deploy-stack';
+import type { DeployedStack } from '../../local/deploy-stack';
 
 /**
  * The security matrix, end to end through the local IoT Core: devices over MQTT with mutual TLS, the HTTP
@@ -38,10 +30,11 @@ import { deployStack, type DeployedStack } from '../../local/deploy-stack';
  */
 
 const DAY = 86_400_000;
+let stack: StackHarness;
 let core: LocalIotCore;
 let deployed: DeployedStack;
 let iot: IoTClient;
-let registry: DynamoDeviceRegistry;
+let registry: StackHarness['registry'];
 let ca: KeyedCertificate;
 let strangerCa: KeyedCertificate;
 let endpoint: Endpoint;
@@ -54,19 +47,14 @@ const secrets = { privateKeys: [] as string[], tokens: [] as string[], bearer: [
 beforeAll(async () => {
   // Installed first: the function containers start on first use and inherit the pipes.
   logs = captureHandlerLogs();
-  core = await LocalIotCore.start({ lambdaTimeScale: 1_000, mqtt: { port: 0 } });
-  deployed = await deployStack(core, { environment: { POWERTOOLS_LOG_LEVEL: 'DEBUG' }, modules: await bundles() });
-  Object.assign(process.env, core.sdkEnvironment());
-  iot = createIotClient();
-  registry = new DynamoDeviceRegistry(createDocumentClient(), deployed.tableName);
-  ca = await createCa({ commonName: 'Security matrix CA' });
+  stack = await startStackHarness({
+    core: { lambdaTimeScale: 1_000, mqtt: { port: 0 } },
+    deploy: { environment: { POWERTOOLS_LOG_LEVEL: 'DEBUG' }, modules: await bundles() },
+  });
+  ({ core, deployed, iot, registry } = stack);
+  endpoint = stack.endpoint!;
+  ca = await stack.registerCa('Security matrix CA');
   strangerCa = await createCa({ commonName: 'Somebody else’s CA' });
-  await iot.send(new RegisterCACertificateCommand({ caCertificate: ca.certificatePem, certificateMode: 'SNI_ONLY', setAsActive: true, allowAutoRegistration: true }));
-  endpoint = {
-    host: (await iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }))).endpointAddress!,
-    port: core.endpoints.mqtt!.port,
-    caPem: readFileSync(core.endpoints.rootCaFile!, 'utf8'),
-  };
   api = core.endpoints.http!;
   // Every function's first container starts now, side by side: a cold start loads the TypeScript sources, and
   // a first request the SDK clients. The sample events change nothing here (their certificate and devices
@@ -105,8 +93,7 @@ const functionArn = (name: string) => `arn:aws:lambda:${core.endpoints.region}:$
 
 afterAll(async () => {
   logs?.stop();
-  iot?.destroy();
-  await core?.close();
+  await stack?.close();
   if (outdir) rmSync(outdir, { recursive: true, force: true });
 });
 

@@ -1,23 +1,18 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
-import { AttachPolicyCommand, CreateKeysAndCertificateCommand, CreatePolicyCommand, DescribeEndpointCommand, IoTClient } from '@aws-sdk/client-iot';
+import { AttachPolicyCommand, CreateKeysAndCertificateCommand, CreatePolicyCommand } from '@aws-sdk/client-iot';
 import type { MqttClient } from 'mqtt';
 import { main } from '../../cli/main';
 import { connectOnce, type Endpoint } from '../../device/mqtt-connection';
-import { LocalIotCore } from '../../local/local-iot-core';
-import { deployStack, type DeployedStack } from '../../local/deploy-stack';
+import { startStackHarness, type StackHarness } from '../../local/stack-harness';
 
 /**
- * The operator CLI against an in-process local IoT Core with MQTT and the credential provider on free
- * ports and the stack deployed; the CLI finds it through an endpoints file in a temporary directory, as it
- * finds `npm run emulator` through .local/endpoints.json.
+ * The operator CLI against the stack harness (local/stack-harness.ts) with MQTT and the credential provider
+ * on free ports; the CLI finds it through an endpoints file in a temporary directory, as it finds
+ * `npm run emulator` through .local/endpoints.json.
  */
-export interface CliStack {
-  core: LocalIotCore;
-  deployed: DeployedStack;
-  iot: IoTClient;
+export interface CliStack extends StackHarness {
   /** A fresh temporary directory, removed on close. */
   dir: string;
   /** `--local --endpoints-file <file>` */
@@ -26,26 +21,22 @@ export interface CliStack {
   cli(...args: string[]): Promise<{ code: number; out: string; err: string }>;
   /** An MQTT client allowed to receive every device's telemetry: what arrives, arrives here. */
   monitor(topicFilter: string): Promise<{ client: MqttClient; messages: Array<{ topic: string; payload: string }> }>;
-  close(): Promise<void>;
 }
 
 export async function startCliStack(): Promise<CliStack> {
+  // The CLI under test sets its own environment too (cli/target.ts: --local drops AWS_PROFILE, --region
+  // sets AWS_REGION): all of process.env is put back on close, not only what the harness set.
   const savedEnv = { ...process.env };
-  const core = await LocalIotCore.start({ mqtt: { port: 0 }, credentials: { port: 0 }, lambdaTimeScale: 1_000 });
-  const deployed = await deployStack(core, { environment: { POWERTOOLS_LOG_LEVEL: 'SILENT' } });
-  Object.assign(process.env, core.sdkEnvironment());
-  const iot = new IoTClient({});
+  const stack = await startStackHarness({ core: { mqtt: { port: 0 }, credentials: { port: 0 }, lambdaTimeScale: 1_000 } });
+  const { core, iot } = stack;
+  const endpoint = stack.endpoint!;
   const dir = mkdtempSync(join(tmpdir(), 'iot-cli-'));
   const endpointsFile = join(dir, 'endpoints.json');
   writeFileSync(endpointsFile, JSON.stringify(core.endpoints));
-  const { endpointAddress } = await iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }));
-  const endpoint: Endpoint = { host: endpointAddress!, port: core.endpoints.mqtt!.port, caPem: readFileSync(core.endpoints.rootCaFile!, 'utf8') };
   const clients: MqttClient[] = [];
   let monitors = 0;
   return {
-    core,
-    deployed,
-    iot,
+    ...stack,
     dir,
     local: ['--local', '--endpoints-file', endpointsFile],
     endpoint,
@@ -83,8 +74,7 @@ export async function startCliStack(): Promise<CliStack> {
     },
     async close() {
       for (const client of clients) client.end(true);
-      iot.destroy();
-      await core.close();
+      await stack.close();
       rmSync(dir, { recursive: true, force: true });
       process.env = savedEnv;
     },
