@@ -26,6 +26,16 @@ export interface LocalFunctionsOptions {
 // arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>] → without the qualifier
 const unqualified = (functionArn: string) => functionArn.split(':').slice(0, 7).join(':');
 
+/** A Lambda function as the local IoT Core runs it: its handler and Lambda's settings for async invocations. */
+export interface FunctionOptions {
+  functionName: string;
+  handler: LambdaHandler;
+  maximumRetryAttempts?: number;
+  maximumEventAgeSeconds?: number;
+  timeoutSeconds?: number;
+  accountId?: string;
+}
+
 export class LocalFunctions {
   readonly failures: FailureMessage[] = [];
   /** What each function returned, in completion order (async invocations discard it on AWS). */
@@ -37,14 +47,7 @@ export class LocalFunctions {
   constructor(private readonly options: LocalFunctionsOptions) {}
 
   /** Registers a Lambda function that topic rules can invoke. */
-  add(options: {
-    functionName: string;
-    handler: LambdaHandler;
-    maximumRetryAttempts?: number;
-    maximumEventAgeSeconds?: number;
-    timeoutSeconds?: number;
-    accountId?: string;
-  }): AsyncLambda {
+  add(options: FunctionOptions): AsyncLambda {
     const accountId = options.accountId ?? this.options.defaultAccountId;
     const functionArn = `arn:aws:lambda:${this.options.region}:${accountId}:function:${options.functionName}`;
     const lambda = new AsyncLambda({

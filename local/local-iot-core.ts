@@ -12,14 +12,14 @@ import { IotRegistry } from './iot-core/registry/iot-registry';
 import type { RuleEngine, TopicRule } from './iot-core/rules';
 import { TrafficControl, type FaultOptions, type TrafficOptions } from './iot-core/traffic';
 import { startDynamoDb, type DynamoDbOutageMode, type LocalDynamoDb } from './dynamodb';
-import type { AsyncLambda, LambdaHandler } from './lambda/async-lambda';
+import type { AsyncLambda } from './lambda/async-lambda';
 import type { WorkerRuntime } from './lambda/worker-runtime';
 import type { HttpRoute } from './http/http-api';
 import { HttpApiHost } from './http/http-api-host';
 import { LocalSqs } from './sqs/local-sqs';
 import { LocalS3 } from './s3/local-s3';
 import { ResponseReceiver } from './cloudformation/response-receiver';
-import { LocalFunctions, type FailureMessage } from './local-functions';
+import { LocalFunctions, type FailureMessage, type FunctionOptions } from './local-functions';
 import { cloudFormationResponses, localApi } from './local-api';
 import { sdkEnvironment, type LocalEndpoints } from '../lib/local-endpoints';
 
@@ -265,14 +265,7 @@ export class LocalIotCore {
   }
 
   /** Registers a Lambda function that topic rules can invoke. */
-  addFunction(options: {
-    functionName: string;
-    handler: LambdaHandler;
-    maximumRetryAttempts?: number;
-    maximumEventAgeSeconds?: number;
-    timeoutSeconds?: number;
-    accountId?: string;
-  }): AsyncLambda {
+  addFunction(options: FunctionOptions): AsyncLambda {
     return this.functions.add(options);
   }
 

@@ -25,7 +25,8 @@ export interface Finding {
 }
 
 type Json = unknown;
-interface Statement {
+/** A statement of an IAM (or IoT) policy document, as the template writes it. */
+export interface Statement {
   Sid?: string;
   Effect?: string;
   Action?: Json;
@@ -33,6 +34,7 @@ interface Statement {
   Resource?: Json;
   NotResource?: Json;
   Principal?: Json;
+  Condition?: Json;
 }
 interface Template {
   Resources?: Record<string, { Type: string; Properties?: Record<string, Json> }>;

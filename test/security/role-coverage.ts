@@ -1,6 +1,7 @@
 import namesModule = require('../../resources/names.cjs');
 import { evaluateIntrinsics } from '../../lib/stack';
 import { missingResourceTypes, SAMPLE, type IamReference } from './iam-reference';
+import type { Statement } from './policy-checker';
 
 /**
  * Does each function's role grant what its code sends, and does every grant do something? Checked against
@@ -19,15 +20,6 @@ import { missingResourceTypes, SAMPLE, type IamReference } from './iam-reference
  */
 
 type Json = unknown;
-interface Statement {
-  Sid?: string;
-  Effect?: string;
-  Action?: Json;
-  NotAction?: Json;
-  Resource?: Json;
-  NotResource?: Json;
-  Condition?: Json;
-}
 export interface Template {
   Resources: Record<string, { Type: string; Properties?: Record<string, Json> }>;
 }
