@@ -12,10 +12,11 @@ import { checkRoleCoverage, triggerGrants, type CoverageFinding, type FunctionCa
  * this test a missing permission would first show up as AccessDenied on AWS.
  *
  * A bundle holds every command of every adapter module it imports: an adapter that is one class with a
- * method per call (shared/aws/iot-directory.ts, provisioning-ledger.ts, device-registry.ts) puts all its
- * commands into each function that uses it, and this test then asks for grants of calls that function never
- * makes. The answer is to split the adapter by port (each bundle carries only what its function sends), not
- * to widen the role.
+ * method per call puts all its commands into each function that uses it, and this test then asks for grants
+ * of calls that function never makes. That is why handlers bind the per-call functions they use
+ * (shared/aws/bind-calls.ts) and no Lambda imports the adapter classes (iot-directory.ts, device-registry.ts,
+ * provisioning-ledger.ts, kept for the CLI and tests): a finding of that kind is answered by binding fewer
+ * calls, never by widening the role.
  */
 
 const P = 'arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}';
