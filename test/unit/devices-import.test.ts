@@ -1,7 +1,8 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { BatchGetCommand, BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { importRows, progressReporter, summaryLines } from '../../cli/devices-import';
-import { csvRecords, readImportRows } from '../../cli/import-rows';
+import { progressReporter } from '../../cli/devices-import';
+import { importRows, summaryLines } from '../../lib/import-devices';
+import { csvRecords, readImportRows } from '../../lib/import-rows';
 import { batchPutDevices, UnprocessedItemsError } from '../../shared/aws/registry/batch';
 import type { Table } from '../../shared/aws/table';
 
