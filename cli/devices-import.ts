@@ -59,7 +59,16 @@ export async function devicesImportCommand(
   const target = await useTarget(options);
   const table = { client: createDocumentClient(), tableName: target.registryTable };
   out(`importing ${checked.rows.length} devices from ${file} into ${target.registryTable} (${target.description})`);
-  const summary = await importRows(table, checked.rows, { onProgress: progressReporter(progress, 'import') });
+  let summary;
+  try {
+    summary = await importRows(table, checked.rows, { onProgress: progressReporter(progress, 'import') });
+  } catch (error) {
+    // Each batch is written whole or left for the re-run: what is written stays, and counts as unchanged then.
+    throw new CliError(`import stopped: ${(error as Error).name}: ${(error as Error).message}. The rows written so far stay; run the same command again to import the rest.`, {
+      exitCode: 1,
+      cause: error,
+    });
+  }
   for (const line of summaryLines(summary, checked.invalid)) out(line);
   return checked.invalid.length || summary.failed.length ? 1 : 0;
 }

@@ -2,6 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateThingGroupCommand } from '@aws-sdk/client-iot';
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { importRows } from '../../lib/import-devices';
+import { readImportRows } from '../../lib/import-rows';
+import { createDocumentClient } from '../../shared/aws/clients';
 import { devicesImportCommand } from '../../cli/devices-import';
 import { main } from '../../cli/main';
 import { issueCertificate } from '../../lib/pki';
@@ -86,6 +90,26 @@ describe('devices import into the local registry', () => {
     expect(result.out).toMatch(/^updated +2 \(1 stay blocked: OLD-BLOCKED\)$/m);
     expect(await stack.registry.get('OLD-BLOCKED')).toMatchObject({ status: 'blocked', thingGroup: 'factory' });
     expect(await stack.registry.get('OLD-BOUND')).toMatchObject({ status: 'allowed', thingGroup: 'factory', certificateId: 'f'.repeat(64), bindingState: 'bound' });
+  });
+
+  it('resumes an import that stopped half-way: the re-run writes only the rows the first run did not', async () => {
+    const { rows } = readImportRows(['deviceId', ...Array.from({ length: 300 }, (_, i) => `RESUME-${i}`)].join('\n'), 'csv');
+    const client = createDocumentClient();
+    const tableName = stack.deployed.tableName;
+    // The connection drops after four BatchWriteItem requests (100 rows).
+    let writes = 0;
+    const failing = {
+      send: (command: unknown) => {
+        if (command instanceof BatchWriteCommand && ++writes > 4) return Promise.reject(Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }));
+        return client.send(command as never);
+      },
+    };
+    await expect(importRows({ client: failing as never, tableName }, rows, { concurrency: 1 })).rejects.toThrow('socket hang up');
+
+    const resumed = await importRows({ client, tableName }, rows);
+    expect([resumed.unchanged.length, resumed.imported.length]).toEqual([100, 200]);
+    expect(await stack.registry.get('RESUME-299')).toMatchObject({ status: 'allowed' });
+    client.destroy();
   });
 
   it('is the CLI command `devices import`, which refuses a file it cannot tell the format of', async () => {
