@@ -27,10 +27,12 @@ import type { ImportRow, InvalidRow } from './import-rows';
  *   touches the binding or the history and never changes a status (a blocked device stays blocked; only an
  *   entry without a decision becomes allowed). A row without a key keeps the entry's pin.
  *
- * BatchWriteItem takes no condition: a device whose first entry a flow writes between the read and the put
- * (a rejection record, or — in `ca` mode only — a claim) is overwritten by the import's entry. Factory
- * devices have not connected yet, and a claim overwritten this way leaves the certificate unbound in the
- * registry (the device then takes a new one), never a second binding.
+ * BatchWriteItem takes no condition, so a new row's put replaces whatever a flow wrote for that device
+ * between the read and the put (milliseconds). In `allowlist` mode (the default) a device without an entry is
+ * only refused, and what the put replaces is that refusal's record. In `ca` mode it could be the claim of a
+ * certificate being provisioned at that moment: that claim is lost, and the flow's later conditional writes
+ * fail. Factory devices are imported before they first connect, which is why a conditional write per row
+ * (25 times the requests) is not paid for this window.
  */
 
 export interface ImportOptions {
