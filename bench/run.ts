@@ -5,13 +5,14 @@ import { cpus } from 'node:os';
 import { coldStartMarkdown, measureColdStart, type ColdStartResult } from './cold-start';
 import { runBurst, WORKFLOW_CALLS, type BurstResult } from './burst';
 import { measureHookLatency, type HookLatencyResult } from './hook-latency';
+import { importMarkdown, measureImport, type ImportBenchResult } from './import';
 
 /**
  * `npm run bench`: cold start, the first-connect burst (ours vs. seed 001's handler) and the hook's latency,
  * all measured in this one run, written to bench/results/latest.md with a chart (bench/results/burst.svg).
  *
  * Options: --devices=N (2000), --time-scale=K (2; see the burst section of the report for why not more), --concurrency=C (the JITR function's concurrency, 10),
- * --cold-runs=R (20), --hook-invocations=H (1000), --only=cold,burst,hook; --long also runs the reliability,
+ * --cold-runs=R (20), --hook-invocations=H (1000), --import-rows=N (50000), --only=cold,burst,hook,import; --long also runs the reliability,
  * fuzz and security suites in their long variant (SUITES=long: 12,000 fuzz inputs per handler, 10× the
  * stacks and events of `npm test`) and adds their outcome to the report.
  */
@@ -197,6 +198,22 @@ async function main(): Promise<void> {
     hook = await measureHookLatency({ invocations: arg('hook-invocations', 1000), onProgress: log });
     sections.push('', '## Pre-provisioning hook latency', '', 'The built hook in a Lambda-like container (worker thread), called as AWS IoT calls it; half the serials allow-listed. Latency includes the container round trip.', '', hookMarkdown(hook));
   }
+  let imported: ImportBenchResult | undefined;
+  if (wants('import')) {
+    const rows = arg('import-rows', 50_000);
+    log(`devices import: ${rows} CSV rows into local DynamoDB, then the same file again…`);
+    imported = await measureImport({ rows, onProgress: log });
+    sections.push(
+      '',
+      '## Factory import (`devices import`)',
+      '',
+      `A CSV of ${rows} rows (thing group, two attributes and a pinned key fingerprint each) checked and imported into the stack's registry table on local ` +
+        'DynamoDB (dynalite, in this process), then imported again: BatchGetItem (100 keys) to find what is new, BatchWriteItem (25 items, 8 in flight) for it; ' +
+        'the re-run only reads. `npx tsx bench/run.ts --only=import` measures this section alone.',
+      '',
+      importMarkdown(imported),
+    );
+  }
   if (wants('long')) {
     log('long suites: reliability, fuzz and security with SUITES=long (jest)…');
     const suiteStarted = performance.now();
@@ -233,6 +250,7 @@ async function main(): Promise<void> {
   for (const b of bursts) {
     log(`burst ${b.handler}: ${b.active}/${b.devices} ACTIVE, lost ${b.lost}, stuck ${b.stuckPending}, rate ${b.ratePerSecond.toFixed(2)}/s = ${(b.ratePerSecond / b.bindingQuota.perSecond).toFixed(2)} of ${b.bindingQuota.perSecond}/s, ${b.callsPerDevice.toFixed(2)} IoT calls/device`);
   }
+  if (imported) log(`import: ${imported.rows} rows in ${imported.importSeconds.toFixed(1)} s = ${imported.rowsPerSecond.toFixed(0)} rows/s; re-run ${imported.rerunRowsPerSecond.toFixed(0)} rows/s, ${imported.unchanged} unchanged`);
   if (hook) log(`hook: p50 ${hook.p50Ms.toFixed(1)} ms, p99 ${hook.p99Ms.toFixed(1)} ms; stalled registry: false in ≤ ${hook.stalled.maxMs.toFixed(0)} ms`);
   log(`report: bench/results/latest.md (${totalSeconds.toFixed(0)} s)`);
 }

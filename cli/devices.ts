@@ -38,6 +38,7 @@ export function describeEntry(entry: DeviceEntry): string {
   if (entry.thingGroup) lines.push(`thing group   ${entry.thingGroup}`);
   if (entry.thingType) lines.push(`thing type    ${entry.thingType}`);
   if (entry.attributes) lines.push(`attributes    ${Object.entries(entry.attributes).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  if (entry.pinnedKeySha256) lines.push(`pinned key    sha256 ${entry.pinnedKeySha256} (only a certificate or CSR with this key provisions it)`);
   if (entry.certificateId) {
     lines.push(`certificate   ${entry.certificateId} (${entry.bindingState ?? 'unknown'})`);
     if (entry.thingName) lines.push(`thing         ${entry.thingName}`);

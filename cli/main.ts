@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { caCreate, caRegister } from './ca';
 import { deviceConnect, deviceCredentials, deviceIssue, deviceProvision } from './device';
 import { devicesCommand } from './devices';
+import { devicesImportCommand } from './devices-import';
 import { localCommand } from './local';
 import { CliError } from './target';
 import { vendCommand } from './vend';
@@ -153,6 +154,16 @@ const COMMANDS: Record<string, CommandSpec> = {
     options: ['json', 'table', 'thing-group', 'thing-type', 'attribute', 'reprovision', ...TARGET],
     positionals: { min: 0, max: 1 },
   },
+  'devices import': {
+    usage: `devices import <file> [--format csv|ndjson]
+    a factory batch into the registry, allow-listed: CSV (header deviceId[,thingGroup][,thingType][,attr.<name>]...
+    [,publicKey|,publicKeySha256]) or NDJSON ({"deviceId":…,"attributes":{…},"publicKeySha256":…}). A key pins the
+    device: only a certificate or CSR with that key provisions it. Every row is checked first; invalid rows are
+    reported by line and not written. Re-running a file writes nothing new ("unchanged"); an existing entry keeps
+    its status and binding. Format from the extension (.csv, .ndjson, .jsonl) unless --format.`,
+    options: ['format', 'table', ...TARGET],
+    positionals: { min: 1, max: 1 },
+  },
   'local token': {
     usage: `local token <username> [--ttl seconds]
     a JWT for the local HTTP API (npm run emulator).`,
@@ -192,7 +203,7 @@ function findCommand(words: string[]): string | undefined {
 const GROUPS: Record<string, string> = {
   ca: 'ca create|register',
   device: 'device issue|connect|provision|credentials',
-  devices: 'devices allow|block|show',
+  devices: 'devices allow|block|show|import',
   local: 'local token',
 };
 
@@ -315,6 +326,8 @@ export async function main(argv: string[], out: (line: string) => void = console
           },
           out,
         );
+      case 'devices import':
+        return await devicesImportCommand(args[0], { ...target, ...(str('format') ? { format: str('format') } : {}) }, out);
       case 'local token': {
         const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
         if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) throw new CliError('--ttl must be a whole number of seconds');

@@ -116,6 +116,7 @@ export async function boundCertificateOf(
 
 export async function admitDevice(candidate: Candidate, rules: AdmissionRules, deps: AdmissionDeps, now: Date, step?: FlowStep): Promise<Admission> {
   let deviceId = candidate.deviceId;
+  let candidateKeySha256: string | undefined;
   if (candidate.pem) {
     const facts = factsOf(candidate.pem);
     if ('admitted' in facts) return deviceId === undefined ? facts : { ...facts, deviceId };
@@ -134,6 +135,7 @@ export async function admitDevice(candidate: Candidate, rules: AdmissionRules, d
     );
     if (!decision.admitted) return decision;
     deviceId = decision.deviceId;
+    candidateKeySha256 = facts.publicKeySha256;
   }
   if (deviceId === undefined) throw new Error('admitDevice: the candidate names no device (no deviceId and no PEM)');
 
@@ -144,7 +146,7 @@ export async function admitDevice(candidate: Candidate, rules: AdmissionRules, d
 
   const bound = await boundCertificateOf(entry, certificateId, deps.iot);
   const decision = checkDevice(
-    { deviceId, certificateId: certificateId ?? '', entry, bound, staleClaimBefore: new Date(now.getTime() - rules.staleClaimMs) },
+    { deviceId, certificateId: certificateId ?? '', candidateKeySha256, entry, bound, staleClaimBefore: new Date(now.getTime() - rules.staleClaimMs) },
     rules,
   );
   if (!decision.admitted) return decision;

@@ -95,7 +95,8 @@ export function checkValidityAndKey(certificate: CertificateFacts, now: Date): R
 export type CertificateRule = 'ca' | 'validity' | 'key' | 'subject';
 
 /** What a certificate shows (a CSR has no validity window). */
-export type CandidateFacts = Pick<CertificateFacts, 'subject' | 'key'> & Partial<Pick<CertificateFacts, 'notBefore' | 'notAfter'>>;
+export type CandidateFacts = Pick<CertificateFacts, 'subject' | 'key' | 'publicKeySha256'> &
+  Partial<Pick<CertificateFacts, 'notBefore' | 'notAfter'>>;
 
 /**
  * Checks the certificate against `rules`, in order. The device is the one the request names (`deviceId`),
@@ -171,11 +172,29 @@ export type DeviceDecision =
     }
   | Rejection;
 
-/** Checks what the registry decides: blocked, allow-listed, and whether another certificate holds the device. */
+/**
+ * The factory's key pin: a device whose entry pins a key (`pinnedKeySha256`) is only that key's, so a copied
+ * serial or a stolen claim with another key cannot become it. `candidateKeySha256` is the fingerprint of the
+ * certificate's or CSR's key; undefined when there is none yet (vending without a CSR: AWS IoT would make
+ * the key, which cannot be the pinned one). An entry without a pin admits any key, as before.
+ */
+export function keyPinRejection(entry: DeviceEntry | undefined, candidateKeySha256: string | undefined): 'key-not-pinned' | undefined {
+  if (entry?.pinnedKeySha256 === undefined) return undefined;
+  return candidateKeySha256?.toLowerCase() === entry.pinnedKeySha256 ? undefined : 'key-not-pinned';
+}
+
+/**
+ * Checks what the registry decides, in this order: blocked, allow-listed, the pinned key, and whether
+ * another certificate holds the device. The pin comes after the operator's decisions (a blocked or unlisted
+ * device is refused for that, whatever its key) and before the binding: a certificate with another key is not
+ * this device, so it learns nothing of the binding and can never take over a stale claim.
+ */
 export function checkDevice(
   input: {
     deviceId: string;
     certificateId: string;
+    /** The fingerprint of the candidate's key; undefined when AWS IoT is yet to make the key. */
+    candidateKeySha256?: string | undefined;
     entry: DeviceEntry | undefined;
     bound: BoundCertificate | undefined;
     /** A claim by a still-pending certificate older than this is abandoned and may be taken over. */
@@ -188,6 +207,8 @@ export function checkDevice(
   if (policy.mode === 'allowlist' && entry?.status !== 'allowed') {
     return { admitted: false, reason: 'device-not-allowlisted', deviceId };
   }
+  const pinReason = keyPinRejection(entry, input.candidateKeySha256);
+  if (pinReason) return { admitted: false, reason: pinReason, deviceId };
   if (!bound || bound.certificateId === input.certificateId) return { admitted: true, retirePrevious: false };
 
   if (bound.status === 'ACTIVE') {

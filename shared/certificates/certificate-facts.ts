@@ -1,4 +1,4 @@
-import { X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { readCertificateFields } from './der';
 
 export type PublicKeyFacts =
@@ -11,6 +11,8 @@ export interface CertificateFacts {
   notBefore: Date;
   notAfter: Date;
   key: PublicKeyFacts;
+  /** The key's fingerprint (`publicKeySha256Of`): what a registry entry's pinned key is compared with. */
+  publicKeySha256: string;
   /** Subject attribute values by name; only the names admission uses are kept. */
   subject: { commonName: string[]; serialNumber: string[] };
 }
@@ -34,6 +36,14 @@ export function keyFactsOf(key: KeyObject): PublicKeyFacts {
   return { type: 'other', name: key.asymmetricKeyType ?? 'unknown' };
 }
 
+/**
+ * The lower-case hex SHA-256 of the key's DER SubjectPublicKeyInfo — the same for the key's PEM, a CSR
+ * and every certificate made for it (`openssl pkey -pubin -outform DER | openssl dgst -sha256`).
+ */
+export function publicKeySha256Of(key: KeyObject): string {
+  return createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex');
+}
+
 /** Parses the first certificate of a PEM and returns its admission-relevant facts. */
 export function readCertificateFacts(pem: string): CertificateFacts {
   let certificate: X509Certificate;
@@ -50,6 +60,7 @@ export function readCertificateFacts(pem: string): CertificateFacts {
       notBefore: fields.notBefore,
       notAfter: fields.notAfter,
       key: keyFactsOf(certificate.publicKey),
+      publicKeySha256: publicKeySha256Of(certificate.publicKey),
       subject: { commonName: valuesOf(OID.commonName), serialNumber: valuesOf(OID.serialNumber) },
     };
   } catch (error) {

@@ -1,5 +1,5 @@
 import { createPublicKey, verify } from 'node:crypto';
-import { keyFactsOf, type CertificateFacts, type PublicKeyFacts } from './certificate-facts';
+import { keyFactsOf, publicKeySha256Of, type CertificateFacts } from './certificate-facts';
 import { DerError, readCsrFields } from './der';
 
 /**
@@ -7,10 +7,7 @@ import { DerError, readCsrFields } from './der';
  * its key (type and size), and whether its self-signature verifies (proof the requester holds the key).
  */
 
-export interface CsrFacts {
-  subject: CertificateFacts['subject'];
-  key: PublicKeyFacts;
-}
+export type CsrFacts = Pick<CertificateFacts, 'subject' | 'key' | 'publicKeySha256'>;
 
 export class CsrUnreadableError extends Error {
   override name = 'CsrUnreadableError';
@@ -42,6 +39,7 @@ export function readCsrFacts(pem: string): CsrFacts {
     return {
       subject: { commonName: valuesOf(OID.commonName), serialNumber: valuesOf(OID.serialNumber) },
       key: keyFactsOf(publicKey),
+      publicKeySha256: publicKeySha256Of(publicKey),
     };
   } catch (error) {
     if (error instanceof CsrUnreadableError) throw error;

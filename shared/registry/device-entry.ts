@@ -18,6 +18,8 @@ export const rejectionReasonSchema = z.enum([
   'device-blocked',
   'device-not-allowlisted',
   'device-already-bound',
+  // a key pinned at the factory (`pinnedKeySha256`)
+  'key-not-pinned',
   // certificate vending (a CSR)
   'csr-unreadable',
   'csr-subject-mismatch',
@@ -42,6 +44,9 @@ export type DeviceAttributes = z.infer<typeof deviceAttributesSchema>;
 
 const name = z.string().check(z.minLength(1), z.maxLength(128));
 
+/** A key fingerprint as the registry keeps it: 64 lower-case hex digits. */
+export const KEY_SHA256_PATTERN = /^[0-9a-f]{64}$/;
+
 /**
  * One item of the device registry table, keyed by device id (= thing name).
  * `status` is absent for devices the registry has only seen (a rejection recorded before any operator
@@ -53,6 +58,12 @@ export const deviceEntrySchema = z.looseObject({
   thingGroup: z.optional(name),
   thingType: z.optional(name),
   attributes: z.optional(deviceAttributesSchema),
+  /**
+   * The device's key, recorded at the factory (`devices import`): the lower-case hex SHA-256 of its DER
+   * SubjectPublicKeyInfo. When present, only a certificate or CSR with this key can become the device's
+   * identity (`key-not-pinned`); absent, any key may (as before pinning existed).
+   */
+  pinnedKeySha256: z.optional(z.string().check(z.regex(KEY_SHA256_PATTERN, 'must be 64 lower-case hex digits'))),
   /** The certificate the device is bound to: claimed while provisioning runs, bound once ACTIVE. */
   certificateId: z.optional(z.string()),
   bindingState: z.optional(z.enum(['claimed', 'bound'])),

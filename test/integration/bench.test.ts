@@ -1,6 +1,7 @@
 import { runBurst, sustainedRate, bindingQuota, WORKFLOW_CALLS } from '../../bench/burst';
 import { bundleComposition } from '../../bench/bundle';
 import { measureHookLatency } from '../../bench/hook-latency';
+import { importMarkdown, measureImport } from '../../bench/import';
 
 /**
  * `npm run bench` in miniature: the same code paths on a few devices, so that a broken bench fails here and
@@ -52,6 +53,15 @@ describe('hook latency', () => {
     expect(result.stalled).toMatchObject({ invocations: 2, allowed: 0 });
     expect(result.stalled.maxMs).toBeLessThan(5_000);
     expect(result.parts.dynamoRead.p50Ms).toBeGreaterThan(0);
+  });
+});
+
+describe('factory import', () => {
+  it('imports every row, then finds every row unchanged', async () => {
+    const result = await measureImport({ rows: 300 });
+    expect(result).toMatchObject({ rows: 300, imported: 300, unchanged: 300 });
+    expect(result.rowsPerSecond).toBeGreaterThan(0);
+    expect(importMarkdown(result)).toContain('| 300 |');
   });
 });
 

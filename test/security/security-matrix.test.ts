@@ -14,6 +14,8 @@ import type { LocalIotCore } from '../../local/local-iot-core';
 import { startStackHarness, type StackHarness } from '../../local/stack-harness';
 import { loadStack, PROJECT_ROOT } from '../../lib/stack';
 import { createCa, createCsr, deviceChain, issueCertificate, type KeyedCertificate, type KeySpec, type Subject } from '../../lib/pki';
+import { importRows } from '../../lib/import-devices';
+import { createDocumentClient } from '../../shared/aws/clients';
 import { loadEvent } from '../support/fixtures';
 import { signedFetch } from '../support/signed-fetch';
 import { captureHandlerLogs, findSecrets, type LogCapture } from './log-capture';
@@ -313,6 +315,17 @@ const thingPrincipals = async (thingName: string) => {
   }
 };
 
+/** Allow-lists the device with a key pinned that no attempt holds: what `devices import` records from the factory. */
+async function pinAnotherKey(deviceId: string): Promise<void> {
+  const client = createDocumentClient();
+  try {
+    const summary = await importRows({ client, tableName: deployed.tableName }, [{ line: 1, deviceId, pinnedKeySha256: randomBytes(32).toString('hex') }]);
+    expect(summary.imported).toEqual([deviceId]);
+  } finally {
+    client.destroy();
+  }
+}
+
 // ---- the matrix ----
 
 interface Row {
@@ -355,6 +368,15 @@ const matrix: Row[] = [
   { flow: 'JITR', attempt: 'RSA-1024 key', run: () => jitrAttempt({ subject: { serialNumber: 'SEC-JITR-1024' }, keySpec: 'rsa-1024', registry: 'allow' }), expected: refusedAndRevoked('key-too-weak') },
   { flow: 'JITR', attempt: 'blocked', run: () => jitrAttempt({ subject: { serialNumber: 'SEC-JITR-BLOCKED' }, registry: 'block' }), expected: refusedAndRevoked('device-blocked') },
   { flow: 'JITR', attempt: 'not allow-listed', run: () => jitrAttempt({ subject: { serialNumber: 'SEC-JITR-STRANGER' } }), expected: refusedAndRevoked('device-not-allowlisted') },
+  {
+    flow: 'JITR',
+    attempt: 'copied serial of a device with a pinned key, another key',
+    run: async () => {
+      await pinAnotherKey('SEC-JITR-PINNED');
+      return jitrAttempt({ subject: { serialNumber: 'SEC-JITR-PINNED' } });
+    },
+    expected: refusedAndRevoked('key-not-pinned'),
+  },
   {
     flow: 'JITR',
     attempt: 'no device id',
@@ -402,6 +424,26 @@ const matrix: Row[] = [
     expected: { refusal: 'HTTP 403', reason: 'device-blocked', certificate: 'none minted' },
   },
   { flow: 'vending', attempt: 'not allow-listed', run: () => vendingAttempt('SEC-VEND-STRANGER', {}), expected: { refusal: 'HTTP 403', reason: 'device-not-allowlisted', certificate: 'none minted' } },
+  {
+    flow: 'vending',
+    attempt: 'pinned key, no CSR (AWS IoT would make the key)',
+    run: async () => {
+      await pinAnotherKey('SEC-VEND-PINNED');
+      return vendingAttempt('SEC-VEND-PINNED', {});
+    },
+    expected: { refusal: 'HTTP 403', reason: 'key-not-pinned', certificate: 'none minted' },
+  },
+  {
+    flow: 'vending',
+    attempt: 'pinned key, CSR with another key',
+    run: async () => {
+      await pinAnotherKey('SEC-VEND-PINNED-CSR');
+      const csr = await createCsr({ serialNumber: 'SEC-VEND-PINNED-CSR' });
+      secrets.privateKeys.push(csr.privateKeyPem);
+      return vendingAttempt('SEC-VEND-PINNED-CSR', { csr: csr.csrPem });
+    },
+    expected: { refusal: 'HTTP 403', reason: 'key-not-pinned', certificate: 'none minted' },
+  },
 
   // Trusted-user claims: only a verified user gets a claim.
   { flow: 'claims', attempt: 'unauthenticated call (no token)', run: () => claimAttempt(), expected: { refusal: 'HTTP 401', certificate: 'none minted' } },
@@ -447,6 +489,15 @@ const matrix: Row[] = [
       return fleetAttempt('SEC-FLEET-BLOCKED');
     },
     expected: { refusal: 'RegisterThing AccessDenied', reason: 'device-blocked', certificate: 'PENDING_ACTIVATION', connects: false },
+  },
+  {
+    flow: 'fleet',
+    attempt: 'serial with a pinned key, certificate with another key',
+    run: async () => {
+      await pinAnotherKey('SEC-FLEET-PINNED');
+      return fleetAttempt('SEC-FLEET-PINNED');
+    },
+    expected: { refusal: 'RegisterThing AccessDenied', reason: 'key-not-pinned', certificate: 'PENDING_ACTIVATION', connects: false },
   },
   { flow: 'fleet', attempt: 'serial not allow-listed', run: () => fleetAttempt('SEC-FLEET-STRANGER'), expected: { refusal: 'RegisterThing AccessDenied', reason: 'device-not-allowlisted', certificate: 'PENDING_ACTIVATION', connects: false } },
   {

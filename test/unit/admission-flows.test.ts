@@ -8,6 +8,8 @@ import type { ProvisioningDecision } from '../../shared/provisioning/ledger-port
 import type { Log } from '../../shared/log';
 import type { ClaimResult, DeviceRegistry } from '../../shared/registry/ports';
 import type { DeviceEntry } from '../../shared/registry/device-entry';
+import { readCertificateFacts } from '../../shared/certificates/certificate-facts';
+import { readCsrFacts } from '../../shared/certificates/csr';
 import { loadEvent } from '../support/fixtures';
 import { arnOf } from '../support/handlers';
 
@@ -70,7 +72,9 @@ class World {
     },
     describeEndpoint: async (type) => `${type}.example`,
     createKeysAndCertificate: async () => {
-      throw new Error('not used');
+      const certificateId = String(++this.minted).padStart(64, 'd');
+      this.certificates.set(certificateId, { status: 'INACTIVE', pem: '' });
+      return { certificateId, certificateArn: arnOf(certificateId), certificatePem: '', privateKey: 'generated', publicKey: 'generated' };
     },
     createCertificateFromCsr: async () => {
       const certificateId = String(++this.minted).padStart(64, 'd');
@@ -107,7 +111,7 @@ type Flow = 'jitr' | 'hook' | 'vending';
 const now = () => new Date();
 
 /** Runs one flow for the device with a certificate (or CSR) of `facts`, and says what it decided. */
-async function decide(flow: Flow, world: World, facts: Facts, mode: AdmissionMode): Promise<string> {
+async function decide(flow: Flow, world: World, facts: Facts, mode: AdmissionMode, options: { withoutCsr?: boolean } = {}): Promise<string> {
   const { certificate, csrPem } = keyed.get(facts)!;
   if (flow === 'jitr') {
     world.certificates.set(certificate.certificateId, { status: 'PENDING_ACTIVATION', pem: certificate.certificatePem, caCertificateId: ca.certificateId });
@@ -152,7 +156,7 @@ async function decide(flow: Flow, world: World, facts: Facts, mode: AdmissionMod
     return answer.allowProvisioning ? 'admitted' : (world.decisions.at(-1)?.reason ?? 'no reason recorded');
   }
   const outcome = await vendCertificate(
-    { deviceId: DEVICE, csrPem, rotate: false },
+    { deviceId: DEVICE, ...(options.withoutCsr ? {} : { csrPem }), rotate: false },
     {
       iot: world.iot,
       registry: world.registry,
@@ -230,5 +234,51 @@ describe('where the flows differ by design', () => {
   ])('JITR and the hook refuse %s alike; vending has no certificate to check (a CSR has no validity window)', async (_, facts, expected) => {
     const decided = await Promise.all(FLOWS.map((flow) => decide(flow, worldWith({ entry: { status: 'allowed' } }), facts, 'allowlist')));
     expect(Object.fromEntries(FLOWS.map((flow, i) => [flow, decided[i]]))).toEqual({ jitr: expected, hook: expected, vending: 'admitted' });
+  });
+});
+
+describe('the three flows honour a key pinned at the factory alike', () => {
+  /** The fingerprint of the key the flow presents: JITR's and the hook's certificate, vending's CSR. */
+  const keyOf = (flow: Flow, facts: Facts) =>
+    flow === 'vending' ? readCsrFacts(keyed.get(facts)!.csrPem).publicKeySha256 : readCertificateFacts(keyed.get(facts)!.certificate.certificatePem).publicKeySha256;
+  const pinned = (flow: Flow, pin: 'its key' | 'another key' | 'no pin', mode: AdmissionMode) => {
+    const pinnedKeySha256 = pin === 'its key' ? keyOf(flow, 'ec-p256') : pin === 'another key' ? keyOf(flow, 'rsa-1024') : undefined;
+    return worldWith({ entry: { status: 'allowed', ...(pinnedKeySha256 ? { pinnedKeySha256 } : {}) } });
+  };
+
+  it.each<[string, 'its key' | 'another key' | 'no pin', AdmissionMode, string]>([
+    ['admits the key the entry pins', 'its key', 'allowlist', 'admitted'],
+    ['refuses another key than the one the entry pins', 'another key', 'allowlist', 'key-not-pinned'],
+    ['refuses another key in ca mode too', 'another key', 'ca', 'key-not-pinned'],
+    ['admits any key of an entry without a pin, as before', 'no pin', 'allowlist', 'admitted'],
+  ])('%s (%s, %s mode)', async (_, pin, mode, expected) => {
+    const decided = await Promise.all(FLOWS.map((flow) => decide(flow, pinned(flow, pin, mode), 'ec-p256', mode)));
+    expect(Object.fromEntries(FLOWS.map((flow, i) => [flow, decided[i]]))).toEqual({ jitr: expected, hook: expected, vending: expected });
+  });
+
+  it('refuses a vend without a CSR for a pinned device: the key AWS IoT would make cannot be the pinned one', async () => {
+    const world = pinned('vending', 'its key', 'allowlist');
+    expect(await decide('vending', world, 'ec-p256', 'allowlist', { withoutCsr: true })).toBe('key-not-pinned');
+    expect(world.minted).toBe(0);
+  });
+
+  it('still vends without a CSR for a device without a pin', async () => {
+    expect(await decide('vending', pinned('vending', 'no pin', 'allowlist'), 'ec-p256', 'allowlist', { withoutCsr: true })).toBe('admitted');
+  });
+
+  it('decides the pin after the operator: a blocked device with another key is refused as blocked', async () => {
+    const decided = await Promise.all(
+      FLOWS.map((flow) => decide(flow, worldWith({ entry: { status: 'blocked', pinnedKeySha256: keyOf(flow, 'rsa-1024') } }), 'ec-p256', 'ca')),
+    );
+    expect(decided).toEqual(['device-blocked', 'device-blocked', 'device-blocked']);
+  });
+
+  it('decides the pin before the binding: another key is refused for its key even when the device is bound', async () => {
+    const decided = await Promise.all(
+      FLOWS.map((flow) =>
+        decide(flow, worldWith({ entry: { ...bound('bound'), pinnedKeySha256: keyOf(flow, 'rsa-1024') }, other: { status: 'ACTIVE' } }), 'ec-p256', 'allowlist'),
+      ),
+    );
+    expect(decided).toEqual(['key-not-pinned', 'key-not-pinned', 'key-not-pinned']);
   });
 });

@@ -24,6 +24,7 @@ const certificate = (overrides: Partial<CertificateFacts> = {}): CertificateFact
   notBefore: new Date('2026-01-01T00:00:00Z'),
   notAfter: new Date('2027-01-01T00:00:00Z'),
   key: { type: 'ec', curve: 'P-256' },
+  publicKeySha256: 'a'.repeat(64),
   subject: { commonName: ['ValidDevice'], serialNumber: ['DEVICE123456'] },
   ...overrides,
 });
