@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { caCreate, caRegister } from './ca';
 import { deviceConnect, deviceCredentials, deviceIssue, deviceProvision } from './device';
 import { devicesCommand } from './devices';
+import { devicesWhy } from './devices-why';
 import { localCommand } from './local';
 import { CliError } from './target';
 import { vendCommand } from './vend';
@@ -25,6 +26,8 @@ const OPTIONS = {
   attribute: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   reprovision: { type: 'boolean' },
+  certificate: { type: 'string' },
+  'failure-queue-url': { type: 'string' },
   // local
   ttl: { type: 'string' },
   // files
@@ -153,6 +156,16 @@ const COMMANDS: Record<string, CommandSpec> = {
     options: ['json', 'table', 'thing-group', 'thing-type', 'attribute', 'reprovision', ...TARGET],
     positionals: { min: 0, max: 1 },
   },
+  'devices why': {
+    usage: `devices why [<deviceId>] [--certificate <id|device.crt>] [--failure-queue-url URL] [--json]
+    why the device cannot connect: the registry entry and its last decisions, the certificate in AWS IoT
+    (status, thing, policies, validity), its CA, and the failure queue's messages about it, joined into one
+    diagnosis with its fix. --certificate: a certificate id (SHA-256 of the DER) or a PEM file (a chain file
+    also names the CA); needed when the device was never bound or refused. The failure queue is read without
+    consuming it (best-effort); on AWS it is found by name, or pass the stack's ProvisioningFailureQueueUrl.`,
+    options: ['certificate', 'failure-queue-url', 'json', 'table', ...TARGET],
+    positionals: { min: 0, max: 1 },
+  },
   'local token': {
     usage: `local token <username> [--ttl seconds]
     a JWT for the local HTTP API (npm run emulator).`,
@@ -192,7 +205,7 @@ function findCommand(words: string[]): string | undefined {
 const GROUPS: Record<string, string> = {
   ca: 'ca create|register',
   device: 'device issue|connect|provision|credentials',
-  devices: 'devices allow|block|show',
+  devices: 'devices allow|block|show|why',
   local: 'local token',
 };
 
@@ -315,6 +328,8 @@ export async function main(argv: string[], out: (line: string) => void = console
           },
           out,
         );
+      case 'devices why':
+        return await devicesWhy(args[0], { ...target, certificate: str('certificate'), failureQueueUrl: str('failure-queue-url'), json: values.json }, out);
       case 'local token': {
         const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
         if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) throw new CliError('--ttl must be a whole number of seconds');
