@@ -1,33 +1,14 @@
 import { ListQueuesCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { LocalEndpoints } from '../lib/local-endpoints';
 import type { QueuedFailure } from '../shared/diagnosis/failure-messages';
 import type { DiagnosisPorts } from '../shared/diagnosis/gather-facts';
 import { CliError } from './target';
 
 /**
- * The stack's failure queue as `devices why` reads it, without consuming it: on AWS the SQS queue of the
- * stack (its ProvisioningFailureQueueUrl output), in the local IoT Core its failure queue (`core.failures`,
- * GET /_local/failures of the control plane, found through the endpoints file like everything else).
+ * The stack's failure queue as `devices why` reads it on AWS, without consuming it: the SQS queue of the
+ * stack (its ProvisioningFailureQueueUrl output). With --local: lib/local-failure-queue.ts.
  */
 
 type FailureQueue = DiagnosisPorts['failureQueue'];
-
-/** The local IoT Core's failure queue, each message shaped as its AWS producer writes it. */
-export function localFailureQueue(endpoints: LocalEndpoints): FailureQueue {
-  return {
-    async peek() {
-      const response = await fetch(`${endpoints.iot}/_local/failures`, { signal: AbortSignal.timeout(5_000) });
-      if (!response.ok) throw new Error(`GET /_local/failures answered HTTP ${response.status}`);
-      const { messages } = (await response.json()) as { messages: Array<Record<string, unknown>> };
-      return messages.map((m): QueuedFailure => {
-        // A Lambda on-failure record is the message body on AWS; a dead-lettered message keeps its body.
-        if (m.source === 'lambda') return { body: JSON.stringify(m.record) };
-        if (m.source === 'sqs') return { body: String(m.body ?? '') };
-        return { body: JSON.stringify({ ruleName: m.ruleName, failures: [{ errorMessage: m.error }] }) };
-      });
-    },
-  };
-}
 
 // Short polling samples a subset of SQS's servers, so a few receives see more of a small queue; each is one
 // request (priced per million). Bounded: a failure queue of thousands is a finding of its own.
