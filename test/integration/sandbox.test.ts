@@ -34,7 +34,8 @@ it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, creden
   expect(row('custom resource', 'Delete: objects, certificate')).toMatch(/SUCCESS\s+0 objects left\s+deleted/);
   expect(row('credentials', 'own thing name')).toMatch(/VEND-0002\s+issued\s+role alias iot-provisioner-dev-device\s+ACTIVE\s+VEND-0002\s+S3 put under things\/VEND-0002\/\s+✓/);
   expect(row('credentials', 'another device’s thing name')).toMatch(/refused \(403\)/);
-  expect(stdout).toMatch(/21 cases, 0 unexpected, 0 events in the failure queue/);
+  expect(row('JITR', 'devices why, refused device')).toMatch(/WHY-0001\s+why: refused\s+the backend refused certificate [0-9a-f]{8}… \(device-not-allowlisted\)\s+REVOKED\s+—\s+refused\s+✓/);
+  expect(stdout).toMatch(/22 cases, 0 unexpected, 0 events in the failure queue/);
   // The handlers' SDK warnings (an S3 body of unknown length, say) reach the sandbox's output as they would reach a Lambda's log.
   expect(stdout + stderr).not.toMatch(/Stream of unknown length/);
 }, 180_000);
