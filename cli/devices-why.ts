@@ -9,6 +9,7 @@ import { gatherFacts } from '../shared/diagnosis/gather-facts';
 import { deviceIdSchema } from '../shared/registry/device-entry';
 import { loadStack } from '../lib/stack';
 import namesModule = require('../resources/names.cjs');
+import { localConnections } from '../lib/local-connections';
 import { localFailureQueue } from '../lib/local-failure-queue';
 import { sqsFailureQueue } from './failure-queue';
 import { readCertificate } from './files';
@@ -60,6 +61,11 @@ export async function devicesWhy(deviceId: string | undefined, options: WhyOptio
             ...(options.failureQueueUrl ? { url: options.failureQueueUrl } : {}),
             namePrefix: namesModule.generatedName(stack.service, target.stage, 'ProvisioningFailureQueue'),
           }),
+      ...(target.local
+        ? { connections: localConnections(target.local) }
+        : // AWS IoT records a CONNECT (client id, principalId = certificate id, status) only as a CloudWatch Logs
+          // entry, when its logging is on (developer guide, "CloudWatch Logs AWS IoT log entries", Connect).
+          { connectsUnobserved: 'AWS IoT records connects only in CloudWatch Logs (AWSIotLogsV2, when logging is on): search them for principalId = the certificate id' }),
     };
     const dataEndpoint = await new IotOperator(client).endpoint('iot:Data-ATS').catch(() => undefined);
     const facts = await gatherFacts(ports, {

@@ -1,5 +1,6 @@
 import type { IoTClient } from '@aws-sdk/client-iot';
 import { deviceChain, issueCertificate, type KeyedCertificate } from '../../lib/pki';
+import { localConnections } from '../../lib/local-connections';
 import { localFailureQueue } from '../../lib/local-failure-queue';
 import { describeCaCertificate, describeCertificate } from '../../shared/aws/iot/certificates';
 import { iotCalls } from '../../shared/aws/iot/calls';
@@ -50,6 +51,7 @@ export async function runWhyFlows(ctx: WhyContext): Promise<SandboxRow[]> {
       registry: ctx.registry,
       iot: iotCalls(ctx.iot, { describeCertificate, listPrincipalThings, listAttachedPolicies, describeCaCertificate }),
       failureQueue: localFailureQueue(ctx.core.endpoints),
+      connections: localConnections(ctx.core.endpoints),
     },
     { deviceId: DEVICE_ID, devicePolicy: ctx.deployed.devicePolicyName, dataEndpoint: ctx.dataEndpoint, now: new Date() },
   );

@@ -26,6 +26,7 @@ export type DiagnosisCode =
   | 'thing-missing'
   | 'policy-missing'
   | 'certificate-status'
+  | 'client-id-mismatch'
   | 'backend-in-order';
 
 export interface Diagnosis {
@@ -76,6 +77,15 @@ function evidenceOf(facts: DiagnosisFacts): string[] {
       ? `failure queue: ${q.messages.length} of ${q.scanned} message(s) read name the certificate${q.messages.map((m) => `\n  ${m.origin}${m.at ? ` at ${m.at}` : ''}: ${m.error}`).join('')}`
       : `failure queue: not read (${q.why})`,
   );
+  const connects = facts.connects;
+  if (connects.observed) {
+    const last = connects.attempts.slice(-3);
+    lines.push(
+      `connects: ${connects.attempts.length} seen${last.map((a) => `\n  ${a.at} client id ${a.clientId}: ${a.outcome}${a.reason ? ` (${a.reason})` : ''}`).join('')}`,
+    );
+  } else {
+    lines.push(`connects: not observed (${connects.why})`);
+  }
   return lines;
 }
 
@@ -215,6 +225,21 @@ function cause(facts: DiagnosisFacts): Omit<Diagnosis, 'evidence'> {
       };
     }
     const name = thing ?? things[0]!;
+    const lastConnect = facts.connects.observed ? facts.connects.attempts.at(-1) : undefined;
+    if (lastConnect?.outcome === 'refused' && lastConnect.clientId !== name) {
+      return {
+        code: 'client-id-mismatch',
+        sentence: `the device connects with client id ${lastConnect.clientId}, but the device policy ${facts.devicePolicy} allows only client id = thing name ${name}: the broker refused it at ${lastConnect.at}.`,
+        fix: `have the device connect with client id ${name}.`,
+      };
+    }
+    if (lastConnect?.outcome === 'connected') {
+      return {
+        code: 'backend-in-order',
+        sentence: `everything is in order on the backend, and the device connected as ${lastConnect.clientId} at ${lastConnect.at}.`,
+        fix: `if it cannot connect now, look at the device's network and its TLS settings (${facts.dataEndpoint ?? 'the iot:Data-ATS endpoint'} port 8883, SNI) and whether it publishes under device/${name}/.`,
+      };
+    }
     return {
       code: 'backend-in-order',
       sentence: `everything is in order on the backend: certificate ${c.certificateId} is ACTIVE, attached to the thing ${name} and the policy ${facts.devicePolicy}.`,

@@ -65,6 +65,20 @@ export type FailureQueueFacts =
   | { read: true; scanned: number; messages: FailureEvidence[] }
   | { read: false; why: string };
 
+/** One MQTT CONNECT of the certificate: the client id it gave and whether the broker let it in. */
+export interface ConnectAttempt {
+  at: string;
+  clientId: string;
+  outcome: 'connected' | 'refused';
+  reason?: string;
+}
+
+/**
+ * The certificate's recent connects, newest last, where the backend can see them (the local IoT Core
+ * records each CONNECT; AWS IoT writes them to CloudWatch Logs only, when its logging is on).
+ */
+export type ConnectFacts = { observed: true; attempts: ConnectAttempt[] } | { observed: false; why: string };
+
 export interface DiagnosisFacts {
   /** The device asked about; `undefined` when only a certificate was given. */
   deviceId: string | undefined;
@@ -83,6 +97,7 @@ export interface DiagnosisFacts {
   /** The CA of the certificate, when known (AWS IoT's caCertificateId, or the CA in the operator's chain file). */
   ca?: CaState;
   failureQueue: FailureQueueFacts;
+  connects: ConnectFacts;
   /** The thing name the device policy requires as MQTT client id (= device id). */
   expectedThingName: string | undefined;
   /** The device policy of the stage, which every device certificate needs attached. */

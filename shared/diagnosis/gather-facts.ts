@@ -5,7 +5,7 @@ import type { CertificateRecord } from '../provisioning/iot-ports';
 import type { DeviceEntry } from '../registry/device-entry';
 import type { QueuedFailure } from './failure-messages';
 import { failuresFor } from './failure-messages';
-import type { CertificateSource, DeviceState, DiagnosisFacts, FailureQueueFacts, Validity } from './facts';
+import type { CertificateSource, ConnectAttempt, ConnectFacts, DeviceState, DiagnosisFacts, FailureQueueFacts, Validity } from './facts';
 import { lastDecisions } from './last-decisions';
 
 /**
@@ -27,6 +27,13 @@ export interface DiagnosisPorts {
    * that are not in flight). Throws when it cannot be read; the diagnosis then says so.
    */
   failureQueue: { peek(): Promise<QueuedFailure[]> };
+  /**
+   * The certificate's recent MQTT CONNECTs (client id, outcome), where the backend can observe them; absent
+   * when it cannot (on AWS they are in CloudWatch Logs only: `connectsUnobserved` says so).
+   */
+  connections?: { recent(certificateId: string): Promise<ConnectAttempt[]> };
+  /** Why connects are not observed, when `connections` is absent. */
+  connectsUnobserved?: string;
 }
 
 export interface DiagnosisRequest {
@@ -81,6 +88,16 @@ async function readFailureQueue(ports: DiagnosisPorts, certificateId: string | u
   }
 }
 
+async function readConnects(ports: DiagnosisPorts, certificateId: string | undefined): Promise<ConnectFacts> {
+  if (!ports.connections) return { observed: false, why: ports.connectsUnobserved ?? 'connects are not observable here' };
+  if (!certificateId) return { observed: false, why: 'no certificate to look for' };
+  try {
+    return { observed: true, attempts: await ports.connections.recent(certificateId) };
+  } catch (error) {
+    return { observed: false, why: (error as Error).message };
+  }
+}
+
 export async function gatherFacts(ports: DiagnosisPorts, request: DiagnosisRequest): Promise<DiagnosisFacts> {
   const entry = request.deviceId ? await ports.registry.get(request.deviceId) : undefined;
   const chosen = chooseCertificate(request, entry);
@@ -122,6 +139,7 @@ export async function gatherFacts(ports: DiagnosisPorts, request: DiagnosisReque
       ? { ca: ca ? { caCertificateId, registered: true, status: ca.status, autoRegistrationStatus: ca.autoRegistrationStatus } : { caCertificateId, registered: false } }
       : {}),
     failureQueue: await readFailureQueue(ports, chosen?.certificateId),
+    connects: await readConnects(ports, chosen?.certificateId),
     expectedThingName: deviceId ?? entry?.thingName ?? things[0],
     devicePolicy: request.devicePolicy,
     ...(request.dataEndpoint ? { dataEndpoint: request.dataEndpoint } : {}),

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DetachPolicyCommand, DetachThingPrincipalCommand, UpdateCACertificateCommand, UpdateCertificateCommand } from '@aws-sdk/client-iot';
+import { connectOnce } from '../../device/mqtt-connection';
 import { deviceChain, issueCertificate, type KeyedCertificate } from '../../lib/pki';
 import { eventually, startCliStack, type CliStack } from '../support/cli-stack';
 
@@ -72,6 +73,26 @@ describe('devices why names the cause', () => {
     expect(diagnosis.code).toBe('backend-in-order');
     expect(diagnosis.fix).toContain('client id = WHY-OK');
     expect(diagnosis.fix).toContain(stack.dataEndpoint);
+  });
+
+  it('an ACTIVE, attached certificate that connects with another client id: client id not the thing name (seen in the connect log)', async () => {
+    await stack.cli('devices', 'allow', 'WHY-CLIENT', ...stack.local);
+    const device = await firstConnect('WHY-CLIENT');
+    await settled(device.certificateId, 'ACTIVE');
+    const identity = { certificatePem: deviceChain(device, ca), privateKeyPem: device.privateKeyPem };
+    const wrong = await connectOnce(stack.endpoint, identity, 'my-test-client');
+    expect(wrong.client).toBeUndefined();
+
+    const { diagnosis } = await why('WHY-CLIENT');
+
+    expect(diagnosis.code).toBe('client-id-mismatch');
+    expect(diagnosis.sentence).toContain('connects with client id my-test-client');
+    expect(diagnosis.fix).toBe('have the device connect with client id WHY-CLIENT.');
+
+    const right = await connectOnce(stack.endpoint, identity, 'WHY-CLIENT');
+    right.client?.end(true);
+    expect(right.client).toBeDefined();
+    expect((await why('WHY-CLIENT')).diagnosis.sentence).toMatch(/the device connected as WHY-CLIENT at/);
   });
 
   it('an ACTIVE certificate whose device policy was detached: policy missing; then its thing detached: thing missing', async () => {

@@ -20,6 +20,7 @@ const base = (): DiagnosisFacts => ({
   certificate: { certificateId: CERT, source: 'registry', registered: structuredClone(active), validity: { ...valid } },
   ca: { caCertificateId: CA, registered: true, status: 'ACTIVE', autoRegistrationStatus: 'ENABLE' },
   failureQueue: { read: true, scanned: 0, messages: [] },
+  connects: { observed: false, why: 'AWS IoT logs connects to CloudWatch Logs only' },
   expectedThingName: 'DEV-1',
   devicePolicy: 'svc-dev-device',
   dataEndpoint: 'abc-ats.iot.eu-west-1.amazonaws.com',
@@ -68,6 +69,12 @@ const cases: Array<[string, (f: DiagnosisFacts) => void, DiagnosisCode, RegExp]>
   ['ACTIVE without the device policy', (f) => { registered(f).policies = ['something-else']; }, 'policy-missing', /device policy svc-dev-device is not attached/],
   ['PENDING_TRANSFER', (f) => { registered(f).status = 'PENDING_TRANSFER'; }, 'certificate-status', /is PENDING_TRANSFER/],
   ['ACTIVE and fully attached: the client id is what the backend cannot see', () => {}, 'backend-in-order', /everything is in order on the backend/],
+  ['ACTIVE, attached, the last connect refused with another client id', (f) => {
+    f.connects = { observed: true, attempts: [{ at: '2026-05-31T10:00:00Z', clientId: 'DEV-1', outcome: 'connected' }, { at: '2026-05-31T11:00:00Z', clientId: 'my-laptop', outcome: 'refused', reason: 'iot:Connect not allowed' }] };
+  }, 'client-id-mismatch', /connects with client id my-laptop, but the device policy svc-dev-device allows only client id = thing name DEV-1/],
+  ['ACTIVE, attached, the last connect in', (f) => {
+    f.connects = { observed: true, attempts: [{ at: '2026-05-31T11:00:00Z', clientId: 'DEV-1', outcome: 'connected' }] };
+  }, 'backend-in-order', /the device connected as DEV-1 at 2026-05-31T11:00:00Z/],
 ];
 
 describe('diagnose', () => {
