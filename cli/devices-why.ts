@@ -4,8 +4,8 @@ import { describeCaCertificate, describeCertificate } from '../shared/aws/iot/ce
 import { iotCalls } from '../shared/aws/iot/calls';
 import { listAttachedPolicies } from '../shared/aws/iot/policies';
 import { listPrincipalThings } from '../shared/aws/iot/things';
-import { diagnose, type Diagnosis } from '../shared/diagnosis/diagnose';
-import { gatherFacts } from '../shared/diagnosis/gather-facts';
+import type { Diagnosis } from '../shared/diagnosis/diagnose';
+import { whyCannotConnect } from '../shared/diagnosis/why';
 import { deviceIdSchema } from '../shared/registry/device-entry';
 import { loadStack } from '../lib/stack';
 import namesModule = require('../resources/names.cjs');
@@ -68,14 +68,13 @@ export async function devicesWhy(deviceId: string | undefined, options: WhyOptio
           { connectsUnobserved: 'AWS IoT records connects only in CloudWatch Logs (AWSIotLogsV2, when logging is on): search them for principalId = the certificate id' }),
     };
     const dataEndpoint = await new IotOperator(client).endpoint('iot:Data-ATS').catch(() => undefined);
-    const facts = await gatherFacts(ports, {
+    const { diagnosis, facts } = await whyCannotConnect(ports, {
       ...(id?.success ? { deviceId: id.data } : {}),
       ...(certificate ? { certificate } : {}),
       devicePolicy: stack.params.devicePolicyName || names.devicePolicy,
       ...(dataEndpoint ? { dataEndpoint } : {}),
       now: new Date(),
     });
-    const diagnosis = diagnose(facts);
     out(options.json ? JSON.stringify({ diagnosis, facts }, null, 2) : formatDiagnosis(diagnosis));
     // The command ran: whatever the diagnosis, it answered (exit 2 for a wrong command line, as everywhere).
     return 0;

@@ -6,8 +6,7 @@ import { describeCaCertificate, describeCertificate } from '../../shared/aws/iot
 import { iotCalls } from '../../shared/aws/iot/calls';
 import { listAttachedPolicies } from '../../shared/aws/iot/policies';
 import { listPrincipalThings } from '../../shared/aws/iot/things';
-import { diagnose } from '../../shared/diagnosis/diagnose';
-import { gatherFacts } from '../../shared/diagnosis/gather-facts';
+import { whyCannotConnect } from '../../shared/diagnosis/why';
 import type { DeviceRegistryAdmin } from '../../shared/registry/ports';
 import type { DeployedStack } from '../deploy-stack';
 import type { LocalIotCore } from '../local-iot-core';
@@ -46,7 +45,7 @@ export async function runWhyFlows(ctx: WhyContext): Promise<SandboxRow[]> {
   });
   await ctx.core.idle();
 
-  const facts = await gatherFacts(
+  const { diagnosis } = await whyCannotConnect(
     {
       registry: ctx.registry,
       iot: iotCalls(ctx.iot, { describeCertificate, listPrincipalThings, listAttachedPolicies, describeCaCertificate }),
@@ -55,7 +54,6 @@ export async function runWhyFlows(ctx: WhyContext): Promise<SandboxRow[]> {
     },
     { deviceId: DEVICE_ID, devicePolicy: ctx.deployed.devicePolicyName, dataEndpoint: ctx.dataEndpoint, now: new Date() },
   );
-  const diagnosis = diagnose(facts);
   ctx.log(`devices why ${DEVICE_ID}: ${diagnosis.code}: ${diagnosis.sentence}\n  fix: ${diagnosis.fix}`);
   const state = await ctx.describe(device.certificateId);
   const shortIds = (text: string) => text.replace(/\b([0-9a-f]{8})[0-9a-f]{56}\b/g, '$1…');

@@ -63,6 +63,13 @@ describe('devices why names the cause', () => {
     expect(diagnosis.code).toBe('refused');
     expect(diagnosis.sentence).toContain(`certificate ${device.certificateId} (device-not-allowlisted)`);
     expect(diagnosis.fix).toContain('devices allow WHY-REFUSED');
+
+    const text = await stack.cli('devices', 'why', 'WHY-REFUSED', ...stack.local);
+    expect(text.code).toBe(0);
+    expect(text.out).toMatch(/^diagnosis     refused\n +the backend refused certificate/);
+    expect(text.out).toMatch(/\nfix           allow the device \(iot-provisioner devices allow WHY-REFUSED\)/);
+    expect(text.out).toContain(`  certificate: ${device.certificateId} (named by the last refusal) is REVOKED in AWS IoT`);
+    expect(text.out).toContain('  decision: refused (device-not-allowlisted)');
   });
 
   it('a connected device, ACTIVE and attached: everything in order on the backend, check the client id', async () => {
@@ -171,5 +178,8 @@ describe('devices why names the cause', () => {
     const missing = await stack.cli('devices', 'why', 'WHY-X', '--certificate', join(stack.dir, 'nowhere.crt'), ...stack.local);
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/--certificate not found/);
+    const aws = await stack.cli('devices', 'why', 'WHY-X', '--failure-queue-url', 'https://sqs/q', ...stack.local);
+    expect(aws.code).toBe(2);
+    expect(aws.err).toMatch(/--failure-queue-url is for AWS/);
   });
 });
