@@ -57,7 +57,7 @@ function evidenceOf(facts: DiagnosisFacts): string[] {
   }
   const c = facts.certificate;
   if (c) {
-    const from = { registry: 'bound in the registry', refusal: 'named by the last refusal', provisioning: 'named by the last provisioning', operator: 'given with --certificate' }[c.source];
+    const from = { registry: 'bound in the registry', refusal: 'named by the last refusal', provisioning: 'named by the last provisioning', operator: 'given with --certificate', 'failure-queue': 'found in the failure queue, its subject names the device' }[c.source];
     lines.push(
       c.registered
         ? `certificate: ${c.certificateId} (${from}) is ${c.registered.status} in AWS IoT; things: ${c.registered.things.join(', ') || 'none'}; policies: ${c.registered.policies.join(', ') || 'none'}`

@@ -29,7 +29,7 @@ export interface Decision {
 }
 
 /** Where the certificate under diagnosis came from. */
-export type CertificateSource = 'registry' | 'refusal' | 'provisioning' | 'operator';
+export type CertificateSource = 'registry' | 'refusal' | 'provisioning' | 'operator' | 'failure-queue';
 
 /** The certificate as AWS IoT has it (DescribeCertificate, ListPrincipalThings, ListAttachedPolicies). */
 export interface RegisteredCertificate {

@@ -57,3 +57,21 @@ export function failuresFor(certificateId: string, messages: QueuedFailure[]): F
     return [{ ...describe(message, queued.body), ...(at ? { at } : {}) }];
   });
 }
+
+const CERTIFICATE_ID = /^[0-9a-f]{64}$/i;
+
+/**
+ * The certificates the messages are about, newest first: the `certificateId` of the event each carries
+ * (a Lambda record's `requestPayload`, a rule message's decoded `base64OriginalPayload`, or the body itself).
+ */
+export function certificateIdsIn(messages: QueuedFailure[]): string[] {
+  const ids: string[] = [];
+  for (const queued of [...messages].reverse()) {
+    const message = parse(queued.body);
+    const original = parse(decodeBase64(message?.base64OriginalPayload));
+    for (const candidate of [(message?.requestPayload as Json | undefined)?.certificateId, original?.certificateId, message?.certificateId]) {
+      if (typeof candidate === 'string' && CERTIFICATE_ID.test(candidate) && !ids.includes(candidate.toLowerCase())) ids.push(candidate.toLowerCase());
+    }
+  }
+  return ids;
+}

@@ -4,7 +4,7 @@ import { readCertificateFacts } from '../certificates/certificate-facts';
 import type { CertificateRecord } from '../provisioning/iot-ports';
 import type { DeviceEntry } from '../registry/device-entry';
 import type { QueuedFailure } from './failure-messages';
-import { failuresFor } from './failure-messages';
+import { certificateIdsIn, failuresFor } from './failure-messages';
 import type { CertificateSource, ConnectAttempt, ConnectFacts, DeviceState, DiagnosisFacts, FailureQueueFacts, Validity } from './facts';
 import { lastDecisions } from './last-decisions';
 
@@ -66,7 +66,7 @@ function validityOf(pem: string | undefined): Validity | undefined {
  * Which certificate the device is about: the operator's, else the newer of the registry's binding and the
  * last refusal (a device refused after its binding is trying another certificate), else the last
  * provisioning's. JITR registers certificates by id only, so a device that was never bound or refused has
- * no certificate the backend can name: then only `--certificate` finds it.
+ * no certificate its record names: then the failure queue may (`findInFailureQueue`), else `--certificate`.
  */
 function chooseCertificate(request: DiagnosisRequest, entry: DeviceEntry | undefined): { certificateId: string; source: CertificateSource } | undefined {
   if (request.certificate) return { certificateId: request.certificate.certificateId, source: 'operator' };
@@ -78,14 +78,44 @@ function chooseCertificate(request: DiagnosisRequest, entry: DeviceEntry | undef
   return undefined;
 }
 
-async function readFailureQueue(ports: DiagnosisPorts, certificateId: string | undefined): Promise<FailureQueueFacts> {
-  if (!certificateId) return { read: false, why: 'no certificate to look for' };
+type Peeked = { messages: QueuedFailure[] } | { error: string };
+
+async function peek(ports: DiagnosisPorts): Promise<Peeked> {
   try {
-    const messages = await ports.failureQueue.peek();
-    return { read: true, scanned: messages.length, messages: failuresFor(certificateId, messages) };
+    return { messages: await ports.failureQueue.peek() };
   } catch (error) {
-    return { read: false, why: (error as Error).message };
+    return { error: (error as Error).message };
   }
+}
+
+function failureQueueFacts(peeked: Peeked | undefined, certificateId: string | undefined): FailureQueueFacts {
+  if (!certificateId || !peeked) return { read: false, why: 'no certificate to look for' };
+  if ('error' in peeked) return { read: false, why: peeked.error };
+  return { read: true, scanned: peeked.messages.length, messages: failuresFor(certificateId, peeked.messages) };
+}
+
+// Each candidate costs one DescribeCertificate; a failure queue with more is a finding of its own.
+const MAX_QUEUED_CANDIDATES = 10;
+
+/**
+ * A device that was never bound nor refused: its registered event may have failed before the registry
+ * heard of it (a DynamoDB outage, say), leaving the certificate PENDING_ACTIVATION with no record naming
+ * it. The failure queue's events name certificates by id; the one whose subject (CN or serialNumber, where
+ * admission reads the device id) names the device is the device's.
+ */
+async function findInFailureQueue(ports: DiagnosisPorts, peeked: Peeked, deviceId: string): Promise<CertificateRecord | undefined> {
+  if ('error' in peeked) return undefined;
+  for (const certificateId of certificateIdsIn(peeked.messages).slice(0, MAX_QUEUED_CANDIDATES)) {
+    const record = await ports.iot.describeCertificate(certificateId);
+    if (!record) continue;
+    try {
+      const { subject } = readCertificateFacts(record.certificatePem);
+      if (subject.commonName.includes(deviceId) || subject.serialNumber.includes(deviceId)) return record;
+    } catch {
+      // An unreadable certificate names no device.
+    }
+  }
+  return undefined;
 }
 
 async function readConnects(ports: DiagnosisPorts, certificateId: string | undefined): Promise<ConnectFacts> {
@@ -100,8 +130,14 @@ async function readConnects(ports: DiagnosisPorts, certificateId: string | undef
 
 export async function gatherFacts(ports: DiagnosisPorts, request: DiagnosisRequest): Promise<DiagnosisFacts> {
   const entry = request.deviceId ? await ports.registry.get(request.deviceId) : undefined;
-  const chosen = chooseCertificate(request, entry);
-  const record = chosen ? await ports.iot.describeCertificate(chosen.certificateId) : undefined;
+  let chosen = chooseCertificate(request, entry);
+  let record = chosen ? await ports.iot.describeCertificate(chosen.certificateId) : undefined;
+  let peeked = chosen ? await peek(ports) : undefined;
+  if (!chosen && request.deviceId) {
+    peeked = await peek(ports);
+    record = await findInFailureQueue(ports, peeked, request.deviceId);
+    if (record) chosen = { certificateId: record.certificateId, source: 'failure-queue' };
+  }
   const [things, policies] = record
     ? await Promise.all([ports.iot.listPrincipalThings(record.certificateArn), ports.iot.listAttachedPolicies(record.certificateArn)])
     : [[], []];
@@ -138,7 +174,7 @@ export async function gatherFacts(ports: DiagnosisPorts, request: DiagnosisReque
     ...(caCertificateId
       ? { ca: ca ? { caCertificateId, registered: true, status: ca.status, autoRegistrationStatus: ca.autoRegistrationStatus } : { caCertificateId, registered: false } }
       : {}),
-    failureQueue: await readFailureQueue(ports, chosen?.certificateId),
+    failureQueue: failureQueueFacts(peeked, chosen?.certificateId),
     connects: await readConnects(ports, chosen?.certificateId),
     expectedThingName: deviceId ?? entry?.thingName ?? things[0],
     devicePolicy: request.devicePolicy,

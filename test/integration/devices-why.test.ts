@@ -151,7 +151,7 @@ describe('devices why names the cause', () => {
     expect(diagnosis.fix).toContain(`--certificate-id ${offCa.certificateId} --new-auto-registration-status ENABLE`);
   });
 
-  it('a certificate whose registered event failed during a DynamoDB outage: PENDING_ACTIVATION, the failure-queue message named', async () => {
+  it('a certificate whose registered event failed during a DynamoDB outage: PENDING_ACTIVATION, the failure-queue message named, the certificate found there', async () => {
     await stack.cli('devices', 'allow', 'WHY-PENDING', ...stack.local);
     const failuresBefore = stack.core.failures.length;
     stack.core.setDynamoDbOutage('unavailable');
@@ -169,6 +169,12 @@ describe('devices why names the cause', () => {
     expect(diagnosis.code).toBe('event-failed');
     expect(diagnosis.sentence).toMatch(/PENDING_ACTIVATION: its registered event reached function .*activateCertificate, which failed/);
     expect(diagnosis.evidence.join('\n')).toMatch(/failure queue: 1 of \d+ message\(s\) read name the certificate/);
+
+    // The registry never heard of that certificate (the outage came first): the failure queue's event names it.
+    expect((await stack.registry.get('WHY-PENDING'))?.certificateId).toBeUndefined();
+    const found = await why('WHY-PENDING');
+    expect(found.diagnosis.code).toBe('event-failed');
+    expect(found.diagnosis.evidence.join('\n')).toContain(`certificate: ${device.certificateId} (found in the failure queue, its subject names the device) is PENDING_ACTIVATION`);
   });
 
   it('asks for a device or a certificate, and refuses a malformed one', async () => {

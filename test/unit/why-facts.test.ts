@@ -74,6 +74,24 @@ describe('gatherFacts', () => {
     expect(facts.certificate).toMatchObject({ source: 'operator', registered: undefined, validity: { notAfter: device.certificate.notAfter.toISOString() } });
   });
 
+  it("finds the certificate of a device without a record in the failure queue, by the subject of the event's certificate", async () => {
+    const other = await issueCertificate(ca, { subject: { commonName: 'DEV-2' } });
+    const record = (id: string, pem: string) => ({ certificateId: id, certificateArn: `arn:cert/${id}`, caCertificateId: ca.certificateId, status: 'PENDING_ACTIVATION', certificatePem: pem });
+    const lambdaRecord = (certificateId: string) => ({ body: JSON.stringify({ requestContext: { functionArn: 'arn:aws:lambda:r:1:function:f' }, requestPayload: { certificateId }, responsePayload: { errorType: 'E', errorMessage: 'm' } }) });
+    const { ports: p, calls } = ports(undefined, {}, { peek: async () => [lambdaRecord(device.certificateId), lambdaRecord(other.certificateId)] });
+    p.iot.describeCertificate = async (id) => {
+      calls.push(`describeCertificate ${id}`);
+      return id === device.certificateId ? record(id, device.certificatePem) : id === other.certificateId ? record(id, other.certificatePem) : undefined;
+    };
+
+    const facts = await gatherFacts(p, request);
+
+    expect(facts.certificate).toMatchObject({ certificateId: device.certificateId, source: 'failure-queue', registered: { status: 'PENDING_ACTIVATION' } });
+    // Newest message first: DEV-2's certificate is looked at, and passed over.
+    expect(calls.slice(0, 2)).toEqual([`describeCertificate ${other.certificateId}`, `describeCertificate ${device.certificateId}`]);
+    expect(facts.failureQueue).toMatchObject({ read: true, scanned: 2, messages: [{ origin: 'function f', error: 'E: m' }] });
+  });
+
   it('says the failure queue could not be read, and still diagnoses', async () => {
     const failures = { peek: async () => Promise.reject(new Error('AccessDenied: sqs:ReceiveMessage')) };
     const facts = await gatherFacts(ports({ deviceId: 'DEV-1', status: 'allowed', certificateId: A }, { [A]: 'PENDING_ACTIVATION' }, failures).ports, request);
