@@ -161,8 +161,9 @@ const COMMANDS: Record<string, CommandSpec> = {
     why the device cannot connect: the registry entry and its last decisions, the certificate in AWS IoT
     (status, thing, policies, validity), its CA, and the failure queue's messages about it, joined into one
     diagnosis with its fix. --certificate: a certificate id (SHA-256 of the DER) or a PEM file (a chain file
-    also names the CA); needed when the device was never bound or refused. The failure queue is read without
-    consuming it (best-effort); on AWS it is found by name, or pass the stack's ProvisioningFailureQueueUrl.`,
+    also names the CA), for a device whose certificate neither the registry nor the failure queue names.
+    The failure queue is read without consuming it (best-effort); on AWS it is found by the stack's name
+    prefix, or pass the stack's ProvisioningFailureQueueUrl output.`,
     options: ['certificate', 'failure-queue-url', 'json', 'table', ...TARGET],
     positionals: { min: 0, max: 1 },
   },
