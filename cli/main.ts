@@ -3,6 +3,7 @@ import { caCreate, caRegister } from './ca';
 import { deviceConnect, deviceCredentials, deviceIssue, deviceProvision } from './device';
 import { devicesCommand } from './devices';
 import { devicesImportCommand } from './devices-import';
+import { devicesWhy } from './devices-why';
 import { localCommand } from './local';
 import { CliError } from './target';
 import { vendCommand } from './vend';
@@ -26,6 +27,8 @@ const OPTIONS = {
   attribute: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   reprovision: { type: 'boolean' },
+  certificate: { type: 'string' },
+  'failure-queue-url': { type: 'string' },
   // local
   ttl: { type: 'string' },
   // files
@@ -164,6 +167,17 @@ const COMMANDS: Record<string, CommandSpec> = {
     options: ['format', 'table', ...TARGET],
     positionals: { min: 1, max: 1 },
   },
+  'devices why': {
+    usage: `devices why [<deviceId>] [--certificate <id|device.crt>] [--failure-queue-url URL] [--json]
+    why the device cannot connect: the registry entry and its last decisions, the certificate in AWS IoT
+    (status, thing, policies, validity), its CA, and the failure queue's messages about it, joined into one
+    diagnosis with its fix. --certificate: a certificate id (SHA-256 of the DER) or a PEM file (a chain file
+    also names the CA), for a device whose certificate neither the registry nor the failure queue names.
+    The failure queue is read without consuming it (best-effort); on AWS it is found by the stack's name
+    prefix, or pass the stack's ProvisioningFailureQueueUrl output.`,
+    options: ['certificate', 'failure-queue-url', 'json', 'table', ...TARGET],
+    positionals: { min: 0, max: 1 },
+  },
   'local token': {
     usage: `local token <username> [--ttl seconds]
     a JWT for the local HTTP API (npm run emulator).`,
@@ -203,7 +217,7 @@ function findCommand(words: string[]): string | undefined {
 const GROUPS: Record<string, string> = {
   ca: 'ca create|register',
   device: 'device issue|connect|provision|credentials',
-  devices: 'devices allow|block|show|import',
+  devices: 'devices allow|block|show|import|why',
   local: 'local token',
 };
 
@@ -328,6 +342,8 @@ export async function main(argv: string[], out: (line: string) => void = console
         );
       case 'devices import':
         return await devicesImportCommand(args[0], { ...target, ...(str('format') ? { format: str('format') } : {}) }, out);
+      case 'devices why':
+        return await devicesWhy(args[0], { ...target, certificate: str('certificate'), failureQueueUrl: str('failure-queue-url'), json: values.json }, out);
       case 'local token': {
         const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
         if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) throw new CliError('--ttl must be a whole number of seconds');

@@ -6,6 +6,7 @@ import type { LocalRoute, RawLocalRoute } from './iot-core/control-plane';
 import type { DeviceGateway } from './iot-core/device-gateway';
 import { invalid } from './iot-core/errors';
 import type { FaultOptions, TrafficControl } from './iot-core/traffic';
+import type { ConnectionLogEntry } from './iot-core/mqtt-endpoint';
 
 /**
  * The local IoT Core's own API under /_local/ of the control plane (listed in local/README.md): health,
@@ -19,6 +20,8 @@ export interface LocalApiParts {
   dynamo: LocalDynamoDb;
   http: HttpApiHost;
   gateway: DeviceGateway;
+  /** The MQTT endpoint's connection outcomes (none when the core runs without MQTT). */
+  connections: () => ConnectionLogEntry[];
 }
 
 /** Validates fault settings sent to POST /_local/traffic. */
@@ -46,10 +49,12 @@ function parseFaults(value: unknown): FaultOptions {
   };
 }
 
-export function localApi({ traffic, functions, dynamo, http, gateway }: LocalApiParts): LocalRoute {
+export function localApi({ traffic, functions, dynamo, http, gateway, connections }: LocalApiParts): LocalRoute {
   return (method, path, body) => {
     if (method === 'GET' && path === '/health') return { ok: true };
     if (method === 'GET' && path === '/failures') return { messages: functions.failures };
+    // What AWS IoT writes to CloudWatch Logs (AWSIotLogsV2) as Connect entries: the client id and certificate of each CONNECT.
+    if (method === 'GET' && path === '/connections') return { connections: connections() };
     if (method === 'GET' && path === '/stats') return traffic.stats;
     if (method === 'POST' && path === '/traffic') {
       // e.g. {"throttling": false} or {"faults": {"throttleRate": 0.3, "errorRate": 0.05}}

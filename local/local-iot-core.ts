@@ -153,11 +153,13 @@ export class LocalIotCore {
     const issuer = await AwsIssuer.create();
     const dynamo = await startDynamoDb(options.dynamodbPort ?? 0, host);
     const responses = new ResponseReceiver();
+    let mqtt: MqttEndpoint | undefined;
     const controlPlane = new ControlPlaneServer({
       registry,
       issuer,
       traffic,
-      localRoute: localApi({ traffic, functions, dynamo, http, gateway }),
+      // The MQTT endpoint starts below; its log is read when asked for.
+      localRoute: localApi({ traffic, functions, dynamo, http, gateway, connections: () => mqtt?.log ?? [] }),
       rawLocalRoute: cloudFormationResponses(responses),
     });
     const iot = await controlPlane.listen(options.iotPort ?? 0, host);
@@ -183,7 +185,6 @@ export class LocalIotCore {
       const port = await credentials.listen(options.credentials.port ?? 0, host);
       endpoints.credentials = `https://localhost:${port}`;
     }
-    let mqtt: MqttEndpoint | undefined;
     if (device && options.mqtt) {
       mqtt = new MqttEndpoint({ ...device, invoke });
       const port = await mqtt.listen(options.mqtt.port ?? 0);

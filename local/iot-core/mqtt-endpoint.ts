@@ -49,6 +49,18 @@ function claimPolicy(account: IotAccount, templateName: string): string {
 
 const notAuthorized = () => Object.assign(new Error('not authorized'), { returnCode: 5 as const });
 
+/**
+ * One connection outcome. MQTT CONNECTs name the client id and the certificate (as AWS IoT's Connect log
+ * entries in CloudWatch Logs do: clientId, principalId); TLS refusals and denied publishes name neither.
+ */
+export interface ConnectionLogEntry {
+  event: 'refused' | 'connected' | 'publish-denied' | 'subscribe-denied';
+  detail: string;
+  at: number;
+  clientId?: string;
+  certificateId?: string;
+}
+
 export class MqttEndpoint {
   private readonly handshakes = new WeakMap<object, Extract<HandshakeResult, { ok: true }>>();
   private readonly principals = new WeakMap<Client, Principal>();
@@ -57,8 +69,8 @@ export class MqttEndpoint {
   private readonly servers: Server[] = [];
   private readonly sockets = new Set<TLSSocket>();
   readonly fleet: FleetProvisioning;
-  /** Connection outcomes, newest last, for tests and the sandbox. */
-  readonly log: Array<{ event: 'refused' | 'connected' | 'publish-denied' | 'subscribe-denied'; detail: string; at: number }> = [];
+  /** Connection outcomes, newest last, for tests, the sandbox and `devices why` (GET /_local/connections). */
+  readonly log: ConnectionLogEntry[] = [];
   port = 0;
 
   constructor(
@@ -138,7 +150,7 @@ export class MqttEndpoint {
     if (!handshake) return done(notAuthorized(), false);
     const result = this.options.gateway.connect(handshake);
     if (!result.accepted) {
-      this.log.push({ event: 'refused', detail: `connect ${client.id}: ${result.reason}`, at: this.now() });
+      this.log.push({ event: 'refused', detail: `connect ${client.id}: ${result.reason}`, at: this.now(), clientId: client.id, ...(handshake.ok ? { certificateId: handshake.certificateId } : {}) });
       return done(notAuthorized(), false);
     }
     const attachments = result.certificate
@@ -152,11 +164,11 @@ export class MqttEndpoint {
       context: { clientId: client.id, ...resolveConnectionThing(client.id, attachments) },
     };
     if (!this.allowed(principal, 'iot:Connect', `client/${client.id}`)) {
-      this.log.push({ event: 'refused', detail: `connect ${client.id}: iot:Connect not allowed`, at: this.now() });
+      this.log.push({ event: 'refused', detail: `connect ${client.id}: iot:Connect not allowed`, at: this.now(), clientId: client.id, certificateId: result.certificateId });
       return done(notAuthorized(), false);
     }
     this.principals.set(client, principal);
-    this.log.push({ event: 'connected', detail: client.id, at: this.now() });
+    this.log.push({ event: 'connected', detail: client.id, at: this.now(), clientId: client.id, certificateId: result.certificateId });
     done(null, true);
   }
 

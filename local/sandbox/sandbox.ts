@@ -5,6 +5,7 @@ import { createCa, deviceChain, issueCertificate, type KeyedCertificate, type Ke
 import { formatTable, type SandboxRow } from './row';
 import { runVendingFlows } from './vending';
 import { runImportFlows } from './import';
+import { runWhyFlows } from './why';
 
 /**
  * `npm start`: the provisioning flows end to end, offline. A local IoT Core runs in this process with the
@@ -194,6 +195,7 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
       ...(await runVendingFlows({ core, deployed, iot, registry, endpoint, caPem: endpoint.caPem!, log, describe })),
     );
     rows.push(...(await runImportFlows({ core, registryTable: deployed.tableName, ca, endpoint, log, describe })));
+    rows.push(...(await runWhyFlows({ core, deployed, iot, registry, endpoint, dataEndpoint: stack.dataEndpoint, ca, log, describe })));
     return { rows, failures: core.failures.length };
   } finally {
     await stack.close();

@@ -37,7 +37,8 @@ it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, creden
   expect(row('JITR', 'factory import (devices import)')).toMatch(/imported 2\s+0 invalid, 1 key pinned\s+.*✓/);
   expect(row('JITR', 'pinned key: the factory key')).toMatch(/FACTORY-0001\s+activated\s+admitted\s+ACTIVE\s+FACTORY-0001\s+in after/);
   expect(row('JITR', 'pinned key: copied serial, other key')).toMatch(/FACTORY-0001\s+revoked\s+key-not-pinned\s+REVOKED\s+—\s+refused/);
-  expect(stdout).toMatch(/24 cases, 0 unexpected, 0 events in the failure queue/);
+  expect(row('JITR', 'devices why, refused device')).toMatch(/WHY-0001\s+why: refused\s+the backend refused certificate [0-9a-f]{8}… \(device-not-allowlisted\)\s+REVOKED\s+—\s+refused\s+✓/);
+  expect(stdout).toMatch(/25 cases, 0 unexpected, 0 events in the failure queue/);
   // The handlers' SDK warnings (an S3 body of unknown length, say) reach the sandbox's output as they would reach a Lambda's log.
   expect(stdout + stderr).not.toMatch(/Stream of unknown length/);
 }, 180_000);
