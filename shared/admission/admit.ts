@@ -171,7 +171,7 @@ export type DeviceDecision =
     }
   | Rejection;
 
-/** Checks what the registry decides: blocked, allow-listed, and whether another certificate holds the device. */
+/** Checks what the registry decides: blocked, suspended, retired, allow-listed, and whether another certificate holds the device. */
 export function checkDevice(
   input: {
     deviceId: string;
@@ -185,6 +185,9 @@ export function checkDevice(
 ): DeviceDecision {
   const { deviceId, entry, bound } = input;
   if (entry?.status === 'blocked') return { admitted: false, reason: 'device-blocked', deviceId };
+  // An operator's suspension or retirement (shared/lifecycle/states.ts) refuses every flow, whatever the mode.
+  if (entry?.status === 'suspended') return { admitted: false, reason: 'device-suspended', deviceId };
+  if (entry?.status === 'retired') return { admitted: false, reason: 'device-retired', deviceId };
   if (policy.mode === 'allowlist' && entry?.status !== 'allowed') {
     return { admitted: false, reason: 'device-not-allowlisted', deviceId };
   }
