@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { caCreate, caRegister } from './ca';
 import { deviceConnect, deviceCredentials, deviceIssue, deviceProvision } from './device';
 import { devicesCommand } from './devices';
+import { devicesLifecycleCommand } from './devices-lifecycle';
 import { localCommand } from './local';
 import { CliError } from './target';
 import { vendCommand } from './vend';
@@ -25,6 +26,8 @@ const OPTIONS = {
   attribute: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   reprovision: { type: 'boolean' },
+  'keep-thing': { type: 'boolean' },
+  limit: { type: 'string' },
   // local
   ttl: { type: 'string' },
   // files
@@ -153,6 +156,31 @@ const COMMANDS: Record<string, CommandSpec> = {
     options: ['json', 'table', 'thing-group', 'thing-type', 'attribute', 'reprovision', ...TARGET],
     positionals: { min: 0, max: 1 },
   },
+  'devices suspend': {
+    usage: `devices suspend <deviceId> [--json]
+    cuts a provisioned device off: its certificate INACTIVE, its thing moved to the quarantine thing group.`,
+    options: ['json', 'table', ...TARGET],
+    positionals: { min: 0, max: 1 },
+  },
+  'devices resume': {
+    usage: `devices resume <deviceId> [--json]
+    undoes a suspension: the thing back in its groups, the certificate ACTIVE again.`,
+    options: ['json', 'table', ...TARGET],
+    positionals: { min: 0, max: 1 },
+  },
+  'devices retire': {
+    usage: `devices retire <deviceId> [--keep-thing] [--json]
+    decommissions the device: certificate REVOKED and detached from its thing and policies, the thing deleted
+    (kept with --keep-thing); the registry keeps the history. \`devices allow\` lets the serial in again.`,
+    options: ['keep-thing', 'json', 'table', ...TARGET],
+    positionals: { min: 0, max: 1 },
+  },
+  'devices timeline': {
+    usage: `devices timeline <deviceId> [--limit N] [--json]
+    the device's timeline, oldest first (the newest N events, default 100): who did what, when, and why.`,
+    options: ['limit', 'json', 'table', ...TARGET],
+    positionals: { min: 0, max: 1 },
+  },
   'local token': {
     usage: `local token <username> [--ttl seconds]
     a JWT for the local HTTP API (npm run emulator).`,
@@ -192,7 +220,7 @@ function findCommand(words: string[]): string | undefined {
 const GROUPS: Record<string, string> = {
   ca: 'ca create|register',
   device: 'device issue|connect|provision|credentials',
-  devices: 'devices allow|block|show',
+  devices: 'devices allow|block|show|suspend|resume|retire|timeline',
   local: 'local token',
 };
 
@@ -313,6 +341,16 @@ export async function main(argv: string[], out: (line: string) => void = console
             ...(values.json ? { json: true } : {}),
             ...(values.reprovision ? { reprovision: true } : {}),
           },
+          out,
+        );
+      case 'devices suspend':
+      case 'devices resume':
+      case 'devices retire':
+      case 'devices timeline':
+        return await devicesLifecycleCommand(
+          command.split(' ')[1] as 'suspend' | 'resume' | 'retire' | 'timeline',
+          args[0],
+          { ...target, ...(values['keep-thing'] ? { keepThing: true } : {}), ...(values.json ? { json: true } : {}), ...(values.limit !== undefined ? { limit: values.limit } : {}) },
           out,
         );
       case 'local token': {
