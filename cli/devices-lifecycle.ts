@@ -1,16 +1,6 @@
 import { createDocumentClient, createIotClient } from '../shared/aws/clients';
 import { DynamoDeviceRegistry } from '../shared/aws/device-registry';
-import { describeCertificate, updateCertificateStatus } from '../shared/aws/iot/certificates';
-import { iotCalls } from '../shared/aws/iot/calls';
-import { detachPolicy, listAttachedPolicies } from '../shared/aws/iot/policies';
-import {
-  addThingToThingGroup,
-  deleteThing,
-  detachThingPrincipal,
-  listPrincipalThings,
-  listThingGroupsForThing,
-  removeThingFromThingGroup,
-} from '../shared/aws/iot/things';
+import { lifecycleIotCalls } from '../shared/aws/iot/lifecycle-calls';
 import { ConcurrentChangeError, resumeDevice, retireDevice, suspendDevice, type LifecycleDeps } from '../shared/lifecycle/actions';
 import type { Actor } from '../shared/lifecycle/ports';
 import { TransitionRefusedError } from '../shared/lifecycle/states';
@@ -33,18 +23,7 @@ export interface LifecycleCliOptions extends TargetOptions {
 function lifecycleDeps(target: Target, actor: Actor): LifecycleDeps {
   return {
     registry: new DynamoDeviceRegistry(createDocumentClient(), target.registryTable),
-    iot: iotCalls(createIotClient(), {
-      describeCertificate,
-      updateCertificateStatus,
-      listThingGroupsForThing,
-      addThingToThingGroup,
-      removeThingFromThingGroup,
-      listAttachedPolicies,
-      detachPolicy,
-      listPrincipalThings,
-      detachThingPrincipal,
-      deleteThing,
-    }),
+    iot: lifecycleIotCalls(createIotClient()),
     timeline: timelineOf(target),
     quarantineGroup: target.quarantineGroup,
     actor,

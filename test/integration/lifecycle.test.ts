@@ -2,17 +2,7 @@ import { ListThingGroupsForThingCommand, ListThingPrincipalsCommand, DescribeThi
 import type { KeyedCertificate } from '../../lib/pki';
 import { bindCalls } from '../../shared/aws/bind-calls';
 import { createDocumentClient } from '../../shared/aws/clients';
-import { describeCertificate, updateCertificateStatus } from '../../shared/aws/iot/certificates';
-import { iotCalls } from '../../shared/aws/iot/calls';
-import { detachPolicy, listAttachedPolicies } from '../../shared/aws/iot/policies';
-import {
-  addThingToThingGroup,
-  deleteThing,
-  detachThingPrincipal,
-  listPrincipalThings,
-  listThingGroupsForThing,
-  removeThingFromThingGroup,
-} from '../../shared/aws/iot/things';
+import { lifecycleIotCalls } from '../../shared/aws/iot/lifecycle-calls';
 import { LifecycleConflictError } from '../../shared/aws/registry/entries';
 import { appendTimelineEvent, listTimelineEvents } from '../../shared/aws/timeline/events';
 import { resumeDevice, retireDevice, suspendDevice, type LifecycleDeps } from '../../shared/lifecycle/actions';
@@ -37,18 +27,7 @@ beforeAll(async () => {
   timeline = timelineOf(stack.deployed.timelineTableName);
   deps = {
     registry: stack.registry,
-    iot: iotCalls(stack.iot, {
-      describeCertificate,
-      updateCertificateStatus,
-      listThingGroupsForThing,
-      addThingToThingGroup,
-      removeThingFromThingGroup,
-      listAttachedPolicies,
-      detachPolicy,
-      listPrincipalThings,
-      detachThingPrincipal,
-      deleteThing,
-    }),
+    iot: lifecycleIotCalls(stack.iot),
     timeline,
     quarantineGroup: stack.deployed.quarantineGroupName,
     actor: { kind: 'cli', id: 'arn:aws:iam::123456789012:user/operator' },
