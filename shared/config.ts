@@ -21,6 +21,8 @@ const choice = <const T extends readonly [string, ...string[]]>(values: T) => z.
 const activationEnvSchema = z.object({
   DEVICE_REGISTRY_TABLE: z.string().check(z.minLength(3, 'required')),
   PROVISIONING_LEDGER_TABLE: z.string().check(z.minLength(3, 'required')),
+  /** The device timeline (resources/storage.cjs); unset, decisions go to the registry entry only. */
+  DEVICE_TIMELINE_TABLE: z.optional(z.string().check(z.minLength(3, 'a table name'))),
   DEVICE_POLICY_NAME: z.string().check(z.minLength(1, 'required')),
   ALLOWED_CA_IDS: z.optional(
     z.string().check(z.regex(/^\s*([a-fA-F0-9]{64}\s*(,\s*[a-fA-F0-9]{64}\s*)*)?,?\s*$/, 'a comma-separated list of 64-hex CA certificate ids')),
@@ -48,6 +50,7 @@ export interface ActivationConfig {
   registryTable: string;
   /** Where activation leases are kept (the provisioning ledger). */
   ledgerTable: string;
+  timelineTable?: string;
   settings: ActivationSettings;
 }
 
@@ -62,6 +65,7 @@ export function loadActivationConfig(env: NodeJS.ProcessEnv = process.env): Acti
   return {
     registryTable: e.DEVICE_REGISTRY_TABLE,
     ledgerTable: e.PROVISIONING_LEDGER_TABLE,
+    ...(e.DEVICE_TIMELINE_TABLE ? { timelineTable: e.DEVICE_TIMELINE_TABLE } : {}),
     settings: {
       admission: {
         mode: e.ADMISSION_MODE || 'allowlist',

@@ -47,9 +47,10 @@ describe('iot-provisioner devices suspend|resume|retire|timeline', () => {
 
     const timeline = await cli('devices', 'timeline', 'CLI-LIFE-1', ...stack.local);
     const lines = timeline.out.split('\n');
-    expect(lines.map((line) => line.split(/\s+/)[1])).toEqual(['allowed', 'suspended', 'resumed', 'retired']);
-    expect(lines[1]).toContain(`cli:local:${stack.core.endpoints.accountId}`);
-    expect(lines[1]).toContain(`certificate ${device.certificateId}`);
+    expect(lines.map((line) => line.split(/\s+/)[1])).toEqual(['allowed', 'activated', 'suspended', 'resumed', 'retired']);
+    expect(lines[2]).toContain(`cli:local:${stack.core.endpoints.accountId}`);
+    expect(lines[2]).toContain(`certificate ${device.certificateId}`);
+    expect(lines[1]).toContain('function:activateCertificate');
 
     const json = JSON.parse((await cli('devices', 'timeline', 'CLI-LIFE-1', '--json', '--limit', '2', ...stack.local)).out);
     expect(json.map((e: { type: string }) => e.type)).toEqual(['resumed', 'retired']);

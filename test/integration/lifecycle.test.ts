@@ -116,9 +116,12 @@ describe('suspend and resume', () => {
     expect(await resumeDevice('LIFE-SUSPEND', deps)).toMatchObject({ outcome: 'done' });
     await expectResumed(device, 'LIFE-SUSPEND');
 
+    // JITR's decisions and the operator's actions, in order, each with who made it.
     const events = await timeline.list('LIFE-SUSPEND');
-    expect(events.map((e) => e.type)).toEqual(['suspended', 'resumed']);
-    expect(events[0]).toMatchObject({ actor: deps.actor, certificateId: device.certificateId });
+    expect(events.map((e) => e.type)).toEqual(['activated', 'suspended', 'refused', 'resumed']);
+    expect(events[0]).toMatchObject({ actor: { kind: 'function', id: 'activateCertificate' }, certificateId: device.certificateId });
+    expect(events[1]).toMatchObject({ actor: deps.actor, certificateId: device.certificateId });
+    expect(events[2]).toMatchObject({ reason: 'device-suspended', certificateId: other.certificateId });
   });
 
   it('answers a repeated suspend or resume with unchanged, and records each event once', async () => {
@@ -129,7 +132,7 @@ describe('suspend and resume', () => {
     await resumeDevice('LIFE-REPEAT', deps);
     expect(await resumeDevice('LIFE-REPEAT', deps)).toMatchObject({ outcome: 'unchanged' });
     await expectResumed(device, 'LIFE-REPEAT');
-    expect(await eventTypes('LIFE-REPEAT')).toEqual(['suspended', 'resumed']);
+    expect(await eventTypes('LIFE-REPEAT')).toEqual(['activated', 'suspended', 'resumed']);
   });
 
   it('keeps the registry refusing while suspended: allow and block are refused until it is resumed or retired', async () => {
@@ -158,7 +161,8 @@ describe('retire and refurbish', () => {
     expect(entry).toMatchObject({ status: 'allowed', certificateId: refurbished.certificateId, bindingState: 'bound' });
     // The history stays: the retirement of the first certificate.
     expect(entry?.retirement).toMatchObject({ certificateId: device.certificateId });
-    expect(await eventTypes('LIFE-RETIRE')).toEqual(['retired']);
+    expect(await eventTypes('LIFE-RETIRE')).toEqual(['activated', 'retired', 'refused', 'activated']);
+    expect((await timeline.list('LIFE-RETIRE'))[2]).toMatchObject({ reason: 'device-retired', certificateId: copy.certificateId });
   });
 
   it('keeps the thing with keepThing, and retires a suspended device', async () => {
@@ -167,7 +171,7 @@ describe('retire and refurbish', () => {
     await retireDevice('LIFE-KEEP', { keepThing: true }, deps);
     await expectRetired(device, 'LIFE-KEEP', { thingKept: true });
     expect(await retireDevice('LIFE-KEEP', { keepThing: true }, deps)).toMatchObject({ outcome: 'unchanged' });
-    expect(await eventTypes('LIFE-KEEP')).toEqual(['suspended', 'retired']);
+    expect(await eventTypes('LIFE-KEEP')).toEqual(['activated', 'suspended', 'retired']);
   });
 });
 
@@ -224,7 +228,7 @@ describe('a crash after each step, then the retry', () => {
     expect((await stack.registry.get(deviceId))?.status).toBe('suspended');
     await suspendDevice(deviceId, deps);
     await expectSuspended(device, deviceId);
-    expect(await eventTypes(deviceId)).toEqual(['suspended']);
+    expect(await eventTypes(deviceId)).toEqual(['activated', 'suspended']);
   });
 
   it.each(RESUME_STEPS)('resume converges after a crash after %s', async (step) => {
@@ -234,7 +238,7 @@ describe('a crash after each step, then the retry', () => {
     await expect(resumeDevice(deviceId, crashingAfter(step))).rejects.toThrow(`injected crash after ${step}`);
     await resumeDevice(deviceId, deps);
     await expectResumed(device, deviceId);
-    expect(await eventTypes(deviceId)).toEqual(['suspended', 'resumed']);
+    expect(await eventTypes(deviceId)).toEqual(['activated', 'suspended', 'resumed']);
   });
 
   it.each(RETIRE_STEPS)('retire converges after a crash after %s', async (step) => {
@@ -244,6 +248,6 @@ describe('a crash after each step, then the retry', () => {
     expect((await stack.registry.get(deviceId))?.status).toBe('retired');
     await retireDevice(deviceId, { keepThing: false }, deps);
     await expectRetired(device, deviceId, { thingKept: false });
-    expect(await eventTypes(deviceId)).toEqual(['retired']);
+    expect(await eventTypes(deviceId)).toEqual(['activated', 'retired']);
   });
 });
