@@ -89,6 +89,7 @@ const wholeNumber = z.optional(z.string().check(z.regex(/^\d*$/, 'a whole number
 const hookEnvSchema = z.object({
   DEVICE_REGISTRY_TABLE: z.string().check(z.minLength(3, 'required')),
   PROVISIONING_LEDGER_TABLE: z.string().check(z.minLength(3, 'required')),
+  DEVICE_TIMELINE_TABLE: z.optional(z.string().check(z.minLength(3, 'a table name'))),
   FLEET_TEMPLATE_NAME: templateName,
   FLEET_THING_GROUP: z.string().check(z.minLength(1, 'required')),
   FLEET_THING_TYPE: z.string().check(z.minLength(1, 'required')),
@@ -102,6 +103,7 @@ const hookEnvSchema = z.object({
 export interface HookConfig {
   registryTable: string;
   ledgerTable: string;
+  timelineTable?: string;
   settings: HookSettings;
 }
 
@@ -113,6 +115,7 @@ export function loadHookConfig(env: NodeJS.ProcessEnv = process.env): HookConfig
   return {
     registryTable: e.DEVICE_REGISTRY_TABLE,
     ledgerTable: e.PROVISIONING_LEDGER_TABLE,
+    ...(e.DEVICE_TIMELINE_TABLE ? { timelineTable: e.DEVICE_TIMELINE_TABLE } : {}),
     settings: {
       templateName: e.FLEET_TEMPLATE_NAME,
       mode: e.ADMISSION_MODE || 'allowlist',
