@@ -147,6 +147,7 @@ export function loadClaimVendingConfig(env: NodeJS.ProcessEnv = process.env): Cl
 const vendingEnvSchema = z.object({
   DEVICE_REGISTRY_TABLE: z.string().check(z.minLength(3, 'required')),
   PROVISIONING_LEDGER_TABLE: z.string().check(z.minLength(3, 'required')),
+  DEVICE_TIMELINE_TABLE: z.optional(z.string().check(z.minLength(3, 'a table name'))),
   DEVICE_POLICY_NAME: z.string().check(z.minLength(1, 'required')),
   RETIREMENT_QUEUE_NAME: z.string().check(z.regex(/^[A-Za-z0-9_-]{1,80}$/, 'an SQS queue name')),
   ROLE_ALIAS: z.string().check(z.minLength(1, 'required')),
@@ -161,6 +162,7 @@ const vendingEnvSchema = z.object({
 export interface VendingConfig {
   registryTable: string;
   ledgerTable: string;
+  timelineTable?: string;
   retirementQueueName: string;
   settings: VendSettings;
 }
@@ -176,6 +178,7 @@ export function loadVendingConfig(env: NodeJS.ProcessEnv = process.env): Vending
     registryTable: e.DEVICE_REGISTRY_TABLE,
     ledgerTable: e.PROVISIONING_LEDGER_TABLE,
     retirementQueueName: e.RETIREMENT_QUEUE_NAME,
+    ...(e.DEVICE_TIMELINE_TABLE ? { timelineTable: e.DEVICE_TIMELINE_TABLE } : {}),
     settings: {
       devicePolicyName: e.DEVICE_POLICY_NAME,
       mode: e.ADMISSION_MODE || 'allowlist',

@@ -8,6 +8,7 @@ import { appendTimelineEvent, listTimelineEvents } from '../../shared/aws/timeli
 import { resumeDevice, retireDevice, suspendDevice, type LifecycleDeps } from '../../shared/lifecycle/actions';
 import { TransitionRefusedError } from '../../shared/lifecycle/states';
 import { FaultInjector } from '../support/fault-injection';
+import { signedFetch } from '../support/signed-fetch';
 import { startLocalStack, type LocalStack } from '../support/local-stack';
 
 /**
@@ -249,5 +250,27 @@ describe('a crash after each step, then the retry', () => {
     await retireDevice(deviceId, { keepThing: false }, deps);
     await expectRetired(device, deviceId, { thingKept: false });
     expect(await eventTypes(deviceId)).toEqual(['activated', 'retired']);
+  });
+});
+
+describe('certificate vending on the timeline and against a suspended device', () => {
+  const vend = async (deviceId: string, body: unknown) => {
+    const response = await signedFetch(`${stack.core.endpoints.http!}/devices/${deviceId}/certificate`, { method: 'POST', body: JSON.stringify(body) });
+    return { status: response.status, body: (await response.json()) as { certificateId?: string; reason?: string } };
+  };
+
+  it('records the API caller activating a certificate; a suspended device is refused (device-suspended), even with rotate', async () => {
+    await stack.registry.allow('LIFE-VEND', {}, new Date());
+    const vended = await vend('LIFE-VEND', {});
+    expect(vended.status).toBe(201);
+    await suspendDevice('LIFE-VEND', deps);
+
+    const again = await vend('LIFE-VEND', { rotate: true });
+    expect(again).toMatchObject({ status: 403, body: { reason: 'device-suspended' } });
+
+    const events = await timeline.list('LIFE-VEND');
+    expect(events.map((e) => e.type)).toEqual(['activated', 'suspended', 'refused']);
+    expect(events[0]).toMatchObject({ actor: { kind: 'api', id: expect.stringContaining(':') }, certificateId: vended.body.certificateId });
+    expect(events[2]).toMatchObject({ actor: { kind: 'api' }, reason: 'device-suspended' });
   });
 });
