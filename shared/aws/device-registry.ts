@@ -57,8 +57,8 @@ export class DynamoDeviceRegistry implements DeviceRegistry, DeviceRegistryAdmin
   beginSuspension(deviceId: string, suspension: Suspension, seenUpdatedAt: string | undefined): Promise<'done' | 'changed'> {
     return beginSuspension(this.table, deviceId, suspension, seenUpdatedAt);
   }
-  completeResume(deviceId: string, certificateId: string, at: Date): Promise<'done' | 'changed'> {
-    return completeResume(this.table, deviceId, certificateId, at);
+  completeResume(deviceId: string, certificateId: string, previousStatus: 'allowed' | undefined, at: Date): Promise<'done' | 'changed'> {
+    return completeResume(this.table, deviceId, certificateId, previousStatus, at);
   }
   beginRetirement(deviceId: string, retirement: Retirement, seenUpdatedAt: string | undefined): Promise<'done' | 'changed'> {
     return beginRetirement(this.table, deviceId, retirement, seenUpdatedAt);

@@ -120,7 +120,7 @@ export async function resumeDevice(deviceId: string, deps: LifecycleDeps): Promi
   }
   if (certificate.status !== 'ACTIVE') await deps.iot.updateCertificateStatus(suspension.certificateId, 'ACTIVE');
   const at = deps.now();
-  const written = await deps.registry.completeResume(deviceId, suspension.certificateId, at);
+  const written = await deps.registry.completeResume(deviceId, suspension.certificateId, suspension.previousStatus, at);
   if (written === 'changed') throw new ConcurrentChangeError('resume', deviceId);
   await appendResumed(deviceId, { at: at.toISOString(), certificateId: suspension.certificateId }, deps);
   return { outcome: 'done', entry: await current(deps, deviceId) };

@@ -25,8 +25,11 @@ export interface Retirement {
 export interface LifecycleRegistry {
   get(deviceId: string): Promise<DeviceEntry | undefined>;
   beginSuspension(deviceId: string, suspension: Suspension, seenUpdatedAt: string | undefined): Promise<'done' | 'changed'>;
-  /** Restores the status the device had before its suspension; only while it is suspended with `certificateId`. */
-  completeResume(deviceId: string, certificateId: string, at: Date): Promise<'done' | 'changed'>;
+  /**
+   * Restores the status the device had before its suspension (`previousStatus`; absent: none) and records the
+   * resume; only while it is suspended with `certificateId`.
+   */
+  completeResume(deviceId: string, certificateId: string, previousStatus: 'allowed' | undefined, at: Date): Promise<'done' | 'changed'>;
   beginRetirement(deviceId: string, retirement: Retirement, seenUpdatedAt: string | undefined): Promise<'done' | 'changed'>;
   /** Removes the binding and records the retirement complete; only while the device is retired. */
   completeRetirement(deviceId: string, certificateId: string | undefined, at: Date): Promise<'done' | 'changed'>;

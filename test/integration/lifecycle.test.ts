@@ -1,4 +1,11 @@
-import { ListThingGroupsForThingCommand, ListThingPrincipalsCommand, DescribeThingCommand } from '@aws-sdk/client-iot';
+import {
+  AttachThingPrincipalCommand,
+  CreateThingCommand,
+  DescribeThingCommand,
+  ListThingGroupsForThingCommand,
+  ListThingPrincipalsCommand,
+  RegisterCertificateWithoutCACommand,
+} from '@aws-sdk/client-iot';
 import type { KeyedCertificate } from '../../lib/pki';
 import { bindCalls } from '../../shared/aws/bind-calls';
 import { createDocumentClient } from '../../shared/aws/clients';
@@ -134,6 +141,24 @@ describe('suspend and resume', () => {
     expect(await resumeDevice('LIFE-REPEAT', deps)).toMatchObject({ outcome: 'unchanged' });
     await expectResumed(device, 'LIFE-REPEAT');
     expect(await eventTypes('LIFE-REPEAT')).toEqual(['activated', 'suspended', 'resumed']);
+  });
+
+  it('resumes a device bound without an operator decision (ca mode) to no status, not to allowed', async () => {
+    const device = await stack.device('LIFE-CA-MODE');
+    const { certificateArn } = await stack.iot.send(new RegisterCertificateWithoutCACommand({ certificatePem: device.certificatePem, status: 'ACTIVE' }));
+    await stack.iot.send(new CreateThingCommand({ thingName: 'LIFE-CA-MODE' }));
+    await stack.iot.send(new AttachThingPrincipalCommand({ thingName: 'LIFE-CA-MODE', principal: certificateArn }));
+    await stack.registry.claim('LIFE-CA-MODE', device.certificateId, { at: new Date() });
+    await stack.registry.markBound('LIFE-CA-MODE', device.certificateId, 'LIFE-CA-MODE', new Date());
+
+    await suspendDevice('LIFE-CA-MODE', deps);
+    expect((await stack.registry.get('LIFE-CA-MODE'))?.suspension?.previousStatus).toBeUndefined();
+    await resumeDevice('LIFE-CA-MODE', deps);
+
+    const entry = await stack.registry.get('LIFE-CA-MODE');
+    expect(entry?.status).toBeUndefined();
+    expect(entry).toMatchObject({ certificateId: device.certificateId, bindingState: 'bound', lastResume: { certificateId: device.certificateId } });
+    expect((await stack.state(device)).status).toBe('ACTIVE');
   });
 
   it('keeps the registry refusing while suspended: allow and block are refused until it is resumed or retired', async () => {

@@ -241,9 +241,13 @@ export async function beginSuspension(table: Table, deviceId: string, suspension
   });
 }
 
-export async function completeResume(table: Table, deviceId: string, certificateId: string, at: Date): Promise<'done' | 'changed'> {
-  const entry = await getDevice(table, deviceId);
-  const previous = entry?.suspension?.previousStatus;
+export async function completeResume(
+  table: Table,
+  deviceId: string,
+  certificateId: string,
+  previous: 'allowed' | undefined,
+  at: Date,
+): Promise<'done' | 'changed'> {
   const now = at.toISOString();
   return conditional(table, {
     deviceId,
