@@ -1,6 +1,9 @@
 import { createDocumentClient } from '../shared/aws/clients';
 import { DynamoDeviceRegistry } from '../shared/aws/device-registry';
+import { LifecycleConflictError } from '../shared/aws/registry/entries';
+import { stateOf, TransitionRefusedError, transition } from '../shared/lifecycle/states';
 import { deviceAttributesSchema, deviceIdSchema, type DeviceEntry } from '../shared/registry/device-entry';
+import { callerActor, timelineOf } from './timeline';
 import { CliError, useTarget, type TargetOptions } from './target';
 
 /** `devices allow|block|show`: the operator's side of the device registry. */
@@ -34,7 +37,13 @@ export function describeEntry(entry: DeviceEntry): string {
   const lines = [
     `device        ${entry.deviceId}`,
     `status        ${entry.status ?? '(not decided: neither allowed nor blocked)'}`,
+    `lifecycle     ${stateOf(entry)}`,
   ];
+  if (entry.suspension) lines.push(`suspended     at ${entry.suspension.at} (certificate ${entry.suspension.certificateId}; groups to restore: ${entry.suspension.thingGroups.join(', ') || 'none'})`);
+  if (entry.retirement) {
+    const r = entry.retirement;
+    lines.push(`retired       at ${r.at}${r.certificateId ? ` (certificate ${r.certificateId})` : ''}${r.completedAt ? `, completed ${r.completedAt}` : ', unfinished: run devices retire again'}`);
+  }
   if (entry.thingGroup) lines.push(`thing group   ${entry.thingGroup}`);
   if (entry.thingType) lines.push(`thing type    ${entry.thingType}`);
   if (entry.attributes) lines.push(`attributes    ${Object.entries(entry.attributes).map(([k, v]) => `${k}=${v}`).join(', ')}`);
@@ -81,9 +90,26 @@ export async function devicesCommand(
   const registry = new DynamoDeviceRegistry(createDocumentClient(), target.registryTable);
   const print = (entry: DeviceEntry) => out(options.json ? JSON.stringify(entry, null, 2) : describeEntry(entry));
   const now = new Date();
+  if (action !== 'show') {
+    // The lifecycle decides (shared/lifecycle/states.ts); the registry's condition guards a change meanwhile.
+    const before = await registry.get(id.data);
+    try {
+      transition(action, stateOf(before), id.data);
+    } catch (error) {
+      if (error instanceof TransitionRefusedError) throw new CliError(error.message, { exitCode: 1 });
+      throw error;
+    }
+    if (action === 'allow' && before?.status === 'retired' && before.certificateId) {
+      throw new CliError(`cannot allow ${id.data}: its retirement is unfinished (run devices retire ${id.data} again first)`, { exitCode: 1 });
+    }
+  }
+  // Who acts is known before anything is written: an action the timeline cannot attribute does not run.
+  const actor = action === 'show' ? undefined : await callerActor(target);
+  const record = (entry: DeviceEntry, type: 'allowed' | 'blocked') =>
+    timelineOf(target).append({ deviceId: id.data, at: new Date(entry.updatedAt ?? now.toISOString()), type, actor: actor!, key: 'operator' });
   switch (action) {
     case 'allow': {
-      const entry = await registry.allow(
+      const entry = await guarded(() => registry.allow(
         id.data,
         {
           ...(options.thingGroup ? { thingGroup: options.thingGroup } : {}),
@@ -92,13 +118,15 @@ export async function devicesCommand(
           ...(options.reprovision ? { reprovision: true } : {}),
         },
         now,
-      );
+      ));
+      await record(entry, 'allowed');
       out(`allowed ${id.data} in ${target.registryTable} (${target.description})`);
       print(entry);
       return 0;
     }
     case 'block': {
-      const entry = await registry.block(id.data, now);
+      const entry = await guarded(() => registry.block(id.data, now));
+      await record(entry, 'blocked');
       out(`blocked ${id.data} in ${target.registryTable} (${target.description})`);
       if (entry.certificateId && entry.bindingState === 'bound') {
         out(`note: certificate ${entry.certificateId} stays as it is; blocking stops future provisioning only.`);
@@ -116,5 +144,15 @@ export async function devicesCommand(
       print(entry);
       return 0;
     }
+  }
+}
+
+/** The registry refused the write: the device was suspended or its retirement started meanwhile. */
+async function guarded(write: () => Promise<DeviceEntry>): Promise<DeviceEntry> {
+  try {
+    return await write();
+  } catch (error) {
+    if (error instanceof LifecycleConflictError) throw new CliError(error.message, { exitCode: 1 });
+    throw error;
   }
 }

@@ -4,6 +4,7 @@ import { deviceConnect, deviceCredentials, deviceIssue, deviceProvision } from '
 import { devicesCommand } from './devices';
 import { devicesImportCommand } from './devices-import';
 import { devicesWhy } from './devices-why';
+import { devicesLifecycleCommand } from './devices-lifecycle';
 import { localCommand } from './local';
 import { CliError } from './target';
 import { vendCommand } from './vend';
@@ -29,6 +30,8 @@ const OPTIONS = {
   reprovision: { type: 'boolean' },
   certificate: { type: 'string' },
   'failure-queue-url': { type: 'string' },
+  'keep-thing': { type: 'boolean' },
+  limit: { type: 'string' },
   // local
   ttl: { type: 'string' },
   // files
@@ -178,6 +181,31 @@ const COMMANDS: Record<string, CommandSpec> = {
     options: ['certificate', 'failure-queue-url', 'json', 'table', ...TARGET],
     positionals: { min: 0, max: 1 },
   },
+  'devices suspend': {
+    usage: `devices suspend <deviceId> [--json]
+    cuts a provisioned device off: its certificate INACTIVE, its thing moved to the quarantine thing group.`,
+    options: ['json', 'table', ...TARGET],
+    positionals: { min: 0, max: 1 },
+  },
+  'devices resume': {
+    usage: `devices resume <deviceId> [--json]
+    undoes a suspension: the thing back in its groups, the certificate ACTIVE again.`,
+    options: ['json', 'table', ...TARGET],
+    positionals: { min: 0, max: 1 },
+  },
+  'devices retire': {
+    usage: `devices retire <deviceId> [--keep-thing] [--json]
+    decommissions the device: certificate REVOKED and detached from its thing and policies, the thing deleted
+    (kept with --keep-thing); the registry keeps the history. \`devices allow\` lets the serial in again.`,
+    options: ['keep-thing', 'json', 'table', ...TARGET],
+    positionals: { min: 0, max: 1 },
+  },
+  'devices timeline': {
+    usage: `devices timeline <deviceId> [--limit N] [--json]
+    the device's timeline, oldest first (the newest N events, default 100): who did what, when, and why.`,
+    options: ['limit', 'json', 'table', ...TARGET],
+    positionals: { min: 0, max: 1 },
+  },
   'local token': {
     usage: `local token <username> [--ttl seconds]
     a JWT for the local HTTP API (npm run emulator).`,
@@ -217,7 +245,7 @@ function findCommand(words: string[]): string | undefined {
 const GROUPS: Record<string, string> = {
   ca: 'ca create|register',
   device: 'device issue|connect|provision|credentials',
-  devices: 'devices allow|block|show|import|why',
+  devices: 'devices allow|block|show|import|why|suspend|resume|retire|timeline',
   local: 'local token',
 };
 
@@ -344,6 +372,16 @@ export async function main(argv: string[], out: (line: string) => void = console
         return await devicesImportCommand(args[0], { ...target, ...(str('format') ? { format: str('format') } : {}) }, out);
       case 'devices why':
         return await devicesWhy(args[0], { ...target, certificate: str('certificate'), failureQueueUrl: str('failure-queue-url'), json: values.json }, out);
+      case 'devices suspend':
+      case 'devices resume':
+      case 'devices retire':
+      case 'devices timeline':
+        return await devicesLifecycleCommand(
+          command.split(' ')[1] as 'suspend' | 'resume' | 'retire' | 'timeline',
+          args[0],
+          { ...target, ...(values['keep-thing'] ? { keepThing: true } : {}), ...(values.json ? { json: true } : {}), ...(values.limit !== undefined ? { limit: values.limit } : {}) },
+          out,
+        );
       case 'local token': {
         const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
         if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) throw new CliError('--ttl must be a whole number of seconds');

@@ -34,6 +34,9 @@ export interface TargetOptions {
 export interface Target {
   description: string;
   registryTable: string;
+  /** The device timeline table and the quarantine thing group of this stage (resources/names.cjs). */
+  timelineTable: string;
+  quarantineGroup: string;
   stage: string;
   /** The stack's fleet-provisioning template and device role alias for this stage. */
   templateName: string;
@@ -63,6 +66,8 @@ export async function useTarget(options: TargetOptions): Promise<Target> {
   const names = {
     stage,
     registryTable: options.table ?? derived.registryTable,
+    timelineTable: derived.timelineTable,
+    quarantineGroup: derived.quarantineThingGroup,
     templateName: stack.params.fleetTemplateName ?? derived.fleetTemplate,
     roleAlias: derived.roleAlias,
   };

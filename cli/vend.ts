@@ -60,6 +60,8 @@ export function explainVendingAnswer(response: Pick<SignedResponse, 'status' | '
     case 403:
       if (reason === 'device-not-allowlisted') return `${context.deviceId} is not allow-listed (403); allow it first: iot-provisioner devices allow ${context.deviceId}`;
       if (reason === 'device-blocked') return `${context.deviceId} is blocked in the registry (403)`;
+      if (reason === 'device-suspended') return `${context.deviceId} is suspended (403); resume it first: iot-provisioner devices resume ${context.deviceId}`;
+      if (reason === 'device-retired') return `${context.deviceId} is retired (403); to refurbish it, allow it again: iot-provisioner devices allow ${context.deviceId}`;
       if (reason) return `vending ${context.deviceId} is not allowed (403 ${reason})`;
       // API Gateway's IAM authorizer: the signature or the caller's permissions.
       return `IAM refused the request (${response.status}: ${message}): your credentials need execute-api:Invoke on ${context.revoke ? 'DELETE' : 'POST'} /devices/*/certificate of this API (check --profile / --region)`;

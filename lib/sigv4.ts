@@ -45,12 +45,20 @@ export interface SignedResponse {
   text: string;
 }
 
-/** Sends an HTTP request signed with SigV4 for `execute-api` in `region`. */
+/** Sends an HTTP request signed with SigV4 for `execute-api` (or `service`) in `region`. */
 export async function signedFetch(
   url: URL,
-  request: { method: string; body?: string; headers?: Record<string, string>; region: string; credentials: Provider<AwsCredentialIdentity>; timeoutMs?: number },
+  request: {
+    method: string;
+    body?: string;
+    headers?: Record<string, string>;
+    region: string;
+    credentials: Provider<AwsCredentialIdentity>;
+    timeoutMs?: number;
+    service?: string;
+  },
 ): Promise<SignedResponse> {
-  const signer = new SignatureV4({ service: 'execute-api', region: request.region, credentials: request.credentials, sha256: NodeSha256 });
+  const signer = new SignatureV4({ service: request.service ?? 'execute-api', region: request.region, credentials: request.credentials, sha256: NodeSha256 });
   const headers: Record<string, string> = {
     host: url.host,
     ...(request.body !== undefined ? { 'content-type': 'application/json' } : {}),

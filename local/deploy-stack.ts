@@ -31,10 +31,12 @@ export interface DeployedStack {
   runtimes: Map<string, WorkerRuntime>;
   tableName: string;
   ledgerTableName: string;
+  timelineTableName: string;
   devicePolicyName: string;
   claimPolicyName: string;
   templateName: string;
   thingGroupName: string;
+  quarantineGroupName: string;
   thingTypeName: string;
   roleAlias: string;
   deviceDataBucket: string;
@@ -287,10 +289,12 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
     runtimes,
     tableName: name('DeviceRegistryTable', 'TableName'),
     ledgerTableName: name('ProvisioningLedgerTable', 'TableName'),
+    timelineTableName: name('DeviceTimelineTable', 'TableName'),
     devicePolicyName: name('DevicePolicy', 'PolicyName'),
     claimPolicyName: name('ClaimPolicy', 'PolicyName'),
     templateName,
     thingGroupName: name('FleetThingGroup', 'ThingGroupName'),
+    quarantineGroupName: name('QuarantineThingGroup', 'ThingGroupName'),
     thingTypeName: name('DeviceThingType', 'ThingTypeName'),
     roleAlias: name('DeviceRoleAlias', 'RoleAlias'),
     deviceDataBucket: context.refs.DeviceDataBucket!,

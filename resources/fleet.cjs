@@ -59,6 +59,11 @@ function fleetResources({ settings, names, IOT_ARN, IOT_SERVICE_TRUST, FUNCTIONS
   return {
     Resources: {
       FleetThingGroup: { Type: 'AWS::IoT::ThingGroup', Properties: { ThingGroupName: names.fleetThingGroup } },
+      // Where `devices suspend` moves a device's thing (its groups are restored on resume).
+      QuarantineThingGroup: {
+        Type: 'AWS::IoT::ThingGroup',
+        Properties: { ThingGroupName: names.quarantineThingGroup, ThingGroupProperties: { ThingGroupDescription: 'Suspended devices' } },
+      },
       DeviceThingType: {
         Type: 'AWS::IoT::ThingType',
         Properties: { ThingTypeName: names.deviceThingType, ThingTypeProperties: { ThingTypeDescription: 'Devices provisioned by iot-provisioner' } },
@@ -94,6 +99,7 @@ function fleetResources({ settings, names, IOT_ARN, IOT_SERVICE_TRUST, FUNCTIONS
     },
     Outputs: {
       FleetProvisioningTemplateName: { Value: templateName },
+      QuarantineThingGroupName: { Value: names.quarantineThingGroup },
     },
   };
 }

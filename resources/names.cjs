@@ -33,6 +33,7 @@ function namesFor(service, stage) {
   return {
     registryTable: `${prefix}-devices`,
     ledgerTable: `${prefix}-provisioning-ledger`,
+    timelineTable: `${prefix}-device-timeline`,
     retirementQueue: `${prefix}-retirements`,
     // CloudFormation names the failure queue (it has no QueueName); this is its name in the local IoT Core.
     failureQueue: `${prefix}-failures`,
@@ -42,6 +43,8 @@ function namesFor(service, stage) {
     fleetTemplate: prefix,
     claimPolicy: `${prefix}-claim`,
     fleetThingGroup: `${prefix}-fleet`,
+    // Suspended devices' things wait here (shared/lifecycle/actions.ts).
+    quarantineThingGroup: `${prefix}-quarantine`,
     deviceThingType: `${prefix}-device`,
     // IoT rule names allow [a-zA-Z0-9_] only.
     certificateRegisteredRule: `${service}_${stage}_certificate_registered`.replace(/[^a-zA-Z0-9_]/g, '_'),

@@ -2,6 +2,7 @@ export type FunctionKey = 'activateCertificate' | 'preProvisioningHook' | 'vendP
 export interface StackNames {
   registryTable: string;
   ledgerTable: string;
+  timelineTable: string;
   retirementQueue: string;
   failureQueue: string;
   roleAlias: string;
@@ -9,6 +10,7 @@ export interface StackNames {
   fleetTemplate: string;
   claimPolicy: string;
   fleetThingGroup: string;
+  quarantineThingGroup: string;
   deviceThingType: string;
   certificateRegisteredRule: string;
   userPool: string;

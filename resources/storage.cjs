@@ -1,6 +1,6 @@
 'use strict';
 /**
- * What several functions store in: the device registry and the provisioning ledger (tables), the failure
+ * What several functions store in: the device registry, the device timeline and the provisioning ledger (tables), the failure
  * queue (JITR's async failures and rule errors, the retirements' dead letters) and the retirement queue
  * (vending sends, retireCertificate consumes). Also the private-bucket builders the buckets of
  * resources/credentials.cjs and functions/certificate-resource/resources.cjs use.
@@ -58,6 +58,7 @@ const tlsOnlyBucketPolicy = (bucketLogicalId) => ({
 const STORES = {
   registryArn: { 'Fn::GetAtt': ['DeviceRegistryTable', 'Arn'] },
   ledgerArn: { 'Fn::GetAtt': ['ProvisioningLedgerTable', 'Arn'] },
+  timelineArn: { 'Fn::GetAtt': ['DeviceTimelineTable', 'Arn'] },
   failureQueueArn: { 'Fn::GetAtt': ['ProvisioningFailureQueue', 'Arn'] },
   retirementQueueArn: { 'Fn::GetAtt': ['RetirementQueue', 'Arn'] },
 };
@@ -67,6 +68,18 @@ function storageResources({ names }) {
     Resources: {
       DeviceRegistryTable: table(names.registryTable, 'deviceId'),
       ProvisioningLedgerTable: table(names.ledgerTable, 'pk', {
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      }),
+      // The per-device timeline (shared/aws/timeline/events.ts): pk deviceId, sk time#type#suffix, bounded by its TTL.
+      DeviceTimelineTable: table(names.timelineTable, 'deviceId', {
+        AttributeDefinitions: [
+          { AttributeName: 'deviceId', AttributeType: 'S' },
+          { AttributeName: 'at', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'deviceId', KeyType: 'HASH' },
+          { AttributeName: 'at', KeyType: 'RANGE' },
+        ],
         TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
       }),
       ProvisioningFailureQueue: {
@@ -89,6 +102,7 @@ function storageResources({ names }) {
     Outputs: {
       DeviceRegistryTableName: { Value: { Ref: 'DeviceRegistryTable' } },
       ProvisioningLedgerTableName: { Value: { Ref: 'ProvisioningLedgerTable' } },
+      DeviceTimelineTableName: { Value: { Ref: 'DeviceTimelineTable' } },
       ProvisioningFailureQueueUrl: { Value: { Ref: 'ProvisioningFailureQueue' } },
       RetirementQueueUrl: { Value: { Ref: 'RetirementQueue' } },
     },

@@ -21,6 +21,8 @@ const choice = <const T extends readonly [string, ...string[]]>(values: T) => z.
 const activationEnvSchema = z.object({
   DEVICE_REGISTRY_TABLE: z.string().check(z.minLength(3, 'required')),
   PROVISIONING_LEDGER_TABLE: z.string().check(z.minLength(3, 'required')),
+  /** The device timeline (resources/storage.cjs); unset, decisions go to the registry entry only. */
+  DEVICE_TIMELINE_TABLE: z.optional(z.string().check(z.minLength(3, 'a table name'))),
   DEVICE_POLICY_NAME: z.string().check(z.minLength(1, 'required')),
   ALLOWED_CA_IDS: z.optional(
     z.string().check(z.regex(/^\s*([a-fA-F0-9]{64}\s*(,\s*[a-fA-F0-9]{64}\s*)*)?,?\s*$/, 'a comma-separated list of 64-hex CA certificate ids')),
@@ -48,6 +50,7 @@ export interface ActivationConfig {
   registryTable: string;
   /** Where activation leases are kept (the provisioning ledger). */
   ledgerTable: string;
+  timelineTable?: string;
   settings: ActivationSettings;
 }
 
@@ -62,6 +65,7 @@ export function loadActivationConfig(env: NodeJS.ProcessEnv = process.env): Acti
   return {
     registryTable: e.DEVICE_REGISTRY_TABLE,
     ledgerTable: e.PROVISIONING_LEDGER_TABLE,
+    ...(e.DEVICE_TIMELINE_TABLE ? { timelineTable: e.DEVICE_TIMELINE_TABLE } : {}),
     settings: {
       admission: {
         mode: e.ADMISSION_MODE || 'allowlist',
@@ -85,6 +89,7 @@ const wholeNumber = z.optional(z.string().check(z.regex(/^\d*$/, 'a whole number
 const hookEnvSchema = z.object({
   DEVICE_REGISTRY_TABLE: z.string().check(z.minLength(3, 'required')),
   PROVISIONING_LEDGER_TABLE: z.string().check(z.minLength(3, 'required')),
+  DEVICE_TIMELINE_TABLE: z.optional(z.string().check(z.minLength(3, 'a table name'))),
   FLEET_TEMPLATE_NAME: templateName,
   FLEET_THING_GROUP: z.string().check(z.minLength(1, 'required')),
   FLEET_THING_TYPE: z.string().check(z.minLength(1, 'required')),
@@ -98,6 +103,7 @@ const hookEnvSchema = z.object({
 export interface HookConfig {
   registryTable: string;
   ledgerTable: string;
+  timelineTable?: string;
   settings: HookSettings;
 }
 
@@ -109,6 +115,7 @@ export function loadHookConfig(env: NodeJS.ProcessEnv = process.env): HookConfig
   return {
     registryTable: e.DEVICE_REGISTRY_TABLE,
     ledgerTable: e.PROVISIONING_LEDGER_TABLE,
+    ...(e.DEVICE_TIMELINE_TABLE ? { timelineTable: e.DEVICE_TIMELINE_TABLE } : {}),
     settings: {
       templateName: e.FLEET_TEMPLATE_NAME,
       mode: e.ADMISSION_MODE || 'allowlist',
@@ -140,6 +147,7 @@ export function loadClaimVendingConfig(env: NodeJS.ProcessEnv = process.env): Cl
 const vendingEnvSchema = z.object({
   DEVICE_REGISTRY_TABLE: z.string().check(z.minLength(3, 'required')),
   PROVISIONING_LEDGER_TABLE: z.string().check(z.minLength(3, 'required')),
+  DEVICE_TIMELINE_TABLE: z.optional(z.string().check(z.minLength(3, 'a table name'))),
   DEVICE_POLICY_NAME: z.string().check(z.minLength(1, 'required')),
   RETIREMENT_QUEUE_NAME: z.string().check(z.regex(/^[A-Za-z0-9_-]{1,80}$/, 'an SQS queue name')),
   ROLE_ALIAS: z.string().check(z.minLength(1, 'required')),
@@ -154,6 +162,7 @@ const vendingEnvSchema = z.object({
 export interface VendingConfig {
   registryTable: string;
   ledgerTable: string;
+  timelineTable?: string;
   retirementQueueName: string;
   settings: VendSettings;
 }
@@ -169,6 +178,7 @@ export function loadVendingConfig(env: NodeJS.ProcessEnv = process.env): Vending
     registryTable: e.DEVICE_REGISTRY_TABLE,
     ledgerTable: e.PROVISIONING_LEDGER_TABLE,
     retirementQueueName: e.RETIREMENT_QUEUE_NAME,
+    ...(e.DEVICE_TIMELINE_TABLE ? { timelineTable: e.DEVICE_TIMELINE_TABLE } : {}),
     settings: {
       devicePolicyName: e.DEVICE_POLICY_NAME,
       mode: e.ADMISSION_MODE || 'allowlist',

@@ -9,6 +9,7 @@ import { attachPolicy, listAttachedPolicies } from '../../shared/aws/iot/policie
 import { addThingToThingGroup, attachThingPrincipal, createThing, detachThingPrincipal, listPrincipalThings } from '../../shared/aws/iot/things';
 import { releaseLease, takeLease } from '../../shared/aws/ledger/leases';
 import { claimDevice, getDevice, markBound, recordRejection } from '../../shared/aws/registry/entries';
+import { appendTimelineEvent } from '../../shared/aws/timeline/events';
 import { loadActivationConfig } from '../../shared/config';
 import { logger } from '../../shared/logger';
 import {
@@ -45,6 +46,7 @@ const deps: ActivationDeps = {
   iot,
   registry: bindCalls({ client: documents, tableName: config.registryTable }, { get: getDevice, claim: claimDevice, markBound, recordRejection }),
   leases: bindCalls({ client: documents, tableName: config.ledgerTable }, { takeLease, releaseLease }),
+  ...(config.timelineTable ? { timeline: bindCalls({ client: documents, tableName: config.timelineTable }, { append: appendTimelineEvent }) } : {}),
   caLookup: cachedCaLookup(iotCalls(client, { describeCaCertificate }), { ttlMs: 5 * 60_000, now: Date.now }),
   settings: config.settings,
   now: () => new Date(),

@@ -33,6 +33,8 @@ function resources({ settings, names, IOT_ARN, IOT_SERVICE_TRUST, FUNCTIONS, STO
         { Sid: 'Registry', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: STORES.registryArn },
         // Activation leases: one invocation works on a registration while its duplicates are dropped.
         { Sid: 'ActivationLeases', Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:DeleteItem'], Resource: STORES.ledgerArn },
+        // Its decisions on the device timeline (append-only: PutItem only).
+        { Sid: 'Timeline', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: STORES.timelineArn },
         // The async on-failure destination (serverless.yml `destinations`) uses the function's role.
         { Sid: 'FailureQueue', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: STORES.failureQueueArn },
       ]),

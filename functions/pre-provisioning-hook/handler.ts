@@ -7,6 +7,7 @@ import { describeCertificate } from '../../shared/aws/iot/certificates';
 import { getClaim } from '../../shared/aws/ledger/claims';
 import { recordDecision } from '../../shared/aws/ledger/decisions';
 import { claimDevice, getDevice, recordProvisioning } from '../../shared/aws/registry/entries';
+import { appendTimelineEvent } from '../../shared/aws/timeline/events';
 import { loadHookConfig } from '../../shared/config';
 import { logger } from '../../shared/logger';
 import { decideProvisioning, type HookDeps } from '../../shared/provisioning/pre-provisioning';
@@ -25,6 +26,7 @@ const deps: HookDeps = {
   registry: bindCalls({ client: documents, tableName: config.registryTable }, { get: getDevice, claim: claimDevice, recordProvisioning }),
   ledger: bindCalls({ client: documents, tableName: config.ledgerTable }, { getClaim, recordDecision }),
   iot: iotCalls(createIotClient(fast), { describeCertificate }),
+  ...(config.timelineTable ? { timeline: bindCalls({ client: documents, tableName: config.timelineTable }, { append: appendTimelineEvent }) } : {}),
   settings: config.settings,
   now: () => new Date(),
   log: logger,

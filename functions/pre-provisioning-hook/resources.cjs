@@ -16,6 +16,8 @@ function resources({ settings, IOT_ARN, FUNCTIONS, STORES, functionRole, fleetTe
         { Sid: 'BoundCertificates', Effect: 'Allow', Action: 'iot:DescribeCertificate', Resource: { 'Fn::Sub': `${IOT_ARN}:cert/*` } },
         { Sid: 'Registry', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: STORES.registryArn },
         { Sid: 'Ledger', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem'], Resource: STORES.ledgerArn },
+        // Its decisions on the device timeline (append-only: PutItem only).
+        { Sid: 'Timeline', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: STORES.timelineArn },
       ]),
       // Only this account's template may invoke the hook (confused deputy, aws-iot-reference §3.3).
       PreProvisioningHookPermission: {

@@ -11,6 +11,7 @@ import { addThingToThingGroup, attachThingPrincipal, createThing, detachThingPri
 import { abandonIdempotent, beginIdempotent, completeIdempotent, saveProgress } from '../../shared/aws/ledger/idempotency';
 import { claimDevice, getDevice, markBound, unbindDevice } from '../../shared/aws/registry/entries';
 import { SqsRetirementQueue } from '../../shared/aws/retirement-queue';
+import { appendTimelineEvent } from '../../shared/aws/timeline/events';
 import { loadVendingConfig } from '../../shared/config';
 import type { HttpApiResult } from '../../shared/http/response';
 import { logger } from '../../shared/logger';
@@ -47,6 +48,7 @@ const deps: VendDeps = {
     { begin: beginIdempotent, saveProgress, complete: completeIdempotent, abandon: abandonIdempotent },
   ),
   retirements: new SqsRetirementQueue(createSqsClient({ maxAttempts: 3 }), config.retirementQueueName),
+  ...(config.timelineTable ? { timeline: bindCalls({ client: documents, tableName: config.timelineTable }, { append: appendTimelineEvent }) } : {}),
   // Looked up once per container.
   endpoints: memoizeAsync(async () => {
     const [data, credentials] = await Promise.all([iot.describeEndpoint('iot:Data-ATS'), iot.describeEndpoint('iot:CredentialProvider')]);

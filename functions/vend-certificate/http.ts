@@ -73,7 +73,7 @@ export async function handleVendingRequest(event: unknown, deps: VendDeps): Prom
     if (requestContext.http.method !== 'POST') return refusal(405, 'Method not allowed', 'method-not-allowed');
     const input = vendInput(jsonBodyOf(parsed.data), headers);
     if ('statusCode' in input) return input;
-    return answerOf(await vendCertificate({ deviceId, ...input }, deps), deviceId);
+    return answerOf(await vendCertificate({ deviceId, ...input, caller }, deps), deviceId);
   } catch (error) {
     const answer = failureAnswer(error);
     if (answer.statusCode === 500) deps.log.error('vending request failed', { deviceId, error: (error as Error).name });

@@ -20,6 +20,8 @@ function resources({ STORES, functionRole, bindingStatements }) {
         { Sid: 'Registry', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: STORES.registryArn },
         { Sid: 'Idempotency', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], Resource: STORES.ledgerArn },
         { Sid: 'Retirements', Effect: 'Allow', Action: ['sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: STORES.retirementQueueArn },
+        // Its refusals and activations on the device timeline (append-only: PutItem only).
+        { Sid: 'Timeline', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: STORES.timelineArn },
       ]),
     },
     Outputs: {},

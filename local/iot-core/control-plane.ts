@@ -356,6 +356,14 @@ function routes(issuer: AwsIssuer): Route[] {
       ),
     ),
     route('GET', '/things/{thingName}', 'DescribeThing', ({ account, path }) => thingDescription(account.things.describe(path.thingName!))),
+    route('PATCH', '/things/{thingName}', 'UpdateThing', ({ account, path, body }) =>
+      account.things.update(path.thingName!, {
+        thingTypeName: str(body.thingTypeName),
+        removeThingType: body.removeThingType === true,
+        attributePayload: body.attributePayload as { attributes?: Record<string, string>; merge?: boolean } | undefined,
+        expectedVersion: typeof body.expectedVersion === 'number' ? body.expectedVersion : undefined,
+      }),
+    ),
     route('DELETE', '/things/{thingName}', 'DeleteThing', ({ account, path, query }) =>
       account.things.delete(path.thingName!, int(query.get('expectedVersion'))),
     ),
@@ -388,6 +396,22 @@ function routes(issuer: AwsIssuer): Route[] {
         thingArn: str(body.thingArn),
       }),
     ),
+    route('PUT', '/thing-groups/removeThingFromThingGroup', 'RemoveThingFromThingGroup', ({ account, body }) =>
+      account.things.removeFromGroup({
+        thingGroupName: str(body.thingGroupName),
+        thingGroupArn: str(body.thingGroupArn),
+        thingName: str(body.thingName),
+        thingArn: str(body.thingArn),
+      }),
+    ),
+    route('GET', '/thing-groups/{thingGroupName}/things', 'ListThingsInThingGroup', ({ account, path, query }) => {
+      const { items, next } = account.things.thingsIn(path.thingGroupName!, {
+        recursive: bool(query.get('recursive')),
+        size: int(query.get('maxResults')),
+        marker: query.get('nextToken') ?? undefined,
+      });
+      return { things: items, ...(next ? { nextToken: next } : {}) };
+    }),
     route('POST', '/thing-groups/{thingGroupName}', 'CreateThingGroup', ({ account, path, body }) =>
       thingGroupCreated(
         account.things.createGroup(path.thingGroupName!, {

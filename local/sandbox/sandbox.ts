@@ -6,6 +6,7 @@ import { formatTable, type SandboxRow } from './row';
 import { runVendingFlows } from './vending';
 import { runImportFlows } from './import';
 import { runWhyFlows } from './why';
+import { runLifecycleFlows } from './lifecycle';
 
 /**
  * `npm start`: the provisioning flows end to end, offline. A local IoT Core runs in this process with the
@@ -196,6 +197,7 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
     );
     rows.push(...(await runImportFlows({ core, registryTable: deployed.tableName, ca, endpoint, log, describe })));
     rows.push(...(await runWhyFlows({ core, deployed, iot, registry, endpoint, dataEndpoint: stack.dataEndpoint, ca, log, describe })));
+    rows.push(...(await runLifecycleFlows({ core, deployed, iot, registry, endpoint, ca, log, describe })));
     return { rows, failures: core.failures.length };
   } finally {
     await stack.close();

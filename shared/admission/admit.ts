@@ -184,7 +184,7 @@ export function keyPinRejection(entry: DeviceEntry | undefined, candidateKeySha2
 }
 
 /**
- * Checks what the registry decides, in this order: blocked, allow-listed, the pinned key, and whether
+ * Checks what the registry decides, in this order: blocked, suspended, retired, allow-listed, the pinned key, and whether
  * another certificate holds the device. The pin comes after the operator's decisions (a blocked or unlisted
  * device is refused for that, whatever its key) and before the binding: a certificate with another key is not
  * this device, so it learns nothing of the binding and can never take over a stale claim.
@@ -204,6 +204,9 @@ export function checkDevice(
 ): DeviceDecision {
   const { deviceId, entry, bound } = input;
   if (entry?.status === 'blocked') return { admitted: false, reason: 'device-blocked', deviceId };
+  // An operator's suspension or retirement (shared/lifecycle/states.ts) refuses every flow, whatever the mode.
+  if (entry?.status === 'suspended') return { admitted: false, reason: 'device-suspended', deviceId };
+  if (entry?.status === 'retired') return { admitted: false, reason: 'device-retired', deviceId };
   if (policy.mode === 'allowlist' && entry?.status !== 'allowed') {
     return { admitted: false, reason: 'device-not-allowlisted', deviceId };
   }

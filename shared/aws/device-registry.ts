@@ -1,9 +1,14 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DeviceAttributes, DeviceEntry } from '../registry/device-entry';
 import type { ClaimResult, DeviceRegistry, DeviceRegistryAdmin, DeviceRejection, ProvisioningRecord } from '../registry/ports';
+import type { LifecycleRegistry, Retirement, Suspension } from '../lifecycle/ports';
 import {
   allowDevice,
+  beginRetirement,
+  beginSuspension,
   blockDevice,
+  completeResume,
+  completeRetirement,
   claimDevice,
   getDevice,
   markBound,
@@ -18,7 +23,7 @@ import type { Table } from './table';
  * do not use it (a class brings every command into the bundle): they bind the calls they make
  * (`bindCalls(table, { get: getDevice, … })`). The calls themselves are in `./registry/entries.ts`.
  */
-export class DynamoDeviceRegistry implements DeviceRegistry, DeviceRegistryAdmin {
+export class DynamoDeviceRegistry implements DeviceRegistry, DeviceRegistryAdmin, LifecycleRegistry {
   private readonly table: Table;
 
   constructor(client: DynamoDBDocumentClient, tableName: string) {
@@ -48,5 +53,17 @@ export class DynamoDeviceRegistry implements DeviceRegistry, DeviceRegistryAdmin
   }
   block(deviceId: string, at: Date): Promise<DeviceEntry> {
     return blockDevice(this.table, deviceId, at);
+  }
+  beginSuspension(deviceId: string, suspension: Suspension, seenUpdatedAt: string | undefined): Promise<'done' | 'changed'> {
+    return beginSuspension(this.table, deviceId, suspension, seenUpdatedAt);
+  }
+  completeResume(deviceId: string, certificateId: string, previousStatus: 'allowed' | undefined, at: Date): Promise<'done' | 'changed'> {
+    return completeResume(this.table, deviceId, certificateId, previousStatus, at);
+  }
+  beginRetirement(deviceId: string, retirement: Retirement, seenUpdatedAt: string | undefined): Promise<'done' | 'changed'> {
+    return beginRetirement(this.table, deviceId, retirement, seenUpdatedAt);
+  }
+  completeRetirement(deviceId: string, certificateId: string | undefined, at: Date): Promise<'done' | 'changed'> {
+    return completeRetirement(this.table, deviceId, certificateId, at);
   }
 }

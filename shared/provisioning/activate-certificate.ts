@@ -8,6 +8,7 @@ import type { CertificateRecord, IotDirectory } from './iot-ports';
 import type { ActivationLeases } from './ledger-ports';
 import type { Log } from '../log';
 import type { DeviceRegistry } from '../registry/ports';
+import type { Actor, Timeline } from '../lifecycle/ports';
 
 /**
  * Just-in-time registration: decide on a certificate AWS IoT registered as PENDING_ACTIVATION and
@@ -43,7 +44,12 @@ export interface ActivationDeps {
    * that arrives while another invocation works on the registration is dropped before any IoT call.
    */
   leases?: ActivationLeases;
+  /** The device timeline: JITR's activations and refusals go there too (shared/lifecycle/ports.ts). */
+  timeline?: Timeline;
 }
+
+/** Who JITR's timeline events name. */
+const JITR_ACTOR: Actor = { kind: 'function', id: 'activateCertificate' };
 
 export type ActivationResult =
   | { outcome: 'activated'; certificateId: string; deviceId: string; thingName: string; retiredCertificateId?: string }
@@ -144,6 +150,11 @@ async function provisionPending(record: CertificateRecord, deps: ActivationDeps)
     deps,
   );
   deps.log.info('certificate activated', { deviceId, ...bound });
+  // After the activation, and not allowed to fail it: the certificate is ACTIVE and the registry bound, so a
+  // retry would find it already active and never come back here. A lost event is logged, not retried.
+  await deps.timeline
+    ?.append({ deviceId, at: deps.now(), type: 'activated', actor: JITR_ACTOR, certificateId, key: certificateId })
+    .catch((error: unknown) => deps.log.warn('timeline event not recorded', { error: String(error) }));
   return { outcome: 'activated', certificateId, deviceId, ...bound };
 }
 
@@ -153,7 +164,13 @@ async function reject(record: CertificateRecord, rejection: Rejection, deps: Act
   const newStatus = deps.settings.rejectAction;
   // Record first: once the certificate is revoked the event stops repeating, so a crash between the two
   // steps must leave the revocation, not the record, to the retry.
-  if (deviceId) await deps.registry.recordRejection(deviceId, { reason, certificateId, at: deps.now() });
+  if (deviceId) {
+    const at = deps.now();
+    await deps.registry.recordRejection(deviceId, { reason, certificateId, at });
+    // Before the revocation, like the record, so a crash leaves it to the retry (the event repeats while the
+    // certificate is PENDING); a crash between the two writes can record the refusal twice, never not at all.
+    await deps.timeline?.append({ deviceId, at, type: 'refused', actor: JITR_ACTOR, certificateId, reason, key: certificateId });
+  }
   await deps.iot.updateCertificateStatus(certificateId, newStatus);
   deps.log.warn('certificate rejected', { reason, deviceId, newStatus });
   return { outcome: 'rejected', certificateId, reason, newStatus, ...(deviceId ? { deviceId } : {}) };

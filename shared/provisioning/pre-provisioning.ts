@@ -8,6 +8,7 @@ import type { IotDirectory } from './iot-ports';
 import type { IssuedClaim, ProvisioningLedger } from './ledger-ports';
 import type { Log } from '../log';
 import type { DeviceRegistry } from '../registry/ports';
+import type { Timeline } from '../lifecycle/ports';
 
 /**
  * The pre-provisioning hook's decision for a fleet-provisioning RegisterThing request
@@ -41,6 +42,8 @@ export interface HookDeps {
   settings: HookSettings;
   now: () => Date;
   log: Log;
+  /** The device timeline: each decision on a named device goes there too (shared/lifecycle/ports.ts). */
+  timeline?: Timeline;
 }
 
 /** The parameter a device sends: its serial number, which names the thing. */
@@ -155,6 +158,19 @@ export async function decideProvisioning(event: unknown, deps: HookDeps): Promis
       ...(verdict.claim ? { requestedBy: verdict.claim.requestedBy } : {}),
     }),
     verdict.deviceId ? deps.registry.recordProvisioning(verdict.deviceId, record) : undefined,
+    // Part of the record, under the same deadline: an allowed decision it cannot write is denied.
+    verdict.deviceId && deps.timeline
+      ? deps.timeline.append({
+          deviceId: verdict.deviceId,
+          at: record.at,
+          type: 'decided',
+          actor: { kind: 'function', id: 'preProvisioningHook' },
+          certificateId: request.certificateId,
+          reason: verdict.allowed ? 'allowed' : verdict.reason,
+          detail: `fleet provisioning, template ${record.templateName}`,
+          key: request.certificateId,
+        })
+      : undefined,
   ]);
   try {
     await withDeadline(recording, deadline);

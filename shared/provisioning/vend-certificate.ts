@@ -4,6 +4,7 @@ import { admitDevice, STALE_CLAIM_MS } from '../admission/admit-device';
 import type { Issue } from '../schemas/issues';
 import { DEVICE_ID_PATTERN, type DeviceEntry } from '../registry/device-entry';
 import type { DeviceRegistry } from '../registry/ports';
+import type { Actor, Timeline } from '../lifecycle/ports';
 import { bindCertificate, retireCertificate, type BindDeps, type BindingIot, type BindSettings, type RetiringIot } from './bind-certificate';
 import type { IotDirectory, IssuedCertificate } from './iot-ports';
 import type { IdempotencyStore } from './ledger-ports';
@@ -34,6 +35,8 @@ export interface VendDeps extends BindDeps {
   retirements: RetirementQueue;
   /** The data and credentials endpoints, looked up once per container. */
   endpoints: () => Promise<{ data: string; credentials: string }>;
+  /** The device timeline: vending's refusals and activations go there too (shared/lifecycle/ports.ts). */
+  timeline?: Timeline;
 }
 
 export interface VendRequest {
@@ -41,6 +44,8 @@ export interface VendRequest {
   csrPem?: string;
   rotate: boolean;
   idempotencyKey?: string;
+  /** Who asks (the IAM caller's ARN), for the timeline. */
+  caller?: string;
 }
 
 export interface VendAnswer {
@@ -72,6 +77,8 @@ export type RevokeOutcome =
   | { kind: 'revoked'; certificateId: string }
   | { kind: 'invalid'; reason: 'device-id-invalid' }
   | { kind: 'not-found'; reason: 'no-certificate' };
+
+const apiActor = (request: VendRequest): Actor => ({ kind: 'api', id: request.caller ?? 'unknown caller' });
 
 /** Requests with the same key must be the same request. */
 const fingerprint = (request: VendRequest) =>
@@ -188,6 +195,7 @@ async function vend(
   if (!decision.admitted) {
     const issue = csrIssue(decision, deviceId, settings.deviceIdSource);
     if (issue) return { kind: 'invalid', reason: decision.reason, issues: [issue] };
+    await deps.timeline?.append({ deviceId, at: deps.now(), type: 'refused', actor: apiActor(request), reason: decision.reason, detail: 'certificate vending' });
     return decision.reason === 'device-already-bound' ? { kind: 'conflict', reason: decision.reason } : { kind: 'refused', reason: decision.reason };
   }
   const { entry } = decision;
@@ -238,6 +246,18 @@ async function vend(
       retiresAt: new Date(deps.now().getTime() + settings.retireGraceSeconds * 1000).toISOString(),
     };
   }
+  // After the activation, and not allowed to fail the request: the certificate is the device's already.
+  await deps.timeline
+    ?.append({
+      deviceId,
+      at: deps.now(),
+      type: rotation ? 'rotated' : 'activated',
+      actor: apiActor(request),
+      certificateId: issued.certificateId,
+      detail: 'certificate vending',
+      key: issued.certificateId,
+    })
+    .catch((error: unknown) => deps.log.warn('timeline event not recorded', { error: String(error) }));
   deps.log.info('certificate vended', { deviceId, certificateId: issued.certificateId, csr: request.csrPem !== undefined, rotatedFrom: rotation?.previousCertificateId });
   return {
     kind: 'vended',

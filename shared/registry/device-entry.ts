@@ -16,6 +16,8 @@ export const rejectionReasonSchema = z.enum([
   'device-id-missing',
   'device-id-invalid',
   'device-blocked',
+  'device-suspended',
+  'device-retired',
   'device-not-allowlisted',
   'device-already-bound',
   // a key pinned at the factory (`pinnedKeySha256`)
@@ -48,13 +50,23 @@ const name = z.string().check(z.minLength(1), z.maxLength(128));
 export const KEY_SHA256_PATTERN = /^[0-9a-f]{64}$/;
 
 /**
+ * The stored lifecycle status (`shared/lifecycle/states.ts` has the states and the transitions). `allowed` and
+ * `blocked` are what items have always held; `suspended` and `retired` are new values of the same attribute,
+ * so items written before them read unchanged (no migration). `provisioned` is not stored: it is derived
+ * (not suspended/retired/blocked, and bound), because the binding already records it and storing it twice
+ * could disagree.
+ */
+export const deviceStatusSchema = z.enum(['allowed', 'blocked', 'suspended', 'retired']);
+export type DeviceStatus = z.infer<typeof deviceStatusSchema>;
+
+/**
  * One item of the device registry table, keyed by device id (= thing name).
  * `status` is absent for devices the registry has only seen (a rejection recorded before any operator
  * decision); such devices are not allow-listed.
  */
 export const deviceEntrySchema = z.looseObject({
   deviceId: deviceIdSchema,
-  status: z.optional(z.enum(['allowed', 'blocked'])),
+  status: z.optional(deviceStatusSchema),
   thingGroup: z.optional(name),
   thingType: z.optional(name),
   attributes: z.optional(deviceAttributesSchema),
@@ -83,6 +95,34 @@ export const deviceEntrySchema = z.looseObject({
       claimCertificateId: z.string(),
       certificateId: z.string(),
       clientId: z.string(),
+    }),
+  ),
+  /**
+   * While suspended: the certificate suspended, the thing's groups to return it to on resume, and the status
+   * to restore (absent: the device had none, as in `ca` mode).
+   */
+  suspension: z.optional(
+    z.looseObject({
+      at: z.string(),
+      certificateId: z.string(),
+      thingName: z.optional(z.string()),
+      thingGroups: z.array(z.string()),
+      previousStatus: z.optional(z.enum(['allowed'])),
+    }),
+  ),
+  /** The last resume, so a retried resume records the same timeline event once. */
+  lastResume: z.optional(z.object({ at: z.string(), certificateId: z.string() })),
+  /**
+   * A retirement: set when it starts (with the certificate and thing it takes down), `completedAt` once the
+   * certificate is revoked and detached and the registry's binding removed. Kept after completion as history.
+   */
+  retirement: z.optional(
+    z.looseObject({
+      at: z.string(),
+      certificateId: z.optional(z.string()),
+      thingName: z.optional(z.string()),
+      keepThing: z.boolean(),
+      completedAt: z.optional(z.string()),
     }),
   ),
   lastRevocation: z.optional(z.object({ certificateId: z.string(), at: z.string() })),

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 
 const ROOT = resolve(__dirname, '../..');
 
-it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, credentials) and decides every case correctly', async () => {
+it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, credentials, lifecycle) and decides every case correctly', async () => {
   const { stdout, stderr } = await promisify(execFile)(process.execPath, [resolve(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'local/sandbox/sandbox.ts'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME },
@@ -38,7 +38,12 @@ it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, creden
   expect(row('JITR', 'pinned key: the factory key')).toMatch(/FACTORY-0001\s+activated\s+admitted\s+ACTIVE\s+FACTORY-0001\s+in after/);
   expect(row('JITR', 'pinned key: copied serial, other key')).toMatch(/FACTORY-0001\s+revoked\s+key-not-pinned\s+REVOKED\s+—\s+refused/);
   expect(row('JITR', 'devices why, refused device')).toMatch(/WHY-0001\s+why: refused\s+the backend refused certificate [0-9a-f]{8}… \(device-not-allowlisted\)\s+REVOKED\s+—\s+refused\s+✓/);
-  expect(stdout).toMatch(/25 cases, 0 unexpected, 0 events in the failure queue/);
+  expect(row('lifecycle', 'suspended by the operator')).toMatch(/LIFE-0001\s+suspended\s+thing in quarantine\s+INACTIVE\s+LIFE-0001\s+refused\s+✓/);
+  expect(row('lifecycle', 'resumed')).toMatch(/LIFE-0001\s+resumed\s+back in its group\s+ACTIVE\s+LIFE-0001\s+in after 1 attempts, published\s+✓/);
+  expect(row('lifecycle', 'retired (decommissioned)')).toMatch(/LIFE-0002\s+retired\s+thing deleted\s+REVOKED\s+—\s+refused\s+✓/);
+  expect(row('lifecycle', 'new certificate for a retired serial')).toMatch(/revoked\s+device-retired\s+REVOKED\s+—\s+refused\s+✓/);
+  expect(row('lifecycle', 'refurbished: allowed again, new certificate')).toMatch(/LIFE-0002\s+activated\s+admitted\s+ACTIVE\s+LIFE-0002\s+in after \d attempts, published\s+✓/);
+  expect(stdout).toMatch(/30 cases, 0 unexpected, 0 events in the failure queue/);
   // The handlers' SDK warnings (an S3 body of unknown length, say) reach the sandbox's output as they would reach a Lambda's log.
   expect(stdout + stderr).not.toMatch(/Stream of unknown length/);
 }, 180_000);

@@ -93,6 +93,18 @@ describe('the derived names', () => {
     expect(Resources.RetirementQueue!.Properties.QueueName).toBe(names.retirementQueue);
     expect(Resources.DeviceRoleAlias!.Properties.RoleAlias).toBe(names.roleAlias);
     expect(Resources.FleetThingGroup!.Properties.ThingGroupName).toBe(names.fleetThingGroup);
+    expect(Resources.QuarantineThingGroup!.Properties.ThingGroupName).toBe(names.quarantineThingGroup);
+    expect(Resources.DeviceTimelineTable!.Properties).toMatchObject({
+      TableName: names.timelineTable,
+      KeySchema: [
+        { AttributeName: 'deviceId', KeyType: 'HASH' },
+        { AttributeName: 'at', KeyType: 'RANGE' },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    });
+    for (const name of ['activateCertificate', 'preProvisioningHook', 'vendCertificate']) {
+      expect(env[name]).toMatchObject({ DEVICE_TIMELINE_TABLE: names.timelineTable });
+    }
     expect(Resources.DeviceThingType!.Properties.ThingTypeName).toBe(names.deviceThingType);
     expect(Resources.FleetProvisioningTemplate!.Properties.TemplateName).toBe(names.fleetTemplate);
     expect(Resources.CertificateRegisteredRule!.Properties.RuleName).toBe(names.certificateRegisteredRule);

@@ -1,4 +1,5 @@
 import { decideProvisioning, type HookDeps, type HookSettings } from '../../shared/provisioning/pre-provisioning';
+import type { TimelineEvent } from '../../shared/lifecycle/ports';
 import type { CertificateRecord } from '../../shared/provisioning/iot-ports';
 import type { IssuedClaim, ProvisioningDecision } from '../../shared/provisioning/ledger-ports';
 import type { ClaimResult, ProvisioningRecord } from '../../shared/registry/ports';
@@ -233,5 +234,32 @@ describe('pre-provisioning hook', () => {
 
   it('admits an unknown serial in ca mode (blocked ones still not)', async () => {
     expect(await decideProvisioning(hookEvent({ parameters: { SerialNumber: 'FLEET-7' } }), fakes.deps({ mode: 'ca' }))).toMatchObject({ allowProvisioning: true });
+  });
+});
+
+describe('the hook on the device timeline', () => {
+  const withTimeline = (events: TimelineEvent[], fail = false): HookDeps => ({
+    ...fakes.deps(),
+    timeline: {
+      append: async (event) => {
+        if (fail) throw new Error('timeline unavailable');
+        events.push(event);
+      },
+    },
+  });
+
+  it('appends each decision on a named device, with the reason and the hook as its actor', async () => {
+    const events: TimelineEvent[] = [];
+    await decideProvisioning(hookEvent(), withTimeline(events));
+    fakes.entries.set('FLEET-2', { deviceId: 'FLEET-2', status: 'suspended' });
+    await decideProvisioning(hookEvent({ parameters: { SerialNumber: 'FLEET-2' } }), withTimeline(events));
+    expect(events).toEqual([
+      expect.objectContaining({ deviceId: 'FLEET-1', type: 'decided', reason: 'allowed', certificateId: device.certificateId, actor: { kind: 'function', id: 'preProvisioningHook' } }),
+      expect.objectContaining({ deviceId: 'FLEET-2', type: 'decided', reason: 'device-suspended' }),
+    ]);
+  });
+
+  it('denies (internal-error) an allowed decision the timeline cannot record: fail closed', async () => {
+    expect(await decideProvisioning(hookEvent(), withTimeline([], true))).toEqual({ allowProvisioning: false });
   });
 });

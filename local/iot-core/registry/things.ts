@@ -158,6 +158,55 @@ export class ThingService {
     this.membership.delete(thingName);
   }
 
+  /**
+   * UpdateThing: attributes merged (`merge`: an empty value removes the attribute) or replaced, the type
+   * set or removed (not both); one new version. `expectedVersion` must match (VersionConflictException).
+   */
+  update(
+    thingName: string,
+    input: {
+      thingTypeName?: string | undefined;
+      removeThingType?: boolean | undefined;
+      attributePayload?: { attributes?: Record<string, string>; merge?: boolean } | undefined;
+      expectedVersion?: number | undefined;
+    },
+  ): void {
+    const thing = this.thingOf(thingName);
+    if (input.expectedVersion !== undefined && input.expectedVersion !== thing.version) {
+      throw new IotError('VersionConflictException', `Thing ${thingName} is at version ${thing.version}.`);
+    }
+    if (input.removeThingType && input.thingTypeName) throw invalid('Cannot set a thing type and remove it in the same request.');
+    if (input.thingTypeName) this.describeType(input.thingTypeName);
+    const typeName = input.removeThingType ? undefined : (input.thingTypeName ?? thing.thingTypeName);
+    let attributes = thing.attributes;
+    const payload = input.attributePayload;
+    if (payload?.attributes) {
+      if (payload.merge) {
+        const merged: Record<string, string> = { ...thing.attributes };
+        for (const [name, value] of Object.entries(payload.attributes)) {
+          if (value === '') delete merged[name];
+          else merged[name] = value;
+        }
+        attributes = merged;
+      } else {
+        attributes = { ...payload.attributes };
+      }
+    }
+    for (const [name, value] of Object.entries(attributes)) {
+      if (name.length > 128 || typeof value !== 'string' || value.length > 800) {
+        throw invalid('Attribute names are at most 128 characters and values at most 800.');
+      }
+    }
+    const maxAttributes = typeName ? 50 : 3;
+    if (Object.keys(attributes).length > maxAttributes) {
+      throw invalid(`A thing ${typeName ? 'with' : 'without'} a thing type can have at most ${maxAttributes} attributes.`);
+    }
+    thing.attributes = attributes;
+    if (typeName === undefined) delete thing.thingTypeName;
+    else thing.thingTypeName = typeName;
+    thing.version += 1;
+  }
+
   list(input: Paging & { thingTypeName?: string | undefined }): Page<Thing> {
     const all = [...this.things.values()].filter((t) => !input.thingTypeName || t.thingTypeName === input.thingTypeName);
     return page(all, input);
@@ -252,6 +301,36 @@ export class ThingService {
     }
     groups.add(groupName);
     this.membership.set(thingName, groups);
+  }
+
+  /** RemoveThingFromThingGroup: the group and the thing must exist; a thing not in the group is left as it is. */
+  removeFromGroup(input: { thingGroupName?: string | undefined; thingGroupArn?: string | undefined; thingName?: string | undefined; thingArn?: string | undefined }): void {
+    const groupName = input.thingGroupName ?? input.thingGroupArn?.split('thinggroup/')[1];
+    const thingName = input.thingName ?? input.thingArn?.split(':thing/')[1];
+    if (!groupName || !thingName) throw invalid('A thing group and a thing must be given.');
+    this.describeGroup(groupName);
+    this.thingOf(thingName);
+    this.membership.get(thingName)?.delete(groupName);
+  }
+
+  /** ListThingsInThingGroup: the group's things (with `recursive`, its child groups' too), by name. */
+  thingsIn(thingGroupName: string, input: Paging & { recursive?: boolean }): Page<string> {
+    this.describeGroup(thingGroupName);
+    const groups = new Set([thingGroupName]);
+    if (input.recursive) {
+      let grew = true;
+      while (grew) {
+        grew = false;
+        for (const group of this.groups.values()) {
+          if (group.parentGroupName && groups.has(group.parentGroupName) && !groups.has(group.thingGroupName)) {
+            groups.add(group.thingGroupName);
+            grew = true;
+          }
+        }
+      }
+    }
+    const names = [...this.membership].filter(([, member]) => [...member].some((g) => groups.has(g))).map(([thing]) => thing).sort();
+    return page(names, input);
   }
 
   groupsOf(thingName: string): GroupMembership[] {

@@ -2,8 +2,11 @@ import {
   AddThingToThingGroupCommand,
   AttachThingPrincipalCommand,
   CreateThingCommand,
+  DeleteThingCommand,
   DetachThingPrincipalCommand,
   ListPrincipalThingsCommand,
+  ListThingGroupsForThingCommand,
+  RemoveThingFromThingGroupCommand,
   type IoTClient,
 } from '@aws-sdk/client-iot';
 import type { ThingSpec } from '../../provisioning/iot-ports';
@@ -45,4 +48,41 @@ export async function listPrincipalThings(client: IoTClient, certificateArn: str
     nextToken = page.nextToken;
   } while (nextToken);
   return things;
+}
+
+export async function removeThingFromThingGroup(client: IoTClient, thingName: string, thingGroupName: string): Promise<void> {
+  await client.send(new RemoveThingFromThingGroupCommand({ thingName, thingGroupName }));
+}
+
+/** The thing's groups; `undefined` when the thing does not exist. */
+export async function listThingGroupsForThing(client: IoTClient, thingName: string): Promise<string[] | undefined> {
+  const groups: string[] = [];
+  let nextToken: string | undefined;
+  try {
+    do {
+      const page = await client.send(new ListThingGroupsForThingCommand({ thingName, nextToken }));
+      groups.push(...(page.thingGroups ?? []).flatMap((g) => (g.groupName ? [g.groupName] : [])));
+      nextToken = page.nextToken;
+    } while (nextToken);
+  } catch (error) {
+    if (isNamed(error, 'ResourceNotFoundException')) return undefined;
+    throw error;
+  }
+  return groups;
+}
+
+/**
+ * Deletes the thing (a thing that does not exist counts as deleted, as AWS answers). AWS IoT refuses to
+ * delete a thing that still has principals attached (InvalidRequestException), and a DetachThingPrincipal
+ * takes seconds to propagate (aws-iot-reference §4): `'principals-attached'` lets the caller wait and retry.
+ */
+export async function deleteThing(client: IoTClient, thingName: string): Promise<'deleted' | 'principals-attached'> {
+  try {
+    await client.send(new DeleteThingCommand({ thingName }));
+    return 'deleted';
+  } catch (error) {
+    if (isNamed(error, 'InvalidRequestException')) return 'principals-attached';
+    if (isNamed(error, 'ResourceNotFoundException')) return 'deleted';
+    throw error;
+  }
 }

@@ -1,6 +1,7 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { deviceEntrySchema, type DeviceAttributes, type DeviceEntry } from '../../registry/device-entry';
 import type { ClaimResult, DeviceRejection, ProvisioningRecord } from '../../registry/ports';
+import type { Retirement, Suspension } from '../../lifecycle/ports';
 import { issuesOf, issuesText } from '../../schemas/issues';
 import { isConditionFailure, type Table } from '../table';
 
@@ -149,27 +150,138 @@ export async function allowDevice(
       values[`:${field}`] = value;
     }
   }
-  return updateEntry(table, deviceId, `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`, values);
+  // Not while suspended (resume or retire first) nor while a retirement is unfinished (shared/lifecycle/states.ts).
+  return updateEntry(table, deviceId, `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`, { ...values, ...LIFECYCLE_GUARD.values }, LIFECYCLE_GUARD.condition);
 }
 
 export async function blockDevice(table: Table, deviceId: string, at: Date): Promise<DeviceEntry> {
   const now = at.toISOString();
-  return updateEntry(table, deviceId, 'SET #status = :blocked, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)', {
-    ':blocked': 'blocked',
-    ':now': now,
+  return updateEntry(
+    table,
+    deviceId,
+    'SET #status = :blocked, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)',
+    { ':blocked': 'blocked', ':now': now, ...LIFECYCLE_GUARD.values },
+    LIFECYCLE_GUARD.condition,
+  );
+}
+
+/** `allow` and `block` are refused on a suspended device and on an unfinished retirement. */
+const LIFECYCLE_GUARD = {
+  condition: 'NOT (#status = :guardSuspended) AND NOT (#status = :guardRetired AND attribute_exists(certificateId))',
+  values: { ':guardSuspended': 'suspended', ':guardRetired': 'retired' },
+};
+
+/** `allow` or `block` met a device whose lifecycle forbids it (see shared/lifecycle/states.ts). */
+export class LifecycleConflictError extends Error {
+  override name = 'LifecycleConflictError';
+}
+
+async function updateEntry(table: Table, deviceId: string, expression: string, values: Record<string, unknown>, condition?: string): Promise<DeviceEntry> {
+  try {
+    const { Attributes } = await table.client.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: { deviceId },
+        UpdateExpression: expression,
+        ...(condition ? { ConditionExpression: condition } : {}),
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return deviceEntrySchema.parse(Attributes);
+  } catch (error) {
+    if (isConditionFailure(error)) {
+      throw new LifecycleConflictError(`${deviceId} is suspended or its retirement is unfinished: resume or retire it first`);
+    }
+    throw error;
+  }
+}
+
+// ---- the lifecycle (shared/lifecycle/ports.ts `LifecycleRegistry`) ----
+
+/** A conditional update: `'changed'` when its condition failed (another writer came first). */
+async function conditional(table: Table, input: { deviceId: string; update: string; condition: string; values: Record<string, unknown> }): Promise<'done' | 'changed'> {
+  try {
+    await table.client.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: { deviceId: input.deviceId },
+        UpdateExpression: input.update,
+        ConditionExpression: input.condition,
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: input.values,
+      }),
+    );
+    return 'done';
+  } catch (error) {
+    if (isConditionFailure(error)) return 'changed';
+    throw error;
+  }
+}
+
+/** The entry is as it was read: same `updatedAt` (absent when the entry had none). */
+const unchangedSince = (seen: string | undefined) =>
+  seen === undefined ? { condition: 'attribute_exists(deviceId) AND attribute_not_exists(updatedAt)', values: {} } : { condition: 'updatedAt = :seen', values: { ':seen': seen } };
+
+export async function beginSuspension(table: Table, deviceId: string, suspension: Suspension, seenUpdatedAt: string | undefined): Promise<'done' | 'changed'> {
+  const now = suspension.at.toISOString();
+  const seen = unchangedSince(seenUpdatedAt);
+  return conditional(table, {
+    deviceId,
+    update: 'SET #status = :suspended, suspension = :suspension, updatedAt = :now',
+    condition: `${seen.condition} AND certificateId = :certificateId`,
+    values: {
+      ...seen.values,
+      ':suspended': 'suspended',
+      ':suspension': { ...suspension, at: now },
+      ':now': now,
+      ':certificateId': suspension.certificateId,
+    },
   });
 }
 
-async function updateEntry(table: Table, deviceId: string, expression: string, values: Record<string, unknown>): Promise<DeviceEntry> {
-  const { Attributes } = await table.client.send(
-    new UpdateCommand({
-      TableName: table.tableName,
-      Key: { deviceId },
-      UpdateExpression: expression,
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: values,
-      ReturnValues: 'ALL_NEW',
-    }),
-  );
-  return deviceEntrySchema.parse(Attributes);
+export async function completeResume(
+  table: Table,
+  deviceId: string,
+  certificateId: string,
+  previous: 'allowed' | undefined,
+  at: Date,
+): Promise<'done' | 'changed'> {
+  const now = at.toISOString();
+  return conditional(table, {
+    deviceId,
+    update: `SET lastResume = :resume, updatedAt = :now${previous ? ', #status = :previous' : ''} REMOVE suspension${previous ? '' : ', #status'}`,
+    condition: '#status = :suspended AND certificateId = :certificateId',
+    values: {
+      ':resume': { at: now, certificateId },
+      ':now': now,
+      ':suspended': 'suspended',
+      ':certificateId': certificateId,
+      ...(previous ? { ':previous': previous } : {}),
+    },
+  });
+}
+
+export async function beginRetirement(table: Table, deviceId: string, retirement: Retirement, seenUpdatedAt: string | undefined): Promise<'done' | 'changed'> {
+  const now = retirement.at.toISOString();
+  const seen = unchangedSince(seenUpdatedAt);
+  return conditional(table, {
+    deviceId,
+    update: 'SET #status = :retired, retirement = :retirement, updatedAt = :now',
+    condition: seen.condition,
+    values: { ...seen.values, ':retired': 'retired', ':retirement': { ...retirement, at: now }, ':now': now },
+  });
+}
+
+export async function completeRetirement(table: Table, deviceId: string, certificateId: string | undefined, at: Date): Promise<'done' | 'changed'> {
+  const now = at.toISOString();
+  return conditional(table, {
+    deviceId,
+    update:
+      `SET retirement.completedAt = :now, updatedAt = :now${certificateId ? ', lastRevocation = :revocation' : ''} ` +
+      'REMOVE certificateId, bindingState, thingName, boundAt, claimedAt, suspension, reprovision',
+    condition: '#status = :retired AND attribute_exists(retirement)',
+    values: { ':now': now, ':retired': 'retired', ...(certificateId ? { ':revocation': { certificateId, at: now } } : {}) },
+  });
 }
