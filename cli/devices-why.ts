@@ -12,6 +12,7 @@ import namesModule = require('../resources/names.cjs');
 import { localConnections } from '../lib/local-connections';
 import { localFailureQueue } from '../lib/local-failure-queue';
 import { sqsFailureQueue } from './failure-queue';
+import { timelineOf } from './timeline';
 import { readCertificate } from './files';
 import { IotOperator } from './iot-operator';
 import { CliError, useTarget, type TargetOptions } from './target';
@@ -54,6 +55,7 @@ export async function devicesWhy(deviceId: string | undefined, options: WhyOptio
   try {
     const ports = {
       registry: new DynamoDeviceRegistry(createDocumentClient(), target.registryTable),
+      timeline: timelineOf(target),
       iot: iotCalls(client, { describeCertificate, listPrincipalThings, listAttachedPolicies, describeCaCertificate }),
       failureQueue: target.local
         ? localFailureQueue(target.local)

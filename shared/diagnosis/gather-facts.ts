@@ -7,6 +7,7 @@ import type { QueuedFailure } from './failure-messages';
 import { certificateIdsIn, failuresFor } from './failure-messages';
 import type { CertificateSource, ConnectAttempt, ConnectFacts, DeviceState, DiagnosisFacts, FailureQueueFacts, Validity } from './facts';
 import { lastDecisions } from './last-decisions';
+import type { TimelineReader } from '../lifecycle/ports';
 
 /**
  * The fact gathering of `devices why`: the registry entry, the last decisions, the certificate in AWS IoT
@@ -34,6 +35,8 @@ export interface DiagnosisPorts {
   connections?: { recent(certificateId: string): Promise<ConnectAttempt[]> };
   /** Why connects are not observed, when `connections` is absent. */
   connectsUnobserved?: string;
+  /** The per-device timeline, where the last decisions are read (else the registry entry's own records). */
+  timeline?: TimelineReader;
 }
 
 export interface DiagnosisRequest {
@@ -159,7 +162,7 @@ export async function gatherFacts(ports: DiagnosisPorts, request: DiagnosisReque
           ...(entry.thingName ? { thingName: entry.thingName } : {}),
         }
       : undefined,
-    decisions: await lastDecisions(entry),
+    decisions: await lastDecisions(entry, ports.timeline),
     ...(chosen
       ? {
           certificate: {
