@@ -127,9 +127,18 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
   });
   try {
     for (const id of ofType('AWS::DynamoDB::Table')) {
-      const t = propsOf(id) as { TableName: string; AttributeDefinitions: never; KeySchema: never };
+      const t = propsOf(id) as { TableName: string; AttributeDefinitions: never; KeySchema: never; GlobalSecondaryIndexes?: never };
       try {
-        await dynamodb.send(new CreateTableCommand({ TableName: t.TableName, AttributeDefinitions: t.AttributeDefinitions, KeySchema: t.KeySchema, BillingMode: 'PAY_PER_REQUEST' }));
+        await dynamodb.send(
+          new CreateTableCommand({
+            TableName: t.TableName,
+            AttributeDefinitions: t.AttributeDefinitions,
+            KeySchema: t.KeySchema,
+            // The registry's sparse expiry indexes (resources/storage.cjs); dynalite keeps GSIs as DynamoDB does.
+            ...(t.GlobalSecondaryIndexes ? { GlobalSecondaryIndexes: t.GlobalSecondaryIndexes } : {}),
+            BillingMode: 'PAY_PER_REQUEST',
+          }),
+        );
       } catch (error) {
         if (!(error instanceof ResourceInUseException)) throw error;
       }
