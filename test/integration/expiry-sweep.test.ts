@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../cli/main';
 import { issueCertificate } from '../../lib/pki';
 import { DAY_MS } from '../../shared/expiry/sweep';
 import type { ExpiryFinding } from '../../shared/expiry/ports';
@@ -12,6 +16,7 @@ import namesModule = require('../../resources/names.cjs');
 
 let stack: LocalStack;
 let topicArn: string;
+let dir: string;
 
 beforeAll(async () => {
   stack = await startLocalStack({ params: { expirySweepSchedule: 'rate(10 minutes)' } });
@@ -21,7 +26,24 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
+
+async function cli(...args: string[]) {
+  dir ??= mkdtempSync(join(tmpdir(), 'expiry-cli-'));
+  const endpointsFile = join(dir, 'endpoints.json');
+  writeFileSync(endpointsFile, JSON.stringify(stack.core.endpoints));
+  const out: string[] = [];
+  const err: string[] = [];
+  // The CLI points process.env at the endpoints it reads: put it back afterwards.
+  const saved = { ...process.env };
+  try {
+    const code = await main([...args, '--local', '--endpoints-file', endpointsFile], (l) => out.push(l), (l) => err.push(l));
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    process.env = saved;
+  }
+}
 
 const findings = (): ExpiryFinding[] => stack.core.sns.messages(topicArn).map((m) => JSON.parse(m.message) as ExpiryFinding);
 
@@ -62,4 +84,24 @@ describe('the expiry sweep through the local IoT Core', () => {
     expect(found[0]).toMatchObject({ kind: 'certificate-expiry', certificateId: expiring.certificateId, reasons: ['expiring'], daysLeft: 9, ageDays: 100 });
     expect(stack.core.sns.messages(topicArn)[0]!.subject).toBe('certificate expiring: EXPIRING-1');
   }, 60_000);
+
+  it('`certificates expiring` lists what the sweep finds, and by age with --older-than', async () => {
+    const soon = await cli('certificates', 'expiring');
+    expect(soon).toMatchObject({ code: 0, err: '' });
+    const lines = soon.out.split('\n');
+    expect(lines[0]).toMatch(/^1 bound certificate expiring within 30 days in iot-provisioner-dev-devices/);
+    expect(lines[1]).toMatch(/^DEVICE\s+CERTIFICATE\s+NOT AFTER\s+AGE \(DAYS\)\s+ISSUER\s+DUE$/);
+    expect(lines[2]).toMatch(/^EXPIRING-1\s+[0-9a-f]{64}\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+100\s+CN=Integration CA\S*\s+expiring$/);
+    expect(lines).toHaveLength(3);
+
+    const old = await cli('certificates', 'expiring', '--days', '0', '--older-than', '50', '--json');
+    expect(old.code).toBe(0);
+    expect((JSON.parse(old.out) as ExpiryFinding[]).map((f) => [f.deviceId, f.reasons])).toEqual([['EXPIRING-1', ['aged']]]);
+  }, 30_000);
+
+  it('refuses a --days that is not a whole number, before any AWS call', async () => {
+    const result = await cli('certificates', 'expiring', '--days', 'soon');
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(/--days must be a whole number of days/);
+  });
 });
