@@ -4,6 +4,7 @@ import { startStackHarness } from '../stack-harness';
 import { createCa, deviceChain, issueCertificate, type KeyedCertificate, type KeySpec } from '../../lib/pki';
 import { formatTable, type SandboxRow } from './row';
 import { runVendingFlows } from './vending';
+import { runExpiryFlows } from './expiry';
 
 /**
  * `npm start`: the provisioning flows end to end, offline. A local IoT Core runs in this process with the
@@ -192,6 +193,7 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
     rows.push(
       ...(await runVendingFlows({ core, deployed, iot, registry, endpoint, caPem: endpoint.caPem!, log, describe })),
     );
+    rows.push(...(await runExpiryFlows({ core, deployed, registry, endpoint, ca, log, describe })));
     return { rows, failures: core.failures.length };
   } finally {
     await stack.close();
