@@ -34,7 +34,8 @@ it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, creden
   expect(row('custom resource', 'Delete: objects, certificate')).toMatch(/SUCCESS\s+0 objects left\s+deleted/);
   expect(row('credentials', 'own thing name')).toMatch(/VEND-0002\s+issued\s+role alias iot-provisioner-dev-device\s+ACTIVE\s+VEND-0002\s+S3 put under things\/VEND-0002\/\s+✓/);
   expect(row('credentials', 'another device’s thing name')).toMatch(/refused \(403\)/);
-  expect(stdout).toMatch(/21 cases, 0 unexpected, 0 events in the failure queue/);
+  expect(row('expiry', 'certificate expires in 10 days')).toMatch(/EXPIRY-0001\s+finding published\s+expiring, 9 days left\s+ACTIVE\s+EXPIRY-0001\s+in after 2 attempts, published\s+✓/);
+  expect(stdout).toMatch(/22 cases, 0 unexpected, 0 events in the failure queue/);
   // The handlers' SDK warnings (an S3 body of unknown length, say) reach the sandbox's output as they would reach a Lambda's log.
   expect(stdout + stderr).not.toMatch(/Stream of unknown length/);
 }, 180_000);
