@@ -2,6 +2,7 @@ import { readBoundCertificateFacts } from '../../shared/certificates/certificate
 import type { BoundCertificate, ExpiryFinding, ExpiryIndex } from '../../shared/expiry/ports';
 import { DAY_MS, dueCertificates, dueReasons, sweepCertificates, SweepIncompleteError, type SweepPolicy } from '../../shared/expiry/sweep';
 import { createCa, issueCertificate } from '../../lib/pki';
+import { loadExpirySweepConfig } from '../../shared/config';
 
 const NOW = new Date('2027-03-01T12:00:00Z');
 const POLICY: SweepPolicy = { expiringWithinDays: 30, olderThanDays: 365 };
@@ -122,5 +123,33 @@ describe('readBoundCertificateFacts', () => {
 
   it('refuses a PEM that is not a certificate', () => {
     expect(() => readBoundCertificateFacts('not a certificate', true)).toThrow(/cannot be parsed/);
+  });
+});
+
+describe('loadExpirySweepConfig', () => {
+  const env = { DEVICE_REGISTRY_TABLE: 'svc-dev-devices', FINDINGS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:svc-dev-findings', AWS_REGION: 'eu-west-1' };
+
+  it('defaults to 30 days of warning and 365 days of age, and to the regional SNS endpoint', () => {
+    expect(loadExpirySweepConfig({ ...env, EXPIRY_WARNING_DAYS: '', CERTIFICATE_MAX_AGE_DAYS: '' })).toEqual({
+      registryTable: 'svc-dev-devices',
+      findingsTopicArn: env.FINDINGS_TOPIC_ARN,
+      policy: { expiringWithinDays: 30, olderThanDays: 365 },
+      sns: { region: 'eu-west-1', endpoint: 'https://sns.eu-west-1.amazonaws.com' },
+    });
+  });
+
+  it('takes the stage parameters and the local endpoint', () => {
+    expect(loadExpirySweepConfig({ ...env, EXPIRY_WARNING_DAYS: '7', CERTIFICATE_MAX_AGE_DAYS: '0', AWS_ENDPOINT_URL_SNS: 'http://127.0.0.1:4575' })).toMatchObject({
+      policy: { expiringWithinDays: 7, olderThanDays: 0 },
+      sns: { endpoint: 'http://127.0.0.1:4575' },
+    });
+  });
+
+  it.each([
+    [{ FINDINGS_TOPIC_ARN: 'dummy' }, /FINDINGS_TOPIC_ARN: an SNS topic ARN/],
+    [{ EXPIRY_WARNING_DAYS: '-1' }, /EXPIRY_WARNING_DAYS.*whole number of days/],
+    [{ CERTIFICATE_MAX_AGE_DAYS: 'a year' }, /CERTIFICATE_MAX_AGE_DAYS.*whole number of days/],
+  ])('refuses %j with the variable’s name', (bad, message) => {
+    expect(() => loadExpirySweepConfig({ ...env, ...bad })).toThrow(message);
   });
 });
