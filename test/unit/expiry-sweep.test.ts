@@ -3,6 +3,9 @@ import type { BoundCertificate, ExpiryFinding, ExpiryIndex } from '../../shared/
 import { DAY_MS, dueCertificates, dueReasons, sweepCertificates, SweepIncompleteError, type SweepPolicy } from '../../shared/expiry/sweep';
 import { createCa, issueCertificate } from '../../lib/pki';
 import { loadExpirySweepConfig } from '../../shared/config';
+import { EXPIRY_INDEXES } from '../../shared/aws/registry/expiry-index';
+import { EXPIRY_SHARDS, expiryShardOf } from '../../shared/aws/registry/entries';
+import { loadStack } from '../../lib/stack';
 
 const NOW = new Date('2027-03-01T12:00:00Z');
 const POLICY: SweepPolicy = { expiringWithinDays: 30, olderThanDays: 365 };
@@ -151,5 +154,27 @@ describe('loadExpirySweepConfig', () => {
     [{ CERTIFICATE_MAX_AGE_DAYS: 'a year' }, /CERTIFICATE_MAX_AGE_DAYS.*whole number of days/],
   ])('refuses %j with the variable’s name', (bad, message) => {
     expect(() => loadExpirySweepConfig({ ...env, ...bad })).toThrow(message);
+  });
+});
+
+describe('the expiry indexes', () => {
+  it('are the ones the registry table defines, and the sweep role’s index ARN covers both', () => {
+    const storage = require('../../resources/storage.cjs') as { EXPIRY_INDEXES: Record<string, string> };
+    expect(storage.EXPIRY_INDEXES).toEqual(EXPIRY_INDEXES);
+    const { Resources } = loadStack({ stage: 'test' }).resources;
+    const indexes = (Resources.DeviceRegistryTable!.Properties.GlobalSecondaryIndexes as Array<{ IndexName: string; KeySchema: unknown }>).map((i) => [i.IndexName, i.KeySchema]);
+    expect(indexes).toEqual([
+      ['by-not-after', [{ AttributeName: 'expiryShard', KeyType: 'HASH' }, { AttributeName: 'notAfter', KeyType: 'RANGE' }]],
+      ['by-not-before', [{ AttributeName: 'expiryShard', KeyType: 'HASH' }, { AttributeName: 'notBefore', KeyType: 'RANGE' }]],
+    ]);
+    const role = JSON.stringify(Resources.ExpirySweepRole!.Properties);
+    expect(role).toContain('${DeviceRegistryTable.Arn}/index/by-not-*');
+    for (const name of Object.values(EXPIRY_INDEXES)) expect(name.startsWith('by-not-')).toBe(true);
+  });
+
+  it('spreads devices over every shard with a stable hash', () => {
+    const shards = new Set(Array.from({ length: 200 }, (_, i) => expiryShardOf(`DEVICE-${i}`)));
+    expect([...shards].sort()).toEqual(Array.from({ length: EXPIRY_SHARDS }, (_, i) => String(i)));
+    expect(expiryShardOf('SENSOR-0001')).toBe(expiryShardOf('SENSOR-0001'));
   });
 });
