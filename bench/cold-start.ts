@@ -129,7 +129,9 @@ async function buildDefault(functions: StackFunction[], progress: Progress): Pro
  * https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
  */
 function lambdaEnvironment(fn: StackFunction, region: string): NodeJS.ProcessEnv {
-  const own = Object.fromEntries(Object.entries(fn.environment).map(([name, value]) => [name, typeof value === 'string' ? value : `dummy-${name.toLowerCase()}`]));
+  // An ARN the function's configuration checks must look like one (the expiry sweep's FINDINGS_TOPIC_ARN: `!Ref FindingsTopic`).
+  const dummy = (name: string) => (name.endsWith('_TOPIC_ARN') ? `arn:aws:sns:${region}:123456789012:dummy-${name.toLowerCase()}` : `dummy-${name.toLowerCase()}`);
+  const own = Object.fromEntries(Object.entries(fn.environment).map(([name, value]) => [name, typeof value === 'string' ? value : dummy(name)]));
   return {
     PATH: process.env.PATH,
     LANG: 'en_US.UTF-8',

@@ -51,6 +51,9 @@ export function describeEntry(entry: DeviceEntry): string {
   if (entry.certificateId) {
     lines.push(`certificate   ${entry.certificateId} (${entry.bindingState ?? 'unknown'})`);
     if (entry.thingName) lines.push(`thing         ${entry.thingName}`);
+    if (entry.notAfter) {
+      lines.push(`valid         ${entry.notBefore ?? '?'} to ${entry.notAfter}, issuer ${entry.issuer?.subject || '(unknown)'}${entry.issuer?.awsIot ? ' (AWS IoT)' : ''}`);
+    }
   }
   if (entry.reprovision) lines.push('reprovision  allowed once (the next provisioning may replace the active certificate)');
   if (entry.lastProvisioning) {

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { caCreate, caRegister } from './ca';
+import { certificatesCommand } from './certificates';
 import { deviceConnect, deviceCredentials, deviceIssue, deviceProvision } from './device';
 import { devicesCommand } from './devices';
 import { devicesImportCommand } from './devices-import';
@@ -41,6 +42,7 @@ const OPTIONS = {
   // ca
   name: { type: 'string' },
   days: { type: 'string' },
+  'older-than': { type: 'string' },
   'key-type': { type: 'string' },
   mode: { type: 'string' },
   'ca-dir': { type: 'string' },
@@ -206,6 +208,15 @@ const COMMANDS: Record<string, CommandSpec> = {
     options: ['limit', 'json', 'table', ...TARGET],
     positionals: { min: 0, max: 1 },
   },
+  'certificates expiring': {
+    usage: `certificates expiring [--days 30] [--older-than M] [--json]
+    bound certificates that expire within --days (0: only the expired ones) or, with --older-than, are at
+    least M days old (AWS IoT's certificates are valid until 2049: age is what finds them). From the
+    registry's expiry indexes: device, certificate, notAfter, age, issuer. Bindings recorded before the
+    registry kept certificate facts are not listed.`,
+    options: ['days', 'older-than', 'json', 'table', ...TARGET],
+    positionals: { min: 0, max: 0 },
+  },
   'local token': {
     usage: `local token <username> [--ttl seconds]
     a JWT for the local HTTP API (npm run emulator).`,
@@ -246,6 +257,7 @@ const GROUPS: Record<string, string> = {
   ca: 'ca create|register',
   device: 'device issue|connect|provision|credentials',
   devices: 'devices allow|block|show|import|why|suspend|resume|retire|timeline',
+  certificates: 'certificates expiring',
   local: 'local token',
 };
 
@@ -382,6 +394,8 @@ export async function main(argv: string[], out: (line: string) => void = console
           { ...target, ...(values['keep-thing'] ? { keepThing: true } : {}), ...(values.json ? { json: true } : {}), ...(values.limit !== undefined ? { limit: values.limit } : {}) },
           out,
         );
+      case 'certificates expiring':
+        return await certificatesCommand('expiring', { ...target, days: str('days'), olderThan: str('older-than'), ...(values.json ? { json: true } : {}) }, out);
       case 'local token': {
         const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
         if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) throw new CliError('--ttl must be a whole number of seconds');

@@ -35,6 +35,8 @@ export interface StackFunction {
   httpRoutes: Array<{ method: string; path: string; authorizer?: string; iam?: boolean }>;
   /** `sqs` events: the queue (a CloudFormation expression) and the event source mapping's settings. */
   sqsEvents: Array<{ arn: unknown; batchSize: number; reportBatchItemFailures: boolean }>;
+  /** `schedule` events: each rate(...)/cron(...) expression, and whether the rule is enabled (osls: true by default). */
+  scheduleEvents: Array<{ expression: string; enabled: boolean }>;
   /** `destinations.onFailure` of async invocations: its type (sqs, sns, …) and ARN (a CloudFormation expression). */
   onFailure?: { type: string; arn: unknown };
 }
@@ -192,6 +194,14 @@ export function loadStack(options: { stage?: string; region?: string; params?: R
       sqsEvents: (events as Array<{ sqs?: { arn: Json; batchSize?: number; functionResponseType?: string } }>)
         .flatMap((event) => (event.sqs ? [resolveDeep(event.sqs as unknown as Json) as { arn: Json; batchSize?: number; functionResponseType?: string }] : []))
         .map((sqs) => ({ arn: sqs.arn, batchSize: Number(sqs.batchSize ?? 10), reportBatchItemFailures: sqs.functionResponseType === 'ReportBatchItemFailures' })),
+      scheduleEvents: (events as Array<{ schedule?: Json }>).flatMap((event) => {
+        // osls accepts `schedule: rate(...)` or `schedule: { rate: [expressions], enabled }`.
+        const schedule = event.schedule === undefined ? undefined : resolveDeep(event.schedule);
+        if (schedule === undefined || schedule === null) return [];
+        if (typeof schedule === 'string') return [{ expression: schedule, enabled: true }];
+        const { rate, enabled } = schedule as { rate?: Json; enabled?: Json };
+        return (Array.isArray(rate) ? rate : []).map((expression) => ({ expression: String(expression), enabled: enabled !== false }));
+      }),
       ...(onFailure ? { onFailure: { type: String(onFailure.type), arn: onFailure.arn } } : {}),
     } satisfies StackFunction;
   });
@@ -209,6 +219,11 @@ export function loadStack(options: { stage?: string; region?: string; params?: R
     ...(verificationCertificatePem ? { verificationCertificatePem } : {}),
     fleetTemplateName: params.fleetTemplateName ?? '',
     fleetThingAttributes: stackModule.splitNames(params.fleetThingAttributes),
+    ...stackModule.auditSettings({
+      ...(params.deviceDefenderAudit !== undefined ? { deviceDefenderAudit: params.deviceDefenderAudit } : {}),
+      ...(params.expiryWarningDays !== undefined ? { expiryWarningDays: params.expiryWarningDays } : {}),
+      ...(params.certificateMaxAgeDays !== undefined ? { certificateMaxAgeDays: params.certificateMaxAgeDays } : {}),
+    }),
   });
   const authorizers = ((provider.httpApi as { [key: string]: Json } | undefined)?.authorizers ?? {}) as Json;
   const esbuild = (lookup(config, 'custom.esbuild') ?? {}) as { [key: string]: Json };

@@ -96,6 +96,11 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
       context.refs[logicalId] = bucket;
       attributes[`${logicalId}.Arn`] = `arn:aws:s3:::${bucket}`;
     }
+    if (resource.Type === 'AWS::SNS::Topic') {
+      // Ref of a topic is its ARN; the topic keeps what is published to it (local/sns/local-sns.ts).
+      const topicName = resource.Properties.TopicName;
+      context.refs[logicalId] = core.sns.createTopic(accountId, typeof topicName === 'string' ? topicName : generatedName(logicalId));
+    }
     if (resource.Type === 'AWS::DynamoDB::Table') {
       attributes[`${logicalId}.Arn`] = `arn:aws:dynamodb:${region}:${accountId}:table/${String(resource.Properties.TableName)}`;
     }
@@ -129,9 +134,18 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
   });
   try {
     for (const id of ofType('AWS::DynamoDB::Table')) {
-      const t = propsOf(id) as { TableName: string; AttributeDefinitions: never; KeySchema: never };
+      const t = propsOf(id) as { TableName: string; AttributeDefinitions: never; KeySchema: never; GlobalSecondaryIndexes?: never };
       try {
-        await dynamodb.send(new CreateTableCommand({ TableName: t.TableName, AttributeDefinitions: t.AttributeDefinitions, KeySchema: t.KeySchema, BillingMode: 'PAY_PER_REQUEST' }));
+        await dynamodb.send(
+          new CreateTableCommand({
+            TableName: t.TableName,
+            AttributeDefinitions: t.AttributeDefinitions,
+            KeySchema: t.KeySchema,
+            // The registry's sparse expiry indexes (resources/storage.cjs); dynalite keeps GSIs as DynamoDB does.
+            ...(t.GlobalSecondaryIndexes ? { GlobalSecondaryIndexes: t.GlobalSecondaryIndexes } : {}),
+            BillingMode: 'PAY_PER_REQUEST',
+          }),
+        );
       } catch (error) {
         if (!(error instanceof ResourceInUseException)) throw error;
       }
@@ -240,6 +254,22 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
         invoke: (event) => core.invokeFunction(arn, event, fn.timeoutSeconds * 1000),
       });
     }
+  }
+
+  for (const fn of stack.functions) {
+    fn.scheduleEvents.forEach((schedule, index) => {
+      if (!schedule.enabled) return;
+      const lambda = functions.get(fn.name)!;
+      core.schedules.add({
+        // osls names the rule's logical id <Function>EventsRuleSchedule<n>; its ARN is the event's `resources`.
+        ruleArn: `arn:aws:events:${region}:${accountId}:rule/${fn.functionName}-schedule-${index + 1}`,
+        expression: schedule.expression,
+        accountId,
+        region,
+        // EventBridge invokes a schedule's target asynchronously (retries and the on-failure destination apply).
+        invoke: (event) => lambda.invoke(event),
+      });
+    });
   }
 
   for (const id of ofType('AWS::IoT::TopicRule')) {

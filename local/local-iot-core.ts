@@ -17,6 +17,8 @@ import type { WorkerRuntime } from './lambda/worker-runtime';
 import type { HttpRoute } from './http/http-api';
 import { HttpApiHost } from './http/http-api-host';
 import { LocalSqs } from './sqs/local-sqs';
+import { LocalSns } from './sns/local-sns';
+import { LocalSchedules } from './schedules';
 import { LocalS3 } from './s3/local-s3';
 import { ResponseReceiver } from './cloudformation/response-receiver';
 import { LocalFunctions, type FailureMessage, type FunctionOptions } from './local-functions';
@@ -53,6 +55,8 @@ export interface LocalIotCoreOptions {
   sqsPort?: number;
   /** Port of the local S3 (s3rver, path-style). */
   s3Port?: number;
+  /** Port of the local SNS (Publish; each topic keeps what was published to it). */
+  snsPort?: number;
   /** Start the MQTT/TLS endpoint (port 0: any free port). */
   mqtt?: { port?: number };
   /** Start the credential provider endpoint (HTTPS with mutual TLS). */
@@ -76,6 +80,8 @@ interface LocalIotCoreParts {
   dynamo: LocalDynamoDb;
   sqs: LocalSqs;
   s3: LocalS3;
+  sns: LocalSns;
+  schedules: LocalSchedules;
   cloudFormationResponses: ResponseReceiver;
   endpoints: LocalEndpoints;
   mqtt?: MqttEndpoint;
@@ -89,6 +95,9 @@ export class LocalIotCore {
   readonly issuer: AwsIssuer;
   readonly sqs: LocalSqs;
   readonly s3: LocalS3;
+  readonly sns: LocalSns;
+  /** The stack's `schedule` events (local/schedules.ts), time-scaled like Lambda's retries. */
+  readonly schedules: LocalSchedules;
   /** CloudFormation custom-resource answers PUT to `cloudFormationResponseUrl(id)`. */
   readonly cloudFormationResponses: ResponseReceiver;
   readonly mqtt: MqttEndpoint | undefined;
@@ -111,6 +120,8 @@ export class LocalIotCore {
     this.dynamo = parts.dynamo;
     this.sqs = parts.sqs;
     this.s3 = parts.s3;
+    this.sns = parts.sns;
+    this.schedules = parts.schedules;
     this.cloudFormationResponses = parts.cloudFormationResponses;
     this.endpoints = parts.endpoints;
     this.mqtt = parts.mqtt;
@@ -172,7 +183,10 @@ export class LocalIotCore {
     const sqsUrl = await sqs.listen(options.sqsPort ?? 0, host);
     const s3 = await LocalS3.start({ port: options.s3Port ?? 0, host, region });
     s3.registerAccount(defaultAccountId);
-    const endpoints: LocalEndpoints = { region, accountId: defaultAccountId, iot, dynamodb: dynamo.url, sqs: sqsUrl, s3: s3.url };
+    const sns = new LocalSns({ region });
+    const snsUrl = await sns.listen(options.snsPort ?? 0, host);
+    const schedules = new LocalSchedules({ timeScale: options.lambdaTimeScale ?? 1, ...(options.now ? { now: options.now } : {}) });
+    const endpoints: LocalEndpoints = { region, accountId: defaultAccountId, iot, dynamodb: dynamo.url, sqs: sqsUrl, s3: s3.url, sns: snsUrl };
     const tls = options.mqtt || options.credentials ? await localTls(options.stateDir ?? mkdtempSync(join(tmpdir(), 'local-iot-')), region) : undefined;
     if (tls) endpoints.rootCaFile = tls.rootCaFile;
     const device = tls && { registry, gateway, issuer, tls: tls.server, ...(options.now ? { now: options.now } : {}) };
@@ -201,6 +215,8 @@ export class LocalIotCore {
       dynamo,
       sqs,
       s3,
+      sns,
+      schedules,
       cloudFormationResponses: responses,
       endpoints,
       ...(mqtt ? { mqtt } : {}),
@@ -308,11 +324,13 @@ export class LocalIotCore {
   }
 
   async close(): Promise<void> {
+    this.schedules.close();
     await this.http.close();
     await this.mqtt?.close();
     await this.credentials?.close();
     await Promise.all(this.runtimes.map((runtime) => runtime.close()));
     await this.sqs.close();
+    await this.sns.close();
     await this.s3.close();
     await this.controlPlane.close();
     await this.dynamo.close();

@@ -16,6 +16,7 @@ const FUNCTIONS = {
   vendCertificate: 'VendCertificateLambdaFunction',
   retireCertificate: 'RetireCertificateLambdaFunction',
   certificateResource: 'CertificateResourceLambdaFunction',
+  expirySweep: 'ExpirySweepLambdaFunction',
 };
 
 /** The name osls gives a function of serverless.yml: `<service>-<stage>-<name>`. */
@@ -48,6 +49,9 @@ function namesFor(service, stage) {
     deviceThingType: `${prefix}-device`,
     // IoT rule names allow [a-zA-Z0-9_] only.
     certificateRegisteredRule: `${service}_${stage}_certificate_registered`.replace(/[^a-zA-Z0-9_]/g, '_'),
+    // The expiry sweep's and the Device Defender audit's findings (resources/findings.cjs, resources/audit.cjs).
+    findingsTopic: `${prefix}-findings`,
+    certificateAudit: `${prefix}-certificates`,
     userPool: `${prefix}-operators`,
     userPoolClient: `${prefix}-app`,
     // Other stacks' Custom::DeviceCertificate resources: ServiceToken: !ImportValue <this name>.

@@ -1,4 +1,4 @@
-export type FunctionKey = 'activateCertificate' | 'preProvisioningHook' | 'vendProvisioningClaim' | 'vendCertificate' | 'retireCertificate' | 'certificateResource';
+export type FunctionKey = 'activateCertificate' | 'preProvisioningHook' | 'vendProvisioningClaim' | 'vendCertificate' | 'retireCertificate' | 'certificateResource' | 'expirySweep';
 export interface StackNames {
   registryTable: string;
   ledgerTable: string;
@@ -13,6 +13,8 @@ export interface StackNames {
   quarantineThingGroup: string;
   deviceThingType: string;
   certificateRegisteredRule: string;
+  findingsTopic: string;
+  certificateAudit: string;
   userPool: string;
   userPoolClient: string;
   certificateResourceExport: string;

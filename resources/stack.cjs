@@ -17,6 +17,8 @@ const { fleetResources, fleetTemplateBody, fleetTemplateArn } = require('./fleet
 const { credentialsResources } = require('./credentials.cjs');
 const { caResources } = require('./ca.cjs');
 const { operatorResources } = require('./operators.cjs');
+const { findingsResources, FINDINGS } = require('./findings.cjs');
+const { auditResources } = require('./audit.cjs');
 
 /** Each function's own deployment, by its name in serverless.yml (test/unit/function-resources.test.ts checks the list). */
 const FUNCTION_DEPLOYMENTS = {
@@ -26,6 +28,7 @@ const FUNCTION_DEPLOYMENTS = {
   vendCertificate: require('../functions/vend-certificate/resources.cjs'),
   retireCertificate: require('../functions/retire-certificate/resources.cjs'),
   certificateResource: require('../functions/certificate-resource/resources.cjs'),
+  expirySweep: require('../functions/expiry-sweep/resources.cjs'),
 };
 
 const splitIds = (value) =>
@@ -64,6 +67,7 @@ function stackContext(settings) {
     IOT_SERVICE_TRUST,
     FUNCTIONS,
     STORES,
+    FINDINGS,
     functionRole: (name, statements) => functionRole(name, functionName(service, stage, name), statements),
     bindingStatements,
     listAttachedPolicies,
@@ -87,9 +91,28 @@ function buildResources(settings) {
   merge(template, credentialsResources(stack), 'resources/credentials.cjs');
   merge(template, fleetResources(stack), 'resources/fleet.cjs');
   merge(template, operatorResources(stack), 'resources/operators.cjs');
+  merge(template, findingsResources(stack), 'resources/findings.cjs');
+  merge(template, auditResources(stack), 'resources/audit.cjs');
   for (const [name, deployment] of Object.entries(FUNCTION_DEPLOYMENTS)) merge(template, deployment.resources(stack), `functions/${name}/resources.cjs`);
   merge(template, caResources(stack), 'resources/ca.cjs');
   return template;
+}
+
+/** The audit's stage parameters: 'true' turns it on; the thresholds are whole days ('' = the sweep's defaults). */
+function auditSettings({ deviceDefenderAudit, expiryWarningDays, certificateMaxAgeDays }) {
+  const days = (name, value, fallback) => {
+    const text = String(value ?? '').trim();
+    if (text === '') return fallback;
+    if (!/^\d{1,5}$/.test(text)) throw new Error(`${name}: "${text}" is not a whole number of days`);
+    return Number(text);
+  };
+  const flag = String(deviceDefenderAudit ?? '').trim().toLowerCase();
+  if (!['', 'true', 'false'].includes(flag)) throw new Error(`deviceDefenderAudit: "${deviceDefenderAudit}" is neither true nor false`);
+  return {
+    deviceDefenderAudit: flag === 'true',
+    expiryWarningDays: days('expiryWarningDays', expiryWarningDays, 30),
+    certificateMaxAgeDays: days('certificateMaxAgeDays', certificateMaxAgeDays, 365),
+  };
 }
 
 /** Reads the stage parameters through osls' resolver (files are read relative to the service directory). */
@@ -111,6 +134,7 @@ async function resolveStack({ resolveVariable }) {
     verificationCertificatePem: readOptional(await param('verificationCertificateFile')),
     fleetTemplateName: await param('fleetTemplateName'),
     fleetThingAttributes: splitNames(await param('fleetThingAttributes')),
+    ...auditSettings({ deviceDefenderAudit: await param('deviceDefenderAudit'), expiryWarningDays: await param('expiryWarningDays'), certificateMaxAgeDays: await param('certificateMaxAgeDays') }),
   });
 }
 
@@ -120,6 +144,7 @@ Object.assign(module.exports, {
   stackContext,
   splitIds,
   splitNames,
+  auditSettings,
   FUNCTION_DEPLOYMENTS,
   // Re-exported for the tests that read them here (their modules: resources/policies.cjs, resources/fleet.cjs).
   devicePolicyDocument,

@@ -8,6 +8,10 @@ export interface StackSettings {
   verificationCertificatePem?: string;
   fleetTemplateName: string;
   fleetThingAttributes: string[];
+  /** Device Defender audit resources (resources/audit.cjs); absent = off. */
+  deviceDefenderAudit?: boolean;
+  expiryWarningDays?: number;
+  certificateMaxAgeDays?: number;
 }
 export interface CfnResource {
   Type: string;
@@ -36,8 +40,13 @@ declare namespace resolveStack {
   function fleetTemplateBody(options: { devicePolicyName: string; thingGroup: string; thingType: string; attributeNames: string[] }): Record<string, unknown>;
   function splitIds(value: string | undefined): string[];
   function splitNames(value: string | undefined): string[];
+  function auditSettings(params: { deviceDefenderAudit?: string; expiryWarningDays?: string; certificateMaxAgeDays?: string }): {
+    deviceDefenderAudit: boolean;
+    expiryWarningDays: number;
+    certificateMaxAgeDays: number;
+  };
   const FUNCTION_DEPLOYMENTS: Record<
-    'activateCertificate' | 'preProvisioningHook' | 'vendProvisioningClaim' | 'vendCertificate' | 'retireCertificate' | 'certificateResource',
+    'activateCertificate' | 'preProvisioningHook' | 'vendProvisioningClaim' | 'vendCertificate' | 'retireCertificate' | 'certificateResource' | 'expirySweep',
     FunctionDeployment
   >;
 }

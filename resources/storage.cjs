@@ -54,9 +54,42 @@ const tlsOnlyBucketPolicy = (bucketLogicalId) => ({
   },
 });
 
+/**
+ * The registry's sparse expiry indexes (issue 11 §3): only bound entries with recorded certificate facts have
+ * `expiryShard` (shared/aws/registry/entries.ts, markBound), so these indexes hold bound devices only, and
+ * "expires before T" / "issued before T" are one Query per shard on the sort key. The sweep and
+ * `certificates expiring` read them; INCLUDE projects what their answers show.
+ */
+const EXPIRY_INDEXES = { byNotAfter: 'by-not-after', byNotBefore: 'by-not-before' };
+const EXPIRY_PROJECTION = {
+  ProjectionType: 'INCLUDE',
+  NonKeyAttributes: ['certificateId', 'thingName', 'bindingState', 'notBefore', 'notAfter', 'issuer', 'boundAt'],
+};
+const registryIndexes = {
+  AttributeDefinitions: [
+    { AttributeName: 'deviceId', AttributeType: 'S' },
+    { AttributeName: 'expiryShard', AttributeType: 'S' },
+    { AttributeName: 'notAfter', AttributeType: 'S' },
+    { AttributeName: 'notBefore', AttributeType: 'S' },
+  ],
+  GlobalSecondaryIndexes: [
+    {
+      IndexName: EXPIRY_INDEXES.byNotAfter,
+      KeySchema: [{ AttributeName: 'expiryShard', KeyType: 'HASH' }, { AttributeName: 'notAfter', KeyType: 'RANGE' }],
+      Projection: { ...EXPIRY_PROJECTION, NonKeyAttributes: EXPIRY_PROJECTION.NonKeyAttributes.filter((a) => a !== 'notAfter') },
+    },
+    {
+      IndexName: EXPIRY_INDEXES.byNotBefore,
+      KeySchema: [{ AttributeName: 'expiryShard', KeyType: 'HASH' }, { AttributeName: 'notBefore', KeyType: 'RANGE' }],
+      Projection: { ...EXPIRY_PROJECTION, NonKeyAttributes: EXPIRY_PROJECTION.NonKeyAttributes.filter((a) => a !== 'notBefore') },
+    },
+  ],
+};
+
 /** CloudFormation values of the shared stores, for the functions' role statements. */
 const STORES = {
   registryArn: { 'Fn::GetAtt': ['DeviceRegistryTable', 'Arn'] },
+  registryExpiryIndexesArn: { 'Fn::Sub': '${DeviceRegistryTable.Arn}/index/by-not-*' },
   ledgerArn: { 'Fn::GetAtt': ['ProvisioningLedgerTable', 'Arn'] },
   timelineArn: { 'Fn::GetAtt': ['DeviceTimelineTable', 'Arn'] },
   failureQueueArn: { 'Fn::GetAtt': ['ProvisioningFailureQueue', 'Arn'] },
@@ -66,7 +99,7 @@ const STORES = {
 function storageResources({ names }) {
   return {
     Resources: {
-      DeviceRegistryTable: table(names.registryTable, 'deviceId'),
+      DeviceRegistryTable: table(names.registryTable, 'deviceId', registryIndexes),
       ProvisioningLedgerTable: table(names.ledgerTable, 'pk', {
         TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
       }),
@@ -109,4 +142,4 @@ function storageResources({ names }) {
   };
 }
 
-module.exports = { storageResources, STORES, table, privateBucket, tlsOnlyBucketPolicy };
+module.exports = { storageResources, STORES, EXPIRY_INDEXES, table, privateBucket, tlsOnlyBucketPolicy };

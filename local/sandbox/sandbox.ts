@@ -7,6 +7,7 @@ import { runVendingFlows } from './vending';
 import { runImportFlows } from './import';
 import { runWhyFlows } from './why';
 import { runLifecycleFlows } from './lifecycle';
+import { runExpiryFlows } from './expiry';
 
 /**
  * `npm start`: the provisioning flows end to end, offline. A local IoT Core runs in this process with the
@@ -198,6 +199,7 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
     rows.push(...(await runImportFlows({ core, registryTable: deployed.tableName, ca, endpoint, log, describe })));
     rows.push(...(await runWhyFlows({ core, deployed, iot, registry, endpoint, dataEndpoint: stack.dataEndpoint, ca, log, describe })));
     rows.push(...(await runLifecycleFlows({ core, deployed, iot, registry, endpoint, ca, log, describe })));
+    rows.push(...(await runExpiryFlows({ core, deployed, registry, endpoint, ca, log, describe })));
     return { rows, failures: core.failures.length };
   } finally {
     await stack.close();

@@ -1,4 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { BoundCertificateFacts } from '../certificates/certificate-facts';
 import type { DeviceAttributes, DeviceEntry } from '../registry/device-entry';
 import type { ClaimResult, DeviceRegistry, DeviceRegistryAdmin, DeviceRejection, ProvisioningRecord } from '../registry/ports';
 import type { LifecycleRegistry, Retirement, Suspension } from '../lifecycle/ports';
@@ -36,8 +37,8 @@ export class DynamoDeviceRegistry implements DeviceRegistry, DeviceRegistryAdmin
   claim(deviceId: string, certificateId: string, options: { previousCertificateId?: string; at: Date }): Promise<ClaimResult> {
     return claimDevice(this.table, deviceId, certificateId, options);
   }
-  markBound(deviceId: string, certificateId: string, thingName: string, at: Date): Promise<void> {
-    return markBound(this.table, deviceId, certificateId, thingName, at);
+  markBound(deviceId: string, certificateId: string, thingName: string, at: Date, certificate?: BoundCertificateFacts): Promise<void> {
+    return markBound(this.table, deviceId, certificateId, thingName, at, certificate);
   }
   recordRejection(deviceId: string, rejection: DeviceRejection): Promise<void> {
     return recordRejection(this.table, deviceId, rejection);

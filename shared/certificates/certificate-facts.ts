@@ -67,3 +67,31 @@ export function readCertificateFacts(pem: string): CertificateFacts {
     throw new CertificateUnreadableError(`certificate fields cannot be read: ${(error as Error).message}`);
   }
 }
+
+/**
+ * What the registry records about a bound certificate (issue 11 §3): its validity window and who issued it.
+ * `issuedByAwsIot` is the flow's knowledge (vending asks AWS IoT to issue; JITR certificates come from a
+ * registered CA), not a guess from the issuer's name. Certificates AWS IoT issues are valid until 2049
+ * (aws-iot-reference, "Certificates issued by AWS IoT"): their age, not their expiry, says when to rotate.
+ */
+export interface BoundCertificateFacts {
+  notBefore: Date;
+  notAfter: Date;
+  /** The issuer's subject DN, RFC 4514 order (most specific first), e.g. `CN=Device CA,O=Example`. */
+  issuer: string;
+  issuedByAwsIot: boolean;
+}
+
+/** Reads a bound certificate's validity and issuer; unreadable certificates throw CertificateUnreadableError. */
+export function readBoundCertificateFacts(pem: string, issuedByAwsIot: boolean): BoundCertificateFacts {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(pem);
+  } catch (error) {
+    throw new CertificateUnreadableError(`certificate PEM cannot be parsed: ${(error as Error).message}`);
+  }
+  const { notBefore, notAfter } = readCertificateFacts(pem);
+  // Node prints the issuer one attribute a line, root-most first (`C=US\nO=…\nCN=…`).
+  const issuer = certificate.issuer.split('\n').filter(Boolean).reverse().join(',');
+  return { notBefore, notAfter, issuer, issuedByAwsIot };
+}

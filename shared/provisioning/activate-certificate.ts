@@ -3,7 +3,7 @@ import { admitDevice, type Admission } from '../admission/admit-device';
 import type { CaLookup } from '../admission/ca-lookup';
 import type { RejectionReason } from '../registry/device-entry';
 import type { CertificateRegisteredEvent } from '../schemas/certificate-registered-event';
-import { bindCertificate, claimDevice, thingFor, type BindingIot, type BindSettings } from './bind-certificate';
+import { bindCertificate, boundFacts, claimDevice, thingFor, type BindingIot, type BindSettings } from './bind-certificate';
 import type { CertificateRecord, IotDirectory } from './iot-ports';
 import type { ActivationLeases } from './ledger-ports';
 import type { Log } from '../log';
@@ -146,6 +146,9 @@ async function provisionPending(record: CertificateRecord, deps: ActivationDeps)
       ...(previousCertificateId ? { previousCertificateId } : {}),
       retirePrevious: admission.retirePrevious,
       provisionedBy: 'jitr',
+      // JITR certificates are signed by a CA registered in the account, never by AWS IoT.
+      certificatePem: record.certificatePem,
+      issuedByAwsIot: false,
     },
     deps,
   );
@@ -213,7 +216,7 @@ async function completeActive(record: CertificateRecord, deps: ActivationDeps): 
     await iot.attachThingPrincipal(thing.thingName, certificateArn);
   }
   if (!policies.includes(settings.devicePolicyName)) await iot.attachPolicy(settings.devicePolicyName, certificateArn);
-  await registry.markBound(deviceId, certificateId, thing.thingName, deps.now());
+  await registry.markBound(deviceId, certificateId, thing.thingName, deps.now(), boundFacts(record.certificatePem, false, deps.log));
   deps.log.info('active certificate completed', { deviceId, thingName: thing.thingName });
   return { outcome: 'already-active', certificateId, deviceId, thingName: thing.thingName };
 }

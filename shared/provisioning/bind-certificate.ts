@@ -6,6 +6,7 @@ export type RetiringIot = Pick<IotDirectory, 'describeCertificate' | 'listPrinci
 
 /** The IoT calls binding a certificate makes (retiring the previous one included). */
 export type BindingIot = RetiringIot & Pick<IotDirectory, 'createThing' | 'addThingToThingGroup' | 'attachPolicy' | 'attachThingPrincipal'>;
+import { readBoundCertificateFacts, type BoundCertificateFacts } from '../certificates/certificate-facts';
 import type { Log } from '../log';
 import type { DeviceRegistry } from '../registry/ports';
 
@@ -70,6 +71,9 @@ export async function bindCertificate(
     /** Detach and deactivate the previous certificate once the new one is active. */
     retirePrevious: boolean;
     provisionedBy: string;
+    /** The certificate itself: its validity and issuer go into the registry with the binding. */
+    certificatePem: string;
+    issuedByAwsIot: boolean;
   },
   deps: BindDeps,
 ): Promise<{ thingName: string; retiredCertificateId?: string }> {
@@ -92,7 +96,7 @@ export async function bindCertificate(
     await retireCertificate(previousCertificateId, thing.thingName, deps);
     retiredCertificateId = previousCertificateId;
   }
-  await registry.markBound(deviceId, certificateId, thing.thingName, deps.now());
+  await registry.markBound(deviceId, certificateId, thing.thingName, deps.now(), boundFacts(input.certificatePem, input.issuedByAwsIot, log));
   return { thingName: thing.thingName, ...(retiredCertificateId ? { retiredCertificateId } : {}) };
 }
 
@@ -103,4 +107,17 @@ export async function retireCertificate(certificateId: string, thingName: string
   const things = await deps.iot.listPrincipalThings(old.certificateArn);
   if (things.includes(thingName)) await deps.iot.detachThingPrincipal(thingName, old.certificateArn);
   if (old.status === 'ACTIVE') await deps.iot.updateCertificateStatus(certificateId, 'INACTIVE');
+}
+
+/**
+ * The certificate facts the binding records. The flows admitted the certificate from this very PEM, so it
+ * reads; should it not, the binding is still recorded (the device works) and only its expiry tracking is lost.
+ */
+export function boundFacts(pem: string, issuedByAwsIot: boolean, log: Log): BoundCertificateFacts | undefined {
+  try {
+    return readBoundCertificateFacts(pem, issuedByAwsIot);
+  } catch (error) {
+    log.warn('bound certificate facts unreadable; expiry not tracked', { error: (error as Error).message });
+    return undefined;
+  }
 }

@@ -230,6 +230,9 @@ async function vend(
       // A rotated-out certificate keeps working for the grace period; the retirement queue ends it.
       retirePrevious: false,
       provisionedBy: 'vending',
+      // CreateKeysAndCertificate and CreateCertificateFromCsr: AWS IoT signs either way (valid until 2049).
+      certificatePem: issued.certificatePem,
+      issuedByAwsIot: true,
     },
     deps,
   );

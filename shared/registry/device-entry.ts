@@ -82,6 +82,18 @@ export const deviceEntrySchema = z.looseObject({
   thingName: z.optional(z.string()),
   claimedAt: z.optional(z.string()),
   boundAt: z.optional(z.string()),
+  /**
+   * The bound certificate's validity (ISO 8601) and issuer, recorded with the binding (issue 11 §3). Absent on
+   * entries bound before they were recorded, and removed with the binding (a new claim, an unbinding).
+   */
+  notBefore: z.optional(z.string()),
+  notAfter: z.optional(z.string()),
+  issuer: z.optional(z.looseObject({ subject: z.string(), awsIot: z.boolean() })),
+  /**
+   * Only bound entries with recorded certificate facts have it: the partition key of the registry's sparse
+   * expiry indexes (resources/storage.cjs), so "what expires before T" reads bound entries only.
+   */
+  expiryShard: z.optional(z.string()),
   createdAt: z.optional(z.string()),
   updatedAt: z.optional(z.string()),
   /** Set by an operator to let the device take a new certificate once while its current one is ACTIVE. */

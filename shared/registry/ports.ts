@@ -1,3 +1,4 @@
+import type { BoundCertificateFacts } from '../certificates/certificate-facts';
 import type { DeviceAttributes, DeviceEntry, RejectionReason } from './device-entry';
 
 /** The device registry as provisioning and the operator use it; `shared/aws/device-registry.ts` implements it. */
@@ -29,8 +30,8 @@ export interface DeviceRegistry {
    * bound to `previousCertificateId`, and when it is already claimed by this certificate.
    */
   claim(deviceId: string, certificateId: string, options: { previousCertificateId?: string; at: Date }): Promise<ClaimResult>;
-  /** Records that the certificate is ACTIVE and attached to the thing. */
-  markBound(deviceId: string, certificateId: string, thingName: string, at: Date): Promise<void>;
+  /** Records that the certificate is ACTIVE and attached to the thing, with its validity and issuer when known. */
+  markBound(deviceId: string, certificateId: string, thingName: string, at: Date, certificate?: BoundCertificateFacts): Promise<void>;
   recordRejection(deviceId: string, rejection: DeviceRejection): Promise<void>;
   /** Records the pre-provisioning hook's last decision on the device's entry. */
   recordProvisioning(deviceId: string, record: ProvisioningRecord): Promise<void>;

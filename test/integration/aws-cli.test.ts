@@ -108,4 +108,16 @@ if (!awsAvailable) console.warn('aws-cli.test: no `aws` command on this machine;
     expect((await aws('describe-endpoint', '--endpoint-type', 'iot:CredentialProvider')).endpointAddress).toBe('localhost');
     expect(await awsError('describe-certificate', '--certificate-id', 'a'.repeat(64))).toContain('ResourceNotFoundException');
   });
+
+  it('publishes to the stack’s findings topic with `aws sns publish`, and reports an unknown topic as SNS does', async () => {
+    const sns = (...args: string[]) => run('aws', ['sns', ...args, '--endpoint-url', emulator.endpoints.sns!, '--output', 'json'], { env, cwd: dir });
+    const topicArn = 'arn:aws:sns:us-east-1:123456789012:iot-provisioner-dev-findings';
+    const { stdout } = await sns('publish', '--topic-arn', topicArn, '--message', '{"kind":"test"}', '--subject', 'a finding');
+    expect(JSON.parse(stdout)).toEqual({ MessageId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    const refused = await sns('publish', '--topic-arn', `${topicArn}-nope`, '--message', 'm').then(
+      () => '',
+      (error: { stderr: string }) => error.stderr,
+    );
+    expect(refused).toContain('(NotFound) when calling the Publish operation: Topic does not exist');
+  });
 });

@@ -43,7 +43,8 @@ it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, creden
   expect(row('lifecycle', 'retired (decommissioned)')).toMatch(/LIFE-0002\s+retired\s+thing deleted\s+REVOKED\s+—\s+refused\s+✓/);
   expect(row('lifecycle', 'new certificate for a retired serial')).toMatch(/revoked\s+device-retired\s+REVOKED\s+—\s+refused\s+✓/);
   expect(row('lifecycle', 'refurbished: allowed again, new certificate')).toMatch(/LIFE-0002\s+activated\s+admitted\s+ACTIVE\s+LIFE-0002\s+in after \d attempts, published\s+✓/);
-  expect(stdout).toMatch(/30 cases, 0 unexpected, 0 events in the failure queue/);
+  expect(row('expiry', 'certificate expires in 10 days')).toMatch(/EXPIRY-0001\s+finding published\s+expiring, 9 days left\s+ACTIVE\s+EXPIRY-0001\s+in after 2 attempts, published\s+✓/);
+  expect(stdout).toMatch(/31 cases, 0 unexpected, 0 events in the failure queue/);
   // The handlers' SDK warnings (an S3 body of unknown length, say) reach the sandbox's output as they would reach a Lambda's log.
   expect(stdout + stderr).not.toMatch(/Stream of unknown length/);
 }, 180_000);

@@ -111,12 +111,21 @@ describe('serverless package', () => {
     });
   });
 
-  it('sends failed async invocations to the failure queue after two retries', () => {
-    const config = onlyOfType('AWS::Lambda::EventInvokeConfig');
-    expect(config.Properties).toMatchObject({
-      MaximumRetryAttempts: 2,
-      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['ProvisioningFailureQueue', 'Arn'] } } },
-    });
+  it('sends failed async invocations to the failure queue: JITR after two retries, the expiry sweep after one', () => {
+    const failureQueue = { OnFailure: { Destination: { 'Fn::GetAtt': ['ProvisioningFailureQueue', 'Arn'] } } };
+    expect(ofType('AWS::Lambda::EventInvokeConfig').map(([id]) => id).sort()).toEqual(['ActivateCertificateLambdaEvConf', 'ExpirySweepLambdaEvConf']);
+    expect(resourceOf('ActivateCertificateLambdaEvConf').Properties).toMatchObject({ MaximumRetryAttempts: 2, DestinationConfig: failureQueue });
+    expect(resourceOf('ExpirySweepLambdaEvConf').Properties).toMatchObject({ MaximumRetryAttempts: 1, DestinationConfig: failureQueue });
+  });
+
+  it('runs the expiry sweep daily from an EventBridge schedule (the expirySweepSchedule parameter), with the findings topic', () => {
+    const rule = onlyOfType('AWS::Events::Rule');
+    expect(rule.Properties).toMatchObject({ ScheduleExpression: 'rate(1 day)', State: 'ENABLED' });
+    expect(rule.Properties.Targets).toEqual([expect.objectContaining({ Arn: { 'Fn::GetAtt': ['ExpirySweepLambdaFunction', 'Arn'] } })]);
+    expect(ofType('AWS::Lambda::Permission').some(([, p]) => p.Properties.Principal === 'events.amazonaws.com')).toBe(true);
+    expect(resourceOf('FindingsTopic').Properties).toMatchObject({ TopicName: 'iot-provisioner-test-findings' });
+    // The registry's sparse expiry indexes.
+    expect(resourceOf('DeviceRegistryTable').Properties.GlobalSecondaryIndexes.map((i: { IndexName: string }) => i.IndexName)).toEqual(['by-not-after', 'by-not-before']);
   });
 
   it('has the registry table on demand with point-in-time recovery', () => {
@@ -240,6 +249,7 @@ describe('serverless package', () => {
     expect(local.functions.map((f) => f.name).sort()).toEqual([
       'activateCertificate',
       'certificateResource',
+      'expirySweep',
       'preProvisioningHook',
       'retireCertificate',
       'vendCertificate',
@@ -257,7 +267,7 @@ describe('serverless package', () => {
 
   it('runs every function arm64 on nodejs24.x', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(6);
+    expect(functions).toHaveLength(7);
     for (const [, fn] of functions) expect(fn.Properties).toMatchObject({ Architectures: ['arm64'], Runtime: 'nodejs24.x' });
   });
 });

@@ -111,7 +111,14 @@ describe('POST /devices/{deviceId}/certificate', () => {
       things: ['VEND-KEY-1'],
       policies: [stack.deployed.devicePolicyName],
     });
-    expect(await stack.registry.get('VEND-KEY-1')).toMatchObject({ certificateId: body.certificateId, bindingState: 'bound' });
+    // The binding records the certificate's facts: AWS IoT issued it, valid until 2049 (aws-iot-reference).
+    expect(await stack.registry.get('VEND-KEY-1')).toMatchObject({
+      certificateId: body.certificateId,
+      bindingState: 'bound',
+      notAfter: expect.stringMatching(/^2049-12-31T/),
+      issuer: { awsIot: true },
+      expiryShard: expect.any(String),
+    });
   });
 
   it('signs a CSR without ever seeing the private key', async () => {
@@ -232,7 +239,10 @@ describe('DELETE /devices/{deviceId}/certificate', () => {
 
     expect(revoked).toEqual({ status: 200, body: { deviceId: 'VEND-REVOKE', certificateId: body.certificateId, status: 'REVOKED' } });
     expect(await stack.state({ certificateId: body.certificateId } as never)).toEqual({ status: 'REVOKED', things: [], policies: [] });
-    expect((await stack.registry.get('VEND-REVOKE'))?.certificateId).toBeUndefined();
+    const unbound = await stack.registry.get('VEND-REVOKE');
+    expect(unbound?.certificateId).toBeUndefined();
+    // Unbound: out of the expiry indexes, with the certificate's facts.
+    expect([unbound?.expiryShard, unbound?.notAfter, unbound?.issuer]).toEqual([undefined, undefined, undefined]);
     expect((await revoke('VEND-REVOKE')).status).toBe(404);
     // The device may be given a new certificate afterwards.
     expect((await vend('VEND-REVOKE')).status).toBe(201);

@@ -113,6 +113,7 @@ describe('the role checker', () => {
     expect(commandOf(at('client-iot', 'DescribeCertificate'))?.operation).toBe('iot:DescribeCertificate');
     expect(commandOf(at('lib-dynamodb', 'Update'))?.operation).toBe('dynamodb:UpdateItem');
     expect(commandOf(at('client-sqs', 'GetQueueUrl'))?.operation).toBe('sqs:GetQueueUrl');
+    expect(commandOf('shared/aws/sns/publish.ts')?.operation).toBe('sns:Publish');
     expect(commandOf('node_modules/@aws-sdk/client-iot/dist-es/IoTClient.js')).toBeUndefined();
     expect(['s3:HeadObject', 's3:ListObjectsV2', 's3:DeleteObjects', 's3:PutObject'].map(actionOf)).toEqual(['s3:GetObject', 's3:ListBucket', 's3:DeleteObject', 's3:PutObject']);
     expect(() => commandOf(at('client-kinesis', 'PutRecord'))).toThrow(/no IAM service prefix known for @aws-sdk\/client-kinesis/);
@@ -140,15 +141,18 @@ describe('each function’s role in the stack', () => {
   const coverage = (t: Template = template) => checkRoleCoverage(t, functions, reference, stack);
 
   it('reads the calls of every function from its bundle', () => {
-    expect(functions.map((f) => f.name).sort()).toEqual(['activateCertificate', 'certificateResource', 'preProvisioningHook', 'retireCertificate', 'vendCertificate', 'vendProvisioningClaim']);
+    expect(functions.map((f) => f.name).sort()).toEqual(['activateCertificate', 'certificateResource', 'expirySweep', 'preProvisioningHook', 'retireCertificate', 'vendCertificate', 'vendProvisioningClaim']);
     for (const fn of functions) expect(fn.actions.length).toBeGreaterThan(0);
     const actions = Object.fromEntries(functions.map((f) => [f.name, f.actions]));
     expect(actions.certificateResource).toEqual(expect.arrayContaining(['s3:PutObject', 's3:GetObject', 's3:ListBucket', 's3:DeleteObject', 'iot:CreateKeysAndCertificate']));
     expect(actions.vendCertificate).toEqual(expect.arrayContaining(['sqs:GetQueueUrl', 'sqs:SendMessage', 'dynamodb:PutItem']));
     expect(actions.retireCertificate).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'iot:UpdateCertificate']));
+    // The sweep reads the expiry indexes and publishes findings: nothing else.
+    expect(actions.expirySweep).toEqual(['dynamodb:Query', 'sns:Publish']);
     // And what Lambda does with the role for the triggers: JITR's failure queue, the retirement queue's poller.
     const platform = Object.fromEntries(functions.map((f) => [f.name, (f.platform ?? []).map((g) => g.action)]));
     expect(platform.activateCertificate).toEqual(['sqs:SendMessage']);
+    expect(platform.expirySweep).toEqual(['sqs:SendMessage']);
     expect(platform.retireCertificate).toEqual(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']);
     // Commands the clients hold but never send with our settings are left out, each with its reason.
     expect(calls.get('certificateResource')!.ignored.map((i) => i.operation)).toContain('s3:CreateSession');
@@ -156,7 +160,7 @@ describe('each function’s role in the stack', () => {
   });
 
   // The names of the functions, not it.each's own list: a function added to serverless.yml is checked too.
-  it.each(['activateCertificate', 'preProvisioningHook', 'vendProvisioningClaim', 'vendCertificate', 'retireCertificate', 'certificateResource'])(
+  it.each(['activateCertificate', 'preProvisioningHook', 'vendProvisioningClaim', 'vendCertificate', 'retireCertificate', 'certificateResource', 'expirySweep'])(
     '%s: its role grants every call its bundle holds, on the resource types the IAM reference gives them, and what its triggers need',
     (name) => {
       expect(stack.functions.map((f) => f.name)).toContain(name);

@@ -48,6 +48,9 @@ function sampleContext(template: Template, service: string, stage: string) {
       const name = named('QueueName');
       refs[id] = `https://sqs.${region}.amazonaws.com/${accountId}/${name}`;
       attributes[`${id}.Arn`] = `arn:${partition}:sqs:${region}:${accountId}:${name}`;
+    } else if (resource.Type === 'AWS::SNS::Topic') {
+      // Ref of a topic is its ARN.
+      refs[id] = `arn:${partition}:sns:${region}:${accountId}:${named('TopicName')}`;
     } else if (resource.Type === 'AWS::S3::Bucket') {
       refs[id] = named('BucketName').toLowerCase();
       attributes[`${id}.Arn`] = `arn:${partition}:s3:::${refs[id]}`;

@@ -1,4 +1,5 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { BoundCertificateFacts } from '../../certificates/certificate-facts';
 import { deviceEntrySchema, type DeviceAttributes, type DeviceEntry } from '../../registry/device-entry';
 import type { ClaimResult, DeviceRejection, ProvisioningRecord } from '../../registry/ports';
 import type { Retirement, Suspension } from '../../lifecycle/ports';
@@ -11,6 +12,9 @@ import { isConditionFailure, type Table } from '../table';
  * all behind one object for the CLI and tests). The contracts are the registry port's
  * (`shared/registry/ports.ts`).
  */
+
+/** The entry's attributes that describe the bound certificate (and put the entry in the expiry indexes). */
+const CERTIFICATE_FACTS = 'notBefore, notAfter, issuer, expiryShard';
 
 export async function getDevice(table: Table, deviceId: string, options: { consistent?: boolean } = {}): Promise<DeviceEntry | undefined> {
   const { Item } = await table.client.send(
@@ -39,7 +43,8 @@ export async function claimDevice(
         UpdateExpression:
           'SET certificateId = :certificateId, bindingState = :claimed, claimedAt = :now, updatedAt = :now, ' +
           // A re-provisioning mark is spent by the claim it allowed.
-          'createdAt = if_not_exists(createdAt, :now) REMOVE thingName, boundAt, reprovision',
+          // The previous binding's certificate facts leave with it (and the entry leaves the expiry indexes).
+          `createdAt = if_not_exists(createdAt, :now) REMOVE thingName, boundAt, reprovision, ${CERTIFICATE_FACTS}`,
         ConditionExpression: options.previousCertificateId
           ? 'certificateId = :previous'
           : 'attribute_not_exists(certificateId)',
@@ -60,19 +65,49 @@ export async function claimDevice(
   }
 }
 
-export async function markBound(table: Table, deviceId: string, certificateId: string, thingName: string, at: Date): Promise<void> {
+/**
+ * Partitions of the sparse expiry indexes: one partition would hold every bound device (a hot key for a
+ * large fleet's writes); the sweep and the CLI query each of these. Changing it re-shards only new bindings.
+ */
+export const EXPIRY_SHARDS = 4;
+
+/** The expiry-index partition of a device: a stable hash of its id. */
+export function expiryShardOf(deviceId: string): string {
+  let hash = 0;
+  for (const char of deviceId) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
+  return String(hash % EXPIRY_SHARDS);
+}
+
+export async function markBound(
+  table: Table,
+  deviceId: string,
+  certificateId: string,
+  thingName: string,
+  at: Date,
+  certificate?: BoundCertificateFacts,
+): Promise<void> {
+  const facts = certificate
+    ? {
+        ':notBefore': certificate.notBefore.toISOString(),
+        ':notAfter': certificate.notAfter.toISOString(),
+        ':issuer': { subject: certificate.issuer, awsIot: certificate.issuedByAwsIot },
+        ':expiryShard': expiryShardOf(deviceId),
+      }
+    : {};
   await table.client.send(
     new UpdateCommand({
       TableName: table.tableName,
       Key: { deviceId },
       UpdateExpression:
-        'SET bindingState = :bound, thingName = :thingName, boundAt = if_not_exists(boundAt, :now), updatedAt = :now',
+        'SET bindingState = :bound, thingName = :thingName, boundAt = if_not_exists(boundAt, :now), updatedAt = :now' +
+        (certificate ? ', notBefore = :notBefore, notAfter = :notAfter, issuer = :issuer, expiryShard = :expiryShard' : ''),
       ConditionExpression: 'certificateId = :certificateId',
       ExpressionAttributeValues: {
         ':bound': 'bound',
         ':thingName': thingName,
         ':now': at.toISOString(),
         ':certificateId': certificateId,
+        ...facts,
       },
     }),
   );
@@ -99,7 +134,7 @@ export async function unbindDevice(table: Table, deviceId: string, certificateId
       new UpdateCommand({
         TableName: table.tableName,
         Key: { deviceId },
-        UpdateExpression: 'SET lastRevocation = :revocation, updatedAt = :now REMOVE certificateId, bindingState, thingName, boundAt, claimedAt',
+        UpdateExpression: `SET lastRevocation = :revocation, updatedAt = :now REMOVE certificateId, bindingState, thingName, boundAt, claimedAt, ${CERTIFICATE_FACTS}`,
         ConditionExpression: 'certificateId = :certificateId',
         ExpressionAttributeValues: {
           ':revocation': { certificateId, at: at.toISOString() },

@@ -1,0 +1,47 @@
+/**
+ * What the expiry sweep reads and writes (issue 11 §3): the registry's sparse expiry indexes
+ * (`shared/aws/registry/expiry-index.ts`) and where its findings go (`shared/aws/sns/publish.ts`).
+ */
+
+/** A bound certificate as the expiry indexes answer it. */
+export interface BoundCertificate {
+  deviceId: string;
+  certificateId: string;
+  thingName?: string;
+  bindingState?: string;
+  notBefore: Date;
+  notAfter: Date;
+  issuer: { subject: string; awsIot: boolean };
+  boundAt?: string;
+}
+
+/** The registry's bound certificates, by the two sort keys of its sparse indexes. */
+export interface ExpiryIndex {
+  /** Bound certificates whose notAfter is at or before `at` (expired ones included). */
+  expiringBy(at: Date): AsyncIterable<BoundCertificate>;
+  /** Bound certificates whose notBefore is at or before `at` (issued at least that long ago). */
+  issuedBy(at: Date): AsyncIterable<BoundCertificate>;
+}
+
+export type FindingReason = 'expired' | 'expiring' | 'aged';
+
+/** One finding per device and sweep: what the rotation issue acts on. */
+export interface ExpiryFinding {
+  kind: 'certificate-expiry';
+  deviceId: string;
+  certificateId: string;
+  thingName?: string;
+  reasons: FindingReason[];
+  notBefore: string;
+  notAfter: string;
+  /** Whole days since notBefore, and until notAfter (negative once expired). */
+  ageDays: number;
+  daysLeft: number;
+  issuer: { subject: string; awsIot: boolean };
+  sweptAt: string;
+}
+
+/** Where findings go: the stack's findings topic (and, once merged, the device's timeline). */
+export interface FindingSink {
+  publish(finding: ExpiryFinding): Promise<void>;
+}
