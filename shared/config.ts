@@ -6,7 +6,6 @@ import type { ActivationSettings } from './provisioning/activate-certificate';
 import type { HookSettings } from './provisioning/pre-provisioning';
 import type { VendSettings } from './provisioning/vend-certificate';
 import type { SweepPolicy } from './expiry/sweep';
-import { regionalSnsEndpoint } from './aws/sns/publish';
 
 /**
  * Configuration, read and checked once at cold start. Nothing else reads `process.env`.
@@ -221,19 +220,17 @@ const days = (name: string) => z.optional(z.string().check(z.regex(/^\s*\d{0,5}\
 
 const expirySweepEnvSchema = z.object({
   DEVICE_REGISTRY_TABLE: z.string().check(z.minLength(3, 'required')),
+  DEVICE_TIMELINE_TABLE: z.string().check(z.minLength(3, 'required')),
   FINDINGS_TOPIC_ARN: z.string().check(z.regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'an SNS topic ARN')),
   EXPIRY_WARNING_DAYS: days('EXPIRY_WARNING_DAYS'),
   CERTIFICATE_MAX_AGE_DAYS: days('CERTIFICATE_MAX_AGE_DAYS'),
-  AWS_REGION: z.string().check(z.minLength(1, 'required')),
-  // The SDK's per-service endpoint variable; the local IoT Core sets it (lib/local-endpoints.ts).
-  AWS_ENDPOINT_URL_SNS: z.optional(z.string()),
 });
 
 export interface ExpirySweepConfig {
   registryTable: string;
+  timelineTable: string;
   findingsTopicArn: string;
   policy: SweepPolicy;
-  sns: { region: string; endpoint: string };
 }
 
 /** Unset (''): 30 days of warning before notAfter, and 365 days of age (AWS-issued certificates never expire before 2049). */
@@ -242,8 +239,8 @@ export function loadExpirySweepConfig(env: NodeJS.ProcessEnv = process.env): Exp
   const daysOf = (value: string | undefined, fallback: number) => (value?.trim() ? Number(value.trim()) : fallback);
   return {
     registryTable: e.DEVICE_REGISTRY_TABLE,
+    timelineTable: e.DEVICE_TIMELINE_TABLE,
     findingsTopicArn: e.FINDINGS_TOPIC_ARN,
     policy: { expiringWithinDays: daysOf(e.EXPIRY_WARNING_DAYS, 30), olderThanDays: daysOf(e.CERTIFICATE_MAX_AGE_DAYS, 365) },
-    sns: { region: e.AWS_REGION, endpoint: trimmed(e.AWS_ENDPOINT_URL_SNS) ?? regionalSnsEndpoint(e.AWS_REGION) },
   };
 }

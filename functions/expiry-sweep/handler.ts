@@ -1,11 +1,14 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { bindCalls } from '../../shared/aws/bind-calls';
-import { createDocumentClient } from '../../shared/aws/clients';
+import { createDocumentClient, createSnsClient } from '../../shared/aws/clients';
 import { expiringBy, issuedBy } from '../../shared/aws/registry/expiry-index';
 import { findingsTopic } from '../../shared/aws/sns/findings-topic';
+import { appendTimelineEvent } from '../../shared/aws/timeline/events';
 import { loadExpirySweepConfig } from '../../shared/config';
+import { allSinks } from '../../shared/expiry/ports';
 import { sweepCertificates } from '../../shared/expiry/sweep';
+import { timelineSink } from '../../shared/expiry/timeline-sink';
 import { logger } from '../../shared/logger';
 import { issuesOf } from '../../shared/schemas/issues';
 import { scheduledEventSchema } from '../../shared/schemas/scheduled-event';
@@ -14,16 +17,19 @@ import { scheduledEventSchema } from '../../shared/schemas/scheduled-event';
  * The daily expiry sweep (issue 11 §3), on the schedule of functions/expiry-sweep/resources.cjs: bound
  * certificates that expire within N days or are at least M days old, one finding per device on the
  * findings topic. A sweep that could not publish every finding throws, and Lambda retries it.
- *
- * TODO(timeline): once the per-device timeline (shared/lifecycle/, engineer L) is merged, add a second
- * FindingSink that appends a `certificate-expiry` entry to the device's timeline, and publish to both.
+ * Each finding also goes on the device's timeline (`finding`).
  */
 
 const config = loadExpirySweepConfig();
+const documents = createDocumentClient();
 const deps = {
-  // Query on the registry's two sparse indexes, and SNS Publish on the findings topic (its role grants these).
-  index: bindCalls({ client: createDocumentClient(), tableName: config.registryTable }, { expiringBy, issuedBy }),
-  findings: findingsTopic(config.sns, config.findingsTopicArn),
+  // Query on the registry's two sparse indexes, SNS Publish on the findings topic, PutItem on the timeline
+  // (its role grants these).
+  index: bindCalls({ client: documents, tableName: config.registryTable }, { expiringBy, issuedBy }),
+  findings: allSinks(
+    findingsTopic(createSnsClient(), config.findingsTopicArn),
+    timelineSink(bindCalls({ client: documents, tableName: config.timelineTable }, { append: appendTimelineEvent })),
+  ),
   policy: config.policy,
   now: () => new Date(),
   log: logger,

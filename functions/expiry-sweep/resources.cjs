@@ -3,7 +3,7 @@
  * expirySweep's deployment: its trigger (an EventBridge schedule, the `expirySweepSchedule` stage parameter,
  * daily by default; osls compiles a `schedule` event into an AWS::Events::Rule and the Lambda permission
  * for events.amazonaws.com) and its role: Query on the registry's expiry indexes, Publish on the findings
- * topic, SendMessage on the failure queue (its on-failure destination). serverless.yml reads `events` from here; resources/stack.cjs adds `resources(stack)`.
+ * topic, PutItem on the device timeline, SendMessage on the failure queue (its on-failure destination). serverless.yml reads `events` from here; resources/stack.cjs adds `resources(stack)`.
  */
 
 const events = [{ schedule: { rate: ['${param:expirySweepSchedule}'], enabled: true } }];
@@ -17,6 +17,8 @@ function resources({ STORES, FINDINGS, functionRole }) {
         // too. Query only: the sweep never reads or writes an item by key.
         { Sid: 'ExpiryIndexes', Effect: 'Allow', Action: 'dynamodb:Query', Resource: [STORES.registryArn, STORES.registryExpiryIndexesArn] },
         { Sid: 'Findings', Effect: 'Allow', Action: 'sns:Publish', Resource: FINDINGS.topicArn },
+        // Each finding also goes on the device's timeline.
+        { Sid: 'Timeline', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: STORES.timelineArn },
         // The async on-failure destination (serverless.yml `destinations`) uses the function's role.
         { Sid: 'FailureQueue', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: STORES.failureQueueArn },
       ]),

@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 
 /**
@@ -94,5 +95,11 @@ export function createS3Client(options: ClientOptions & { forcePathStyle?: boole
 export function createSqsClient(options: ClientOptions = {}): SQSClient {
   const client = new SQSClient(settings(options));
   explainNetworkErrors(client, 'Amazon SQS', 'AWS_ENDPOINT_URL_SQS');
+  return client;
+}
+
+export function createSnsClient(options: ClientOptions = {}): SNSClient {
+  const client = new SNSClient(settings(options));
+  explainNetworkErrors(client, 'Amazon SNS', 'AWS_ENDPOINT_URL_SNS');
   return client;
 }

@@ -41,7 +41,16 @@ export interface ExpiryFinding {
   sweptAt: string;
 }
 
-/** Where findings go: the stack's findings topic (and, once merged, the device's timeline). */
+/** Where findings go: the stack's findings topic and the device's timeline (`allSinks` publishes to both). */
 export interface FindingSink {
   publish(finding: ExpiryFinding): Promise<void>;
+}
+
+/** Publishes each finding to every sink, one after the other (a sink that fails fails the finding). */
+export function allSinks(...sinks: FindingSink[]): FindingSink {
+  return {
+    async publish(finding) {
+      for (const sink of sinks) await sink.publish(finding);
+    },
+  };
 }

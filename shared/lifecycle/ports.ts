@@ -61,7 +61,9 @@ export type TimelineEventType =
   | 'suspended'
   | 'resumed'
   | 'retired'
-  | 'rotated';
+  | 'rotated'
+  /** The expiry sweep found the bound certificate expiring, expired or aged (shared/expiry/). */
+  | 'finding';
 
 /** Who did it: an operator through the CLI (its caller identity), an API caller, or a function of the stack. */
 export interface Actor {

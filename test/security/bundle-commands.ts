@@ -16,6 +16,7 @@ const CLIENT_SERVICES: Record<string, string> = {
   'client-iot': 'iot',
   'client-dynamodb': 'dynamodb',
   'client-sqs': 'sqs',
+  'client-sns': 'sns',
   'client-s3': 's3',
 };
 
@@ -78,20 +79,11 @@ export interface BundleCalls {
   ignored: Array<{ operation: string; reason: string }>;
 }
 
-/**
- * Calls the project makes without an SDK client (none is installed for the service): the adapter module
- * is the command. shared/aws/sns/publish.ts sends SNS Publish itself (Query protocol, SigV4).
- */
-const OWN_COMMAND_MODULES: Record<string, string> = {
-  'shared/aws/sns/publish.ts': 'sns:Publish',
-};
 
 const COMMAND_MODULE = /node_modules\/@aws-sdk\/(client-[a-z0-9-]+|lib-dynamodb)\/dist-(?:es|cjs)\/commands\/(\w+)Command\.js$/;
 
 /** The SDK commands a module path names (exported for the test of this reading). */
 export function commandOf(module: string): Omit<SentCommand, 'action'> | undefined {
-  const own = OWN_COMMAND_MODULES[module];
-  if (own) return { module, operation: own };
   const match = COMMAND_MODULE.exec(module);
   if (!match) return undefined;
   const [, pkg, name] = match as unknown as [string, string, string];

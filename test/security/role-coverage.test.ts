@@ -113,7 +113,7 @@ describe('the role checker', () => {
     expect(commandOf(at('client-iot', 'DescribeCertificate'))?.operation).toBe('iot:DescribeCertificate');
     expect(commandOf(at('lib-dynamodb', 'Update'))?.operation).toBe('dynamodb:UpdateItem');
     expect(commandOf(at('client-sqs', 'GetQueueUrl'))?.operation).toBe('sqs:GetQueueUrl');
-    expect(commandOf('shared/aws/sns/publish.ts')?.operation).toBe('sns:Publish');
+    expect(commandOf(at('client-sns', 'Publish'))?.operation).toBe('sns:Publish');
     expect(commandOf('node_modules/@aws-sdk/client-iot/dist-es/IoTClient.js')).toBeUndefined();
     expect(['s3:HeadObject', 's3:ListObjectsV2', 's3:DeleteObjects', 's3:PutObject'].map(actionOf)).toEqual(['s3:GetObject', 's3:ListBucket', 's3:DeleteObject', 's3:PutObject']);
     expect(() => commandOf(at('client-kinesis', 'PutRecord'))).toThrow(/no IAM service prefix known for @aws-sdk\/client-kinesis/);
@@ -147,8 +147,8 @@ describe('each function’s role in the stack', () => {
     expect(actions.certificateResource).toEqual(expect.arrayContaining(['s3:PutObject', 's3:GetObject', 's3:ListBucket', 's3:DeleteObject', 'iot:CreateKeysAndCertificate']));
     expect(actions.vendCertificate).toEqual(expect.arrayContaining(['sqs:GetQueueUrl', 'sqs:SendMessage', 'dynamodb:PutItem']));
     expect(actions.retireCertificate).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'iot:UpdateCertificate']));
-    // The sweep reads the expiry indexes and publishes findings: nothing else.
-    expect(actions.expirySweep).toEqual(['dynamodb:Query', 'sns:Publish']);
+    // The sweep reads the expiry indexes, publishes findings and puts them on the timeline: nothing else.
+    expect(actions.expirySweep).toEqual(['dynamodb:PutItem', 'dynamodb:Query', 'sns:Publish']);
     // And what Lambda does with the role for the triggers: JITR's failure queue, the retirement queue's poller.
     const platform = Object.fromEntries(functions.map((f) => [f.name, (f.platform ?? []).map((g) => g.action)]));
     expect(platform.activateCertificate).toEqual(['sqs:SendMessage']);

@@ -1,5 +1,5 @@
 import { mockClient } from 'aws-sdk-client-mock';
-import { DynamoDBDocumentClient, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { LocalSns } from '../../local/sns/local-sns';
 import { loadEvent } from '../support/fixtures';
 import { loadHandler, TEST_ACCOUNT, TEST_REGION } from '../support/handlers';
@@ -59,6 +59,15 @@ describe('expirySweep handler', () => {
     expect(ddbMock.commandCalls(QueryCommand)[0]!.args[0].input).toMatchObject({ TableName: 'iot-provisioner-test-devices', KeyConditionExpression: 'expiryShard = :shard AND #sortKey <= :at' });
     const [message] = sns.messages(topicArn);
     expect(JSON.parse(message!.message)).toMatchObject({ deviceId: 'D-1', reasons: ['expiring'], daysLeft: 4 });
+    // And on the device's timeline, keyed by the certificate and the day (a retried sweep writes it once).
+    const timeline = ddbMock.commandCalls(PutCommand).map((c) => c.args[0].input);
+    expect(timeline).toEqual([
+      expect.objectContaining({
+        TableName: 'iot-provisioner-test-device-timeline',
+        Item: expect.objectContaining({ deviceId: 'D-1', type: 'finding', reason: 'expiring', certificateId: 'c'.repeat(64), actor: { kind: 'function', id: 'expirySweep' } }),
+      }),
+    ]);
+    expect((timeline[0]!.Item as { at: string }).at).toMatch(new RegExp(`^\\d{4}-\\d{2}-\\d{2}T00:00:00.000Z#finding#${'c'.repeat(64)}#\\d{4}-\\d{2}-\\d{2}$`));
   });
 
   it('drops an event that is not a scheduled event, without reading the registry', async () => {

@@ -132,19 +132,17 @@ describe('readBoundCertificateFacts', () => {
 describe('loadExpirySweepConfig', () => {
   const env = { DEVICE_REGISTRY_TABLE: 'svc-dev-devices', FINDINGS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:svc-dev-findings', AWS_REGION: 'eu-west-1' };
 
-  it('defaults to 30 days of warning and 365 days of age, and to the regional SNS endpoint', () => {
+  it('defaults to 30 days of warning and 365 days of age', () => {
     expect(loadExpirySweepConfig({ ...env, EXPIRY_WARNING_DAYS: '', CERTIFICATE_MAX_AGE_DAYS: '' })).toEqual({
       registryTable: 'svc-dev-devices',
       findingsTopicArn: env.FINDINGS_TOPIC_ARN,
       policy: { expiringWithinDays: 30, olderThanDays: 365 },
-      sns: { region: 'eu-west-1', endpoint: 'https://sns.eu-west-1.amazonaws.com' },
     });
   });
 
-  it('takes the stage parameters and the local endpoint', () => {
-    expect(loadExpirySweepConfig({ ...env, EXPIRY_WARNING_DAYS: '7', CERTIFICATE_MAX_AGE_DAYS: '0', AWS_ENDPOINT_URL_SNS: 'http://127.0.0.1:4575' })).toMatchObject({
+  it('takes the stage parameters', () => {
+    expect(loadExpirySweepConfig({ ...env, EXPIRY_WARNING_DAYS: '7', CERTIFICATE_MAX_AGE_DAYS: '0' })).toMatchObject({
       policy: { expiringWithinDays: 7, olderThanDays: 0 },
-      sns: { endpoint: 'http://127.0.0.1:4575' },
     });
   });
 
