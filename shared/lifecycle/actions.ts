@@ -47,7 +47,21 @@ export class ConcurrentChangeError extends Error {
   }
 }
 
+/**
+ * The entry as the action must see it. Fleet provisioning ends inside AWS IoT (RegisterThing activates the
+ * certificate and attaches it to the thing named by the serial), and nothing tells the registry: the hook's
+ * claim stays `claimed`. A claimed certificate that AWS IoT reports ACTIVE and attached to the device's thing
+ * is the device's binding, so it is recorded (`markBound`) before the action decides — else a fleet device
+ * could never be suspended or retired. The same heals a JITR or vending binding whose last step crashed.
+ */
 async function current(deps: LifecycleDeps, deviceId: string): Promise<DeviceEntry | undefined> {
+  const entry = await deps.registry.get(deviceId);
+  if (!entry?.certificateId || entry.bindingState !== 'claimed') return entry;
+  const record = await deps.iot.describeCertificate(entry.certificateId);
+  if (record?.status !== 'ACTIVE') return entry;
+  const thingName = entry.thingName ?? deviceId;
+  if (!(await deps.iot.listPrincipalThings(record.certificateArn)).includes(thingName)) return entry;
+  await deps.registry.markBound(deviceId, entry.certificateId, thingName, deps.now());
   return deps.registry.get(deviceId);
 }
 

@@ -24,6 +24,8 @@ export interface Retirement {
  */
 export interface LifecycleRegistry {
   get(deviceId: string): Promise<DeviceEntry | undefined>;
+  /** Records that the certificate is ACTIVE and attached to the thing (the binding port's `markBound`). */
+  markBound(deviceId: string, certificateId: string, thingName: string, at: Date): Promise<void>;
   beginSuspension(deviceId: string, suspension: Suspension, seenUpdatedAt: string | undefined): Promise<'done' | 'changed'>;
   /**
    * Restores the status the device had before its suspension (`previousStatus`; absent: none) and records the

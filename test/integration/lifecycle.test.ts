@@ -1,6 +1,8 @@
 import {
   AttachThingPrincipalCommand,
+  CreateKeysAndCertificateCommand,
   CreateThingCommand,
+  DescribeCertificateCommand,
   DescribeThingCommand,
   ListThingGroupsForThingCommand,
   ListThingPrincipalsCommand,
@@ -297,5 +299,36 @@ describe('certificate vending on the timeline and against a suspended device', (
     expect(events.map((e) => e.type)).toEqual(['activated', 'suspended', 'refused']);
     expect(events[0]).toMatchObject({ actor: { kind: 'api', id: expect.stringContaining(':') }, certificateId: vended.body.certificateId });
     expect(events[2]).toMatchObject({ actor: { kind: 'api' }, reason: 'device-suspended' });
+  });
+});
+
+describe('a fleet-provisioned device (the hook claimed it; RegisterThing activated and attached the certificate)', () => {
+  it('is recognised as provisioned and suspended: the claim becomes the binding first', async () => {
+    const deviceId = 'LIFE-FLEET-1';
+    await stack.registry.allow(deviceId, {}, new Date());
+    // What RegisterThing leaves behind in AWS IoT: an ACTIVE certificate attached to the thing of the serial.
+    const keys = await stack.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
+    await stack.iot.send(new CreateThingCommand({ thingName: deviceId }));
+    await stack.iot.send(new AttachThingPrincipalCommand({ thingName: deviceId, principal: keys.certificateArn }));
+    // What the hook left in the registry: a claim, never marked bound.
+    expect(await stack.registry.claim(deviceId, keys.certificateId!, { at: new Date() })).toEqual({ claimed: true });
+
+    const suspended = await suspendDevice(deviceId, deps);
+
+    expect(suspended.outcome).toBe('done');
+    expect(suspended.entry).toMatchObject({ status: 'suspended', certificateId: keys.certificateId, bindingState: 'bound', thingName: deviceId });
+    const { certificateDescription } = await stack.iot.send(new DescribeCertificateCommand({ certificateId: keys.certificateId }));
+    expect(certificateDescription?.status).toBe('INACTIVE');
+    expect(await groupsOf(deviceId)).toEqual([stack.deployed.quarantineGroupName]);
+  });
+
+  it('stays unsuspendable while its claimed certificate is not ACTIVE (provisioning did not finish)', async () => {
+    const deviceId = 'LIFE-FLEET-2';
+    await stack.registry.allow(deviceId, {}, new Date());
+    const keys = await stack.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: false }));
+    await stack.registry.claim(deviceId, keys.certificateId!, { at: new Date() });
+
+    await expect(suspendDevice(deviceId, deps)).rejects.toBeInstanceOf(TransitionRefusedError);
+    expect(await stack.registry.get(deviceId)).toMatchObject({ status: 'allowed', bindingState: 'claimed' });
   });
 });
