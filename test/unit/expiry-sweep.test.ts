@@ -130,11 +130,12 @@ describe('readBoundCertificateFacts', () => {
 });
 
 describe('loadExpirySweepConfig', () => {
-  const env = { DEVICE_REGISTRY_TABLE: 'svc-dev-devices', FINDINGS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:svc-dev-findings', AWS_REGION: 'eu-west-1' };
+  const env = { DEVICE_REGISTRY_TABLE: 'svc-dev-devices', DEVICE_TIMELINE_TABLE: 'svc-dev-device-timeline', FINDINGS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:svc-dev-findings', AWS_REGION: 'eu-west-1' };
 
   it('defaults to 30 days of warning and 365 days of age', () => {
     expect(loadExpirySweepConfig({ ...env, EXPIRY_WARNING_DAYS: '', CERTIFICATE_MAX_AGE_DAYS: '' })).toEqual({
       registryTable: 'svc-dev-devices',
+      timelineTable: 'svc-dev-device-timeline',
       findingsTopicArn: env.FINDINGS_TOPIC_ARN,
       policy: { expiringWithinDays: 30, olderThanDays: 365 },
     });
