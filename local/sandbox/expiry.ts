@@ -1,11 +1,11 @@
-import { deviceChain, issueCertificate, type KeyedCertificate } from '../../lib/pki';
+import { issueCertificate, type KeyedCertificate } from '../../lib/pki';
 import type { DeviceRegistryAdmin } from '../../shared/registry/ports';
 import type { ExpiryFinding } from '../../shared/expiry/ports';
 import type { DeployedStack } from '../deploy-stack';
 import type { LocalIotCore } from '../local-iot-core';
 import { scheduledEvent } from '../schedules';
 import type { SandboxRow } from './row';
-import { runJitrDevice, type Endpoint } from './simulator';
+import { connectJitr, type Endpoint } from './simulator';
 import namesModule = require('../../resources/names.cjs');
 
 /**
@@ -31,15 +31,7 @@ export async function runExpiryFlows(ctx: ExpiryContext): Promise<SandboxRow[]> 
   const deviceId = 'EXPIRY-0001';
   await ctx.registry.allow(deviceId, {}, new Date());
   const certificate = await issueCertificate(ctx.ca, { subject: { serialNumber: deviceId }, notAfter: new Date(Date.now() + 10 * DAY_MS) });
-  const mqtt = await runJitrDevice({
-    endpoint: ctx.endpoint,
-    identity: { certificatePem: deviceChain(certificate, ctx.ca), privateKeyPem: certificate.privateKeyPem },
-    clientId: deviceId,
-    maxAttempts: 3,
-    backoffMs: 100,
-    betweenAttempts: () => core.idle(),
-  });
-  await core.idle();
+  const mqtt = await connectJitr(ctx, certificate, ctx.ca, deviceId, 3);
 
   const { service, stage, region } = deployed.stack;
   const topicArn = `arn:aws:sns:${region}:${core.endpoints.accountId}:${namesModule.namesFor(service, stage).findingsTopic}`;

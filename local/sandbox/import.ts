@@ -1,11 +1,11 @@
 import { X509Certificate } from 'node:crypto';
 import { importRows } from '../../lib/import-devices';
 import { readImportRows } from '../../lib/import-rows';
-import { deviceChain, issueCertificate, type KeyedCertificate } from '../../lib/pki';
+import { issueCertificate, type KeyedCertificate } from '../../lib/pki';
 import { createDocumentClient } from '../../shared/aws/clients';
 import type { LocalIotCore } from '../local-iot-core';
 import type { SandboxRow } from './row';
-import { runJitrDevice, type Endpoint } from './simulator';
+import { connectJitr, type Endpoint } from './simulator';
 
 /**
  * Factory onboarding (issue 11 §2): a factory file imported with `devices import`'s code pins the device's
@@ -53,15 +53,7 @@ export async function runImportFlows(ctx: ImportContext): Promise<SandboxRow[]> 
   ];
 
   const connect = async (certificate: KeyedCertificate, label: string, expected: { outcome: string; reason: string; status: string }) => {
-    const result = await runJitrDevice({
-      endpoint: ctx.endpoint,
-      identity: { certificatePem: deviceChain(certificate, ca), privateKeyPem: certificate.privateKeyPem },
-      clientId: DEVICE,
-      maxAttempts: 3,
-      backoffMs: 100,
-      betweenAttempts: () => core.idle(),
-    });
-    await core.idle();
+    const result = await connectJitr(ctx, certificate, ca, DEVICE, 3);
     const decided = core.results.find((r) => (r.event as { certificateId?: string }).certificateId === certificate.certificateId)?.result as
       | { outcome?: string; reason?: string }
       | undefined;

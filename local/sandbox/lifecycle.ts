@@ -1,5 +1,5 @@
 import { ListThingGroupsForThingCommand, type IoTClient } from '@aws-sdk/client-iot';
-import { deviceChain, issueCertificate, type KeyedCertificate } from '../../lib/pki';
+import { issueCertificate, type KeyedCertificate } from '../../lib/pki';
 import { bindCalls } from '../../shared/aws/bind-calls';
 import { createDocumentClient } from '../../shared/aws/clients';
 import type { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
@@ -9,7 +9,7 @@ import { resumeDevice, retireDevice, suspendDevice, type LifecycleDeps } from '.
 import type { DeployedStack } from '../deploy-stack';
 import type { LocalIotCore } from '../local-iot-core';
 import type { SandboxRow } from './row';
-import { runJitrDevice, type Endpoint } from './simulator';
+import { connectJitr, type Endpoint } from './simulator';
 
 /**
  * The sandbox's lifecycle rows (issue 11 §1): a device suspended (refused at connect), resumed (in again);
@@ -40,15 +40,7 @@ export async function runLifecycleFlows(ctx: LifecycleContext): Promise<SandboxR
     now: () => new Date(),
   };
   const connect = async (deviceId: string, device: KeyedCertificate, attempts: number) => {
-    const result = await runJitrDevice({
-      endpoint: ctx.endpoint,
-      identity: { certificatePem: deviceChain(device, ca), privateKeyPem: device.privateKeyPem },
-      clientId: deviceId,
-      maxAttempts: attempts,
-      backoffMs: 100,
-      betweenAttempts: () => core.idle(),
-    });
-    await core.idle();
+    const result = await connectJitr(ctx, device, ca, deviceId, attempts);
     return result;
   };
   const mqttText = (r: { connected: boolean; attempts: number; published: boolean }) =>

@@ -1,6 +1,6 @@
 import { provisionByClaim } from '../../device/fleet-provisioning';
 import { connectOnce, connectWithBackoff, disconnect, publishAcknowledged, type Endpoint, type Identity } from '../../device/mqtt-connection';
-import { createCsr } from '../../lib/pki';
+import { createCsr, deviceChain, type KeyedCertificate } from '../../lib/pki';
 
 /**
  * Device simulators for the sandbox and tests, on the device-side code the operator CLI uses too
@@ -87,4 +87,28 @@ export async function runFleetDevice(options: {
   } finally {
     if (!client.disconnected) client.end(true);
   }
+}
+
+/**
+ * A device of the sandbox's CA connecting the way seed 001's devices do (device certificate + CA), with the
+ * JITR back-off; between attempts the local IoT Core runs what the connect set off (the handler), and once
+ * more after the last one.
+ */
+export async function connectJitr(
+  ctx: { endpoint: Endpoint; core: { idle(): Promise<void> } },
+  device: KeyedCertificate,
+  ca: KeyedCertificate,
+  clientId: string,
+  maxAttempts: number,
+): Promise<JitrDeviceResult> {
+  const result = await runJitrDevice({
+    endpoint: ctx.endpoint,
+    identity: { certificatePem: deviceChain(device, ca), privateKeyPem: device.privateKeyPem },
+    clientId,
+    maxAttempts,
+    backoffMs: 100,
+    betweenAttempts: () => ctx.core.idle(),
+  });
+  await ctx.core.idle();
+  return result;
 }

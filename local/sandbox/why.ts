@@ -1,5 +1,5 @@
 import type { IoTClient } from '@aws-sdk/client-iot';
-import { deviceChain, issueCertificate, type KeyedCertificate } from '../../lib/pki';
+import { issueCertificate, type KeyedCertificate } from '../../lib/pki';
 import { localConnections } from '../../lib/local-connections';
 import { localFailureQueue } from '../../lib/local-failure-queue';
 import { describeCaCertificate, describeCertificate } from '../../shared/aws/iot/certificates';
@@ -11,7 +11,7 @@ import type { DeviceRegistryAdmin } from '../../shared/registry/ports';
 import type { DeployedStack } from '../deploy-stack';
 import type { LocalIotCore } from '../local-iot-core';
 import type { SandboxRow } from './row';
-import { runJitrDevice, type Endpoint } from './simulator';
+import { connectJitr, type Endpoint } from './simulator';
 
 /**
  * `devices why` in the sandbox (issue 11 §4): a device nobody allow-listed connects over MQTT, JITR refuses
@@ -35,15 +35,7 @@ const DEVICE_ID = 'WHY-0001';
 
 export async function runWhyFlows(ctx: WhyContext): Promise<SandboxRow[]> {
   const device = await issueCertificate(ctx.ca, { subject: { commonName: DEVICE_ID, serialNumber: DEVICE_ID } });
-  const mqtt = await runJitrDevice({
-    endpoint: ctx.endpoint,
-    identity: { certificatePem: deviceChain(device, ctx.ca), privateKeyPem: device.privateKeyPem },
-    clientId: DEVICE_ID,
-    maxAttempts: 2,
-    backoffMs: 100,
-    betweenAttempts: () => ctx.core.idle(),
-  });
-  await ctx.core.idle();
+  const mqtt = await connectJitr(ctx, device, ctx.ca, DEVICE_ID, 2);
 
   const { diagnosis } = await whyCannotConnect(
     {
