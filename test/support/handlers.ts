@@ -12,6 +12,17 @@ export const TEST_REGION = 'us-east-1';
 /** The stage handler tests load: table, policy and queue names are `iot-provisioner-test-…`. */
 export const TEST_STAGE = 'test';
 
+/** The stack settings of the test stage with every parameter at its default (resources/stack.cjs `buildResources`). */
+export const TEST_STACK_SETTINGS = {
+  service: 'iot-provisioner',
+  stage: TEST_STAGE,
+  devicePolicyName: `iot-provisioner-${TEST_STAGE}-device`,
+  caCertificateIds: [] as string[],
+  caCertificateMode: 'SNI_ONLY',
+  fleetTemplateName: `iot-provisioner-${TEST_STAGE}`,
+  fleetThingAttributes: [] as string[],
+};
+
 /** The certificate's ARN in the test account, as AWS IoT forms it. */
 export const arnOf = (certificateId: string, accountId: string = TEST_ACCOUNT): string => `arn:aws:iot:${TEST_REGION}:${accountId}:cert/${certificateId}`;
 

@@ -6,6 +6,7 @@ import namesModule = require('../../resources/names.cjs');
 import { loadStack } from '../../lib/stack';
 import { DEVICE_CERTIFICATE_ATTRIBUTES } from '../../shared/provisioning/certificate-resource';
 import { deviceCertificatePropertiesSchema } from '../../shared/schemas/cloudformation-event';
+import { TEST_STACK_SETTINGS } from '../support/handlers';
 
 /**
  * Custom::DeviceCertificate's wiring: the provisioner's bucket, role and export
@@ -88,15 +89,7 @@ describe('the example stack', () => {
 });
 
 describe('the provisioner’s side', () => {
-  const { Resources, Outputs } = stackModule.buildResources({
-    service: 'iot-provisioner',
-    stage: 'test',
-    devicePolicyName: 'iot-provisioner-test-device',
-    caCertificateIds: [],
-    caCertificateMode: 'SNI_ONLY',
-    fleetTemplateName: 'iot-provisioner-test',
-    fleetThingAttributes: [],
-  });
+  const { Resources, Outputs } = stackModule.buildResources(TEST_STACK_SETTINGS);
   type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
   const statementsOf = (logicalId: string) =>
     (Resources[logicalId]!.Properties.Policies as Array<{ PolicyDocument: { Statement: Statement[] } }>).flatMap((p) => p.PolicyDocument.Statement);

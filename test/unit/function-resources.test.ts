@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import stackModule = require('../../resources/stack.cjs');
 import namesModule = require('../../resources/names.cjs');
 import { loadStack } from '../../lib/stack';
+import { TEST_STACK_SETTINGS } from '../support/handlers';
 
 /**
  * Each function's deployment lives beside it (style.md §13): serverless.yml declares the function and reads
@@ -17,15 +18,7 @@ const text = readFileSync(resolve(ROOT, 'serverless.yml'), 'utf8');
 const config = parse(text, { customTags: ['Ref', 'Sub', 'GetAtt'].map((name) => ({ tag: `!${name}`, resolve: (value: string) => value })) }) as {
   functions: Record<string, { handler: string; role: string; events: unknown }>;
 };
-const settings = {
-  service: 'iot-provisioner',
-  stage: 'test',
-  devicePolicyName: 'iot-provisioner-test-device',
-  caCertificateIds: [],
-  caCertificateMode: 'SNI_ONLY',
-  fleetTemplateName: 'iot-provisioner-test',
-  fleetThingAttributes: [],
-};
+const settings = TEST_STACK_SETTINGS;
 const functions = Object.entries(config.functions);
 const deploymentOf = (name: string) => stackModule.FUNCTION_DEPLOYMENTS[name as keyof typeof stackModule.FUNCTION_DEPLOYMENTS];
 
