@@ -1,5 +1,7 @@
 import { bindCalls } from '../shared/aws/bind-calls';
-import { createDocumentClient } from '../shared/aws/clients';
+import { createDocumentClient, createIotClient } from '../shared/aws/clients';
+import { describeCertificate } from '../shared/aws/iot/certificates';
+import { iotCalls } from '../shared/aws/iot/calls';
 import { expiringBy, issuedBy } from '../shared/aws/registry/expiry-index';
 import type { ExpiryFinding } from '../shared/expiry/ports';
 import { dueCertificates, type SweepPolicy } from '../shared/expiry/sweep';
@@ -44,7 +46,7 @@ export async function certificatesCommand(action: string | undefined, options: C
   const policy: SweepPolicy = { expiringWithinDays: wholeDays('--days', options.days, 30), olderThanDays: wholeDays('--older-than', options.olderThan, 0) };
   const target = await useTarget(options);
   const index = bindCalls({ client: createDocumentClient(), tableName: target.registryTable }, { expiringBy, issuedBy });
-  const findings = await dueCertificates(index, policy, new Date());
+  const findings = await dueCertificates(index, policy, new Date(), iotCalls(createIotClient(), { describeCertificate }));
   if (options.json) {
     out(JSON.stringify(findings, null, 2));
     return 0;

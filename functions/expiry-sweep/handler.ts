@@ -1,7 +1,9 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { bindCalls } from '../../shared/aws/bind-calls';
-import { createDocumentClient, createSnsClient } from '../../shared/aws/clients';
+import { createDocumentClient, createIotClient, createSnsClient } from '../../shared/aws/clients';
+import { describeCertificate } from '../../shared/aws/iot/certificates';
+import { iotCalls } from '../../shared/aws/iot/calls';
 import { expiringBy, issuedBy } from '../../shared/aws/registry/expiry-index';
 import { findingsTopic } from '../../shared/aws/sns/findings-topic';
 import { appendTimelineEvent } from '../../shared/aws/timeline/events';
@@ -23,9 +25,11 @@ import { scheduledEventSchema } from '../../shared/schemas/scheduled-event';
 const config = loadExpirySweepConfig();
 const documents = createDocumentClient();
 const deps = {
-  // Query on the registry's two sparse indexes, SNS Publish on the findings topic, PutItem on the timeline
-  // (its role grants these).
+  // Query on the registry's two sparse indexes, SNS Publish on the findings topic, PutItem on the timeline,
+  // DescribeCertificate (its role grants these).
   index: bindCalls({ client: documents, tableName: config.registryTable }, { expiringBy, issuedBy }),
+  // DescribeCertificate for a due fleet device, whose binding the registry holds as `claimed`.
+  iot: iotCalls(createIotClient(), { describeCertificate }),
   findings: allSinks(
     findingsTopic(createSnsClient(), config.findingsTopicArn),
     timelineSink(bindCalls({ client: documents, tableName: config.timelineTable }, { append: appendTimelineEvent })),

@@ -8,7 +8,7 @@
 
 const events = [{ schedule: { rate: ['${param:expirySweepSchedule}'], enabled: true } }];
 
-function resources({ STORES, FINDINGS, functionRole }) {
+function resources({ IOT_ARN, STORES, FINDINGS, functionRole }) {
   return {
     Resources: {
       ExpirySweepRole: functionRole('expirySweep', [
@@ -17,6 +17,8 @@ function resources({ STORES, FINDINGS, functionRole }) {
         // too. Query only: the sweep never reads or writes an item by key.
         { Sid: 'ExpiryIndexes', Effect: 'Allow', Action: 'dynamodb:Query', Resource: [STORES.registryArn, STORES.registryExpiryIndexesArn] },
         { Sid: 'Findings', Effect: 'Allow', Action: 'sns:Publish', Resource: FINDINGS.topicArn },
+        // A due fleet device's binding is `claimed` in the registry: AWS IoT says whether it is ACTIVE.
+        { Sid: 'FleetBindings', Effect: 'Allow', Action: 'iot:DescribeCertificate', Resource: { 'Fn::Sub': `${IOT_ARN}:cert/*` } },
         // Each finding also goes on the device's timeline.
         { Sid: 'Timeline', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: STORES.timelineArn },
         // The async on-failure destination (serverless.yml `destinations`) uses the function's role.

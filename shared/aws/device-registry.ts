@@ -34,7 +34,7 @@ export class DynamoDeviceRegistry implements DeviceRegistry, DeviceRegistryAdmin
   get(deviceId: string, options: { consistent?: boolean } = {}): Promise<DeviceEntry | undefined> {
     return getDevice(this.table, deviceId, options);
   }
-  claim(deviceId: string, certificateId: string, options: { previousCertificateId?: string; at: Date }): Promise<ClaimResult> {
+  claim(deviceId: string, certificateId: string, options: { previousCertificateId?: string; at: Date; certificate?: BoundCertificateFacts }): Promise<ClaimResult> {
     return claimDevice(this.table, deviceId, certificateId, options);
   }
   markBound(deviceId: string, certificateId: string, thingName: string, at: Date, certificate?: BoundCertificateFacts): Promise<void> {

@@ -23,6 +23,15 @@ export interface ExpiryIndex {
   issuedBy(at: Date): AsyncIterable<BoundCertificate>;
 }
 
+/**
+ * What AWS IoT says of a certificate the registry holds only as `claimed`: a fleet-provisioned device's
+ * binding stays claimed in the registry (RegisterThing ends inside AWS IoT), so the sweep asks AWS IoT
+ * (DescribeCertificate) whether it became the device's ACTIVE identity.
+ */
+export interface CertificateStatuses {
+  describeCertificate(certificateId: string): Promise<{ status: string } | undefined>;
+}
+
 export type FindingReason = 'expired' | 'expiring' | 'aged';
 
 /** One finding per device and sweep: what the rotation issue acts on. */

@@ -1,5 +1,5 @@
 import type { Log } from '../log';
-import type { BoundCertificate, ExpiryFinding, ExpiryIndex, FindingReason, FindingSink } from './ports';
+import type { BoundCertificate, CertificateStatuses, ExpiryFinding, ExpiryIndex, FindingReason, FindingSink } from './ports';
 
 /**
  * The expiry sweep (issue 11 §3): bindings whose certificate expires within N days or is at least M days
@@ -46,8 +46,13 @@ export function findingFor(certificate: BoundCertificate, reasons: FindingReason
   };
 }
 
-/** The due bound certificates of the index, one per device, in device order. */
-export async function dueCertificates(index: ExpiryIndex, policy: SweepPolicy, now: Date): Promise<ExpiryFinding[]> {
+/**
+ * The due bound certificates of the index, one per device, in device order. A `claimed` entry is due only
+ * when AWS IoT reports its certificate ACTIVE (a fleet device: claimed by the hook, activated by
+ * RegisterThing); a claim still in progress or abandoned is not a binding. Only due claimed entries are
+ * looked up, so the daily cost is one DescribeCertificate per due fleet device.
+ */
+export async function dueCertificates(index: ExpiryIndex, policy: SweepPolicy, now: Date, iot: CertificateStatuses): Promise<ExpiryFinding[]> {
   const candidates = new Map<string, BoundCertificate>();
   const collect = async (entries: AsyncIterable<BoundCertificate>) => {
     for await (const entry of entries) candidates.set(entry.deviceId, entry);
@@ -58,10 +63,13 @@ export async function dueCertificates(index: ExpiryIndex, policy: SweepPolicy, n
   if (policy.olderThanDays > 0) await collect(index.issuedBy(new Date(now.getTime() - policy.olderThanDays * DAY_MS)));
   const findings: ExpiryFinding[] = [];
   for (const certificate of [...candidates.values()].sort((a, b) => a.deviceId.localeCompare(b.deviceId))) {
-    // The index is a cheap pre-selection; the rule decides (a claim in progress is not a binding).
-    if (certificate.bindingState !== undefined && certificate.bindingState !== 'bound') continue;
+    // The index is a cheap pre-selection; the rule decides.
     const reasons = dueReasons(certificate, policy, now);
-    if (reasons.length > 0) findings.push(findingFor(certificate, reasons, now));
+    if (reasons.length === 0) continue;
+    if (certificate.bindingState === 'claimed') {
+      if ((await iot.describeCertificate(certificate.certificateId))?.status !== 'ACTIVE') continue;
+    } else if (certificate.bindingState !== undefined && certificate.bindingState !== 'bound') continue;
+    findings.push(findingFor(certificate, reasons, now));
   }
   return findings;
 }
@@ -80,9 +88,16 @@ export interface SweepSummary {
  * (SweepIncompleteError) so that Lambda retries it: findings are at least once, a consumer keys them by
  * device, certificate and day.
  */
-export async function sweepCertificates(deps: { index: ExpiryIndex; findings: FindingSink; policy: SweepPolicy; now: () => Date; log: Log }): Promise<SweepSummary> {
+export async function sweepCertificates(deps: {
+  index: ExpiryIndex;
+  iot: CertificateStatuses;
+  findings: FindingSink;
+  policy: SweepPolicy;
+  now: () => Date;
+  log: Log;
+}): Promise<SweepSummary> {
   const now = deps.now();
-  const findings = await dueCertificates(deps.index, deps.policy, now);
+  const findings = await dueCertificates(deps.index, deps.policy, now, deps.iot);
   let failed = 0;
   for (const finding of findings) {
     try {

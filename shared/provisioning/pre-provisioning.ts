@@ -1,5 +1,6 @@
 import type { AdmissionMode, CertificateRule } from '../admission/admit';
 import { admitDevice } from '../admission/admit-device';
+import { readBoundCertificateFacts } from '../certificates/certificate-facts';
 import { DEVICE_ID_PATTERN, type DeviceEntry, type RejectionReason } from '../registry/device-entry';
 import { preProvisioningHookEventSchema, type PreProvisioningHookEvent, type PreProvisioningHookResult } from '../schemas/pre-provisioning-hook';
 import { DeadlineExceededError, withDeadline } from '../lambda/deadline';
@@ -114,9 +115,12 @@ async function evaluate(event: PreProvisioningHookEvent, deps: HookDeps): Promis
   if (!decision.admitted) return { allowed: false, reason: decision.reason, deviceId, ...withClaim };
 
   // No takeover: the claim is a conditional write, so two certificates cannot both win this device.
+  // It records the certificate's validity and issuer (AWS IoT made it) for the expiry sweep: RegisterThing
+  // ends inside AWS IoT, so this is the registry's last write for a fleet device.
   const claimed = await deps.registry.claim(deviceId, event.certificateId, {
     ...(decision.previousCertificateId ? { previousCertificateId: decision.previousCertificateId } : {}),
     at: deps.now(),
+    certificate: readBoundCertificateFacts(event.certificatePem, true),
   });
   if (!claimed.claimed) return { allowed: false, reason: 'device-already-bound', deviceId, ...withClaim };
   return { allowed: true, deviceId, overrides: overridesFor(decision.entry, settings), ...withClaim };

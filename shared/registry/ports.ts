@@ -29,7 +29,7 @@ export interface DeviceRegistry {
    * become its identity. Succeeds when the device is unbound (`previousCertificateId` absent) or still
    * bound to `previousCertificateId`, and when it is already claimed by this certificate.
    */
-  claim(deviceId: string, certificateId: string, options: { previousCertificateId?: string; at: Date }): Promise<ClaimResult>;
+  claim(deviceId: string, certificateId: string, options: { previousCertificateId?: string; at: Date; certificate?: BoundCertificateFacts }): Promise<ClaimResult>;
   /** Records that the certificate is ACTIVE and attached to the thing, with its validity and issuer when known. */
   markBound(deviceId: string, certificateId: string, thingName: string, at: Date, certificate?: BoundCertificateFacts): Promise<void>;
   recordRejection(deviceId: string, rejection: DeviceRejection): Promise<void>;

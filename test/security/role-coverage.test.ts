@@ -147,8 +147,9 @@ describe('each function’s role in the stack', () => {
     expect(actions.certificateResource).toEqual(expect.arrayContaining(['s3:PutObject', 's3:GetObject', 's3:ListBucket', 's3:DeleteObject', 'iot:CreateKeysAndCertificate']));
     expect(actions.vendCertificate).toEqual(expect.arrayContaining(['sqs:GetQueueUrl', 'sqs:SendMessage', 'dynamodb:PutItem']));
     expect(actions.retireCertificate).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'iot:UpdateCertificate']));
-    // The sweep reads the expiry indexes, publishes findings and puts them on the timeline: nothing else.
-    expect(actions.expirySweep).toEqual(['dynamodb:PutItem', 'dynamodb:Query', 'sns:Publish']);
+    // The sweep reads the expiry indexes, asks AWS IoT about due fleet claims, publishes findings and puts
+    // them on the timeline: nothing else.
+    expect(actions.expirySweep).toEqual(['dynamodb:PutItem', 'dynamodb:Query', 'iot:DescribeCertificate', 'sns:Publish']);
     // And what Lambda does with the role for the triggers: JITR's failure queue, the retirement queue's poller.
     const platform = Object.fromEntries(functions.map((f) => [f.name, (f.platform ?? []).map((g) => g.action)]));
     expect(platform.activateCertificate).toEqual(['sqs:SendMessage']);

@@ -35,6 +35,20 @@ const indexOf = (entries: BoundCertificate[]): ExpiryIndex => ({
   },
 });
 
+/** AWS IoT's answer for each certificate id (absent: no such certificate); records which ids were asked for. */
+const statuses = (byId: Record<string, string> = {}) => {
+  const asked: string[] = [];
+  return {
+    asked,
+    async describeCertificate(certificateId: string) {
+      asked.push(certificateId);
+      const status = byId[certificateId];
+      return status ? { status } : undefined;
+    },
+  };
+};
+const certificateIdOf = (deviceId: string) => deviceId.padEnd(64, '0').slice(0, 64);
+
 describe('dueReasons', () => {
   it.each<[string, Date, Date, SweepPolicy, string[]]>([
     ['expires in exactly 30 days (the bound is inclusive)', days(-10), days(30), POLICY, ['expiring']],
@@ -65,7 +79,7 @@ describe('dueCertificates', () => {
       // A claim in progress is not a binding (the index should not have it; the rule refuses it anyway).
       bound('claimed-only', days(-500), days(3), { bindingState: 'claimed' }),
     ]);
-    const findings = await dueCertificates(index, POLICY, NOW);
+    const findings = await dueCertificates(index, POLICY, NOW, statuses());
     expect(findings.map((f) => [f.deviceId, f.reasons])).toEqual([
       ['aws-aged', ['aged']],
       ['both', ['expiring', 'aged']],
@@ -76,7 +90,40 @@ describe('dueCertificates', () => {
   });
 
   it('finds nothing in an index without bound certificates (entries bound before facts were recorded are not in it)', async () => {
-    expect(await dueCertificates(indexOf([]), POLICY, NOW)).toEqual([]);
+    expect(await dueCertificates(indexOf([]), POLICY, NOW, statuses())).toEqual([]);
+  });
+});
+
+describe('dueCertificates on fleet devices (claimed by the hook, activated inside AWS IoT)', () => {
+  const awsIot = { issuer: { subject: 'CN=AWS IoT issuing CA', awsIot: true }, bindingState: 'claimed' };
+  it('counts a claimed certificate that AWS IoT reports ACTIVE, and no claim whose certificate is pending, inactive, revoked or gone', async () => {
+    const index = indexOf([
+      bound('fleet-active', days(-400), AWS_NOT_AFTER, awsIot),
+      bound('fleet-pending', days(-400), AWS_NOT_AFTER, awsIot),
+      bound('fleet-inactive', days(-400), AWS_NOT_AFTER, awsIot),
+      bound('fleet-revoked', days(-400), AWS_NOT_AFTER, awsIot),
+      bound('fleet-gone', days(-400), AWS_NOT_AFTER, awsIot),
+      bound('fleet-young', days(-10), AWS_NOT_AFTER, awsIot),
+    ]);
+    const iot = statuses({
+      [certificateIdOf('fleet-active')]: 'ACTIVE',
+      [certificateIdOf('fleet-pending')]: 'PENDING_ACTIVATION',
+      [certificateIdOf('fleet-inactive')]: 'INACTIVE',
+      [certificateIdOf('fleet-revoked')]: 'REVOKED',
+      [certificateIdOf('fleet-young')]: 'ACTIVE',
+    });
+    const findings = await dueCertificates(index, POLICY, NOW, iot);
+    expect(findings.map((f) => [f.deviceId, f.reasons])).toEqual([['fleet-active', ['aged']]]);
+    // Only due claims are looked up: the young device is not due, so AWS IoT is not asked about it.
+    expect(iot.asked).not.toContain(certificateIdOf('fleet-young'));
+    expect(iot.asked).toHaveLength(5);
+  });
+
+  it('never asks AWS IoT about a bound certificate', async () => {
+    const iot = statuses();
+    const findings = await dueCertificates(indexOf([bound('jitr', days(-10), days(2))]), POLICY, NOW, iot);
+    expect(findings.map((f) => f.deviceId)).toEqual(['jitr']);
+    expect(iot.asked).toEqual([]);
   });
 });
 
@@ -85,6 +132,7 @@ describe('sweepCertificates', () => {
     const published: ExpiryFinding[] = [];
     const summary = await sweepCertificates({
       index: indexOf([bound('a', days(-10), days(2)), bound('b', days(-10), days(200))]),
+      iot: statuses(),
       findings: { publish: async (f) => void published.push(f) },
       policy: POLICY,
       now: () => NOW,
@@ -98,6 +146,7 @@ describe('sweepCertificates', () => {
     const published: string[] = [];
     const sweep = sweepCertificates({
       index: indexOf([bound('a', days(-10), days(2)), bound('b', days(-10), days(3)), bound('c', days(-10), days(4))]),
+      iot: statuses(),
       findings: {
         publish: async (f) => {
           if (f.deviceId === 'b') throw new Error('throttled');

@@ -32,9 +32,13 @@ export async function claimDevice(
   table: Table,
   deviceId: string,
   certificateId: string,
-  options: { previousCertificateId?: string; at: Date },
+  options: { previousCertificateId?: string; at: Date; certificate?: BoundCertificateFacts },
 ): Promise<ClaimResult> {
   const now = options.at.toISOString();
+  // The claiming certificate's facts, when the flow knows them already (the hook: fleet provisioning ends
+  // inside AWS IoT, so the claim is the last write the registry sees); otherwise the previous binding's
+  // facts leave with it (and the entry leaves the expiry indexes) until markBound records the new ones.
+  const facts = options.certificate ? certificateFactValues(deviceId, options.certificate) : undefined;
   try {
     await table.client.send(
       new UpdateCommand({
@@ -42,9 +46,10 @@ export async function claimDevice(
         Key: { deviceId },
         UpdateExpression:
           'SET certificateId = :certificateId, bindingState = :claimed, claimedAt = :now, updatedAt = :now, ' +
+          'createdAt = if_not_exists(createdAt, :now)' +
+          (facts ? `, ${CERTIFICATE_FACT_SETS}` : '') +
           // A re-provisioning mark is spent by the claim it allowed.
-          // The previous binding's certificate facts leave with it (and the entry leaves the expiry indexes).
-          `createdAt = if_not_exists(createdAt, :now) REMOVE thingName, boundAt, reprovision, ${CERTIFICATE_FACTS}`,
+          ` REMOVE thingName, boundAt, reprovision${facts ? '' : `, ${CERTIFICATE_FACTS}`}`,
         ConditionExpression: options.previousCertificateId
           ? 'certificateId = :previous'
           : 'attribute_not_exists(certificateId)',
@@ -52,6 +57,7 @@ export async function claimDevice(
           ':certificateId': certificateId,
           ':claimed': 'claimed',
           ':now': now,
+          ...facts,
           ...(options.previousCertificateId ? { ':previous': options.previousCertificateId } : {}),
         },
       }),
@@ -63,6 +69,17 @@ export async function claimDevice(
     const current = await getDevice(table, deviceId, { consistent: true });
     return current?.certificateId === certificateId ? { claimed: true } : { claimed: false, current };
   }
+}
+
+const CERTIFICATE_FACT_SETS = 'notBefore = :notBefore, notAfter = :notAfter, issuer = :issuer, expiryShard = :expiryShard';
+
+function certificateFactValues(deviceId: string, certificate: BoundCertificateFacts): Record<string, unknown> {
+  return {
+    ':notBefore': certificate.notBefore.toISOString(),
+    ':notAfter': certificate.notAfter.toISOString(),
+    ':issuer': { subject: certificate.issuer, awsIot: certificate.issuedByAwsIot },
+    ':expiryShard': expiryShardOf(deviceId),
+  };
 }
 
 /**
@@ -86,21 +103,14 @@ export async function markBound(
   at: Date,
   certificate?: BoundCertificateFacts,
 ): Promise<void> {
-  const facts = certificate
-    ? {
-        ':notBefore': certificate.notBefore.toISOString(),
-        ':notAfter': certificate.notAfter.toISOString(),
-        ':issuer': { subject: certificate.issuer, awsIot: certificate.issuedByAwsIot },
-        ':expiryShard': expiryShardOf(deviceId),
-      }
-    : {};
+  const facts = certificate ? certificateFactValues(deviceId, certificate) : {};
   await table.client.send(
     new UpdateCommand({
       TableName: table.tableName,
       Key: { deviceId },
       UpdateExpression:
         'SET bindingState = :bound, thingName = :thingName, boundAt = if_not_exists(boundAt, :now), updatedAt = :now' +
-        (certificate ? ', notBefore = :notBefore, notAfter = :notAfter, issuer = :issuer, expiryShard = :expiryShard' : ''),
+        (certificate ? `, ${CERTIFICATE_FACT_SETS}` : ''),
       ConditionExpression: 'certificateId = :certificateId',
       ExpressionAttributeValues: {
         ':bound': 'bound',
