@@ -40,7 +40,7 @@ export async function runImportFlows(ctx: ImportContext): Promise<SandboxRow[]> 
 
   const rows: SandboxRow[] = [
     {
-      flow: 'JITR',
+      flow: 'factory',
       device: 'factory import (devices import)',
       deviceId: `${DEVICE}, FACTORY-0002`,
       outcome: `imported ${summary.imported.length}`,
@@ -61,7 +61,7 @@ export async function runImportFlows(ctx: ImportContext): Promise<SandboxRow[]> 
     const reason = decided?.outcome === 'rejected' ? String(decided.reason) : 'admitted';
     const state = await describe(certificate.certificateId);
     rows.push({
-      flow: 'JITR',
+      flow: 'factory',
       device: label,
       deviceId: DEVICE,
       outcome,

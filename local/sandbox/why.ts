@@ -51,7 +51,7 @@ export async function runWhyFlows(ctx: WhyContext): Promise<SandboxRow[]> {
   const shortIds = (text: string) => text.replace(/\b([0-9a-f]{8})[0-9a-f]{56}\b/g, '$1…');
   return [
     {
-      flow: 'JITR',
+      flow: 'why',
       device: 'devices why, refused device',
       deviceId: DEVICE_ID,
       outcome: `why: ${diagnosis.code}`,

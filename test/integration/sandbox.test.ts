@@ -34,10 +34,10 @@ it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, creden
   expect(row('custom resource', 'Delete: objects, certificate')).toMatch(/SUCCESS\s+0 objects left\s+deleted/);
   expect(row('credentials', 'own thing name')).toMatch(/VEND-0002\s+issued\s+role alias iot-provisioner-dev-device\s+ACTIVE\s+VEND-0002\s+S3 put under things\/VEND-0002\/\s+✓/);
   expect(row('credentials', 'another device’s thing name')).toMatch(/refused \(403\)/);
-  expect(row('JITR', 'factory import (devices import)')).toMatch(/imported 2\s+0 invalid, 1 key pinned\s+.*✓/);
-  expect(row('JITR', 'pinned key: the factory key')).toMatch(/FACTORY-0001\s+activated\s+admitted\s+ACTIVE\s+FACTORY-0001\s+in after/);
-  expect(row('JITR', 'pinned key: copied serial, other key')).toMatch(/FACTORY-0001\s+revoked\s+key-not-pinned\s+REVOKED\s+—\s+refused/);
-  expect(row('JITR', 'devices why, refused device')).toMatch(/WHY-0001\s+why: refused\s+the backend refused certificate [0-9a-f]{8}… \(device-not-allowlisted\)\s+REVOKED\s+—\s+refused\s+✓/);
+  expect(row('factory', 'factory import (devices import)')).toMatch(/imported 2\s+0 invalid, 1 key pinned\s+.*✓/);
+  expect(row('factory', 'pinned key: the factory key')).toMatch(/FACTORY-0001\s+activated\s+admitted\s+ACTIVE\s+FACTORY-0001\s+in after/);
+  expect(row('factory', 'pinned key: copied serial, other key')).toMatch(/FACTORY-0001\s+revoked\s+key-not-pinned\s+REVOKED\s+—\s+refused/);
+  expect(row('why', 'devices why, refused device')).toMatch(/WHY-0001\s+why: refused\s+the backend refused certificate [0-9a-f]{8}… \(device-not-allowlisted\)\s+REVOKED\s+—\s+refused\s+✓/);
   expect(row('lifecycle', 'suspended by the operator')).toMatch(/LIFE-0001\s+suspended\s+thing in quarantine\s+INACTIVE\s+LIFE-0001\s+refused\s+✓/);
   expect(row('lifecycle', 'resumed')).toMatch(/LIFE-0001\s+resumed\s+back in its group\s+ACTIVE\s+LIFE-0001\s+in after 1 attempts, published\s+✓/);
   expect(row('lifecycle', 'retired (decommissioned)')).toMatch(/LIFE-0002\s+retired\s+thing deleted\s+REVOKED\s+—\s+refused\s+✓/);
