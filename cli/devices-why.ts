@@ -1,4 +1,4 @@
-import { createDocumentClient, createIotClient, createSqsClient } from '../shared/aws/clients';
+import { createDocumentClient, createIotClient, createLogsClient, createSqsClient } from '../shared/aws/clients';
 import { DynamoDeviceRegistry } from '../shared/aws/device-registry';
 import { describeCaCertificate, describeCertificate } from '../shared/aws/iot/certificates';
 import { iotCalls } from '../shared/aws/iot/calls';
@@ -9,7 +9,7 @@ import { whyCannotConnect } from '../shared/diagnosis/why';
 import { deviceIdSchema } from '../shared/registry/device-entry';
 import { loadStack } from '../lib/stack';
 import namesModule = require('../resources/names.cjs');
-import { localConnections } from '../lib/local-connections';
+import { recentConnects } from '../shared/aws/iot-logs/connects';
 import { localFailureQueue } from '../lib/local-failure-queue';
 import { sqsFailureQueue } from './failure-queue';
 import { timelineOf } from './timeline';
@@ -52,6 +52,7 @@ export async function devicesWhy(deviceId: string | undefined, options: WhyOptio
   const stack = loadStack({ stage: target.stage });
   const names = namesModule.namesFor(stack.service, target.stage);
   const client = createIotClient();
+  const logs = createLogsClient();
   try {
     const ports = {
       registry: new DynamoDeviceRegistry(createDocumentClient(), target.registryTable),
@@ -63,11 +64,10 @@ export async function devicesWhy(deviceId: string | undefined, options: WhyOptio
             ...(options.failureQueueUrl ? { url: options.failureQueueUrl } : {}),
             namePrefix: namesModule.generatedName(stack.service, target.stage, 'ProvisioningFailureQueue'),
           }),
-      ...(target.local
-        ? { connections: localConnections(target.local) }
-        : // AWS IoT records a CONNECT (client id, principalId = certificate id, status) only as a CloudWatch Logs
-          // entry, when its logging is on (developer guide, "CloudWatch Logs AWS IoT log entries", Connect).
-          { connectsUnobserved: 'AWS IoT records connects only in CloudWatch Logs (AWSIotLogsV2, when logging is on): search them for principalId = the certificate id' }),
+      // AWS IoT logs each CONNECT (client id, principalId = certificate id, status) to CloudWatch Logs when its
+      // logging is on (developer guide, "CloudWatch Logs AWS IoT log entries", Connect); the local IoT Core
+      // serves the same log group.
+      connections: { recent: (certificateId: string) => recentConnects(logs, certificateId) },
     };
     const dataEndpoint = await new IotOperator(client).endpoint('iot:Data-ATS').catch(() => undefined);
     const { diagnosis, facts } = await whyCannotConnect(ports, {
@@ -82,5 +82,6 @@ export async function devicesWhy(deviceId: string | undefined, options: WhyOptio
     return 0;
   } finally {
     client.destroy();
+    logs.destroy();
   }
 }

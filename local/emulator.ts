@@ -15,7 +15,7 @@ import { deployStack } from './deploy-stack';
  * device DEMO-0001 allow-listed), so `serverless invoke local` has something real to activate.
  */
 
-export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581, http: 4582, mqtt: 8883, credentials: 8443, s3: 4583, sqs: 4584, sns: 4585 } as const;
+export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581, http: 4582, mqtt: 8883, credentials: 8443, s3: 4583, sqs: 4584, sns: 4585, logs: 4586 } as const;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -28,6 +28,7 @@ async function main(): Promise<void> {
       'sqs-port': { type: 'string', default: String(DEFAULT_PORTS.sqs) },
       's3-port': { type: 'string', default: String(DEFAULT_PORTS.s3) },
       'sns-port': { type: 'string', default: String(DEFAULT_PORTS.sns) },
+      'logs-port': { type: 'string', default: String(DEFAULT_PORTS.logs) },
       'state-dir': { type: 'string', default: resolve(PROJECT_ROOT, '.local') },
       stage: { type: 'string', default: 'dev' },
       param: { type: 'string', multiple: true },
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
     },
   });
   const endpointsFile = resolve(values['endpoints-file']);
-  for (const flag of ['iot-port', 'dynamodb-port', 'http-port', 'mqtt-port', 'credentials-port', 'sqs-port', 's3-port', 'sns-port', 'time-scale'] as const) {
+  for (const flag of ['iot-port', 'dynamodb-port', 'http-port', 'mqtt-port', 'credentials-port', 'sqs-port', 's3-port', 'sns-port', 'logs-port', 'time-scale'] as const) {
     if (!/^\d+$/.test(values[flag])) throw new Error(`--${flag} must be a whole number, got "${values[flag]}"`);
   }
   const params = Object.fromEntries(
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
     sqsPort: Number(values['sqs-port']),
     s3Port: Number(values['s3-port']),
     snsPort: Number(values['sns-port']),
+    logsPort: Number(values['logs-port']),
     mqtt: { port: Number(values['mqtt-port']) },
     credentials: { port: Number(values['credentials-port']) },
     // The local root CA lives here, so devices' --cafile stays valid across restarts.

@@ -18,6 +18,7 @@ import type { HttpRoute } from './http/http-api';
 import { HttpApiHost } from './http/http-api-host';
 import { LocalSqs } from './sqs/local-sqs';
 import { LocalSns } from './sns/local-sns';
+import { LocalLogs } from './logs/local-logs';
 import { LocalSchedules } from './schedules';
 import { LocalS3 } from './s3/local-s3';
 import { ResponseReceiver } from './cloudformation/response-receiver';
@@ -57,6 +58,8 @@ export interface LocalIotCoreOptions {
   s3Port?: number;
   /** Port of the local SNS (Publish; each topic keeps what was published to it). */
   snsPort?: number;
+  /** Port of the local CloudWatch Logs (FilterLogEvents on AWS IoT's AWSIotLogsV2 Connect entries). */
+  logsPort?: number;
   /** Start the MQTT/TLS endpoint (port 0: any free port). */
   mqtt?: { port?: number };
   /** Start the credential provider endpoint (HTTPS with mutual TLS). */
@@ -81,6 +84,7 @@ interface LocalIotCoreParts {
   sqs: LocalSqs;
   s3: LocalS3;
   sns: LocalSns;
+  logs: LocalLogs;
   schedules: LocalSchedules;
   cloudFormationResponses: ResponseReceiver;
   endpoints: LocalEndpoints;
@@ -96,6 +100,8 @@ export class LocalIotCore {
   readonly sqs: LocalSqs;
   readonly s3: LocalS3;
   readonly sns: LocalSns;
+  /** AWS IoT's log of broker connects, as CloudWatch Logs serves it (AWSIotLogsV2). */
+  readonly logs: LocalLogs;
   /** The stack's `schedule` events (local/schedules.ts), time-scaled like Lambda's retries. */
   readonly schedules: LocalSchedules;
   /** CloudFormation custom-resource answers PUT to `cloudFormationResponseUrl(id)`. */
@@ -121,6 +127,7 @@ export class LocalIotCore {
     this.sqs = parts.sqs;
     this.s3 = parts.s3;
     this.sns = parts.sns;
+    this.logs = parts.logs;
     this.schedules = parts.schedules;
     this.cloudFormationResponses = parts.cloudFormationResponses;
     this.endpoints = parts.endpoints;
@@ -185,8 +192,24 @@ export class LocalIotCore {
     s3.registerAccount(defaultAccountId);
     const sns = new LocalSns({ region });
     const snsUrl = await sns.listen(options.snsPort ?? 0, host);
+    // The broker's CONNECTs that named a client id and a certificate, as AWS IoT logs them.
+    const logs = new LocalLogs(() =>
+      (mqtt?.log ?? []).flatMap((entry) =>
+        (entry.event === 'connected' || entry.event === 'refused') && entry.clientId !== undefined && entry.certificateId !== undefined && entry.accountId !== undefined
+          ? [{
+              at: entry.at,
+              accountId: entry.accountId,
+              clientId: entry.clientId,
+              certificateId: entry.certificateId,
+              outcome: entry.event,
+              ...(entry.event === 'refused' ? { detail: entry.detail.replace(/^connect [^:]*: /, '') } : {}),
+            }]
+          : [],
+      ),
+    );
+    const logsUrl = await logs.listen(options.logsPort ?? 0, host);
     const schedules = new LocalSchedules({ timeScale: options.lambdaTimeScale ?? 1, ...(options.now ? { now: options.now } : {}) });
-    const endpoints: LocalEndpoints = { region, accountId: defaultAccountId, iot, dynamodb: dynamo.url, sqs: sqsUrl, s3: s3.url, sns: snsUrl };
+    const endpoints: LocalEndpoints = { region, accountId: defaultAccountId, iot, dynamodb: dynamo.url, sqs: sqsUrl, s3: s3.url, sns: snsUrl, logs: logsUrl };
     const tls = options.mqtt || options.credentials ? await localTls(options.stateDir ?? mkdtempSync(join(tmpdir(), 'local-iot-')), region) : undefined;
     if (tls) endpoints.rootCaFile = tls.rootCaFile;
     const device = tls && { registry, gateway, issuer, tls: tls.server, ...(options.now ? { now: options.now } : {}) };
@@ -216,6 +239,7 @@ export class LocalIotCore {
       sqs,
       s3,
       sns,
+      logs,
       schedules,
       cloudFormationResponses: responses,
       endpoints,
@@ -331,6 +355,7 @@ export class LocalIotCore {
     await Promise.all(this.runtimes.map((runtime) => runtime.close()));
     await this.sqs.close();
     await this.sns.close();
+    await this.logs.close();
     await this.s3.close();
     await this.controlPlane.close();
     await this.dynamo.close();

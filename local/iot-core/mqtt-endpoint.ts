@@ -59,6 +59,8 @@ export interface ConnectionLogEntry {
   at: number;
   clientId?: string;
   certificateId?: string;
+  /** The account the certificate authenticated in (the SNI's), where the handshake got that far. */
+  accountId?: string;
 }
 
 export class MqttEndpoint {
@@ -150,7 +152,13 @@ export class MqttEndpoint {
     if (!handshake) return done(notAuthorized(), false);
     const result = this.options.gateway.connect(handshake);
     if (!result.accepted) {
-      this.log.push({ event: 'refused', detail: `connect ${client.id}: ${result.reason}`, at: this.now(), clientId: client.id, ...(handshake.ok ? { certificateId: handshake.certificateId } : {}) });
+      this.log.push({
+        event: 'refused',
+        detail: `connect ${client.id}: ${result.reason}`,
+        at: this.now(),
+        clientId: client.id,
+        ...(handshake.ok ? { certificateId: handshake.certificateId, accountId: handshake.account.accountId } : {}),
+      });
       return done(notAuthorized(), false);
     }
     const attachments = result.certificate
@@ -164,11 +172,11 @@ export class MqttEndpoint {
       context: { clientId: client.id, ...resolveConnectionThing(client.id, attachments) },
     };
     if (!this.allowed(principal, 'iot:Connect', `client/${client.id}`)) {
-      this.log.push({ event: 'refused', detail: `connect ${client.id}: iot:Connect not allowed`, at: this.now(), clientId: client.id, certificateId: result.certificateId });
+      this.log.push({ event: 'refused', detail: `connect ${client.id}: iot:Connect not allowed`, at: this.now(), clientId: client.id, certificateId: result.certificateId, accountId: result.account.accountId });
       return done(notAuthorized(), false);
     }
     this.principals.set(client, principal);
-    this.log.push({ event: 'connected', detail: client.id, at: this.now(), clientId: client.id, certificateId: result.certificateId });
+    this.log.push({ event: 'connected', detail: client.id, at: this.now(), clientId: client.id, certificateId: result.certificateId, accountId: result.account.accountId });
     done(null, true);
   }
 

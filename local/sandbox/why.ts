@@ -1,6 +1,7 @@
 import type { IoTClient } from '@aws-sdk/client-iot';
 import { issueCertificate, type KeyedCertificate } from '../../lib/pki';
-import { localConnections } from '../../lib/local-connections';
+import { createLogsClient } from '../../shared/aws/clients';
+import { recentConnects } from '../../shared/aws/iot-logs/connects';
 import { localFailureQueue } from '../../lib/local-failure-queue';
 import { describeCaCertificate, describeCertificate } from '../../shared/aws/iot/certificates';
 import { iotCalls } from '../../shared/aws/iot/calls';
@@ -37,15 +38,18 @@ export async function runWhyFlows(ctx: WhyContext): Promise<SandboxRow[]> {
   const device = await issueCertificate(ctx.ca, { subject: { commonName: DEVICE_ID, serialNumber: DEVICE_ID } });
   const mqtt = await connectJitr(ctx, device, ctx.ca, DEVICE_ID, 2);
 
+  const logs = createLogsClient();
   const { diagnosis } = await whyCannotConnect(
     {
       registry: ctx.registry,
       iot: iotCalls(ctx.iot, { describeCertificate, listPrincipalThings, listAttachedPolicies, describeCaCertificate }),
       failureQueue: localFailureQueue(ctx.core.endpoints),
-      connections: localConnections(ctx.core.endpoints),
+      // What `devices why` reads on AWS too: AWS IoT's Connect entries in CloudWatch Logs (AWSIotLogsV2).
+      connections: { recent: (certificateId: string) => recentConnects(logs, certificateId) },
     },
     { deviceId: DEVICE_ID, devicePolicy: ctx.deployed.devicePolicyName, dataEndpoint: ctx.dataEndpoint, now: new Date() },
   );
+  logs.destroy();
   ctx.log(`devices why ${DEVICE_ID}: ${diagnosis.code}: ${diagnosis.sentence}\n  fix: ${diagnosis.fix}`);
   const state = await ctx.describe(device.certificateId);
   const shortIds = (text: string) => text.replace(/\b([0-9a-f]{8})[0-9a-f]{56}\b/g, '$1…');

@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { SQSClient } from '@aws-sdk/client-sqs';
 
 /**
@@ -101,5 +102,11 @@ export function createSqsClient(options: ClientOptions = {}): SQSClient {
 export function createSnsClient(options: ClientOptions = {}): SNSClient {
   const client = new SNSClient(settings(options));
   explainNetworkErrors(client, 'Amazon SNS', 'AWS_ENDPOINT_URL_SNS');
+  return client;
+}
+
+export function createLogsClient(options: ClientOptions = {}): CloudWatchLogsClient {
+  const client = new CloudWatchLogsClient(settings(options));
+  explainNetworkErrors(client, 'Amazon CloudWatch Logs', 'AWS_ENDPOINT_URL_CLOUDWATCH_LOGS');
   return client;
 }

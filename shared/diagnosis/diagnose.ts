@@ -245,7 +245,10 @@ function cause(facts: DiagnosisFacts): Omit<Diagnosis, 'evidence'> {
       sentence: `everything is in order on the backend: certificate ${c.certificateId} is ACTIVE, attached to the thing ${name} and the policy ${facts.devicePolicy}.`,
       fix:
         `check the device connects with client id = ${name} (the device policy allows no other) to ${facts.dataEndpoint ?? 'the iot:Data-ATS endpoint'} port 8883 ` +
-        `with SNI ${facts.dataEndpoint ?? 'of that endpoint'}, and publishes under device/${name}/. The backend cannot see a refused client id.`,
+        `with SNI ${facts.dataEndpoint ?? 'of that endpoint'}, and publishes under device/${name}/.` +
+        (facts.connects.observed
+          ? ' AWS IoT logged no connect of this certificate recently: the device does not get as far as MQTT (network, endpoint, TLS).'
+          : ` The backend cannot see its connects (${facts.connects.why}).`),
     };
   }
 
