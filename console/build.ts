@@ -1,10 +1,10 @@
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 /**
- * Builds the console into console/dist: index.html, app.js and app.css (esbuild, minified, ES2022), no
+ * Builds the console into console/dist: index.html, app-<hash>.js and app-<hash>.css (esbuild, minified, ES2022), no
  * inline script or style (the CSP of the hosting allows only 'self'). config.json is not part of the build:
  * it is written next to it at deploy time (and by the local HTTP front). `npx tsx console/build.ts`.
  */
@@ -13,8 +13,12 @@ export const CONSOLE_DIR = resolve(__dirname);
 export const CONSOLE_DIST = join(CONSOLE_DIR, 'dist');
 
 export async function buildConsole(outdir: string = CONSOLE_DIST): Promise<{ files: Record<string, number>; gzipped: number }> {
+  rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
-  await build({
+  // Content-hashed names: a deploy never mixes an old app.js with a new index.html, and assets cache for good.
+  const result = await build({
+    entryNames: '[name]-[hash]',
+    metafile: true,
     entryPoints: { app: join(CONSOLE_DIR, 'src/main.tsx') },
     bundle: true,
     minify: true,
@@ -27,10 +31,14 @@ export async function buildConsole(outdir: string = CONSOLE_DIST): Promise<{ fil
     logLevel: 'warning',
     tsconfig: join(CONSOLE_DIR, 'tsconfig.json'),
   });
-  copyFileSync(join(CONSOLE_DIR, 'index.html'), join(outdir, 'index.html'));
+  const outputs = Object.keys(result.metafile.outputs).map((path) => basename(path));
+  const js = outputs.find((name) => name.endsWith('.js'))!;
+  const css = outputs.find((name) => name.endsWith('.css'))!;
+  const html = readFileSync(join(CONSOLE_DIR, 'index.html'), 'utf8').replace('./app.js', `./${js}`).replace('./app.css', `./${css}`);
+  writeFileSync(join(outdir, 'index.html'), html);
   const files: Record<string, number> = {};
   let gzipped = 0;
-  for (const name of ['index.html', 'app.js', 'app.css']) {
+  for (const name of ['index.html', js, css]) {
     const bytes = readFileSync(join(outdir, name));
     files[name] = bytes.length;
     gzipped += gzipSync(bytes).length;

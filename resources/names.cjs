@@ -54,6 +54,9 @@ function namesFor(service, stage) {
     certificateAudit: `${prefix}-certificates`,
     userPool: `${prefix}-operators`,
     userPoolClient: `${prefix}-app`,
+    prefix,
+    consoleOriginAccess: `${prefix}-console`,
+    consoleHeaders: `${prefix}-console-headers`,
     // Other stacks' Custom::DeviceCertificate resources: ServiceToken: !ImportValue <this name>.
     certificateResourceExport: `${prefix}-CertificateResourceServiceToken`,
     functions: Object.fromEntries(Object.keys(FUNCTIONS).map((name) => [name, functionName(service, stage, name)])),

@@ -17,6 +17,9 @@ export interface StackNames {
   certificateAudit: string;
   userPool: string;
   userPoolClient: string;
+  prefix: string;
+  consoleOriginAccess: string;
+  consoleHeaders: string;
   certificateResourceExport: string;
   functions: Record<FunctionKey, string>;
 }

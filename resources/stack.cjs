@@ -19,6 +19,7 @@ const { caResources } = require('./ca.cjs');
 const { operatorResources } = require('./operators.cjs');
 const { findingsResources, FINDINGS } = require('./findings.cjs');
 const { auditResources } = require('./audit.cjs');
+const { consoleResources } = require('./console.cjs');
 
 /** Each function's own deployment, by its name in serverless.yml (test/unit/function-resources.test.ts checks the list). */
 const FUNCTION_DEPLOYMENTS = {
@@ -93,6 +94,7 @@ function buildResources(settings) {
   merge(template, operatorResources(stack), 'resources/operators.cjs');
   merge(template, findingsResources(stack), 'resources/findings.cjs');
   merge(template, auditResources(stack), 'resources/audit.cjs');
+  merge(template, consoleResources(stack), 'resources/console.cjs');
   for (const [name, deployment] of Object.entries(FUNCTION_DEPLOYMENTS)) merge(template, deployment.resources(stack), `functions/${name}/resources.cjs`);
   merge(template, caResources(stack), 'resources/ca.cjs');
   return template;

@@ -52,7 +52,7 @@ export class ConsoleHost {
 
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
     const dist = this.options.dist ?? CONSOLE_DIST;
-    if (!existsSync(join(dist, 'app.js'))) await buildConsole(dist);
+    if (!existsSync(join(dist, 'index.html'))) await buildConsole(dist);
     this.url = `http://${host}:${await listenOn(this.server, port, host)}/`;
     return this.url;
   }
@@ -78,6 +78,6 @@ export class ConsoleHost {
       response.writeHead(404, { ...headers, 'content-type': 'text/plain' }).end('Not Found');
       return;
     }
-    response.writeHead(200, { ...headers, 'content-type': TYPES[extname(name)]!, 'cache-control': name === 'index.html' ? 'no-cache' : 'max-age=300' }).end(readFileSync(file));
+    response.writeHead(200, { ...headers, 'content-type': TYPES[extname(name)]!, 'cache-control': name === 'index.html' ? 'no-cache' : 'max-age=31536000, immutable' }).end(readFileSync(file));
   }
 }
