@@ -1,0 +1,57 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { toolAvailable } from './tools';
+
+/**
+ * Headless Chromium for the console's end-to-end tests: Debian's `chromium` (installed by .ci/run), driven
+ * by playwright-core. Each page records what the browser complains about (console errors, CSP violations,
+ * failed requests), so a test can assert the page ran clean. Screenshots go to test/screenshots/ (the
+ * README's are copied from there).
+ */
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const SCREENSHOTS = join(__dirname, '..', 'screenshots');
+
+export const PHONE = { width: 390, height: 844 } as const;
+export const DESKTOP = { width: 1280, height: 860 } as const;
+
+export const chromiumAvailable = (): boolean => toolAvailable(CHROMIUM);
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+}
+
+export interface WatchedPage {
+  page: Page;
+  context: BrowserContext;
+  /** Console errors, page errors and CSP reports, in order. */
+  problems: string[];
+  /** Files the page downloaded: name → content. */
+  downloads: Map<string, Buffer>;
+}
+
+export async function openPage(browser: Browser, viewport: { width: number; height: number }): Promise<WatchedPage> {
+  const context = await browser.newContext({ viewport, acceptDownloads: true });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  const downloads = new Map<string, Buffer>();
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`page: ${error.message}`));
+  page.on('download', async (download) => {
+    const stream = await download.createReadStream();
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    downloads.set(download.suggestedFilename(), Buffer.concat(chunks));
+  });
+  return { page, context, problems, downloads };
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const file = join(SCREENSHOTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
