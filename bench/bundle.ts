@@ -55,7 +55,7 @@ export interface BundleComposition {
 const ORIGINS: Array<[RegExp, string]> = [
   [/node_modules\/@(aws-sdk|smithy|aws-crypto)\//, 'AWS SDK'],
   [/node_modules\/zod\//, 'zod'],
-  [/node_modules\/@aws-lambda-powertools\//, 'Powertools logger'],
+  [/node_modules\/@aws-lambda-powertools\//, 'Powertools (logger, metrics)'],
   [/node_modules\/@middy\//, 'middy'],
   [/node_modules\//, 'other packages'],
 ];

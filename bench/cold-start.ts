@@ -234,7 +234,7 @@ export async function measureColdStart(options: { runs: number; onProgress?: (li
 const kb = (bytes: number) => `${(bytes / 1000).toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 })} KB`;
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 
-const ORIGIN_COLUMNS = ['AWS SDK', 'zod', 'Powertools logger', 'middy', 'other packages', 'our code'];
+const ORIGIN_COLUMNS = ['AWS SDK', 'zod', 'Powertools (logger, metrics)', 'middy', 'other packages', 'our code'];
 
 function goals(result: ColdStartResult): string {
   const misses = [

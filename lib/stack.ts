@@ -219,6 +219,7 @@ export function loadStack(options: { stage?: string; region?: string; params?: R
     ...(verificationCertificatePem ? { verificationCertificatePem } : {}),
     fleetTemplateName: params.fleetTemplateName ?? '',
     fleetThingAttributes: stackModule.splitNames(params.fleetThingAttributes),
+    alarmEmail: params.alarmEmail ?? '',
     ...stackModule.auditSettings({
       ...(params.deviceDefenderAudit !== undefined ? { deviceDefenderAudit: params.deviceDefenderAudit } : {}),
       ...(params.expiryWarningDays !== undefined ? { expiryWarningDays: params.expiryWarningDays } : {}),

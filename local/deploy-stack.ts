@@ -210,7 +210,11 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
         AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
         AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+        // The local IoT Core collects the EMF lines (core.metrics): on even where POWERTOOLS_DEV would turn them
+        // off, and where this process turns them off for handlers loaded in it (test/support/setup-env.ts).
+        POWERTOOLS_METRICS_DISABLED: options.environment?.POWERTOOLS_METRICS_DISABLED ?? 'false',
       },
+      onMetrics: (document) => core.metrics.record(document),
     });
     core.addRuntime(runtime);
     runtimes.set(fn.name, runtime);

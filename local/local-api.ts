@@ -7,6 +7,7 @@ import type { DeviceGateway } from './iot-core/device-gateway';
 import { invalid } from './iot-core/errors';
 import type { FaultOptions, TrafficControl } from './iot-core/traffic';
 import type { ConnectionLogEntry } from './iot-core/mqtt-endpoint';
+import type { LocalMetrics } from './lambda/local-metrics';
 
 /**
  * The local IoT Core's own API under /_local/ of the control plane (listed in local/README.md): health,
@@ -22,6 +23,8 @@ export interface LocalApiParts {
   gateway: DeviceGateway;
   /** The MQTT endpoint's connection outcomes (none when the core runs without MQTT). */
   connections: () => ConnectionLogEntry[];
+  /** The functions' EMF metrics (GET /_local/metrics; DELETE clears them). */
+  metrics: LocalMetrics;
 }
 
 /** Validates fault settings sent to POST /_local/traffic. */
@@ -49,13 +52,19 @@ function parseFaults(value: unknown): FaultOptions {
   };
 }
 
-export function localApi({ traffic, functions, dynamo, http, gateway, connections }: LocalApiParts): LocalRoute {
+export function localApi({ traffic, functions, dynamo, http, gateway, connections, metrics }: LocalApiParts): LocalRoute {
   return (method, path, body) => {
     if (method === 'GET' && path === '/health') return { ok: true };
     if (method === 'GET' && path === '/failures') return { messages: functions.failures };
     // What AWS IoT writes to CloudWatch Logs (AWSIotLogsV2) as Connect entries: the client id and certificate of each CONNECT.
     if (method === 'GET' && path === '/connections') return { connections: connections() };
     if (method === 'GET' && path === '/stats') return traffic.stats;
+    // What CloudWatch would extract from the functions' EMF lines: one entry per metric and dimension set.
+    if (method === 'GET' && path === '/metrics') return { series: metrics.summary(), rejected: metrics.rejected };
+    if (method === 'DELETE' && path === '/metrics') {
+      metrics.clear();
+      return {};
+    }
     if (method === 'POST' && path === '/traffic') {
       // e.g. {"throttling": false} or {"faults": {"throttleRate": 0.3, "errorRate": 0.05}}
       if (typeof body.throttling === 'boolean' || typeof body.timeScale === 'number') {

@@ -13,6 +13,7 @@ import type { RuleEngine, TopicRule } from './iot-core/rules';
 import { TrafficControl, type FaultOptions, type TrafficOptions } from './iot-core/traffic';
 import { startDynamoDb, type DynamoDbOutageMode, type LocalDynamoDb } from './dynamodb';
 import type { AsyncLambda } from './lambda/async-lambda';
+import { LocalMetrics } from './lambda/local-metrics';
 import type { WorkerRuntime } from './lambda/worker-runtime';
 import type { HttpRoute } from './http/http-api';
 import { HttpApiHost } from './http/http-api-host';
@@ -90,6 +91,7 @@ interface LocalIotCoreParts {
   endpoints: LocalEndpoints;
   mqtt?: MqttEndpoint;
   credentials?: CredentialsEndpoint;
+  metrics: LocalMetrics;
 }
 
 export class LocalIotCore {
@@ -109,6 +111,8 @@ export class LocalIotCore {
   readonly mqtt: MqttEndpoint | undefined;
   readonly credentials: CredentialsEndpoint | undefined;
   readonly endpoints: LocalEndpoints;
+  /** The functions' EMF metrics, as CloudWatch would extract them (local/lambda/local-metrics.ts; GET /_local/metrics). */
+  readonly metrics: LocalMetrics;
   private readonly functions: LocalFunctions;
   private readonly http: HttpApiHost;
   private readonly controlPlane: ControlPlaneServer;
@@ -131,6 +135,7 @@ export class LocalIotCore {
     this.schedules = parts.schedules;
     this.cloudFormationResponses = parts.cloudFormationResponses;
     this.endpoints = parts.endpoints;
+    this.metrics = parts.metrics;
     this.mqtt = parts.mqtt;
     this.credentials = parts.credentials;
   }
@@ -159,6 +164,7 @@ export class LocalIotCore {
         : {}),
     });
     const traffic = new TrafficControl(options.traffic);
+    const metrics = new LocalMetrics();
     const functions = new LocalFunctions({
       region,
       defaultAccountId,
@@ -177,7 +183,7 @@ export class LocalIotCore {
       issuer,
       traffic,
       // The MQTT endpoint starts below; its log is read when asked for.
-      localRoute: localApi({ traffic, functions, dynamo, http, gateway, connections: () => mqtt?.log ?? [] }),
+      localRoute: localApi({ traffic, functions, dynamo, http, gateway, connections: () => mqtt?.log ?? [], metrics }),
       rawLocalRoute: cloudFormationResponses(responses),
     });
     const iot = await controlPlane.listen(options.iotPort ?? 0, host);
@@ -228,6 +234,7 @@ export class LocalIotCore {
       endpoints.mqtt = { host: 'localhost', port };
     }
     return new LocalIotCore({
+      metrics,
       registry,
       traffic,
       gateway,

@@ -52,6 +52,12 @@ function namesFor(service, stage) {
     // The expiry sweep's and the Device Defender audit's findings (resources/findings.cjs, resources/audit.cjs).
     findingsTopic: `${prefix}-findings`,
     certificateAudit: `${prefix}-certificates`,
+    // Observability (resources/observability.cjs): the alarms topic, the dashboard, the claim-refusals rule.
+    // The metrics namespace is the same for every stage (`stage` is a dimension: shared/metrics.ts).
+    metricsNamespace: 'IotProvisioner',
+    alarmsTopic: `${prefix}-alarms`,
+    dashboard: `${prefix}`,
+    claimRefusalsRule: `${prefix}-claim-refusals`,
     userPool: `${prefix}-operators`,
     userPoolClient: `${prefix}-app`,
     prefix,

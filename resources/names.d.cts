@@ -15,6 +15,10 @@ export interface StackNames {
   certificateRegisteredRule: string;
   findingsTopic: string;
   certificateAudit: string;
+  metricsNamespace: string;
+  alarmsTopic: string;
+  dashboard: string;
+  claimRefusalsRule: string;
   userPool: string;
   userPoolClient: string;
   prefix: string;

@@ -20,6 +20,7 @@ const { operatorResources } = require('./operators.cjs');
 const { findingsResources, FINDINGS } = require('./findings.cjs');
 const { auditResources } = require('./audit.cjs');
 const { consoleResources } = require('./console.cjs');
+const { observabilityResources } = require('./observability.cjs');
 
 /** Each function's own deployment, by its name in serverless.yml (test/unit/function-resources.test.ts checks the list). */
 const FUNCTION_DEPLOYMENTS = {
@@ -97,6 +98,7 @@ function buildResources(settings) {
   merge(template, consoleResources(stack), 'resources/console.cjs');
   for (const [name, deployment] of Object.entries(FUNCTION_DEPLOYMENTS)) merge(template, deployment.resources(stack), `functions/${name}/resources.cjs`);
   merge(template, caResources(stack), 'resources/ca.cjs');
+  merge(template, observabilityResources(stack), 'resources/observability.cjs');
   return template;
 }
 
@@ -136,6 +138,7 @@ async function resolveStack({ resolveVariable }) {
     verificationCertificatePem: readOptional(await param('verificationCertificateFile')),
     fleetTemplateName: await param('fleetTemplateName'),
     fleetThingAttributes: splitNames(await param('fleetThingAttributes')),
+    alarmEmail: await param('alarmEmail'),
     ...auditSettings({ deviceDefenderAudit: await param('deviceDefenderAudit'), expiryWarningDays: await param('expiryWarningDays'), certificateMaxAgeDays: await param('certificateMaxAgeDays') }),
   });
 }

@@ -8,6 +8,8 @@ export interface StackSettings {
   verificationCertificatePem?: string;
   fleetTemplateName: string;
   fleetThingAttributes: string[];
+  /** Where alarms are mailed (resources/observability.cjs); '' or absent = no subscription. */
+  alarmEmail?: string;
   /** Device Defender audit resources (resources/audit.cjs); absent = off. */
   deviceDefenderAudit?: boolean;
   expiryWarningDays?: number;

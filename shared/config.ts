@@ -244,3 +244,26 @@ export function loadExpirySweepConfig(env: NodeJS.ProcessEnv = process.env): Exp
     policy: { expiringWithinDays: daysOf(e.EXPIRY_WARNING_DAYS, 30), olderThanDays: daysOf(e.CERTIFICATE_MAX_AGE_DAYS, 365) },
   };
 }
+
+// CloudWatch namespaces: 1-255 of letters, digits and . - _ / # : (no leading colon); dimension values non-empty.
+const metricsEnvSchema = z.object({
+  POWERTOOLS_METRICS_NAMESPACE: z.optional(z.string().check(z.regex(/^([A-Za-z0-9._\-/#][A-Za-z0-9._\-/#:]{0,254})?$/, 'a CloudWatch namespace'))),
+  POWERTOOLS_SERVICE_NAME: z.optional(z.string()),
+  STAGE: z.optional(z.string().check(z.regex(/^[A-Za-z0-9-]{0,64}$/, 'a stage name'))),
+});
+
+export interface MetricsConfig {
+  namespace: string;
+  service: string;
+  stage: string;
+}
+
+/** Every function's metrics (shared/metrics.ts): namespace `IotProvisioner` unless set, `service` and `stage` as default dimensions. */
+export function loadMetricsConfig(env: NodeJS.ProcessEnv = process.env): MetricsConfig {
+  const e = parseEnv(metricsEnvSchema, env);
+  return {
+    namespace: trimmed(e.POWERTOOLS_METRICS_NAMESPACE) ?? 'IotProvisioner',
+    service: trimmed(e.POWERTOOLS_SERVICE_NAME) ?? 'iot-provisioner',
+    stage: trimmed(e.STAGE) ?? 'local',
+  };
+}

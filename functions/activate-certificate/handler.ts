@@ -12,6 +12,7 @@ import { claimDevice, getDevice, markBound, recordRejection } from '../../shared
 import { appendTimelineEvent } from '../../shared/aws/timeline/events';
 import { loadActivationConfig } from '../../shared/config';
 import { logger } from '../../shared/logger';
+import { metrics, metricsMiddleware } from '../../shared/metrics';
 import {
   activateRegisteredCertificate,
   type ActivationDeps,
@@ -51,6 +52,7 @@ const deps: ActivationDeps = {
   settings: config.settings,
   now: () => new Date(),
   log: logger,
+  metrics,
 };
 
 export type ActivateCertificateResult = ActivationResult | { outcome: 'dropped'; reason: 'invalid-event' };
@@ -71,4 +73,4 @@ export const lambdaHandler = async (event: unknown, context?: Pick<Context, 'get
   return activateRegisteredCertificate(parsed.data, deps, { leaseMs: remainingMs + LEASE_MARGIN_MS });
 };
 
-export const handler = middy(lambdaHandler).use(injectLambdaContext(logger, { resetKeys: true }));
+export const handler = middy(lambdaHandler).use(injectLambdaContext(logger, { resetKeys: true })).use(metricsMiddleware());

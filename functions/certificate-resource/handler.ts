@@ -14,6 +14,7 @@ import { sendResponse, type CustomResourceResponse } from '../../shared/cloudfor
 import { loadCertificateResourceConfig } from '../../shared/config';
 import { memoizeAsync } from '../../shared/lambda/memoize';
 import { logger } from '../../shared/logger';
+import { metricsMiddleware } from '../../shared/metrics';
 import { DEFAULT_CERTIFICATE_RESOURCE_SETTINGS, deviceCertificateResource } from '../../shared/provisioning/certificate-resource';
 
 /** `Custom::DeviceCertificate`: the CloudFormation custom resource that vends a device's keys into S3. */
@@ -44,4 +45,4 @@ const protocol: CustomResourceDeps = { respond: sendResponse, settings: DEFAULT_
 export const lambdaHandler = (event: unknown, context: Pick<Context, 'getRemainingTimeInMillis' | 'logStreamName'>): Promise<CustomResourceResponse | undefined> =>
   handleCustomResourceRequest(event, context, deviceCertificates, protocol);
 
-export const handler = middy(lambdaHandler).use(injectLambdaContext(logger, { resetKeys: true }));
+export const handler = middy(lambdaHandler).use(injectLambdaContext(logger, { resetKeys: true })).use(metricsMiddleware());

@@ -12,6 +12,7 @@ import { allSinks } from '../../shared/expiry/ports';
 import { sweepCertificates } from '../../shared/expiry/sweep';
 import { timelineSink } from '../../shared/expiry/timeline-sink';
 import { logger } from '../../shared/logger';
+import { metrics, metricsMiddleware } from '../../shared/metrics';
 import { issuesOf } from '../../shared/schemas/issues';
 import { scheduledEventSchema } from '../../shared/schemas/scheduled-event';
 
@@ -37,6 +38,7 @@ const deps = {
   policy: config.policy,
   now: () => new Date(),
   log: logger,
+  metrics,
 };
 
 export type ExpirySweepResult = { outcome: 'swept'; published: number } | { outcome: 'dropped'; reason: 'invalid-event' };
@@ -51,4 +53,4 @@ export const lambdaHandler = async (event: unknown): Promise<ExpirySweepResult> 
   return { outcome: 'swept', published };
 };
 
-export const handler = middy(lambdaHandler).use(injectLambdaContext(logger, { resetKeys: true }));
+export const handler = middy(lambdaHandler).use(injectLambdaContext(logger, { resetKeys: true })).use(metricsMiddleware());

@@ -10,6 +10,7 @@ import { claimDevice, getDevice, recordProvisioning } from '../../shared/aws/reg
 import { appendTimelineEvent } from '../../shared/aws/timeline/events';
 import { loadHookConfig } from '../../shared/config';
 import { logger } from '../../shared/logger';
+import { metrics, metricsMiddleware } from '../../shared/metrics';
 import { decideProvisioning, type HookDeps } from '../../shared/provisioning/pre-provisioning';
 import type { PreProvisioningHookResult } from '../../shared/schemas/pre-provisioning-hook';
 
@@ -30,8 +31,9 @@ const deps: HookDeps = {
   settings: config.settings,
   now: () => new Date(),
   log: logger,
+  metrics,
 };
 
 export const lambdaHandler = (event: unknown): Promise<PreProvisioningHookResult> => decideProvisioning(event, deps);
 
-export const handler = middy(lambdaHandler).use(injectLambdaContext(logger, { resetKeys: true }));
+export const handler = middy(lambdaHandler).use(injectLambdaContext(logger, { resetKeys: true })).use(metricsMiddleware());

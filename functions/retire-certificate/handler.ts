@@ -8,6 +8,7 @@ import { detachThingPrincipal, listPrincipalThings } from '../../shared/aws/iot/
 import { getDevice } from '../../shared/aws/registry/entries';
 import { loadRetirementConfig } from '../../shared/config';
 import { logger } from '../../shared/logger';
+import { metrics, metricsMiddleware } from '../../shared/metrics';
 import { retireRotatedCertificate } from '../../shared/provisioning/vend-certificate';
 import { processSqsBatch, type SqsBatchResponse } from '../../shared/lambda/sqs-batch';
 import { retirementSchema } from '../../shared/schemas/sqs-event';
@@ -22,9 +23,10 @@ const deps = {
   iot: iotCalls(createIotClient(), { describeCertificate, updateCertificateStatus, listPrincipalThings, detachThingPrincipal }),
   registry: bindCalls({ client: createDocumentClient(), tableName: config.registryTable }, { get: getDevice }),
   log: logger,
+  metrics,
 };
 
 export const lambdaHandler = (event: unknown): Promise<SqsBatchResponse> =>
   processSqsBatch(event, retirementSchema, (retirement) => retireRotatedCertificate(retirement, deps), logger);
 
-export const handler = middy(lambdaHandler).use(injectLambdaContext(logger, { resetKeys: true }));
+export const handler = middy(lambdaHandler).use(injectLambdaContext(logger, { resetKeys: true })).use(metricsMiddleware());

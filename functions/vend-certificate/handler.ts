@@ -15,6 +15,7 @@ import { appendTimelineEvent } from '../../shared/aws/timeline/events';
 import { loadVendingConfig } from '../../shared/config';
 import type { HttpApiResult } from '../../shared/http/response';
 import { logger } from '../../shared/logger';
+import { metrics, metricsMiddleware } from '../../shared/metrics';
 import type { VendDeps } from '../../shared/provisioning/vend-certificate';
 import { memoizeAsync } from '../../shared/lambda/memoize';
 import { handleVendingRequest } from './http';
@@ -57,8 +58,9 @@ const deps: VendDeps = {
   settings: config.settings,
   now: () => new Date(),
   log: logger,
+  metrics,
 };
 
 export const lambdaHandler = (event: unknown): Promise<HttpApiResult> => handleVendingRequest(event, deps);
 
-export const handler = middy(lambdaHandler).use(injectLambdaContext(logger, { resetKeys: true }));
+export const handler = middy(lambdaHandler).use(injectLambdaContext(logger, { resetKeys: true })).use(metricsMiddleware());

@@ -9,6 +9,7 @@ import { recordClaim } from '../../shared/aws/ledger/claims';
 import { loadClaimVendingConfig } from '../../shared/config';
 import type { HttpApiResult } from '../../shared/http/response';
 import { logger } from '../../shared/logger';
+import { metrics, metricsMiddleware } from '../../shared/metrics';
 import { memoizeAsync } from '../../shared/lambda/memoize';
 import type { ClaimVendingDeps } from '../../shared/provisioning/vend-claim';
 import { handleClaimRequest } from './http';
@@ -24,8 +25,9 @@ const deps: ClaimVendingDeps = {
   templateName: config.templateName,
   now: () => new Date(),
   log: logger,
+  metrics,
 };
 
 export const lambdaHandler = (event: unknown): Promise<HttpApiResult> => handleClaimRequest(event, deps);
 
-export const handler = middy(lambdaHandler).use(injectLambdaContext(logger, { resetKeys: true }));
+export const handler = middy(lambdaHandler).use(injectLambdaContext(logger, { resetKeys: true })).use(metricsMiddleware());

@@ -22,7 +22,13 @@ export class WorkerRuntime {
   readonly stats = { coldStarts: 0 };
 
   constructor(
-    private readonly options: { modulePath: string; exportName: string; environment: Record<string, string> },
+    private readonly options: {
+      modulePath: string;
+      exportName: string;
+      environment: Record<string, string>;
+      /** Each EMF document the function prints (CloudWatch Logs would extract its metrics). */
+      onMetrics?: (document: unknown) => void;
+    },
   ) {}
 
   /** A handler for AsyncLambda: each call takes a free container or starts one. */
@@ -54,6 +60,9 @@ export class WorkerRuntime {
       stderr: false,
     });
     worker.unref();
+    worker.on('message', (message: { type: string; document?: unknown }) => {
+      if (message.type === 'emf') this.options.onMetrics?.(message.document);
+    });
     const ready = new Promise<void>((resolveReady, reject) => {
       const onMessage = (message: { type: string; error?: { name: string; message: string } }) => {
         if (message.type === 'ready') resolveReady();

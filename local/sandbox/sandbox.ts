@@ -8,6 +8,7 @@ import { runImportFlows } from './import';
 import { runWhyFlows } from './why';
 import { runLifecycleFlows } from './lifecycle';
 import { runExpiryFlows } from './expiry';
+import { formatMetricsSummary } from '../lambda/local-metrics';
 
 /**
  * `npm start`: the provisioning flows end to end, offline. A local IoT Core runs in this process with the
@@ -72,6 +73,8 @@ const fleetCases = (): FleetCase[] => [
 export interface SandboxResult {
   rows: SandboxRow[];
   failures: number;
+  /** The functions' metrics (their EMF lines, collected by the local Lambda runtime), as printed after the table. */
+  metrics: string;
 }
 
 export async function runSandbox(log: (line: string) => void = () => {}, logLevel = 'SILENT'): Promise<SandboxResult> {
@@ -200,7 +203,8 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
     rows.push(...(await runWhyFlows({ core, deployed, iot, registry, endpoint, dataEndpoint: stack.dataEndpoint, ca, log, describe })));
     rows.push(...(await runLifecycleFlows({ core, deployed, iot, registry, endpoint, ca, log, describe })));
     rows.push(...(await runExpiryFlows({ core, deployed, registry, endpoint, ca, log, describe })));
-    return { rows, failures: core.failures.length };
+    await core.idle();
+    return { rows, failures: core.failures.length, metrics: formatMetricsSummary(core.metrics) };
   } finally {
     await stack.close();
   }
@@ -209,8 +213,9 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
 if (require.main === module) {
   const started = Date.now();
   runSandbox((line) => console.log(line), process.env.LOG_LEVEL ?? 'SILENT')
-    .then(({ rows, failures }) => {
+    .then(({ rows, failures, metrics }) => {
       console.log(`\n${formatTable(rows)}\n`);
+      console.log(`${metrics}\n`);
       const unexpected = rows.filter((r) => !r.asExpected).length;
       console.log(
         `${rows.length} cases, ${unexpected} unexpected, ${failures} events in the failure queue, ${((Date.now() - started) / 1000).toFixed(1)} s`,

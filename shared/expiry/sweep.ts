@@ -1,4 +1,5 @@
 import type { Log } from '../log';
+import type { Metrics } from '../metrics-port';
 import type { BoundCertificate, CertificateStatuses, ExpiryFinding, ExpiryIndex, FindingReason, FindingSink } from './ports';
 
 /**
@@ -95,6 +96,8 @@ export async function sweepCertificates(deps: {
   policy: SweepPolicy;
   now: () => Date;
   log: Log;
+  /** `ExpiryFindings` by reason (a finding with two reasons counts under each). */
+  metrics?: Metrics;
 }): Promise<SweepSummary> {
   const now = deps.now();
   const findings = await dueCertificates(deps.index, deps.policy, now, deps.iot);
@@ -107,6 +110,9 @@ export async function sweepCertificates(deps: {
       deps.log.error('finding not published', { deviceId: finding.deviceId, certificateId: finding.certificateId, error: (error as Error).message });
     }
   }
+  const byReason = new Map<FindingReason, number>();
+  for (const finding of findings) for (const reason of finding.reasons) byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
+  for (const [reason, count] of byReason) deps.metrics?.count('ExpiryFindings', { reason }, count);
   deps.log.info('expiry sweep done', { due: findings.length, failed });
   if (failed > 0) throw new SweepIncompleteError(`${failed} of ${findings.length} findings not published`);
   return { published: findings.length, findings };

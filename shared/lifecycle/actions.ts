@@ -1,6 +1,7 @@
 import type { DeviceEntry } from '../registry/device-entry';
 import type { Actor, LifecycleIot, LifecycleRegistry, Timeline } from './ports';
 import { stateOf, transition, TransitionRefusedError, type LifecycleAction } from './states';
+import type { Metrics } from '../metrics-port';
 
 /**
  * The operator's lifecycle actions: suspend, resume, retire. Run by the CLI with the operator's credentials
@@ -35,6 +36,8 @@ export interface LifecycleDeps {
   now: () => Date;
   /** Waits between DeleteThing attempts while a detach propagates; tests pass a no-op. */
   sleep?: (ms: number) => Promise<void>;
+  /** `LifecycleActions` by action and outcome (done, unchanged, refused, conflict, failed). */
+  metrics?: Metrics;
 }
 
 export type ActionOutcome = { outcome: 'done' | 'unchanged'; entry: DeviceEntry | undefined };
@@ -65,7 +68,27 @@ async function current(deps: LifecycleDeps, deviceId: string): Promise<DeviceEnt
   return deps.registry.get(deviceId);
 }
 
-export async function suspendDevice(deviceId: string, deps: LifecycleDeps): Promise<ActionOutcome> {
+/** Runs one action and counts its outcome; a refused transition or a concurrent change is counted, then thrown. */
+async function measured(action: LifecycleAction, deps: LifecycleDeps, run: () => Promise<ActionOutcome>): Promise<ActionOutcome> {
+  try {
+    const result = await run();
+    deps.metrics?.count('LifecycleActions', { action, outcome: result.outcome });
+    return result;
+  } catch (error) {
+    const outcome = error instanceof TransitionRefusedError ? 'refused' : error instanceof ConcurrentChangeError ? 'conflict' : 'failed';
+    deps.metrics?.count('LifecycleActions', { action, outcome });
+    throw error;
+  }
+}
+
+export const suspendDevice = (deviceId: string, deps: LifecycleDeps): Promise<ActionOutcome> => measured('suspend', deps, () => suspend(deviceId, deps));
+
+export const resumeDevice = (deviceId: string, deps: LifecycleDeps): Promise<ActionOutcome> => measured('resume', deps, () => resume(deviceId, deps));
+
+export const retireDevice = (deviceId: string, options: { keepThing: boolean }, deps: LifecycleDeps): Promise<ActionOutcome> =>
+  measured('retire', deps, () => retire(deviceId, options, deps));
+
+async function suspend(deviceId: string, deps: LifecycleDeps): Promise<ActionOutcome> {
   let entry = await current(deps, deviceId);
   const from = stateOf(entry);
   transition('suspend', from, deviceId);
@@ -109,7 +132,7 @@ export async function suspendDevice(deviceId: string, deps: LifecycleDeps): Prom
   return { outcome: from === 'suspended' ? 'unchanged' : 'done', entry };
 }
 
-export async function resumeDevice(deviceId: string, deps: LifecycleDeps): Promise<ActionOutcome> {
+async function resume(deviceId: string, deps: LifecycleDeps): Promise<ActionOutcome> {
   const entry = await current(deps, deviceId);
   const from = stateOf(entry);
   if (from === 'provisioned' && entry?.lastResume) {
@@ -154,7 +177,7 @@ function appendResumed(deviceId: string, resume: { at: string; certificateId: st
 /** How long a retirement waits, in all, for a DetachThingPrincipal to propagate before DeleteThing. */
 const DELETE_THING_ATTEMPTS = [0, 500, 1_000, 2_000, 4_000];
 
-export async function retireDevice(deviceId: string, options: { keepThing: boolean }, deps: LifecycleDeps): Promise<ActionOutcome> {
+async function retire(deviceId: string, options: { keepThing: boolean }, deps: LifecycleDeps): Promise<ActionOutcome> {
   let entry = await current(deps, deviceId);
   const from = stateOf(entry);
   transition('retire', from, deviceId);

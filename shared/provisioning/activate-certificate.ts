@@ -9,6 +9,7 @@ import type { ActivationLeases } from './ledger-ports';
 import type { Log } from '../log';
 import type { DeviceRegistry } from '../registry/ports';
 import type { Actor, Timeline } from '../lifecycle/ports';
+import { NO_METRICS, type Metrics } from '../metrics-port';
 
 /**
  * Just-in-time registration: decide on a certificate AWS IoT registered as PENDING_ACTIVATION and
@@ -46,6 +47,8 @@ export interface ActivationDeps {
   leases?: ActivationLeases;
   /** The device timeline: JITR's activations and refusals go there too (shared/lifecycle/ports.ts). */
   timeline?: Timeline;
+  /** Each decision (metric `Decisions`, flow jitr) and each activation (shared/metrics-port.ts). */
+  metrics?: Metrics;
 }
 
 /** Who JITR's timeline events name. */
@@ -76,6 +79,19 @@ export async function activateRegisteredCertificate(
   deps: ActivationDeps,
   options: { leaseMs?: number } = {},
 ): Promise<ActivationResult> {
+  const result = await decideOnce(event, deps, options);
+  recordActivation(result, deps.metrics ?? NO_METRICS);
+  return result;
+}
+
+/** The decision as metrics: outcome and reason, never the device or the certificate. */
+function recordActivation(result: ActivationResult, metrics: Metrics): void {
+  const reason = result.outcome === 'rejected' || result.outcome === 'ignored' ? result.reason : result.outcome === 'activated' ? 'admitted' : 'already-active';
+  metrics.decision({ flow: 'jitr', outcome: result.outcome, reason });
+  if (result.outcome === 'activated') metrics.count('Activations', { flow: 'jitr' });
+}
+
+async function decideOnce(event: CertificateRegisteredEvent, deps: ActivationDeps, options: { leaseMs?: number }): Promise<ActivationResult> {
   const { leases } = deps;
   if (!leases) return decide(event, deps);
   // A certificate deleted and registered again is a new registration: its timestamp is part of the key.

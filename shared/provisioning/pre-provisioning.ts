@@ -10,6 +10,7 @@ import type { IssuedClaim, ProvisioningLedger } from './ledger-ports';
 import type { Log } from '../log';
 import type { DeviceRegistry } from '../registry/ports';
 import type { Timeline } from '../lifecycle/ports';
+import { NO_METRICS, type Metrics } from '../metrics-port';
 
 /**
  * The pre-provisioning hook's decision for a fleet-provisioning RegisterThing request
@@ -45,6 +46,8 @@ export interface HookDeps {
   log: Log;
   /** The device timeline: each decision on a named device goes there too (shared/lifecycle/ports.ts). */
   timeline?: Timeline;
+  /** Each decision (metric `Decisions`, flow hook), its latency against the deadline, each allowed provisioning. */
+  metrics?: Metrics;
 }
 
 /** The parameter a device sends: its serial number, which names the thing. */
@@ -127,14 +130,28 @@ async function evaluate(event: PreProvisioningHookEvent, deps: HookDeps): Promis
 }
 
 export async function decideProvisioning(event: unknown, deps: HookDeps): Promise<PreProvisioningHookResult> {
-  const deadline = Date.now() + deps.settings.deadlineMs;
+  const started = Date.now();
+  const metrics = deps.metrics ?? NO_METRICS;
+  const { result, reason, claimCertificateId } = await decideAndRecord(event, deps, started + deps.settings.deadlineMs);
+  // AWS IoT waits 5 s for the answer (aws-iot-reference §3.3); the latency is measured against that budget.
+  metrics.milliseconds('HookDecisionLatency', Date.now() - started);
+  metrics.decision({ flow: 'hook', outcome: result.allowProvisioning ? 'allowed' : 'denied', reason, ...(claimCertificateId ? { claimCertificateId } : {}) });
+  if (result.allowProvisioning) metrics.count('Activations', { flow: 'hook' });
+  return result;
+}
+
+async function decideAndRecord(
+  event: unknown,
+  deps: HookDeps,
+  deadline: number,
+): Promise<{ result: PreProvisioningHookResult; reason: string; claimCertificateId?: string }> {
   const parsed = preProvisioningHookEventSchema.safeParse(event);
   if (!parsed.success) {
     deps.log.warn('provisioning denied: not a pre-provisioning hook event', {
       reason: 'invalid-event',
       issues: issuesOf(parsed.error),
     });
-    return { allowProvisioning: false };
+    return { result: { allowProvisioning: false }, reason: 'invalid-event' };
   }
   const request = parsed.data;
   let verdict: Verdict;
@@ -187,8 +204,8 @@ export async function decideProvisioning(event: unknown, deps: HookDeps): Promis
   const logKeys = { deviceId: verdict.deviceId, clientId: request.clientId, claimCertificateId: request.claimCertificateId, certificateId: request.certificateId };
   if (!verdict.allowed) {
     deps.log.warn('provisioning denied', { ...logKeys, reason: verdict.reason });
-    return { allowProvisioning: false };
+    return { result: { allowProvisioning: false }, reason: verdict.reason, claimCertificateId: request.claimCertificateId };
   }
   deps.log.info('provisioning allowed', { ...logKeys, requestedBy: verdict.claim?.requestedBy?.sub });
-  return { allowProvisioning: true, parameterOverrides: verdict.overrides };
+  return { result: { allowProvisioning: true, parameterOverrides: verdict.overrides }, reason: 'admitted', claimCertificateId: request.claimCertificateId };
 }

@@ -5,6 +5,7 @@ import type { Issue } from '../schemas/issues';
 import { DEVICE_ID_PATTERN, type DeviceEntry } from '../registry/device-entry';
 import type { DeviceRegistry } from '../registry/ports';
 import type { Actor, Timeline } from '../lifecycle/ports';
+import { NO_METRICS, type Metrics } from '../metrics-port';
 import { bindCertificate, retireCertificate, type BindDeps, type BindingIot, type BindSettings, type RetiringIot } from './bind-certificate';
 import type { IotDirectory, IssuedCertificate } from './iot-ports';
 import type { IdempotencyStore } from './ledger-ports';
@@ -37,6 +38,8 @@ export interface VendDeps extends BindDeps {
   endpoints: () => Promise<{ data: string; credentials: string }>;
   /** The device timeline: vending's refusals and activations go there too (shared/lifecycle/ports.ts). */
   timeline?: Timeline;
+  /** Each decision (metric `Decisions`, flow vending) and each vend, rotation and revocation (`VendActions`). */
+  metrics?: Metrics;
 }
 
 export interface VendRequest {
@@ -104,6 +107,17 @@ const isVendProgress = (value: unknown): value is VendProgress => {
 };
 
 export async function vendCertificate(request: VendRequest, deps: VendDeps): Promise<VendOutcome> {
+  const outcome = await vendOnce(request, deps);
+  const metrics = deps.metrics ?? NO_METRICS;
+  // A replay hands out the answer of a decision already counted: it is an action, not a second decision.
+  if (!(outcome.kind === 'vended' && outcome.replayed)) {
+    metrics.decision({ flow: 'vending', outcome: outcome.kind, reason: outcome.kind === 'vended' ? 'admitted' : outcome.reason });
+  }
+  metrics.count('VendActions', { action: request.rotate ? 'rotate' : 'vend', outcome: outcome.kind === 'vended' && outcome.replayed ? 'replayed' : outcome.kind });
+  return outcome;
+}
+
+async function vendOnce(request: VendRequest, deps: VendDeps): Promise<VendOutcome> {
   if (!DEVICE_ID_PATTERN.test(request.deviceId)) {
     return { kind: 'invalid', reason: 'device-id-invalid', issues: [{ path: 'deviceId', message: 'must match [a-zA-Z0-9:_-]{1,128}' }] };
   }
@@ -281,7 +295,16 @@ async function vend(
 }
 
 /** Revokes the device's certificate, detaches it from the thing and the policy, and unbinds it. */
-export async function revokeDeviceCertificate(deviceId: string, deps: Pick<VendDeps, 'iot' | 'registry' | 'settings' | 'now' | 'log'>): Promise<RevokeOutcome> {
+export async function revokeDeviceCertificate(
+  deviceId: string,
+  deps: Pick<VendDeps, 'iot' | 'registry' | 'settings' | 'now' | 'log' | 'metrics'>,
+): Promise<RevokeOutcome> {
+  const outcome = await revokeOnce(deviceId, deps);
+  deps.metrics?.count('VendActions', { action: 'revoke', outcome: outcome.kind });
+  return outcome;
+}
+
+async function revokeOnce(deviceId: string, deps: Pick<VendDeps, 'iot' | 'registry' | 'settings' | 'now' | 'log'>): Promise<RevokeOutcome> {
   if (!DEVICE_ID_PATTERN.test(deviceId)) return { kind: 'invalid', reason: 'device-id-invalid' };
   const entry = await deps.registry.get(deviceId);
   if (!entry?.certificateId) return { kind: 'not-found', reason: 'no-certificate' };
@@ -303,13 +326,22 @@ export async function revokeDeviceCertificate(deviceId: string, deps: Pick<VendD
 /** The grace period is over: retire the old certificate, unless it became the device's certificate again. */
 export async function retireRotatedCertificate(
   retirement: Retirement,
-  deps: { iot: RetiringIot; registry: Pick<BindDeps['registry'], 'get'>; log: BindDeps['log'] },
+  deps: { iot: RetiringIot; registry: Pick<BindDeps['registry'], 'get'>; log: BindDeps['log']; metrics?: Metrics },
 ): Promise<void> {
-  const entry = await deps.registry.get(retirement.deviceId);
-  if (entry?.certificateId === retirement.certificateId) {
-    deps.log.warn('rotated certificate is the device’s certificate again; not retired', { ...retirement });
-    return;
+  const metrics = deps.metrics ?? NO_METRICS;
+  try {
+    const entry = await deps.registry.get(retirement.deviceId);
+    if (entry?.certificateId === retirement.certificateId) {
+      deps.log.warn('rotated certificate is the device’s certificate again; not retired', { ...retirement });
+      metrics.count('Retirements', { outcome: 'kept' });
+      return;
+    }
+    await retireCertificate(retirement.certificateId, retirement.thingName, deps);
+  } catch (error) {
+    // SQS delivers it again; after the queue's maxReceiveCount it is moved to the failure queue (resources/storage.cjs).
+    metrics.count('Retirements', { outcome: 'failed' });
+    throw error;
   }
-  await retireCertificate(retirement.certificateId, retirement.thingName, deps);
+  metrics.count('Retirements', { outcome: 'retired' });
   deps.log.info('rotated certificate retired', { ...retirement });
 }

@@ -1,6 +1,7 @@
 import type { IotDirectory } from './iot-ports';
 import type { ProvisioningLedger, Requester } from './ledger-ports';
 import type { Log } from '../log';
+import type { Metrics } from '../metrics-port';
 
 /**
  * Trusted-user provisioning (seed 004, done right): an authenticated user asks for a temporary claim
@@ -17,6 +18,8 @@ export interface ClaimVendingDeps {
   templateName: string;
   now: () => Date;
   log: Log;
+  /** `ClaimsVended`, once the claim is recorded. */
+  metrics?: Metrics;
 }
 
 export interface ClaimAnswer {
@@ -42,6 +45,7 @@ export async function vendProvisioningClaim(requester: Requester, deps: ClaimVen
     issuedAt: deps.now(),
     expiresAt: claim.expiration,
   });
+  deps.metrics?.count('ClaimsVended', {});
   deps.log.info('provisioning claim vended', { requestedBy: requester.sub, claimCertificateId: claim.certificateId });
   return {
     kind: 'issued',

@@ -45,6 +45,15 @@ it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, creden
   expect(row('lifecycle', 'refurbished: allowed again, new certificate')).toMatch(/LIFE-0002\s+activated\s+admitted\s+ACTIVE\s+LIFE-0002\s+in after \d attempts, published\s+✓/);
   expect(row('expiry', 'certificate expires in 10 days')).toMatch(/EXPIRY-0001\s+finding published\s+expiring, 9 days left\s+ACTIVE\s+EXPIRY-0001\s+in after 2 attempts, published\s+✓/);
   expect(stdout).toMatch(/31 cases, 0 unexpected, 0 events in the failure queue/);
+  // After the table, the functions' metrics, from the EMF lines the local Lambda runtime collected.
+  expect(stdout).toContain('metrics (EMF lines the functions printed, as CloudWatch would extract them):');
+  expect(stdout).toMatch(/decisions hook: allowed\/admitted 2, denied\/device-already-bound 1, denied\/device-blocked 1, denied\/device-not-allowlisted 1\n/);
+  expect(stdout).toMatch(/decisions jitr: activated\/admitted 7, .*rejected\/device-not-allowlisted 2, .*rejected\/key-too-weak 1/);
+  expect(stdout).toMatch(/activations: jitr 7, hook 2; claims vended: 5/);
+  expect(stdout).toMatch(/hook decision latency: p50 \d+ ms, p99 \d+ ms over 5 decisions/);
+  expect(stdout).toMatch(/cold starts: \d+ \(.*preProvisioningHook 1/);
+  // The EMF lines themselves were collected, not printed.
+  expect(stdout).not.toContain('"_aws"');
   // The handlers' SDK warnings (an S3 body of unknown length, say) reach the sandbox's output as they would reach a Lambda's log.
   expect(stdout + stderr).not.toMatch(/Stream of unknown length/);
 }, 180_000);

@@ -29,6 +29,7 @@ import {
 import type { Log } from '../../shared/log';
 import { createCa, issueCertificate, type KeyedCertificate } from '../../lib/pki';
 import { loadEvent } from '../support/fixtures';
+import { recordingMetrics } from '../support/recording-metrics';
 import { arnOf, loadHandler, mutatingIotCalls } from '../support/handlers';
 import type { CertificateRegisteredEvent } from '../../shared/schemas/certificate-registered-event';
 
@@ -379,5 +380,36 @@ describe('activateRegisteredCertificate settings', () => {
     });
     ddbMock.on(UpdateCommand).rejectsOnce(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} })).resolves({});
     expect(await activateRegisteredCertificate(eventFor(device), deps())).toMatchObject({ outcome: 'activated' });
+  });
+});
+
+describe('JITR’s metrics (shared/metrics-port.ts)', () => {
+  it('emits a rejection with its reason as dimension, and no device or certificate id in any dimension', async () => {
+    givenCertificate(device, 'PENDING_ACTIVATION');
+    const metrics = recordingMetrics();
+
+    await activateRegisteredCertificate(eventFor(device), { ...deps(), metrics });
+
+    expect(metrics.recorded).toEqual([{ name: 'Decisions', unit: 'Count', value: 1, dimensions: { flow: 'jitr', outcome: 'rejected', reason: 'device-not-allowlisted' }, metadata: {} }]);
+    const everything = JSON.stringify(metrics.recorded);
+    expect(everything).not.toContain('DEVICE123456');
+    expect(everything).not.toContain(device.certificateId);
+  });
+
+  it('emits an activation and an admitted decision for an allow-listed device', async () => {
+    givenCertificate(device, 'PENDING_ACTIVATION');
+    givenRegistry({ deviceId: 'DEVICE123456', status: 'allowed' });
+    iotMock.on(ListPrincipalThingsCommand).resolves({ things: [] });
+    iotMock.on(ListAttachedPoliciesCommand).resolves({ policies: [] });
+    ddbMock.on(UpdateCommand).resolves({});
+    const metrics = recordingMetrics();
+
+    const result = await activateRegisteredCertificate(eventFor(device), { ...deps(), metrics });
+
+    expect(result.outcome).toBe('activated');
+    expect(metrics.recorded.map((m) => [m.name, m.dimensions])).toEqual([
+      ['Decisions', { flow: 'jitr', outcome: 'activated', reason: 'admitted' }],
+      ['Activations', { flow: 'jitr' }],
+    ]);
   });
 });

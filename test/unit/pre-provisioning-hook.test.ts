@@ -7,6 +7,7 @@ import type { DeviceEntry } from '../../shared/registry/device-entry';
 import { createCa, issueCertificate, type KeyedCertificate } from '../../lib/pki';
 import { loadEvent } from '../support/fixtures';
 import { arnOf } from '../support/handlers';
+import { recordingMetrics } from '../support/recording-metrics';
 
 /**
  * The pre-provisioning hook's decision, against in-memory stand-ins for the registry, the ledger and IoT:
@@ -261,5 +262,47 @@ describe('the hook on the device timeline', () => {
 
   it('denies (internal-error) an allowed decision the timeline cannot record: fail closed', async () => {
     expect(await decideProvisioning(hookEvent(), withTimeline([], true))).toEqual({ allowProvisioning: false });
+  });
+});
+
+describe('the hook’s metrics (shared/metrics-port.ts)', () => {
+  it('emits the decision with its reason, the claim as metadata only, the latency, and an activation when allowed', async () => {
+    const metrics = recordingMetrics();
+    await decideProvisioning(hookEvent(), { ...fakes.deps(), metrics });
+    const claimId = loadEvent<{ claimCertificateId: string }>('pre-provisioning-hook').claimCertificateId;
+    expect(metrics.recorded.find((m) => m.name === 'Decisions')).toEqual({
+      name: 'Decisions',
+      unit: 'Count',
+      value: 1,
+      dimensions: { flow: 'hook', outcome: 'allowed', reason: 'admitted' },
+      metadata: { claimCertificateId: claimId },
+    });
+    expect(metrics.recorded.find((m) => m.name === 'Activations')?.dimensions).toEqual({ flow: 'hook' });
+    const latency = metrics.recorded.find((m) => m.name === 'HookDecisionLatency')!;
+    expect(latency.unit).toBe('Milliseconds');
+    expect(latency.value).toBeGreaterThanOrEqual(0);
+    expect(latency.value).toBeLessThan(1_000);
+  });
+
+  it.each([
+    ['device-blocked', () => fakes.entries.set('FLEET-1', { deviceId: 'FLEET-1', status: 'blocked' })],
+    ['device-not-allowlisted', () => fakes.entries.delete('FLEET-1')],
+  ])('emits a denial for %s, no activation, and no device, certificate or client id in any dimension', async (reason, given) => {
+    given();
+    const metrics = recordingMetrics();
+    const event = hookEvent();
+    await decideProvisioning(event, { ...fakes.deps(), metrics });
+    expect(metrics.recorded.filter((m) => m.name === 'Decisions').map((m) => m.dimensions)).toEqual([{ flow: 'hook', outcome: 'denied', reason }]);
+    expect(metrics.recorded.some((m) => m.name === 'Activations')).toBe(false);
+    const dimensionValues = metrics.recorded.flatMap((m) => Object.values(m.dimensions));
+    for (const id of ['FLEET-1', event.certificateId, event.claimCertificateId, event.clientId]) expect(dimensionValues).not.toContain(id);
+  });
+
+  it('counts a deadline-exceeded denial, with a latency near the deadline', async () => {
+    fakes.delayMs = 300;
+    const metrics = recordingMetrics();
+    await decideProvisioning(hookEvent(), { ...fakes.deps({ deadlineMs: 100 }), metrics });
+    expect(metrics.recorded.find((m) => m.name === 'Decisions')?.dimensions).toEqual({ flow: 'hook', outcome: 'denied', reason: 'deadline-exceeded' });
+    expect(metrics.recorded.find((m) => m.name === 'HookDecisionLatency')!.value).toBeGreaterThanOrEqual(95);
   });
 });

@@ -93,9 +93,13 @@ describe('the template against the CloudFormation resource specification', () =>
     db = loadAwsServiceSpecSync();
   }, 60_000);
 
-  it('has only valid resources, with the audit on (the sweep topic, the audit configuration and its scheduled audit included)', () => {
-    const { Resources } = loadStack({ stage: 'test', params: { deviceDefenderAudit: 'true' } }).resources;
+  it('has only valid resources, with the audit on (the sweep topic, the audit configuration and its scheduled audit included) and the alarms mailed', () => {
+    const { Resources } = loadStack({ stage: 'test', params: { deviceDefenderAudit: 'true', alarmEmail: 'ops@example.com' } }).resources;
     for (const id of ['FindingsTopic', 'AccountAuditConfiguration', 'CertificateScheduledAudit', 'DeviceDefenderAuditRole', 'DeviceDefenderNotificationRole', 'ExpirySweepRole']) {
+      expect(Resources).toHaveProperty(id);
+    }
+    // Observability (resources/observability.cjs): each type it adds is in the check.
+    for (const id of ['AlarmsTopic', 'AlarmsEmailSubscription', 'FailureQueueMessagesAlarm', 'ClaimRefusalsRule', 'ClaimAbuseAlarm', 'Dashboard']) {
       expect(Resources).toHaveProperty(id);
     }
     expect(specProblems(db, Resources)).toEqual([]);
