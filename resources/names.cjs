@@ -54,6 +54,7 @@ function namesFor(service, stage) {
     certificateAudit: `${prefix}-certificates`,
     userPool: `${prefix}-operators`,
     userPoolClient: `${prefix}-app`,
+    consoleClient: `${prefix}-console`,
     // Other stacks' Custom::DeviceCertificate resources: ServiceToken: !ImportValue <this name>.
     certificateResourceExport: `${prefix}-CertificateResourceServiceToken`,
     functions: Object.fromEntries(Object.keys(FUNCTIONS).map((name) => [name, functionName(service, stage, name)])),
