@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import Provider, { type Adapter, type AdapterPayload, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { default as Provider, Adapter, AdapterPayload, Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { closeServer, listenOn } from '../net';
 import { accessTokenClaims, type LocalUserPool, type SignInEvent, type UserPoolUser } from './user-pool';
 
@@ -25,8 +25,26 @@ import { accessTokenClaims, type LocalUserPool, type SignInEvent, type UserPoolU
  * JWT authorizer checks `aud` when a token has one, so both pass the same authorizer.
  *
  * oidc-provider (and jose) are ECMAScript modules only: tsx and Node ≥ 20.19 load them from this CommonJS
- * module (require of ESM), and jest transpiles them like @middy and aedes (jest.config.js).
+ * module (import() here; require of ESM for jose), and jest transpiles them like @middy and aedes
+ * (jest.config.js).
  */
+
+/**
+ * oidc-provider, loaded on first use. On Node 20 (this repository's floor, package.json engines) it warns at
+ * load that it wants Node 22 LTS; it runs on 20.19+ (the suites here run it), so that one line is left out.
+ */
+async function loadProvider(): Promise<typeof Provider> {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (typeof args[0] === 'string' && args[0].includes('oidc-provider WARNING: Unsupported runtime')) return;
+    warn(...args);
+  };
+  try {
+    return (await import('oidc-provider')).Provider;
+  } finally {
+    console.warn = warn;
+  }
+}
 
 /** The resource (RFC 8707) every access token is for: the stack's API, whose audience is the client. */
 const API_RESOURCE = 'urn:iot-provisioner:api';
@@ -136,7 +154,14 @@ export class HostedSignIn {
   /** One sign-in's origin_jti, event_id and auth_time, shared by the tokens of its grant. */
   private readonly signIns = new Map<string, SignInEvent>();
 
-  constructor(private readonly pool: LocalUserPool) {
+  static async create(pool: LocalUserPool): Promise<HostedSignIn> {
+    return new HostedSignIn(pool, await loadProvider());
+  }
+
+  private constructor(
+    private readonly pool: LocalUserPool,
+    ProviderClass: typeof Provider,
+  ) {
     const storage = MemoryAdapter.factory();
     this.sessions = storage.sessions;
     const signInOf = (grantId: string | undefined): SignInEvent => {
@@ -247,7 +272,7 @@ export class HostedSignIn {
       cookies: { keys: [randomBytes(32).toString('base64url')] },
       ttl: { AuthorizationCode: 300, IdToken: 3600, AccessToken: 3600, RefreshToken: 43_200, Session: 3600, Interaction: 600, Grant: 43_200 },
     };
-    this.provider = new Provider(pool.issuer, configuration);
+    this.provider = new ProviderClass(pool.issuer, configuration);
     // The sign-in is served over plain HTTP on localhost; oidc-provider reads the protocol from the request.
     this.provider.proxy = false;
     const providerHandler = this.provider.callback();

@@ -63,7 +63,7 @@ export class HttpApiHost {
   /** Starts the HTTP API (and the hosted sign-in) with the routes added so far (once), and serves routes added since; its URL. */
   async start(port = this.options.port): Promise<string> {
     if (!this.signIn && this.userPoolSettings) {
-      const server = new HostedSignIn(await this.pool());
+      const server = await HostedSignIn.create(await this.pool());
       const url = await server.listen(this.options.userPoolPort ?? 0, this.options.host);
       this.signIn = { server, url, jwks: createRemoteJWKSet(new URL('/.well-known/jwks.json', url)) };
     }
