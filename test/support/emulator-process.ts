@@ -16,6 +16,8 @@ export interface EmulatorEndpoints {
   s3?: string;
   sqs?: string;
   sns?: string;
+  /** The user pool's hosted sign-in. */
+  userPool?: string;
   rootCaFile: string;
 }
 
