@@ -11,9 +11,10 @@ const tsJest = [
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
-  // @middy/core and aedes are ESM-only: transpile them like our sources.
+  // @middy/core, aedes, jose and oidc-provider are ESM-only: transpile them like our sources (tsx and Node
+  // load them natively).
   transform: { '^.+\\.(ts|js|mjs)$': tsJest },
-  transformIgnorePatterns: ['/node_modules/(?!(@middy|aedes)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(@middy|aedes|jose|oidc-provider)/)'],
   setupFiles: ['<rootDir>/test/support/setup-env.ts'],
   testTimeout: 60_000,
   // One clean-clone run (of five) finished every test and then did not exit: a stray handle (a socket or timer

@@ -35,6 +35,8 @@ const OPTIONS = {
   limit: { type: 'string' },
   // local
   ttl: { type: 'string' },
+  group: { type: 'string', multiple: true },
+  password: { type: 'string' },
   // files
   out: { type: 'string' },
   dir: { type: 'string' },
@@ -218,10 +220,18 @@ const COMMANDS: Record<string, CommandSpec> = {
     positionals: { min: 0, max: 0 },
   },
   'local token': {
-    usage: `local token <username> [--ttl seconds]
-    a JWT for the local HTTP API (npm run emulator).`,
-    options: ['ttl', 'endpoints-file'],
+    usage: `local token <username> [--group technicians|operators]... [--ttl seconds]
+    an ID token of the local user pool for the local HTTP API (npm run emulator); a user added with
+    \`local user add\` has their own groups unless --group says otherwise.`,
+    options: ['ttl', 'group', 'endpoints-file'],
     positionals: { min: 0, max: 1 },
+  },
+  'local user': {
+    usage: `local user add <email> --group operators|technicians [--password P]
+    a user of the local user pool (npm run emulator), who signs in to the console at its hosted sign-in;
+    without --password one is made up and printed. Kept in the emulator's memory only (scrypt-hashed).`,
+    options: ['group', 'password', 'endpoints-file'],
+    positionals: { min: 2, max: 2 },
   },
 };
 
@@ -258,7 +268,7 @@ const GROUPS: Record<string, string> = {
   device: 'device issue|connect|provision|credentials',
   devices: 'devices allow|block|show|import|why|suspend|resume|retire|timeline',
   certificates: 'certificates expiring',
-  local: 'local token',
+  local: 'local token|user',
 };
 
 export async function main(argv: string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
@@ -399,8 +409,20 @@ export async function main(argv: string[], out: (line: string) => void = console
       case 'local token': {
         const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
         if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) throw new CliError('--ttl must be a whole number of seconds');
-        return await localCommand('token', args[0], { ...(values['endpoints-file'] ? { endpointsFile: values['endpoints-file'] } : {}), ...(ttl ? { ttlSeconds: ttl } : {}) }, out);
+        return await localCommand(
+          'token',
+          args[0],
+          { ...(values['endpoints-file'] ? { endpointsFile: values['endpoints-file'] } : {}), ...(ttl ? { ttlSeconds: ttl } : {}), ...(values.group ? { groups: values.group } : {}) },
+          out,
+        );
       }
+      case 'local user':
+        return await localCommand(
+          `user ${args[0]}`,
+          args[1],
+          { ...(values['endpoints-file'] ? { endpointsFile: values['endpoints-file'] } : {}), ...(values.group ? { groups: values.group } : {}), ...(values.password !== undefined ? { password: values.password } : {}) },
+          out,
+        );
     }
     throw new CliError(`unknown command "${command}"\n\n${USAGE}`);
   } catch (error) {

@@ -23,6 +23,8 @@ export interface LocalEndpoints {
   credentials?: string;
   /** The HTTP API (JWT and IAM-authorized routes). */
   http?: string;
+  /** The stand-in user pool's hosted sign-in (/oauth2/authorize, /oauth2/token, /login, /logout, JWKS). */
+  userPool?: string;
   /** The S3-compatible store (path-style). */
   s3?: string;
   /** The SQS stand-in (JSON protocol). */

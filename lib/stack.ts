@@ -225,6 +225,11 @@ export function loadStack(options: { stage?: string; region?: string; params?: R
       ...(params.expiryWarningDays !== undefined ? { expiryWarningDays: params.expiryWarningDays } : {}),
       ...(params.certificateMaxAgeDays !== undefined ? { certificateMaxAgeDays: params.certificateMaxAgeDays } : {}),
     }),
+    ...stackModule.consoleSettings({
+      ...(params.consoleMfa !== undefined ? { consoleMfa: params.consoleMfa } : {}),
+      ...(params.consoleUrl !== undefined ? { consoleUrl: params.consoleUrl } : {}),
+      ...(params.consoleSignInDomainPrefix !== undefined ? { consoleSignInDomainPrefix: params.consoleSignInDomainPrefix } : {}),
+    }),
   });
   const authorizers = ((provider.httpApi as { [key: string]: Json } | undefined)?.authorizers ?? {}) as Json;
   const esbuild = (lookup(config, 'custom.esbuild') ?? {}) as { [key: string]: Json };

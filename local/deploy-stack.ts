@@ -42,11 +42,14 @@ export interface DeployedStack {
   deviceDataBucket: string;
   certificateBucket: string;
   userPoolClientId: string;
+  /** The console's app client (authorization code + PKCE at the hosted sign-in). */
+  consoleClientId: string;
   caCertificateId?: string;
 }
 
 export const LOCAL_USER_POOL_ID = 'us-east-1_localpool';
 export const LOCAL_USER_POOL_CLIENT_ID = 'localappclient0000000000';
+export const LOCAL_CONSOLE_CLIENT_ID = 'localconsoleclient000000';
 
 type Props = Record<string, unknown>;
 
@@ -74,6 +77,7 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
       ProvisioningFailureQueue: `http://sqs.local/${accountId}/${names.failureQueue}`,
       UserPool: LOCAL_USER_POOL_ID,
       UserPoolClient: LOCAL_USER_POOL_CLIENT_ID,
+      ConsoleClient: LOCAL_CONSOLE_CLIENT_ID,
     } as Record<string, string>,
     attributes,
   };
@@ -314,6 +318,24 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
     );
   }
 
+  // The user pool behind the JWT authorizer: its groups and app clients, as the template declares them.
+  const jwtIssuers = Object.values(stack.httpAuthorizers).map((a) => String(evaluateIntrinsics(a.issuerUrl, context)));
+  if (jwtIssuers.length) {
+    core.configureUserPool({
+      issuer: jwtIssuers[0]!,
+      groups: ofType('AWS::Cognito::UserPoolGroup').map((id) => String(propsOf(id).GroupName)),
+      clients: ofType('AWS::Cognito::UserPoolClient').map((id) => {
+        const client = propsOf(id) as { CallbackURLs?: string[]; LogoutURLs?: string[]; AllowedOAuthFlows?: string[]; AllowedOAuthFlowsUserPoolClient?: boolean };
+        return {
+          clientId: context.refs[id] ?? `local${id.toLowerCase()}`,
+          callbackUrls: client.CallbackURLs ?? [],
+          logoutUrls: client.LogoutURLs ?? [],
+          oauth: client.AllowedOAuthFlowsUserPoolClient === true && (client.AllowedOAuthFlows ?? []).includes('code'),
+        };
+      }),
+    });
+  }
+
   if (stack.functions.some((fn) => fn.httpRoutes.length > 0)) await core.startHttpApi();
 
   const name = (logicalId: string, property: string) => String(propsOf(logicalId)[property]);
@@ -334,6 +356,7 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
     deviceDataBucket: context.refs.DeviceDataBucket!,
     certificateBucket: context.refs.CertificateBucket!,
     userPoolClientId: LOCAL_USER_POOL_CLIENT_ID,
+    consoleClientId: LOCAL_CONSOLE_CLIENT_ID,
     ...(caCertificateId ? { caCertificateId } : {}),
   };
 }

@@ -15,7 +15,7 @@ import { deployStack } from './deploy-stack';
  * device DEMO-0001 allow-listed), so `serverless invoke local` has something real to activate.
  */
 
-export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581, http: 4582, mqtt: 8883, credentials: 8443, s3: 4583, sqs: 4584, sns: 4585, logs: 4586 } as const;
+export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581, http: 4582, mqtt: 8883, credentials: 8443, s3: 4583, sqs: 4584, sns: 4585, logs: 4586, userPool: 4587 } as const;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -29,6 +29,7 @@ async function main(): Promise<void> {
       's3-port': { type: 'string', default: String(DEFAULT_PORTS.s3) },
       'sns-port': { type: 'string', default: String(DEFAULT_PORTS.sns) },
       'logs-port': { type: 'string', default: String(DEFAULT_PORTS.logs) },
+      'user-pool-port': { type: 'string', default: String(DEFAULT_PORTS.userPool) },
       'state-dir': { type: 'string', default: resolve(PROJECT_ROOT, '.local') },
       stage: { type: 'string', default: 'dev' },
       param: { type: 'string', multiple: true },
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
     },
   });
   const endpointsFile = resolve(values['endpoints-file']);
-  for (const flag of ['iot-port', 'dynamodb-port', 'http-port', 'mqtt-port', 'credentials-port', 'sqs-port', 's3-port', 'sns-port', 'logs-port', 'time-scale'] as const) {
+  for (const flag of ['iot-port', 'dynamodb-port', 'http-port', 'mqtt-port', 'credentials-port', 'sqs-port', 's3-port', 'sns-port', 'logs-port', 'user-pool-port', 'time-scale'] as const) {
     if (!/^\d+$/.test(values[flag])) throw new Error(`--${flag} must be a whole number, got "${values[flag]}"`);
   }
   const params = Object.fromEntries(
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
     s3Port: Number(values['s3-port']),
     snsPort: Number(values['sns-port']),
     logsPort: Number(values['logs-port']),
+    userPoolPort: Number(values['user-pool-port']),
     mqtt: { port: Number(values['mqtt-port']) },
     credentials: { port: Number(values['credentials-port']) },
     // The local root CA lives here, so devices' --cafile stays valid across restarts.
@@ -79,8 +81,11 @@ async function main(): Promise<void> {
   DynamoDB       ${endpoints.dynamodb}
   MQTT (mTLS)    mqtts://${endpoints.mqtt?.host}:${endpoints.mqtt?.port}   (server CA: ${endpoints.rootCaFile})
   credentials    ${endpoints.credentials}/role-aliases/${deployed.roleAlias}/credentials   (mTLS, header x-amzn-iot-thingname)
-  HTTP API       ${endpoints.http}   (POST /provisioning-claims with a JWT: npx iot-provisioner local token <user>;
+  HTTP API       ${endpoints.http}   (POST /provisioning-claims with a JWT: npx iot-provisioner local token <user> --group technicians;
                  POST|DELETE /devices/{deviceId}/certificate signed with SigV4, the credentials below)
+  sign-in        ${endpoints.userPool ?? '(no user pool)'}   (the user pool's hosted sign-in: /oauth2/authorize, /oauth2/token, /login, /logout,
+                 /.well-known/openid-configuration; users: npx iot-provisioner local user add <email> --group operators|technicians;
+                 no MFA locally)
   SQS            ${endpoints.sqs}   (SendMessage; the retirement queue feeds retireCertificate)
   S3             ${endpoints.s3}   (s3rver, path-style; emptied when the emulator stops)
   ResponseURLs   ${endpoints.iot}/_local/cloudformation-responses/<id>   (custom-resource answers: PUT, then GET)

@@ -12,7 +12,7 @@ import type { LocalMetrics } from './lambda/local-metrics';
 /**
  * The local IoT Core's own API under /_local/ of the control plane (listed in local/README.md): health,
  * first connects without a socket, the failure queue, call statistics, traffic and DynamoDB outage
- * settings, JWTs for the HTTP API, and the CloudFormation ResponseURL receiver.
+ * settings, the stand-in user pool's users and JWTs for the HTTP API, and the CloudFormation ResponseURL receiver.
  */
 
 export interface LocalApiParts {
@@ -50,6 +50,13 @@ function parseFaults(value: unknown): FaultOptions {
     ...(errorCode ? { errorCode } : {}),
     ...(operations ? { operations: operations as string[] } : {}),
   };
+}
+
+/** A `groups` field: a list of group names, or absent. */
+function groupsOf(value: unknown): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.some((g) => typeof g !== 'string' || !/^[\w.-]{1,128}$/.test(g))) throw invalid('groups must be a list of group names');
+  return value as string[];
 }
 
 export function localApi({ traffic, functions, dynamo, http, gateway, connections, metrics }: LocalApiParts): LocalRoute {
@@ -91,8 +98,16 @@ export function localApi({ traffic, functions, dynamo, http, gateway, connection
       if (typeof username !== 'string' || !/^[\w.@+-]{1,128}$/.test(username)) throw invalid('username must be 1-128 of [A-Za-z0-9_.@+-]');
       const ttl = body.ttlSeconds;
       if (ttl !== undefined && (typeof ttl !== 'number' || ttl < 1 || ttl > 86_400)) throw invalid('ttlSeconds must be 1-86400');
-      return { token: http.issueToken(username, { ...(typeof ttl === 'number' ? { ttlSeconds: ttl } : {}) }) };
+      const groups = groupsOf(body.groups);
+      return http.issueToken(username, { ...(typeof ttl === 'number' ? { ttlSeconds: ttl } : {}), ...(groups ? { groups } : {}) }).then((token) => ({ token }));
     }
+    // `local user add`: AdminCreateUser + AdminSetUserPassword (permanent) + AdminAddUserToGroup, in memory.
+    if (method === 'POST' && path === '/users') {
+      const { email, password } = body;
+      if (typeof email !== 'string' || typeof password !== 'string') throw invalid('email and password must be strings');
+      return http.addUser(email, password, groupsOf(body.groups) ?? []).then((user) => ({ user }));
+    }
+    if (method === 'GET' && path === '/users') return http.pool().then((pool) => ({ users: pool.userList, groups: pool.groupNames, signIn: http.signInUrl }));
     if (method === 'POST' && path === '/connect') {
       const result = gateway.firstConnect(String(body.certificatePem ?? ''), typeof body.serverName === 'string' ? body.serverName : undefined);
       return result.accepted

@@ -16,7 +16,8 @@ import type { AsyncLambda } from './lambda/async-lambda';
 import { LocalMetrics } from './lambda/local-metrics';
 import type { WorkerRuntime } from './lambda/worker-runtime';
 import type { HttpRoute } from './http/http-api';
-import { HttpApiHost } from './http/http-api-host';
+import { HttpApiHost, type UserPoolSettings } from './http/http-api-host';
+import type { LocalUserPool } from './cognito/user-pool';
 import { LocalSqs } from './sqs/local-sqs';
 import { LocalSns } from './sns/local-sns';
 import { LocalLogs } from './logs/local-logs';
@@ -53,6 +54,8 @@ export interface LocalIotCoreOptions {
   now?: () => Date;
   /** Port of the local HTTP API (started by startHttpApi). */
   httpPort?: number;
+  /** Port of the stand-in user pool's hosted sign-in (started with the HTTP API). */
+  userPoolPort?: number;
   /** Port of the local SQS (SendMessage, event source mappings). */
   sqsPort?: number;
   /** Port of the local S3 (s3rver, path-style). */
@@ -173,7 +176,15 @@ export class LocalIotCore {
     });
     const invoke = (arn: string, event: unknown, timeoutMs: number) => functions.invoke(arn, event, timeoutMs);
     const gateway = new DeviceGateway(registry, traffic, (account, topic, payload) => functions.publish(account.accountId, topic, payload), options.now);
-    const http = new HttpApiHost({ invoke, accountId: defaultAccountId, region, host, port: options.httpPort ?? 0, ...(options.now ? { now: options.now } : {}) });
+    const http = new HttpApiHost({
+      invoke,
+      accountId: defaultAccountId,
+      region,
+      host,
+      port: options.httpPort ?? 0,
+      userPoolPort: options.userPoolPort ?? 0,
+      ...(options.now ? { now: options.now } : {}),
+    });
     const issuer = await AwsIssuer.create();
     const dynamo = await startDynamoDb(options.dynamodbPort ?? 0, host);
     const responses = new ResponseReceiver();
@@ -346,12 +357,26 @@ export class LocalIotCore {
   /** Starts the HTTP API with the routes added so far (the `http` entry of endpoints.json). */
   async startHttpApi(port?: number): Promise<string> {
     this.endpoints.http = await this.http.start(port);
+    if (this.http.signInUrl) this.endpoints.userPool = this.http.signInUrl;
     return this.endpoints.http;
   }
 
-  /** A JWT for a local user, as the stack's Cognito user pool would issue it after sign-in. */
-  issueToken(username: string, options: { ttlSeconds?: number } = {}): string {
+  /**
+   * An ID token for a local user, as the stack's Cognito user pool would issue it after sign-in, with
+   * `groups` as its `cognito:groups` (a user added with `addUser` has their own groups by default).
+   */
+  issueToken(username: string, options: { groups?: readonly string[]; ttlSeconds?: number } = {}): Promise<string> {
     return this.http.issueToken(username, options);
+  }
+
+  /** The user pool of the deployed stack (deployStack calls it): its issuer, groups and app clients. */
+  configureUserPool(settings: UserPoolSettings): void {
+    this.http.configureUserPool(settings);
+  }
+
+  /** The stand-in user pool: its users, groups and clients (tests add users and callback URLs here). */
+  userPool(): Promise<LocalUserPool> {
+    return this.http.pool();
   }
 
   async close(): Promise<void> {

@@ -61,8 +61,9 @@ function namesFor(service, stage) {
     userPool: `${prefix}-operators`,
     userPoolClient: `${prefix}-app`,
     prefix,
-    consoleOriginAccess: `${prefix}-console`,
+    consoleOriginAccess: `${prefix}-console-oac`,
     consoleHeaders: `${prefix}-console-headers`,
+    consoleClient: `${prefix}-console`,
     // Other stacks' Custom::DeviceCertificate resources: ServiceToken: !ImportValue <this name>.
     certificateResourceExport: `${prefix}-CertificateResourceServiceToken`,
     functions: Object.fromEntries(Object.keys(FUNCTIONS).map((name) => [name, functionName(service, stage, name)])),

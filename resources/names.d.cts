@@ -24,6 +24,7 @@ export interface StackNames {
   prefix: string;
   consoleOriginAccess: string;
   consoleHeaders: string;
+  consoleClient: string;
   certificateResourceExport: string;
   functions: Record<FunctionKey, string>;
 }

@@ -92,13 +92,14 @@ function buildResources(settings) {
   merge(template, policyResources(stack), 'resources/policies.cjs');
   merge(template, credentialsResources(stack), 'resources/credentials.cjs');
   merge(template, fleetResources(stack), 'resources/fleet.cjs');
-  merge(template, operatorResources(stack), 'resources/operators.cjs');
   merge(template, findingsResources(stack), 'resources/findings.cjs');
   merge(template, auditResources(stack), 'resources/audit.cjs');
   merge(template, consoleResources(stack), 'resources/console.cjs');
   for (const [name, deployment] of Object.entries(FUNCTION_DEPLOYMENTS)) merge(template, deployment.resources(stack), `functions/${name}/resources.cjs`);
   merge(template, caResources(stack), 'resources/ca.cjs');
   merge(template, observabilityResources(stack), 'resources/observability.cjs');
+  // Last: the console client's callback URLs follow from the console's distribution, when the template has one.
+  merge(template, operatorResources(stack, { hasConsoleDistribution: 'ConsoleDistribution' in template.Resources }), 'resources/operators.cjs');
   return template;
 }
 
@@ -116,6 +117,16 @@ function auditSettings({ deviceDefenderAudit, expiryWarningDays, certificateMaxA
     deviceDefenderAudit: flag === 'true',
     expiryWarningDays: days('expiryWarningDays', expiryWarningDays, 30),
     certificateMaxAgeDays: days('certificateMaxAgeDays', certificateMaxAgeDays, 365),
+  };
+}
+
+/** The console's sign-in stage parameters (resources/operators.cjs checks them): '' = the default. */
+function consoleSettings({ consoleMfa, consoleUrl, consoleSignInDomainPrefix }) {
+  const text = (value) => String(value ?? '').trim();
+  return {
+    ...(text(consoleMfa) ? { consoleMfa: text(consoleMfa) } : {}),
+    ...(text(consoleUrl) ? { consoleUrl: text(consoleUrl) } : {}),
+    ...(text(consoleSignInDomainPrefix) ? { consoleSignInDomainPrefix: text(consoleSignInDomainPrefix) } : {}),
   };
 }
 
@@ -140,6 +151,7 @@ async function resolveStack({ resolveVariable }) {
     fleetThingAttributes: splitNames(await param('fleetThingAttributes')),
     alarmEmail: await param('alarmEmail'),
     ...auditSettings({ deviceDefenderAudit: await param('deviceDefenderAudit'), expiryWarningDays: await param('expiryWarningDays'), certificateMaxAgeDays: await param('certificateMaxAgeDays') }),
+    ...consoleSettings({ consoleMfa: await param('consoleMfa'), consoleUrl: await param('consoleUrl'), consoleSignInDomainPrefix: await param('consoleSignInDomainPrefix') }),
   });
 }
 
@@ -150,6 +162,7 @@ Object.assign(module.exports, {
   splitIds,
   splitNames,
   auditSettings,
+  consoleSettings,
   FUNCTION_DEPLOYMENTS,
   // Re-exported for the tests that read them here (their modules: resources/policies.cjs, resources/fleet.cjs).
   devicePolicyDocument,

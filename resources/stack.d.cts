@@ -14,6 +14,12 @@ export interface StackSettings {
   deviceDefenderAudit?: boolean;
   expiryWarningDays?: number;
   certificateMaxAgeDays?: number;
+  /** The console's sign-in (resources/operators.cjs): required (default) | optional TOTP. */
+  consoleMfa?: string;
+  /** The console's URL(s), comma-separated: the console client's callback and sign-out URLs. */
+  consoleUrl?: string;
+  /** The hosted sign-in domain's prefix; absent = <service>-<stage>-<account id>. */
+  consoleSignInDomainPrefix?: string;
 }
 export interface CfnResource {
   Type: string;
@@ -46,6 +52,11 @@ declare namespace resolveStack {
     deviceDefenderAudit: boolean;
     expiryWarningDays: number;
     certificateMaxAgeDays: number;
+  };
+  function consoleSettings(params: { consoleMfa?: string; consoleUrl?: string; consoleSignInDomainPrefix?: string }): {
+    consoleMfa?: string;
+    consoleUrl?: string;
+    consoleSignInDomainPrefix?: string;
   };
   const FUNCTION_DEPLOYMENTS: Record<
     'activateCertificate' | 'preProvisioningHook' | 'vendProvisioningClaim' | 'vendCertificate' | 'retireCertificate' | 'certificateResource' | 'expirySweep',

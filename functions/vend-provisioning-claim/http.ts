@@ -1,4 +1,5 @@
 import { isThrottling } from '../../shared/aws/errors';
+import { callerOf, refuseUnlessInGroup, type ConsoleGroup } from '../../shared/http/caller';
 import { jsonBodyOf } from '../../shared/http/request';
 import { failureAnswer, jsonResponse, refusal, type HttpApiResult } from '../../shared/http/response';
 import type { Requester } from '../../shared/provisioning/ledger-ports';
@@ -9,16 +10,12 @@ import { claimBodySchema } from '../../shared/schemas/vend-request';
 
 /**
  * `POST /provisioning-claims` behind the Cognito JWT authorizer: the request is parsed here, the user is
- * the verified token's subject, and the outcome maps to HTTP here (`answerOf`).
+ * the verified token's subject, who must be a technician or an operator, and the outcome maps to HTTP here
+ * (`answerOf`).
  */
 
-/** Who the JWT authorizer verified: its subject, and a username when the token carries one. */
-function requesterOf(claims: Record<string, unknown> | undefined): Requester | undefined {
-  const sub = claims?.sub;
-  if (typeof sub !== 'string' || !sub) return undefined;
-  const username = claims?.username ?? claims?.['cognito:username'] ?? claims?.email;
-  return { sub, ...(typeof username === 'string' ? { username } : {}) };
-}
+/** Who may vend a claim: the user pool's groups (resources/operators.cjs). */
+export const CLAIM_GROUPS: readonly ConsoleGroup[] = ['technicians', 'operators'];
 
 export const answerOf = (outcome: ClaimOutcome): HttpApiResult => jsonResponse(201, outcome.answer);
 
@@ -30,8 +27,16 @@ export async function handleClaimRequest(event: unknown, deps: ClaimVendingDeps)
     return refusal(400, 'Bad request', 'event-invalid', issues);
   }
   // The JWT authorizer has verified the token; without its subject there is nobody to record: refuse.
-  const requester = requesterOf(parsed.data.requestContext.authorizer?.jwt?.claims);
-  if (!requester) return refusal(401, 'Unauthorized', 'no-verified-user');
+  const caller = callerOf(parsed.data.requestContext.authorizer?.jwt?.claims);
+  if (!caller) return refusal(401, 'Unauthorized', 'no-verified-user');
+  // The group, from the verified token, before anything else is read: a signed-in user of no group gets nothing.
+  const notAllowed = refuseUnlessInGroup(caller, CLAIM_GROUPS);
+  if (notAllowed) {
+    deps.log.warn('claim request refused: not in a group that may vend claims', { requestedBy: caller.sub, groups: caller.groups });
+    return notAllowed;
+  }
+  const username = caller.username ?? caller.email;
+  const requester: Requester = { sub: caller.sub, ...(username ? { username } : {}) };
 
   const body = jsonBodyOf(parsed.data);
   if (body.kind === 'not-json') return refusal(400, 'The body must be JSON.', 'body-invalid', [{ path: '', message: 'not JSON' }]);

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import { closeServer, listenOn } from '../net';
 import type { FunctionInvoker } from '../lambda/async-lambda';
-import { JwtVerificationError, type LocalJwtIssuer } from './jwt';
+import { claimsAsPassed, JwtVerificationError, type JwtAuthorizer } from './jwt';
 import { SignatureRejectedError, verifySigV4, type VerifiedCaller } from './sigv4';
 
 /**
@@ -55,7 +55,7 @@ export class LocalHttpApi {
   private readonly routes: Array<HttpRoute & { match: (rawPath: string) => Record<string, string> | undefined }> = [];
 
   constructor(
-    private readonly options: { invoke: FunctionInvoker; jwt: LocalJwtIssuer; accountId: string; region: string; now?: () => Date },
+    private readonly options: { invoke: FunctionInvoker; jwt: JwtAuthorizer; accountId: string; region: string; now?: () => Date },
   ) {
     this.server = createServer((request, response) => void this.handle(request, response));
   }
@@ -105,7 +105,7 @@ export class LocalHttpApi {
       const token = request.headers.authorization;
       try {
         if (!token) throw new JwtVerificationError('no token');
-        claims = this.options.jwt.verify(token, route.authorizer);
+        claims = await this.options.jwt.verify(token, route.authorizer);
       } catch (error) {
         if (error instanceof JwtVerificationError) return send(401, JSON.stringify({ message: 'Unauthorized' }));
         throw error;
@@ -126,10 +126,8 @@ export class LocalHttpApi {
       requestContext: {
         accountId: this.options.accountId,
         apiId: 'local',
-        // API Gateway passes JWT claims as strings.
-        ...(claims
-          ? { authorizer: { jwt: { claims: Object.fromEntries(Object.entries(claims).map(([k, v]) => [k, typeof v === 'string' ? v : String(v)])), scopes: null } } }
-          : {}),
+        // API Gateway passes JWT claims as strings, arrays included (claimsAsPassed).
+        ...(claims ? { authorizer: { jwt: { claims: claimsAsPassed(claims), scopes: null } } } : {}),
         ...(caller
           ? { authorizer: { iam: { ...caller, cognitoIdentity: null, principalOrgId: null } } }
           : {}),

@@ -1,77 +1,55 @@
-import { createHash, generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
+import { errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 
 /**
- * A stand-in for the Cognito user pool behind the HTTP API's JWT authorizer: it issues RS256 ID tokens
- * for local users, and verifies them as API Gateway's JWT authorizer does (signature, issuer, audience or
- * client_id, expiry, not-before).
+ * The HTTP API's JWT authorizer, as API Gateway runs it: the token (with or without `Bearer `) must be an
+ * RS256 JWT signed by a key of the issuer's JWKS (fetched, as API Gateway fetches it through the issuer's
+ * discovery), from the configured issuer, unexpired and already valid (`exp`, `nbf`, `iat`), and its `aud` —
+ * or, when it has none, its `client_id` (an access token) — one of the configured audiences
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html).
  */
-
-const b64url = (input: Buffer | string) => Buffer.from(input).toString('base64url');
 
 export class JwtVerificationError extends Error {
   override name = 'JwtVerificationError';
 }
 
-export class LocalJwtIssuer {
-  private readonly keyId = randomUUID();
-  private readonly privateKey: KeyObject;
-  private readonly publicKey: KeyObject;
-
+export class JwtAuthorizer {
   constructor(
-    readonly issuerUrl: string,
-    readonly audience: string,
+    /** The JWKS of an issuer this API trusts; undefined for any other issuer (401). */
+    private readonly keysOf: (issuer: string) => JWTVerifyGetKey | undefined,
     private readonly now: () => Date = () => new Date(),
-  ) {
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    this.privateKey = privateKey;
-    this.publicKey = publicKey;
-  }
+  ) {}
 
-  /** An ID token like Cognito's for `username`, valid for `ttlSeconds`. */
-  issue(username: string, options: { ttlSeconds?: number; email?: string } = {}): string {
-    const now = Math.floor(this.now().getTime() / 1000);
-    // A stable, UUID-shaped subject per username, as Cognito gives each user one.
-    const h = createHash('sha256').update(username).digest('hex');
-    const sub = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-    const claims = {
-      sub,
-      iss: this.issuerUrl,
-      aud: this.audience,
-      token_use: 'id',
-      'cognito:username': username,
-      email: options.email ?? `${username}@example.com`,
-      auth_time: now,
-      iat: now,
-      exp: now + (options.ttlSeconds ?? 3600),
-    };
-    const header = { alg: 'RS256', typ: 'JWT', kid: this.keyId };
-    const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
-    return `${signingInput}.${b64url(sign('sha256', Buffer.from(signingInput), this.privateKey))}`;
-  }
-
-  /** Verifies a token for an authorizer configured with `issuer` and `audience`; returns its claims. */
-  verify(token: string, expected: { issuer: string; audience: readonly string[] }): Record<string, unknown> {
-    const parts = token.replace(/^Bearer\s+/i, '').split('.');
-    if (parts.length !== 3) throw new JwtVerificationError('not a JWT');
-    const [header, payload, signature] = parts as [string, string, string];
-    let decodedHeader: { alg?: string };
+  async verify(token: string, expected: { issuer: string; audience: readonly string[] }): Promise<Record<string, unknown>> {
+    const keys = this.keysOf(expected.issuer);
+    if (!keys) throw new JwtVerificationError('no JWKS for the issuer');
     let claims: Record<string, unknown>;
     try {
-      decodedHeader = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { alg?: string };
-      claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
-    } catch {
-      throw new JwtVerificationError('malformed JWT');
+      ({ payload: claims } = await jwtVerify(token.replace(/^Bearer\s+/i, ''), keys, {
+        issuer: expected.issuer,
+        algorithms: ['RS256'],
+        currentDate: this.now(),
+        requiredClaims: ['exp'],
+      }));
+    } catch (error) {
+      if (error instanceof errors.JOSEError || error instanceof TypeError) throw new JwtVerificationError(error.message);
+      throw error;
     }
-    if (decodedHeader.alg !== 'RS256') throw new JwtVerificationError('unsupported algorithm');
-    if (!verify('sha256', Buffer.from(`${header}.${payload}`), this.publicKey, Buffer.from(signature, 'base64url'))) {
-      throw new JwtVerificationError('bad signature');
-    }
-    const now = Math.floor(this.now().getTime() / 1000);
-    if (claims.iss !== expected.issuer) throw new JwtVerificationError('wrong issuer');
+    if (typeof claims.iat === 'number' && claims.iat > Math.floor(this.now().getTime() / 1000) + 60) throw new JwtVerificationError('issued in the future');
     const audience = claims.aud ?? claims.client_id;
-    if (typeof audience !== 'string' || !expected.audience.includes(audience)) throw new JwtVerificationError('wrong audience');
-    if (typeof claims.exp !== 'number' || claims.exp <= now) throw new JwtVerificationError('expired');
-    if (typeof claims.nbf === 'number' && claims.nbf > now) throw new JwtVerificationError('not yet valid');
+    const audiences = Array.isArray(audience) ? audience : [audience];
+    if (!audiences.some((a) => typeof a === 'string' && expected.audience.includes(a))) throw new JwtVerificationError('wrong audience');
     return claims;
   }
+}
+
+/**
+ * The claims as the JWT authorizer hands them to the integration (payload 2.0,
+ * `requestContext.authorizer.jwt.claims`): every value a string — numbers and booleans as their text, and an
+ * array as its values space-separated in brackets (`"cognito:groups": "[operators technicians]"`), the form
+ * API Gateway is seen to pass (https://github.com/floci-io/floci/pull/2011, measured against a real HTTP API;
+ * https://github.com/aws-solutions-library-samples/guidance-for-claude-code-with-amazon-bedrock/issues/802).
+ */
+export function claimsAsPassed(claims: Record<string, unknown>): Record<string, string> {
+  const text = (value: unknown): string => (Array.isArray(value) ? `[${value.map(text).join(' ')}]` : typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value));
+  return Object.fromEntries(Object.entries(claims).map(([key, value]) => [key, text(value)]));
 }

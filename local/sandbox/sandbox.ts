@@ -153,8 +153,8 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
     }
 
     // ---- 2. Fleet provisioning ----
-    const token = core.issueToken('operator@example.com');
-    log(`fleet: operator@example.com signed in (local JWT) and asks ${core.endpoints.http}/provisioning-claims for claim certificates`);
+    const token = await core.issueToken('technician@example.com', { groups: ['technicians'] });
+    log(`fleet: technician@example.com (group technicians) signed in (local JWT) and asks ${core.endpoints.http}/provisioning-claims for claim certificates`);
     for (const spec of fleetCases()) {
       if (spec.registry === 'allow') await registry.allow(spec.serialNumber, {}, new Date());
       if (spec.registry === 'block') await registry.block(spec.serialNumber, new Date());

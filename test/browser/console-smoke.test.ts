@@ -49,7 +49,7 @@ maybe('the console in Chromium', () => {
     expect(await page.getByText('Local sign-in: MFA is skipped.').isVisible()).toBe(true);
     expect(await page.title()).toBe('iot-provisioner console');
     // The page fits the screen: nothing wider than the viewport.
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(viewport.width);
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(viewport.width);
     expect(problems).toEqual([]);
     await context.close();
   }, 30_000);

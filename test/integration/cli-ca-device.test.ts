@@ -302,7 +302,7 @@ describe('the command line', () => {
 
   it('lists every command in the usage', async () => {
     const usage = await stack.cli('--help');
-    for (const command of ['ca create', 'ca register', 'device issue', 'device connect', 'device provision', 'device credentials', 'vend', 'devices allow', 'devices block', 'devices show', 'local token']) {
+    for (const command of ['ca create', 'ca register', 'device issue', 'device connect', 'device provision', 'device credentials', 'vend', 'devices allow', 'devices block', 'devices show', 'local token', 'local user add']) {
       expect(usage.out).toContain(`  ${command}`);
     }
   });

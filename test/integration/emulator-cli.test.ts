@@ -75,3 +75,28 @@ afterAll(async () => {
   const reconnected = await cli(dir, 'device', 'connect', 'SEED-0002', '--dir', join(dir, 'vended'), '--timeout', '30', ...local());
   expect(reconnected.code).toBe(0);
 }, 240_000);
+
+it('adds console users with `local user add`, whose tokens carry their groups to the HTTP API (the emulator’s own user pool)', async () => {
+  const added = await cli(dir, 'local', 'user', 'add', 'Tech@Example.com', '--group', 'technicians', '--password', 'a long local password', '--endpoints-file', emulator.endpointsFile);
+  expect(added).toMatchObject({ code: 0 });
+  expect(added.stdout).toContain('added tech@example.com (groups: technicians)');
+  expect(added.stdout).toContain(`sign-in: ${emulator.endpoints.userPool}/oauth2/authorize`);
+  expect(added.stdout).not.toContain('a long local password');
+
+  const generated = await cli(dir, 'local', 'user', 'add', 'op@example.com', '--group', 'operators', '--endpoints-file', emulator.endpointsFile);
+  expect(generated.stdout).toMatch(/^password: \S{20,}$/m);
+
+  const unknownGroup = await cli(dir, 'local', 'user', 'add', 'x@example.com', '--group', 'admins', '--endpoints-file', emulator.endpointsFile);
+  expect(unknownGroup.code).not.toBe(0);
+  expect(unknownGroup.stderr).toContain('group must be one of operators, technicians, not "admins"');
+  expect((await cli(dir, 'local', 'user', 'add', 'x@example.com', '--endpoints-file', emulator.endpointsFile)).stderr).toContain('--group operators|technicians is required');
+
+  const { stdout: token } = await cli(dir, 'local', 'token', 'tech@example.com', '--endpoints-file', emulator.endpointsFile);
+  const claims = JSON.parse(Buffer.from(token.trim().split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+  expect(claims).toMatchObject({ 'cognito:groups': ['technicians'], 'cognito:username': 'tech@example.com', token_use: 'id' });
+  const vend = await fetch(`${emulator.endpoints.http}/provisioning-claims`, { method: 'POST', headers: { authorization: token.trim() }, body: '{}' });
+  expect(vend.status).toBe(201);
+
+  const discovery = (await (await fetch(`${emulator.endpoints.userPool}/.well-known/openid-configuration`)).json()) as { authorization_endpoint: string };
+  expect(discovery.authorization_endpoint).toBe(`${emulator.endpoints.userPool}/oauth2/authorize`);
+}, 120_000);

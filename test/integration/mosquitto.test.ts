@@ -39,7 +39,7 @@ if (!available) console.warn('mosquitto.test: mosquitto-clients are not installe
   });
 
   it('provisions a device with seed 004’s mosquitto_rr steps and a claim from the HTTP API', async () => {
-    const { stdout: token } = await cli('local', 'token', 'operator@example.com');
+    const { stdout: token } = await cli('local', 'token', 'operator@example.com', '--group', 'technicians');
     await cli('devices', 'allow', 'sampleSerialNumber', '--local');
     const response = await fetch(`${endpoints.http}/provisioning-claims`, { method: 'POST', headers: { authorization: token.trim() }, body: '{}' });
     expect(response.status).toBe(201);

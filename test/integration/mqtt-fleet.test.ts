@@ -37,7 +37,7 @@ const identityOf = (device: KeyedCertificate): Identity => ({ certificatePem: st
 async function vendClaim(): Promise<Identity & { templateName: string }> {
   const response = await fetch(`${stack.core.endpoints.http}/provisioning-claims`, {
     method: 'POST',
-    headers: { authorization: stack.core.issueToken('operator@example.com') },
+    headers: { authorization: await stack.core.issueToken('operator@example.com', { groups: ['technicians'] }) },
     body: '{}',
   });
   expect(response.status).toBe(201);
@@ -226,18 +226,18 @@ describe('the claim endpoint behind the JWT authorizer', () => {
   });
 
   it('answers 401 to an expired token', async () => {
-    const token = stack.core.issueToken('operator@example.com', { ttlSeconds: 60 });
+    const token = await stack.core.issueToken('operator@example.com', { groups: ['technicians'], ttlSeconds: 60 });
     clockOffsetMs = 2 * 60_000;
     expect((await post(token)).status).toBe(401);
   });
 
   it('answers 401 to a token with a forged signature', async () => {
-    const [header, payload] = stack.core.issueToken('operator@example.com').split('.');
+    const [header, payload] = (await stack.core.issueToken('operator@example.com', { groups: ['technicians'] })).split('.');
     expect((await post(`${header}.${payload}.${Buffer.from('forged').toString('base64url')}`)).status).toBe(401);
   });
 
   it('accepts "Bearer <token>" and answers 404 for routes that do not exist', async () => {
-    expect((await post(`Bearer ${stack.core.issueToken('operator@example.com')}`)).status).toBe(201);
+    expect((await post(`Bearer ${await stack.core.issueToken('operator@example.com', { groups: ['technicians'] })}`)).status).toBe(201);
     expect((await fetch(`${stack.core.endpoints.http}/nothing`, { method: 'POST' })).status).toBe(404);
   });
 });

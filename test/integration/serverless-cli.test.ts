@@ -175,11 +175,15 @@ describe('serverless package', () => {
     expect(claimPolicy).toContain('topic/$aws/provisioning-templates/iot-provisioner-test/provision/*');
   });
 
-  it('has the user pool without self sign-up, the JWT authorizer, and POST /provisioning-claims behind it', () => {
+  it('has the user pool without self sign-up, with TOTP, its groups, sign-in domain and console client, the JWT authorizer, and POST /provisioning-claims behind it', () => {
     expect(resourceOf('UserPool').Properties.AdminCreateUserConfig).toEqual({ AllowAdminCreateUserOnly: true });
+    expect(resourceOf('UserPool').Properties).toMatchObject({ MfaConfiguration: 'ON', EnabledMfas: ['SOFTWARE_TOKEN_MFA'] });
+    expect(ofType('AWS::Cognito::UserPoolGroup').map(([, r]) => r.Properties.GroupName).sort()).toEqual(['operators', 'technicians']);
+    expect(onlyOfType('AWS::Cognito::UserPoolDomain').Properties).toMatchObject({ UserPoolId: { Ref: 'UserPool' } });
+    expect(resourceOf('ConsoleClient').Properties).toMatchObject({ AllowedOAuthFlows: ['code'], GenerateSecret: false, CallbackURLs: ['http://localhost:4577/'] });
     expect(onlyOfType('AWS::ApiGatewayV2::Authorizer').Properties).toMatchObject({
       AuthorizerType: 'JWT',
-      JwtConfiguration: { Audience: [{ Ref: 'UserPoolClient' }], Issuer: { 'Fn::Sub': 'https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}' } },
+      JwtConfiguration: { Audience: [{ Ref: 'UserPoolClient' }, { Ref: 'ConsoleClient' }], Issuer: { 'Fn::Sub': 'https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}' } },
     });
     const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties);
     expect(routes.find((r) => r.RouteKey === 'POST /provisioning-claims')).toMatchObject({ AuthorizationType: 'JWT' });

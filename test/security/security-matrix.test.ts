@@ -250,7 +250,7 @@ interface FleetSession {
 
 /** A device with a fresh claim from the HTTP API, connected with it. */
 async function claimSession(clientId: string): Promise<FleetSession> {
-  const vended = await claim(core.issueToken('operator@example.com'));
+  const vended = await claim(await core.issueToken('operator@example.com', { groups: ['technicians'] }));
   expect(vended.status).toBe(201);
   const { client, error } = await connectOnce(endpoint, { certificatePem: String(vended.body.certificatePem), privateKeyPem: String(vended.body.privateKey) }, clientId);
   if (!client) throw new Error(`claim connection refused: ${error}`);
@@ -450,11 +450,17 @@ const matrix: Row[] = [
   {
     flow: 'claims',
     attempt: 'token with a forged signature',
-    run: () => {
-      const [header, payload] = core.issueToken('operator@example.com').split('.');
+    run: async () => {
+      const [header, payload] = (await core.issueToken('operator@example.com', { groups: ['technicians'] })).split('.');
       return claimAttempt(`${header}.${payload}.${Buffer.from('forged').toString('base64url')}`);
     },
     expected: { refusal: 'HTTP 401', certificate: 'none minted' },
+  },
+  {
+    flow: 'claims',
+    attempt: 'signed-in user of no group (neither technicians nor operators)',
+    run: async () => claimAttempt(await core.issueToken('visitor@example.com')),
+    expected: { refusal: 'HTTP 403', certificate: 'none minted' },
   },
 
   // Fleet provisioning: the hook refuses; the new certificate stays PENDING_ACTIVATION and cannot connect.
@@ -533,7 +539,7 @@ const matrix: Row[] = [
       const original = await provision('SEC-FLEET-ORIGINAL');
       // AWS documents an ownership token's lifetime (1 hour), not that it is good once: what the hook gets if
       // AWS IoT takes the token again, from another claim, for another serial.
-      const replayer = await claim(core.issueToken('operator@example.com'));
+      const replayer = await claim(await core.issueToken('operator@example.com', { groups: ['technicians'] }));
       const answer = (await core.invokeFunction(
         functionArn('preProvisioningHook'),
         {

@@ -16,11 +16,13 @@ export interface EmulatorEndpoints {
   s3?: string;
   sqs?: string;
   sns?: string;
+  /** The user pool's hosted sign-in. */
+  userPool?: string;
   rootCaFile: string;
 }
 
 /** Every port flag of `npm run emulator`; each gets a free port so parallel test files never collide. */
-const PORT_FLAGS = ['--iot-port', '--dynamodb-port', '--http-port', '--mqtt-port', '--credentials-port', '--sqs-port', '--s3-port', '--sns-port'];
+const PORT_FLAGS = ['--iot-port', '--dynamodb-port', '--http-port', '--mqtt-port', '--credentials-port', '--sqs-port', '--s3-port', '--sns-port', '--user-pool-port'];
 
 /**
  * `npm run emulator` as users run it — a separate process — on free ports, with its endpoints file and

@@ -67,6 +67,37 @@ describe('POST /provisioning-claims (handleClaimRequest)', () => {
     expect(created).not.toHaveBeenCalled();
   });
 
+  const withGroups = (groups: unknown) => {
+    const event = loadEvent<{ requestContext: { authorizer: { jwt: { claims: Record<string, unknown> } } } }>('provisioning-claim-request');
+    if (groups === undefined) delete event.requestContext.authorizer.jwt.claims['cognito:groups'];
+    else event.requestContext.authorizer.jwt.claims['cognito:groups'] = groups;
+    return event;
+  };
+
+  it.each<[string, unknown]>([
+    ['a technician (as the JWT authorizer passes the claim)', '[technicians]'],
+    ['an operator of both groups', '[operators technicians]'],
+    ['an operator (the claim as an array, direct invocation)', ['operators']],
+  ])('vends a claim to %s', async (_, groups) => {
+    const { deps } = setup();
+    expect((await handleClaimRequest(withGroups(groups), deps)).statusCode).toBe(201);
+  });
+
+  it.each<[string, unknown]>([
+    ['no cognito:groups claim (a user of no group)', undefined],
+    ['another group', '[visitors]'],
+    ['a group name that only contains an allowed one', '[technicians-old]'],
+    ['empty brackets', '[]'],
+  ])('refuses %s with 403 and the reason, and creates nothing', async (_, groups) => {
+    const created = jest.fn();
+    const { deps, recorded } = setup({ iot: { createProvisioningClaim: created } });
+    const response = await handleClaimRequest(withGroups(groups), deps);
+    expect(response.statusCode).toBe(403);
+    expect(JSON.parse(response.body)).toEqual({ message: 'This needs a member of technicians or operators.', reason: 'group-not-allowed' });
+    expect(created).not.toHaveBeenCalled();
+    expect(recorded).toEqual([]);
+  });
+
   it.each([
     ['a body that is not JSON', 'nope'],
     ['parameters it does not take', '{"templateName":"admin-template"}'],
