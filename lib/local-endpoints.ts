@@ -31,6 +31,8 @@ export interface LocalEndpoints {
   sqs?: string;
   /** The SNS stand-in (Query protocol, Publish). */
   sns?: string;
+  /** The console, as the local stand-in for its CloudFront distribution serves it. */
+  console?: string;
   /** The CloudWatch Logs stand-in (JSON 1.1, FilterLogEvents on AWSIotLogsV2). */
   logs?: string;
   /** The local root CA devices verify the server with (where AWS devices use AmazonRootCA1.pem). */

@@ -105,6 +105,11 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
       const topicName = resource.Properties.TopicName;
       context.refs[logicalId] = core.sns.createTopic(accountId, typeof topicName === 'string' ? topicName : generatedName(logicalId));
     }
+    if (resource.Type === 'AWS::CloudFront::Distribution') {
+      // The local console host stands in for the distribution (local/console/console-host.ts).
+      attributes[`${logicalId}.DomainName`] = new URL(core.endpoints.console ?? 'http://localhost:4577/').host;
+      context.refs[logicalId] = `LOCAL${logicalId.toUpperCase()}`;
+    }
     if (resource.Type === 'AWS::DynamoDB::Table') {
       attributes[`${logicalId}.Arn`] = `arn:aws:dynamodb:${region}:${accountId}:table/${String(resource.Properties.TableName)}`;
     }
@@ -337,6 +342,11 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
   }
 
   if (stack.functions.some((fn) => fn.httpRoutes.length > 0)) await core.startHttpApi();
+  if (jwtIssuers.length && core.endpoints.console) {
+    // The console's sign-in returns to wherever the local console host listens.
+    (await core.userPool()).allowCallback(LOCAL_CONSOLE_CLIENT_ID, core.endpoints.console);
+    core.consoleSettings = { issuer: jwtIssuers[0]!, clientId: LOCAL_CONSOLE_CLIENT_ID, stage: stack.stage };
+  }
 
   const name = (logicalId: string, property: string) => String(propsOf(logicalId)[property]);
   return {

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AwsIssuer } from './iot-core/aws-issuer';
@@ -21,6 +21,7 @@ import type { LocalUserPool } from './cognito/user-pool';
 import { LocalSqs } from './sqs/local-sqs';
 import { LocalSns } from './sns/local-sns';
 import { LocalLogs } from './logs/local-logs';
+import { ConsoleHost } from './console/console-host';
 import { LocalSchedules } from './schedules';
 import { LocalS3 } from './s3/local-s3';
 import { ResponseReceiver } from './cloudformation/response-receiver';
@@ -64,6 +65,8 @@ export interface LocalIotCoreOptions {
   snsPort?: number;
   /** Port of the local CloudWatch Logs (FilterLogEvents on AWS IoT's AWSIotLogsV2 Connect entries). */
   logsPort?: number;
+  /** Serve the console (console/dist, built when missing) as its CloudFront distribution would (port 0: any free port). */
+  console?: { port?: number };
   /** Start the MQTT/TLS endpoint (port 0: any free port). */
   mqtt?: { port?: number };
   /** Start the credential provider endpoint (HTTPS with mutual TLS). */
@@ -114,6 +117,9 @@ export class LocalIotCore {
   readonly mqtt: MqttEndpoint | undefined;
   readonly credentials: CredentialsEndpoint | undefined;
   readonly endpoints: LocalEndpoints;
+  /** What the console's config.json names besides the endpoints: set by deployStack once the user pool exists. */
+  consoleSettings: { issuer: string; clientId: string; stage: string } | undefined = undefined;
+  private consoleHost: ConsoleHost | undefined = undefined;
   /** The functions' EMF metrics, as CloudWatch would extract them (local/lambda/local-metrics.ts; GET /_local/metrics). */
   readonly metrics: LocalMetrics;
   private readonly functions: LocalFunctions;
@@ -244,7 +250,7 @@ export class LocalIotCore {
       const port = await mqtt.listen(options.mqtt.port ?? 0);
       endpoints.mqtt = { host: 'localhost', port };
     }
-    return new LocalIotCore({
+    const core = new LocalIotCore({
       metrics,
       registry,
       traffic,
@@ -264,6 +270,8 @@ export class LocalIotCore {
       ...(mqtt ? { mqtt } : {}),
       ...(credentials ? { credentials } : {}),
     });
+    if (options.console) await core.startConsole(options.console.port ?? 0, host);
+    return core;
   }
 
   get defaultAccount(): IotAccount {
@@ -379,7 +387,36 @@ export class LocalIotCore {
     return this.http.pool();
   }
 
+  /** The console's config.json, as console/deploy.ts writes it on AWS, for this local IoT Core. */
+  consoleConfig(): Record<string, unknown> {
+    const settings = this.consoleSettings;
+    if (!settings || !this.endpoints.http || !this.endpoints.userPool) return { error: 'no stack with a user pool and an HTTP API is deployed' };
+    return {
+      apiUrl: this.endpoints.http,
+      signIn: { domain: this.endpoints.userPool, clientId: settings.clientId, issuer: settings.issuer },
+      stage: settings.stage,
+      serverCa: { fileName: 'root-ca.pem', pem: this.endpoints.rootCaFile ? readFileSync(this.endpoints.rootCaFile, 'utf8') : '' },
+      ...(this.endpoints.mqtt ? { deviceEndpoint: { host: this.endpoints.mqtt.host, port: this.endpoints.mqtt.port } } : {}),
+      notice: 'Local sign-in (the local IoT Core’s stand-in user pool): MFA is not asked.',
+    };
+  }
+
+  /** Starts the console host (once); its URL (the `console` entry of endpoints.json). */
+  async startConsole(port = 0, host = '127.0.0.1'): Promise<string> {
+    if (!this.consoleHost) {
+      this.consoleHost = new ConsoleHost({
+        config: () => this.consoleConfig(),
+        connectSources: () => [this.endpoints.http, this.endpoints.userPool].filter((u): u is string => !!u).map((u) => new URL(u).origin),
+      });
+      const url = await this.consoleHost.listen(port, host);
+      // Cognito takes http:// callback URLs only for localhost: the console is reached by that name.
+      this.endpoints.console = url.replace('//127.0.0.1:', '//localhost:');
+    }
+    return this.endpoints.console!;
+  }
+
   async close(): Promise<void> {
+    await this.consoleHost?.close();
     this.schedules.close();
     await this.http.close();
     await this.mqtt?.close();

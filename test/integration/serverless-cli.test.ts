@@ -180,7 +180,7 @@ describe('serverless package', () => {
     expect(resourceOf('UserPool').Properties).toMatchObject({ MfaConfiguration: 'ON', EnabledMfas: ['SOFTWARE_TOKEN_MFA'] });
     expect(ofType('AWS::Cognito::UserPoolGroup').map(([, r]) => r.Properties.GroupName).sort()).toEqual(['operators', 'technicians']);
     expect(onlyOfType('AWS::Cognito::UserPoolDomain').Properties).toMatchObject({ UserPoolId: { Ref: 'UserPool' } });
-    expect(resourceOf('ConsoleClient').Properties).toMatchObject({ AllowedOAuthFlows: ['code'], GenerateSecret: false, CallbackURLs: ['http://localhost:4577/'] });
+    expect(resourceOf('ConsoleClient').Properties).toMatchObject({ AllowedOAuthFlows: ['code'], GenerateSecret: false, CallbackURLs: ['http://localhost:4577/', { 'Fn::Sub': 'https://${ConsoleDistribution.DomainName}/' }] });
     expect(onlyOfType('AWS::ApiGatewayV2::Authorizer').Properties).toMatchObject({
       AuthorizerType: 'JWT',
       JwtConfiguration: { Audience: [{ Ref: 'UserPoolClient' }, { Ref: 'ConsoleClient' }], Issuer: { 'Fn::Sub': 'https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}' } },

@@ -45,8 +45,9 @@ describe('the user pool in the template', () => {
       AllowedOAuthFlows: ['code'],
       AllowedOAuthScopes: ['openid', 'email', 'profile'],
       SupportedIdentityProviders: ['COGNITO'],
-      CallbackURLs: ['http://localhost:4577/'],
-      LogoutURLs: ['http://localhost:4577/'],
+      // The template has the console's distribution (resources/console.cjs): its domain too.
+      CallbackURLs: ['http://localhost:4577/', { 'Fn::Sub': 'https://${ConsoleDistribution.DomainName}/' }],
+      LogoutURLs: ['http://localhost:4577/', { 'Fn::Sub': 'https://${ConsoleDistribution.DomainName}/' }],
     });
     expect(Resources.UserPoolClient!.Properties).toMatchObject({ ExplicitAuthFlows: ['ALLOW_USER_SRP_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'] });
     expect(Outputs).toMatchObject({ ConsoleClientId: { Value: { Ref: 'ConsoleClient' } }, ConsoleSignInDomain: expect.any(Object) });
