@@ -3,6 +3,7 @@ import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws
 import type { AsyncLambda } from './lambda/async-lambda';
 import { WorkerRuntime } from './lambda/worker-runtime';
 import type { LocalIotCore } from './local-iot-core';
+import type { CorsConfiguration } from './http/cors';
 import { evaluateIntrinsics, loadStack, PROJECT_ROOT, type Stack } from '../lib/stack';
 import namesModule = require('../resources/names.cjs');
 
@@ -341,6 +342,8 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
     });
   }
 
+  const cors = stack.resources.extensions?.HttpApi?.Properties.CorsConfiguration;
+  if (cors) core.configureHttpCors(evaluateIntrinsics(cors, context) as CorsConfiguration);
   if (stack.functions.some((fn) => fn.httpRoutes.length > 0)) await core.startHttpApi();
   if (jwtIssuers.length && core.endpoints.console) {
     // The console's sign-in returns to wherever the local console host listens.

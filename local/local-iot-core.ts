@@ -22,6 +22,7 @@ import { LocalSqs } from './sqs/local-sqs';
 import { LocalSns } from './sns/local-sns';
 import { LocalLogs } from './logs/local-logs';
 import { ConsoleHost } from './console/console-host';
+import type { CorsConfiguration } from './http/cors';
 import { LocalSchedules } from './schedules';
 import { LocalS3 } from './s3/local-s3';
 import { ResponseReceiver } from './cloudformation/response-receiver';
@@ -375,6 +376,11 @@ export class LocalIotCore {
    */
   issueToken(username: string, options: { groups?: readonly string[]; ttlSeconds?: number } = {}): Promise<string> {
     return this.http.issueToken(username, options);
+  }
+
+  /** The HTTP API's CORS, from the deployed template (deployStack calls it). */
+  configureHttpCors(cors: CorsConfiguration | undefined): void {
+    this.http.configureCors(cors);
   }
 
   /** The user pool of the deployed stack (deployStack calls it): its issuer, groups and app clients. */

@@ -5,7 +5,7 @@
  * (SigV4-signed origin requests; the bucket policy names the distribution's ARN), HTTPS only, and a
  * response-headers policy with the security headers (CSP, HSTS, frame-ancestors, nosniff, referrer policy).
  * `npm run deploy` uploads the built console and its config.json (console/deploy.ts). The CSP's
- * connect-src names the two other origins the page talks to: the HTTP API and the user pool's sign-in domain.
+ * connect-src names the two other origins the page talks to: the region's HTTP APIs and sign-in domains.
  */
 
 /** CloudFront's managed cache policy "CachingOptimized" (it honours the objects' Cache-Control). */
@@ -58,7 +58,9 @@ function consoleResources({ names, tlsOnlyBucketPolicy, privateBucket }) {
             SecurityHeadersConfig: {
               ContentSecurityPolicy: {
                 ContentSecurityPolicy: {
-                  'Fn::Sub': consoleCsp('https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix} https://*.auth.${AWS::Region}.amazoncognito.com'),
+                  // Host wildcards, not the API's own id: the API's CORS names this distribution, and a reference
+                  // back would be a cycle. The page sends its token only to the API of its config.json.
+                  'Fn::Sub': consoleCsp('https://*.execute-api.${AWS::Region}.${AWS::URLSuffix} https://*.auth.${AWS::Region}.amazoncognito.com'),
                 },
                 Override: true,
               },
@@ -109,4 +111,23 @@ function consoleResources({ names, tlsOnlyBucketPolicy, privateBucket }) {
   };
 }
 
-module.exports = { consoleResources, consoleCsp };
+/**
+ * The HTTP API's CORS (the console is another origin than the API): the console's origins only — the
+ * distribution's, and the consoleUrl parameter's (else the local console's) — with the headers and methods
+ * the page sends. API Gateway answers the preflights itself and adds the headers to the routes' answers.
+ * osls compiles the HTTP API, so this reaches it as a resource extension (resources/stack.cjs).
+ */
+function consoleCors(settings) {
+  const { consoleUrls } = require('./operators.cjs');
+  const origins = consoleUrls(settings.consoleUrl, true).map((url) =>
+    typeof url === 'string' ? new URL(url).origin : { 'Fn::Sub': url['Fn::Sub'].replace(/\/$/, '') },
+  );
+  return {
+    AllowOrigins: origins,
+    AllowHeaders: ['authorization', 'content-type', 'idempotency-key'],
+    AllowMethods: ['GET', 'POST', 'DELETE'],
+    MaxAge: 600,
+  };
+}
+
+module.exports = { consoleResources, consoleCsp, consoleCors };

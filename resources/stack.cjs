@@ -19,7 +19,7 @@ const { caResources } = require('./ca.cjs');
 const { operatorResources } = require('./operators.cjs');
 const { findingsResources, FINDINGS } = require('./findings.cjs');
 const { auditResources } = require('./audit.cjs');
-const { consoleResources } = require('./console.cjs');
+const { consoleResources, consoleCors } = require('./console.cjs');
 const { observabilityResources } = require('./observability.cjs');
 
 /** Each function's own deployment, by its name in serverless.yml (test/unit/function-resources.test.ts checks the list). */
@@ -98,6 +98,8 @@ function buildResources(settings) {
   for (const [name, deployment] of Object.entries(FUNCTION_DEPLOYMENTS)) merge(template, deployment.resources(stack), `functions/${name}/resources.cjs`);
   merge(template, caResources(stack), 'resources/ca.cjs');
   merge(template, observabilityResources(stack), 'resources/observability.cjs');
+  // Properties of resources osls generates itself (the HTTP API): its CORS for the console.
+  template.extensions = { HttpApi: { Properties: { CorsConfiguration: consoleCors(settings) } } };
   // Last: the console client's callback URLs follow from the console's distribution, when the template has one.
   merge(template, operatorResources(stack, { hasConsoleDistribution: 'ConsoleDistribution' in template.Resources }), 'resources/operators.cjs');
   return template;

@@ -31,6 +31,8 @@ export interface CfnResource {
 export interface StackResources {
   Resources: Record<string, CfnResource>;
   Outputs: Record<string, { Value: unknown; Export?: { Name: unknown } }>;
+  /** Properties of resources osls generates itself (resources.extensions): the HTTP API's CORS. */
+  extensions?: { HttpApi?: { Properties: { CorsConfiguration: { AllowOrigins: unknown[]; AllowHeaders: string[]; AllowMethods: string[]; MaxAge: number } } } };
 }
 /** A function's deployment, beside its handler: functions/<name>/resources.cjs. */
 export interface FunctionDeployment {

@@ -4,6 +4,7 @@ import { invalid } from '../iot-core/errors';
 import { HostedSignIn } from '../cognito/hosted-ui';
 import { LocalUserPool, type UserPoolClient, type UserPoolUser } from '../cognito/user-pool';
 import { LocalHttpApi, type HttpRoute } from './http-api';
+import type { CorsConfiguration } from './cors';
 import { JwtAuthorizer } from './jwt';
 
 /**
@@ -36,6 +37,14 @@ export class HttpApiHost {
   addRoute(route: HttpRoute): void {
     if (route.authorizer && this.tokenAudience === undefined) this.tokenAudience = route.authorizer.audience[0] ?? '';
     this.pendingRoutes.push(route);
+  }
+
+  private cors: CorsConfiguration | undefined;
+
+  /** The HTTP API's CorsConfiguration (the template's HttpApi resource); served from now on. */
+  configureCors(cors: CorsConfiguration | undefined): void {
+    this.cors = cors;
+    if (this.api) this.api.server.cors = cors;
   }
 
   /** The user pool of the stack (its groups and app clients); the first deployed stack's, as with the routes. */
@@ -77,6 +86,7 @@ export class HttpApiHost {
         region: this.options.region,
         ...(this.options.now ? { now: this.options.now } : {}),
       });
+      server.cors = this.cors;
       this.api = { server, url: await server.listen(port, this.options.host) };
     }
     for (const route of this.pendingRoutes.splice(0)) this.api.server.addRoute(route);

@@ -4,6 +4,7 @@ import { closeServer, listenOn } from '../net';
 import type { FunctionInvoker } from '../lambda/async-lambda';
 import { claimsAsPassed, JwtVerificationError, type JwtAuthorizer } from './jwt';
 import { SignatureRejectedError, verifySigV4, type VerifiedCaller } from './sigv4';
+import { corsHeaders, preflightAnswer, type CorsConfiguration } from './cors';
 
 /**
  * The local HTTP API: API Gateway HTTP API routes (payload format 2.0, path parameters like `{deviceId}`)
@@ -60,6 +61,9 @@ export class LocalHttpApi {
     this.server = createServer((request, response) => void this.handle(request, response));
   }
 
+  /** The API's CorsConfiguration (the template's HttpApi), applied as API Gateway applies it (./cors.ts). */
+  cors: CorsConfiguration | undefined = undefined;
+
   addRoute(route: HttpRoute): void {
     this.routes.push({ ...route, match: compileRoute(route.path) });
   }
@@ -73,12 +77,21 @@ export class LocalHttpApi {
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const cors = corsHeaders(this.cors, request.headers);
     const send = (status: number, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) => {
-      response.writeHead(status, { ...headers, 'apigw-requestid': randomUUID() });
+      // With CORS configured, the integration's own CORS headers are ignored and the API's are added.
+      const own = this.cors ? Object.fromEntries(Object.entries(headers).filter(([name]) => !name.toLowerCase().startsWith('access-control-'))) : headers;
+      response.writeHead(status, { ...own, ...cors, 'apigw-requestid': randomUUID() });
       response.end(body);
     };
     const url = new URL(request.url ?? '/', 'http://localhost');
     const method = request.method ?? 'GET';
+    const preflight = preflightAnswer(this.cors, method, request.headers);
+    if (preflight) {
+      response.writeHead(preflight.status, { ...preflight.headers, 'apigw-requestid': randomUUID() });
+      response.end();
+      return;
+    }
     let pathParameters: Record<string, string> | undefined;
     const route = this.routes.find((r) => r.method === method && (pathParameters = r.match(url.pathname)) !== undefined);
     if (!route) return send(404, JSON.stringify({ message: 'Not Found' }));

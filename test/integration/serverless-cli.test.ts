@@ -180,6 +180,13 @@ describe('serverless package', () => {
     expect(resourceOf('UserPool').Properties).toMatchObject({ MfaConfiguration: 'ON', EnabledMfas: ['SOFTWARE_TOKEN_MFA'] });
     expect(ofType('AWS::Cognito::UserPoolGroup').map(([, r]) => r.Properties.GroupName).sort()).toEqual(['operators', 'technicians']);
     expect(onlyOfType('AWS::Cognito::UserPoolDomain').Properties).toMatchObject({ UserPoolId: { Ref: 'UserPool' } });
+    // The console is another origin: the API's CORS allows its origins only (resources/console.cjs consoleCors).
+    expect(resourceOf('HttpApi').Properties.CorsConfiguration).toEqual({
+      AllowOrigins: ['http://localhost:4577', { 'Fn::Sub': 'https://${ConsoleDistribution.DomainName}' }],
+      AllowHeaders: ['authorization', 'content-type', 'idempotency-key'],
+      AllowMethods: ['GET', 'POST', 'DELETE'],
+      MaxAge: 600,
+    });
     expect(resourceOf('ConsoleClient').Properties).toMatchObject({ AllowedOAuthFlows: ['code'], GenerateSecret: false, CallbackURLs: ['http://localhost:4577/', { 'Fn::Sub': 'https://${ConsoleDistribution.DomainName}/' }] });
     expect(onlyOfType('AWS::ApiGatewayV2::Authorizer').Properties).toMatchObject({
       AuthorizerType: 'JWT',
