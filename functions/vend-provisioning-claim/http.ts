@@ -41,10 +41,10 @@ export async function handleClaimRequest(event: unknown, deps: ClaimVendingDeps)
   const body = jsonBodyOf(parsed.data);
   if (body.kind === 'not-json') return refusal(400, 'The body must be JSON.', 'body-invalid', [{ path: '', message: 'not JSON' }]);
   const checked = claimBodySchema.safeParse(body.kind === 'json' ? body.value : {});
-  if (!checked.success) return refusal(400, 'The request takes no parameters.', 'request-invalid', issuesOf(checked.error));
+  if (!checked.success) return refusal(400, 'The request takes at most a deviceId.', 'request-invalid', issuesOf(checked.error));
 
   try {
-    return answerOf(await vendProvisioningClaim(requester, deps));
+    return answerOf(await vendProvisioningClaim(requester, deps, checked.data.deviceId ? { deviceId: checked.data.deviceId } : {}));
   } catch (error) {
     if (isThrottling(error)) deps.log.warn('claim request throttled', { requestedBy: requester.sub });
     else deps.log.error('claim request failed', { requestedBy: requester.sub, error: (error as Error).name });

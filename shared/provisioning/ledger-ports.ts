@@ -17,6 +17,8 @@ export interface IssuedClaim {
   requestedBy: Requester;
   issuedAt: Date;
   expiresAt: Date;
+  /** The device the claim was vended for: the hook then provisions that device only (`claim-not-for-device`). */
+  deviceId?: string;
 }
 
 export interface ProvisioningDecision extends ProvisioningRecord {

@@ -110,6 +110,8 @@ async function evaluate(event: PreProvisioningHookEvent, deps: HookDeps): Promis
       // identity to a second thing.
       if (requested && requested.status !== 'PENDING_ACTIVATION') return { refuse: 'certificate-not-pending' };
       if (claim && claim.templateName !== settings.templateName) return { refuse: 'claim-not-for-template' };
+      // A claim vended for one device provisions that device only: a leaked claim cannot provision another.
+      if (claim?.deviceId !== undefined && claim.deviceId !== deviceId) return { refuse: 'claim-not-for-device' };
       if (!claim && settings.requireIssuedClaim) return { refuse: 'claim-unknown' };
       return undefined;
     },

@@ -24,6 +24,8 @@ export interface ClaimVendingDeps {
 
 export interface ClaimAnswer {
   certificateId: string;
+  /** The device it provisions, when the request named one. */
+  deviceId?: string;
   certificatePem: string;
   privateKey: string;
   expiration: string;
@@ -35,7 +37,7 @@ export interface ClaimAnswer {
 /** The only outcome: AWS failures are thrown (the edge answers 429 or 500). */
 export type ClaimOutcome = { kind: 'issued'; answer: ClaimAnswer };
 
-export async function vendProvisioningClaim(requester: Requester, deps: ClaimVendingDeps): Promise<ClaimOutcome> {
+export async function vendProvisioningClaim(requester: Requester, deps: ClaimVendingDeps, request: { deviceId?: string } = {}): Promise<ClaimOutcome> {
   const [claim, endpoint] = await Promise.all([deps.iot.createProvisioningClaim(deps.templateName), deps.dataEndpoint()]);
   // Recorded before it is handed out: a claim nobody can trace back to a user is not handed out.
   await deps.ledger.recordClaim({
@@ -44,13 +46,15 @@ export async function vendProvisioningClaim(requester: Requester, deps: ClaimVen
     requestedBy: requester,
     issuedAt: deps.now(),
     expiresAt: claim.expiration,
+    ...(request.deviceId ? { deviceId: request.deviceId } : {}),
   });
   deps.metrics?.count('ClaimsVended', {});
-  deps.log.info('provisioning claim vended', { requestedBy: requester.sub, claimCertificateId: claim.certificateId });
+  deps.log.info('provisioning claim vended', { requestedBy: requester.sub, claimCertificateId: claim.certificateId, deviceId: request.deviceId });
   return {
     kind: 'issued',
     answer: {
       certificateId: claim.certificateId,
+      ...(request.deviceId ? { deviceId: request.deviceId } : {}),
       certificatePem: claim.certificatePem,
       privateKey: claim.privateKey,
       expiration: claim.expiration.toISOString(),

@@ -31,6 +31,7 @@ export const rejectionReasonSchema = z.enum([
   'certificate-not-pending',
   'parameters-invalid',
   'claim-not-for-template',
+  'claim-not-for-device',
   'claim-unknown',
   'deadline-exceeded',
   'internal-error',

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import './zod';
+import { deviceIdSchema } from '../registry/device-entry';
 
 /**
  * The bodies and header of the two HTTP APIs (`functions/vend-certificate`, `functions/vend-provisioning-claim`).
@@ -16,8 +17,12 @@ export const vendBodySchema = z.strictObject(
 );
 export type VendBody = z.infer<typeof vendBodySchema>;
 
-/** `POST /provisioning-claims` takes no parameters: the template is the stack's. */
-export const claimBodySchema = z.strictObject({}, { error: 'expected {}' });
+/**
+ * `POST /provisioning-claims`: the template is the stack's; the device the claim is for may be named
+ * (`{"deviceId": "SENSOR-0001"}`, the console's technician page does), and the claim then provisions that
+ * device only.
+ */
+export const claimBodySchema = z.strictObject({ deviceId: z.optional(deviceIdSchema) }, { error: 'expected {} or {"deviceId": "<serial>"}' });
 
 /** A retried request with the same key gets the first answer (`Idempotency-Key` header). */
 export const idempotencyKeySchema = z.string().check(z.regex(/^[A-Za-z0-9_.:-]{8,128}$/, 'must be 8-128 of [A-Za-z0-9_.:-]'));

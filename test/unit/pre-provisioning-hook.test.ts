@@ -132,6 +132,12 @@ describe('pre-provisioning hook', () => {
     expect(fakes.records[0]).toMatchObject({ deviceId: 'FLEET-1', record: { outcome: 'allowed', clientId: expect.any(String) } });
   });
 
+  it('allows the device a claim was vended for', async () => {
+    const claimId = loadEvent<{ claimCertificateId: string }>('pre-provisioning-hook').claimCertificateId;
+    fakes.claims.set(claimId, { claimCertificateId: claimId, templateName: TEMPLATE, requestedBy: { sub: 'u-1' }, issuedAt: new Date(), expiresAt: new Date(), deviceId: 'FLEET-1' });
+    expect(await decideProvisioning(hookEvent(), fakes.deps())).toMatchObject({ allowProvisioning: true });
+  });
+
   it.each<[string, () => Record<string, unknown>, () => void, Partial<HookSettings>, string]>([
     ['the event is not a hook event', () => ({ certificateId: 'x' }), () => {}, {}, 'invalid-event'],
     ['the template is another one', () => hookEvent({ templateArn: TEMPLATE_ARN.replace(TEMPLATE, 'other') }), () => {}, {}, 'template-not-allowed'],
@@ -171,6 +177,16 @@ describe('pre-provisioning hook', () => {
       },
       {},
       'claim-not-for-template',
+    ],
+    [
+      'the claim certificate was vended for another device',
+      () => hookEvent(),
+      () => {
+        const id = loadEvent<{ claimCertificateId: string }>('pre-provisioning-hook').claimCertificateId;
+        fakes.claims.set(id, { claimCertificateId: id, templateName: TEMPLATE, requestedBy: { sub: 'u' }, issuedAt: new Date(), expiresAt: new Date(), deviceId: 'OTHER-DEVICE' });
+      },
+      {},
+      'claim-not-for-device',
     ],
     ['the claim is unknown and only vended claims are accepted', () => hookEvent(), () => {}, { requireIssuedClaim: true }, 'claim-unknown'],
   ])('denies when %s, with the reason recorded', async (_, event, arrange, s, reason) => {

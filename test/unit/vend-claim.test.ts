@@ -102,11 +102,20 @@ describe('POST /provisioning-claims (handleClaimRequest)', () => {
     ['a body that is not JSON', 'nope'],
     ['parameters it does not take', '{"templateName":"admin-template"}'],
     ['a JSON array', '[]'],
+    ['a device id that is no thing name', '{"deviceId":"bad serial!"}'],
   ])('refuses %s with 400 and the reason', async (_, body) => {
     const { deps } = setup();
     const response = await handleClaimRequest({ ...loadEvent<Record<string, unknown>>('provisioning-claim-request'), body }, deps);
     expect(response.statusCode).toBe(400);
     expect(JSON.parse(response.body).issues).toHaveLength(1);
+  });
+
+  it('vends a claim for the device the request names, and records it with the claim (the hook then provisions that device only)', async () => {
+    const { deps, recorded } = setup();
+    const response = await handleClaimRequest({ ...loadEvent<Record<string, unknown>>('provisioning-claim-request'), body: '{"deviceId":"SENSOR-0042"}' }, deps);
+    expect(response.statusCode).toBe(201);
+    expect(JSON.parse(response.body)).toMatchObject({ deviceId: 'SENSOR-0042', certificateId: 'c'.repeat(64) });
+    expect(recorded).toEqual([expect.objectContaining({ deviceId: 'SENSOR-0042' })]);
   });
 
   it('answers 400 to something that is not an HTTP API event', async () => {

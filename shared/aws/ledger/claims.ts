@@ -18,6 +18,7 @@ export async function recordClaim(table: Table, claim: IssuedClaim): Promise<voi
         requestedBy: claim.requestedBy,
         issuedAt: claim.issuedAt.toISOString(),
         claimExpiresAt: claim.expiresAt.toISOString(),
+        ...(claim.deviceId ? { deviceId: claim.deviceId } : {}),
         expiresAt: Math.floor(claim.issuedAt.getTime() / 1000) + 7 * DAY_SECONDS,
       },
     }),
@@ -33,5 +34,6 @@ export async function getClaim(table: Table, claimCertificateId: string): Promis
     requestedBy: Item.requestedBy as IssuedClaim['requestedBy'],
     issuedAt: new Date(String(Item.issuedAt)),
     expiresAt: new Date(String(Item.claimExpiresAt)),
+    ...(typeof Item.deviceId === 'string' ? { deviceId: Item.deviceId } : {}),
   };
 }
