@@ -342,14 +342,20 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
     });
   }
 
-  const cors = stack.resources.extensions?.HttpApi?.Properties.CorsConfiguration;
-  if (cors) core.configureHttpCors(evaluateIntrinsics(cors, context) as CorsConfiguration);
-  if (stack.functions.some((fn) => fn.httpRoutes.length > 0)) await core.startHttpApi();
   if (jwtIssuers.length && core.endpoints.console) {
-    // The console's sign-in returns to wherever the local console host listens.
+    // The console's sign-in returns to wherever the local console host listens (before the hosted sign-in
+    // starts: it reads its clients then).
     (await core.userPool()).allowCallback(LOCAL_CONSOLE_CLIENT_ID, core.endpoints.console);
     core.consoleSettings = { issuer: jwtIssuers[0]!, clientId: LOCAL_CONSOLE_CLIENT_ID, stage: stack.stage };
   }
+  const cors = stack.resources.extensions?.HttpApi?.Properties.CorsConfiguration;
+  if (cors) {
+    const evaluated = evaluateIntrinsics(cors, context) as CorsConfiguration;
+    // The template allows https://<the distribution's domain>; its local stand-in serves http: its origin.
+    if (core.endpoints.console) evaluated.AllowOrigins = [...evaluated.AllowOrigins, new URL(core.endpoints.console).origin];
+    core.configureHttpCors(evaluated);
+  }
+  if (stack.functions.some((fn) => fn.httpRoutes.length > 0)) await core.startHttpApi();
 
   const name = (logicalId: string, property: string) => String(propsOf(logicalId)[property]);
   return {

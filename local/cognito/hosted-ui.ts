@@ -214,6 +214,9 @@ export class HostedSignIn {
       // Cognito issues a refresh token with every code grant.
       issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
       pkce: { required: () => true },
+      // A browser app calls the token endpoint from its own origin: CORS for the origins of the client's
+      // callback URLs only (Cognito's token endpoint answers browser apps' CORS requests).
+      clientBasedCORS: (_ctx, origin, client) => client.redirectUris?.some((uri) => new URL(uri).origin === origin) ?? false,
       routes: {
         authorization: '/oauth2/authorize',
         token: '/oauth2/token',
@@ -284,6 +287,11 @@ export class HostedSignIn {
     });
   }
 
+  /** The origins the app clients' sign-ins may return to. */
+  private callbackOrigins(): string[] {
+    return [...new Set(this.pool.oauthClients.flatMap((client) => client.callbackUrls).map((url) => new URL(url).origin))];
+  }
+
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
     return `http://${host === '127.0.0.1' ? 'localhost' : host}:${await listenOn(this.server, port, host)}`;
   }
@@ -298,7 +306,8 @@ export class HostedSignIn {
       response.writeHead(status, {
         'content-type': 'text/html; charset=utf-8',
         'cache-control': 'no-store',
-        'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        // form-action also governs the redirects after the form is sent: the sign-in ends at a callback URL.
+        'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${this.callbackOrigins().join(' ')}; frame-ancestors 'none'`,
         'x-frame-options': 'DENY',
       });
       response.end(body);

@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join, normalize } from 'node:path';
-import { buildConsole, CONSOLE_DIST } from '../../console/build';
+import { buildConsole, CONSOLE_DIR, CONSOLE_DIST } from '../../console/build';
 import { closeServer, listenOn } from '../net';
 
 /**
@@ -40,6 +40,13 @@ export function consoleSecurityHeaders(connectSources: readonly string[]): Recor
   };
 }
 
+/** Whether a console source (console/src, index.html) changed after the build (the local host rebuilds then). */
+function sourcesNewerThan(built: string): boolean {
+  const builtAt = statSync(built).mtimeMs;
+  const sources = [join(CONSOLE_DIR, 'index.html'), ...readdirSync(join(CONSOLE_DIR, 'src'), { recursive: true }).map((name) => join(CONSOLE_DIR, 'src', String(name)))];
+  return sources.some((file) => statSync(file).mtimeMs > builtAt);
+}
+
 export class ConsoleHost {
   private readonly server: Server;
   url = '';
@@ -52,7 +59,7 @@ export class ConsoleHost {
 
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
     const dist = this.options.dist ?? CONSOLE_DIST;
-    if (!existsSync(join(dist, 'index.html'))) await buildConsole(dist);
+    if (!existsSync(join(dist, 'index.html')) || (!this.options.dist && sourcesNewerThan(join(dist, 'index.html')))) await buildConsole(dist);
     this.url = `http://${host}:${await listenOn(this.server, port, host)}/`;
     return this.url;
   }

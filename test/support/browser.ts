@@ -6,7 +6,7 @@ import { toolAvailable } from './tools';
 /**
  * Headless Chromium for the console's end-to-end tests: Debian's `chromium` (installed by .ci/run), driven
  * by playwright-core. Each page records what the browser complains about (console errors, CSP violations,
- * failed requests), so a test can assert the page ran clean. Screenshots go to test/screenshots/ (the
+ * answers of 400 and above, requests that failed), so a test can assert the page ran clean. Screenshots go to test/screenshots/ (the
  * README's are copied from there).
  */
 
@@ -37,8 +37,14 @@ export async function openPage(browser: Browser, viewport: { width: number; heig
   const problems: string[] = [];
   const downloads = new Map<string, Buffer>();
   page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    // Failed loads are reported below, with their URL.
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(`console: ${message.text()}`);
   });
+  page.on('response', (response) => {
+    // A browser asks every origin for /favicon.ico; the sign-in page's origin has none, as Cognito's may not.
+    if (response.status() >= 400 && !response.url().endsWith('/favicon.ico')) problems.push(`HTTP ${response.status()}: ${response.request().method()} ${response.url()}`);
+  });
+  page.on('requestfailed', (request) => problems.push(`failed: ${request.method()} ${request.url()} (${request.failure()?.errorText})`));
   page.on('pageerror', (error) => problems.push(`page: ${error.message}`));
   page.on('download', async (download) => {
     const stream = await download.createReadStream();
