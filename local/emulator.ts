@@ -15,7 +15,7 @@ import { deployStack } from './deploy-stack';
  * device DEMO-0001 allow-listed), so `serverless invoke local` has something real to activate.
  */
 
-export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581, http: 4582, mqtt: 8883, credentials: 8443, s3: 4583, sqs: 4584, sns: 4585, logs: 4586, userPool: 4587 } as const;
+export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581, http: 4582, mqtt: 8883, credentials: 8443, s3: 4583, sqs: 4584, sns: 4585, logs: 4586, userPool: 4587, console: 4577 } as const;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -30,6 +30,7 @@ async function main(): Promise<void> {
       'sns-port': { type: 'string', default: String(DEFAULT_PORTS.sns) },
       'logs-port': { type: 'string', default: String(DEFAULT_PORTS.logs) },
       'user-pool-port': { type: 'string', default: String(DEFAULT_PORTS.userPool) },
+      'console-port': { type: 'string', default: String(DEFAULT_PORTS.console) },
       'state-dir': { type: 'string', default: resolve(PROJECT_ROOT, '.local') },
       stage: { type: 'string', default: 'dev' },
       param: { type: 'string', multiple: true },
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
     },
   });
   const endpointsFile = resolve(values['endpoints-file']);
-  for (const flag of ['iot-port', 'dynamodb-port', 'http-port', 'mqtt-port', 'credentials-port', 'sqs-port', 's3-port', 'sns-port', 'logs-port', 'user-pool-port', 'time-scale'] as const) {
+  for (const flag of ['iot-port', 'dynamodb-port', 'http-port', 'mqtt-port', 'credentials-port', 'sqs-port', 's3-port', 'sns-port', 'logs-port', 'user-pool-port', 'console-port', 'time-scale'] as const) {
     if (!/^\d+$/.test(values[flag])) throw new Error(`--${flag} must be a whole number, got "${values[flag]}"`);
   }
   const params = Object.fromEntries(
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
     snsPort: Number(values['sns-port']),
     logsPort: Number(values['logs-port']),
     userPoolPort: Number(values['user-pool-port']),
+    console: { port: Number(values['console-port']) },
     mqtt: { port: Number(values['mqtt-port']) },
     credentials: { port: Number(values['credentials-port']) },
     // The local root CA lives here, so devices' --cafile stays valid across restarts.
@@ -83,6 +85,7 @@ async function main(): Promise<void> {
   credentials    ${endpoints.credentials}/role-aliases/${deployed.roleAlias}/credentials   (mTLS, header x-amzn-iot-thingname)
   HTTP API       ${endpoints.http}   (POST /provisioning-claims with a JWT: npx iot-provisioner local token <user> --group technicians;
                  POST|DELETE /devices/{deviceId}/certificate signed with SigV4, the credentials below)
+  console        ${endpoints.console}   (the provisioning console; sign in as a user of npx iot-provisioner local user add <email> --group technicians|operators)
   sign-in        ${endpoints.userPool ?? '(no user pool)'}   (the user pool's hosted sign-in: /oauth2/authorize, /oauth2/token, /login, /logout,
                  /.well-known/openid-configuration; users: npx iot-provisioner local user add <email> --group operators|technicians;
                  no MFA locally)

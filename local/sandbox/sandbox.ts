@@ -1,5 +1,7 @@
 import { runFleetDevice, runJitrDevice, type FleetDeviceResult } from './simulator';
 import { splitPemChain } from '../iot-core/pem';
+import { randomBytes } from 'node:crypto';
+import { ENDPOINTS_FILE, removeEndpointsFile, writeEndpointsFile } from '../../lib/local-endpoints';
 import { startStackHarness } from '../stack-harness';
 import { createCa, deviceChain, issueCertificate, type KeyedCertificate, type KeySpec } from '../../lib/pki';
 import { formatTable, type SandboxRow } from './row';
@@ -75,12 +77,28 @@ export interface SandboxResult {
   failures: number;
   /** The functions' metrics (their EMF lines, collected by the local Lambda runtime), as printed after the table. */
   metrics: string;
+  /** With `serve`: the running local IoT Core, its console and sign-ins; `close()` stops it. */
+  served?: { console: string; users: Array<{ email: string; password: string; group: string }>; endpointsFile: string; close: () => Promise<void> };
 }
 
-export async function runSandbox(log: (line: string) => void = () => {}, logLevel = 'SILENT'): Promise<SandboxResult> {
+export interface SandboxOptions {
+  /** Keep the local IoT Core running after the table, with the console served on `consolePort` (`npm start -- --serve`). */
+  serve?: boolean;
+  consolePort?: number;
+}
+
+/** The sign-ins `npm start -- --serve` prints: one technician, one operator, passwords made up per run. */
+const SERVED_USERS = [
+  { email: 'technician@example.com', group: 'technicians' },
+  { email: 'operator@example.com', group: 'operators' },
+] as const;
+
+export const CONSOLE_PORT = 4577;
+
+export async function runSandbox(log: (line: string) => void = () => {}, logLevel = 'SILENT', options: SandboxOptions = {}): Promise<SandboxResult> {
   const stack = await startStackHarness({
     // AWS's control-plane quotas stay on; Lambda's one- and two-minute retry delays run 600× faster.
-    core: { lambdaTimeScale: 600, mqtt: { port: 0 }, credentials: { port: 0 } },
+    core: { lambdaTimeScale: 600, mqtt: { port: 0 }, credentials: { port: 0 }, ...(options.serve ? { console: { port: options.consolePort ?? CONSOLE_PORT } } : {}) },
     // Handler logs are JSON lines; LOG_LEVEL=INFO npm start shows them.
     deploy: { environment: { POWERTOOLS_LOG_LEVEL: logLevel } },
   });
@@ -204,16 +222,38 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
     rows.push(...(await runLifecycleFlows({ core, deployed, iot, registry, endpoint, ca, log, describe })));
     rows.push(...(await runExpiryFlows({ core, deployed, registry, endpoint, ca, log, describe })));
     await core.idle();
-    return { rows, failures: core.failures.length, metrics: formatMetricsSummary(core.metrics) };
+    const result: SandboxResult = { rows, failures: core.failures.length, metrics: formatMetricsSummary(core.metrics) };
+    if (options.serve) {
+      const pool = await core.userPool();
+      const users = [];
+      for (const user of SERVED_USERS) {
+        const password = `Local-${randomBytes(6).toString('base64url')}-1`;
+        await pool.addUser(user.email, password, [user.group]);
+        users.push({ ...user, password });
+      }
+      // The CLI's --local finds this fleet through the endpoints file, as it finds `npm run emulator`'s.
+      writeEndpointsFile(ENDPOINTS_FILE, core.endpoints);
+      result.served = {
+        console: core.endpoints.console!,
+        users,
+        endpointsFile: ENDPOINTS_FILE,
+        close: async () => {
+          removeEndpointsFile(ENDPOINTS_FILE);
+          await stack.close();
+        },
+      };
+    }
+    return result;
   } finally {
-    await stack.close();
+    if (!options.serve) await stack.close();
   }
 }
 
 if (require.main === module) {
   const started = Date.now();
-  runSandbox((line) => console.log(line), process.env.LOG_LEVEL ?? 'SILENT')
-    .then(({ rows, failures, metrics }) => {
+  const serve = process.argv.includes('--serve');
+  runSandbox((line) => console.log(line), process.env.LOG_LEVEL ?? 'SILENT', { serve })
+    .then(({ rows, failures, metrics, served }) => {
       console.log(`\n${formatTable(rows)}\n`);
       console.log(`${metrics}\n`);
       const unexpected = rows.filter((r) => !r.asExpected).length;
@@ -221,6 +261,17 @@ if (require.main === module) {
         `${rows.length} cases, ${unexpected} unexpected, ${failures} events in the failure queue, ${((Date.now() - started) / 1000).toFixed(1)} s`,
       );
       process.exitCode = unexpected === 0 ? 0 : 1;
+      if (!served) {
+        console.log(`\nconsole: \`npm start -- --serve\` keeps this fleet running and serves the provisioning console at http://localhost:${CONSOLE_PORT}/`);
+        return;
+      }
+      console.log(`\nconsole ${served.console}   (the fleet above keeps running; Ctrl-C stops it)`);
+      for (const user of served.users) console.log(`  sign in as ${user.email.padEnd(24)} password ${user.password}   (${user.group})`);
+      console.log('  Local sign-in asks no MFA (the stack\'s user pool asks for TOTP).');
+      console.log(`  The CLI reaches it with --local (${served.endpointsFile}), e.g. npx iot-provisioner devices why WHY-0001 --local`);
+      const stop = () => void served.close().then(() => process.exit(process.exitCode ?? 0));
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
     })
     .catch((error: unknown) => {
       console.error('sandbox failed:', error);

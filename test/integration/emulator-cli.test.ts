@@ -100,3 +100,18 @@ it('adds console users with `local user add`, whose tokens carry their groups to
   const discovery = (await (await fetch(`${emulator.endpoints.userPool}/.well-known/openid-configuration`)).json()) as { authorization_endpoint: string };
   expect(discovery.authorization_endpoint).toBe(`${emulator.endpoints.userPool}/oauth2/authorize`);
 }, 120_000);
+
+it('serves the console, whose config.json names this emulator’s API and sign-in', async () => {
+  const consoleUrl = (emulator.endpoints as { console?: string }).console!;
+  expect(consoleUrl).toMatch(/^http:\/\/localhost:\d+\/$/);
+  const page = await fetch(consoleUrl);
+  expect(page.status).toBe(200);
+  expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+  const config = (await (await fetch(`${consoleUrl}config.json`)).json()) as { apiUrl: string; signIn: { domain: string; clientId: string } };
+  expect(config.apiUrl).toBe(emulator.endpoints.http);
+  expect(config.signIn.domain).toBe(emulator.endpoints.userPool);
+  // The API lets the console's origin call it (CORS), and no other.
+  const preflight = (origin: string) => fetch(`${emulator.endpoints.http}/provisioning-claims`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+  expect((await preflight(new URL(consoleUrl).origin)).headers.get('access-control-allow-origin')).toBe(new URL(consoleUrl).origin);
+  expect((await preflight('https://evil.example.com')).headers.get('access-control-allow-origin')).toBeNull();
+}, 30_000);

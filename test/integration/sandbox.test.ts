@@ -54,6 +54,8 @@ it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, creden
   expect(stdout).toMatch(/cold starts: \d+ \(.*preProvisioningHook 1/);
   // The EMF lines themselves were collected, not printed.
   expect(stdout).not.toContain('"_aws"');
+  // It ends by naming the console, and how to browse this fleet there.
+  expect(stdout).toMatch(/\nconsole: `npm start -- --serve` keeps this fleet running and serves the provisioning console at http:\/\/localhost:4577\/\n?$/);
   // The handlers' SDK warnings (an S3 body of unknown length, say) reach the sandbox's output as they would reach a Lambda's log.
   expect(stdout + stderr).not.toMatch(/Stream of unknown length/);
 }, 180_000);
