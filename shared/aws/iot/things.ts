@@ -86,3 +86,4 @@ export async function deleteThing(client: IoTClient, thingName: string): Promise
     throw error;
   }
 }
+

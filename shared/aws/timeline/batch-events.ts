@@ -1,0 +1,23 @@
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { TimelineEvent } from '../../lifecycle/ports';
+import type { Table } from '../table';
+import { timelineItemOf } from './items';
+
+const BATCH_WRITE_MAX = 25;
+const BATCH_ATTEMPTS = 8;
+
+/**
+ * Appends many events (an import's): BatchWriteItem, 25 puts a request, what DynamoDB leaves unprocessed sent
+ * again with back-off (as shared/aws/registry/batch.ts does); an error when some are still unprocessed.
+ */
+export async function appendTimelineEvents(table: Table, events: readonly TimelineEvent[], sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms))): Promise<void> {
+  for (let i = 0; i < events.length; i += BATCH_WRITE_MAX) {
+    let requests: Array<{ PutRequest: { Item: Record<string, unknown> } }> = events.slice(i, i + BATCH_WRITE_MAX).map((event) => ({ PutRequest: { Item: timelineItemOf(event) } }));
+    for (let attempt = 1; requests.length > 0; attempt++) {
+      if (attempt > BATCH_ATTEMPTS) throw new Error(`${requests.length} timeline events still unprocessed after ${BATCH_ATTEMPTS} BatchWriteItem requests`);
+      if (attempt > 1) await sleep(Math.random() * 50 * 2 ** (attempt - 2));
+      const answer = await table.client.send(new BatchWriteCommand({ RequestItems: { [table.tableName]: requests } }));
+      requests = (answer.UnprocessedItems?.[table.tableName] as typeof requests | undefined) ?? [];
+    }
+  }
+}
