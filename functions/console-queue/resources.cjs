@@ -15,7 +15,7 @@ const events = [
 /** The functions whose async failures end in the failure queue (serverless.yml `destinations.onFailure`). */
 const REDRIVEN_FUNCTIONS = ['activateCertificate', 'expirySweep'];
 
-function resources({ STORES, FUNCTIONS, functionRole }) {
+function resources({ STORES, names, functionRole }) {
   return {
     Resources: {
       ConsoleQueueRole: functionRole('consoleQueue', [
@@ -30,7 +30,8 @@ function resources({ STORES, FUNCTIONS, functionRole }) {
           Sid: 'ReinvokeFailed',
           Effect: 'Allow',
           Action: 'lambda:InvokeFunction',
-          Resource: REDRIVEN_FUNCTIONS.map((name) => ({ 'Fn::GetAtt': [FUNCTIONS[name], 'Arn'] })),
+          // By name (resources/names.cjs), as the role of the function it invokes is built beside it.
+          Resource: REDRIVEN_FUNCTIONS.map((name) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${names.functions[name]}` })),
         },
       ]),
     },
