@@ -29,6 +29,8 @@ export interface LocalEndpoints {
   sqs?: string;
   /** The SNS stand-in (Query protocol, Publish). */
   sns?: string;
+  /** Lambda's Invoke API (the console's redrive re-invokes failed functions). */
+  lambda?: string;
   /** The local root CA devices verify the server with (where AWS devices use AmazonRootCA1.pem). */
   rootCaFile?: string;
 }
@@ -47,6 +49,7 @@ export function sdkEnvironment(endpoints: LocalEndpoints, accountId: string = en
     AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
     ...(endpoints.sqs ? { AWS_ENDPOINT_URL_SQS: endpoints.sqs } : {}),
     ...(endpoints.sns ? { AWS_ENDPOINT_URL_SNS: endpoints.sns } : {}),
+    ...(endpoints.lambda ? { AWS_ENDPOINT_URL_LAMBDA: endpoints.lambda } : {}),
     // s3rver serves path-style URLs (http://host/<bucket>/<key>).
     ...(endpoints.s3 ? { AWS_ENDPOINT_URL_S3: endpoints.s3, S3_FORCE_PATH_STYLE: 'true' } : {}),
     // The SDK warns about Node 20 on every process start; the local tools are not where that matters.
@@ -60,6 +63,7 @@ export const SDK_ENVIRONMENT_SHOWN = [
   'AWS_ENDPOINT_URL_DYNAMODB',
   'AWS_ENDPOINT_URL_SQS',
   'AWS_ENDPOINT_URL_SNS',
+  'AWS_ENDPOINT_URL_LAMBDA',
   'AWS_ENDPOINT_URL_S3',
   'S3_FORCE_PATH_STYLE',
   'AWS_REGION',

@@ -1,3 +1,4 @@
+import { failureQueueView } from './sqs/failure-queue-view';
 import { resolve } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import type { AsyncLambda } from './lambda/async-lambda';
@@ -107,6 +108,8 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
   }
   const propsOf = (logicalId: string) => evaluateIntrinsics(Resources[logicalId]!.Properties, context) as Props;
   const ofType = (type: string) => Object.keys(Resources).filter((id) => Resources[id]!.Type === type);
+  // The failure queue is the local IoT Core's failure list (core.failures); SQS serves it to the console's functions.
+  core.sqs.hostQueue(accountId, names.failureQueue, failureQueueView(core.failures, (queueName) => `arn:aws:sqs:${region}:${accountId}:${queueName}`));
   for (const id of ofType('AWS::SQS::Queue')) {
     if (id === 'ProvisioningFailureQueue') continue;
     const q = propsOf(id) as { VisibilityTimeout?: number; RedrivePolicy?: { deadLetterTargetArn: string; maxReceiveCount: number } };

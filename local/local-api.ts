@@ -82,7 +82,11 @@ export function localApi({ traffic, functions, dynamo, http, gateway, connection
       if (typeof username !== 'string' || !/^[\w.@+-]{1,128}$/.test(username)) throw invalid('username must be 1-128 of [A-Za-z0-9_.@+-]');
       const ttl = body.ttlSeconds;
       if (ttl !== undefined && (typeof ttl !== 'number' || ttl < 1 || ttl > 86_400)) throw invalid('ttlSeconds must be 1-86400');
-      return { token: http.issueToken(username, { ...(typeof ttl === 'number' ? { ttlSeconds: ttl } : {}) }) };
+      const groups = body.groups;
+      if (groups !== undefined && (!Array.isArray(groups) || groups.length > 10 || !groups.every((g) => typeof g === 'string' && /^[\w.@+-]{1,128}$/.test(g)))) {
+        throw invalid('groups must be a list of up to 10 group names');
+      }
+      return { token: http.issueToken(username, { ...(typeof ttl === 'number' ? { ttlSeconds: ttl } : {}), ...(groups ? { groups: groups as string[] } : {}) }) };
     }
     if (method === 'POST' && path === '/connect') {
       const result = gateway.firstConnect(String(body.certificatePem ?? ''), typeof body.serverName === 'string' ? body.serverName : undefined);

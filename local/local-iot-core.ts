@@ -17,6 +17,7 @@ import type { WorkerRuntime } from './lambda/worker-runtime';
 import type { HttpRoute } from './http/http-api';
 import { HttpApiHost } from './http/http-api-host';
 import { LocalSqs } from './sqs/local-sqs';
+import { LocalLambdaApi } from './lambda/invoke-api';
 import { LocalSns } from './sns/local-sns';
 import { LocalSchedules } from './schedules';
 import { LocalS3 } from './s3/local-s3';
@@ -57,6 +58,8 @@ export interface LocalIotCoreOptions {
   s3Port?: number;
   /** Port of the local SNS (Publish; each topic keeps what was published to it). */
   snsPort?: number;
+  /** Port of Lambda's Invoke API. */
+  lambdaPort?: number;
   /** Start the MQTT/TLS endpoint (port 0: any free port). */
   mqtt?: { port?: number };
   /** Start the credential provider endpoint (HTTPS with mutual TLS). */
@@ -81,6 +84,7 @@ interface LocalIotCoreParts {
   sqs: LocalSqs;
   s3: LocalS3;
   sns: LocalSns;
+  lambdaApi: LocalLambdaApi;
   schedules: LocalSchedules;
   cloudFormationResponses: ResponseReceiver;
   endpoints: LocalEndpoints;
@@ -107,6 +111,7 @@ export class LocalIotCore {
   private readonly http: HttpApiHost;
   private readonly controlPlane: ControlPlaneServer;
   private readonly dynamo: LocalDynamoDb;
+  private readonly lambdaApi: LocalLambdaApi;
   private readonly runtimes: WorkerRuntime[] = [];
 
   private constructor(parts: LocalIotCoreParts) {
@@ -118,6 +123,7 @@ export class LocalIotCore {
     this.http = parts.http;
     this.controlPlane = parts.controlPlane;
     this.dynamo = parts.dynamo;
+    this.lambdaApi = parts.lambdaApi;
     this.sqs = parts.sqs;
     this.s3 = parts.s3;
     this.sns = parts.sns;
@@ -185,8 +191,10 @@ export class LocalIotCore {
     s3.registerAccount(defaultAccountId);
     const sns = new LocalSns({ region });
     const snsUrl = await sns.listen(options.snsPort ?? 0, host);
+    const lambdaApi = new LocalLambdaApi({ region, defaultAccountId, target: functions });
+    const lambdaUrl = await lambdaApi.listen(options.lambdaPort ?? 0, host);
     const schedules = new LocalSchedules({ timeScale: options.lambdaTimeScale ?? 1, ...(options.now ? { now: options.now } : {}) });
-    const endpoints: LocalEndpoints = { region, accountId: defaultAccountId, iot, dynamodb: dynamo.url, sqs: sqsUrl, s3: s3.url, sns: snsUrl };
+    const endpoints: LocalEndpoints = { region, accountId: defaultAccountId, iot, dynamodb: dynamo.url, sqs: sqsUrl, s3: s3.url, sns: snsUrl, lambda: lambdaUrl };
     const tls = options.mqtt || options.credentials ? await localTls(options.stateDir ?? mkdtempSync(join(tmpdir(), 'local-iot-')), region) : undefined;
     if (tls) endpoints.rootCaFile = tls.rootCaFile;
     const device = tls && { registry, gateway, issuer, tls: tls.server, ...(options.now ? { now: options.now } : {}) };
@@ -216,6 +224,7 @@ export class LocalIotCore {
       sqs,
       s3,
       sns,
+      lambdaApi,
       schedules,
       cloudFormationResponses: responses,
       endpoints,
@@ -319,7 +328,7 @@ export class LocalIotCore {
   }
 
   /** A JWT for a local user, as the stack's Cognito user pool would issue it after sign-in. */
-  issueToken(username: string, options: { ttlSeconds?: number } = {}): string {
+  issueToken(username: string, options: { ttlSeconds?: number; groups?: readonly string[] } = {}): string {
     return this.http.issueToken(username, options);
   }
 
@@ -331,6 +340,7 @@ export class LocalIotCore {
     await Promise.all(this.runtimes.map((runtime) => runtime.close()));
     await this.sqs.close();
     await this.sns.close();
+    await this.lambdaApi.close();
     await this.s3.close();
     await this.controlPlane.close();
     await this.dynamo.close();

@@ -41,7 +41,7 @@ export class HttpApiHost {
   }
 
   /** A JWT for a local user, as the stack's Cognito user pool would issue it after sign-in. */
-  issueToken(username: string, options: { ttlSeconds?: number } = {}): string {
+  issueToken(username: string, options: { ttlSeconds?: number; groups?: readonly string[] } = {}): string {
     if (!this.jwt) throw invalid('no JWT authorizer is deployed');
     return this.jwt.issue(username, options);
   }

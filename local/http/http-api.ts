@@ -23,6 +23,9 @@ export interface HttpRoute {
   iam?: boolean;
 }
 
+/** A JWT claim as the HTTP API's JWT authorizer hands it to the function. */
+const claimString = (value: unknown): string => (typeof value === 'string' ? value : Array.isArray(value) ? `[${value.map(String).join(' ')}]` : String(value));
+
 /** `/devices/{deviceId}/certificate` → a matcher giving `{ deviceId }`. */
 function compileRoute(path: string): (rawPath: string) => Record<string, string> | undefined {
   const names: string[] = [];
@@ -126,10 +129,9 @@ export class LocalHttpApi {
       requestContext: {
         accountId: this.options.accountId,
         apiId: 'local',
-        // API Gateway passes JWT claims as strings.
-        ...(claims
-          ? { authorizer: { jwt: { claims: Object.fromEntries(Object.entries(claims).map(([k, v]) => [k, typeof v === 'string' ? v : String(v)])), scopes: null } } }
-          : {}),
+        // API Gateway passes JWT claims as strings: an array claim (cognito:groups) as its values, space-separated,
+        // in brackets — `[operators technicians]` (aws-solutions-library-samples/guidance-for-claude-code-with-amazon-bedrock#802).
+        ...(claims ? { authorizer: { jwt: { claims: Object.fromEntries(Object.entries(claims).map(([k, v]) => [k, claimString(v)])), scopes: null } } } : {}),
         ...(caller
           ? { authorizer: { iam: { ...caller, cognitoIdentity: null, principalOrgId: null } } }
           : {}),

@@ -27,8 +27,8 @@ export class LocalJwtIssuer {
     this.publicKey = publicKey;
   }
 
-  /** An ID token like Cognito's for `username`, valid for `ttlSeconds`. */
-  issue(username: string, options: { ttlSeconds?: number; email?: string } = {}): string {
+  /** An ID token like Cognito's for `username`, valid for `ttlSeconds`; `groups` become `cognito:groups` (absent when none, as Cognito). */
+  issue(username: string, options: { ttlSeconds?: number; email?: string; groups?: readonly string[] } = {}): string {
     const now = Math.floor(this.now().getTime() / 1000);
     // A stable, UUID-shaped subject per username, as Cognito gives each user one.
     const h = createHash('sha256').update(username).digest('hex');
@@ -39,6 +39,7 @@ export class LocalJwtIssuer {
       aud: this.audience,
       token_use: 'id',
       'cognito:username': username,
+      ...(options.groups?.length ? { 'cognito:groups': [...options.groups] } : {}),
       email: options.email ?? `${username}@example.com`,
       auth_time: now,
       iat: now,
