@@ -72,7 +72,8 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
     accountId,
     region,
     refs: {
-      ProvisioningFailureQueue: `http://sqs.local/${accountId}/${names.failureQueue}`,
+      // The local SQS serves the failure queue (hostQueue below): its URL is the local SQS's, as the SDK sends to a queue URL's host.
+      ProvisioningFailureQueue: `${core.sqs.endpoint}/${accountId}/${names.failureQueue}`,
       UserPool: LOCAL_USER_POOL_ID,
       UserPoolClient: LOCAL_USER_POOL_CLIENT_ID,
     } as Record<string, string>,
