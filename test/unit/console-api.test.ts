@@ -330,3 +330,18 @@ describe('the redrive', () => {
     expect(outcome.kept.map((k) => k.messageId)).toEqual(['2', '3']);
   });
 });
+
+describe('the console indexes', () => {
+  it('put every registry entry in one of the list shards, spread and stable', () => {
+    const { LIST_SHARDS, listShardOf } = require('../../shared/aws/registry/entries') as typeof import('../../shared/aws/registry/entries');
+    const shards = new Set(Array.from({ length: 400 }, (_, i) => listShardOf(`DEVICE-${i}`)));
+    expect([...shards].sort()).toEqual(Array.from({ length: LIST_SHARDS }, (_, i) => String(i)).sort());
+    expect(listShardOf('SENSOR-0001')).toBe(listShardOf('SENSOR-0001'));
+  });
+
+  it('put decision events only in the decisions index, by day and shard', () => {
+    const { decisionShardOf, DECISION_TYPES } = require('../../shared/aws/timeline/items') as typeof import('../../shared/aws/timeline/items');
+    expect(decisionShardOf('2026-12-01T10:00:00.000Z', 'SENSOR-1')).toMatch(/^2026-12-01#[0-3]$/);
+    expect([...DECISION_TYPES].sort()).toEqual(['activated', 'decided', 'refused']);
+  });
+});
