@@ -88,3 +88,20 @@ describe('iot-provisioner devices suspend|resume|retire|timeline', () => {
     expect((await cli('devices', 'timeline', 'NOBODY', ...stack.local)).out).toContain('no timeline events for NOBODY');
   });
 });
+
+describe('iot-provisioner devices reindex', () => {
+  it('gives entries written before the console their device-list partition, once', async () => {
+    const { PutCommand, GetCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { createDocumentClient } = await import('../../shared/aws/clients');
+    const documents = createDocumentClient();
+    await documents.send(new PutCommand({ TableName: stack.deployed.tableName, Item: { deviceId: 'CLI-OLD-1', status: 'allowed' } }));
+
+    const first = await cli('devices', 'reindex', ...stack.local);
+    expect(first).toMatchObject({ code: 0, err: '' });
+    expect(first.out).toMatch(/updated [1-9]\d*/);
+    const { Item } = await documents.send(new GetCommand({ TableName: stack.deployed.tableName, Key: { deviceId: 'CLI-OLD-1' } }));
+    expect(Item?.listShard).toMatch(/^[0-7]$/);
+
+    expect((await cli('devices', 'reindex', ...stack.local)).out).toContain('updated 0 (every entry is in the device list already)');
+  });
+});
