@@ -1,4 +1,6 @@
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { deviceChain, issueCertificate, type KeyedCertificate } from '../../lib/pki';
+import { createDocumentClient } from '../../shared/aws/clients';
 import { startCliStack, type CliStack } from '../support/cli-stack';
 
 /** `npx iot-provisioner devices suspend|resume|retire|timeline` against the local IoT Core. */
@@ -91,8 +93,6 @@ describe('iot-provisioner devices suspend|resume|retire|timeline', () => {
 
 describe('iot-provisioner devices reindex', () => {
   it('gives entries written before the console their device-list partition, once', async () => {
-    const { PutCommand, GetCommand } = await import('@aws-sdk/lib-dynamodb');
-    const { createDocumentClient } = await import('../../shared/aws/clients');
     const documents = createDocumentClient();
     await documents.send(new PutCommand({ TableName: stack.deployed.tableName, Item: { deviceId: 'CLI-OLD-1', status: 'allowed' } }));
 

@@ -38,6 +38,8 @@ export interface DeviceListQuery {
   limit: number;
   /** The last device id of the previous page. */
   after?: string;
+  /** Items read from one shard at most (default `READS_PER_SHARD`). */
+  readBudget?: number;
 }
 
 export interface DeviceListPage {
@@ -90,6 +92,7 @@ async function readShard(table: Table, shard: string, query: DeviceListQuery): P
   const items: DeviceListItem[] = [];
   let startKey: Record<string, unknown> | undefined = query.after ? { listShard: shard, deviceId: query.after } : undefined;
   let read = 0;
+  const budget = query.readBudget ?? READS_PER_SHARD;
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = { ':shard': shard };
   let keyCondition = 'listShard = :shard';
@@ -110,7 +113,7 @@ async function readShard(table: Table, shard: string, query: DeviceListQuery): P
         ...(query.state ? { FilterExpression: STATE_FILTERS[query.state], ExpressionAttributeNames: names } : {}),
         ExpressionAttributeValues: values,
         // One more than the page needs: the shard's frontier is then past every id the page can show.
-        Limit: Math.min(query.limit + 1, READS_PER_SHARD - read),
+        Limit: Math.min(query.limit + 1, budget - read),
         ...(startKey ? { ExclusiveStartKey: startKey } : {}),
       }),
     );
@@ -120,7 +123,7 @@ async function readShard(table: Table, shard: string, query: DeviceListQuery): P
       if (item && (!query.state || item.state === query.state)) items.push(item);
     }
     startKey = page.LastEvaluatedKey;
-  } while (startKey && items.length <= query.limit && read < READS_PER_SHARD);
+  } while (startKey && items.length <= query.limit && read < budget);
   return { items, ...(startKey ? { lastRead: String(startKey.deviceId) } : {}) };
 }
 
