@@ -70,7 +70,9 @@ const EXPIRY_PROJECTION = {
  * `listShardOf`), so this index is the whole registry in id order per shard — a prefix search is a Query per
  * shard with begins_with on the sort key (shared/aws/registry/list-index.ts), never a Scan. Entries written
  * before it get `listShard` from `npx iot-provisioner devices reindex` (a one-off Scan). INCLUDE projects
- * what a list item shows.
+ * what a list item shows. Deploying this onto an existing stack adds one GSI to the registry and one to the
+ * timeline: DynamoDB allows one new index per table per update ("You can create or delete only one global
+ * secondary index per UpdateTable operation", DynamoDB API reference, UpdateTable).
  */
 const LIST_INDEX = 'by-device-id';
 const LIST_PROJECTION = { ProjectionType: 'INCLUDE', NonKeyAttributes: ['status', 'certificateId', 'thingName', 'bindingState', 'notAfter', 'updatedAt'] };

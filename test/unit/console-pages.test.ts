@@ -25,8 +25,10 @@ function fakeTable(items: Item[], indexKeys: { partition: string; sort: string }
     const forward = input.ScanIndexForward !== false;
     let matching = items.filter((item) => item[indexKeys.partition] === values[':shard']);
     if (condition.includes('begins_with')) matching = matching.filter((item) => String(item[indexKeys.sort]).startsWith(values[':prefix']!));
+    if (condition.includes('> :after')) matching = matching.filter((item) => String(item[indexKeys.sort]) > values[':after']!);
+    if (condition.includes('BETWEEN :after AND :upper')) matching = matching.filter((item) => String(item[indexKeys.sort]) >= values[':after']! && String(item[indexKeys.sort]) <= values[':upper']!);
     if (condition.includes('>= :since')) matching = matching.filter((item) => String(item[indexKeys.sort]) >= values[':since']!);
-    if (condition.includes('BETWEEN')) matching = matching.filter((item) => String(item[indexKeys.sort]) >= values[':since']! && String(item[indexKeys.sort]) <= values[':before']!);
+    if (condition.includes('BETWEEN :since')) matching = matching.filter((item) => String(item[indexKeys.sort]) >= values[':since']! && String(item[indexKeys.sort]) <= values[':before']!);
     matching.sort((a, b) => (String(a[indexKeys.sort]) < String(b[indexKeys.sort]) ? -1 : 1) * (forward ? 1 : -1));
     const start = input.ExclusiveStartKey?.[indexKeys.sort] as string | undefined;
     if (start !== undefined) matching = matching.filter((item) => (forward ? String(item[indexKeys.sort]) > start : String(item[indexKeys.sort]) < start));

@@ -90,13 +90,24 @@ function itemOf(item: Record<string, unknown>): DeviceListItem | undefined {
 /** One shard, from after `after`: its matching items in id order, and whether it has more (then the last id read). */
 async function readShard(table: Table, shard: string, query: DeviceListQuery): Promise<{ items: DeviceListItem[]; lastRead?: string }> {
   const items: DeviceListItem[] = [];
-  let startKey: Record<string, unknown> | undefined = query.after ? { listShard: shard, deviceId: query.after } : undefined;
+  let startKey: Record<string, unknown> | undefined;
   let read = 0;
   const budget = query.readBudget ?? READS_PER_SHARD;
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = { ':shard': shard };
+  // Where the page starts is a key condition on the sort key, never a hand-made ExclusiveStartKey (only
+  // what DynamoDB returned as LastEvaluatedKey goes back as one, within this shard's read). Device ids are
+  // [a-zA-Z0-9:_-] (shared/registry/device-entry.ts): all below '~', and '-' the lowest. So the ids with
+  // prefix P are those in [P, P~], and the ids after A are those from A- on (an id above A either extends
+  // A, by '-' at least, or is above it at a character A has).
   let keyCondition = 'listShard = :shard';
-  if (query.prefix) {
+  if (query.prefix && query.after) {
+    keyCondition += ' AND deviceId BETWEEN :after AND :upper';
+    Object.assign(values, { ':after': `${query.after}-`, ':upper': `${query.prefix}~` });
+  } else if (query.after) {
+    keyCondition += ' AND deviceId > :after';
+    values[':after'] = query.after;
+  } else if (query.prefix) {
     keyCondition += ' AND begins_with(deviceId, :prefix)';
     values[':prefix'] = query.prefix;
   }
@@ -120,7 +131,7 @@ async function readShard(table: Table, shard: string, query: DeviceListQuery): P
     read += page.ScannedCount ?? page.Items?.length ?? 0;
     for (const raw of page.Items ?? []) {
       const item = itemOf(raw);
-      if (item && (!query.state || item.state === query.state)) items.push(item);
+      if (item && item.deviceId !== query.after && (!query.state || item.state === query.state)) items.push(item);
     }
     startKey = page.LastEvaluatedKey;
   } while (startKey && items.length <= query.limit && read < budget);

@@ -63,11 +63,12 @@ export async function pageTimelineEvents(
   const page = await table.client.send(
     new QueryCommand({
       TableName: table.tableName,
-      KeyConditionExpression: 'deviceId = :deviceId',
-      ExpressionAttributeValues: { ':deviceId': deviceId },
+      // The page's start is a key condition (events older than the cursor), not a hand-made ExclusiveStartKey.
+      KeyConditionExpression: options.before ? 'deviceId = :deviceId AND #at < :before' : 'deviceId = :deviceId',
+      ...(options.before ? { ExpressionAttributeNames: { '#at': 'at' } } : {}),
+      ExpressionAttributeValues: { ':deviceId': deviceId, ...(options.before ? { ':before': options.before } : {}) },
       ScanIndexForward: false,
       Limit: options.limit,
-      ...(options.before ? { ExclusiveStartKey: { deviceId, at: options.before } } : {}),
     }),
   );
   const events = (page.Items ?? []).map(
