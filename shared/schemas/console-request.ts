@@ -88,7 +88,11 @@ export type DeviceAction = z.infer<typeof deviceActionSchema>;
 
 export const deviceIdParameterSchema = deviceIdSchema;
 
-/** `POST /devices/import`: the file's text, at most this many bytes (well under Lambda's 6 MB payload). */
+/**
+ * `POST /devices/import`: the file's text, at most this many bytes — well under the HTTP API's 10 MB payload
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html) and Lambda's 6 MB
+ * synchronous payload, even base64-encoded (4/3).
+ */
 export const IMPORT_MAX_BYTES = 1_048_576;
 /** And at most this many rows, so that the import ends well within API Gateway's 30 s. */
 export const IMPORT_MAX_ROWS = 5_000;
