@@ -197,6 +197,21 @@ describe('POST /devices/import', () => {
     // The same file again changes nothing.
     expect((await call('/devices/import', { method: 'POST', body: csv, contentType: 'text/csv' })).body).toMatchObject({ imported: 0, unchanged: 3 });
   });
+
+  it('imports 600 devices from NDJSON in one request, each on the list and on its timeline', async () => {
+    const ndjson = Array.from({ length: 600 }, (_, i) => JSON.stringify({ deviceId: `BULK-${String(i).padStart(4, '0')}`, attributes: { batch: 'b1' } })).join('\n');
+    const answer = await call('/devices/import', { method: 'POST', body: ndjson, contentType: 'application/x-ndjson' });
+    expect(answer).toMatchObject({ status: 200, body: { complete: true, imported: 600, invalid: [] } });
+    let listed = 0;
+    let token: string | undefined;
+    do {
+      const page = await call(`/devices?prefix=BULK-&limit=100${token ? `&nextToken=${token}` : ''}`);
+      listed += page.body.items.length;
+      token = page.body.nextToken;
+    } while (token);
+    expect(listed).toBe(600);
+    expect((await call('/devices/BULK-0599')).body.timeline.events).toEqual([expect.objectContaining({ type: 'allowed', detail: 'import' })]);
+  });
 });
 
 describe('why, and the decisions', () => {

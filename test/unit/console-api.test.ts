@@ -345,3 +345,25 @@ describe('the console indexes', () => {
     expect([...DECISION_TYPES].sort()).toEqual(['activated', 'decided', 'refused']);
   });
 });
+
+describe('the import’s timeline events', () => {
+  it('are written 25 a request, what DynamoDB leaves unprocessed sent again', async () => {
+    const { appendTimelineEvents } = require('../../shared/aws/timeline/batch-events') as typeof import('../../shared/aws/timeline/batch-events');
+    const sent: number[] = [];
+    let first = true;
+    const client = {
+      send: async (command: { input: { RequestItems: Record<string, unknown[]> } }) => {
+        const requests = command.input.RequestItems.t!;
+        sent.push(requests.length);
+        if (first) {
+          first = false;
+          return { UnprocessedItems: { t: requests.slice(0, 2) } };
+        }
+        return {};
+      },
+    };
+    const events = Array.from({ length: 30 }, (_, i) => ({ deviceId: `D-${i}`, at: new Date('2026-12-01T12:00:00Z'), type: 'allowed' as const, actor: { kind: 'user' as const, id: 'u' }, key: 'import' }));
+    await appendTimelineEvents({ client: client as never, tableName: 't' }, events, { concurrency: 1, sleep: async () => {} });
+    expect(sent).toEqual([25, 2, 5]);
+  });
+});
