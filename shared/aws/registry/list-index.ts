@@ -9,8 +9,8 @@ import { LIST_SHARDS } from './entries';
  * `deviceId`, the list's attributes projected): the console's device list, in id order, searched by prefix
  * and filtered by lifecycle state, paged on the server.
  *
- * One page is one Query per shard (`begins_with(deviceId, prefix)`, starting after the page's cursor), the
- * shards' items merged in id order. A shard's answer only covers ids up to the last one it read, so the page
+ * One page is a Query per shard, in parallel (the prefix and the cursor as a key condition on `deviceId`),
+ * the shards' items merged in id order. A shard's answer only covers ids up to the last one it read, so the page
  * ends at the lowest such id among the shards that have more ("the frontier"): every id up to it has been
  * seen in every shard, none is skipped or repeated. The cursor is the last id of the page.
  *
