@@ -86,4 +86,3 @@ export async function deleteThing(client: IoTClient, thingName: string): Promise
     throw error;
   }
 }
-
