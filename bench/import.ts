@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createDocumentClient } from '../shared/aws/clients';
-import { importRows } from '../lib/import-devices';
-import { readImportRows } from '../lib/import-rows';
+import { importRows } from '../shared/registry/import-devices';
+import { readImportRows } from '../shared/registry/import-rows';
 import { startStackHarness } from '../local/stack-harness';
 
 /**

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { importRows, summaryLines } from '../lib/import-devices';
-import { formatOf, ImportFileError, readImportRows, type ImportFormat } from '../lib/import-rows';
+import { importRows, summaryLines } from '../shared/registry/import-devices';
+import { formatOf, ImportFileError, readImportRows, type ImportFormat } from '../shared/registry/import-rows';
 import { createDocumentClient } from '../shared/aws/clients';
 import { CliError, useTarget, type TargetOptions } from './target';
 
 /**
- * `devices import <file> [--format csv|ndjson]`: reads and checks the whole file (lib/import-rows.ts), then
- * imports the valid rows (lib/import-devices.ts) with progress on stderr and the summary on stdout.
+ * `devices import <file> [--format csv|ndjson]`: reads and checks the whole file (shared/registry/import-rows.ts), then
+ * imports the valid rows (shared/registry/import-devices.ts) with progress on stderr and the summary on stdout.
  */
 
 /** Progress on stderr: a bar redrawn in place on a terminal, else a line every 10 % (logs stay readable). */

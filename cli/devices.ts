@@ -1,7 +1,8 @@
 import { createDocumentClient } from '../shared/aws/clients';
 import { DynamoDeviceRegistry } from '../shared/aws/device-registry';
 import { LifecycleConflictError } from '../shared/aws/registry/entries';
-import { stateOf, TransitionRefusedError, transition } from '../shared/lifecycle/states';
+import { allowInRegistry, blockInRegistry, checkDecision, RetirementUnfinishedError } from '../shared/lifecycle/registry-actions';
+import { stateOf, TransitionRefusedError } from '../shared/lifecycle/states';
 import { deviceAttributesSchema, deviceIdSchema, type DeviceEntry } from '../shared/registry/device-entry';
 import { callerActor, timelineOf } from './timeline';
 import { CliError, useTarget, type TargetOptions } from './target';
@@ -92,27 +93,23 @@ export async function devicesCommand(
   const target = await useTarget(options);
   const registry = new DynamoDeviceRegistry(createDocumentClient(), target.registryTable);
   const print = (entry: DeviceEntry) => out(options.json ? JSON.stringify(entry, null, 2) : describeEntry(entry));
-  const now = new Date();
-  if (action !== 'show') {
-    // The lifecycle decides (shared/lifecycle/states.ts); the registry's condition guards a change meanwhile.
-    const before = await registry.get(id.data);
-    try {
-      transition(action, stateOf(before), id.data);
-    } catch (error) {
-      if (error instanceof TransitionRefusedError) throw new CliError(error.message, { exitCode: 1 });
-      throw error;
+  if (action === 'show') {
+    const entry = await registry.get(id.data);
+    if (!entry) {
+      out(`${id.data} is not in ${target.registryTable} (${target.description})`);
+      return 1;
     }
-    if (action === 'allow' && before?.status === 'retired' && before.certificateId) {
-      throw new CliError(`cannot allow ${id.data}: its retirement is unfinished (run devices retire ${id.data} again first)`, { exitCode: 1 });
-    }
+    print(entry);
+    return 0;
   }
+  // The lifecycle decides (shared/lifecycle/registry-actions.ts, as the console's API does); the registry's
+  // condition guards a change meanwhile.
+  await decided(() => checkDecision(action, id.data, registry));
   // Who acts is known before anything is written: an action the timeline cannot attribute does not run.
-  const actor = action === 'show' ? undefined : await callerActor(target);
-  const record = (entry: DeviceEntry, type: 'allowed' | 'blocked') =>
-    timelineOf(target).append({ deviceId: id.data, at: new Date(entry.updatedAt ?? now.toISOString()), type, actor: actor!, key: 'operator' });
-  switch (action) {
-    case 'allow': {
-      const entry = await guarded(() => registry.allow(
+  const deps = { registry, timeline: timelineOf(target), actor: await callerActor(target), now: () => new Date() };
+  if (action === 'allow') {
+    const entry = await decided(() =>
+      allowInRegistry(
         id.data,
         {
           ...(options.thingGroup ? { thingGroup: options.thingGroup } : {}),
@@ -120,42 +117,30 @@ export async function devicesCommand(
           ...(Object.keys(attributes).length ? { attributes } : {}),
           ...(options.reprovision ? { reprovision: true } : {}),
         },
-        now,
-      ));
-      await record(entry, 'allowed');
-      out(`allowed ${id.data} in ${target.registryTable} (${target.description})`);
-      print(entry);
-      return 0;
-    }
-    case 'block': {
-      const entry = await guarded(() => registry.block(id.data, now));
-      await record(entry, 'blocked');
-      out(`blocked ${id.data} in ${target.registryTable} (${target.description})`);
-      if (entry.certificateId && entry.bindingState === 'bound') {
-        out(`note: certificate ${entry.certificateId} stays as it is; blocking stops future provisioning only.`);
-        out(`      to cut the device off now: aws iot update-certificate --certificate-id ${entry.certificateId} --new-status INACTIVE`);
-      }
-      print(entry);
-      return 0;
-    }
-    case 'show': {
-      const entry = await registry.get(id.data);
-      if (!entry) {
-        out(`${id.data} is not in ${target.registryTable} (${target.description})`);
-        return 1;
-      }
-      print(entry);
-      return 0;
-    }
+        deps,
+      ),
+    );
+    out(`allowed ${id.data} in ${target.registryTable} (${target.description})`);
+    print(entry);
+    return 0;
   }
+  const entry = await decided(() => blockInRegistry(id.data, deps));
+  out(`blocked ${id.data} in ${target.registryTable} (${target.description})`);
+  if (entry.certificateId && entry.bindingState === 'bound') {
+    out(`note: certificate ${entry.certificateId} stays as it is; blocking stops future provisioning only.`);
+    out(`      to cut the device off now: aws iot update-certificate --certificate-id ${entry.certificateId} --new-status INACTIVE`);
+  }
+  print(entry);
+  return 0;
 }
 
-/** The registry refused the write: the device was suspended or its retirement started meanwhile. */
-async function guarded(write: () => Promise<DeviceEntry>): Promise<DeviceEntry> {
+/** The lifecycle refused the action, or the registry refused the write (suspended or retiring meanwhile): exit 1 with why. */
+async function decided<T>(work: () => Promise<T>): Promise<T> {
   try {
-    return await write();
+    return await work();
   } catch (error) {
-    if (error instanceof LifecycleConflictError) throw new CliError(error.message, { exitCode: 1 });
+    if (error instanceof TransitionRefusedError || error instanceof LifecycleConflictError) throw new CliError(error.message, { exitCode: 1 });
+    if (error instanceof RetirementUnfinishedError) throw new CliError(`cannot allow ${error.deviceId}: its retirement is unfinished (run devices retire ${error.deviceId} again first)`, { exitCode: 1 });
     throw error;
   }
 }

@@ -6,6 +6,7 @@ import { devicesCommand } from './devices';
 import { devicesImportCommand } from './devices-import';
 import { devicesWhy } from './devices-why';
 import { devicesLifecycleCommand } from './devices-lifecycle';
+import { devicesReindexCommand } from './devices-reindex';
 import { localCommand } from './local';
 import { CliError } from './target';
 import { vendCommand } from './vend';
@@ -174,6 +175,14 @@ const COMMANDS: Record<string, CommandSpec> = {
     options: ['format', 'table', ...TARGET],
     positionals: { min: 1, max: 1 },
   },
+  'devices reindex': {
+    usage: `devices reindex
+    once, after upgrading a stack deployed before the console (issue 12): gives every registry entry written
+    before then its device-list partition, so that the console's device list shows it. A Scan of the
+    registry; safe to run again.`,
+    options: ['table', ...TARGET],
+    positionals: { min: 0, max: 0 },
+  },
   'devices why': {
     usage: `devices why [<deviceId>] [--certificate <id|device.crt>] [--failure-queue-url URL] [--json]
     why the device cannot connect: the registry entry and its last decisions, the certificate in AWS IoT
@@ -266,7 +275,7 @@ function findCommand(words: string[]): string | undefined {
 const GROUPS: Record<string, string> = {
   ca: 'ca create|register',
   device: 'device issue|connect|provision|credentials',
-  devices: 'devices allow|block|show|import|why|suspend|resume|retire|timeline',
+  devices: 'devices allow|block|show|import|reindex|why|suspend|resume|retire|timeline',
   certificates: 'certificates expiring',
   local: 'local token|user',
 };
@@ -392,6 +401,8 @@ export async function main(argv: string[], out: (line: string) => void = console
         );
       case 'devices import':
         return await devicesImportCommand(args[0], { ...target, ...(str('format') ? { format: str('format') } : {}) }, out);
+      case 'devices reindex':
+        return await devicesReindexCommand(target, out);
       case 'devices why':
         return await devicesWhy(args[0], { ...target, certificate: str('certificate'), failureQueueUrl: str('failure-queue-url'), json: values.json }, out);
       case 'devices suspend':

@@ -1,3 +1,4 @@
+import { failureQueueView } from './sqs/failure-queue-view';
 import { resolve } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import type { AsyncLambda } from './lambda/async-lambda';
@@ -75,7 +76,8 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
     accountId,
     region,
     refs: {
-      ProvisioningFailureQueue: `http://sqs.local/${accountId}/${names.failureQueue}`,
+      // The local SQS serves the failure queue (hostQueue below): its URL is the local SQS's, as the SDK sends to a queue URL's host.
+      ProvisioningFailureQueue: `${core.sqs.endpoint}/${accountId}/${names.failureQueue}`,
       UserPool: LOCAL_USER_POOL_ID,
       UserPoolClient: LOCAL_USER_POOL_CLIENT_ID,
       ConsoleClient: LOCAL_CONSOLE_CLIENT_ID,
@@ -117,6 +119,8 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
   }
   const propsOf = (logicalId: string) => evaluateIntrinsics(Resources[logicalId]!.Properties, context) as Props;
   const ofType = (type: string) => Object.keys(Resources).filter((id) => Resources[id]!.Type === type);
+  // The failure queue is the local IoT Core's failure list (core.failures); SQS serves it to the console's functions.
+  core.sqs.hostQueue(accountId, names.failureQueue, failureQueueView(core.failures, (queueName) => `arn:aws:sqs:${region}:${accountId}:${queueName}`));
   for (const id of ofType('AWS::SQS::Queue')) {
     if (id === 'ProvisioningFailureQueue') continue;
     const q = propsOf(id) as { VisibilityTimeout?: number; RedrivePolicy?: { deadLetterTargetArn: string; maxReceiveCount: number } };

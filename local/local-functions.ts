@@ -11,7 +11,7 @@ import { RuleEngine, type TopicRule } from './iot-core/rules';
 /** A message in the stack's failure queue: a Lambda on-failure record, or a rule error action message. */
 export type FailureMessage =
   | { source: 'lambda'; functionName: string; record: FailureRecord }
-  | { source: 'rule'; ruleName: string; error: string; payload: unknown }
+  | { source: 'rule'; ruleName: string; error: string; payload: unknown; topic?: string; functionArn?: string }
   | { source: 'sqs'; queueName: string; messageId: string; body: string; receiveCount: number };
 
 export interface LocalFunctionsOptions {
@@ -67,6 +67,14 @@ export class LocalFunctions {
     return lambda;
   }
 
+  /** Invokes a function asynchronously (InvocationType Event): false when there is no such function. */
+  invokeAsync(functionArn: string, event: unknown): boolean {
+    const lambda = this.lambdas.get(unqualified(functionArn));
+    if (!lambda) return false;
+    lambda.invoke(structuredClone(event));
+    return true;
+  }
+
   /**
    * Invokes a function synchronously (InvocationType RequestResponse), as IoT calls a pre-provisioning
    * hook: the answer, or an error when the function fails or `timeoutMs` passes.
@@ -110,7 +118,7 @@ export class LocalFunctions {
           lambda.invoke(event);
           return true;
         },
-        (ruleName, error) => this.failures.push({ source: 'rule', ruleName, error, payload: null }),
+        (ruleName, error, failed) => this.failures.push({ source: 'rule', ruleName, error, payload: failed.payload, topic: failed.topic, functionArn: failed.functionArn }),
       );
       this.ruleEngines.set(accountId, engine);
     }

@@ -19,6 +19,7 @@ import type { HttpRoute } from './http/http-api';
 import { HttpApiHost, type UserPoolSettings } from './http/http-api-host';
 import type { LocalUserPool } from './cognito/user-pool';
 import { LocalSqs } from './sqs/local-sqs';
+import { LocalLambdaApi } from './lambda/invoke-api';
 import { LocalSns } from './sns/local-sns';
 import { LocalLogs } from './logs/local-logs';
 import { ConsoleHost } from './console/console-host';
@@ -68,6 +69,8 @@ export interface LocalIotCoreOptions {
   logsPort?: number;
   /** Serve the console (console/dist, built when missing) as its CloudFront distribution would (port 0: any free port). */
   console?: { port?: number };
+  /** Port of Lambda's Invoke API. */
+  lambdaPort?: number;
   /** Start the MQTT/TLS endpoint (port 0: any free port). */
   mqtt?: { port?: number };
   /** Start the credential provider endpoint (HTTPS with mutual TLS). */
@@ -93,6 +96,7 @@ interface LocalIotCoreParts {
   s3: LocalS3;
   sns: LocalSns;
   logs: LocalLogs;
+  lambdaApi: LocalLambdaApi;
   schedules: LocalSchedules;
   cloudFormationResponses: ResponseReceiver;
   endpoints: LocalEndpoints;
@@ -127,6 +131,7 @@ export class LocalIotCore {
   private readonly http: HttpApiHost;
   private readonly controlPlane: ControlPlaneServer;
   private readonly dynamo: LocalDynamoDb;
+  private readonly lambdaApi: LocalLambdaApi;
   private readonly runtimes: WorkerRuntime[] = [];
 
   private constructor(parts: LocalIotCoreParts) {
@@ -138,6 +143,7 @@ export class LocalIotCore {
     this.http = parts.http;
     this.controlPlane = parts.controlPlane;
     this.dynamo = parts.dynamo;
+    this.lambdaApi = parts.lambdaApi;
     this.sqs = parts.sqs;
     this.s3 = parts.s3;
     this.sns = parts.sns;
@@ -232,8 +238,10 @@ export class LocalIotCore {
       ),
     );
     const logsUrl = await logs.listen(options.logsPort ?? 0, host);
+    const lambdaApi = new LocalLambdaApi({ region, defaultAccountId, target: functions });
+    const lambdaUrl = await lambdaApi.listen(options.lambdaPort ?? 0, host);
     const schedules = new LocalSchedules({ timeScale: options.lambdaTimeScale ?? 1, ...(options.now ? { now: options.now } : {}) });
-    const endpoints: LocalEndpoints = { region, accountId: defaultAccountId, iot, dynamodb: dynamo.url, sqs: sqsUrl, s3: s3.url, sns: snsUrl, logs: logsUrl };
+    const endpoints: LocalEndpoints = { region, accountId: defaultAccountId, iot, dynamodb: dynamo.url, sqs: sqsUrl, s3: s3.url, sns: snsUrl, logs: logsUrl, lambda: lambdaUrl };
     const tls = options.mqtt || options.credentials ? await localTls(options.stateDir ?? mkdtempSync(join(tmpdir(), 'local-iot-')), region) : undefined;
     if (tls) endpoints.rootCaFile = tls.rootCaFile;
     const device = tls && { registry, gateway, issuer, tls: tls.server, ...(options.now ? { now: options.now } : {}) };
@@ -265,6 +273,7 @@ export class LocalIotCore {
       s3,
       sns,
       logs,
+      lambdaApi,
       schedules,
       cloudFormationResponses: responses,
       endpoints,
@@ -431,6 +440,7 @@ export class LocalIotCore {
     await this.sqs.close();
     await this.sns.close();
     await this.logs.close();
+    await this.lambdaApi.close();
     await this.s3.close();
     await this.controlPlane.close();
     await this.dynamo.close();

@@ -17,6 +17,10 @@ const FUNCTIONS = {
   retireCertificate: 'RetireCertificateLambdaFunction',
   certificateResource: 'CertificateResourceLambdaFunction',
   expirySweep: 'ExpirySweepLambdaFunction',
+  // The operator console's API (issue 12).
+  consoleDevices: 'ConsoleDevicesLambdaFunction',
+  consoleActions: 'ConsoleActionsLambdaFunction',
+  consoleQueue: 'ConsoleQueueLambdaFunction',
 };
 
 /** The name osls gives a function of serverless.yml: `<service>-<stage>-<name>`. */

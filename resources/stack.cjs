@@ -31,6 +31,9 @@ const FUNCTION_DEPLOYMENTS = {
   retireCertificate: require('../functions/retire-certificate/resources.cjs'),
   certificateResource: require('../functions/certificate-resource/resources.cjs'),
   expirySweep: require('../functions/expiry-sweep/resources.cjs'),
+  consoleDevices: require('../functions/console-devices/resources.cjs'),
+  consoleActions: require('../functions/console-actions/resources.cjs'),
+  consoleQueue: require('../functions/console-queue/resources.cjs'),
 };
 
 const splitIds = (value) =>

@@ -65,9 +65,21 @@ const EXPIRY_PROJECTION = {
   ProjectionType: 'INCLUDE',
   NonKeyAttributes: ['certificateId', 'thingName', 'bindingState', 'notBefore', 'notAfter', 'issuer', 'boundAt'],
 };
+/**
+ * The console's device list (issue 12): every entry has `listShard` (shared/aws/registry/entries.ts
+ * `listShardOf`), so this index is the whole registry in id order per shard — a prefix search is a Query per
+ * shard with begins_with on the sort key (shared/aws/registry/list-index.ts), never a Scan. Entries written
+ * before it get `listShard` from `npx iot-provisioner devices reindex` (a one-off Scan). INCLUDE projects
+ * what a list item shows. Deploying this onto an existing stack adds one GSI to the registry and one to the
+ * timeline: DynamoDB allows one new index per table per update ("You can create or delete only one global
+ * secondary index per UpdateTable operation", DynamoDB API reference, UpdateTable).
+ */
+const LIST_INDEX = 'by-device-id';
+const LIST_PROJECTION = { ProjectionType: 'INCLUDE', NonKeyAttributes: ['status', 'certificateId', 'thingName', 'bindingState', 'notAfter', 'updatedAt'] };
 const registryIndexes = {
   AttributeDefinitions: [
     { AttributeName: 'deviceId', AttributeType: 'S' },
+    { AttributeName: 'listShard', AttributeType: 'S' },
     { AttributeName: 'expiryShard', AttributeType: 'S' },
     { AttributeName: 'notAfter', AttributeType: 'S' },
     { AttributeName: 'notBefore', AttributeType: 'S' },
@@ -83,15 +95,29 @@ const registryIndexes = {
       KeySchema: [{ AttributeName: 'expiryShard', KeyType: 'HASH' }, { AttributeName: 'notBefore', KeyType: 'RANGE' }],
       Projection: { ...EXPIRY_PROJECTION, NonKeyAttributes: EXPIRY_PROJECTION.NonKeyAttributes.filter((a) => a !== 'notBefore') },
     },
+    {
+      IndexName: LIST_INDEX,
+      KeySchema: [{ AttributeName: 'listShard', KeyType: 'HASH' }, { AttributeName: 'deviceId', KeyType: 'RANGE' }],
+      Projection: LIST_PROJECTION,
+    },
   ],
 };
+
+/**
+ * The recent decisions of every flow (issue 12): only decision events carry `decisionShard`
+ * (`YYYY-MM-DD#<shard>`, shared/aws/timeline/events.ts), so this sparse index holds them by day, newest first
+ * on the event's sort key.
+ */
+const DECISIONS_INDEX = 'decisions-by-day';
 
 /** CloudFormation values of the shared stores, for the functions' role statements. */
 const STORES = {
   registryArn: { 'Fn::GetAtt': ['DeviceRegistryTable', 'Arn'] },
   registryExpiryIndexesArn: { 'Fn::Sub': '${DeviceRegistryTable.Arn}/index/by-not-*' },
   ledgerArn: { 'Fn::GetAtt': ['ProvisioningLedgerTable', 'Arn'] },
+  registryListIndexArn: { 'Fn::Sub': `\${DeviceRegistryTable.Arn}/index/${LIST_INDEX}` },
   timelineArn: { 'Fn::GetAtt': ['DeviceTimelineTable', 'Arn'] },
+  timelineDecisionsIndexArn: { 'Fn::Sub': `\${DeviceTimelineTable.Arn}/index/${DECISIONS_INDEX}` },
   failureQueueArn: { 'Fn::GetAtt': ['ProvisioningFailureQueue', 'Arn'] },
   retirementQueueArn: { 'Fn::GetAtt': ['RetirementQueue', 'Arn'] },
 };
@@ -108,10 +134,18 @@ function storageResources({ names }) {
         AttributeDefinitions: [
           { AttributeName: 'deviceId', AttributeType: 'S' },
           { AttributeName: 'at', AttributeType: 'S' },
+          { AttributeName: 'decisionShard', AttributeType: 'S' },
         ],
         KeySchema: [
           { AttributeName: 'deviceId', KeyType: 'HASH' },
           { AttributeName: 'at', KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: DECISIONS_INDEX,
+            KeySchema: [{ AttributeName: 'decisionShard', KeyType: 'HASH' }, { AttributeName: 'at', KeyType: 'RANGE' }],
+            Projection: { ProjectionType: 'ALL' },
+          },
         ],
         TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
       }),
@@ -142,4 +176,4 @@ function storageResources({ names }) {
   };
 }
 
-module.exports = { storageResources, STORES, EXPIRY_INDEXES, table, privateBucket, tlsOnlyBucketPolicy };
+module.exports = { storageResources, STORES, EXPIRY_INDEXES, LIST_INDEX, DECISIONS_INDEX, table, privateBucket, tlsOnlyBucketPolicy };

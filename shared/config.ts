@@ -267,3 +267,72 @@ export function loadMetricsConfig(env: NodeJS.ProcessEnv = process.env): Metrics
     stage: trimmed(e.STAGE) ?? 'local',
   };
 }
+
+const tableName = z.string().check(z.minLength(3, 'required'));
+const queueUrl = z.string().check(z.regex(/^https?:\/\/\S+\/\d{12}\/[A-Za-z0-9_-]{1,80}$/, 'an SQS queue URL'));
+
+const consoleReadEnvSchema = z.object({
+  DEVICE_REGISTRY_TABLE: tableName,
+  DEVICE_TIMELINE_TABLE: tableName,
+  FAILURE_QUEUE_URL: queueUrl,
+  DEVICE_POLICY_NAME: z.string().check(z.minLength(1, 'required')),
+});
+
+export interface ConsoleReadConfig {
+  registryTable: string;
+  timelineTable: string;
+  failureQueueUrl: string;
+  devicePolicyName: string;
+}
+
+/** The console's read routes (functions/console-devices). */
+export function loadConsoleReadConfig(env: NodeJS.ProcessEnv = process.env): ConsoleReadConfig {
+  const e = parseEnv(consoleReadEnvSchema, env);
+  return { registryTable: e.DEVICE_REGISTRY_TABLE, timelineTable: e.DEVICE_TIMELINE_TABLE, failureQueueUrl: e.FAILURE_QUEUE_URL, devicePolicyName: e.DEVICE_POLICY_NAME };
+}
+
+const consoleActionsEnvSchema = z.object({
+  DEVICE_REGISTRY_TABLE: tableName,
+  DEVICE_TIMELINE_TABLE: tableName,
+  QUARANTINE_THING_GROUP: z.string().check(z.regex(/^[a-zA-Z0-9:_-]{1,128}$/, 'a thing group name')),
+});
+
+export interface ConsoleActionsConfig {
+  registryTable: string;
+  timelineTable: string;
+  quarantineGroup: string;
+}
+
+/** The console's write routes (functions/console-actions). */
+export function loadConsoleActionsConfig(env: NodeJS.ProcessEnv = process.env): ConsoleActionsConfig {
+  const e = parseEnv(consoleActionsEnvSchema, env);
+  return { registryTable: e.DEVICE_REGISTRY_TABLE, timelineTable: e.DEVICE_TIMELINE_TABLE, quarantineGroup: e.QUARANTINE_THING_GROUP };
+}
+
+const functionNames = z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}(,[A-Za-z0-9_-]{1,64})*$/, 'a comma-separated list of function names'));
+
+const consoleQueueEnvSchema = z.object({
+  FAILURE_QUEUE_URL: queueUrl,
+  REDRIVE_FUNCTIONS: functionNames,
+  RULE_FUNCTION: z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'a function name')),
+  RETIREMENT_QUEUE_ARN: z.string().check(z.regex(/^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}$/, 'an SQS queue ARN')),
+  RETIREMENT_QUEUE_URL: queueUrl,
+});
+
+export interface ConsoleQueueConfig {
+  failureQueueUrl: string;
+  redriveFunctions: string[];
+  ruleFunction: string;
+  retirementQueue: { arn: string; url: string };
+}
+
+/** The console's failure-queue routes (functions/console-queue). */
+export function loadConsoleQueueConfig(env: NodeJS.ProcessEnv = process.env): ConsoleQueueConfig {
+  const e = parseEnv(consoleQueueEnvSchema, env);
+  return {
+    failureQueueUrl: e.FAILURE_QUEUE_URL,
+    redriveFunctions: e.REDRIVE_FUNCTIONS.split(','),
+    ruleFunction: e.RULE_FUNCTION,
+    retirementQueue: { arn: e.RETIREMENT_QUEUE_ARN, url: e.RETIREMENT_QUEUE_URL },
+  };
+}

@@ -24,6 +24,8 @@ export interface HttpRoute {
   iam?: boolean;
 }
 
+/** A JWT claim as the HTTP API's JWT authorizer hands it to the function. */
+
 /** `/devices/{deviceId}/certificate` → a matcher giving `{ deviceId }`. */
 function compileRoute(path: string): (rawPath: string) => Record<string, string> | undefined {
   const names: string[] = [];

@@ -52,7 +52,8 @@ export class RuleEngine {
 
   constructor(
     private readonly invoke: LambdaInvoker,
-    private readonly onError: (rule: string, message: string) => void = () => {},
+    /** A rule action failed: the rule, the error, and what the error action's message carries (topic, payload, action target). */
+    private readonly onError: (rule: string, message: string, failed: { topic: string; payload: unknown; functionArn: string }) => void = () => {},
   ) {}
 
   addRule(rule: TopicRule): void {
@@ -70,7 +71,7 @@ export class RuleEngine {
       fired.push(rule.ruleName);
       for (const action of rule.actions) {
         if (action.lambda && !this.invoke(action.lambda.functionArn, structuredClone(payload))) {
-          this.onError(rule.ruleName, `Lambda ${action.lambda.functionArn} cannot be invoked`);
+          this.onError(rule.ruleName, `Lambda ${action.lambda.functionArn} cannot be invoked`, { topic, payload, functionArn: action.lambda.functionArn });
         }
       }
     }

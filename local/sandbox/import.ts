@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import { importRows } from '../../lib/import-devices';
-import { readImportRows } from '../../lib/import-rows';
+import { importRows } from '../../shared/registry/import-devices';
+import { readImportRows } from '../../shared/registry/import-rows';
 import { issueCertificate, type KeyedCertificate } from '../../lib/pki';
 import { createDocumentClient } from '../../shared/aws/clients';
 import type { LocalIotCore } from '../local-iot-core';

@@ -58,6 +58,29 @@ interface Queue {
   inFlight: number;
 }
 
+/** A message of a queue whose messages live elsewhere (the local IoT Core's failure list: ./failure-queue-view.ts). */
+export interface HostedMessage {
+  messageId: string;
+  body: string;
+  sentAt: number;
+  /** System attributes it carries (DeadLetterQueueSourceArn). */
+  attributes?: Record<string, string>;
+}
+
+/** A queue SQS serves but does not hold: ReceiveMessage, DeleteMessage, ChangeMessageVisibility, GetQueueAttributes. */
+export interface HostedQueue {
+  messages(): HostedMessage[];
+  remove(messageId: string): void;
+}
+
+interface Hosted {
+  name: string;
+  accountId: string;
+  queue: HostedQueue;
+  /** Receive state per message id: received messages are hidden until `visibleAt`. */
+  state: Map<string, { visibleAt: number; receiveCount: number; firstReceivedAt: number }>;
+}
+
 class SqsError extends Error {
   constructor(
     readonly code: string,
@@ -74,6 +97,7 @@ const MAX_BODY_BYTES = 262_144;
 export class LocalSqs {
   private readonly server: Server;
   private readonly queues = new Map<string, Queue>();
+  private readonly hosted: Hosted[] = [];
   private url = '';
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly waiters: Array<() => void> = [];
@@ -109,6 +133,57 @@ export class LocalSqs {
       queue.settings = settings;
     }
     return { url: queue.url, arn };
+  }
+
+  /**
+   * Serves a queue whose messages another part of the local IoT Core holds. Visibility timeouts are real
+   * seconds here (no `timeScale`): only the console's functions receive from it, never an event source.
+   */
+  hostQueue(accountId: string, name: string, queue: HostedQueue): void {
+    this.hosted.push({ name, accountId, queue, state: new Map() });
+  }
+
+  private hostedOf(queueUrl: string): Hosted {
+    const hosted = this.hosted.find((h) => queueUrl.endsWith(`/${h.accountId}/${h.name}`));
+    if (!hosted) throw new SqsError('UnsupportedOperation', 'The local SQS models this operation for the stack\'s failure queue only.');
+    return hosted;
+  }
+
+  private receiveHosted(input: Record<string, unknown>): unknown {
+    const hosted = this.hostedOf(String(input.QueueUrl ?? ''));
+    const max = input.MaxNumberOfMessages === undefined ? 1 : Number(input.MaxNumberOfMessages);
+    if (!Number.isInteger(max) || max < 1 || max > 10) throw new SqsError('InvalidParameterValue', 'Value for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.');
+    const visibility = input.VisibilityTimeout === undefined ? 30 : Number(input.VisibilityTimeout);
+    if (!Number.isInteger(visibility) || visibility < 0 || visibility > 43_200) throw new SqsError('InvalidParameterValue', 'Value for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200, if provided.');
+    const now = Date.now();
+    const visible = hosted.queue.messages().filter((m) => (hosted.state.get(m.messageId)?.visibleAt ?? 0) <= now).slice(0, max);
+    return {
+      Messages: visible.map((m) => {
+        const state = hosted.state.get(m.messageId) ?? { visibleAt: 0, receiveCount: 0, firstReceivedAt: now };
+        state.receiveCount += 1;
+        state.visibleAt = now + visibility * 1000;
+        hosted.state.set(m.messageId, state);
+        return {
+          MessageId: m.messageId,
+          ReceiptHandle: Buffer.from(`${m.messageId}:${state.receiveCount}`).toString('base64'),
+          MD5OfBody: md5(m.body),
+          Body: m.body,
+          Attributes: {
+            SentTimestamp: String(m.sentAt),
+            ApproximateReceiveCount: String(state.receiveCount),
+            ApproximateFirstReceiveTimestamp: String(state.firstReceivedAt),
+            ...m.attributes,
+          },
+        };
+      }),
+    };
+  }
+
+  private messageIdOf(receiptHandle: unknown): string {
+    const text = typeof receiptHandle === 'string' ? Buffer.from(receiptHandle, 'base64').toString('utf8') : '';
+    const id = text.slice(0, text.lastIndexOf(':'));
+    if (!id) throw new SqsError('ReceiptHandleIsInvalid', `The input receipt handle "${String(receiptHandle)}" is not a valid receipt handle.`);
+    return id;
   }
 
   /** Lambda's event source mapping for the queue. */
@@ -276,7 +351,35 @@ export class LocalSqs {
         if (!queue) throw new SqsError('QueueDoesNotExist', 'The specified queue does not exist.');
         return reply(200, { QueueUrl: queue.url });
       }
-      throw new SqsError('UnsupportedOperation', `${operation} is not modelled by the local SQS (SendMessage and GetQueueUrl are).`);
+      if (operation === 'ReceiveMessage') return reply(200, this.receiveHosted(input));
+      if (operation === 'DeleteMessage') {
+        const hosted = this.hostedOf(String(input.QueueUrl ?? ''));
+        const id = this.messageIdOf(input.ReceiptHandle);
+        hosted.queue.remove(id);
+        hosted.state.delete(id);
+        return reply(200, {});
+      }
+      if (operation === 'ChangeMessageVisibility') {
+        const hosted = this.hostedOf(String(input.QueueUrl ?? ''));
+        const state = hosted.state.get(this.messageIdOf(input.ReceiptHandle));
+        if (!state) throw new SqsError('MessageNotInflight', 'The message referred to is not in flight.');
+        state.visibleAt = Date.now() + Number(input.VisibilityTimeout ?? 0) * 1000;
+        return reply(200, {});
+      }
+      if (operation === 'GetQueueAttributes') {
+        const hosted = this.hostedOf(String(input.QueueUrl ?? ''));
+        const now = Date.now();
+        const messages = hosted.queue.messages();
+        const inFlight = messages.filter((m) => (hosted.state.get(m.messageId)?.visibleAt ?? 0) > now).length;
+        return reply(200, {
+          Attributes: {
+            ApproximateNumberOfMessages: String(messages.length - inFlight),
+            ApproximateNumberOfMessagesNotVisible: String(inFlight),
+            ApproximateNumberOfMessagesDelayed: '0',
+          },
+        });
+      }
+      throw new SqsError('UnsupportedOperation', `${operation} is not modelled by the local SQS (SendMessage and GetQueueUrl are; the failure queue also serves ReceiveMessage, DeleteMessage, ChangeMessageVisibility, GetQueueAttributes).`);
     } catch (error) {
       if (error instanceof SqsError) {
         return reply(error.status, { __type: `com.amazonaws.sqs#${error.code}`, message: error.message });

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { IoTClient } from '@aws-sdk/client-iot';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
@@ -8,7 +9,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 
 /**
  * SDK clients, built once per container. Endpoints come from the SDK's own environment variables
- * (`AWS_ENDPOINT_URL_IOT`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_SQS`), which is how the local
+ * (`AWS_ENDPOINT_URL_IOT`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_SQS`, `AWS_ENDPOINT_URL_LAMBDA`), which is how the local
  * IoT Core is reached.
  *
  * Adaptive retries absorb throttling (IoT control-plane TPS quotas are low, aws-iot-reference §5); what
@@ -108,5 +109,11 @@ export function createSnsClient(options: ClientOptions = {}): SNSClient {
 export function createLogsClient(options: ClientOptions = {}): CloudWatchLogsClient {
   const client = new CloudWatchLogsClient(settings(options));
   explainNetworkErrors(client, 'Amazon CloudWatch Logs', 'AWS_ENDPOINT_URL_CLOUDWATCH_LOGS');
+  return client;
+}
+
+export function createLambdaClient(options: ClientOptions = {}): LambdaClient {
+  const client = new LambdaClient(settings(options));
+  explainNetworkErrors(client, 'AWS Lambda', 'AWS_ENDPOINT_URL_LAMBDA');
   return client;
 }

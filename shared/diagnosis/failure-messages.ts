@@ -46,6 +46,11 @@ function describe(message: Json | undefined, body: string): Omit<FailureEvidence
   return { origin: 'a dead-lettered message', error: body.length > 200 ? `${body.slice(0, 200)}…` : body };
 }
 
+/** What one message says failed, and with which error (the console's failure-queue list). */
+export function summarizeFailure(body: string): Omit<FailureEvidence, 'at'> {
+  return describe(parse(body), body);
+}
+
 /** The messages naming `certificateId` (case-insensitive), oldest first, as evidence lines. */
 export function failuresFor(certificateId: string, messages: QueuedFailure[]): FailureEvidence[] {
   const id = certificateId.toLowerCase();

@@ -67,10 +67,13 @@ export type TimelineEventType =
   /** The expiry sweep found the bound certificate expiring, expired or aged (shared/expiry/). */
   | 'finding';
 
-/** Who did it: an operator through the CLI (its caller identity), an API caller, or a function of the stack. */
+/**
+ * Who did it: an operator through the CLI (its caller identity), an API caller (IAM), a user signed in to the
+ * console (the user pool's JWT), or a function of the stack.
+ */
 export interface Actor {
-  kind: 'cli' | 'api' | 'function';
-  /** The caller's ARN, the API caller's identity, or the function's name. */
+  kind: 'cli' | 'api' | 'user' | 'function';
+  /** The caller's ARN, the API caller's identity, the user's email (else username) and subject, or the function's name. */
   id: string;
 }
 

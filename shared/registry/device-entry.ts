@@ -95,6 +95,8 @@ export const deviceEntrySchema = z.looseObject({
    * expiry indexes (resources/storage.cjs), so "what expires before T" reads bound entries only.
    */
   expiryShard: z.optional(z.string()),
+  /** The partition of the registry's device-list index (every entry: shared/aws/registry/entries.ts `listShardOf`). */
+  listShard: z.optional(z.string()),
   createdAt: z.optional(z.string()),
   updatedAt: z.optional(z.string()),
   /** Set by an operator to let the device take a new certificate once while its current one is ACTIVE. */

@@ -1,4 +1,6 @@
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { deviceChain, issueCertificate, type KeyedCertificate } from '../../lib/pki';
+import { createDocumentClient } from '../../shared/aws/clients';
 import { startCliStack, type CliStack } from '../support/cli-stack';
 
 /** `npx iot-provisioner devices suspend|resume|retire|timeline` against the local IoT Core. */
@@ -86,5 +88,20 @@ describe('iot-provisioner devices suspend|resume|retire|timeline', () => {
 
   it('says there is nothing to show for a device without events', async () => {
     expect((await cli('devices', 'timeline', 'NOBODY', ...stack.local)).out).toContain('no timeline events for NOBODY');
+  });
+});
+
+describe('iot-provisioner devices reindex', () => {
+  it('gives entries written before the console their device-list partition, once', async () => {
+    const documents = createDocumentClient();
+    await documents.send(new PutCommand({ TableName: stack.deployed.tableName, Item: { deviceId: 'CLI-OLD-1', status: 'allowed' } }));
+
+    const first = await cli('devices', 'reindex', ...stack.local);
+    expect(first).toMatchObject({ code: 0, err: '' });
+    expect(first.out).toMatch(/updated [1-9]\d*/);
+    const { Item } = await documents.send(new GetCommand({ TableName: stack.deployed.tableName, Key: { deviceId: 'CLI-OLD-1' } }));
+    expect(Item?.listShard).toMatch(/^[0-7]$/);
+
+    expect((await cli('devices', 'reindex', ...stack.local)).out).toContain('updated 0 (every entry is in the device list already)');
   });
 });

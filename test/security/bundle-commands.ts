@@ -18,6 +18,7 @@ const CLIENT_SERVICES: Record<string, string> = {
   'client-sqs': 'sqs',
   'client-sns': 'sns',
   'client-s3': 's3',
+  'client-lambda': 'lambda',
 };
 
 /**
@@ -48,6 +49,9 @@ const OPERATION_ACTIONS: Record<string, string> = {
   's3:HeadObject': 's3:GetObject',
   's3:ListObjectsV2': 's3:ListBucket',
   's3:DeleteObjects': 's3:DeleteObject',
+  // Lambda's Invoke operation is authorized by the lambda:InvokeFunction action (Lambda developer guide,
+  // "Actions, resources, and condition keys for AWS Lambda": InvokeFunction "grants permission to invoke a function").
+  'lambda:Invoke': 'lambda:InvokeFunction',
 };
 
 /**

@@ -141,7 +141,18 @@ describe('each function’s role in the stack', () => {
   const coverage = (t: Template = template) => checkRoleCoverage(t, functions, reference, stack);
 
   it('reads the calls of every function from its bundle', () => {
-    expect(functions.map((f) => f.name).sort()).toEqual(['activateCertificate', 'certificateResource', 'expirySweep', 'preProvisioningHook', 'retireCertificate', 'vendCertificate', 'vendProvisioningClaim']);
+    expect(functions.map((f) => f.name).sort()).toEqual([
+      'activateCertificate',
+      'certificateResource',
+      'consoleActions',
+      'consoleDevices',
+      'consoleQueue',
+      'expirySweep',
+      'preProvisioningHook',
+      'retireCertificate',
+      'vendCertificate',
+      'vendProvisioningClaim',
+    ]);
     for (const fn of functions) expect(fn.actions.length).toBeGreaterThan(0);
     const actions = Object.fromEntries(functions.map((f) => [f.name, f.actions]));
     expect(actions.certificateResource).toEqual(expect.arrayContaining(['s3:PutObject', 's3:GetObject', 's3:ListBucket', 's3:DeleteObject', 'iot:CreateKeysAndCertificate']));
@@ -150,6 +161,11 @@ describe('each function’s role in the stack', () => {
     // The sweep reads the expiry indexes, asks AWS IoT about due fleet claims, publishes findings and puts
     // them on the timeline: nothing else.
     expect(actions.expirySweep).toEqual(['dynamodb:PutItem', 'dynamodb:Query', 'iot:DescribeCertificate', 'sns:Publish']);
+    // The console's reads never write; its failure-queue routes re-invoke failed functions (issue 12).
+    expect(actions.consoleDevices!.filter((a) => /Put|Update|Delete|BatchWrite|Send/.test(a))).toEqual([]);
+    expect(actions.consoleDevices).toEqual(expect.arrayContaining(['dynamodb:Query', 'dynamodb:GetItem', 'iot:DescribeThing', 'sqs:ReceiveMessage']));
+    expect(actions.consoleActions).toEqual(expect.arrayContaining(['dynamodb:BatchWriteItem', 'iot:UpdateCertificate', 'iot:DeleteThing']));
+    expect(actions.consoleQueue).toEqual(expect.arrayContaining(['lambda:InvokeFunction', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']));
     // And what Lambda does with the role for the triggers: JITR's failure queue, the retirement queue's poller.
     const platform = Object.fromEntries(functions.map((f) => [f.name, (f.platform ?? []).map((g) => g.action)]));
     expect(platform.activateCertificate).toEqual(['sqs:SendMessage']);
@@ -161,7 +177,18 @@ describe('each function’s role in the stack', () => {
   });
 
   // The names of the functions, not it.each's own list: a function added to serverless.yml is checked too.
-  it.each(['activateCertificate', 'preProvisioningHook', 'vendProvisioningClaim', 'vendCertificate', 'retireCertificate', 'certificateResource', 'expirySweep'])(
+  it.each([
+    'activateCertificate',
+    'preProvisioningHook',
+    'vendProvisioningClaim',
+    'vendCertificate',
+    'retireCertificate',
+    'certificateResource',
+    'expirySweep',
+    'consoleDevices',
+    'consoleActions',
+    'consoleQueue',
+  ])(
     '%s: its role grants every call its bundle holds, on the resource types the IAM reference gives them, and what its triggers need',
     (name) => {
       expect(stack.functions.map((f) => f.name)).toContain(name);

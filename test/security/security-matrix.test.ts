@@ -14,7 +14,7 @@ import type { LocalIotCore } from '../../local/local-iot-core';
 import { startStackHarness, type StackHarness } from '../../local/stack-harness';
 import { loadStack, PROJECT_ROOT } from '../../lib/stack';
 import { createCa, createCsr, deviceChain, issueCertificate, type KeyedCertificate, type KeySpec, type Subject } from '../../lib/pki';
-import { importRows } from '../../lib/import-devices';
+import { importRows } from '../../shared/registry/import-devices';
 import { createDocumentClient } from '../../shared/aws/clients';
 import { loadEvent } from '../support/fixtures';
 import { signedFetch } from '../support/signed-fetch';

@@ -1,8 +1,8 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { BatchGetCommand, BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { progressReporter } from '../../cli/devices-import';
-import { importRows, summaryLines } from '../../lib/import-devices';
-import { csvRecords, readImportRows } from '../../lib/import-rows';
+import { importRows, summaryLines } from '../../shared/registry/import-devices';
+import { csvRecords, readImportRows } from '../../shared/registry/import-rows';
 import { batchPutDevices, UnprocessedItemsError } from '../../shared/aws/registry/batch';
 import type { Table } from '../../shared/aws/table';
 

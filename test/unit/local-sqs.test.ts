@@ -1,4 +1,6 @@
-import { SendMessageCommand, SQSClient, QueueDoesNotExist } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, QueueDoesNotExist } from '@aws-sdk/client-sqs';
+import { failureQueueView } from '../../local/sqs/failure-queue-view';
+import type { FailureMessage } from '../../local/local-functions';
 import { LocalSqs, type SqsRecord } from '../../local/sqs/local-sqs';
 
 /** The local SQS: SendMessage through the real SDK, delays, partial batch failures, redrive to the dead-letter target. */
@@ -73,4 +75,34 @@ it('answers QueueDoesNotExist for an unknown queue and refuses a delay above 900
   const { url } = sqs.createQueue('123456789012', 'known');
   await expect(client.send(new SendMessageCommand({ QueueUrl: url.replace('known', 'unknown'), MessageBody: 'x' }))).rejects.toBeInstanceOf(QueueDoesNotExist);
   await expect(client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x', DelaySeconds: 901 }))).rejects.toThrow(/DelaySeconds/);
+});
+
+describe('the failure queue, served from the core’s failure list', () => {
+  const url = () => `${sqs.endpoint}/123456789012/svc-failures`;
+  const count = async () => (await client.send(new GetQueueAttributesCommand({ QueueUrl: url(), AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes;
+
+  it('shows each failure as AWS writes it, peeks without hiding, hides what is received, and deletes from the list', async () => {
+    const failures: FailureMessage[] = [
+      { source: 'rule', ruleName: 'r', error: 'Lambda x cannot be invoked', payload: { certificateId: 'c1' }, topic: 't/1', functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:x' },
+      { source: 'sqs', queueName: 'svc-retirements', messageId: 'm-1', body: '{"certificateId":"c2"}', receiveCount: 5 },
+    ];
+    sqs.hostQueue('123456789012', 'svc-failures', failureQueueView(failures, (name) => `arn:aws:sqs:us-east-1:123456789012:${name}`));
+
+    const peek = await client.send(new ReceiveMessageCommand({ QueueUrl: url(), MaxNumberOfMessages: 10, VisibilityTimeout: 0, MessageSystemAttributeNames: ['All'] }));
+    expect(peek.Messages).toHaveLength(2);
+    const rule = JSON.parse(peek.Messages![0]!.Body!) as Record<string, any>;
+    expect(rule).toMatchObject({ ruleName: 'r', topic: 't/1', failures: [{ failedAction: 'LambdaAction', errorMessage: 'Lambda x cannot be invoked' }] });
+    expect(JSON.parse(Buffer.from(rule.base64OriginalPayload, 'base64').toString('utf8'))).toEqual({ certificateId: 'c1' });
+    expect(peek.Messages![1]).toMatchObject({ MessageId: 'm-1', Attributes: { DeadLetterQueueSourceArn: 'arn:aws:sqs:us-east-1:123456789012:svc-retirements' } });
+    expect(await count()).toEqual({ ApproximateNumberOfMessages: '2', ApproximateNumberOfMessagesNotVisible: '0', ApproximateNumberOfMessagesDelayed: '0' });
+
+    const taken = await client.send(new ReceiveMessageCommand({ QueueUrl: url(), MaxNumberOfMessages: 1, VisibilityTimeout: 60 }));
+    expect(await count()).toMatchObject({ ApproximateNumberOfMessages: '1', ApproximateNumberOfMessagesNotVisible: '1' });
+    await client.send(new ChangeMessageVisibilityCommand({ QueueUrl: url(), ReceiptHandle: taken.Messages![0]!.ReceiptHandle!, VisibilityTimeout: 0 }));
+    expect(await count()).toMatchObject({ ApproximateNumberOfMessages: '2' });
+
+    await client.send(new DeleteMessageCommand({ QueueUrl: url(), ReceiptHandle: taken.Messages![0]!.ReceiptHandle! }));
+    expect(failures.map((f) => f.source)).toEqual(['sqs']);
+    await expect(client.send(new ReceiveMessageCommand({ QueueUrl: `${sqs.endpoint}/123456789012/other`, VisibilityTimeout: 0 }))).rejects.toThrow(/failure queue only/);
+  });
 });

@@ -1,6 +1,7 @@
 import { BatchGetCommand, BatchWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DeviceEntry } from '../../registry/device-entry';
 import { isConditionFailure, type Table } from '../table';
+import { listShardOf } from './entries';
 
 /**
  * The registry table in bulk, for the operator's `devices import` (no Lambda uses these): one function per
@@ -79,7 +80,7 @@ export async function batchGetDevices(
  */
 export async function batchPutDevices(table: Table, entries: readonly DeviceEntry[], retry: BatchRetry = DEFAULT_BATCH_RETRY): Promise<{ retries: number }> {
   if (entries.length > BATCH_WRITE_MAX) throw new Error(`batchPutDevices: at most ${BATCH_WRITE_MAX} items, got ${entries.length}`);
-  let requests: Array<{ PutRequest: { Item: Record<string, unknown> } }> = entries.map((entry) => ({ PutRequest: { Item: { ...entry } } }));
+  let requests: Array<{ PutRequest: { Item: Record<string, unknown> } }> = entries.map((entry) => ({ PutRequest: { Item: { ...entry, listShard: listShardOf(entry.deviceId) } } }));
   let retries = 0;
   for (let attempt = 1; requests.length > 0; attempt++) {
     if (attempt > retry.maxAttempts) {
@@ -111,9 +112,9 @@ export interface ImportedProfile {
  * `devices allow` does. False when the item is gone (deleted since it was read).
  */
 export async function updateImportedDevice(table: Table, deviceId: string, profile: ImportedProfile, at: Date): Promise<boolean> {
-  const set = ['#status = if_not_exists(#status, :allowed)', 'updatedAt = :now'];
+  const set = ['#status = if_not_exists(#status, :allowed)', 'updatedAt = :now', 'listShard = if_not_exists(listShard, :listShard)'];
   const remove: string[] = [];
-  const values: Record<string, unknown> = { ':allowed': 'allowed', ':now': at.toISOString() };
+  const values: Record<string, unknown> = { ':allowed': 'allowed', ':now': at.toISOString(), ':listShard': listShardOf(deviceId) };
   for (const field of ['thingGroup', 'thingType', 'attributes'] as const) {
     const value = profile[field];
     if (value === undefined) remove.push(field);

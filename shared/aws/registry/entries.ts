@@ -46,7 +46,7 @@ export async function claimDevice(
         Key: { deviceId },
         UpdateExpression:
           'SET certificateId = :certificateId, bindingState = :claimed, claimedAt = :now, updatedAt = :now, ' +
-          'createdAt = if_not_exists(createdAt, :now)' +
+          `createdAt = if_not_exists(createdAt, :now), ${LIST_SHARD_SET}` +
           (facts ? `, ${CERTIFICATE_FACT_SETS}` : '') +
           // A re-provisioning mark is spent by the claim it allowed.
           ` REMOVE thingName, boundAt, reprovision${facts ? '' : `, ${CERTIFICATE_FACTS}`}`,
@@ -57,6 +57,7 @@ export async function claimDevice(
           ':certificateId': certificateId,
           ':claimed': 'claimed',
           ':now': now,
+          ':listShard': listShardOf(deviceId),
           ...facts,
           ...(options.previousCertificateId ? { ':previous': options.previousCertificateId } : {}),
         },
@@ -95,6 +96,25 @@ export function expiryShardOf(deviceId: string): string {
   return String(hash % EXPIRY_SHARDS);
 }
 
+/**
+ * Partitions of the registry's device-list index (resources/storage.cjs `LIST_INDEX`, sort key `deviceId`):
+ * every entry has `listShard`, set by each write that can create an entry (and by `devices import`), so the
+ * console lists the whole registry in id order, a prefix search being one Query per shard with begins_with.
+ * Several partitions spread a large import's index writes (a GSI partition takes about 1,000 writes a
+ * second); each list request reads every shard, so there are few. Changing it needs a backfill (`devices reindex`).
+ */
+export const LIST_SHARDS = 8;
+
+/** The device-list partition of a device: a stable hash of its id (another hash than the expiry shard's). */
+export function listShardOf(deviceId: string): string {
+  let hash = 2166136261;
+  for (const char of deviceId) hash = Math.imul(hash ^ char.charCodeAt(0), 16777619) >>> 0;
+  return String(hash % LIST_SHARDS);
+}
+
+/** Sets the entry's list partition when it has none (a new entry, or one written before the index existed). */
+const LIST_SHARD_SET = 'listShard = if_not_exists(listShard, :listShard)';
+
 export async function markBound(
   table: Table,
   deviceId: string,
@@ -129,10 +149,11 @@ export async function recordRejection(table: Table, deviceId: string, rejection:
     new UpdateCommand({
       TableName: table.tableName,
       Key: { deviceId },
-      UpdateExpression: 'SET lastRejection = :rejection, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)',
+      UpdateExpression: `SET lastRejection = :rejection, updatedAt = :now, createdAt = if_not_exists(createdAt, :now), ${LIST_SHARD_SET}`,
       ExpressionAttributeValues: {
         ':rejection': { reason: rejection.reason, certificateId: rejection.certificateId, at: now },
         ':now': now,
+        ':listShard': listShardOf(deviceId),
       },
     }),
   );
@@ -166,8 +187,8 @@ export async function recordProvisioning(table: Table, deviceId: string, record:
     new UpdateCommand({
       TableName: table.tableName,
       Key: { deviceId },
-      UpdateExpression: 'SET lastProvisioning = :record, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)',
-      ExpressionAttributeValues: { ':record': { ...record, at: now }, ':now': now },
+      UpdateExpression: `SET lastProvisioning = :record, updatedAt = :now, createdAt = if_not_exists(createdAt, :now), ${LIST_SHARD_SET}`,
+      ExpressionAttributeValues: { ':record': { ...record, at: now }, ':now': now, ':listShard': listShardOf(deviceId) },
     }),
   );
 }
@@ -179,9 +200,9 @@ export async function allowDevice(
   at: Date,
 ): Promise<DeviceEntry> {
   const now = at.toISOString();
-  const set: string[] = ['#status = :allowed', 'updatedAt = :now', 'createdAt = if_not_exists(createdAt, :now)'];
+  const set: string[] = ['#status = :allowed', 'updatedAt = :now', 'createdAt = if_not_exists(createdAt, :now)', LIST_SHARD_SET];
   const remove: string[] = [];
-  const values: Record<string, unknown> = { ':allowed': 'allowed', ':now': now };
+  const values: Record<string, unknown> = { ':allowed': 'allowed', ':now': now, ':listShard': listShardOf(deviceId) };
   // `allow` declares the device's whole provisioning profile: options not given are cleared.
   for (const [field, value] of Object.entries({
     thingGroup: options.thingGroup,
@@ -204,8 +225,8 @@ export async function blockDevice(table: Table, deviceId: string, at: Date): Pro
   return updateEntry(
     table,
     deviceId,
-    'SET #status = :blocked, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)',
-    { ':blocked': 'blocked', ':now': now, ...LIFECYCLE_GUARD.values },
+    `SET #status = :blocked, updatedAt = :now, createdAt = if_not_exists(createdAt, :now), ${LIST_SHARD_SET}`,
+    { ':blocked': 'blocked', ':now': now, ':listShard': listShardOf(deviceId), ...LIFECYCLE_GUARD.values },
     LIFECYCLE_GUARD.condition,
   );
 }

@@ -1,7 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { TimelineEvent, TimelineReader } from '../../lifecycle/ports';
-import { DAY_SECONDS, type Table } from '../table';
+import type { Table } from '../table';
+import { timelineItemOf } from './items';
+
+export { TIMELINE_RETENTION_DAYS } from './items';
 
 /**
  * The device timeline table (pk `deviceId`, sk `at`: ISO time + `#` + type + `#` + a suffix; TTL `expiresAt`):
@@ -10,26 +12,9 @@ import { DAY_SECONDS, type Table } from '../table';
  * Bounded by its TTL (`TIMELINE_RETENTION_DAYS`): DynamoDB removes an event within days of its expiry.
  */
 
-export const TIMELINE_RETENTION_DAYS = 400;
 
 export async function appendTimelineEvent(table: Table, event: TimelineEvent): Promise<void> {
-  const at = event.at.toISOString();
-  await table.client.send(
-    new PutCommand({
-      TableName: table.tableName,
-      Item: {
-        deviceId: event.deviceId,
-        at: `${at}#${event.type}#${event.key ?? randomUUID()}`,
-        time: at,
-        type: event.type,
-        actor: event.actor,
-        ...(event.certificateId ? { certificateId: event.certificateId } : {}),
-        ...(event.reason ? { reason: event.reason } : {}),
-        ...(event.detail ? { detail: event.detail } : {}),
-        expiresAt: Math.floor(event.at.getTime() / 1000) + TIMELINE_RETENTION_DAYS * DAY_SECONDS,
-      },
-    }),
-  );
+  await table.client.send(new PutCommand({ TableName: table.tableName, Item: timelineItemOf(event) }));
 }
 
 type Listed = Awaited<ReturnType<TimelineReader['list']>>[number];
@@ -65,3 +50,38 @@ export async function listTimelineEvents(table: Table, deviceId: string, options
   } while (start && events.length < limit);
   return events.reverse();
 }
+
+/**
+ * One page of the device's events, newest first: at most `limit`, from before `before` (the sort key `at` of
+ * the previous page's last event); `next` is this page's last sort key when more may follow.
+ */
+export async function pageTimelineEvents(
+  table: Table,
+  deviceId: string,
+  options: { limit: number; before?: string },
+): Promise<{ events: Listed[]; next?: string }> {
+  const page = await table.client.send(
+    new QueryCommand({
+      TableName: table.tableName,
+      // The page's start is a key condition (events older than the cursor), not a hand-made ExclusiveStartKey.
+      KeyConditionExpression: options.before ? 'deviceId = :deviceId AND #at < :before' : 'deviceId = :deviceId',
+      ...(options.before ? { ExpressionAttributeNames: { '#at': 'at' } } : {}),
+      ExpressionAttributeValues: { ':deviceId': deviceId, ...(options.before ? { ':before': options.before } : {}) },
+      ScanIndexForward: false,
+      Limit: options.limit,
+    }),
+  );
+  const events = (page.Items ?? []).map(
+    (item): Listed => ({
+      deviceId,
+      at: String(item.time),
+      type: item.type as Listed['type'],
+      actor: item.actor as Listed['actor'],
+      ...(item.certificateId ? { certificateId: String(item.certificateId) } : {}),
+      ...(item.reason ? { reason: String(item.reason) } : {}),
+      ...(item.detail ? { detail: String(item.detail) } : {}),
+    }),
+  );
+  return { events, ...(page.LastEvaluatedKey ? { next: String(page.LastEvaluatedKey.at) } : {}) };
+}
+

@@ -1,10 +1,10 @@
 import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import * as z from 'zod/mini';
-import { keyRejection } from '../shared/admission/admit';
-import { keyFactsOf, publicKeySha256Of } from '../shared/certificates/certificate-facts';
-import { deviceAttributesSchema, deviceIdSchema } from '../shared/registry/device-entry';
-import { issuesOf, issuesText } from '../shared/schemas/issues';
-import '../shared/schemas/zod';
+import { keyRejection } from '../admission/admit';
+import { keyFactsOf, publicKeySha256Of } from '../certificates/certificate-facts';
+import { deviceAttributesSchema, deviceIdSchema } from './device-entry';
+import { issuesOf, issuesText } from '../schemas/issues';
+import '../schemas/zod';
 
 /**
  * The rows of a factory file for `devices import`, read and checked before anything is written: CSV with a

@@ -9,9 +9,9 @@ import {
   UnprocessedItemsError,
   type BatchRetry,
   type ImportedProfile,
-} from '../shared/aws/registry/batch';
-import type { Table } from '../shared/aws/table';
-import type { DeviceEntry } from '../shared/registry/device-entry';
+} from '../aws/registry/batch';
+import type { Table } from '../aws/table';
+import type { DeviceEntry } from './device-entry';
 import type { ImportRow, InvalidRow } from './import-rows';
 
 /**
