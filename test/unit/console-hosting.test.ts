@@ -44,7 +44,7 @@ describe('the console in the template', () => {
     const csp = headers.ContentSecurityPolicy.ContentSecurityPolicy['Fn::Sub'] as string;
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).toContain("script-src 'self'");
-    expect(csp).toContain('https://${HttpApi}.execute-api.');
+    expect(csp).toContain('https://*.execute-api.${AWS::Region}.');
     expect(headers.StrictTransportSecurity).toMatchObject({ AccessControlMaxAgeSec: 63072000, IncludeSubdomains: true });
     expect(headers.FrameOptions.FrameOption).toBe('DENY');
     expect(Outputs.ConsoleUrl).toEqual({ Value: { 'Fn::Sub': 'https://${ConsoleDistribution.DomainName}/' } });
