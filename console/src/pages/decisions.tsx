@@ -7,21 +7,24 @@ import { ErrorNote, when } from '../ui';
 
 interface Decision {
   at: string;
-  deviceId?: string;
-  flow?: string;
-  outcome: string;
+  deviceId: string;
+  flow: 'jitr' | 'fleet' | 'vending' | 'other';
+  outcome: 'admitted' | 'refused';
   reason?: string;
-  actor?: { kind: string; id: string };
 }
 
+/** GET /decisions: newest first; the chart (per hour: admitted, refused by reason) with the first page. */
 interface DecisionsAnswer {
+  since: string;
+  until: string;
   items: Decision[];
   nextToken?: string;
-  /** Per hour (ISO, the hour's start): counts by "admitted" and by refusal reason. */
-  hourly?: Array<{ hour: string; counts: Record<string, number> }>;
+  chart?: { hours: Array<{ hour: string; admitted: number; refused: Record<string, number> }>; truncated: boolean };
 }
 
-function Chart({ hourly }: { hourly: NonNullable<DecisionsAnswer['hourly']> }) {
+type Hourly = Array<{ hour: string; counts: Record<string, number> }>;
+
+function Chart({ hourly, since, until }: { hourly: Hourly; since: string; until: string }) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!box.current || hourly.length === 0) return;
@@ -32,14 +35,25 @@ function Chart({ hourly }: { hourly: NonNullable<DecisionsAnswer['hourly']> }) {
       {
         width: box.current.clientWidth,
         height: 220,
-        series: [{}, ...series.map((label, i) => ({ label, stroke: palette[i % palette.length]!, width: 2 }))],
-        axes: [{}, { size: 40 }],
+        // The whole window on the x axis (one hour of data would otherwise be stretched over years).
+        scales: { x: { time: true, range: [Date.parse(since) / 1000, Date.parse(until) / 1000] }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+        series: [
+          {},
+          ...series.map((label, i) => ({
+            label,
+            stroke: palette[i % palette.length]!,
+            fill: `${palette[i % palette.length]!}33`,
+            width: 2,
+            points: { show: true, size: 6 },
+          })),
+        ],
+        axes: [{}, { size: 40, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000] }],
       },
       data,
       box.current,
     );
     return () => plot.destroy();
-  }, [hourly]);
+  }, [hourly, since, until]);
   return <div ref={box} id="decisions-chart" />;
 }
 
@@ -53,7 +67,10 @@ export function DecisionsPage({ api }: { api: Api }) {
     <section>
       <h2>Decisions</h2>
       {error && <ErrorNote message={error} />}
-      {answer?.hourly && <Chart hourly={answer.hourly} />}
+      {answer?.chart && (
+        <Chart since={answer.since} until={answer.until} hourly={answer.chart.hours.map((h) => ({ hour: h.hour, counts: { admitted: h.admitted, ...h.refused } }))} />
+      )}
+      {answer?.chart?.truncated && <p><small>The chart counts the most recent decisions only.</small></p>}
       {answer && (
         <div class="overflow-auto">
           <table class="striped" id="decisions">
@@ -71,7 +88,7 @@ export function DecisionsPage({ api }: { api: Api }) {
                 <tr>
                   <td>{when(d.at)}</td>
                   <td>{d.deviceId ? <a href={`#/device/${encodeURIComponent(d.deviceId)}`}>{d.deviceId}</a> : '—'}</td>
-                  <td>{d.flow ?? '—'}</td>
+                  <td>{d.flow}</td>
                   <td>{d.outcome}</td>
                   <td>{d.reason ?? ''}</td>
                 </tr>

@@ -4,7 +4,7 @@ import { Confirm, ErrorNote, shortId, when } from '../ui';
 
 /** Operators: the device list (search by id prefix, filter by state, paged by the server) and a device's page. */
 
-export const STATES = ['allowed', 'blocked', 'provisioned', 'suspended', 'retired'] as const;
+export const STATES = ['unknown', 'allowed', 'provisioned', 'suspended', 'blocked', 'retired'] as const;
 
 interface DeviceRow {
   deviceId: string;
@@ -110,11 +110,14 @@ interface TimelineEvent {
   certificateId?: string;
 }
 
+/** GET /devices/{deviceId}: the registry entry and its state, the certificate in AWS IoT, the thing, the timeline. */
 interface DevicePage {
-  device: { deviceId: string; state: string; [key: string]: unknown };
-  certificate?: { certificateId: string; status?: string; notBefore?: string; notAfter?: string };
-  thing?: { thingName: string; thingGroups?: string[]; thingType?: string };
-  timeline: { items: TimelineEvent[]; nextToken?: string };
+  deviceId: string;
+  state: string;
+  entry: Record<string, unknown> | null;
+  certificate: { certificateId: string; status: string; notBefore?: string; notAfter?: string } | null;
+  thing: { thingName: string; thingGroups: string[]; thingTypeName?: string } | null;
+  timeline: { events: TimelineEvent[]; nextToken?: string };
 }
 
 interface Diagnosis {
@@ -155,8 +158,8 @@ export function DeviceDetail({ api, deviceId }: { api: Api; deviceId: string }) 
     setConfirming(undefined);
     setError(undefined);
     try {
-      const answer = await api.post<{ outcome?: string; state?: string }>(`${path}/actions`, { action });
-      setResult(`${action}: ${answer.outcome ?? 'done'}${answer.state ? `, now ${answer.state}` : ''}`);
+      const answer = await api.post<{ outcome: 'done' | 'unchanged'; state: string }>(`${path}/actions`, { action });
+      setResult(`${action}: ${answer.outcome}, now ${answer.state}`);
       await load();
     } catch (e) {
       setError(e instanceof ApiError ? `${action} refused: ${e.message}${e.reason ? ` (${e.reason})` : ''}` : (e as Error).message);
@@ -184,7 +187,7 @@ export function DeviceDetail({ api, deviceId }: { api: Api; deviceId: string }) 
             <article>
               <header>State</header>
               <p>
-                <mark id="state" class={`state-${page.device.state}`}>{page.device.state}</mark>
+                <mark id="state" class={`state-${page.state}`}>{page.state}</mark>
               </p>
             </article>
             <article>
@@ -203,7 +206,7 @@ export function DeviceDetail({ api, deviceId }: { api: Api; deviceId: string }) 
             </article>
             <article>
               <header>Thing</header>
-              <p>{page.thing ? `${page.thing.thingName}${page.thing.thingGroups?.length ? ` in ${page.thing.thingGroups.join(', ')}` : ''}` : '—'}</p>
+              <p>{page.thing ? `${page.thing.thingName}${page.thing.thingGroups.length ? ` in ${page.thing.thingGroups.join(', ')}` : ''}` : '—'}</p>
             </article>
           </div>
           <div role="group" class="actions">
@@ -235,7 +238,7 @@ export function DeviceDetail({ api, deviceId }: { api: Api; deviceId: string }) 
           )}
           <h3>Timeline</h3>
           <ol id="timeline" class="timeline">
-            {page.timeline.items.map((t) => (
+            {page.timeline.events.map((t) => (
               <li>
                 <time>{when(t.at)}</time> <strong>{t.type}</strong>
                 {t.reason ? ` (${t.reason})` : ''} {t.actor ? <small>by {t.actor.kind} {t.actor.id}</small> : null}

@@ -10,17 +10,20 @@ import { ErrorNote } from '../ui';
 
 const ROWS_PER_REQUEST = 500;
 
+/** POST /devices/import's answer (the same summary as `devices import`). */
 interface ImportAnswer {
-  imported: number | string[];
-  unchanged: number | string[];
-  invalid: Array<{ line: number; message?: string; issues?: Array<{ path: string; message: string }> }>;
+  complete: boolean;
+  imported: number;
+  updated: number;
+  unchanged: number;
+  invalid: Array<{ line: number; message: string }>;
+  failed: string[];
+  stayBlocked: string[];
 }
-
-const count = (value: number | string[]) => (Array.isArray(value) ? value.length : value);
 
 export function ImportPage({ api }: { api: Api }) {
   const [progress, setProgress] = useState<{ done: number; total: number }>();
-  const [report, setReport] = useState<{ imported: number; unchanged: number; invalid: ImportAnswer['invalid'] }>();
+  const [report, setReport] = useState<{ imported: number; updated: number; unchanged: number; invalid: ImportAnswer['invalid']; failed: string[] }>();
   const [error, setError] = useState<string>();
 
   const upload = async (event: Event) => {
@@ -32,15 +35,17 @@ export function ImportPage({ api }: { api: Api }) {
     const lines = (await file.text()).split(/\r?\n/);
     const [header, ...rows] = lines;
     const total = rows.filter((r) => r.trim()).length;
-    const summary = { imported: 0, unchanged: 0, invalid: [] as ImportAnswer['invalid'] };
+    const summary = { imported: 0, updated: 0, unchanged: 0, invalid: [] as ImportAnswer['invalid'], failed: [] as string[] };
     setProgress({ done: 0, total });
     try {
       for (let start = 0; start < rows.length; start += ROWS_PER_REQUEST) {
         const chunk = rows.slice(start, start + ROWS_PER_REQUEST);
         if (!chunk.some((r) => r.trim())) continue;
         const answer = await api.post<ImportAnswer>('/devices/import', [header, ...chunk].join('\n'), 'text/csv');
-        summary.imported += count(answer.imported);
-        summary.unchanged += count(answer.unchanged);
+        summary.imported += answer.imported;
+        summary.updated += answer.updated;
+        summary.unchanged += answer.unchanged;
+        summary.failed.push(...answer.failed);
         // The server numbers lines within the chunk (the header is line 1): back to the file's numbers.
         summary.invalid.push(...answer.invalid.map((i) => ({ ...i, line: i.line + start })));
         setProgress({ done: Math.min(total, start + chunk.filter((r) => r.trim()).length), total });
@@ -67,7 +72,8 @@ export function ImportPage({ api }: { api: Api }) {
       {report && (
         <article id="import-report">
           <p>
-            <strong>{report.imported}</strong> imported, <strong>{report.unchanged}</strong> unchanged, <strong>{report.invalid.length}</strong> invalid
+            <strong>{report.imported}</strong> imported, <strong>{report.updated}</strong> updated, <strong>{report.unchanged}</strong> unchanged,{' '}
+            <strong>{report.invalid.length}</strong> invalid{report.failed.length ? `, ${report.failed.length} not written (run the import again)` : ''}
           </p>
           {report.invalid.length > 0 && (
             <table>
@@ -81,7 +87,7 @@ export function ImportPage({ api }: { api: Api }) {
                 {report.invalid.map((i) => (
                   <tr>
                     <td>{i.line}</td>
-                    <td>{i.message ?? i.issues?.map((x) => `${x.path}: ${x.message}`).join('; ')}</td>
+                    <td>{i.message}</td>
                   </tr>
                 ))}
               </tbody>

@@ -4,10 +4,11 @@ import { Confirm, ErrorNote } from '../ui';
 
 /** Operators: the failure queue (events a handler could not process), and redrive. */
 
+/** GET /failure-queue: the depth, the oldest age of the messages seen, and those messages (a sample, not consumed). */
 interface QueueAnswer {
   count: number;
-  oldestAgeSeconds?: number;
-  messages: Array<{ messageId?: string; sentAt?: string; source?: string; summary?: string; body?: unknown }>;
+  oldestAgeSeconds: number | null;
+  messages: Array<{ messageId: string; sentAt?: string; origin?: string; error?: string; body: string }>;
 }
 
 export function QueuePage({ api }: { api: Api }) {
@@ -20,8 +21,8 @@ export function QueuePage({ api }: { api: Api }) {
   const redrive = async () => {
     setConfirming(false);
     try {
-      const answer = await api.post<Record<string, unknown>>('/failure-queue/redrive', {});
-      setResult(`redrive: ${JSON.stringify(answer)}`);
+      const answer = await api.post<{ redriven: Array<{ messageId: string; to: string }>; kept: Array<{ messageId: string; why: string }> }>('/failure-queue/redrive', {});
+      setResult(`redriven ${answer.redriven.length}${answer.kept.length ? `, kept ${answer.kept.length} (${answer.kept.map((k) => k.why).join('; ')})` : ''}`);
       await load();
     } catch (e) {
       setError((e as Error).message);
@@ -36,7 +37,7 @@ export function QueuePage({ api }: { api: Api }) {
         <>
           <p id="queue-count">
             <strong>{queue.count}</strong> message{queue.count === 1 ? '' : 's'}
-            {queue.oldestAgeSeconds !== undefined && queue.count > 0 ? `, the oldest ${Math.round(queue.oldestAgeSeconds / 60)} min old` : ''}
+            {queue.oldestAgeSeconds !== null && queue.count > 0 ? `, the oldest ${Math.round(queue.oldestAgeSeconds / 60)} min old` : ''}
           </p>
           <button disabled={queue.count === 0} onClick={() => setConfirming(true)}>
             Redrive
@@ -44,7 +45,7 @@ export function QueuePage({ api }: { api: Api }) {
           <ul>
             {queue.messages.map((m) => (
               <li>
-                <small>{m.sentAt ?? ''}</small> {m.source ?? ''} {m.summary ?? <code>{JSON.stringify(m.body ?? m).slice(0, 200)}</code>}
+                <small>{m.sentAt ?? ''}</small> <strong>{m.origin ?? 'message'}</strong> {m.error ?? ''} <details><summary>body</summary><pre>{m.body.slice(0, 2000)}</pre></details>
               </li>
             ))}
           </ul>

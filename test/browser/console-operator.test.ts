@@ -1,0 +1,195 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { connectOnce } from '../../device/mqtt-connection';
+import type { KeyedCertificate } from '../../lib/pki';
+import { runJitrDevice } from '../../local/sandbox/simulator';
+import { startLocalStack, type LocalStack } from '../support/local-stack';
+import { chromiumAvailable, DESKTOP, launchBrowser, openPage, PHONE, screenshot, type WatchedPage } from '../support/browser';
+
+/**
+ * Operators and technicians in the console, in headless Chromium against the local IoT Core: an operator
+ * suspends a device (which then cannot connect), resumes it, imports a CSV and reads a refused device's
+ * diagnosis; a technician cannot reach the operator routes (the API answers 403, not only a hidden link);
+ * a tampered token is refused and sends the user back to the sign-in.
+ */
+
+const ready = chromiumAvailable();
+const maybe = ready ? describe : describe.skip;
+
+const OPERATOR = { email: 'olga@example.com', password: 'Operator-Pass-1' };
+const TECHNICIAN = { email: 'tom@example.com', password: 'Technician-Pass-1' };
+let stack: LocalStack;
+let browser: Browser;
+
+const identityOf = (device: KeyedCertificate) => ({ certificatePem: stack.chain(device), privateKeyPem: device.privateKeyPem });
+
+beforeAll(async () => {
+  if (!ready) return;
+  stack = await startLocalStack({ core: { mqtt: { port: 0 }, console: { port: 0 } } });
+  const pool = await stack.core.userPool();
+  await pool.addUser(OPERATOR.email, OPERATOR.password, ['operators']);
+  await pool.addUser(TECHNICIAN.email, TECHNICIAN.password, ['technicians']);
+  browser = await launchBrowser();
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+});
+
+async function signIn(user: { email: string; password: string }, viewport: { width: number; height: number } = DESKTOP): Promise<WatchedPage> {
+  const watched = await openPage(browser, viewport);
+  await watched.page.goto(stack.core.endpoints.console!);
+  await watched.page.getByRole('button', { name: 'Sign in' }).click();
+  await watched.page.locator('#email').fill(user.email);
+  await watched.page.locator('#password').fill(user.password);
+  await watched.page.getByRole('button', { name: 'Sign in' }).click();
+  await watched.page.getByRole('heading', { name: 'Provision a device' }).waitFor();
+  return watched;
+}
+
+/** A device of the stack's CA through JITR's first connect (the handler runs between attempts). */
+async function jitrDevice(deviceId: string, allow: boolean) {
+  const device = await stack.device(deviceId, allow ? { registry: 'allow' } : {});
+  const result = await runJitrDevice({ endpoint: stack.endpoint!, identity: identityOf(device), clientId: deviceId, maxAttempts: 3, backoffMs: 50, betweenAttempts: () => stack.core.idle() });
+  return { device, connected: result.connected };
+}
+
+async function openDevice(page: Page, deviceId: string) {
+  await page.getByRole('link', { name: 'Devices' }).click();
+  await page.getByPlaceholder('device id or prefix').fill(deviceId);
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.getByRole('link', { name: deviceId, exact: true }).click();
+  await page.locator('#state').waitFor();
+}
+
+maybe('an operator in the console', () => {
+  it('suspends a device, which then cannot connect, and resumes it; the timeline names the operator', async () => {
+    const { device, connected } = await jitrDevice('OPS-0001', true);
+    expect(connected).toBe(true);
+    const { page, context, problems } = await signIn(OPERATOR);
+    await openDevice(page, 'OPS-0001');
+    expect(await page.locator('#state').textContent()).toBe('provisioned');
+
+    await page.getByRole('button', { name: 'Suspend' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Suspend' }).click();
+    await page.locator('#action-result').getByText('suspend: done, now suspended').waitFor();
+    expect(await page.locator('#state').textContent()).toBe('suspended');
+    expect(await page.locator('#timeline').textContent()).toContain(`by user ${OPERATOR.email}`);
+    await screenshot(page, 'operator-device-desktop');
+    // Cut off: its certificate is INACTIVE, the broker refuses it.
+    expect((await connectOnce(stack.endpoint!, identityOf(device), 'OPS-0001')).error).toBeDefined();
+
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Resume' }).click();
+    await page.locator('#action-result').getByText('resume: done, now provisioned').waitFor();
+    const back = await connectOnce(stack.endpoint!, identityOf(device), 'OPS-0001');
+    expect(back.error).toBeUndefined();
+    back.client?.end(true);
+    expect(problems).toEqual([]);
+    await context.close();
+  }, 90_000);
+
+  it('refuses a transition the lifecycle does not allow, and says why', async () => {
+    await stack.registry.allow('OPS-ALLOWED', {}, new Date());
+    const { page, context } = await signIn(OPERATOR);
+    await openDevice(page, 'OPS-ALLOWED');
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Resume' }).click();
+    await page.getByRole('alert').waitFor();
+    expect(await page.getByRole('alert').textContent()).toMatch(/^resume refused: .*\(transition-refused\)$/);
+    await context.close();
+  }, 60_000);
+
+  it('reads a refused device’s diagnosis', async () => {
+    const { connected } = await jitrDevice('OPS-REFUSED', false);
+    expect(connected).toBe(false);
+    const { page, context } = await signIn(OPERATOR, PHONE);
+    await openDevice(page, 'OPS-REFUSED');
+    await page.getByRole('button', { name: 'Why can’t it connect?' }).click();
+    await page.locator('#diagnosis').waitFor();
+    expect(await page.locator('#diagnosis header').textContent()).toBe('refused');
+    expect(await page.locator('#diagnosis').textContent()).toContain('device-not-allowlisted');
+    expect(await page.locator('#diagnosis').textContent()).toContain('devices allow OPS-REFUSED');
+    await screenshot(page, 'operator-why-phone');
+    await context.close();
+  }, 90_000);
+
+  it('imports a CSV with progress and the row report, invalid rows by line, nothing of them written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'console-import-'));
+    const rows = ['deviceId,thingGroup', ...Array.from({ length: 1200 }, (_, i) => `IMPORT-${String(i).padStart(4, '0')},factory-a`)];
+    rows.splice(5, 0, 'bad serial!,factory-a');
+    const file = join(dir, 'devices.csv');
+    writeFileSync(file, `${rows.join('\n')}\n`);
+    try {
+      const { page, context, problems } = await signIn(OPERATOR);
+      await page.getByRole('link', { name: 'Import' }).click();
+      await page.locator('input[type=file]').setInputFiles(file);
+      await page.getByRole('button', { name: 'Import' }).click();
+      await page.locator('#import-report').waitFor({ timeout: 60_000 });
+      expect(await page.locator('#import-report').textContent()).toMatch(/^1200 imported, 0 updated, 0 unchanged, 1 invalid/);
+      // The invalid row is line 6 of the file (the header is line 1).
+      expect(await page.locator('#import-report tbody tr td').first().textContent()).toBe('6');
+      expect(await page.locator('#import-progress').getAttribute('value')).toBe('1201');
+      await screenshot(page, 'operator-import-desktop');
+      expect(await stack.registry.get('IMPORT-1199')).toMatchObject({ status: 'allowed', thingGroup: 'factory-a' });
+      expect(problems).toEqual([]);
+      await context.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('lists the decisions with the chart', async () => {
+    await jitrDevice('OPS-DEC-IN', true);
+    await jitrDevice('OPS-DEC-OUT', false);
+    const { page, context, problems } = await signIn(OPERATOR);
+    await page.getByRole('link', { name: 'Decisions' }).click();
+    await page.locator('#decisions tbody tr').first().waitFor();
+    expect(await page.locator('#decisions').textContent()).toContain('device-not-allowlisted');
+    expect(await page.locator('#decisions-chart canvas').count()).toBe(1);
+    await screenshot(page, 'operator-decisions-desktop');
+    expect(problems).toEqual([]);
+    await context.close();
+  }, 60_000);
+});
+
+maybe('a technician and the operator routes', () => {
+  it('sees no operator pages, and the API answers 403 to the technician’s token there', async () => {
+    const { page, context } = await signIn(TECHNICIAN);
+    expect(await page.getByRole('link', { name: 'Devices' }).count()).toBe(0);
+    const api = stack.core.endpoints.http!;
+    // In the page (the browser's globals): the technician's own token against an operator route.
+    const status = await page.evaluate<number>(`(async () => {
+      const session = JSON.parse(sessionStorage.getItem('iot-provisioner.session') ?? '{}');
+      return (await fetch(${JSON.stringify(api)} + '/devices', { headers: { authorization: 'Bearer ' + session.idToken } })).status;
+    })()`);
+    expect(status).toBe(403);
+    // Going to an operator page by its address shows the technician's page, not the operator's.
+    await page.goto(`${stack.core.endpoints.console}#/devices`);
+    await page.getByRole('heading', { name: 'Provision a device' }).waitFor();
+    await context.close();
+  }, 60_000);
+
+  it('sends a user with a tampered token back to the sign-in (the API answers 401)', async () => {
+    await stack.registry.allow('OPS-TAMPER', {}, new Date());
+    const { page, context } = await signIn(TECHNICIAN);
+    // The token's groups rewritten in the page, its signature kept: a forgery.
+    await page.evaluate(`(() => {
+      const key = 'iot-provisioner.session';
+      const session = JSON.parse(sessionStorage.getItem(key));
+      const [header, payload, signature] = session.idToken.split('.');
+      const claims = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/')));
+      claims['cognito:groups'] = ['operators'];
+      const forged = btoa(JSON.stringify(claims)).replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');
+      sessionStorage.setItem(key, JSON.stringify({ ...session, idToken: header + '.' + forged + '.' + signature }));
+    })()`);
+    await page.reload();
+    await page.getByLabel('Serial number').fill('OPS-TAMPER');
+    await page.getByRole('button', { name: 'Get a claim' }).click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await context.close();
+  }, 60_000);
+});
