@@ -1,3 +1,4 @@
+import { consoleMarkdown, measureConsole, type ConsoleBenchResult } from './console';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { importMarkdown, measureImport, type ImportBenchResult } from './import'
  * all measured in this one run, written to bench/results/latest.md with a chart (bench/results/burst.svg).
  *
  * Options: --devices=N (2000), --time-scale=K (2; see the burst section of the report for why not more), --concurrency=C (the JITR function's concurrency, 10),
- * --cold-runs=R (20), --hook-invocations=H (1000), --import-rows=N (50000), --only=cold,burst,hook,import; --long also runs the reliability,
+ * --cold-runs=R (20), --hook-invocations=H (1000), --import-rows=N (50000), --only=cold,burst,hook,import,console; --long also runs the reliability,
  * fuzz and security suites in their long variant (SUITES=long: 12,000 fuzz inputs per handler, 10× the
  * stacks and events of `npm test`) and adds their outcome to the report.
  */
@@ -214,6 +215,12 @@ async function main(): Promise<void> {
       importMarkdown(imported),
     );
   }
+  let consoleResult: ConsoleBenchResult | undefined;
+  if (wants('console')) {
+    log('console: build size, and load time in headless Chromium…');
+    consoleResult = await measureConsole({ loads: arg('console-loads', 10) });
+    sections.push('', '## Console', '', 'The provisioning console as `console/build.ts` builds it (`npx tsx bench/run.ts --only=console` measures this section alone).', '', consoleMarkdown(consoleResult));
+  }
   if (wants('long')) {
     log('long suites: reliability, fuzz and security with SUITES=long (jest)…');
     const suiteStarted = performance.now();
@@ -251,6 +258,7 @@ async function main(): Promise<void> {
     log(`burst ${b.handler}: ${b.active}/${b.devices} ACTIVE, lost ${b.lost}, stuck ${b.stuckPending}, rate ${b.ratePerSecond.toFixed(2)}/s = ${(b.ratePerSecond / b.bindingQuota.perSecond).toFixed(2)} of ${b.bindingQuota.perSecond}/s, ${b.callsPerDevice.toFixed(2)} IoT calls/device`);
   }
   if (imported) log(`import: ${imported.rows} rows in ${imported.importSeconds.toFixed(1)} s = ${imported.rowsPerSecond.toFixed(0)} rows/s; re-run ${imported.rerunRowsPerSecond.toFixed(0)} rows/s, ${imported.unchanged} unchanged`);
+  if (consoleResult) log(`console: ${(consoleResult.files.reduce((n, f) => n + f.gzipped, 0) / 1024).toFixed(1)} KB gzipped; sign-in button after ${consoleResult.unthrottledMs.median.toFixed(0)} ms (slow 4G ${consoleResult.slowNetworkMs.median.toFixed(0)} ms)`);
   if (hook) log(`hook: p50 ${hook.p50Ms.toFixed(1)} ms, p99 ${hook.p99Ms.toFixed(1)} ms; stalled registry: false in ≤ ${hook.stalled.maxMs.toFixed(0)} ms`);
   log(`report: bench/results/latest.md (${totalSeconds.toFixed(0)} s)`);
 }

@@ -18,6 +18,9 @@ export async function buildConsole(outdir: string = CONSOLE_DIST): Promise<{ fil
   // Content-hashed names: a deploy never mixes an old app.js with a new index.html, and assets cache for good.
   const result = await build({
     entryNames: '[name]-[hash]',
+    // The decisions page (and uPlot, half of the code) loads only when an operator opens it.
+    splitting: true,
+    chunkNames: 'chunk-[hash]',
     metafile: true,
     entryPoints: { app: join(CONSOLE_DIR, 'src/main.tsx') },
     bundle: true,
@@ -31,14 +34,15 @@ export async function buildConsole(outdir: string = CONSOLE_DIST): Promise<{ fil
     logLevel: 'warning',
     tsconfig: join(CONSOLE_DIR, 'tsconfig.json'),
   });
+  const entry = Object.entries(result.metafile.outputs).find(([path, output]) => output.entryPoint && path.endsWith('.js'))!;
+  const js = basename(entry[0]);
+  const css = basename(entry[1].cssBundle!);
   const outputs = Object.keys(result.metafile.outputs).map((path) => basename(path));
-  const js = outputs.find((name) => name.endsWith('.js'))!;
-  const css = outputs.find((name) => name.endsWith('.css'))!;
   const html = readFileSync(join(CONSOLE_DIR, 'index.html'), 'utf8').replace('./app.js', `./${js}`).replace('./app.css', `./${css}`);
   writeFileSync(join(outdir, 'index.html'), html);
   const files: Record<string, number> = {};
   let gzipped = 0;
-  for (const name of ['index.html', js, css]) {
+  for (const name of ['index.html', ...outputs]) {
     const bytes = readFileSync(join(outdir, name));
     files[name] = bytes.length;
     gzipped += gzipSync(bytes).length;

@@ -3,10 +3,9 @@ import 'uplot/dist/uPlot.min.css';
 import './app.css';
 import { render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { apiFor } from './api';
+import { apiFor, type Api } from './api';
 import { completeSignIn, currentSession, signIn, signOut, type Session } from './auth';
 import { loadConfig, type ConsoleConfig } from './config';
-import { DecisionsPage } from './pages/decisions';
 import { DeviceDetail, DeviceList } from './pages/devices';
 import { ImportPage } from './pages/import';
 import { ProvisionPage } from './pages/provision';
@@ -26,6 +25,17 @@ function useHash(): string {
     return () => removeEventListener('hashchange', changed);
   }, []);
   return hash;
+}
+
+/** The decisions page, loaded when first opened (it brings the chart library). */
+function LazyDecisions({ api }: { api: Api }) {
+  const [Page, setPage] = useState<typeof import('./pages/decisions').DecisionsPage>();
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    import('./pages/decisions').then((m) => setPage(() => m.DecisionsPage), (e: Error) => setError(e.message));
+  }, []);
+  if (error) return <ErrorNote message={`The decisions page did not load: ${error}`} />;
+  return Page ? <Page api={api} /> : <p aria-busy="true">Loading…</p>;
 }
 
 function App({ config, initial }: { config: ConsoleConfig; initial: Session | undefined }) {
@@ -55,7 +65,7 @@ function App({ config, initial }: { config: ConsoleConfig; initial: Session | un
   else if (path.startsWith('/device/') && operator) page = <DeviceDetail api={api} deviceId={decodeURIComponent(path.slice('/device/'.length))} />;
   else if (path === '/devices' && operator) page = <DeviceList api={api} query={query} />;
   else if (path === '/import' && operator) page = <ImportPage api={api} />;
-  else if (path === '/decisions' && operator) page = <DecisionsPage api={api} />;
+  else if (path === '/decisions' && operator) page = <LazyDecisions api={api} />;
   else if (path === '/queue' && operator) page = <QueuePage api={api} />;
   else page = <ProvisionPage api={api} config={config} />;
 

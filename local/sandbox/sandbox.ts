@@ -85,6 +85,8 @@ export interface SandboxOptions {
   /** Keep the local IoT Core running after the table, with the console served on `consolePort` (`npm start -- --serve`). */
   serve?: boolean;
   consolePort?: number;
+  /** Where the served fleet's endpoints are written for the CLI's --local (default .local/endpoints.json). */
+  endpointsFile?: string;
 }
 
 /** The sign-ins `npm start -- --serve` prints: one technician, one operator, passwords made up per run. */
@@ -232,13 +234,14 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
         users.push({ ...user, password });
       }
       // The CLI's --local finds this fleet through the endpoints file, as it finds `npm run emulator`'s.
-      writeEndpointsFile(ENDPOINTS_FILE, core.endpoints);
+      const endpointsFile = options.endpointsFile ?? ENDPOINTS_FILE;
+      writeEndpointsFile(endpointsFile, core.endpoints);
       result.served = {
         console: core.endpoints.console!,
         users,
-        endpointsFile: ENDPOINTS_FILE,
+        endpointsFile,
         close: async () => {
-          removeEndpointsFile(ENDPOINTS_FILE);
+          removeEndpointsFile(endpointsFile);
           await stack.close();
         },
       };
