@@ -1,7 +1,8 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { bindCalls } from '../../shared/aws/bind-calls';
-import { createDocumentClient, createIotClient, createSqsClient } from '../../shared/aws/clients';
+import { createDocumentClient, createIotClient, createLogsClient, createSqsClient } from '../../shared/aws/clients';
+import { recentConnects } from '../../shared/aws/iot-logs/connects';
 import { receiveFailures } from '../../shared/aws/failure-queue';
 import { iotCalls } from '../../shared/aws/iot/calls';
 import { describeCaCertificate, describeCertificate } from '../../shared/aws/iot/certificates';
@@ -23,6 +24,7 @@ import { handleConsoleRead, type ConsoleReadDeps } from './http';
 /** The console's read routes (HTTP API, operators' JWT): GET /devices, /devices/{deviceId}, /devices/{deviceId}/why, /decisions. */
 
 const config = loadConsoleReadConfig();
+const logs = createLogsClient();
 const documents = createDocumentClient({ maxAttempts: 3 });
 const registry = { client: documents, tableName: config.registryTable };
 const timeline = { client: documents, tableName: config.timelineTable };
@@ -62,9 +64,9 @@ const deps: ConsoleReadDeps = {
       timeline: bindCalls(timeline, { list: listTimelineEvents }),
       iot: { describeCertificate: iot.describeCertificate, listPrincipalThings: iot.listPrincipalThings, listAttachedPolicies: iot.listAttachedPolicies, describeCaCertificate: iot.describeCaCertificate },
       failureQueue: { peek: peekFailures },
-      // What `devices why` passes on AWS (cli/devices-why.ts): AWS IoT records a CONNECT only as a CloudWatch
-      // Logs entry, when its logging is on (developer guide, "CloudWatch Logs AWS IoT log entries", Connect).
-      connectsUnobserved: 'AWS IoT records connects only in CloudWatch Logs (AWSIotLogsV2, when logging is on): search them for principalId = the certificate id',
+      // As `devices why` reads them (cli/devices-why.ts): AWS IoT's Connect log entries in CloudWatch Logs
+      // (AWSIotLogsV2, when its logging is on; developer guide, "CloudWatch Logs AWS IoT log entries").
+      connections: { recent: (certificateId: string) => recentConnects(logs, certificateId) },
     },
     devicePolicy: config.devicePolicyName,
     dataEndpoint: memoizeAsync(() => iot.describeEndpoint('iot:Data-ATS')),

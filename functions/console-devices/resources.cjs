@@ -41,6 +41,8 @@ function resources({ IOT_ARN, STORES, functionRole, listAttachedPolicies }) {
         // DescribeEndpoint has no resource type: it can only be granted on '*'.
         { Sid: 'DataEndpoint', Effect: 'Allow', Action: 'iot:DescribeEndpoint', Resource: '*' },
         { Sid: 'FailureQueuePeek', Effect: 'Allow', Action: 'sqs:ReceiveMessage', Resource: STORES.failureQueueArn },
+        // The diagnosis reads AWS IoT's Connect log entries (shared/aws/iot-logs/connects.ts) from its log group.
+        { Sid: 'IotConnectLog', Effect: 'Allow', Action: 'logs:FilterLogEvents', Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:AWSIotLogsV2:*' } },
       ]),
     },
     Outputs: {},

@@ -24,8 +24,11 @@ const run = promisify(execFile);
 type Template = { Resources: Record<string, { Type: string; Properties: Record<string, any> }> };
 
 
-/** The console functions' handler.js budgets (their size when they went in, plus ~5 %). */
-const CONSOLE_BUDGETS = { consoleDevices: 387_000, consoleActions: 360_000, consoleQueue: 327_000 };
+/**
+ * The console functions' handler.js budgets (their size when they went in, plus ~5 %). consoleDevices grew by
+ * the CloudWatch Logs client (FilterLogEvents for the diagnosis's connects): 398,279 bytes measured.
+ */
+const CONSOLE_BUDGETS = { consoleDevices: 418_000, consoleActions: 360_000, consoleQueue: 327_000 };
 
 let dir: string;
 let template: Template;

@@ -19,6 +19,7 @@ const CLIENT_SERVICES: Record<string, string> = {
   'client-sns': 'sns',
   'client-s3': 's3',
   'client-lambda': 'lambda',
+  'client-cloudwatch-logs': 'logs',
 };
 
 /**

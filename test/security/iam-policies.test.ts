@@ -65,6 +65,8 @@ describe('the policy checker', () => {
     ['a whole service as the resource', role([{ Effect: 'Allow', Action: 'iot:CreateThing', Resource: { 'Fn::Sub': `${ARN}:*` } }]), /for iot:CreateThing, which can be scoped/],
     ['NotAction in an Allow', role([{ Effect: 'Allow', NotAction: 'iam:*', Resource: '*' }]), /NotAction/],
     ['logs on every log group', role([{ Effect: 'Allow', Action: 'logs:PutLogEvents', Resource: '*' }]), /logs:PutLogEvents beyond a function's own log group/],
+    ['writing to AWS IoT’s log group', role([{ Effect: 'Allow', Action: 'logs:PutLogEvents', Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:AWSIotLogsV2:*' } }]), /logs:PutLogEvents beyond a function's own log group/],
+    ['reading every log group', role([{ Effect: 'Allow', Action: 'logs:FilterLogEvents', Resource: '*' }]), /logs:FilterLogEvents beyond a function's own log group/],
     [
       'an IoT policy granting iot:* on *',
       { Type: 'AWS::IoT::Policy', Properties: { PolicyName: 'device', PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 'iot:*', Resource: '*' }] } } },
@@ -146,7 +148,8 @@ describe('the packaged template', () => {
     const logStatements = Object.entries(template.Resources)
       .filter(([, r]) => r.Type === 'AWS::IAM::Role')
       .flatMap(([, r]) => ((r.Properties.Policies as Array<{ PolicyDocument: { Statement: Array<{ Action: unknown; Resource: unknown }> } }>) ?? []).flatMap((p) => p.PolicyDocument.Statement))
-      .filter((s) => JSON.stringify(s.Action).includes('logs:'));
+      // Writing logs: every function to its own group (reading AWS IoT's log, FilterLogEvents, is checked apart).
+      .filter((s) => JSON.stringify(s.Action).includes('logs:') && !JSON.stringify(s.Action).includes('logs:FilterLogEvents'));
     expect(logStatements.length).toBeGreaterThanOrEqual(6);
     for (const statement of logStatements) expect(JSON.stringify(statement.Resource)).toMatch(/log-group:\/aws\/lambda\/iot-provisioner-test-[A-Za-z]+:\*/);
   });

@@ -61,6 +61,8 @@ const list = (value: Json): Json[] => (value === undefined ? [] : Array.isArray(
 
 /** `arn:<partition>:<service>:<region>:<account>:*` — every resource of a service. */
 const WHOLE_SERVICE = /^arn:[^:]+:[^:]+:[^:]*:[^:]*:\*$/;
+/** AWS IoT's log group (AWSIotLogsV2) of the stack's account and region. */
+const IOT_LOG_GROUP = /^arn:\$\{AWS::Partition\}:logs:\$\{AWS::Region\}:\$\{AWS::AccountId\}:log-group:AWSIotLogsV2:\*$/;
 const LOG_GROUP_OF_A_FUNCTION = /:log-group:\/aws\/lambda\/[^*:]+(:\*)?$/;
 
 function checkStatement(statement: Statement, at: Omit<Finding, 'problem' | 'sid'>, principalMatters: boolean, reference: IamReference): Finding[] {
@@ -85,8 +87,10 @@ function checkStatement(statement: Statement, at: Omit<Finding, 'problem' | 'sid
     const needScope = actions.filter((a) => (reference.action(a)?.resourceTypes.length ?? 1) > 0);
     if (needScope.length) report(`Resource ${unscoped.join(', ')} for ${needScope.join(', ')}, which can be scoped to a resource`);
   }
+  // Reading AWS IoT's own log (the Connect entries `devices why` reads) is the one grant beyond a function's log group.
+  const readsIotLog = actions.every((a) => a === 'logs:FilterLogEvents') && resources.every((r) => IOT_LOG_GROUP.test(r));
   const logActions = actions.filter((a) => a.startsWith('logs:'));
-  if (logActions.length && !resources.every((r) => LOG_GROUP_OF_A_FUNCTION.test(r))) {
+  if (logActions.length && !readsIotLog && !resources.every((r) => LOG_GROUP_OF_A_FUNCTION.test(r))) {
     report(`${logActions.join(', ')} beyond a function's own log group (${resources.join(', ')})`);
   }
   return findings;
