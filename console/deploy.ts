@@ -68,6 +68,9 @@ async function main(args: string[]): Promise<void> {
   const deployed = spawnSync('npx', ['serverless', 'deploy', ...args], { stdio: 'inherit', env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' } });
   if (deployed.status !== 0) process.exit(deployed.status ?? 1);
   const stage = option(args, 'stage') ?? 'dev';
+  // serverless' --aws-profile, for the SDK's clients below too.
+  const profile = option(args, 'aws-profile');
+  if (profile) process.env.AWS_PROFILE = profile;
   const region = option(args, 'region') ?? process.env.AWS_REGION ?? 'us-east-1';
   // osls names the stack <service>-<stage>.
   const stackName = `${loadStack({ stage }).service}-${stage}`;
