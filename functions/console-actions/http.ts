@@ -1,7 +1,7 @@
 import type { ImportSummary } from '../../shared/registry/import-devices';
-import { BAD_REQUEST, operatorRequest, userActor, type ConsoleRequest } from '../../shared/http/console';
+import { BAD_REQUEST, userActor, type ConsoleRequest, routeOperatorRequest, type ConsoleRoutes } from '../../shared/http/console';
 import { jsonBodyOf } from '../../shared/http/request';
-import { failureAnswer, jsonResponse, refusal, type HttpApiResult } from '../../shared/http/response';
+import { jsonResponse, refusal, type HttpApiResult } from '../../shared/http/response';
 import { ConcurrentChangeError, resumeDevice, retireDevice, suspendDevice, type LifecycleDeps } from '../../shared/lifecycle/actions';
 import type { Actor, TimelineEvent } from '../../shared/lifecycle/ports';
 import { allowInRegistry, blockInRegistry, RetirementUnfinishedError, type RegistryDecisionPort } from '../../shared/lifecycle/registry-actions';
@@ -139,21 +139,9 @@ async function importDevices(request: ConsoleRequest, deps: ConsoleActionsDeps):
   });
 }
 
-const ROUTES: Record<string, (request: ConsoleRequest, deps: ConsoleActionsDeps) => Promise<HttpApiResult>> = {
+const ROUTES: ConsoleRoutes<ConsoleActionsDeps> = {
   'POST /devices/{deviceId}/actions': deviceAction,
   'POST /devices/import': importDevices,
 };
 
-export async function handleConsoleAction(event: unknown, deps: ConsoleActionsDeps): Promise<HttpApiResult> {
-  const request = operatorRequest(event);
-  if ('statusCode' in request) return request;
-  const route = ROUTES[request.route];
-  if (!route) return refusal(404, 'Not found', 'route-unknown');
-  try {
-    return await route(request, deps);
-  } catch (error) {
-    const answer = failureAnswer(error);
-    if (answer.statusCode === 500) deps.log.error('console action failed', { route: request.route, error: (error as Error).name });
-    return answer;
-  }
-}
+export const handleConsoleAction = (event: unknown, deps: ConsoleActionsDeps): Promise<HttpApiResult> => routeOperatorRequest(event, ROUTES, deps, 'console action failed');

@@ -5,9 +5,9 @@ import type { ThingFacts } from '../../shared/aws/iot/thing-facts';
 import { readCertificateFacts } from '../../shared/certificates/certificate-facts';
 import type { DiagnosisPorts } from '../../shared/diagnosis/gather-facts';
 import { whyCannotConnect } from '../../shared/diagnosis/why';
-import { BAD_REQUEST, operatorRequest, type ConsoleRequest } from '../../shared/http/console';
+import { BAD_REQUEST, type ConsoleRequest, routeOperatorRequest, type ConsoleRoutes } from '../../shared/http/console';
 import { decodePageToken, encodePageToken } from '../../shared/http/page-token';
-import { failureAnswer, jsonResponse, refusal, type HttpApiResult } from '../../shared/http/response';
+import { jsonResponse, refusal, type HttpApiResult } from '../../shared/http/response';
 import type { TimelineEvent } from '../../shared/lifecycle/ports';
 import { stateOf } from '../../shared/lifecycle/states';
 import type { CertificateRecord } from '../../shared/provisioning/iot-ports';
@@ -191,23 +191,11 @@ async function decisions(request: ConsoleRequest, deps: ConsoleReadDeps): Promis
   });
 }
 
-const ROUTES: Record<string, (request: ConsoleRequest, deps: ConsoleReadDeps) => Promise<HttpApiResult>> = {
+const ROUTES: ConsoleRoutes<ConsoleReadDeps> = {
   'GET /devices': deviceList,
   'GET /devices/{deviceId}': devicePage,
   'GET /devices/{deviceId}/why': why,
   'GET /decisions': decisions,
 };
 
-export async function handleConsoleRead(event: unknown, deps: ConsoleReadDeps): Promise<HttpApiResult> {
-  const request = operatorRequest(event);
-  if ('statusCode' in request) return request;
-  const route = ROUTES[request.route];
-  if (!route) return refusal(404, 'Not found', 'route-unknown');
-  try {
-    return await route(request, deps);
-  } catch (error) {
-    const answer = failureAnswer(error);
-    if (answer.statusCode === 500) deps.log.error('console read failed', { route: request.route, error: (error as Error).name });
-    return answer;
-  }
-}
+export const handleConsoleRead = (event: unknown, deps: ConsoleReadDeps): Promise<HttpApiResult> => routeOperatorRequest(event, ROUTES, deps, 'console read failed');

@@ -1,9 +1,9 @@
 import type { FailureQueueDepth, FailureMessage } from '../../shared/aws/failure-queue';
 import { summarizeFailure } from '../../shared/diagnosis/failure-messages';
 import type { RedriveOutcome } from '../../shared/failures/redrive';
-import { BAD_REQUEST, operatorRequest, userActor, type ConsoleRequest } from '../../shared/http/console';
+import { BAD_REQUEST, userActor, type ConsoleRequest, routeOperatorRequest, type ConsoleRoutes } from '../../shared/http/console';
 import { jsonBodyOf } from '../../shared/http/request';
-import { failureAnswer, jsonResponse, refusal, type HttpApiResult } from '../../shared/http/response';
+import { jsonResponse, refusal, type HttpApiResult } from '../../shared/http/response';
 import type { Log } from '../../shared/log';
 import { redriveBodySchema } from '../../shared/schemas/console-request';
 import { issuesOf } from '../../shared/schemas/issues';
@@ -59,21 +59,9 @@ async function redrive(request: ConsoleRequest, deps: ConsoleQueueDeps): Promise
   return jsonResponse(200, outcome);
 }
 
-const ROUTES: Record<string, (request: ConsoleRequest, deps: ConsoleQueueDeps) => Promise<HttpApiResult>> = {
+const ROUTES: ConsoleRoutes<ConsoleQueueDeps> = {
   'GET /failure-queue': failureQueue,
   'POST /failure-queue/redrive': redrive,
 };
 
-export async function handleConsoleQueue(event: unknown, deps: ConsoleQueueDeps): Promise<HttpApiResult> {
-  const request = operatorRequest(event);
-  if ('statusCode' in request) return request;
-  const route = ROUTES[request.route];
-  if (!route) return refusal(404, 'Not found', 'route-unknown');
-  try {
-    return await route(request, deps);
-  } catch (error) {
-    const answer = failureAnswer(error);
-    if (answer.statusCode === 500) deps.log.error('console failure-queue request failed', { route: request.route, error: (error as Error).name });
-    return answer;
-  }
-}
+export const handleConsoleQueue = (event: unknown, deps: ConsoleQueueDeps): Promise<HttpApiResult> => routeOperatorRequest(event, ROUTES, deps, 'console failure-queue request failed');

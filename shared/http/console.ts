@@ -2,7 +2,7 @@ import type { Actor } from '../lifecycle/ports';
 import { httpApiEventSchema, type HttpApiEvent } from '../schemas/http-api-event';
 import { issuesOf } from '../schemas/issues';
 import { callerOf, refuseUnlessInGroup, type Caller } from './caller';
-import { refusal, type HttpApiResult } from './response';
+import { failureAnswer, refusal, type HttpApiResult } from './response';
 
 /**
  * What every route of the operator console does first (functions/console-*): parse the HTTP API event, name
@@ -36,4 +36,29 @@ export function operatorRequest(raw: unknown): ConsoleRequest | HttpApiResult {
 export function userActor(caller: Caller): Actor {
   const name = caller.email ?? caller.username;
   return { kind: 'user', id: name ? `${name} (${caller.sub})` : caller.sub };
+}
+
+export type ConsoleRoutes<Deps> = Record<string, (request: ConsoleRequest, deps: Deps) => Promise<HttpApiResult>>;
+
+/**
+ * A console function's entry: the operators-only request, then the route of its routeKey; an unexpected
+ * failure answers 429 or 500 (failureAnswer), logged with `failure` and the route, never with internals.
+ */
+export async function routeOperatorRequest<Deps extends { log: { error(message: string, extra?: Record<string, unknown>): void } }>(
+  event: unknown,
+  routes: ConsoleRoutes<Deps>,
+  deps: Deps,
+  failure: string,
+): Promise<HttpApiResult> {
+  const request = operatorRequest(event);
+  if ('statusCode' in request) return request;
+  const route = routes[request.route];
+  if (!route) return refusal(404, 'Not found', 'route-unknown');
+  try {
+    return await route(request, deps);
+  } catch (error) {
+    const answer = failureAnswer(error);
+    if (answer.statusCode === 500) deps.log.error(failure, { route: request.route, error: (error as Error).name });
+    return answer;
+  }
 }
