@@ -6,7 +6,7 @@ import { connectOnce } from '../../device/mqtt-connection';
 import type { KeyedCertificate } from '../../lib/pki';
 import { runJitrDevice } from '../../local/sandbox/simulator';
 import { startLocalStack, type LocalStack } from '../support/local-stack';
-import { chromiumAvailable, DESKTOP, launchBrowser, openPage, PHONE, screenshot, type WatchedPage } from '../support/browser';
+import { chromiumAvailable, DESKTOP, launchBrowser, PHONE, screenshot, signInToConsole, type WatchedPage } from '../support/browser';
 
 /**
  * Operators and technicians in the console, in headless Chromium against the local IoT Core: an operator
@@ -40,12 +40,7 @@ afterAll(async () => {
 });
 
 async function signIn(user: { email: string; password: string }, viewport: { width: number; height: number } = DESKTOP): Promise<WatchedPage> {
-  const watched = await openPage(browser, viewport);
-  await watched.page.goto(stack.core.endpoints.console!);
-  await watched.page.getByRole('button', { name: 'Sign in' }).click();
-  await watched.page.locator('#email').fill(user.email);
-  await watched.page.locator('#password').fill(user.password);
-  await watched.page.getByRole('button', { name: 'Sign in' }).click();
+  const watched = await signInToConsole(browser, stack.core.endpoints.console!, user, viewport);
   await watched.page.getByRole('heading', { name: 'Provision a device' }).waitFor();
   return watched;
 }

@@ -1,7 +1,7 @@
 import { CreateThingTypeCommand } from '@aws-sdk/client-iot';
 import type { Browser } from 'playwright-core';
 import { startLocalStack, type LocalStack } from '../support/local-stack';
-import { chromiumAvailable, DESKTOP, launchBrowser, openPage, screenshot } from '../support/browser';
+import { chromiumAvailable, launchBrowser, screenshot, signInToConsole } from '../support/browser';
 
 /**
  * The failure queue in the console: an operator sees a registration that failed (its origin and error), redrives
@@ -33,12 +33,7 @@ maybe('the failure queue in the console', () => {
     stack.core.firstConnect(stack.chain(device), stack.dataEndpoint);
     await stack.core.idle();
 
-    const { page, context, problems } = await openPage(browser, DESKTOP);
-    await page.goto(stack.core.endpoints.console!);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('#email').fill(OPERATOR.email);
-    await page.locator('#password').fill(OPERATOR.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    const { page, context, problems } = await signInToConsole(browser, stack.core.endpoints.console!, OPERATOR);
     await page.getByRole('link', { name: 'Queue' }).click();
     await page.locator('#queue-count').waitFor();
     expect(await page.locator('#queue-count').textContent()).toMatch(/^[1-9]\d* messages?/);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { runSandbox, type SandboxResult } from '../../local/sandbox/sandbox';
-import { chromiumAvailable, DESKTOP, launchBrowser, openPage, PHONE, screenshot } from '../support/browser';
+import { chromiumAvailable, DESKTOP, launchBrowser, PHONE, screenshot, signInToConsole } from '../support/browser';
 
 /**
  * `npm start -- --serve`: the sandbox's fleet stays up and the console shows it — its devices, their states
@@ -37,12 +37,7 @@ maybe('the sandbox’s fleet in the console', () => {
   it('shows the fleet, its states, a lifecycle timeline and the run’s decisions to the printed operator', async () => {
     const operator = served.users.find((u) => u.group === 'operators')!;
     for (const [name, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
-      const { page, context, problems } = await openPage(browser, viewport);
-      await page.goto(served.console);
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.locator('#email').fill(operator.email);
-      await page.locator('#password').fill(operator.password);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      const { page, context, problems } = await signInToConsole(browser, served.console, operator, viewport);
       await page.getByRole('link', { name: 'Devices' }).click();
       await page.locator('#devices tbody tr').first().waitFor();
       const list = await page.locator('#devices').textContent();

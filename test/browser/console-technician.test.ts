@@ -8,7 +8,7 @@ import { unzipSync, strFromU8 } from 'fflate';
 import type { Browser } from 'playwright-core';
 import { connectOnce } from '../../device/mqtt-connection';
 import { startLocalStack, type LocalStack } from '../support/local-stack';
-import { chromiumAvailable, DESKTOP, launchBrowser, openPage, PHONE, screenshot, type WatchedPage } from '../support/browser';
+import { chromiumAvailable, DESKTOP, launchBrowser, PHONE, screenshot, signInToConsole, type WatchedPage } from '../support/browser';
 import { toolAvailable } from '../support/tools';
 
 /**
@@ -37,12 +37,7 @@ afterAll(async () => {
 });
 
 async function signIn(viewport: { width: number; height: number }, user = TECHNICIAN): Promise<WatchedPage> {
-  const watched = await openPage(browser, viewport);
-  await watched.page.goto(stack.core.endpoints.console!);
-  await watched.page.getByRole('button', { name: 'Sign in' }).click();
-  await watched.page.locator('#email').fill(user.email);
-  await watched.page.locator('#password').fill(user.password);
-  await watched.page.getByRole('button', { name: 'Sign in' }).click();
+  const watched = await signInToConsole(browser, stack.core.endpoints.console!, user, viewport);
   await watched.page.getByRole('heading', { name: 'Provision a device' }).waitFor();
   return watched;
 }

@@ -61,3 +61,15 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
+
+/** Opens the console at `url` and signs `user` in through the (local) hosted sign-in; resolves once signed in. */
+export async function signInToConsole(browser: Browser, url: string, user: { email: string; password: string }, viewport: { width: number; height: number } = DESKTOP): Promise<WatchedPage> {
+  const watched = await openPage(browser, viewport);
+  await watched.page.goto(url);
+  await watched.page.getByRole('button', { name: 'Sign in' }).click();
+  await watched.page.locator('#email').fill(user.email);
+  await watched.page.locator('#password').fill(user.password);
+  await watched.page.getByRole('button', { name: 'Sign in' }).click();
+  await watched.page.locator('#sign-out').waitFor();
+  return watched;
+}
