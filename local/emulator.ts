@@ -15,7 +15,7 @@ import { deployStack } from './deploy-stack';
  * device DEMO-0001 allow-listed), so `serverless invoke local` has something real to activate.
  */
 
-export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581, http: 4582, mqtt: 8883, credentials: 8443, s3: 4583, sqs: 4584, sns: 4585, logs: 4586, userPool: 4587, console: 4577 } as const;
+export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581, http: 4582, mqtt: 8883, credentials: 8443, s3: 4583, sqs: 4584, sns: 4585, logs: 4586, userPool: 4587, console: 4577, lambda: 4589 } as const;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -31,6 +31,7 @@ async function main(): Promise<void> {
       'logs-port': { type: 'string', default: String(DEFAULT_PORTS.logs) },
       'user-pool-port': { type: 'string', default: String(DEFAULT_PORTS.userPool) },
       'console-port': { type: 'string', default: String(DEFAULT_PORTS.console) },
+      'lambda-port': { type: 'string', default: String(DEFAULT_PORTS.lambda) },
       'state-dir': { type: 'string', default: resolve(PROJECT_ROOT, '.local') },
       stage: { type: 'string', default: 'dev' },
       param: { type: 'string', multiple: true },
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
     },
   });
   const endpointsFile = resolve(values['endpoints-file']);
-  for (const flag of ['iot-port', 'dynamodb-port', 'http-port', 'mqtt-port', 'credentials-port', 'sqs-port', 's3-port', 'sns-port', 'logs-port', 'user-pool-port', 'console-port', 'time-scale'] as const) {
+  for (const flag of ['iot-port', 'dynamodb-port', 'http-port', 'mqtt-port', 'credentials-port', 'sqs-port', 's3-port', 'sns-port', 'logs-port', 'user-pool-port', 'console-port', 'lambda-port', 'time-scale'] as const) {
     if (!/^\d+$/.test(values[flag])) throw new Error(`--${flag} must be a whole number, got "${values[flag]}"`);
   }
   const params = Object.fromEntries(
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
     logsPort: Number(values['logs-port']),
     userPoolPort: Number(values['user-pool-port']),
     console: { port: Number(values['console-port']) },
+    lambdaPort: Number(values['lambda-port']),
     mqtt: { port: Number(values['mqtt-port']) },
     credentials: { port: Number(values['credentials-port']) },
     // The local root CA lives here, so devices' --cafile stays valid across restarts.
