@@ -82,7 +82,7 @@ function Decisions({ rows }: { rows: MetricsAnswer['decisions'] }) {
         <div class="overflow-auto">
           <table class="striped compact">
             <thead>
-              <tr><th>flow</th><th>admitted</th><th>refused</th><th>refusals by reason</th></tr>
+              <tr><th>flow</th><th class="count">admitted</th><th class="count">refused</th><th>refusals by reason</th></tr>
             </thead>
             <tbody>
               {flows.map((flow) => {
@@ -153,7 +153,7 @@ export function HomePage({ api, hours }: { api: Api; hours: string }) {
             <Tile
               id="tile-latency"
               label="hook latency p50 / p99"
-              value={`${ms(latency.p50)} / ${ms(latency.p99)}`}
+              value={latency.p50 === null || latency.p99 === null ? '—' : `${Math.round(latency.p50)} / ${Math.round(latency.p99)} ms`}
               note={`${latency.decisions} decisions; deadline ${latency.deadline / 1000} s, AWS IoT waits ${latency.budget / 1000} s`}
               tone={latencyTone(latency.p99, latency.deadline)}
             />
