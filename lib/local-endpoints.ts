@@ -35,6 +35,8 @@ export interface LocalEndpoints {
   console?: string;
   /** The CloudWatch Logs stand-in (JSON 1.1, FilterLogEvents on AWSIotLogsV2). */
   logs?: string;
+  /** The CloudWatch stand-in (JSON 1.0, ListMetrics and GetMetricData over the functions' EMF metrics). */
+  cloudwatch?: string;
   /** Lambda's Invoke API (the console's redrive re-invokes failed functions). */
   lambda?: string;
   /** The local root CA devices verify the server with (where AWS devices use AmazonRootCA1.pem). */
@@ -56,6 +58,7 @@ export function sdkEnvironment(endpoints: LocalEndpoints, accountId: string = en
     ...(endpoints.sqs ? { AWS_ENDPOINT_URL_SQS: endpoints.sqs } : {}),
     ...(endpoints.sns ? { AWS_ENDPOINT_URL_SNS: endpoints.sns } : {}),
     ...(endpoints.logs ? { AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: endpoints.logs } : {}),
+    ...(endpoints.cloudwatch ? { AWS_ENDPOINT_URL_CLOUDWATCH: endpoints.cloudwatch } : {}),
     ...(endpoints.lambda ? { AWS_ENDPOINT_URL_LAMBDA: endpoints.lambda } : {}),
     // s3rver serves path-style URLs (http://host/<bucket>/<key>).
     ...(endpoints.s3 ? { AWS_ENDPOINT_URL_S3: endpoints.s3, S3_FORCE_PATH_STYLE: 'true' } : {}),
@@ -71,6 +74,7 @@ export const SDK_ENVIRONMENT_SHOWN = [
   'AWS_ENDPOINT_URL_SQS',
   'AWS_ENDPOINT_URL_SNS',
   'AWS_ENDPOINT_URL_CLOUDWATCH_LOGS',
+  'AWS_ENDPOINT_URL_CLOUDWATCH',
   'AWS_ENDPOINT_URL_LAMBDA',
   'AWS_ENDPOINT_URL_S3',
   'S3_FORCE_PATH_STYLE',

@@ -228,7 +228,7 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
         // off, and where this process turns them off for handlers loaded in it (test/support/setup-env.ts).
         POWERTOOLS_METRICS_DISABLED: options.environment?.POWERTOOLS_METRICS_DISABLED ?? 'false',
       },
-      onMetrics: (document) => core.metrics.record(document),
+      onMetrics: (document) => core.metrics.record(document, accountId),
     });
     core.addRuntime(runtime);
     runtimes.set(fn.name, runtime);

@@ -15,7 +15,7 @@ import { deployStack } from './deploy-stack';
  * device DEMO-0001 allow-listed), so `serverless invoke local` has something real to activate.
  */
 
-export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581, http: 4582, mqtt: 8883, credentials: 8443, s3: 4583, sqs: 4584, sns: 4585, logs: 4586, userPool: 4587, console: 4577, lambda: 4589 } as const;
+export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581, http: 4582, mqtt: 8883, credentials: 8443, s3: 4583, sqs: 4584, sns: 4585, logs: 4586, userPool: 4587, cloudwatch: 4588, console: 4577, lambda: 4589 } as const;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -29,6 +29,7 @@ async function main(): Promise<void> {
       's3-port': { type: 'string', default: String(DEFAULT_PORTS.s3) },
       'sns-port': { type: 'string', default: String(DEFAULT_PORTS.sns) },
       'logs-port': { type: 'string', default: String(DEFAULT_PORTS.logs) },
+      'cloudwatch-port': { type: 'string', default: String(DEFAULT_PORTS.cloudwatch) },
       'user-pool-port': { type: 'string', default: String(DEFAULT_PORTS.userPool) },
       'console-port': { type: 'string', default: String(DEFAULT_PORTS.console) },
       'lambda-port': { type: 'string', default: String(DEFAULT_PORTS.lambda) },
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
     },
   });
   const endpointsFile = resolve(values['endpoints-file']);
-  for (const flag of ['iot-port', 'dynamodb-port', 'http-port', 'mqtt-port', 'credentials-port', 'sqs-port', 's3-port', 'sns-port', 'logs-port', 'user-pool-port', 'console-port', 'lambda-port', 'time-scale'] as const) {
+  for (const flag of ['iot-port', 'dynamodb-port', 'http-port', 'mqtt-port', 'credentials-port', 'sqs-port', 's3-port', 'sns-port', 'logs-port', 'cloudwatch-port', 'user-pool-port', 'console-port', 'lambda-port', 'time-scale'] as const) {
     if (!/^\d+$/.test(values[flag])) throw new Error(`--${flag} must be a whole number, got "${values[flag]}"`);
   }
   const params = Object.fromEntries(
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
     s3Port: Number(values['s3-port']),
     snsPort: Number(values['sns-port']),
     logsPort: Number(values['logs-port']),
+    cloudwatchPort: Number(values['cloudwatch-port']),
     userPoolPort: Number(values['user-pool-port']),
     console: { port: Number(values['console-port']) },
     lambdaPort: Number(values['lambda-port']),
@@ -91,6 +93,7 @@ async function main(): Promise<void> {
   sign-in        ${endpoints.userPool ?? '(no user pool)'}   (the user pool's hosted sign-in: /oauth2/authorize, /oauth2/token, /login, /logout,
                  /.well-known/openid-configuration; users: npx iot-provisioner local user add <email> --group operators|technicians;
                  no MFA locally)
+  CloudWatch     ${endpoints.cloudwatch}   (ListMetrics, GetMetricData over the functions' EMF metrics: the console's operator home)
   SQS            ${endpoints.sqs}   (SendMessage; the retirement queue feeds retireCertificate)
   S3             ${endpoints.s3}   (s3rver, path-style; emptied when the emulator stops)
   ResponseURLs   ${endpoints.iot}/_local/cloudformation-responses/<id>   (custom-resource answers: PUT, then GET)

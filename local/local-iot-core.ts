@@ -22,6 +22,7 @@ import { LocalSqs } from './sqs/local-sqs';
 import { LocalLambdaApi } from './lambda/invoke-api';
 import { LocalSns } from './sns/local-sns';
 import { LocalLogs } from './logs/local-logs';
+import { LocalCloudWatch } from './cloudwatch/local-cloudwatch';
 import { ConsoleHost } from './console/console-host';
 import type { CorsConfiguration } from './http/cors';
 import { LocalSchedules } from './schedules';
@@ -67,6 +68,8 @@ export interface LocalIotCoreOptions {
   snsPort?: number;
   /** Port of the local CloudWatch Logs (FilterLogEvents on AWS IoT's AWSIotLogsV2 Connect entries). */
   logsPort?: number;
+  /** Port of the local CloudWatch (ListMetrics, GetMetricData over the functions' EMF metrics). */
+  cloudwatchPort?: number;
   /** Serve the console (console/dist, built when missing) as its CloudFront distribution would (port 0: any free port). */
   console?: { port?: number };
   /** Port of Lambda's Invoke API. */
@@ -96,6 +99,7 @@ interface LocalIotCoreParts {
   s3: LocalS3;
   sns: LocalSns;
   logs: LocalLogs;
+  cloudwatch: LocalCloudWatch;
   lambdaApi: LocalLambdaApi;
   schedules: LocalSchedules;
   cloudFormationResponses: ResponseReceiver;
@@ -115,6 +119,8 @@ export class LocalIotCore {
   readonly sns: LocalSns;
   /** AWS IoT's log of broker connects, as CloudWatch Logs serves it (AWSIotLogsV2). */
   readonly logs: LocalLogs;
+  /** CloudWatch's metric reads (ListMetrics, GetMetricData) over `metrics`. */
+  readonly cloudwatch: LocalCloudWatch;
   /** The stack's `schedule` events (local/schedules.ts), time-scaled like Lambda's retries. */
   readonly schedules: LocalSchedules;
   /** CloudFormation custom-resource answers PUT to `cloudFormationResponseUrl(id)`. */
@@ -148,6 +154,7 @@ export class LocalIotCore {
     this.s3 = parts.s3;
     this.sns = parts.sns;
     this.logs = parts.logs;
+    this.cloudwatch = parts.cloudwatch;
     this.schedules = parts.schedules;
     this.cloudFormationResponses = parts.cloudFormationResponses;
     this.endpoints = parts.endpoints;
@@ -238,10 +245,12 @@ export class LocalIotCore {
       ),
     );
     const logsUrl = await logs.listen(options.logsPort ?? 0, host);
+    const cloudwatch = new LocalCloudWatch(metrics, options.now);
+    const cloudwatchUrl = await cloudwatch.listen(options.cloudwatchPort ?? 0, host);
     const lambdaApi = new LocalLambdaApi({ region, defaultAccountId, target: functions });
     const lambdaUrl = await lambdaApi.listen(options.lambdaPort ?? 0, host);
     const schedules = new LocalSchedules({ timeScale: options.lambdaTimeScale ?? 1, ...(options.now ? { now: options.now } : {}) });
-    const endpoints: LocalEndpoints = { region, accountId: defaultAccountId, iot, dynamodb: dynamo.url, sqs: sqsUrl, s3: s3.url, sns: snsUrl, logs: logsUrl, lambda: lambdaUrl };
+    const endpoints: LocalEndpoints = { region, accountId: defaultAccountId, iot, dynamodb: dynamo.url, sqs: sqsUrl, s3: s3.url, sns: snsUrl, logs: logsUrl, cloudwatch: cloudwatchUrl, lambda: lambdaUrl };
     const tls = options.mqtt || options.credentials ? await localTls(options.stateDir ?? mkdtempSync(join(tmpdir(), 'local-iot-')), region) : undefined;
     if (tls) endpoints.rootCaFile = tls.rootCaFile;
     const device = tls && { registry, gateway, issuer, tls: tls.server, ...(options.now ? { now: options.now } : {}) };
@@ -273,6 +282,7 @@ export class LocalIotCore {
       s3,
       sns,
       logs,
+      cloudwatch,
       lambdaApi,
       schedules,
       cloudFormationResponses: responses,
@@ -440,6 +450,7 @@ export class LocalIotCore {
     await this.sqs.close();
     await this.sns.close();
     await this.logs.close();
+    await this.cloudwatch.close();
     await this.lambdaApi.close();
     await this.s3.close();
     await this.controlPlane.close();

@@ -7,6 +7,7 @@ import { apiFor, type Api } from './api';
 import { completeSignIn, currentSession, signIn, signOut, type Session } from './auth';
 import { loadConfig, type ConsoleConfig } from './config';
 import { DeviceDetail, DeviceList } from './pages/devices';
+import { HomePage } from './pages/home';
 import { ImportPage } from './pages/import';
 import { ProvisionPage } from './pages/provision';
 import { QueuePage } from './pages/queue';
@@ -67,6 +68,8 @@ function App({ config, initial }: { config: ConsoleConfig; initial: Session | un
   else if (path === '/import' && operator) page = <ImportPage api={api} />;
   else if (path === '/decisions' && operator) page = <LazyDecisions api={api} />;
   else if (path === '/queue' && operator) page = <QueuePage api={api} />;
+  // Operators start on their home (the metrics); technicians on the provision page.
+  else if (path !== '/provision' && operator) page = <HomePage api={api} hours={query.get('hours') ?? '24'} />;
   else page = <ProvisionPage api={api} config={config} />;
 
   return (
@@ -78,6 +81,7 @@ function App({ config, initial }: { config: ConsoleConfig; initial: Session | un
           </li>
         </ul>
         <ul class="links">
+          {operator && <li><a href="#/home">Home</a></li>}
           <li><a href="#/provision">Provision</a></li>
           {operator && (
             <>

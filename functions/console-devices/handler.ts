@@ -1,7 +1,8 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { bindCalls } from '../../shared/aws/bind-calls';
-import { createDocumentClient, createIotClient, createLogsClient, createSqsClient } from '../../shared/aws/clients';
+import { createCloudWatchClient, createDocumentClient, createIotClient, createLogsClient, createSqsClient } from '../../shared/aws/clients';
+import { readProvisioningMetrics } from '../../shared/aws/cloudwatch/provisioning-metrics';
 import { recentConnects } from '../../shared/aws/iot-logs/connects';
 import { receiveFailures } from '../../shared/aws/failure-queue';
 import { iotCalls } from '../../shared/aws/iot/calls';
@@ -14,16 +15,19 @@ import { getDevice } from '../../shared/aws/registry/entries';
 import { listDevices } from '../../shared/aws/registry/list-index';
 import { decisionChart, listDecisions } from '../../shared/aws/timeline/decisions';
 import { listTimelineEvents, pageTimelineEvents } from '../../shared/aws/timeline/events';
-import { loadConsoleReadConfig } from '../../shared/config';
+import { loadConsoleReadConfig, loadMetricsConfig } from '../../shared/config';
 import type { QueuedFailure } from '../../shared/diagnosis/failure-messages';
 import type { HttpApiResult } from '../../shared/http/response';
 import { memoizeAsync } from '../../shared/lambda/memoize';
 import { logger } from '../../shared/logger';
 import { handleConsoleRead, type ConsoleReadDeps } from './http';
 
-/** The console's read routes (HTTP API, operators' JWT): GET /devices, /devices/{deviceId}, /devices/{deviceId}/why, /decisions. */
+/** The console's read routes (HTTP API, operators' JWT): GET /devices, /devices/{deviceId}, /devices/{deviceId}/why, /decisions, /metrics. */
 
 const config = loadConsoleReadConfig();
+// The stage's own metrics: the namespace and `stage` dimension every function writes them with (shared/metrics.ts).
+const metricsConfig = loadMetricsConfig();
+const cloudWatch = createCloudWatchClient({ maxAttempts: 3 });
 const logs = createLogsClient();
 const documents = createDocumentClient({ maxAttempts: 3 });
 const registry = { client: documents, tableName: config.registryTable };
@@ -73,6 +77,7 @@ const deps: ConsoleReadDeps = {
   },
   listDecisions: (query) => listDecisions(timeline, query),
   decisionChart: (window, maxItems) => decisionChart(timeline, window, maxItems),
+  readMetrics: (window) => readProvisioningMetrics(cloudWatch, { namespace: metricsConfig.namespace, stage: metricsConfig.stage, ...window }),
   now: () => new Date(),
   log: logger,
 };

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import type { DeviceListPage, DeviceListQuery } from '../../shared/aws/registry/list-index';
+import type { ProvisioningMetrics, SeriesTotal } from '../../shared/aws/cloudwatch/provisioning-metrics';
 import type { DecisionChart, DecisionItem, DecisionsQuery } from '../../shared/aws/timeline/decisions';
 import type { ThingFacts } from '../../shared/aws/iot/thing-facts';
 import { readCertificateFacts } from '../../shared/certificates/certificate-facts';
@@ -19,6 +20,7 @@ import {
   DEVICE_LIST_DEFAULT,
   deviceListQuerySchema,
   devicePageQuerySchema,
+  metricsQuerySchema,
   TIMELINE_PAGE_DEFAULT,
   whyQuerySchema,
 } from '../../shared/schemas/console-request';
@@ -42,6 +44,8 @@ export interface ConsoleReadDeps {
   why: { ports: DiagnosisPorts; devicePolicy: string; dataEndpoint(): Promise<string | undefined> };
   listDecisions(query: DecisionsQuery): Promise<{ items: DecisionItem[]; next?: string }>;
   decisionChart(window: { since: Date; now: Date }, maxItems: number): Promise<DecisionChart>;
+  /** The stage's provisioning metrics over the window, from CloudWatch. */
+  readMetrics(window: { since: Date; until: Date }): Promise<ProvisioningMetrics>;
   now: () => Date;
   log: Pick<Log, 'error'>;
 }
@@ -191,11 +195,62 @@ async function decisions(request: ConsoleRequest, deps: ConsoleReadDeps): Promis
   });
 }
 
+/** What AWS IoT waits for the pre-provisioning hook's answer, and the hook's own deadline (HOOK_DEADLINE_MS of serverless.yml). */
+export const HOOK_BUDGET_MS = 5_000;
+export const HOOK_DEADLINE_MS = 3_000;
+
+/** The totals of `metric`, added up by the dimensions `keys` (over services, should there be several). */
+function rowsOf<K extends string>(totals: SeriesTotal[], metric: string, keys: readonly K[]): Array<Record<K, string> & { count: number }> {
+  const rows = new Map<string, Record<K, string> & { count: number }>();
+  for (const t of totals.filter((t) => t.metric === metric)) {
+    const dimensions = Object.fromEntries(keys.map((k) => [k, t.dimensions[k] ?? ''])) as Record<K, string>;
+    const key = JSON.stringify(dimensions);
+    const row = rows.get(key) ?? { ...dimensions, count: 0 };
+    row.count += t.sum;
+    rows.set(key, row);
+  }
+  return [...rows.values()].sort((a, b) => b.count - a.count || JSON.stringify(a).localeCompare(JSON.stringify(b)));
+}
+
+/** `GET /metrics?hours=1|24|168`: the figures of the operator home, read from CloudWatch. */
+async function metrics(request: ConsoleRequest, deps: ConsoleReadDeps): Promise<HttpApiResult> {
+  const query = parseQuery(metricsQuerySchema, request.query);
+  if (!query.ok) return query.answer;
+  const hours = Number(query.value.hours ?? DEFAULT_WINDOW_HOURS);
+  // Whole minutes: a period of GetMetricData over 30 s is a multiple of 60 s.
+  const until = new Date(Math.ceil(deps.now().getTime() / 60_000) * 60_000);
+  const since = new Date(until.getTime() - hours * 3_600_000);
+  const read = await deps.readMetrics({ since, until });
+  const sum = (metric: string) => read.totals.filter((t) => t.metric === metric).reduce((total, t) => total + t.sum, 0);
+  return jsonResponse(200, {
+    since: since.toISOString(),
+    until: until.toISOString(),
+    hours,
+    decisions: rowsOf(read.totals, 'Decisions', ['flow', 'outcome', 'reason'] as const),
+    activations: rowsOf(read.totals, 'Activations', ['flow'] as const),
+    claimsVended: sum('ClaimsVended'),
+    hookLatencyMs: {
+      p50: read.hookLatency?.p50 ?? null,
+      p99: read.hookLatency?.p99 ?? null,
+      decisions: read.hookLatency?.count ?? 0,
+      budget: HOOK_BUDGET_MS,
+      deadline: HOOK_DEADLINE_MS,
+    },
+    vendActions: rowsOf(read.totals, 'VendActions', ['action', 'outcome'] as const),
+    lifecycleActions: rowsOf(read.totals, 'LifecycleActions', ['action', 'outcome'] as const),
+    retirements: rowsOf(read.totals, 'Retirements', ['outcome'] as const),
+    expiryFindings: rowsOf(read.totals, 'ExpiryFindings', ['reason'] as const),
+    coldStarts: rowsOf(read.totals, 'ColdStart', ['function_name'] as const).map(({ function_name, count }) => ({ function: function_name, count })),
+    cost: read.cost,
+  });
+}
+
 const ROUTES: ConsoleRoutes<ConsoleReadDeps> = {
   'GET /devices': deviceList,
   'GET /devices/{deviceId}': devicePage,
   'GET /devices/{deviceId}/why': why,
   'GET /decisions': decisions,
+  'GET /metrics': metrics,
 };
 
 export const handleConsoleRead = (event: unknown, deps: ConsoleReadDeps): Promise<HttpApiResult> => routeOperatorRequest(event, ROUTES, deps, 'console read failed');

@@ -4,7 +4,8 @@
  * authorizer of serverless.yml provider.httpApi (the group is checked in code: shared/http/console.ts), and
  * its role — reads only: the registry (its device-list index, an entry), the timeline (a device's events, the
  * decisions index), the certificate, CA and thing in AWS IoT, and the failure queue (received with
- * VisibilityTimeout 0: read, never consumed). serverless.yml reads `events` from here.
+ * VisibilityTimeout 0: read, never consumed), AWS IoT's Connect log, and the stage's metrics in CloudWatch
+ * (GET /metrics: ListMetrics, GetMetricData). serverless.yml reads `events` from here.
  */
 
 const operators = { name: 'operators' };
@@ -13,6 +14,7 @@ const events = [
   { httpApi: { method: 'GET', path: '/devices/{deviceId}', authorizer: operators } },
   { httpApi: { method: 'GET', path: '/devices/{deviceId}/why', authorizer: operators } },
   { httpApi: { method: 'GET', path: '/decisions', authorizer: operators } },
+  { httpApi: { method: 'GET', path: '/metrics', authorizer: operators } },
 ];
 
 function resources({ IOT_ARN, STORES, functionRole, listAttachedPolicies }) {
@@ -43,6 +45,9 @@ function resources({ IOT_ARN, STORES, functionRole, listAttachedPolicies }) {
         { Sid: 'FailureQueuePeek', Effect: 'Allow', Action: 'sqs:ReceiveMessage', Resource: STORES.failureQueueArn },
         // The diagnosis reads AWS IoT's Connect log entries (shared/aws/iot-logs/connects.ts) from its log group.
         { Sid: 'IotConnectLog', Effect: 'Allow', Action: 'logs:FilterLogEvents', Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:AWSIotLogsV2:*' } },
+        // The operator home's figures (shared/aws/cloudwatch/provisioning-metrics.ts). Neither action has a resource
+        // type or condition key to scope it by (Service Authorization Reference, Amazon CloudWatch): '*' only.
+        { Sid: 'StageMetrics', Effect: 'Allow', Action: ['cloudwatch:ListMetrics', 'cloudwatch:GetMetricData'], Resource: '*' },
       ]),
     },
     Outputs: {},

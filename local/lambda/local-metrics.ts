@@ -4,15 +4,22 @@
  * and dimensions, as CloudWatch Logs extracts them
  * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html):
  * each metric of a directive, under each of its dimension sets, with the dimension values read from the
- * document's top-level keys; a value may be a number or a list of numbers.
+ * document's top-level keys; a value may be a number or a list of numbers. Each value keeps the document's
+ * `_aws.Timestamp` (ms since the epoch; the time of the recording when a document has none) and the account of
+ * the function that printed it, so that the local CloudWatch (local/cloudwatch/local-cloudwatch.ts) can window
+ * them and answer each account its own.
  */
 
 export interface MetricSeries {
+  /** The account of the function that printed the values ('' when the recorder named none). */
+  accountId: string;
   namespace: string;
   name: string;
   unit: string;
   dimensions: Record<string, string>;
   values: number[];
+  /** `timestamps[i]` is when `values[i]` was recorded (ms since the epoch). */
+  timestamps: number[];
 }
 
 /** A series as `GET /_local/metrics` shows it. */
@@ -40,21 +47,23 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
-const keyOf = (namespace: string, name: string, dimensions: Record<string, string>) =>
-  JSON.stringify([namespace, name, Object.entries(dimensions).sort(([a], [b]) => a.localeCompare(b))]);
+const keyOf = (accountId: string, namespace: string, name: string, dimensions: Record<string, string>) =>
+  JSON.stringify([accountId, namespace, name, Object.entries(dimensions).sort(([a], [b]) => a.localeCompare(b))]);
 
 export class LocalMetrics {
   private readonly series = new Map<string, MetricSeries>();
   /** Documents that were not EMF (a directive missing its namespace, say): CloudWatch would drop them too. */
   rejected = 0;
 
-  record(document: unknown): void {
+  record(document: unknown, accountId = ''): void {
     const doc = document as Record<string, unknown> | null;
-    const directives = (doc?._aws as { CloudWatchMetrics?: unknown } | undefined)?.CloudWatchMetrics;
+    const aws = doc?._aws as { CloudWatchMetrics?: unknown; Timestamp?: unknown } | undefined;
+    const directives = aws?.CloudWatchMetrics;
     if (!doc || !Array.isArray(directives)) {
       this.rejected++;
       return;
     }
+    const at = typeof aws?.Timestamp === 'number' && Number.isFinite(aws.Timestamp) ? aws.Timestamp : Date.now();
     for (const directive of directives as EmfDirective[]) {
       if (typeof directive.Namespace !== 'string' || !Array.isArray(directive.Metrics) || !Array.isArray(directive.Dimensions)) {
         this.rejected++;
@@ -69,19 +78,25 @@ export class LocalMetrics {
           const raw = doc[metric.Name];
           const values = (Array.isArray(raw) ? raw : [raw]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
           if (values.length === 0) continue;
-          const key = keyOf(directive.Namespace, metric.Name, dimensions);
+          const key = keyOf(accountId, directive.Namespace, metric.Name, dimensions);
           let series = this.series.get(key);
           if (!series) {
-            series = { namespace: directive.Namespace, name: metric.Name, unit: typeof metric.Unit === 'string' ? metric.Unit : 'None', dimensions, values: [] };
+            series = { accountId, namespace: directive.Namespace, name: metric.Name, unit: typeof metric.Unit === 'string' ? metric.Unit : 'None', dimensions, values: [], timestamps: [] };
             this.series.set(key, series);
           }
           series.values.push(...values);
+          series.timestamps.push(...values.map(() => at));
         }
       }
     }
   }
 
-  /** The series of metric `name` whose dimensions include `dimensions`. */
+  /** Every series of `accountId`, as recorded (not copies: read, do not change). */
+  seriesOf(accountId: string): MetricSeries[] {
+    return [...this.series.values()].filter((s) => s.accountId === accountId);
+  }
+
+  /** The series of metric `name` whose dimensions include `dimensions` (every account's). */
   find(name: string, dimensions: Record<string, string> = {}): MetricSeries[] {
     return [...this.series.values()].filter((s) => s.name === name && Object.entries(dimensions).every(([k, v]) => s.dimensions[k] === v));
   }

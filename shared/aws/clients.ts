@@ -4,6 +4,7 @@ import { IoTClient } from '@aws-sdk/client-iot';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { SQSClient } from '@aws-sdk/client-sqs';
 
@@ -109,6 +110,12 @@ export function createSnsClient(options: ClientOptions = {}): SNSClient {
 export function createLogsClient(options: ClientOptions = {}): CloudWatchLogsClient {
   const client = new CloudWatchLogsClient(settings(options));
   explainNetworkErrors(client, 'Amazon CloudWatch Logs', 'AWS_ENDPOINT_URL_CLOUDWATCH_LOGS');
+  return client;
+}
+
+export function createCloudWatchClient(options: ClientOptions = {}): CloudWatchClient {
+  const client = new CloudWatchClient(settings(options));
+  explainNetworkErrors(client, 'Amazon CloudWatch', 'AWS_ENDPOINT_URL_CLOUDWATCH');
   return client;
 }
 

@@ -64,6 +64,15 @@ export const decisionsQuerySchema = z.strictObject(
   unknownField,
 );
 
+/** The windows of `GET /metrics`: the last hour, day or week. */
+export const METRICS_WINDOW_HOURS = ['1', '24', '168'] as const;
+
+/** `GET /metrics?hours=` */
+export const metricsQuerySchema = z.strictObject(
+  { hours: z.optional(z.enum(METRICS_WINDOW_HOURS, { error: `must be one of ${METRICS_WINDOW_HOURS.join(', ')}` })) },
+  unknownField,
+);
+
 const thingName = z.string().check(z.regex(/^[a-zA-Z0-9:_-]{1,128}$/, 'must match [a-zA-Z0-9:_-]{1,128}'));
 
 /** `POST /devices/{deviceId}/actions`: one action and the options the CLI takes for it. */

@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { connectOnce } from '../../device/mqtt-connection';
 import type { KeyedCertificate } from '../../lib/pki';
-import { runJitrDevice } from '../../local/sandbox/simulator';
+import { percentile } from '../../local/lambda/local-metrics';
+import { runFleetDevice, runJitrDevice } from '../../local/sandbox/simulator';
 import { startLocalStack, type LocalStack } from '../support/local-stack';
 import { chromiumAvailable, DESKTOP, launchBrowser, PHONE, screenshot, signInToConsole, type WatchedPage } from '../support/browser';
 
 /**
- * Operators and technicians in the console, in headless Chromium against the local IoT Core: an operator
- * suspends a device (which then cannot connect), resumes it, imports a CSV and reads a refused device's
+ * Operators and technicians in the console, in headless Chromium against the local IoT Core: an operator's
+ * home shows the metrics of a run (read back from the local CloudWatch); an operator suspends a device (which then cannot connect), resumes it, imports a CSV and reads a refused device's
  * diagnosis; a technician cannot reach the operator routes (the API answers 403, not only a hidden link);
  * a tampered token is refused and sends the user back to the sign-in.
  */
@@ -41,7 +42,8 @@ afterAll(async () => {
 
 async function signIn(user: { email: string; password: string }, viewport: { width: number; height: number } = DESKTOP): Promise<WatchedPage> {
   const watched = await signInToConsole(browser, stack.core.endpoints.console!, user, viewport);
-  await watched.page.getByRole('heading', { name: 'Provision a device' }).waitFor();
+  // Operators land on their home, technicians on the provision page.
+  await watched.page.getByRole('heading', { name: user === OPERATOR ? 'Home' : 'Provision a device' }).waitFor();
   return watched;
 }
 
@@ -61,6 +63,46 @@ async function openDevice(page: Page, deviceId: string) {
 }
 
 maybe('an operator in the console', () => {
+  it('lands on the home page, which shows the decisions and the hook latency of the run, at desktop and phone width', async () => {
+    await jitrDevice('OPS-HOME-IN', true);
+    await jitrDevice('OPS-HOME-OUT', false);
+    const vend = await fetch(`${stack.core.endpoints.http}/provisioning-claims`, { method: 'POST', headers: { authorization: await stack.core.issueToken('tom', { groups: ['technicians'] }) }, body: '{}' });
+    const claim = (await vend.json()) as { certificatePem: string; privateKey: string; templateName: string };
+    await stack.registry.allow('OPS-HOME-F1', {}, new Date());
+    for (const serialNumber of ['OPS-HOME-F1', 'OPS-HOME-F2']) {
+      await runFleetDevice({ endpoint: stack.endpoint!, claim: { certificatePem: claim.certificatePem, privateKeyPem: claim.privateKey }, templateName: claim.templateName, serialNumber, api: 'create' });
+    }
+    await stack.core.idle();
+    // What the functions emitted (the local Lambda runtime's collection): the page must show the same.
+    const admitted = stack.core.metrics.sum('Decisions', { reason: 'admitted' });
+    const refused = stack.core.metrics.sum('Decisions') - admitted;
+    const latency = stack.core.metrics.values('HookDecisionLatency');
+    expect(admitted).toBeGreaterThanOrEqual(2);
+    expect(refused).toBeGreaterThanOrEqual(2);
+    expect(latency.length).toBeGreaterThanOrEqual(2);
+
+    for (const [viewport, name] of [[DESKTOP, 'desktop'], [PHONE, 'phone']] as const) {
+      const { page, context, problems } = await signIn(OPERATOR, viewport);
+      await page.locator('#tile-admitted strong').waitFor();
+      expect(await page.locator('#tile-admitted strong').textContent()).toBe(String(admitted));
+      expect(await page.locator('#tile-refused strong').textContent()).toBe(String(refused));
+      expect(await page.locator('#tile-latency strong').textContent()).toBe(`${percentile(latency, 50)} / ${percentile(latency, 99)} ms`);
+      expect(await page.locator('#tile-latency').textContent()).toContain(`${latency.length} decisions; deadline 3 s, AWS IoT waits 5 s`);
+      expect(await page.locator('#home-decisions tr[data-flow="jitr"]').textContent()).toContain('device-not-allowlisted');
+      expect(await page.locator('#home-decisions tr[data-flow="hook"] td.admitted').textContent()).toBe(String(stack.core.metrics.sum('Decisions', { flow: 'hook', reason: 'admitted' })));
+      expect(await page.locator('#home-cold-starts').textContent()).toContain('preProvisioningHook');
+      await page.locator('#tile-queue strong').getByText(/^\d+$/).waitFor();
+      await screenshot(page, `operator-home-${name}`);
+      // Another window: the same run is within the last hour and the last week.
+      await page.getByRole('button', { name: '7 d' }).click();
+      await page.waitForURL(/hours=168/);
+      await page.locator('#tile-admitted strong').waitFor();
+      expect(await page.locator('#tile-admitted strong').textContent()).toBe(String(admitted));
+      expect(problems).toEqual([]);
+      await context.close();
+    }
+  }, 120_000);
+
   it('suspends a device, which then cannot connect, and resumes it; the timeline names the operator', async () => {
     const { device, connected } = await jitrDevice('OPS-0001', true);
     expect(connected).toBe(true);

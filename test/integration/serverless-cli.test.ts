@@ -26,9 +26,10 @@ type Template = { Resources: Record<string, { Type: string; Properties: Record<s
 
 /**
  * The console functions' handler.js budgets (their size when they went in, plus ~5 %). consoleDevices grew by
- * the CloudWatch Logs client (FilterLogEvents for the diagnosis's connects): 398,279 bytes measured.
+ * the CloudWatch Logs client (FilterLogEvents for the diagnosis's connects): 398,279 bytes measured; then by the
+ * CloudWatch client (ListMetrics, GetMetricData for GET /metrics, the operator home): 421,002 bytes measured (+22.7 KB).
  */
-const CONSOLE_BUDGETS = { consoleDevices: 418_000, consoleActions: 360_000, consoleQueue: 327_000 };
+const CONSOLE_BUDGETS = { consoleDevices: 442_000, consoleActions: 360_000, consoleQueue: 327_000 };
 
 let dir: string;
 let template: Template;

@@ -20,6 +20,7 @@ const CLIENT_SERVICES: Record<string, string> = {
   'client-s3': 's3',
   'client-lambda': 'lambda',
   'client-cloudwatch-logs': 'logs',
+  'client-cloudwatch': 'cloudwatch',
 };
 
 /**

@@ -63,6 +63,13 @@ const list = (value: Json): Json[] => (value === undefined ? [] : Array.isArray(
 const WHOLE_SERVICE = /^arn:[^:]+:[^:]+:[^:]*:[^:]*:\*$/;
 /** AWS IoT's log group (AWSIotLogsV2) of the stack's account and region. */
 const IOT_LOG_GROUP = /^arn:\$\{AWS::Partition\}:logs:\$\{AWS::Region\}:\$\{AWS::AccountId\}:log-group:AWSIotLogsV2:\*$/;
+/**
+ * Actions whose only resource type is optional and is not what the stack reads: the SAR gives
+ * cloudwatch:ListMetrics and GetMetricData an optional `dataset` (arn:…:cloudwatch:…:dataset/<id>, the OTLP
+ * datasets of PromQL queries), while the classic metrics the functions write as EMF have no ARN at all — reading
+ * them is authorized on '*' only (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html).
+ */
+const STAR_ONLY_FOR_WHAT_WE_READ = new Set(['cloudwatch:ListMetrics', 'cloudwatch:GetMetricData']);
 const LOG_GROUP_OF_A_FUNCTION = /:log-group:\/aws\/lambda\/[^*:]+(:\*)?$/;
 
 function checkStatement(statement: Statement, at: Omit<Finding, 'problem' | 'sid'>, principalMatters: boolean, reference: IamReference): Finding[] {
@@ -84,7 +91,7 @@ function checkStatement(statement: Statement, at: Omit<Finding, 'problem' | 'sid
   const unscoped = resources.filter((r) => r === '*' || WHOLE_SERVICE.test(r.replace(/\$\{[^}]+\}/g, 'x')));
   if (unscoped.length) {
     // An action the reference does not know counts as one that can be scoped: '*' is never assumed harmless.
-    const needScope = actions.filter((a) => (reference.action(a)?.resourceTypes.length ?? 1) > 0);
+    const needScope = actions.filter((a) => !STAR_ONLY_FOR_WHAT_WE_READ.has(a) && (reference.action(a)?.resourceTypes.length ?? 1) > 0);
     if (needScope.length) report(`Resource ${unscoped.join(', ')} for ${needScope.join(', ')}, which can be scoped to a resource`);
   }
   // Reading AWS IoT's own log (the Connect entries `devices why` reads) is the one grant beyond a function's log group.

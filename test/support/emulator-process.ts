@@ -22,7 +22,7 @@ export interface EmulatorEndpoints {
 }
 
 /** Every port flag of `npm run emulator`; each gets a free port so parallel test files never collide. */
-const PORT_FLAGS = ['--iot-port', '--dynamodb-port', '--http-port', '--mqtt-port', '--credentials-port', '--sqs-port', '--s3-port', '--sns-port', '--logs-port', '--user-pool-port', '--console-port', '--lambda-port'];
+const PORT_FLAGS = ['--iot-port', '--dynamodb-port', '--http-port', '--mqtt-port', '--credentials-port', '--sqs-port', '--s3-port', '--sns-port', '--logs-port', '--cloudwatch-port', '--user-pool-port', '--console-port', '--lambda-port'];
 
 /**
  * `npm run emulator` as users run it — a separate process — on free ports, with its endpoints file and

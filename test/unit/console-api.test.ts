@@ -1,6 +1,7 @@
 import { handleConsoleRead, type ConsoleReadDeps } from '../../functions/console-devices/http';
 import { handleConsoleAction, type ConsoleActionsDeps } from '../../functions/console-actions/http';
 import { handleConsoleQueue, type ConsoleQueueDeps } from '../../functions/console-queue/http';
+import type { ProvisioningMetrics } from '../../shared/aws/cloudwatch/provisioning-metrics';
 import { encodePageToken } from '../../shared/http/page-token';
 import { planRedrive, redriveFailures, type RedriveSettings } from '../../shared/failures/redrive';
 import type { DeviceEntry } from '../../shared/registry/device-entry';
@@ -48,6 +49,7 @@ function readDeps(overrides: Partial<ConsoleReadDeps> = {}): ConsoleReadDeps {
     why: { ports: { registry: { get: fail }, iot: { describeCertificate: fail, listPrincipalThings: fail, listAttachedPolicies: fail, describeCaCertificate: fail }, failureQueue: { peek: fail } }, devicePolicy: 'p', dataEndpoint: async () => undefined },
     listDecisions: jest.fn(async () => ({ items: [] })),
     decisionChart: jest.fn(async () => ({ hours: [], totals: { admitted: 0, refused: {} }, counted: 0, truncated: false })),
+    readMetrics: jest.fn(async () => ({ totals: [], hookLatency: null, cost: { metricsRequested: 0, getMetricDataCalls: 0, listMetricsCalls: 1 } })),
     now: () => new Date('2026-12-01T12:00:00Z'),
     log: { error: () => {} },
     ...overrides,
@@ -97,6 +99,7 @@ const ROUTES: Array<[string, (event: Event) => Promise<{ statusCode: number; bod
   ['GET /devices/{deviceId}', (e) => handleConsoleRead(e, readDeps()), { deviceId: 'SENSOR-1' }],
   ['GET /devices/{deviceId}/why', (e) => handleConsoleRead(e, readDeps()), { deviceId: 'SENSOR-1' }],
   ['GET /decisions', (e) => handleConsoleRead(e, readDeps()), undefined],
+  ['GET /metrics', (e) => handleConsoleRead(e, readDeps()), undefined],
   ['POST /devices/{deviceId}/actions', (e) => handleConsoleAction(e, actionDeps()), { deviceId: 'SENSOR-1' }],
   ['POST /devices/import', (e) => handleConsoleAction(e, actionDeps()), undefined],
   ['GET /failure-queue', (e) => handleConsoleQueue(e, queueDeps()), undefined],
@@ -212,6 +215,53 @@ describe('GET /decisions', () => {
     const second = body(await handleConsoleRead(request('GET /decisions', { query: { since: first.since, nextToken: first.nextToken } }), readDeps({ decisionChart })));
     expect(second.chart).toBeUndefined();
     expect(decisionChart).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('GET /metrics', () => {
+  it.each([[{ hours: '2' }, 'hours'], [{ hours: '24h' }, 'hours'], [{ since: '2026-12-01T00:00:00Z' }, 'since']])('refuses the query %j (400, nothing read)', async (query, path) => {
+    const readMetrics = jest.fn();
+    const answer = await handleConsoleRead(request('GET /metrics', { query }), readDeps({ readMetrics }));
+    expect(answer.statusCode).toBe(400);
+    expect(body(answer)).toMatchObject({ reason: 'query-invalid', issues: [{ path }] });
+    expect(readMetrics).not.toHaveBeenCalled();
+  });
+
+  it('reads the window asked for (whole minutes, 24 h unless said) and groups the series as the home page shows them', async () => {
+    const readMetrics = jest.fn(async (): Promise<ProvisioningMetrics> => ({
+      totals: [
+        { metric: 'Decisions', dimensions: { flow: 'hook', outcome: 'denied', reason: 'device-blocked' }, sum: 2 },
+        { metric: 'Decisions', dimensions: { flow: 'jitr', outcome: 'activated', reason: 'admitted' }, sum: 5 },
+        { metric: 'Activations', dimensions: { flow: 'jitr' }, sum: 5 },
+        { metric: 'ClaimsVended', dimensions: {}, sum: 3 },
+        { metric: 'ColdStart', dimensions: { function_name: 'svc-dev-preProvisioningHook' }, sum: 1 },
+      ],
+      hookLatency: { p50: 40, p99: 900, count: 2 },
+      cost: { metricsRequested: 8, getMetricDataCalls: 1, listMetricsCalls: 1 },
+    }));
+    const deps = readDeps({ readMetrics, now: () => new Date('2026-12-01T12:00:30Z') });
+    const day = body(await handleConsoleRead(request('GET /metrics'), deps));
+    expect(readMetrics).toHaveBeenLastCalledWith({ since: new Date('2026-11-30T12:01:00Z'), until: new Date('2026-12-01T12:01:00Z') });
+    expect(day).toMatchObject({
+      hours: 24,
+      decisions: [
+        { flow: 'jitr', outcome: 'activated', reason: 'admitted', count: 5 },
+        { flow: 'hook', outcome: 'denied', reason: 'device-blocked', count: 2 },
+      ],
+      activations: [{ flow: 'jitr', count: 5 }],
+      claimsVended: 3,
+      hookLatencyMs: { p50: 40, p99: 900, decisions: 2, budget: 5000, deadline: 3000 },
+      coldStarts: [{ function: 'svc-dev-preProvisioningHook', count: 1 }],
+      retirements: [],
+      cost: { metricsRequested: 8 },
+    });
+    await handleConsoleRead(request('GET /metrics', { query: { hours: '168' } }), deps);
+    expect(readMetrics).toHaveBeenLastCalledWith({ since: new Date('2026-11-24T12:01:00Z'), until: new Date('2026-12-01T12:01:00Z') });
+  });
+
+  it('answers null percentiles when the hook decided nothing', async () => {
+    const answer = body(await handleConsoleRead(request('GET /metrics', { query: { hours: '1' } }), readDeps()));
+    expect(answer.hookLatencyMs).toEqual({ p50: null, p99: null, decisions: 0, budget: 5000, deadline: 3000 });
   });
 });
 
