@@ -130,7 +130,14 @@ async function buildDefault(functions: StackFunction[], progress: Progress): Pro
  */
 function lambdaEnvironment(fn: StackFunction, region: string): NodeJS.ProcessEnv {
   // An ARN the function's configuration checks must look like one (the expiry sweep's FINDINGS_TOPIC_ARN: `!Ref FindingsTopic`).
-  const dummy = (name: string) => (name.endsWith('_TOPIC_ARN') ? `arn:aws:sns:${region}:123456789012:dummy-${name.toLowerCase()}` : `dummy-${name.toLowerCase()}`);
+  // So must a queue's URL and ARN (the console functions' FAILURE_QUEUE_URL, RETIREMENT_QUEUE_ARN).
+  const dummy = (name: string) => {
+    const id = `dummy-${name.toLowerCase().replace(/_/g, '-')}`;
+    if (name.endsWith('_TOPIC_ARN')) return `arn:aws:sns:${region}:123456789012:${id}`;
+    if (name.endsWith('_QUEUE_URL')) return `https://sqs.${region}.amazonaws.com/123456789012/${id}`;
+    if (name.endsWith('_QUEUE_ARN')) return `arn:aws:sqs:${region}:123456789012:${id}`;
+    return id;
+  };
   const own = Object.fromEntries(Object.entries(fn.environment).map(([name, value]) => [name, typeof value === 'string' ? value : dummy(name)]));
   return {
     PATH: process.env.PATH,
