@@ -18,7 +18,8 @@ export interface QueuedFailure {
 
 type Json = { [key: string]: unknown };
 
-const parse = (text: string): Json | undefined => {
+/** The JSON object a message body holds; undefined for anything else (a failure queue takes any text). */
+export const parseJsonObject = (text: string): Json | undefined => {
   try {
     const value = JSON.parse(text) as unknown;
     return value && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined;
@@ -48,14 +49,14 @@ function describe(message: Json | undefined, body: string): Omit<FailureEvidence
 
 /** What one message says failed, and with which error (the console's failure-queue list). */
 export function summarizeFailure(body: string): Omit<FailureEvidence, 'at'> {
-  return describe(parse(body), body);
+  return describe(parseJsonObject(body), body);
 }
 
 /** The messages naming `certificateId` (case-insensitive), oldest first, as evidence lines. */
 export function failuresFor(certificateId: string, messages: QueuedFailure[]): FailureEvidence[] {
   const id = certificateId.toLowerCase();
   return messages.flatMap((queued) => {
-    const message = parse(queued.body);
+    const message = parseJsonObject(queued.body);
     const text = `${queued.body}\n${decodeBase64(message?.base64OriginalPayload)}`.toLowerCase();
     if (!text.includes(id)) return [];
     const at = queued.sentAt ?? (typeof message?.timestamp === 'string' ? message.timestamp : undefined);
@@ -72,8 +73,8 @@ const CERTIFICATE_ID = /^[0-9a-f]{64}$/i;
 export function certificateIdsIn(messages: QueuedFailure[]): string[] {
   const ids: string[] = [];
   for (const queued of [...messages].reverse()) {
-    const message = parse(queued.body);
-    const original = parse(decodeBase64(message?.base64OriginalPayload));
+    const message = parseJsonObject(queued.body);
+    const original = parseJsonObject(decodeBase64(message?.base64OriginalPayload));
     for (const candidate of [(message?.requestPayload as Json | undefined)?.certificateId, original?.certificateId, message?.certificateId]) {
       if (typeof candidate === 'string' && CERTIFICATE_ID.test(candidate) && !ids.includes(candidate.toLowerCase())) ids.push(candidate.toLowerCase());
     }

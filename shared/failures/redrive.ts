@@ -15,6 +15,7 @@
  */
 
 import type { ReceivedFailure } from '../aws/failure-queue';
+import { parseJsonObject } from '../diagnosis/failure-messages';
 
 export interface RedriveSettings {
   /** This stack's functions whose failures may be re-invoked: by function name. */
@@ -32,14 +33,7 @@ export type RedrivePlan =
 
 type Json = Record<string, unknown>;
 
-const parse = (text: string): Json | undefined => {
-  try {
-    const value = JSON.parse(text) as unknown;
-    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined;
-  } catch {
-    return undefined;
-  }
-};
+const parse = parseJsonObject;
 
 /** arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>] → name */
 const functionNameOf = (arn: unknown) => (typeof arn === 'string' ? arn.split(':')[6] : undefined);

@@ -13,6 +13,19 @@ export { TIMELINE_RETENTION_DAYS } from './items';
  */
 
 
+/** A timeline item as the event it records. */
+function eventOf(deviceId: string, item: Record<string, unknown>): Listed {
+  return {
+    deviceId,
+    at: String(item.time),
+    type: item.type as Listed['type'],
+    actor: item.actor as Listed['actor'],
+    ...(item.certificateId ? { certificateId: String(item.certificateId) } : {}),
+    ...(item.reason ? { reason: String(item.reason) } : {}),
+    ...(item.detail ? { detail: String(item.detail) } : {}),
+  };
+}
+
 export async function appendTimelineEvent(table: Table, event: TimelineEvent): Promise<void> {
   await table.client.send(new PutCommand({ TableName: table.tableName, Item: timelineItemOf(event) }));
 }
@@ -36,15 +49,7 @@ export async function listTimelineEvents(table: Table, deviceId: string, options
       }),
     );
     for (const item of page.Items ?? []) {
-      events.push({
-        deviceId,
-        at: String(item.time),
-        type: item.type as Listed['type'],
-        actor: item.actor as Listed['actor'],
-        ...(item.certificateId ? { certificateId: String(item.certificateId) } : {}),
-        ...(item.reason ? { reason: String(item.reason) } : {}),
-        ...(item.detail ? { detail: String(item.detail) } : {}),
-      });
+      events.push(eventOf(deviceId, item));
     }
     start = page.LastEvaluatedKey;
   } while (start && events.length < limit);
@@ -71,17 +76,7 @@ export async function pageTimelineEvents(
       Limit: options.limit,
     }),
   );
-  const events = (page.Items ?? []).map(
-    (item): Listed => ({
-      deviceId,
-      at: String(item.time),
-      type: item.type as Listed['type'],
-      actor: item.actor as Listed['actor'],
-      ...(item.certificateId ? { certificateId: String(item.certificateId) } : {}),
-      ...(item.reason ? { reason: String(item.reason) } : {}),
-      ...(item.detail ? { detail: String(item.detail) } : {}),
-    }),
-  );
+  const events = (page.Items ?? []).map((item) => eventOf(deviceId, item));
   return { events, ...(page.LastEvaluatedKey ? { next: String(page.LastEvaluatedKey.at) } : {}) };
 }
 
