@@ -1,4 +1,4 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { isNamed } from './errors';
 
 /** A DynamoDB table as the item adapters act on it: the document client and the table's name. */
@@ -12,3 +12,16 @@ export const isConditionFailure = (error: unknown): boolean => isNamed(error, 'C
 
 /** The ledger's TTL (`expiresAt`, epoch seconds) is reckoned in days. */
 export const DAY_SECONDS = 86_400;
+
+/**
+ * The items of a Query, page after page (each page a Query from the last one's LastEvaluatedKey). Stopping
+ * the iteration stops the reads: a caller that has read enough queries no further.
+ */
+export async function* queryItems(table: Table, input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): AsyncGenerator<Record<string, unknown>> {
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await table.client.send(new QueryCommand({ ...input, TableName: table.tableName, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }));
+    yield* page.Items ?? [];
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+}

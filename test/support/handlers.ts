@@ -82,3 +82,17 @@ const READ_ONLY = /^(Describe|Get|List|Search|Test|Validate)/;
 export function mutatingIotCalls(calls: ReadonlyArray<{ args: readonly unknown[] }>): string[] {
   return calls.map((call) => (call.args[0] as object).constructor.name.replace(/Command$/, '')).filter((name) => !READ_ONLY.test(name));
 }
+
+/** Every function of serverless.yml, by name, sorted: what the template tests expect to find, each in its own way. */
+export const STACK_FUNCTIONS = [
+  'activateCertificate',
+  'certificateResource',
+  'consoleActions',
+  'consoleDevices',
+  'consoleQueue',
+  'expirySweep',
+  'preProvisioningHook',
+  'retireCertificate',
+  'vendCertificate',
+  'vendProvisioningClaim',
+] as const;

@@ -1,6 +1,5 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { BoundCertificate } from '../../expiry/ports';
-import type { Table } from '../table';
+import { queryItems, type Table } from '../table';
 import { EXPIRY_SHARDS } from './entries';
 
 /**
@@ -13,24 +12,16 @@ export const EXPIRY_INDEXES = { byNotAfter: 'by-not-after', byNotBefore: 'by-not
 
 async function* queryIndex(table: Table, indexName: string, sortKey: 'notAfter' | 'notBefore', at: Date): AsyncIterable<BoundCertificate> {
   for (let shard = 0; shard < EXPIRY_SHARDS; shard++) {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await table.client.send(
-        new QueryCommand({
-          TableName: table.tableName,
-          IndexName: indexName,
-          KeyConditionExpression: 'expiryShard = :shard AND #sortKey <= :at',
-          ExpressionAttributeNames: { '#sortKey': sortKey },
-          ExpressionAttributeValues: { ':shard': String(shard), ':at': at.toISOString() },
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        const certificate = boundCertificateOf(item);
-        if (certificate) yield certificate;
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const items = queryItems(table, {
+      IndexName: indexName,
+      KeyConditionExpression: 'expiryShard = :shard AND #sortKey <= :at',
+      ExpressionAttributeNames: { '#sortKey': sortKey },
+      ExpressionAttributeValues: { ':shard': String(shard), ':at': at.toISOString() },
+    });
+    for await (const item of items) {
+      const certificate = boundCertificateOf(item);
+      if (certificate) yield certificate;
+    }
   }
 }
 

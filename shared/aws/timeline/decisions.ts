@@ -1,6 +1,6 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Actor, TimelineEvent, TimelineEventType } from '../../lifecycle/ports';
-import type { Table } from '../table';
+import { queryItems, type Table } from '../table';
 import { DECISION_SHARDS } from './items';
 
 /**
@@ -155,41 +155,33 @@ export async function decisionChart(table: Table, window: { since: Date; now: Da
   let truncated = false;
   for (const day of daysBetween(window.since, window.now)) {
     for (let shard = 0; shard < DECISION_SHARDS && !truncated; shard++) {
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await table.client.send(
-          new QueryCommand({
-            TableName: table.tableName,
-            IndexName: DECISIONS_INDEX,
-            KeyConditionExpression: 'decisionShard = :shard AND #at >= :since',
-            ExpressionAttributeNames: { '#at': 'at', '#type': 'type', '#reason': 'reason', '#time': 'time' },
-            ExpressionAttributeValues: { ':shard': `${day}#${shard}`, ':since': since },
-            ProjectionExpression: '#at, #type, #reason, #time, deviceId',
-            ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-          }),
-        );
-        for (const raw of page.Items ?? []) {
-          const decision = decisionOf({ ...raw, actor: undefined });
-          if (!decision) continue;
-          if (counted >= maxItems) {
-            truncated = true;
-            break;
-          }
-          counted++;
-          const hour = `${decision.at.slice(0, 13)}:00:00.000Z`;
-          const bucket = counts.get(hour) ?? { admitted: 0, refused: {} };
-          counts.set(hour, bucket);
-          if (decision.outcome === 'admitted') {
-            bucket.admitted++;
-            totals.admitted++;
-          } else {
-            const reason = decision.reason ?? 'unspecified';
-            bucket.refused[reason] = (bucket.refused[reason] ?? 0) + 1;
-            totals.refused[reason] = (totals.refused[reason] ?? 0) + 1;
-          }
+      const items = queryItems(table, {
+        IndexName: DECISIONS_INDEX,
+        KeyConditionExpression: 'decisionShard = :shard AND #at >= :since',
+        ExpressionAttributeNames: { '#at': 'at', '#type': 'type', '#reason': 'reason', '#time': 'time' },
+        ExpressionAttributeValues: { ':shard': `${day}#${shard}`, ':since': since },
+        ProjectionExpression: '#at, #type, #reason, #time, deviceId',
+      });
+      for await (const raw of items) {
+        const decision = decisionOf({ ...raw, actor: undefined });
+        if (!decision) continue;
+        if (counted >= maxItems) {
+          truncated = true;
+          break;
         }
-        startKey = truncated ? undefined : page.LastEvaluatedKey;
-      } while (startKey);
+        counted++;
+        const hour = `${decision.at.slice(0, 13)}:00:00.000Z`;
+        const bucket = counts.get(hour) ?? { admitted: 0, refused: {} };
+        counts.set(hour, bucket);
+        if (decision.outcome === 'admitted') {
+          bucket.admitted++;
+          totals.admitted++;
+        } else {
+          const reason = decision.reason ?? 'unspecified';
+          bucket.refused[reason] = (bucket.refused[reason] ?? 0) + 1;
+          totals.refused[reason] = (totals.refused[reason] ?? 0) + 1;
+        }
+      }
     }
   }
   const hours = [...counts.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([hour, c]) => ({ hour, ...c }));
