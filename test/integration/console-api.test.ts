@@ -5,6 +5,7 @@ import { connectOnce, type Endpoint } from '../../local/sandbox/simulator';
 import type { KeyedCertificate } from '../../lib/pki';
 import { createDocumentClient } from '../../shared/aws/clients';
 import { backfillListShards } from '../../shared/aws/registry/list-backfill';
+import { decisionChart } from '../../shared/aws/timeline/decisions';
 import { startLocalStack, type LocalStack } from '../support/local-stack';
 
 /**
@@ -247,6 +248,18 @@ describe('why, and the decisions', () => {
       token = page.body.nextToken;
     } while (token);
     expect(paged).toEqual(items.map((i) => `${i.deviceId}@${i.at}`));
+  });
+
+  it('caps the chart at its budget of decisions, says so, and counts the ones it read', async () => {
+    const timeline = { client: createDocumentClient(), tableName: stack.deployed.timelineTableName };
+    const window = { since: new Date(Date.now() - 3_600_000), now: new Date() };
+    const all = await decisionChart(timeline, window, 20_000);
+    expect(all.truncated).toBe(false);
+    expect(all.counted).toBeGreaterThanOrEqual(3);
+    const capped = await decisionChart(timeline, window, 2);
+    expect(capped).toMatchObject({ counted: 2, truncated: true });
+    const cappedTotal = capped.totals.admitted + Object.values(capped.totals.refused).reduce((a, b) => a + b, 0);
+    expect(cappedTotal).toBe(2);
   });
 });
 
