@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { closeServer, listenOn } from '../net';
+import { accountOfRequest } from '../iam/access-keys';
 import { IotError, invalid } from './errors';
 import type { AwsIssuer } from './aws-issuer';
 import { validityOf } from './pem';
@@ -470,10 +471,6 @@ function toWire(value: unknown): unknown {
   return value;
 }
 
-function accountIdOf(headers: IncomingMessage['headers'], fallback: string): string {
-  const credential = /Credential=([^/,\s]+)\//.exec(str(headers.authorization) ?? '')?.[1];
-  return credential && /^\d{12}$/.test(credential) ? credential : fallback;
-}
 
 async function readBody(request: IncomingMessage): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
@@ -552,7 +549,7 @@ export class ControlPlaneServer {
         const match = candidate.pattern.exec(segments);
         if (!match) continue;
         const path = Object.fromEntries(candidate.names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
-        const account = this.options.registry.account(accountIdOf(request.headers, this.options.registry.defaultAccountId));
+        const account = this.options.registry.account(accountOfRequest(request.headers.authorization, this.options.registry.defaultAccountId));
         const body = await readBody(request);
         this.options.traffic.admit(account.accountId, candidate.operation);
         const result = await candidate.handler({ account, path, query: url.searchParams, headers: request.headers, body });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { closeServer, listenOn } from '../net';
+import { temporaryAccessKeyId } from '../iam/access-keys';
 import { DeviceTls, type DeviceEndpointOptions } from './device-tls';
 import { evaluatePolicies, resolveConnectionThing } from './policy-evaluator';
 
@@ -75,7 +76,7 @@ export class CredentialsEndpoint {
     const now = this.options.now?.() ?? new Date();
     const expiration = new Date(now.getTime() + alias.credentialDurationSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
     this.issued.push({ roleArn: alias.roleArn, ...(thingName ? { thingName } : {}), certificateId, expiration });
-    const accessKeyId = `ASIA${base62(16).toUpperCase()}`;
+    const accessKeyId = temporaryAccessKeyId(account.accountId);
     const secretAccessKey = base62(40);
     this.options.onIssued?.(account.accountId, accessKeyId, secretAccessKey);
     return {
