@@ -42,6 +42,7 @@ export class DeviceTls {
       key: this.material.privateKeyPem,
       cert: this.material.certificatePem,
       ca: this.trustStore(undefined),
+      allowPartialTrustChain: true,
       requestCert: true,
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
@@ -64,6 +65,7 @@ export class DeviceTls {
       key: this.material.privateKeyPem,
       cert: this.material.certificatePem,
       ca: account ? this.trustStore(account) : [this.issuer.caPem],
+      allowPartialTrustChain: true,
     });
     this.contexts.set(key, { revision: this.registry.revision, context });
     return context;
