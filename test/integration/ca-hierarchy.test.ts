@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { DescribeCertificateCommand, RegisterCACertificateCommand } from '@aws-sdk/client-iot';
+import { DescribeCertificateCommand, RegisterCACertificateCommand, RegisterCertificateWithoutCACommand } from '@aws-sdk/client-iot';
 import { fetchRoleCredentials } from '../../device/credential-provider';
 import { connectOnce, runJitrDevice } from '../../local/sandbox/simulator';
 import { createCa, createIntermediateCa, issueCertificate, type KeyedCertificate } from '../../lib/pki';
@@ -171,6 +171,18 @@ describe('a registered CA that did not sign the device certificate', () => {
     expect(attempt.client).toBeUndefined();
     expect(attempt.error).not.toMatch(/Not authorized/i);
     expect(await isRegistered(device)).toBe(false);
+  });
+
+  it('lets such a device through TLS once its certificate itself is registered without a CA (then its policies decide)', async () => {
+    const device = await issueCertificate(unregistered, { subject: { serialNumber: 'NO-CA-1' } });
+    await stack.iot.send(new RegisterCertificateWithoutCACommand({ certificatePem: device.certificatePem, status: 'ACTIVE' }));
+    const logBefore = stack.core.mqtt!.log.length;
+
+    const attempt = await connectOnce(stack.endpoint!, { certificatePem: chainOf(device), privateKeyPem: device.privateKeyPem }, 'NO-CA-1');
+
+    // Past TLS to the CONNECT, refused there: no policy allows iot:Connect.
+    expect(attempt.error).toMatch(/Not authorized/i);
+    expect(stack.core.mqtt!.log.slice(logBefore)).toEqual([expect.objectContaining({ event: 'refused', detail: 'connect NO-CA-1: iot:Connect not allowed', certificateId: device.certificateId })]);
   });
 
   it('refuses such a device at the credential provider too', async () => {
