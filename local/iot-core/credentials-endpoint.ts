@@ -48,6 +48,12 @@ export class CredentialsEndpoint {
         send(500, { message: 'Internal error' });
       }
     });
+    // The device endpoints' TLS rule (device-tls.ts): a certificate the gateway does not admit — e.g. one
+    // signed by an unregistered intermediate of a registered root — loses the connection before any HTTP byte.
+    this.server.on('secureConnection', (socket: TLSSocket) => {
+      const handshake = options.gateway.verifyHandshake(DeviceTls.peerChain(socket), typeof socket.servername === 'string' ? socket.servername : undefined);
+      if (!handshake.ok) socket.destroy();
+    });
   }
 
   private answer(socket: TLSSocket, method: string, url: string, thingHeader: string | string[] | undefined): { status: number; body: unknown } {
