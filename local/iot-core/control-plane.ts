@@ -470,7 +470,8 @@ function toWire(value: unknown): unknown {
   return value;
 }
 
-function accountIdOf(headers: IncomingMessage['headers'], fallback: string): string {
+/** The account a request is for: a 12-digit access key id in its SigV4 credential, else the default (the data plane reads it the same way). */
+export function accountIdOf(headers: IncomingMessage['headers'], fallback: string): string {
   const credential = /Credential=([^/,\s]+)\//.exec(str(headers.authorization) ?? '')?.[1];
   return credential && /^\d{12}$/.test(credential) ? credential : fallback;
 }
