@@ -98,8 +98,8 @@ function routes(data: DataPlane): Route[] {
       return json({});
     }),
     route('GET', '/things/{thingName}/shadow', (request) => blob(data.shadows.get(request.account.accountId, shadowKey(request)))),
-    route('POST', '/things/{thingName}/shadow', (request) => blob(data.shadows.update(request.account.accountId, shadowKey(request), request.body).accepted)),
-    route('DELETE', '/things/{thingName}/shadow', (request) => blob(data.shadows.delete(request.account.accountId, shadowKey(request)))),
+    route('POST', '/things/{thingName}/shadow', (request) => blob(data.updateShadow(request.account, shadowKey(request), request.body))),
+    route('DELETE', '/things/{thingName}/shadow', (request) => blob(data.deleteShadow(request.account, shadowKey(request)))),
     route('GET', '/api/things/shadow/ListNamedShadowsForThing/{thingName}', ({ account, path, query }) => {
       const pageSize = integer(query, 'pageSize', 1, 100);
       const nextToken = query.get('nextToken');

@@ -1,5 +1,5 @@
 import type { IotAccount } from './registry/account';
-import { isShadowReplyTopic, serveShadowRequest, ShadowService } from './shadows';
+import { isShadowReplyTopic, serveShadowRequest, ShadowService, type JsonObject, type ShadowKey, type ShadowMessage } from './shadows';
 
 /**
  * The message side of the local IoT Core's data plane: where a message goes once the broker accepted it.
@@ -33,6 +33,8 @@ export function isServiceTopic(topic: string): boolean {
   return isShadowReplyTopic(topic) || topic.startsWith('$aws/events/');
 }
 
+const shadowTopicPrefix = (key: ShadowKey) => `$aws/things/${key.thingName}/shadow${key.shadowName !== undefined ? `/name/${key.shadowName}` : ''}`;
+
 export class DataPlane {
   readonly shadows: ShadowService;
   /** accountId → topic → the retained message (iot-data Publish with retain=true). */
@@ -56,6 +58,29 @@ export class DataPlane {
     this.serveShadow(account, topic, payload);
   }
 
+  /**
+   * UpdateThingShadow over HTTP: the accepted document. Its /update/accepted, /delta and /documents go out on
+   * MQTT as for a device's update; a refusal is the HTTP error only, "no MQTT error messages are emitted"
+   * (https://docs.aws.amazon.com/iot/latest/developerguide/device-shadow-error-messages.html).
+   */
+  updateShadow(account: IotAccount, key: ShadowKey, payload: Buffer): JsonObject {
+    const result = this.shadows.update(account.accountId, key, payload);
+    const prefix = shadowTopicPrefix(key);
+    this.announce(account, [
+      { topic: `${prefix}/update/accepted`, payload: result.accepted },
+      ...(result.delta ? [{ topic: `${prefix}/update/delta`, payload: result.delta }] : []),
+      { topic: `${prefix}/update/documents`, payload: result.documents },
+    ]);
+    return result.accepted;
+  }
+
+  /** DeleteThingShadow over HTTP: `{version, timestamp}`, announced on /delete/accepted. */
+  deleteShadow(account: IotAccount, key: ShadowKey): JsonObject {
+    const deleted = this.shadows.delete(account.accountId, key);
+    this.announce(account, [{ topic: `${shadowTopicPrefix(key)}/delete/accepted`, payload: deleted }]);
+    return deleted;
+  }
+
   retainedMessage(account: IotAccount, topic: string): RetainedMessage | undefined {
     return this.retained.get(account.accountId)?.get(topic);
   }
@@ -73,8 +98,12 @@ export class DataPlane {
   }
 
   private serveShadow(account: IotAccount, topic: string, payload: Buffer): void {
-    const answers = serveShadowRequest(this.shadows, account.accountId, topic, payload);
-    for (const answer of answers ?? []) {
+    this.announce(account, serveShadowRequest(this.shadows, account.accountId, topic, payload) ?? []);
+  }
+
+  /** What the service publishes: to the account's subscribers, and to its rules. */
+  private announce(account: IotAccount, messages: ShadowMessage[]): void {
+    for (const answer of messages) {
       const body = Buffer.from(JSON.stringify(answer.payload));
       this.ports.deliver(account, answer.topic, body, 0);
       this.toRules(account, answer.topic, body);

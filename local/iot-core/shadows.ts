@@ -144,11 +144,16 @@ function metadataFor(delta: JsonObject, metadata: JsonObject | undefined): JsonO
 }
 
 function parseDocument(payload: Buffer): JsonObject {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(payload);
+  } catch {
+    throw new ShadowError(415, 'Unsupported documented encoding; supported encoding is UTF-8');
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
-  } catch (error) {
-    if (error instanceof TypeError) throw new ShadowError(415, 'Unsupported documented encoding; supported encoding is UTF-8');
+    parsed = JSON.parse(text);
+  } catch {
     throw new ShadowError(400, 'Invalid JSON');
   }
   if (!isObject(parsed)) throw new ShadowError(400, 'Invalid JSON');
@@ -356,23 +361,22 @@ export interface ShadowMessage {
 export function serveShadowRequest(shadows: ShadowService, accountId: string, topic: string, payload: Buffer): ShadowMessage[] | undefined {
   const parsed = parseShadowTopic(topic);
   if (!parsed || parsed.reply) return undefined;
-  const prefix = topic;
   const key: ShadowKey = { thingName: parsed.thingName, ...(parsed.shadowName !== undefined ? { shadowName: parsed.shadowName } : {}) };
   try {
-    if (parsed.operation === 'get') return [{ topic: `${prefix}/accepted`, payload: shadows.get(accountId, key, requestClientToken(payload)) }];
-    if (parsed.operation === 'delete') return [{ topic: `${prefix}/accepted`, payload: shadows.delete(accountId, key, requestClientToken(payload)) }];
+    if (parsed.operation === 'get') return [{ topic: `${topic}/accepted`, payload: shadows.get(accountId, key, requestClientToken(payload)) }];
+    if (parsed.operation === 'delete') return [{ topic: `${topic}/accepted`, payload: shadows.delete(accountId, key, requestClientToken(payload)) }];
     const result = shadows.update(accountId, key, payload);
     return [
-      { topic: `${prefix}/accepted`, payload: result.accepted },
-      ...(result.delta ? [{ topic: `${prefix}/delta`, payload: result.delta }] : []),
-      { topic: `${prefix}/documents`, payload: result.documents },
+      { topic: `${topic}/accepted`, payload: result.accepted },
+      ...(result.delta ? [{ topic: `${topic}/delta`, payload: result.delta }] : []),
+      { topic: `${topic}/documents`, payload: result.documents },
     ];
   } catch (error) {
     if (!(error instanceof ShadowError)) throw error;
     const clientToken = requestClientToken(payload);
     return [
       {
-        topic: `${prefix}/rejected`,
+        topic: `${topic}/rejected`,
         payload: { code: error.code, message: error.message, timestamp: shadows.seconds(), ...(clientToken !== undefined && Buffer.byteLength(clientToken) <= MAX_CLIENT_TOKEN_BYTES ? { clientToken } : {}) },
       },
     ];
