@@ -8,6 +8,7 @@ import {
   PublishCommand,
   UpdateThingShadowCommand,
 } from '@aws-sdk/client-iot-data-plane';
+import { AttachPolicyCommand, AttachThingPrincipalCommand, CreateKeysAndCertificateCommand, CreatePolicyCommand, CreateThingCommand } from '@aws-sdk/client-iot';
 import type { MqttClient } from 'mqtt';
 import { connectOnce, runJitrDevice, type Endpoint, type Identity } from '../../local/sandbox/simulator';
 import type { KeyedCertificate } from '../../lib/pki';
@@ -220,5 +221,36 @@ describe('the Device Shadow MQTT topics (a device within the stack’s device po
     one.client.publish(`${prefix}/update/accepted`, JSON.stringify({ state: { reported: { forged: true } } }), { qos: 1 });
     await closed;
     expect(stack.core.mqtt!.log.some((entry) => entry.event === 'publish-denied' && entry.detail === `SHADOW-1 → ${prefix}/update/accepted`)).toBe(true);
+  });
+
+  it('delivers shadow answers only to subscribers whose policy allows iot:Receive on them', async () => {
+    // A monitor allowed to subscribe to every shadow topic but to receive only SHADOW-2's.
+    const arn = (resource: string) => `arn:aws:iot:${stack.core.endpoints.region}:${stack.core.endpoints.accountId}:${resource}`;
+    await stack.iot.send(new CreateThingCommand({ thingName: 'MONITOR' }));
+    await stack.iot.send(
+      new CreatePolicyCommand({
+        policyName: 'monitor',
+        policyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Action: 'iot:Connect', Resource: arn('client/MONITOR') },
+            { Effect: 'Allow', Action: 'iot:Subscribe', Resource: arn('topicfilter/$aws/things/*') },
+            { Effect: 'Allow', Action: 'iot:Receive', Resource: arn('topic/$aws/things/SHADOW-2/*') },
+          ],
+        }),
+      }),
+    );
+    const issued = await stack.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
+    await stack.iot.send(new AttachPolicyCommand({ policyName: 'monitor', target: issued.certificateArn! }));
+    await stack.iot.send(new AttachThingPrincipalCommand({ thingName: 'MONITOR', principal: issued.certificateArn! }));
+    devices.MONITOR = { certificatePem: issued.certificatePem!, privateKeyPem: issued.keyPair!.PrivateKey! };
+    const monitor = await connect('MONITOR');
+    await monitor.client.subscribeAsync('$aws/things/+/shadow/update/accepted', { qos: 1 });
+
+    await update('SHADOW-1', { state: { reported: { watched: false } } });
+    await update('SHADOW-2', { state: { reported: { watched: true } } });
+
+    expect(await messageOn(monitor.received, '$aws/things/SHADOW-2/shadow/update/accepted')).toMatchObject({ state: { reported: { watched: true } } });
+    expect(monitor.received.map((m) => m.topic)).toEqual(['$aws/things/SHADOW-2/shadow/update/accepted']);
   });
 });
