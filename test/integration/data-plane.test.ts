@@ -253,4 +253,29 @@ describe('the Device Shadow MQTT topics (a device within the stack’s device po
     expect(await messageOn(monitor.received, '$aws/things/SHADOW-2/shadow/update/accepted')).toMatchObject({ state: { reported: { watched: true } } });
     expect(monitor.received.map((m) => m.topic)).toEqual(['$aws/things/SHADOW-2/shadow/update/accepted']);
   });
+
+  it('lets a device with seed 001’s JustInTime policy (Connect, Publish, UpdateThingShadow on *) update its shadow by publishing, but not hear the answers', async () => {
+    // iot:UpdateThingShadow is a Device Shadow policy action for the HTTP API; over MQTT, the topic actions
+    // govern (https://docs.aws.amazon.com/iot/latest/developerguide/iot-policy-actions.html).
+    await stack.iot.send(new CreateThingCommand({ thingName: 'SEED-001' }));
+    await stack.iot.send(
+      new CreatePolicyCommand({
+        policyName: 'JustInTime',
+        policyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: ['iot:Connect', 'iot:Publish', 'iot:UpdateThingShadow'], Resource: `arn:aws:iot:${stack.core.endpoints.region}:${stack.core.endpoints.accountId}:*` }],
+        }),
+      }),
+    );
+    const issued = await stack.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
+    await stack.iot.send(new AttachPolicyCommand({ policyName: 'JustInTime', target: issued.certificateArn! }));
+    devices['SEED-001'] = { certificatePem: issued.certificatePem!, privateKeyPem: issued.keyPair!.PrivateKey! };
+    const { client } = await connect('SEED-001');
+
+    await expect(client.subscribeAsync('$aws/things/SEED-001/shadow/update/accepted', { qos: 1 })).rejects.toThrow(/Subscribe error/);
+    await client.publishAsync('$aws/things/SEED-001/shadow/update', JSON.stringify({ state: { reported: { temperature: 21 } } }), { qos: 1 });
+    // The shadow is updated when the broker accepts the publish, before its PUBACK.
+    const shadow = json((await data.send(new GetThingShadowCommand({ thingName: 'SEED-001' }))).payload);
+    expect(shadow).toMatchObject({ state: { reported: { temperature: 21 } }, version: 1 });
+  });
 });
