@@ -21,6 +21,8 @@ import { isServiceTopic } from './data-plane';
  *   unauthorized publish closes the connection (MQTT 3.1.1 has no negative PUBACK); an unauthorized
  *   subscription gets SUBACK 0x80.
  * - The fleet-provisioning API topics are served here; replies go only to the requesting connection.
+ * - Every other accepted publish also goes to `onDevicePublish` (data-plane.ts: topic rules, Device Shadow
+ *   topics); `deliver` sends what the service publishes to the account's subscribers.
  */
 
 interface Principal {
