@@ -308,6 +308,7 @@ export class ShadowService {
   /** ListNamedShadowsForThing: the thing's named shadows (not the classic one), sorted, paged. */
   listNamed(accountId: string, thingName: string, options: { pageSize?: number; nextToken?: string } = {}): { results: string[]; nextToken?: string; timestamp: number } {
     ShadowService.id({ thingName });
+    // The model bounds pageSize to 1..100 and names no default: 25 is an assumption (the control plane's lists page at 25).
     const pageSize = options.pageSize ?? 25;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100) throw new ShadowError(400, 'pageSize must be between 1 and 100');
     const names = [...this.shadows(accountId).entries()]
