@@ -557,8 +557,8 @@ export class ControlPlaneServer {
         return;
       }
       request.resume();
-      // The data plane (iot-data: Publish, shadows) is not served here; devices publish over MQTT.
-      throw invalid(`Unsupported operation: ${method} ${url.pathname} (the local IoT Core serves the control plane only)`);
+      // The data plane (iot-data: Publish, shadows) has its own endpoint, as on AWS (data-plane-server.ts).
+      throw invalid(`Unsupported operation: ${method} ${url.pathname} (this endpoint serves the control plane only; iot-data is at AWS_ENDPOINT_URL_IOT_DATA_PLANE)`);
     } catch (error) {
       if (error instanceof IotError) {
         send(error.status, { message: error.message, __type: error.code, ...error.extra }, { 'x-amzn-errortype': error.code });

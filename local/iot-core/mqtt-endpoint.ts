@@ -9,6 +9,7 @@ import { evaluatePolicies, resolveConnectionThing, type IotAction, type PolicyCo
 import type { IotAccount } from './registry/account';
 import type { ProvisioningClaim } from './registry/provisioning';
 import { topicMatches } from './rules';
+import { isServiceTopic } from './data-plane';
 
 /**
  * The device-facing side of the local IoT Core: MQTT over mutual TLS (aedes), as AWS IoT runs it.
@@ -20,6 +21,8 @@ import { topicMatches } from './rules';
  *   unauthorized publish closes the connection (MQTT 3.1.1 has no negative PUBACK); an unauthorized
  *   subscription gets SUBACK 0x80.
  * - The fleet-provisioning API topics are served here; replies go only to the requesting connection.
+ * - Every other accepted publish also goes to `onDevicePublish` (data-plane.ts: topic rules, Device Shadow
+ *   topics); `deliver` sends what the service publishes to the account's subscribers.
  */
 
 interface Principal {
@@ -76,7 +79,11 @@ export class MqttEndpoint {
   port = 0;
 
   constructor(
-    private readonly options: DeviceEndpointOptions & { invoke: FunctionInvoker },
+    private readonly options: DeviceEndpointOptions & {
+      invoke: FunctionInvoker;
+      /** Where an accepted device publish goes besides the broker's subscribers: the rules, the Device Shadow service (data-plane.ts). */
+      onDevicePublish?: (account: IotAccount, topic: string, payload: Buffer) => void;
+    },
   ) {
     this.fleet = new FleetProvisioning(options.registry, options.issuer, options.invoke, options.now);
     this.tls = new DeviceTls(options.registry, options.issuer, options.tls);
@@ -184,13 +191,29 @@ export class MqttEndpoint {
     const principal = client ? this.principals.get(client) : undefined;
     if (!client || !principal) return done(new Error('not authorized'));
     // Reserved topics: the service publishes replies and events there, devices may not.
-    const reserved = (isFleetTopic(topic) && !isFleetRequestTopic(topic)) || topic.startsWith('$aws/events/');
+    const reserved = (isFleetTopic(topic) && !isFleetRequestTopic(topic)) || isServiceTopic(topic);
     if (reserved || !this.allowed(principal, 'iot:Publish', `topic/${topic}`)) {
       this.log.push({ event: 'publish-denied', detail: `${client.id} → ${topic}`, at: this.now() });
       return done(new Error(`not authorized to publish to ${topic}`));
     }
     if (isFleetRequestTopic(topic)) void this.serveFleetRequest(client, principal, topic, Buffer.from(payload ?? []));
     done(null);
+    if (!isFleetRequestTopic(topic)) this.options.onDevicePublish?.(principal.account, topic, Buffer.from(payload ?? []));
+  }
+
+  /**
+   * A message the service publishes in an account (iot-data Publish, Device Shadow answers): to that account's
+   * connections whose subscriptions match, each still judged by iot:Receive (authorizeForward).
+   */
+  deliver(account: IotAccount, topic: string, payload: Buffer, qos: 0 | 1): void {
+    for (const client of Object.values((this.broker as unknown as { clients: Record<string, Client> }).clients)) {
+      if (client.closed || this.principals.get(client)?.account.accountId !== account.accountId) continue;
+      const subscriptions = (client as unknown as { subscriptions: Record<string, { qos: number }> }).subscriptions ?? {};
+      const granted = Object.entries(subscriptions).filter(([filter]) => topicMatches(filter, topic));
+      if (!granted.length) continue;
+      const deliveredQos = Math.min(qos, Math.max(...granted.map(([, s]) => s.qos))) as 0 | 1;
+      client.publish({ cmd: 'publish', topic, payload, qos: deliveredQos, retain: false, dup: false }, () => {});
+    }
   }
 
   private authorizeSubscribe(client: Client, subscription: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {
