@@ -27,6 +27,8 @@ import { ConsoleHost } from './console/console-host';
 import type { CorsConfiguration } from './http/cors';
 import { LocalSchedules } from './schedules';
 import { LocalS3 } from './s3/local-s3';
+import { LocalIam } from './iam/local-iam';
+import { dynamoDbAuthorizer, iotAuthorizer, s3Authorizer, sqsAuthorizer } from './iam/guards';
 import { ResponseReceiver } from './cloudformation/response-receiver';
 import { LocalFunctions, type FailureMessage, type FunctionOptions } from './local-functions';
 import { cloudFormationResponses, localApi } from './local-api';
@@ -88,6 +90,7 @@ export type { FailureMessage } from './local-functions';
 /** What a local IoT Core is made of, each part already built (and listening, for servers). */
 interface LocalIotCoreParts {
   registry: IotRegistry;
+  iam: LocalIam;
   traffic: TrafficControl;
   gateway: DeviceGateway;
   issuer: AwsIssuer;
@@ -111,6 +114,11 @@ interface LocalIotCoreParts {
 
 export class LocalIotCore {
   readonly registry: IotRegistry;
+  /**
+   * The roles of the deployed stacks and the temporary keys issued for them (local/iam/local-iam.ts): every
+   * call signed with such a key is checked against its role by the control plane, DynamoDB, SQS and S3.
+   */
+  readonly iam: LocalIam;
   readonly traffic: TrafficControl;
   readonly gateway: DeviceGateway;
   readonly issuer: AwsIssuer;
@@ -142,6 +150,7 @@ export class LocalIotCore {
 
   private constructor(parts: LocalIotCoreParts) {
     this.registry = parts.registry;
+    this.iam = parts.iam;
     this.traffic = parts.traffic;
     this.gateway = parts.gateway;
     this.issuer = parts.issuer;
@@ -206,7 +215,8 @@ export class LocalIotCore {
       ...(options.now ? { now: options.now } : {}),
     });
     const issuer = await AwsIssuer.create();
-    const dynamo = await startDynamoDb(options.dynamodbPort ?? 0, host);
+    const iam = new LocalIam();
+    const dynamo = await startDynamoDb(options.dynamodbPort ?? 0, host, { authorize: dynamoDbAuthorizer(iam, region) });
     const responses = new ResponseReceiver();
     let mqtt: MqttEndpoint | undefined;
     const controlPlane = new ControlPlaneServer({
@@ -216,6 +226,7 @@ export class LocalIotCore {
       // The MQTT endpoint starts below; its log is read when asked for.
       localRoute: localApi({ traffic, functions, dynamo, http, gateway, connections: () => mqtt?.log ?? [], metrics }),
       rawLocalRoute: cloudFormationResponses(responses),
+      authorize: iotAuthorizer(iam, region),
     });
     const iot = await controlPlane.listen(options.iotPort ?? 0, host);
     const sqs = new LocalSqs({
@@ -223,10 +234,13 @@ export class LocalIotCore {
       timeScale: options.lambdaTimeScale ?? 1,
       // The stack's dead-letter target is its failure queue, which the local IoT Core keeps as `failures`.
       onDeadLetter: (_target, queueName, message) => functions.failures.push({ source: 'sqs', queueName, ...message }),
+      authorize: sqsAuthorizer(iam, region),
     });
     const sqsUrl = await sqs.listen(options.sqsPort ?? 0, host);
-    const s3 = await LocalS3.start({ port: options.s3Port ?? 0, host, region });
+    const s3 = await LocalS3.start({ port: options.s3Port ?? 0, host, region, authorize: s3Authorizer(iam) });
     s3.registerAccount(defaultAccountId);
+    // s3rver checks signatures against the key pairs it knows: every temporary key is one.
+    iam.onSession((session) => s3.registerKey(session.accountId, session.accessKeyId, session.secretAccessKey));
     const sns = new LocalSns({ region });
     const snsUrl = await sns.listen(options.snsPort ?? 0, host);
     // The broker's CONNECTs that named a client id and a certificate, as AWS IoT logs them.
@@ -256,10 +270,7 @@ export class LocalIotCore {
     const device = tls && { registry, gateway, issuer, tls: tls.server, ...(options.now ? { now: options.now } : {}) };
     let credentials: CredentialsEndpoint | undefined;
     if (device && options.credentials) {
-      credentials = new CredentialsEndpoint({
-        ...device,
-        onIssued: (accountId, accessKeyId, secretAccessKey) => s3.registerKey(accountId, accessKeyId, secretAccessKey),
-      });
+      credentials = new CredentialsEndpoint({ ...device, iam });
       const port = await credentials.listen(options.credentials.port ?? 0, host);
       endpoints.credentials = `https://localhost:${port}`;
     }
@@ -271,6 +282,7 @@ export class LocalIotCore {
     const core = new LocalIotCore({
       metrics,
       registry,
+      iam,
       traffic,
       gateway,
       issuer,
