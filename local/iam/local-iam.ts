@@ -205,5 +205,13 @@ export function accessDeniedMessage(decision: Extract<IamDecision, { kind: 'deni
   return `User: ${decision.principalArn} is not authorized to perform: ${action} on resource: ${resource} ${why}`;
 }
 
+/** A service's question to the local IAM: the caller's SigV4 `Authorization` header, the action, its resources. */
+export type Authorize = (authorization: string | string[] | undefined, action: string, resources: string[]) => Promise<IamDecision>;
+
+/** The local IAM as a service asks it (operator keys and unsigned calls: allowed). */
+export function authorizerOf(iam: LocalIam, accessKeyIdOf: (authorization: string | string[] | undefined) => string | undefined): Authorize {
+  return (authorization, action, resources) => iam.authorize(accessKeyIdOf(authorization), action, resources);
+}
+
 /** AWS's text for an unknown or ended session token (UnrecognizedClientException, InvalidClientTokenId). */
 export const INVALID_TOKEN_MESSAGE = 'The security token included in the request is invalid.';

@@ -3,6 +3,10 @@ import { DescribeEndpointCommand, IoTClient } from '@aws-sdk/client-iot';
 import { DynamoDBClient, GetItemCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { CloudWatchClient, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { fetchRoleCredentials } from '../../device/credential-provider';
 import type { IdentityPolicy } from '../../local/iam/local-iam';
 import type { CertificateRegisteredEvent } from '../../shared/schemas/certificate-registered-event';
@@ -111,6 +115,27 @@ describe('the calls a role session signs', () => {
       message: expect.stringMatching(/iot:DescribeEndpoint on resource: \* because no identity-based policy allows/),
     });
     iot.destroy();
+  });
+
+  it('checks SNS, CloudWatch Logs, CloudWatch and Lambda Invoke too, each with its own error', async () => {
+    const topicArn = 'arn:aws:sns:us-east-1:123456789012:any-topic';
+    await expect(new SNSClient({ endpoint: endpoints.sns, region, credentials: role }).send(new PublishCommand({ TopicArn: topicArn, Message: 'x' }))).rejects.toMatchObject({
+      // The Query code AuthorizationError is the model's AuthorizationErrorException, as the SDK names it.
+      name: 'AuthorizationErrorException',
+      $metadata: { httpStatusCode: 403 },
+      message: expect.stringMatching(/is not authorized to perform: SNS:Publish on resource: arn:aws:sns:us-east-1:123456789012:any-topic because/),
+    });
+    await expect(
+      new CloudWatchLogsClient({ endpoint: endpoints.logs, region, credentials: role }).send(new FilterLogEventsCommand({ logGroupName: 'AWSIotLogsV2' })),
+    ).rejects.toMatchObject({ name: 'AccessDeniedException', message: expect.stringMatching(/logs:FilterLogEvents on resource: arn:aws:logs:us-east-1:123456789012:log-group:AWSIotLogsV2 /) });
+    await expect(new CloudWatchClient({ endpoint: endpoints.cloudwatch, region, credentials: role }).send(new ListMetricsCommand({}))).rejects.toMatchObject({
+      name: 'AccessDenied',
+      $metadata: { httpStatusCode: 403 },
+    });
+    await expect(new LambdaClient({ endpoint: endpoints.lambda, region, credentials: role }).send(new InvokeCommand({ FunctionName: 'iot-provisioner-dev-expirySweep' }))).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+      message: expect.stringMatching(/lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:123456789012:function:iot-provisioner-dev-expirySweep /),
+    });
   });
 
   it('refuses a temporary key nobody issued, as each service does (fail closed)', async () => {
