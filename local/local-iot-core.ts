@@ -216,7 +216,7 @@ export class LocalIotCore {
       ...(options.now ? { now: options.now } : {}),
     });
     const issuer = await AwsIssuer.create();
-    const iam = new LocalIam();
+    const iam = new LocalIam(options.now);
     const dynamo = await startDynamoDb(options.dynamodbPort ?? 0, host, { authorize: dynamoDbAuthorizer(iam, region) });
     const responses = new ResponseReceiver();
     let mqtt: MqttEndpoint | undefined;

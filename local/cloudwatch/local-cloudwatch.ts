@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { percentile, type LocalMetrics, type MetricSeries } from '../lambda/local-metrics';
 import { closeServer, listenOn } from '../net';
 import { accessKeyIdOf, accountOfAccessKey } from '../iam/access-keys';
-import { accessDeniedMessage, INVALID_TOKEN_MESSAGE, type Authorize } from '../iam/local-iam';
+import { accessDeniedMessage, EXPIRED_TOKEN_MESSAGE, INVALID_TOKEN_MESSAGE, type Authorize } from '../iam/local-iam';
 
 /**
  * CloudWatch's metric reads, on loopback, answered from the EMF documents the local Lambda runtime collected
@@ -37,7 +37,7 @@ const THREE_HOURS_MS = 3 * 3_600_000;
 export class CloudWatchError extends Error {
   constructor(
     /** The Query-protocol code (x-amzn-query-error) and the JSON `__type` the SDK maps to its exception. */
-    readonly code: 'InvalidParameterValue' | 'InvalidParameterCombination' | 'MissingParameter' | 'InvalidNextToken' | 'UnknownOperationException' | 'InvalidClientTokenId' | 'AccessDenied' | 'InternalServiceError',
+    readonly code: 'InvalidParameterValue' | 'InvalidParameterCombination' | 'MissingParameter' | 'InvalidNextToken' | 'UnknownOperationException' | 'InvalidClientTokenId' | 'ExpiredToken' | 'AccessDenied' | 'InternalServiceError',
     message: string,
     readonly status = 400,
   ) {
@@ -216,7 +216,9 @@ export class LocalCloudWatch {
       // Reference): `*`. CloudWatch names the denial `AccessDenied` (its Query code), 403.
       if (target.startsWith(TARGET_PREFIX)) {
         const decision = await this.authorize?.(request.headers.authorization, `cloudwatch:${target.slice(TARGET_PREFIX.length)}`, ['*']);
-        if (decision?.kind === 'unknown-key') throw new CloudWatchError('InvalidClientTokenId', INVALID_TOKEN_MESSAGE, 403);
+        if (decision?.kind === 'unknown-key' || decision?.kind === 'expired') {
+          throw new CloudWatchError(decision.kind === 'expired' ? 'ExpiredToken' : 'InvalidClientTokenId', decision.kind === 'expired' ? EXPIRED_TOKEN_MESSAGE : INVALID_TOKEN_MESSAGE, 403);
+        }
         if (decision?.kind === 'denied') throw new CloudWatchError('AccessDenied', accessDeniedMessage(decision), 403);
       }
       let input: Record<string, unknown>;

@@ -5,7 +5,7 @@ import type { S3Refusal } from '../s3/local-s3';
 import type { SqsRefusal } from '../sqs/local-sqs';
 import { accessKeyIdOf, accountOfAccessKey } from './access-keys';
 import { iotAuthorization } from './iot-actions';
-import { accessDeniedMessage, INVALID_TOKEN_MESSAGE, type IamDecision, type LocalIam } from './local-iam';
+import { accessDeniedMessage, EXPIRED_TOKEN_MESSAGE, INVALID_TOKEN_MESSAGE, type IamDecision, type LocalIam } from './local-iam';
 import { authorizeAll, dynamoDbChecks, s3Checks, sqsChecks } from './service-checks';
 
 /**
@@ -48,6 +48,7 @@ export function iotAuthorizer(iam: LocalIam, region: string) {
     });
     const decision = await iam.authorize(accessKeyId, action, resources);
     if (decision.kind === 'unknown-key') return new IotError('UnrecognizedClientException', INVALID_TOKEN_MESSAGE);
+    if (decision.kind === 'expired') return new IotError('ExpiredTokenException', EXPIRED_TOKEN_MESSAGE);
     if (decision.kind === 'denied') return new IotError('AccessDeniedException', accessDeniedMessage(decision));
     return undefined;
   };
@@ -70,6 +71,7 @@ export function dynamoDbAuthorizer(iam: LocalIam, region: string) {
     }
     const decision = await authorizeAll(iam, accessKeyId, dynamoDbChecks(operation, input, region, accountOfAccessKey(accessKeyId) ?? ''));
     if (decision.kind === 'unknown-key') return refusal('UnrecognizedClientException', INVALID_TOKEN_MESSAGE);
+    if (decision.kind === 'expired') return refusal('ExpiredTokenException', EXPIRED_TOKEN_MESSAGE);
     if (decision.kind === 'denied') return refusal('AccessDeniedException', accessDeniedMessage(decision));
     return undefined;
   };
@@ -83,6 +85,9 @@ export function sqsAuthorizer(iam: LocalIam, region: string) {
     const decision = await authorizeAll(iam, accessKeyId, sqsChecks(operation, input, region, accountOfAccessKey(accessKeyId) ?? ''));
     if (decision.kind === 'unknown-key') {
       return { status: 403, type: 'com.amazon.coral.service#InvalidClientTokenId', queryCode: 'InvalidClientTokenId', message: INVALID_TOKEN_MESSAGE };
+    }
+    if (decision.kind === 'expired') {
+      return { status: 403, type: 'com.amazon.coral.service#ExpiredTokenException', queryCode: 'ExpiredToken', message: EXPIRED_TOKEN_MESSAGE };
     }
     if (decision.kind === 'denied') {
       return { status: 403, type: 'com.amazon.coral.service#AccessDeniedException', queryCode: 'AccessDenied', message: accessDeniedMessage(decision, { lowerCaseAction: true }) };
@@ -101,6 +106,7 @@ export function s3Authorizer(iam: LocalIam) {
     if (decision.kind === 'unknown-key') {
       return { status: 403, code: 'InvalidAccessKeyId', message: 'The AWS Access Key Id you provided does not exist in our records.' };
     }
+    if (decision.kind === 'expired') return { status: 400, code: 'ExpiredToken', message: 'The provided token has expired.' };
     if (decision.kind === 'denied') return { status: 403, code: 'AccessDenied', message: accessDeniedMessage(decision as Denied, { quoteResource: true }) };
     return undefined;
   };

@@ -39,16 +39,20 @@ export interface RoleSession {
 export type IamDecision =
   | { kind: 'allowed' }
   | { kind: 'unknown-key'; accessKeyId: string }
+  | { kind: 'expired'; accessKeyId: string }
   | { kind: 'denied'; principalArn: string; action: string; resource: string; explicit: boolean };
 
 export interface AssumeRoleOptions {
   /** Values of policy variables fixed for the session, e.g. `credentials-iot:ThingName` (seed 003). */
   variables?: Record<string, string>;
+  /** When the credentials expire (the credential provider's: the role alias's duration); none: they do not. */
+  expiresAt?: Date;
 }
 
 interface Session extends RoleSession {
   /** Policy variables fixed for the session (applied to the role's policies when deciding). */
   variables: Record<string, string>;
+  expiresAt: Date | undefined;
 }
 
 const CACHE_LIMIT = 20_000;
@@ -78,6 +82,9 @@ function substitute(policy: unknown, variables: Record<string, string>): unknown
 }
 
 export class LocalIam {
+  /** The clock expiry is judged by (the local IoT Core's `now`). */
+  constructor(private readonly now: () => Date = () => new Date()) {}
+
   private readonly roles = new Map<string, IdentityPolicy[]>();
   private readonly sessions = new Map<string, Session>();
   private readonly decisions = new Map<string, Promise<IamDecision>>();
@@ -116,6 +123,7 @@ export class LocalIam {
       accountId,
       principalArn: `arn:aws:sts::${accountId}:assumed-role/${roleNameOf(roleArn)}/${sessionName}`,
       variables: options.variables ?? {},
+      expiresAt: options.expiresAt,
     };
     this.sessions.set(accessKeyId, session);
     const issued = this.session(accessKeyId)!;
@@ -127,7 +135,7 @@ export class LocalIam {
   session(accessKeyId: string): RoleSession | undefined {
     const session = this.sessions.get(accessKeyId);
     if (!session) return undefined;
-    const { variables: _variables, ...rest } = session;
+    const { variables: _variables, expiresAt: _expiresAt, ...rest } = session;
     return rest;
   }
 
@@ -148,6 +156,8 @@ export class LocalIam {
       // Only the temporary keys are this store's; any other key format (e.g. an AWS example key) is an operator's.
       return accessKeyId.startsWith('ASIA') ? { kind: 'unknown-key', accessKeyId } : { kind: 'allowed' };
     }
+    const expiresAt = this.sessions.get(accessKeyId)!.expiresAt;
+    if (expiresAt && this.now() >= expiresAt) return { kind: 'expired', accessKeyId };
     const list = Array.isArray(resources) ? resources : [resources];
     const key = `${accessKeyId}\u0000${action}\u0000${list.join('\u0001')}\u0000${JSON.stringify(context)}`;
     let decision = this.decisions.get(key);
@@ -215,3 +225,6 @@ export function authorizerOf(iam: LocalIam, accessKeyIdOf: (authorization: strin
 
 /** AWS's text for an unknown or ended session token (UnrecognizedClientException, InvalidClientTokenId). */
 export const INVALID_TOKEN_MESSAGE = 'The security token included in the request is invalid.';
+
+/** AWS's text for expired credentials (ExpiredTokenException, ExpiredToken; the common errors). */
+export const EXPIRED_TOKEN_MESSAGE = 'The security token included in the request is expired';

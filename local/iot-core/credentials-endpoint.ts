@@ -90,7 +90,7 @@ export class CredentialsEndpoint {
       ...(thingName !== undefined ? { 'credentials-iot:ThingName': thingName } : {}),
       ...(thingTypeName ? { 'credentials-iot:ThingTypeName': thingTypeName } : {}),
     };
-    const session = this.options.iam?.assumeRole(alias.roleArn, certificateId, { variables });
+    const session = this.options.iam?.assumeRole(alias.roleArn, certificateId, { variables, expiresAt: new Date(expiration) });
     const accessKeyId = session?.accessKeyId ?? temporaryAccessKeyId(account.accountId);
     const secretAccessKey = session?.secretAccessKey ?? base62(40);
     this.options.onIssued?.(account.accountId, accessKeyId, secretAccessKey);

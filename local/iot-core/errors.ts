@@ -16,6 +16,7 @@ export const ERROR_STATUS = {
   // "Service: AWSIot; Status Code: 403; Error Code: AccessDeniedException" in awsdocs/aws-freertos-docs#2).
   AccessDeniedException: 403,
   UnrecognizedClientException: 403,
+  ExpiredTokenException: 403,
   ResourceNotFoundException: 404,
   CertificateStateException: 406,
   ResourceAlreadyExistsException: 409,

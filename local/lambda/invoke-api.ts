@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import { closeServer, listenOn } from '../net';
 import { accountOfRequest } from '../iam/access-keys';
-import { accessDeniedMessage, INVALID_TOKEN_MESSAGE, type Authorize } from '../iam/local-iam';
+import { accessDeniedMessage, EXPIRED_TOKEN_MESSAGE, INVALID_TOKEN_MESSAGE, type Authorize } from '../iam/local-iam';
 
 /**
  * Lambda's Invoke API on loopback (REST-JSON, as the SDK's Lambda client speaks it): `POST
@@ -54,6 +54,7 @@ export class LocalLambdaApi {
     // IAM (local/iam/): lambda:InvokeFunction on the function (403 AccessDeniedException, the common errors).
     const decision = await this.authorize?.(request.headers.authorization, 'lambda:InvokeFunction', [functionArn]);
     if (decision?.kind === 'unknown-key') return error(403, 'UnrecognizedClientException', INVALID_TOKEN_MESSAGE);
+    if (decision?.kind === 'expired') return error(403, 'ExpiredTokenException', EXPIRED_TOKEN_MESSAGE);
     if (decision?.kind === 'denied') return error(403, 'AccessDeniedException', accessDeniedMessage(decision));
     let event: unknown;
     try {

@@ -29,7 +29,7 @@ export const IOT_LOG_GROUP = 'AWSIotLogsV2';
 const PAGE_SIZE = 100;
 
 import { accessKeyIdOf, accountOfAccessKey } from '../iam/access-keys';
-import { accessDeniedMessage, INVALID_TOKEN_MESSAGE, type Authorize } from '../iam/local-iam';
+import { accessDeniedMessage, EXPIRED_TOKEN_MESSAGE, INVALID_TOKEN_MESSAGE, type Authorize } from '../iam/local-iam';
 
 class LogsError extends Error {
   constructor(
@@ -141,6 +141,7 @@ export class LocalLogs {
       const group = `arn:aws:logs:${this.region}:${accountId}:log-group:${String(input.logGroupName ?? '')}`;
       const decision = await this.authorize?.(request.headers.authorization, 'logs:FilterLogEvents', [group]);
       if (decision?.kind === 'unknown-key') throw new LogsError('UnrecognizedClientException', INVALID_TOKEN_MESSAGE);
+      if (decision?.kind === 'expired') throw new LogsError('ExpiredTokenException', EXPIRED_TOKEN_MESSAGE);
       if (decision?.kind === 'denied') throw new LogsError('AccessDeniedException', accessDeniedMessage(decision));
       answer(200, this.filterLogEvents(accountId, input));
     } catch (error) {

@@ -24,7 +24,7 @@ export interface PublishedMessage {
 }
 
 import { accessKeyIdOf, accountOfAccessKey } from '../iam/access-keys';
-import { accessDeniedMessage, INVALID_TOKEN_MESSAGE, type Authorize } from '../iam/local-iam';
+import { accessDeniedMessage, EXPIRED_TOKEN_MESSAGE, INVALID_TOKEN_MESSAGE, type Authorize } from '../iam/local-iam';
 
 class SnsError extends Error {
   constructor(
@@ -111,6 +111,7 @@ export class LocalSns {
       // errors are commonly reported ("is not authorized to perform: SNS:Publish on resource: <topic>").
       const decision = await this.authorize?.(request.headers.authorization, 'sns:Publish', [params.get('TopicArn') ?? params.get('TargetArn') ?? '*']);
       if (decision?.kind === 'unknown-key') throw new SnsError('InvalidClientTokenId', INVALID_TOKEN_MESSAGE, 403);
+      if (decision?.kind === 'expired') throw new SnsError('ExpiredToken', EXPIRED_TOKEN_MESSAGE, 403);
       if (decision?.kind === 'denied') throw new SnsError('AuthorizationError', accessDeniedMessage({ ...decision, action: 'SNS:Publish' }), 403);
       const { messageId } = this.publish(accountId, params);
       answer(

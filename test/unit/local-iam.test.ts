@@ -67,6 +67,16 @@ describe('the local IAM decides as IAM does', () => {
     expect(await iam.authorize(session.accessKeyId, 'dynamodb:GetItem', TABLE)).toMatchObject({ kind: 'unknown-key' });
   });
 
+  it('refuses a session once its credentials expired (the credential provider’s duration)', async () => {
+    let now = new Date('2026-12-01T12:00:00Z');
+    const iam = new LocalIam(() => now);
+    iam.defineRole(ROLE, [{ name: 'all', policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] } }]);
+    const session = iam.assumeRole(ROLE, 'cert', { expiresAt: new Date('2026-12-01T13:00:00Z') });
+    expect(await iam.authorize(session.accessKeyId, 'dynamodb:GetItem', TABLE)).toEqual({ kind: 'allowed' });
+    now = new Date('2026-12-01T13:00:00Z');
+    expect(await iam.authorize(session.accessKeyId, 'dynamodb:GetItem', TABLE)).toEqual({ kind: 'expired', accessKeyId: session.accessKeyId });
+  });
+
   it('does not check operator keys or unsigned calls', async () => {
     const iam = new LocalIam();
     expect(await iam.authorize('123456789012', 'iot:DeleteCertificate', '*')).toEqual({ kind: 'allowed' });
