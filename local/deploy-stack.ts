@@ -5,6 +5,7 @@ import type { AsyncLambda } from './lambda/async-lambda';
 import { WorkerRuntime } from './lambda/worker-runtime';
 import type { LocalIotCore } from './local-iot-core';
 import type { CorsConfiguration } from './http/cors';
+import type { IdentityPolicy } from './iam/local-iam';
 import { evaluateIntrinsics, loadStack, PROJECT_ROOT, type Stack } from '../lib/stack';
 import namesModule = require('../resources/names.cjs');
 
@@ -12,8 +13,11 @@ import namesModule = require('../resources/names.cjs');
  * Puts serverless.yml's stack into the local IoT Core for one account: each CloudFormation resource the
  * local IoT Core models is created from its definition in resources/ and functions/<name>/resources.cjs
  * (through lib/stack.ts), with the names of resources/names.cjs, and each function runs from
- * its handler module in Lambda-like containers, with the environment serverless.yml gives it. IAM, logs,
- * SQS and Lambda permissions are not modelled (the package test checks them in the template).
+ * its handler module in Lambda-like containers, with the environment serverless.yml gives it. Each
+ * AWS::IAM::Role's inline policies go into the local IAM (core.iam), and each function's execution
+ * environments run with temporary credentials of its role (serverless.yml `role`), as Lambda gives them
+ * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN): what a function calls is checked against its
+ * role. Logs and Lambda resource policies are not modelled (the package test checks them in the template).
  */
 
 export interface DeployOptions {
@@ -24,6 +28,11 @@ export interface DeployOptions {
   environment?: Record<string, string>;
   /** Run these functions (by name) from another module, e.g. a built bundle, instead of their TypeScript source. */
   modules?: Record<string, { modulePath: string; exportName?: string }>;
+  /**
+   * Changes a role's inline policies before they go into the local IAM (tests: a role without one permission).
+   * Called with the role's logical id and its policies, intrinsics resolved.
+   */
+  editRole?: (logicalId: string, policies: IdentityPolicy[]) => IdentityPolicy[];
 }
 
 export interface DeployedStack {
@@ -168,6 +177,14 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
     dynamodb.destroy();
   }
 
+  // Roles: their inline policies (intrinsics resolved). AWS managed policies (ManagedPolicyArns) have no
+  // document here: only the roles AWS IoT itself assumes use them, and no local call is signed with those.
+  for (const id of ofType('AWS::IAM::Role')) {
+    const role = propsOf(id) as { Policies?: Array<{ PolicyName: string; PolicyDocument: unknown }> };
+    const policies = (role.Policies ?? []).map((p) => ({ name: p.PolicyName, policy: p.PolicyDocument }));
+    core.iam.defineRole(attributes[`${id}.Arn`]!, options.editRole ? options.editRole(id, policies) : policies);
+  }
+
   for (const id of ofType('AWS::IoT::Policy')) {
     const p = propsOf(id) as { PolicyName: string; PolicyDocument: unknown };
     if (!account.policies.has(p.PolicyName)) account.policies.create(p.PolicyName, { policyDocument: JSON.stringify(p.PolicyDocument) });
@@ -210,6 +227,10 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
     // Each function runs in its own execution environments (worker threads), with the environment of
     // serverless.yml plus the SDK settings that point it at this IoT Core.
     const module = options.modules?.[fn.name];
+    // Lambda's execution role: the environment's credentials are a session of it, named after the function.
+    const roleArn = attributes[`${fn.role}.Arn`];
+    if (!roleArn) throw new Error(`function ${fn.name}: its role ${fn.role || '(none)'} is not an AWS::IAM::Role of the stack`);
+    const session = core.iam.assumeRole(roleArn, fn.functionName);
     const runtime = new WorkerRuntime({
       modulePath: module?.modulePath ?? resolve(PROJECT_ROOT, fn.modulePath),
       exportName: module?.exportName ?? fn.exportName,
@@ -218,6 +239,9 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
         // serverless.yml may give a variable a CloudFormation value (a queue URL: `!Ref RetirementQueue`).
         ...Object.fromEntries(Object.entries(fn.environment).map(([key, value]) => [key, String(evaluateIntrinsics(value, context))])),
         ...options.environment,
+        AWS_ACCESS_KEY_ID: session.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: session.secretAccessKey,
+        AWS_SESSION_TOKEN: session.sessionToken,
         // What Lambda sets in every execution environment (Powertools reads some of it).
         AWS_LAMBDA_FUNCTION_NAME: fn.functionName,
         AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { closeServer, listenOn } from './net';
 // dynalite ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -25,8 +26,24 @@ export interface LocalDynamoDb {
 
 type RequestListener = (request: IncomingMessage, response: ServerResponse) => void;
 
+/** A refusal the server sends instead of serving the request (IAM: AccessDeniedException, an unknown token). */
+export interface DynamoDbRefusal {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+export interface DynamoDbOptions {
+  /** Decides before dynalite serves a request (local/iam/): a refusal is answered, undefined lets it through. */
+  authorize?: (request: IncomingMessage, body: Buffer) => Promise<DynamoDbRefusal | undefined>;
+}
+
+/** The request again, its body read: what dynalite reads of a request (headers, method, url, data events). */
+function replay(request: IncomingMessage, body: Buffer): IncomingMessage {
+  return Object.assign(Readable.from([body]), { headers: request.headers, method: request.method, url: request.url, socket: request.socket }) as unknown as IncomingMessage;
+}
+
 /** DynamoDB on loopback (dynalite, in memory); tables are created ACTIVE at once. */
-export async function startDynamoDb(port = 0, host = '127.0.0.1'): Promise<LocalDynamoDb> {
+export async function startDynamoDb(port = 0, host = '127.0.0.1', options: DynamoDbOptions = {}): Promise<LocalDynamoDb> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   // dynalite's own handler runs only while DynamoDB is up.
   const serve = server.listeners('request') as RequestListener[];
@@ -36,7 +53,11 @@ export async function startDynamoDb(port = 0, host = '127.0.0.1'): Promise<Local
   const stalled = new Set<ServerResponse>();
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     if (!outage) {
-      for (const listener of serve) listener.call(server, request, response);
+      if (!options.authorize) {
+        for (const listener of serve) listener.call(server, request, response);
+        return;
+      }
+      void authorized(request, response);
       return;
     }
     request.resume();
@@ -49,6 +70,22 @@ export async function startDynamoDb(port = 0, host = '127.0.0.1'): Promise<Local
       response.writeHead(503, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(body) }).end(body);
     }
   });
+  const authorized = async (request: IncomingMessage, response: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const refusal = await options.authorize!(request, body).catch((error: unknown) => {
+      console.error('[local-dynamodb] authorization failed', error);
+      return { status: 500, body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'Internal server error' } };
+    });
+    if (refusal) {
+      const text = JSON.stringify(refusal.body);
+      response.writeHead(refusal.status, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(text) }).end(text);
+      return;
+    }
+    const again = replay(request, body);
+    for (const listener of serve) listener.call(server, again, response);
+  };
   const setOutage = (mode: DynamoDbOutageMode | undefined, durationMs?: number) => {
     clearTimeout(ends);
     outage = mode;

@@ -29,6 +29,9 @@ import { ConsoleHost } from './console/console-host';
 import type { CorsConfiguration } from './http/cors';
 import { LocalSchedules } from './schedules';
 import { LocalS3 } from './s3/local-s3';
+import { authorizerOf, LocalIam } from './iam/local-iam';
+import { accessKeyIdOf } from './iam/access-keys';
+import { dynamoDbAuthorizer, iotAuthorizer, s3Authorizer, sqsAuthorizer } from './iam/guards';
 import { ResponseReceiver } from './cloudformation/response-receiver';
 import { LocalFunctions, type FailureMessage, type FunctionOptions } from './local-functions';
 import { cloudFormationResponses, localApi } from './local-api';
@@ -92,6 +95,7 @@ export type { FailureMessage } from './local-functions';
 /** What a local IoT Core is made of, each part already built (and listening, for servers). */
 interface LocalIotCoreParts {
   registry: IotRegistry;
+  iam: LocalIam;
   traffic: TrafficControl;
   gateway: DeviceGateway;
   issuer: AwsIssuer;
@@ -117,6 +121,11 @@ interface LocalIotCoreParts {
 
 export class LocalIotCore {
   readonly registry: IotRegistry;
+  /**
+   * The roles of the deployed stacks and the temporary keys issued for them (local/iam/local-iam.ts): every
+   * call signed with such a key is checked against its role by the control plane, DynamoDB, SQS and S3.
+   */
+  readonly iam: LocalIam;
   readonly traffic: TrafficControl;
   readonly gateway: DeviceGateway;
   readonly issuer: AwsIssuer;
@@ -151,6 +160,7 @@ export class LocalIotCore {
 
   private constructor(parts: LocalIotCoreParts) {
     this.registry = parts.registry;
+    this.iam = parts.iam;
     this.traffic = parts.traffic;
     this.gateway = parts.gateway;
     this.issuer = parts.issuer;
@@ -219,7 +229,8 @@ export class LocalIotCore {
       ...(options.now ? { now: options.now } : {}),
     });
     const issuer = await AwsIssuer.create();
-    const dynamo = await startDynamoDb(options.dynamodbPort ?? 0, host);
+    const iam = new LocalIam(options.now);
+    const dynamo = await startDynamoDb(options.dynamodbPort ?? 0, host, { authorize: dynamoDbAuthorizer(iam, region) });
     const responses = new ResponseReceiver();
     let mqtt: MqttEndpoint | undefined;
     const controlPlane = new ControlPlaneServer({
@@ -229,6 +240,7 @@ export class LocalIotCore {
       // The MQTT endpoint starts below; its log is read when asked for.
       localRoute: localApi({ traffic, functions, dynamo, http, gateway, connections: () => mqtt?.log ?? [], metrics }),
       rawLocalRoute: cloudFormationResponses(responses),
+      authorize: iotAuthorizer(iam, region),
     });
     const iot = await controlPlane.listen(options.iotPort ?? 0, host);
     // The MQTT endpoint starts below; a message reaches its devices once it is up.
@@ -244,10 +256,13 @@ export class LocalIotCore {
       timeScale: options.lambdaTimeScale ?? 1,
       // The stack's dead-letter target is its failure queue, which the local IoT Core keeps as `failures`.
       onDeadLetter: (_target, queueName, message) => functions.failures.push({ source: 'sqs', queueName, ...message }),
+      authorize: sqsAuthorizer(iam, region),
     });
     const sqsUrl = await sqs.listen(options.sqsPort ?? 0, host);
-    const s3 = await LocalS3.start({ port: options.s3Port ?? 0, host, region });
+    const s3 = await LocalS3.start({ port: options.s3Port ?? 0, host, region, authorize: s3Authorizer(iam) });
     s3.registerAccount(defaultAccountId);
+    // s3rver checks signatures against the key pairs it knows: every temporary key is one.
+    iam.onSession((session) => s3.registerKey(session.accountId, session.accessKeyId, session.secretAccessKey));
     const sns = new LocalSns({ region });
     const snsUrl = await sns.listen(options.snsPort ?? 0, host);
     // The broker's CONNECTs that named a client id and a certificate, as AWS IoT logs them.
@@ -269,6 +284,9 @@ export class LocalIotCore {
     const cloudwatch = new LocalCloudWatch(metrics, options.now);
     const cloudwatchUrl = await cloudwatch.listen(options.cloudwatchPort ?? 0, host);
     const lambdaApi = new LocalLambdaApi({ region, defaultAccountId, target: functions });
+    const authorize = authorizerOf(iam, accessKeyIdOf);
+    for (const service of [sns, logs, cloudwatch, lambdaApi]) service.authorize = authorize;
+    logs.region = region;
     const lambdaUrl = await lambdaApi.listen(options.lambdaPort ?? 0, host);
     const schedules = new LocalSchedules({ timeScale: options.lambdaTimeScale ?? 1, ...(options.now ? { now: options.now } : {}) });
     const endpoints: LocalEndpoints = { region, accountId: defaultAccountId, iot, iotData, dynamodb: dynamo.url, sqs: sqsUrl, s3: s3.url, sns: snsUrl, logs: logsUrl, cloudwatch: cloudwatchUrl, lambda: lambdaUrl };
@@ -277,10 +295,7 @@ export class LocalIotCore {
     const device = tls && { registry, gateway, issuer, tls: tls.server, ...(options.now ? { now: options.now } : {}) };
     let credentials: CredentialsEndpoint | undefined;
     if (device && options.credentials) {
-      credentials = new CredentialsEndpoint({
-        ...device,
-        onIssued: (accountId, accessKeyId, secretAccessKey) => s3.registerKey(accountId, accessKeyId, secretAccessKey),
-      });
+      credentials = new CredentialsEndpoint({ ...device, iam });
       const port = await credentials.listen(options.credentials.port ?? 0, host);
       endpoints.credentials = `https://localhost:${port}`;
     }
@@ -292,6 +307,7 @@ export class LocalIotCore {
     const core = new LocalIotCore({
       metrics,
       registry,
+      iam,
       traffic,
       gateway,
       issuer,

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { percentile, type LocalMetrics, type MetricSeries } from '../lambda/local-metrics';
 import { closeServer, listenOn } from '../net';
+import { accessKeyIdOf, accountOfAccessKey } from '../iam/access-keys';
+import { accessDeniedMessage, EXPIRED_TOKEN_MESSAGE, INVALID_TOKEN_MESSAGE, type Authorize } from '../iam/local-iam';
 
 /**
  * CloudWatch's metric reads, on loopback, answered from the EMF documents the local Lambda runtime collected
@@ -35,7 +37,7 @@ const THREE_HOURS_MS = 3 * 3_600_000;
 export class CloudWatchError extends Error {
   constructor(
     /** The Query-protocol code (x-amzn-query-error) and the JSON `__type` the SDK maps to its exception. */
-    readonly code: 'InvalidParameterValue' | 'InvalidParameterCombination' | 'MissingParameter' | 'InvalidNextToken' | 'UnknownOperationException' | 'InvalidClientTokenId' | 'InternalServiceError',
+    readonly code: 'InvalidParameterValue' | 'InvalidParameterCombination' | 'MissingParameter' | 'InvalidNextToken' | 'UnknownOperationException' | 'InvalidClientTokenId' | 'ExpiredToken' | 'AccessDenied' | 'InternalServiceError',
     message: string,
     readonly status = 400,
   ) {
@@ -95,6 +97,8 @@ export function statistic(stat: string, values: readonly number[]): number {
 
 export class LocalCloudWatch {
   private readonly server: Server;
+  /** The local IAM's check of each call (set by the local IoT Core); without it nothing is checked. */
+  authorize: Authorize | undefined = undefined;
 
   constructor(
     private readonly metrics: LocalMetrics,
@@ -203,9 +207,20 @@ export class LocalCloudWatch {
     try {
       const chunks: Buffer[] = [];
       for await (const chunk of request) chunks.push(chunk as Buffer);
-      const accountId = /Credential=([^/]+)\//.exec(request.headers.authorization ?? '')?.[1];
-      if (!accountId) throw new CloudWatchError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
+      // A local key names its account (local/iam/access-keys.ts); any other key is taken as the account, as before.
+      const accessKeyId = accessKeyIdOf(request.headers.authorization);
+      const accountId = accountOfAccessKey(accessKeyId) ?? accessKeyId;
+      if (!accountId) throw new CloudWatchError('InvalidClientTokenId', INVALID_TOKEN_MESSAGE, 403);
       const target = String(request.headers['x-amz-target'] ?? '');
+      // IAM (local/iam/): ListMetrics and GetMetricData have no resource type (Service Authorization
+      // Reference): `*`. CloudWatch names the denial `AccessDenied` (its Query code), 403.
+      if (target.startsWith(TARGET_PREFIX)) {
+        const decision = await this.authorize?.(request.headers.authorization, `cloudwatch:${target.slice(TARGET_PREFIX.length)}`, ['*']);
+        if (decision?.kind === 'unknown-key' || decision?.kind === 'expired') {
+          throw new CloudWatchError(decision.kind === 'expired' ? 'ExpiredToken' : 'InvalidClientTokenId', decision.kind === 'expired' ? EXPIRED_TOKEN_MESSAGE : INVALID_TOKEN_MESSAGE, 403);
+        }
+        if (decision?.kind === 'denied') throw new CloudWatchError('AccessDenied', accessDeniedMessage(decision), 403);
+      }
       let input: Record<string, unknown>;
       try {
         input = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;

@@ -20,8 +20,9 @@ import type { TrafficControl } from './traffic';
 /**
  * The AWS IoT control plane over HTTP, speaking the REST-JSON protocol of the `iot` service model
  * (aws-iot-reference §0, §4), so the real AWS SDK and AWS CLI work against it with only an endpoint URL.
- * Signatures are not checked: any credentials work. The account is taken from the access key id when it is
- * 12 digits (e.g. AWS_ACCESS_KEY_ID=111111111111), which lets one local IoT Core play several accounts.
+ * Signatures are not checked. The account is taken from the access key id (local/iam/access-keys.ts), which
+ * lets one local IoT Core play several accounts; a temporary key's calls are checked against its role
+ * (`authorize`, local/iam/).
  *
  * This is the protocol layer: each route reads its input from the path, query, headers and body, calls one
  * method of the account's services (registry/), and shapes the domain record it gets back into the
@@ -682,6 +683,11 @@ export interface ControlPlaneOptions {
   /** Extra routes under /_local/ (the local IoT Core's own test and demo API). */
   localRoute?: LocalRoute;
   rawLocalRoute?: RawLocalRoute;
+  /**
+   * IAM: may the caller make this call (local/iam/service-guards.ts)? An IotError refuses it (AccessDenied,
+   * an unknown token); called after the route is found, before the operation runs.
+   */
+  authorize?: (call: { authorization: string | undefined; operation: string; accountId: string; path: Record<string, string>; headers: IncomingMessage['headers']; body: Record<string, unknown> }) => Promise<IotError | undefined>;
 }
 
 export class ControlPlaneServer {
@@ -740,6 +746,8 @@ export class ControlPlaneServer {
         const path = Object.fromEntries(candidate.names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
         const account = this.options.registry.account(accountOfRequest(request.headers.authorization, this.options.registry.defaultAccountId));
         const body = await readBody(request);
+        const refusal = await this.options.authorize?.({ authorization: request.headers.authorization, operation: candidate.operation, accountId: account.accountId, path, headers: request.headers, body });
+        if (refusal) throw refusal;
         this.options.traffic.admit(account.accountId, candidate.operation);
         const result = await candidate.handler({ account, path, query: url.searchParams, headers: request.headers, body });
         send(200, toWire(result ?? {}));

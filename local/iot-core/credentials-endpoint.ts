@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { LocalIam } from '../iam/local-iam';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { closeServer, listenOn } from '../net';
@@ -11,7 +12,12 @@ import { evaluatePolicies, resolveConnectionThing } from './policy-evaluator';
  * certificate trades it for temporary credentials of the role behind a role alias —
  * `GET /role-aliases/<alias>/credentials`, optional `x-amzn-iot-thingname`. The certificate's policies must
  * allow `iot:AssumeRoleWithCertificate` on the alias; a thing name must name a thing attached to the
- * certificate (403 otherwise). The credentials are local stand-ins; the local S3 accepts any.
+ * certificate (403 otherwise). With `iam`, the credentials are a session of the alias's role in the local IAM
+ * (local/iam/local-iam.ts): what the device signs with them is checked against that role's policies, with
+ * the credential provider's policy variables fixed for the session — `credentials-iot:ThingName`,
+ * `credentials-iot:ThingTypeName`, `credentials-iot:AwsCertificateId` (aws-iot-reference §6; "Authorizing
+ * direct calls to AWS services using AWS IoT Core credential provider"). The session name is the certificate
+ * id (an assumption: AWS does not document the name its credential provider gives the session).
  */
 
 export interface IssuedCredentials {
@@ -33,6 +39,8 @@ export class CredentialsEndpoint {
     private readonly options: DeviceEndpointOptions & {
       /** Told of every key issued, so that the local S3 accepts it (seed 003 step 3: `aws s3 cp` with it). */
       onIssued?: (accountId: string, accessKeyId: string, secretAccessKey: string) => void;
+      /** The local IAM the keys are sessions of (without it: keys no service checks). */
+      iam?: LocalIam;
     },
   ) {
     this.tls = new DeviceTls(options.registry, options.issuer, options.tls);
@@ -82,8 +90,15 @@ export class CredentialsEndpoint {
     const now = this.options.now?.() ?? new Date();
     const expiration = new Date(now.getTime() + alias.credentialDurationSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
     this.issued.push({ roleArn: alias.roleArn, ...(thingName ? { thingName } : {}), certificateId, expiration });
-    const accessKeyId = temporaryAccessKeyId(account.accountId);
-    const secretAccessKey = base62(40);
+    const thingTypeName = thingName !== undefined ? account.things.find(thingName)?.thingTypeName : undefined;
+    const variables: Record<string, string> = {
+      'credentials-iot:AwsCertificateId': certificateId,
+      ...(thingName !== undefined ? { 'credentials-iot:ThingName': thingName } : {}),
+      ...(thingTypeName ? { 'credentials-iot:ThingTypeName': thingTypeName } : {}),
+    };
+    const session = this.options.iam?.assumeRole(alias.roleArn, certificateId, { variables, expiresAt: new Date(expiration) });
+    const accessKeyId = session?.accessKeyId ?? temporaryAccessKeyId(account.accountId);
+    const secretAccessKey = session?.secretAccessKey ?? base62(40);
     this.options.onIssued?.(account.accountId, accessKeyId, secretAccessKey);
     return {
       status: 200,
@@ -91,7 +106,7 @@ export class CredentialsEndpoint {
         credentials: {
           accessKeyId,
           secretAccessKey,
-          sessionToken: `IQoJb3JpZ2luX2VjE${base62(120)}`,
+          sessionToken: session?.sessionToken ?? `IQoJb3JpZ2luX2VjE${base62(120)}`,
           expiration,
         },
       },

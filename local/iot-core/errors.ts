@@ -11,6 +11,12 @@ export const ERROR_STATUS = {
   MalformedPolicyException: 400,
   ResourceRegistrationFailureException: 400,
   UnauthorizedException: 401,
+  // The errors common to all AWS APIs (not in the iot model's operations): IAM denied the call, or the
+  // security token is not one AWS issued (403 both: https://docs.aws.amazon.com/awsconsolehelpdocs/latest/gsg/common-errors.html;
+  // "Service: AWSIot; Status Code: 403; Error Code: AccessDeniedException" in awsdocs/aws-freertos-docs#2).
+  AccessDeniedException: 403,
+  UnrecognizedClientException: 403,
+  ExpiredTokenException: 403,
   ResourceNotFoundException: 404,
   CertificateStateException: 406,
   ResourceAlreadyExistsException: 409,

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import { closeServer, listenOn } from '../net';
 import { accountOfRequest } from '../iam/access-keys';
+import { accessDeniedMessage, EXPIRED_TOKEN_MESSAGE, INVALID_TOKEN_MESSAGE, type Authorize } from '../iam/local-iam';
 
 /**
  * Lambda's Invoke API on loopback (REST-JSON, as the SDK's Lambda client speaks it): `POST
@@ -21,6 +22,9 @@ const ROUTE = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 
 export class LocalLambdaApi {
   private readonly server: Server;
+
+  /** The local IAM's check of each call (set by the local IoT Core); without it nothing is checked. */
+  authorize: Authorize | undefined = undefined;
 
   constructor(private readonly options: { region: string; defaultAccountId: string; target: InvokeTarget }) {
     this.server = createServer((request, response) => void this.handle(request, response));
@@ -47,6 +51,11 @@ export class LocalLambdaApi {
     const name = decodeURIComponent(match[1]!);
     const accountId = accountOfRequest(request.headers.authorization, this.options.defaultAccountId);
     const functionArn = name.startsWith('arn:') ? name : `arn:aws:lambda:${this.options.region}:${accountId}:function:${name}`;
+    // IAM (local/iam/): lambda:InvokeFunction on the function (403 AccessDeniedException, the common errors).
+    const decision = await this.authorize?.(request.headers.authorization, 'lambda:InvokeFunction', [functionArn]);
+    if (decision?.kind === 'unknown-key') return error(403, 'UnrecognizedClientException', INVALID_TOKEN_MESSAGE);
+    if (decision?.kind === 'expired') return error(403, 'ExpiredTokenException', EXPIRED_TOKEN_MESSAGE);
+    if (decision?.kind === 'denied') return error(403, 'AccessDeniedException', accessDeniedMessage(decision));
     let event: unknown;
     try {
       const text = Buffer.concat(chunks).toString('utf8');

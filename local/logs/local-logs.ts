@@ -28,6 +28,9 @@ export interface BrokerConnect {
 export const IOT_LOG_GROUP = 'AWSIotLogsV2';
 const PAGE_SIZE = 100;
 
+import { accessKeyIdOf, accountOfAccessKey } from '../iam/access-keys';
+import { accessDeniedMessage, EXPIRED_TOKEN_MESSAGE, INVALID_TOKEN_MESSAGE, type Authorize } from '../iam/local-iam';
+
 class LogsError extends Error {
   constructor(
     readonly type: string,
@@ -76,6 +79,10 @@ export function connectLogEntry(connect: BrokerConnect): Record<string, unknown>
 export class LocalLogs {
   private readonly server: Server;
 
+  /** The local IAM's check of each call, and the region of its ARNs (set by the local IoT Core). */
+  authorize: Authorize | undefined = undefined;
+  region = 'us-east-1';
+
   constructor(private readonly connects: () => readonly BrokerConnect[]) {
     this.server = createServer((request, response) => void this.handle(request, response));
   }
@@ -123,11 +130,19 @@ export class LocalLogs {
     try {
       const chunks: Buffer[] = [];
       for await (const chunk of request) chunks.push(chunk as Buffer);
-      const accountId = /Credential=([^/]+)\//.exec(request.headers.authorization ?? '')?.[1];
-      if (!accountId) throw new LogsError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+      // A local key names its account (local/iam/access-keys.ts); any other key is taken as the account, as before.
+      const accessKeyId = accessKeyIdOf(request.headers.authorization);
+      const accountId = accountOfAccessKey(accessKeyId) ?? accessKeyId;
+      if (!accountId) throw new LogsError('UnrecognizedClientException', INVALID_TOKEN_MESSAGE);
       const target = String(request.headers['x-amz-target'] ?? '');
       if (target !== 'Logs_20140328.FilterLogEvents') throw new LogsError('UnknownOperationException', `${target || '(no operation)'} is not served by the local CloudWatch Logs`);
       const input = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
+      // IAM (local/iam/): logs:FilterLogEvents on the log group (Service Authorization Reference, CloudWatch Logs).
+      const group = `arn:aws:logs:${this.region}:${accountId}:log-group:${String(input.logGroupName ?? '')}`;
+      const decision = await this.authorize?.(request.headers.authorization, 'logs:FilterLogEvents', [group]);
+      if (decision?.kind === 'unknown-key') throw new LogsError('UnrecognizedClientException', INVALID_TOKEN_MESSAGE);
+      if (decision?.kind === 'expired') throw new LogsError('ExpiredTokenException', EXPIRED_TOKEN_MESSAGE);
+      if (decision?.kind === 'denied') throw new LogsError('AccessDeniedException', accessDeniedMessage(decision));
       answer(200, this.filterLogEvents(accountId, input));
     } catch (error) {
       const e = error instanceof LogsError ? error : new LogsError('ServiceUnavailableException', (error as Error).message);

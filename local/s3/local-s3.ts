@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BucketAlreadyOwnedByYou, CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
@@ -10,8 +12,20 @@ import AWSAccount = require('s3rver/lib/models/account');
  * temporary directory removed on close — the custom resource writes private keys there, and those must
  * not outlive the run. s3rver knows access keys by id only; the local IoT Core's (a 12-digit account id,
  * secret `local`) are registered per account. It does not model bucket policies, encryption or public
- * access blocks: the package test checks those in the template.
+ * access blocks: the package test checks those in the template. With `authorize`, each request is decided
+ * (IAM, local/iam/) before s3rver sees it, and a refusal is answered as S3 answers it (an XML `<Error>`).
  */
+
+/** A refusal S3 answers instead of serving the request. */
+export interface S3Refusal {
+  status: number;
+  code: string;
+  message: string;
+}
+
+type RequestListener = (request: IncomingMessage, response: ServerResponse) => void;
+
+const xmlText = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 export class LocalS3 {
   private constructor(
     private readonly server: S3rver,
@@ -20,11 +34,36 @@ export class LocalS3 {
     private readonly region: string,
   ) {}
 
-  static async start(options: { port?: number; host?: string; region: string }): Promise<LocalS3> {
+  static async start(options: { port?: number; host?: string; region: string; authorize?: (request: IncomingMessage) => Promise<S3Refusal | undefined> }): Promise<LocalS3> {
     const directory = mkdtempSync(join(tmpdir(), 'local-s3-'));
     const host = options.host ?? '127.0.0.1';
     const server = new S3rver({ port: options.port ?? 0, address: host, silent: true, directory, resetOnClose: true, vhostBuckets: false });
     const address = await server.run();
+    const { authorize } = options;
+    if (authorize) {
+      // Interposed before s3rver: its request listeners run only for requests IAM lets through.
+      const http = (server as unknown as { httpServer: import('node:http').Server }).httpServer;
+      const serve = http.listeners('request') as RequestListener[];
+      http.removeAllListeners('request');
+      http.on('request', (request: IncomingMessage, response: ServerResponse) => {
+        void authorize(request)
+          .catch((error: unknown) => {
+            console.error('[local-s3] authorization failed', error);
+            return { status: 500, code: 'InternalError', message: 'We encountered an internal error. Please try again.' };
+          })
+          .then((refusal) => {
+            if (!refusal) {
+              for (const listener of serve) listener.call(http, request, response);
+              return;
+            }
+            request.resume();
+            const requestId = randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase();
+            const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${refusal.code}</Code><Message>${xmlText(refusal.message)}</Message><RequestId>${requestId}</RequestId><HostId>local</HostId></Error>`;
+            response.writeHead(refusal.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), 'x-amz-request-id': requestId });
+            response.end(request.method === 'HEAD' ? undefined : body);
+          });
+      });
+    }
     return new LocalS3(server, directory, `http://${host}:${address.port}`, options.region);
   }
 

@@ -23,6 +23,9 @@ export interface PublishedMessage {
   at: Date;
 }
 
+import { accessKeyIdOf, accountOfAccessKey } from '../iam/access-keys';
+import { accessDeniedMessage, EXPIRED_TOKEN_MESSAGE, INVALID_TOKEN_MESSAGE, type Authorize } from '../iam/local-iam';
+
 class SnsError extends Error {
   constructor(
     readonly code: string,
@@ -41,6 +44,9 @@ export class LocalSns {
   private readonly server: Server;
   private url = '';
   private readonly topics = new Map<string, PublishedMessage[]>();
+
+  /** The local IAM's check of each call (set by the local IoT Core); without it nothing is checked. */
+  authorize: Authorize | undefined = undefined;
 
   constructor(private readonly options: { region: string }) {
     this.server = createServer((request, response) => void this.handle(request, response));
@@ -95,10 +101,18 @@ export class LocalSns {
       for await (const chunk of request) chunks.push(chunk as Buffer);
       const params = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
       // SigV4's Credential=<access key id>/<date>/<region>/sns/aws4_request names the account.
-      const accountId = /Credential=([^/]+)\//.exec(request.headers.authorization ?? '')?.[1];
-      if (!accountId) throw new SnsError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
+      // A local key names its account (local/iam/access-keys.ts); any other key is taken as the account, as before.
+      const accessKeyId = accessKeyIdOf(request.headers.authorization);
+      const accountId = accountOfAccessKey(accessKeyId) ?? accessKeyId;
+      if (!accountId) throw new SnsError('InvalidClientTokenId', INVALID_TOKEN_MESSAGE, 403);
       const action = params.get('Action');
       if (action !== 'Publish') throw new SnsError('InvalidAction', `The action ${action ?? '(none)'} is not valid for this endpoint.`, 400);
+      // IAM (local/iam/): SNS answers 403 AuthorizationError and names the action `SNS:Publish`, as its
+      // errors are commonly reported ("is not authorized to perform: SNS:Publish on resource: <topic>").
+      const decision = await this.authorize?.(request.headers.authorization, 'sns:Publish', [params.get('TopicArn') ?? params.get('TargetArn') ?? '*']);
+      if (decision?.kind === 'unknown-key') throw new SnsError('InvalidClientTokenId', INVALID_TOKEN_MESSAGE, 403);
+      if (decision?.kind === 'expired') throw new SnsError('ExpiredToken', EXPIRED_TOKEN_MESSAGE, 403);
+      if (decision?.kind === 'denied') throw new SnsError('AuthorizationError', accessDeniedMessage({ ...decision, action: 'SNS:Publish' }), 403);
       const { messageId } = this.publish(accountId, params);
       answer(
         200,

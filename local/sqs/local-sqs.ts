@@ -92,6 +92,14 @@ class SqsError extends Error {
   }
 }
 
+/** An IAM refusal: the code of the JSON body's `__type`, and the query-compatible code the SDK names the error by. */
+export interface SqsRefusal {
+  status: number;
+  type: string;
+  queryCode: string;
+  message: string;
+}
+
 const md5 = (text: string) => createHash('md5').update(text, 'utf8').digest('hex');
 const MAX_BODY_BYTES = 262_144;
 
@@ -109,6 +117,11 @@ export class LocalSqs {
       timeScale: number;
       /** A message that ran out of receives, when its dead-letter target is not one of these queues. */
       onDeadLetter: (targetArn: string, queueName: string, message: { messageId: string; body: string; receiveCount: number }) => void;
+      /**
+       * IAM (local/iam/): may the signer make this call? A refusal is answered as SQS answers it over the JSON
+       * protocol (its `x-amzn-query-error` header is the code the SDK names the error by); undefined lets it through.
+       */
+      authorize?: (operation: string, input: Record<string, unknown>, authorization: string | undefined) => Promise<SqsRefusal | undefined>;
     },
   ) {
     this.server = createServer((request, response) => void this.handle(request, response));
@@ -337,6 +350,10 @@ export class LocalSqs {
         input = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
       } catch {
         throw new SqsError('InvalidParameterValue', 'The request body is not JSON.');
+      }
+      const refusal = await this.options.authorize?.(operation, input, request.headers.authorization);
+      if (refusal) {
+        return reply(refusal.status, { __type: refusal.type, message: refusal.message }, { 'x-amzn-query-error': `${refusal.queryCode};Sender` });
       }
       if (operation === 'SendMessage') {
         const body = typeof input.MessageBody === 'string' ? input.MessageBody : '';

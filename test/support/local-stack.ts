@@ -1,5 +1,6 @@
 import { ListThingPrincipalsCommand, type IoTClient } from '@aws-sdk/client-iot';
 import type { LocalIotCoreOptions } from '../../local/local-iot-core';
+import type { DeployOptions } from '../../local/deploy-stack';
 import { startStackHarness, type CertificateState, type StackHarness } from '../../local/stack-harness';
 import { deviceChain, issueCertificate, type KeyedCertificate, type KeySpec } from '../../lib/pki';
 
@@ -19,11 +20,11 @@ export interface LocalStack extends StackHarness {
 }
 
 export async function startLocalStack(
-  options: { core?: LocalIotCoreOptions; params?: Record<string, string> } = {},
+  options: { core?: LocalIotCoreOptions; params?: Record<string, string>; deploy?: Omit<DeployOptions, 'params'> } = {},
 ): Promise<LocalStack> {
   const stack = await startStackHarness({
     core: { lambdaTimeScale: 1_000, ...options.core },
-    deploy: options.params ? { params: options.params } : {},
+    deploy: { ...options.deploy, ...(options.params ? { params: options.params } : {}) },
   });
   const { registry } = stack;
   const ca = await stack.registerCa('Integration CA');
