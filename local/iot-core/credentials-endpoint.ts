@@ -83,7 +83,9 @@ export class CredentialsEndpoint {
       return forbidden('The thing is not attached to the certificate.');
     }
     const context = thingName !== undefined ? { clientId: '', thingName, thingAttached: true } : { clientId: '', ...resolveConnectionThing('', attachments) };
-    const documents = account.policies.documentsFor(certificate.certificateArn);
+    // The thing the header names brings its thing groups' policies (an assumption: AWS documents group
+    // policies for connections whose client id is the thing name; the header is how this one names its thing).
+    const documents = account.policies.documentsFor(certificate.certificateArn, { thingName });
     const decision = evaluatePolicies(documents, { action: 'iot:AssumeRoleWithCertificate', resource: alias.roleAliasArn }, context);
     if (!decision.allowed) return forbidden('The certificate is not allowed to assume the role alias.');
 

@@ -15,10 +15,10 @@ import { ShadowError, type ShadowKey } from './shadows';
  *
  * On AWS this is the account's data endpoint (`<prefix>-ats.iot.<region>.amazonaws.com`, HTTPS with SigV4), a
  * host apart from the control plane's, so it is a server apart here. As the control plane, it checks no
- * signature and takes the account from a 12-digit access key id.
- * IAM (iot:Publish, iot:GetThingShadow, iot:UpdateThingShadow, iot:DeleteThingShadow,
- * iot:ListNamedShadowsForThing, iot:GetRetainedMessage, iot:ListRetainedMessages on these calls) is NOT
- * evaluated here yet: that is the IAM evaluation's part of issue 13.
+ * signature and takes the account from the access key id. A call signed with a role session's temporary
+ * key is checked against the role (`authorize`, local/iam/guards.ts iotDataAuthorizer: the operation's own
+ * `iot:` action on its topic or thing) before the route runs, and refused 403 ForbiddenException as AWS's
+ * data endpoint refuses it; operator keys are not checked.
  */
 
 interface Request {
@@ -33,6 +33,8 @@ type Answer = { json: unknown } | { blob: Buffer };
 type Handler = (request: Request) => Answer;
 
 interface Route {
+  /** The operation of the iot-data model, which is also its IAM action (`iot:<operation>`). */
+  operation: string;
   method: string;
   pattern: RegExp;
   names: string[];
@@ -63,10 +65,10 @@ class RequestError extends Error {
   }
 }
 
-function route(method: string, template: string, handler: Handler): Route {
+function route(operation: string, method: string, template: string, handler: Handler): Route {
   const names: string[] = [];
   const pattern = new RegExp(`^${template.replace(/\{(\w+)\}/g, (_, name: string) => (names.push(name), '([^/]+)'))}$`);
-  return { method, pattern, names, handler };
+  return { operation, method, pattern, names, handler };
 }
 
 const json = (value: unknown): Answer => ({ json: value });
@@ -87,7 +89,7 @@ function integer(query: URLSearchParams, name: string, min: number, max: number)
 
 function routes(data: DataPlane): Route[] {
   return [
-    route('POST', '/topics/{topic}', ({ account, path, query, body }) => {
+    route('Publish', 'POST', '/topics/{topic}', ({ account, path, query, body }) => {
       const qos = integer(query, 'qos', 0, 1) ?? 0;
       const retain = query.get('retain');
       if (retain !== null && retain !== 'true' && retain !== 'false') throw new RequestError(400, 'retain must be true or false');
@@ -97,20 +99,20 @@ function routes(data: DataPlane): Route[] {
       data.publish(account, path.topic!, body, { qos: qos as 0 | 1, retain: retain === 'true' });
       return json({});
     }),
-    route('GET', '/things/{thingName}/shadow', (request) => blob(data.shadows.get(request.account.accountId, shadowKey(request)))),
-    route('POST', '/things/{thingName}/shadow', (request) => blob(data.updateShadow(request.account, shadowKey(request), request.body))),
-    route('DELETE', '/things/{thingName}/shadow', (request) => blob(data.deleteShadow(request.account, shadowKey(request)))),
-    route('GET', '/api/things/shadow/ListNamedShadowsForThing/{thingName}', ({ account, path, query }) => {
+    route('GetThingShadow', 'GET', '/things/{thingName}/shadow', (request) => blob(data.shadows.get(request.account.accountId, shadowKey(request)))),
+    route('UpdateThingShadow', 'POST', '/things/{thingName}/shadow', (request) => blob(data.updateShadow(request.account, shadowKey(request), request.body))),
+    route('DeleteThingShadow', 'DELETE', '/things/{thingName}/shadow', (request) => blob(data.deleteShadow(request.account, shadowKey(request)))),
+    route('ListNamedShadowsForThing', 'GET', '/api/things/shadow/ListNamedShadowsForThing/{thingName}', ({ account, path, query }) => {
       const pageSize = integer(query, 'pageSize', 1, 100);
       const nextToken = query.get('nextToken');
       return json(data.shadows.listNamed(account.accountId, path.thingName!, { ...(pageSize !== undefined ? { pageSize } : {}), ...(nextToken !== null ? { nextToken } : {}) }));
     }),
-    route('GET', '/retainedMessage/{topic}', ({ account, path }) => {
+    route('GetRetainedMessage', 'GET', '/retainedMessage/{topic}', ({ account, path }) => {
       const message = data.retainedMessage(account, path.topic!);
       if (!message) throw new RequestError(404, `No retained message exists for topic: ${path.topic}`);
       return json({ topic: message.topic, payload: message.payload.toString('base64'), qos: message.qos, lastModifiedTime: message.lastModifiedTime });
     }),
-    route('GET', '/retainedMessage', ({ account, query }) => {
+    route('ListRetainedMessages', 'GET', '/retainedMessage', ({ account, query }) => {
       const maxResults = integer(query, 'maxResults', 1, 200) ?? 200;
       const after = query.get('nextToken');
       const all = data.retainedMessages(account).filter((m) => after === null || m.topic > after);
@@ -123,11 +125,20 @@ function routes(data: DataPlane): Route[] {
   ];
 }
 
+/** The IAM check of a call: the ForbiddenException's message when refused, nothing when allowed. */
+export type DataPlaneAuthorize = (call: {
+  authorization: string | undefined;
+  operation: string;
+  accountId: string;
+  path: Record<string, string>;
+  query: URLSearchParams;
+}) => Promise<{ message: string } | undefined>;
+
 export class DataPlaneServer {
   private readonly server: Server;
   private readonly table: Route[];
 
-  constructor(private readonly options: { registry: IotRegistry; data: DataPlane }) {
+  constructor(private readonly options: { registry: IotRegistry; data: DataPlane; authorize?: DataPlaneAuthorize }) {
     this.table = routes(options.data);
     this.server = createServer((request, response) => void this.handle(request, response));
     this.server.keepAliveTimeout = 5_000;
@@ -157,6 +168,8 @@ export class DataPlaneServer {
         if (!match) continue;
         const path = Object.fromEntries(candidate.names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
         const account = this.options.registry.account(accountOfRequest(request.headers.authorization, this.options.registry.defaultAccountId));
+        const refusal = await this.options.authorize?.({ authorization: request.headers.authorization, operation: candidate.operation, accountId: account.accountId, path, query: url.searchParams });
+        if (refusal) throw new RequestError(403, refusal.message);
         const answer = candidate.handler({ account, path, query: url.searchParams, body: Buffer.concat(chunks) });
         send(200, 'blob' in answer ? answer.blob : Buffer.from(JSON.stringify(answer.json)));
         return;

@@ -147,7 +147,8 @@ export class MqttEndpoint {
   private policyDocuments(principal: Principal): string[] {
     if (principal.claim) return [claimPolicy(principal.account, principal.claim.templateName)];
     const certificate = principal.account.certificates.find(principal.certificateId);
-    return certificate ? principal.account.policies.documentsFor(certificate.certificateArn) : [];
+    // The thing named by the client id brings its thing groups' policies (registry/policies.ts documentsFor).
+    return certificate ? principal.account.policies.documentsFor(certificate.certificateArn, { thingName: principal.context.clientId }) : [];
   }
 
   private allowed(principal: Principal, action: IotAction, resource: string): boolean {

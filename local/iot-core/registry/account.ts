@@ -75,6 +75,13 @@ export class IotAccount implements AccountScope {
         const name = this.thingGroupNameOf(target);
         return name ? this.things.ancestorsOf(name).map((g) => g.thingGroupArn) : [];
       },
+      groupsOfConnection: (certificateArn, thingName) => {
+        if (!this.things.thingsOf(certificateArn).some((a) => a.thingName === thingName)) return [];
+        return this.things.groupsOf(thingName).flatMap(({ groupName }) => [
+          this.arn(`thinggroup/${groupName}`),
+          ...this.things.ancestorsOf(groupName).map((g) => g.thingGroupArn),
+        ]);
+      },
     });
     this.provisioning = new ProvisioningService(this, options.trust);
     this.roleAliases = new RoleAliasService(this);

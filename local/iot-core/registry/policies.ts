@@ -33,12 +33,15 @@ export interface AttachedPolicy {
 }
 
 /**
- * What the policies need of the other services: that an AttachPolicy target exists (else they throw), and
- * the thing groups a thing-group target inherits from (ListAttachedPolicies with `recursive`).
+ * What the policies need of the other services: that an AttachPolicy target exists (else they throw), the
+ * thing groups a thing-group target inherits from (ListAttachedPolicies with `recursive`), and the thing
+ * groups whose policies a connection of a certificate gets (`documentsFor`).
  */
 export interface PolicyTargets {
   verify(target: string): void;
   ancestors?(target: string): string[];
+  /** The ARNs of the groups of `thingName` and of their ancestors, if the thing is attached to `certificateArn`; else none. */
+  groupsOfConnection?(certificateArn: string, thingName: string): string[];
 }
 
 interface PolicyRecord {
@@ -241,9 +244,22 @@ export class PolicyService {
     return (this.attachments.get(target)?.size ?? 0) > 0;
   }
 
-  /** The DEFAULT-version documents of the policies attached to a target: what a device's requests are evaluated against. */
-  documentsFor(target: string): string[] {
-    return [...(this.attachments.get(target) ?? [])].flatMap((name) => {
+  /**
+   * The DEFAULT-version documents of the policies attached to a target: what a device's requests are
+   * evaluated against. For a certificate, `connection.thingName` names the thing the connection is (MQTT: its
+   * client id; the credential provider: its x-amzn-iot-thingname header): if that thing is attached to the
+   * certificate, the policies of its thing groups, and of their parent groups, count too.
+   * "You can attach a policy to a parent group and it is inherited by its child groups, and by all of the
+   * things in the group and in its child groups", and "When attaching things to static thing groups with an
+   * AWS IoT Core policy attached, the thing name must match the client ID" (Static thing groups:
+   * https://docs.aws.amazon.com/iot/latest/developerguide/thing-groups.html). Membership is read at each
+   * evaluation, so a thing added to or removed from a group gets or loses its policies at once ("policies
+   * are applied dynamically to things when group membership changes", same page).
+   */
+  documentsFor(target: string, connection: { thingName?: string | undefined } = {}): string[] {
+    const groups = connection.thingName !== undefined ? (this.targets.groupsOfConnection?.(target, connection.thingName) ?? []) : [];
+    const names = new Set([target, ...groups].flatMap((t) => [...(this.attachments.get(t) ?? [])]));
+    return [...names].flatMap((name) => {
       const record = this.policies.get(name);
       return record ? [record.versions.get(record.defaultVersionId)!.policyDocument] : [];
     });
