@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { closeServer, listenOn } from './net';
+import { accountOfRequest } from './iam/access-keys';
 // dynalite ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
@@ -25,18 +26,27 @@ export interface LocalDynamoDb {
 
 type RequestListener = (request: IncomingMessage, response: ServerResponse) => void;
 
-/** DynamoDB on loopback (dynalite, in memory); tables are created ACTIVE at once. */
-export async function startDynamoDb(port = 0, host = '127.0.0.1'): Promise<LocalDynamoDb> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  // dynalite's own handler runs only while DynamoDB is up.
-  const serve = server.listeners('request') as RequestListener[];
+/**
+ * DynamoDB on loopback (dynalite, in memory); tables are created ACTIVE at once. Each account has its own
+ * tables, as on AWS (a table name is unique per account and region): one dynalite store per account, chosen
+ * by the account the request's access key names (local/iam/access-keys.ts; unsigned: `defaultAccountId`).
+ */
+export async function startDynamoDb(port = 0, host = '127.0.0.1', defaultAccountId = '123456789012'): Promise<LocalDynamoDb> {
+  const newStore = () => dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const server = newStore();
+  // dynalite's own handlers run only while DynamoDB is up; the listening server's store is the default account's.
+  const stores = new Map<string, RequestListener[]>([[defaultAccountId, server.listeners('request') as RequestListener[]]]);
   server.removeAllListeners('request');
+  const storeOf = (accountId: string) => {
+    if (!stores.has(accountId)) stores.set(accountId, newStore().listeners('request') as RequestListener[]);
+    return stores.get(accountId)!;
+  };
   let outage: DynamoDbOutageMode | undefined;
   let ends: NodeJS.Timeout | undefined;
   const stalled = new Set<ServerResponse>();
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     if (!outage) {
-      for (const listener of serve) listener.call(server, request, response);
+      for (const listener of storeOf(accountOfRequest(request.headers.authorization, defaultAccountId))) listener.call(server, request, response);
       return;
     }
     request.resume();

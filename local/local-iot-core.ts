@@ -206,7 +206,7 @@ export class LocalIotCore {
       ...(options.now ? { now: options.now } : {}),
     });
     const issuer = await AwsIssuer.create();
-    const dynamo = await startDynamoDb(options.dynamodbPort ?? 0, host);
+    const dynamo = await startDynamoDb(options.dynamodbPort ?? 0, host, defaultAccountId);
     const responses = new ResponseReceiver();
     let mqtt: MqttEndpoint | undefined;
     const controlPlane = new ControlPlaneServer({
@@ -222,7 +222,7 @@ export class LocalIotCore {
       region,
       timeScale: options.lambdaTimeScale ?? 1,
       // The stack's dead-letter target is its failure queue, which the local IoT Core keeps as `failures`.
-      onDeadLetter: (_target, queueName, message) => functions.failures.push({ source: 'sqs', queueName, ...message }),
+      onDeadLetter: (targetArn, queueName, message) => functions.failures.push({ source: 'sqs', queueName, ...message, queueArn: targetArn }),
     });
     const sqsUrl = await sqs.listen(options.sqsPort ?? 0, host);
     const s3 = await LocalS3.start({ port: options.s3Port ?? 0, host, region });

@@ -10,6 +10,7 @@ import { runImportFlows } from './import';
 import { runWhyFlows } from './why';
 import { runLifecycleFlows } from './lifecycle';
 import { runExpiryFlows } from './expiry';
+import { runAccountFlows, SANDBOX_ACCOUNTS } from './accounts';
 import { formatMetricsSummary } from '../lambda/local-metrics';
 
 /**
@@ -103,6 +104,8 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
     core: { lambdaTimeScale: 600, mqtt: { port: 0 }, credentials: { port: 0 }, ...(options.serve ? { console: { port: options.consolePort ?? CONSOLE_PORT } } : {}) },
     // Handler logs are JSON lines; LOG_LEVEL=INFO npm start shows them.
     deploy: { environment: { POWERTOOLS_LOG_LEVEL: logLevel } },
+    // Seed 000: the stack deployed into accounts A and B (A is the core's default account).
+    accounts: [...SANDBOX_ACCOUNTS],
   });
   try {
     const { core, deployed, iot, registry } = stack;
@@ -223,6 +226,7 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
     rows.push(...(await runWhyFlows({ core, deployed, iot, registry, endpoint, dataEndpoint: stack.dataEndpoint, ca, log, describe })));
     rows.push(...(await runLifecycleFlows({ core, deployed, iot, registry, endpoint, ca, log, describe })));
     rows.push(...(await runExpiryFlows({ core, deployed, registry, endpoint, ca, log, describe })));
+    rows.push(...(await runAccountFlows({ core, a: stack.accounts.get(SANDBOX_ACCOUNTS[0])!, b: stack.accounts.get(SANDBOX_ACCOUNTS[1])!, log })));
     await core.idle();
     const result: SandboxResult = { rows, failures: core.failures.length, metrics: formatMetricsSummary(core.metrics) };
     if (options.serve) {
