@@ -239,7 +239,7 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
       }
       // The CLI's --local finds this fleet through the endpoints file, as it finds `npm run emulator`'s.
       const endpointsFile = options.endpointsFile ?? ENDPOINTS_FILE;
-      writeEndpointsFile(endpointsFile, core.endpoints);
+      writeEndpointsFile(endpointsFile, { ...core.endpoints, accounts: SANDBOX_ACCOUNTS.map((accountId, i) => ({ label: 'AB'[i]!, accountId })) });
       result.served = {
         console: core.endpoints.console!,
         users,
