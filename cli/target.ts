@@ -108,7 +108,9 @@ async function localAccount(endpoints: LocalEndpoints, options: TargetOptions): 
   if (wanted === undefined && options.profile) {
     let accessKeyId: string;
     try {
-      ({ accessKeyId } = await defaultProvider({ profile: options.profile })());
+      // The profile's keys, not the environment's (the SDK warns of both being set: quiet, the profile is what was asked for).
+      const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+      ({ accessKeyId } = await defaultProvider({ profile: options.profile, logger: quiet })());
     } catch (error) {
       throw new CliError(`--profile ${options.profile}: no credentials (${(error as Error).message})`);
     }

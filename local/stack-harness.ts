@@ -1,10 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   DescribeCertificateCommand,
   DescribeEndpointCommand,
-  IoTClient,
+  type IoTClient,
   ListAttachedPoliciesCommand,
   ListPrincipalThingsCommand,
   RegisterCACertificateCommand,
@@ -110,16 +108,10 @@ export async function startStackHarness(options: StackHarnessOptions = {}): Prom
 
 /** An account's deployment with clients signed by its operator key (a 12-digit access key id: local/iam/access-keys.ts). */
 async function accountStack(core: LocalIotCore, accountId: string, deployed: DeployedStack, clients: Array<{ destroy(): void }>): Promise<AccountStack> {
-  const { region } = core.endpoints;
   const credentials = { accessKeyId: accountId, secretAccessKey: OPERATOR_SECRET_KEY };
-  // The default account's clients are the SDK's own, from process.env (its retries and timeouts); another's name its key.
-  const isDefault = accountId === core.endpoints.accountId;
-  const iot = isDefault ? createIotClient() : new IoTClient({ endpoint: core.endpoints.iot, region, credentials, maxAttempts: 6 });
-  const documents = isDefault
-    ? createDocumentClient()
-    : DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: core.endpoints.dynamodb, region, credentials, maxAttempts: 6 }), {
-        marshallOptions: { removeUndefinedValues: true },
-      });
+  // Signed with the account's key whatever process.env says later (the CLI under test sets it too).
+  const iot = createIotClient({ credentials });
+  const documents = createDocumentClient({ credentials });
   clients.push(iot, documents);
   const dataEndpoint = (await iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }))).endpointAddress!;
   const mqtt = core.endpoints.mqtt;
