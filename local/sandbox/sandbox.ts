@@ -228,7 +228,11 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
     rows.push(...(await runExpiryFlows({ core, deployed, registry, endpoint, ca, log, describe })));
     rows.push(...(await runAccountFlows({ core, a: stack.accounts.get(SANDBOX_ACCOUNTS[0])!, b: stack.accounts.get(SANDBOX_ACCOUNTS[1])!, log })));
     await core.idle();
-    const result: SandboxResult = { rows, failures: core.failures.length, metrics: formatMetricsSummary(core.metrics) };
+    const metrics = [
+      formatMetricsSummary(core.metrics, { accountId: SANDBOX_ACCOUNTS[0] }),
+      formatMetricsSummary(core.metrics, { accountId: SANDBOX_ACCOUNTS[1], heading: 'metrics of account B (its own stack: the accounts rows in B):' }),
+    ].join('\n');
+    const result: SandboxResult = { rows, failures: core.failures.length, metrics };
     if (options.serve) {
       const pool = await core.userPool();
       const users = [];
