@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { percentile, type LocalMetrics, type MetricSeries } from '../lambda/local-metrics';
 import { closeServer, listenOn } from '../net';
+import { accessKeyIdOf, accountOfAccessKey } from '../iam/access-keys';
 
 /**
  * CloudWatch's metric reads, on loopback, answered from the EMF documents the local Lambda runtime collected
@@ -203,7 +204,7 @@ export class LocalCloudWatch {
     try {
       const chunks: Buffer[] = [];
       for await (const chunk of request) chunks.push(chunk as Buffer);
-      const accountId = /Credential=([^/]+)\//.exec(request.headers.authorization ?? '')?.[1];
+      const accountId = accountOfAccessKey(accessKeyIdOf(request.headers.authorization));
       if (!accountId) throw new CloudWatchError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
       const target = String(request.headers['x-amz-target'] ?? '');
       let input: Record<string, unknown>;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { closeServer, listenOn } from '../net';
+import { accessKeyIdOf, accountOfAccessKey } from '../iam/access-keys';
 
 /**
  * CloudWatch Logs, on loopback, for what AWS IoT writes there: the `AWSIotLogsV2` log group with the message
@@ -123,7 +124,7 @@ export class LocalLogs {
     try {
       const chunks: Buffer[] = [];
       for await (const chunk of request) chunks.push(chunk as Buffer);
-      const accountId = /Credential=([^/]+)\//.exec(request.headers.authorization ?? '')?.[1];
+      const accountId = accountOfAccessKey(accessKeyIdOf(request.headers.authorization));
       if (!accountId) throw new LogsError('UnrecognizedClientException', 'The security token included in the request is invalid.');
       const target = String(request.headers['x-amz-target'] ?? '');
       if (target !== 'Logs_20140328.FilterLogEvents') throw new LogsError('UnknownOperationException', `${target || '(no operation)'} is not served by the local CloudWatch Logs`);

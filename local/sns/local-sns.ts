@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { closeServer, listenOn } from '../net';
+import { accessKeyIdOf, accountOfAccessKey } from '../iam/access-keys';
 
 /**
  * The SNS the stack uses, on loopback: topics from the stack's `AWS::SNS::Topic` resources and `Publish`
@@ -11,7 +12,7 @@ import { closeServer, listenOn } from '../net';
  * As SNS does: a topic that does not exist in the caller's account is `NotFound` (404); a missing
  * TopicArn or Message is `InvalidParameter` (400); a message over 256 KiB is `InvalidParameter`; a subject
  * must be at most 100 printable ASCII characters. The caller's account is the access key id's (the local
- * IoT Core's convention: a 12-digit key id names the account, lib/local-endpoints.ts). Other actions
+ * IoT Core's convention: every local key id names its account, local/iam/access-keys.ts). Other actions
  * answer `InvalidAction`.
  */
 
@@ -95,7 +96,7 @@ export class LocalSns {
       for await (const chunk of request) chunks.push(chunk as Buffer);
       const params = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
       // SigV4's Credential=<access key id>/<date>/<region>/sns/aws4_request names the account.
-      const accountId = /Credential=([^/]+)\//.exec(request.headers.authorization ?? '')?.[1];
+      const accountId = accountOfAccessKey(accessKeyIdOf(request.headers.authorization));
       if (!accountId) throw new SnsError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
       const action = params.get('Action');
       if (action !== 'Publish') throw new SnsError('InvalidAction', `The action ${action ?? '(none)'} is not valid for this endpoint.`, 400);
