@@ -1,6 +1,9 @@
 import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { AttachPolicyCommand, CreateKeysAndCertificateCommand, CreatePolicyCommand } from '@aws-sdk/client-iot';
+import type { MqttClient } from 'mqtt';
+import { connectOnce, disconnect, publishAcknowledged } from '../../device/mqtt-connection';
 import { createCa, issueCertificate, type KeyedCertificate } from '../../lib/pki';
 import { decisionIn } from '../../local/sandbox/accounts';
 import { connectJitr } from '../../local/sandbox/simulator';
@@ -92,6 +95,52 @@ describe('two accounts, one SNI_ONLY CA (seed 000)', () => {
     expect(inA).toMatchObject({ status: 'ACTIVE', things: ['SEED000-AONLY'] });
     const again = await connectJitr({ endpoint: a.endpoint!, core: harness.core }, certificate, ca, 'SEED000-AONLY', 1);
     expect(again).toMatchObject({ connected: true, attempts: 1, published: true });
+  });
+
+  it('keeps each account’s MQTT apart: the same client id in A and B, and a topic of B never reaches A’s subscriber', async () => {
+    // In each account, a client allowed everything under shared/* (the same policy, the same client id).
+    const clientIn = async (stack: AccountStack): Promise<MqttClient> => {
+      const arn = `arn:aws:iot:us-east-1:${stack.accountId}`;
+      const policyName = 'shared-topics';
+      await stack.iot.send(
+        new CreatePolicyCommand({
+          policyName,
+          policyDocument: JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [
+              { Effect: 'Allow', Action: 'iot:Connect', Resource: `${arn}:client/same-client` },
+              { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: `${arn}:topic/shared/*` },
+              { Effect: 'Allow', Action: 'iot:Subscribe', Resource: `${arn}:topicfilter/shared/*` },
+            ],
+          }),
+        }),
+      );
+      const keys = await stack.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
+      await stack.iot.send(new AttachPolicyCommand({ policyName, target: keys.certificateArn }));
+      const { client, error } = await connectOnce(stack.endpoint!, { certificatePem: keys.certificatePem!, privateKeyPem: keys.keyPair!.PrivateKey! }, 'same-client');
+      if (!client) throw new Error(`could not connect in ${stack.accountId}: ${error}`);
+      return client;
+    };
+    const inA = await clientIn(a);
+    const inB = await clientIn(b);
+    try {
+      const received: Record<string, string[]> = { A: [], B: [] };
+      inA.on('message', (topic, payload) => received.A!.push(`${topic} ${payload.toString()}`));
+      inB.on('message', (topic, payload) => received.B!.push(`${topic} ${payload.toString()}`));
+      await inA.subscribeAsync('shared/#', { qos: 1 });
+      await inB.subscribeAsync('shared/#', { qos: 1 });
+
+      await publishAcknowledged(inB, 'shared/news', 'from B');
+      await publishAcknowledged(inA, 'shared/news', 'from A');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+
+      // Both connections with one client id stay up: client ids are per account.
+      expect(inA.connected && inB.connected).toBe(true);
+      expect(received).toEqual({ A: ['shared/news from A'], B: ['shared/news from B'] });
+    } finally {
+      await disconnect(inA);
+      await disconnect(inB);
+    }
   });
 
   it('each account’s registry table holds only its own devices (same table name, one store per account)', async () => {
