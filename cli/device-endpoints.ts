@@ -118,20 +118,24 @@ export async function credentialsEndpoint(
   options: DeviceEndpointOptions,
   plane: ControlPlane | undefined,
   note: (line: string) => void,
-): Promise<{ url: string; caPem?: string }> {
+): Promise<{ url: string; caPem?: string; servername?: string }> {
   const caPem = serverCa(options, plane, note);
   const local = plane?.target.local;
   let url: string;
+  let servername: string | undefined;
   if (options.endpoint) {
     const { host, port } = splitHostPort(options.endpoint, 443);
     url = `https://${host.includes(':') ? `[${host}]` : host}${port === 443 ? '' : `:${port}`}`;
   } else if (local) {
     if (!local.credentials) throw new CliError('the local IoT Core runs without its credential provider; restart it with: npm run emulator');
     url = local.credentials;
+    // Another account's credential provider is the same listener, reached by its endpoint name in SNI.
+    const name = await describe(plane, 'iot:CredentialProvider');
+    if (name !== new URL(url).hostname) servername = name;
   } else {
     url = `https://${await describe(plane, 'iot:CredentialProvider')}`;
   }
-  return { url, ...(caPem ? { caPem } : {}) };
+  return { url, ...(caPem ? { caPem } : {}), ...(servername ? { servername } : {}) };
 }
 
 /** The registry's entry for a device, if the control plane can be read; never throws. */

@@ -380,11 +380,11 @@ export async function deviceCredentials(
   try {
     const roleAlias = options.roleAlias ?? plane?.target.roleAlias;
     if (!roleAlias) throw new CliError('--role-alias <alias> is required');
-    const { url, caPem } = await credentialsEndpoint(options, plane, progress);
+    const { url, caPem, servername } = await credentialsEndpoint(options, plane, progress);
     progress(`GET ${url}/role-aliases/${roleAlias}/credentials${thingName ? ` (x-amzn-iot-thingname: ${thingName})` : ''} with ${identity.certPath}…`);
     let answer;
     try {
-      answer = await fetchRoleCredentials({ endpoint: url, roleAlias, ...(thingName ? { thingName } : {}), identity, ...(caPem ? { caPem } : {}) });
+      answer = await fetchRoleCredentials({ endpoint: url, roleAlias, ...(thingName ? { thingName } : {}), identity, ...(caPem ? { caPem } : {}), ...(servername ? { servername } : {}) });
     } catch (error) {
       throw new CliError(`the credential provider at ${url} could not be reached or refused the TLS handshake: ${(error as Error).message}`, { exitCode: 1 });
     }

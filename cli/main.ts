@@ -22,6 +22,7 @@ const OPTIONS = {
   stage: { type: 'string' },
   region: { type: 'string' },
   profile: { type: 'string' },
+  account: { type: 'string' },
   table: { type: 'string' },
   'endpoints-file': { type: 'string' },
   // devices
@@ -78,7 +79,7 @@ const OPTIONS = {
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
-const TARGET: OptionName[] = ['local', 'stage', 'region', 'profile', 'endpoints-file'];
+const TARGET: OptionName[] = ['local', 'stage', 'region', 'profile', 'account', 'endpoints-file'];
 
 interface CommandSpec {
   /** The usage line(s) and what the command does. */
@@ -254,7 +255,8 @@ const TARGET_HELP = `target (default: AWS with your usual credentials):
   --local               the local IoT Core started by \`npm run emulator\`
   --stage <stage>       deployment stage (default dev): table, template and role alias names follow it
   --region <region>     AWS region
-  --profile <profile>   AWS profile
+  --profile <profile>   AWS profile (with --local: its access key, a 12-digit account id, names the account)
+  --account <A|B|id>    with --local: the account to act in (npm run emulator -- --account 210987654321 deploys B)
   --table <name>        registry table name, if not the stage's default
   --endpoints-file <f>  with --local: the emulator's endpoints file (default .local/endpoints.json)`;
 
@@ -328,6 +330,7 @@ export async function main(argv: string[], out: (line: string) => void = console
       ...(values.stage ? { stage: values.stage } : {}),
       ...(values.region ? { region: values.region } : {}),
       ...(values.profile ? { profile: values.profile } : {}),
+      ...(values.account ? { account: values.account } : {}),
       ...(values.table ? { table: values.table } : {}),
       ...(values['endpoints-file'] ? { endpointsFile: values['endpoints-file'] } : {}),
     };

@@ -70,7 +70,11 @@ export class MqttEndpoint {
   private readonly handshakes = new WeakMap<object, Extract<HandshakeResult, { ok: true }>>();
   private readonly principals = new WeakMap<Client, Principal>();
   private readonly tls: DeviceTls;
-  private readonly broker: Aedes;
+  /**
+   * One broker per account: topics, client ids, sessions and retained messages are an account's own on AWS
+   * (a device's SNI picks the account; aws-iot-reference §2). Created on an account's first connection.
+   */
+  private readonly brokers = new Map<string, Promise<Aedes>>();
   private readonly servers: Server[] = [];
   private readonly sockets = new Set<TLSSocket>();
   readonly fleet: FleetProvisioning;
@@ -87,13 +91,22 @@ export class MqttEndpoint {
   ) {
     this.fleet = new FleetProvisioning(options.registry, options.issuer, options.invoke, options.now);
     this.tls = new DeviceTls(options.registry, options.issuer, options.tls);
-    this.broker = new Aedes({
-      heartbeatInterval: 3_600_000,
-      authenticate: (client, _u, _p, done) => this.authenticate(client, done),
-      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet.topic, packet.payload as Buffer, done),
-      authorizeSubscribe: (client, subscription, done) => this.authorizeSubscribe(client, subscription, done),
-      authorizeForward: (client, packet) => (this.mayReceive(client, packet.topic) ? packet : null),
-    });
+  }
+
+  private brokerOf(accountId: string): Promise<Aedes> {
+    let broker = this.brokers.get(accountId);
+    if (!broker) {
+      const aedes = new Aedes({
+        heartbeatInterval: 3_600_000,
+        authenticate: (client, _u, _p, done) => this.authenticate(client, done),
+        authorizePublish: (client, packet, done) => this.authorizePublish(client, packet.topic, packet.payload as Buffer, done),
+        authorizeSubscribe: (client, subscription, done) => this.authorizeSubscribe(client, subscription, done),
+        authorizeForward: (client, packet) => (this.mayReceive(client, packet.topic) ? packet : null),
+      });
+      broker = aedes.listen().then(() => aedes);
+      this.brokers.set(accountId, broker);
+    }
+    return broker;
   }
 
   private now(): number {
@@ -101,7 +114,6 @@ export class MqttEndpoint {
   }
 
   async listen(port: number, hosts: readonly string[] = ['127.0.0.1', '::1']): Promise<number> {
-    await this.broker.listen();
     for (const host of hosts) {
       const server = createServer(this.tls.serverOptions());
       server.on('secureConnection', (socket) => this.onSecureConnection(socket));
@@ -126,7 +138,8 @@ export class MqttEndpoint {
   async close(): Promise<void> {
     const closed = Promise.all(this.servers.map((server) => closeServer(server)));
     for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.broker.close(() => resolve()));
+    const brokers = await Promise.all(this.brokers.values());
+    await Promise.all(brokers.map((broker) => new Promise<void>((resolve) => broker.close(() => resolve()))));
     await closed;
   }
 
@@ -141,7 +154,10 @@ export class MqttEndpoint {
     }
     this.handshakes.set(socket, handshake);
     socket.on('error', () => socket.destroy());
-    this.broker.handle(socket);
+    // The socket holds what the device sends until the broker reads it.
+    void this.brokerOf(handshake.account.accountId).then((broker) => {
+      if (!socket.destroyed) broker.handle(socket);
+    });
   }
 
   private policyDocuments(principal: Principal): string[] {
@@ -206,14 +222,17 @@ export class MqttEndpoint {
    * connections whose subscriptions match, each still judged by iot:Receive (authorizeForward).
    */
   deliver(account: IotAccount, topic: string, payload: Buffer, qos: 0 | 1): void {
-    for (const client of Object.values((this.broker as unknown as { clients: Record<string, Client> }).clients)) {
-      if (client.closed || this.principals.get(client)?.account.accountId !== account.accountId) continue;
-      const subscriptions = (client as unknown as { subscriptions: Record<string, { qos: number }> }).subscriptions ?? {};
-      const granted = Object.entries(subscriptions).filter(([filter]) => topicMatches(filter, topic));
-      if (!granted.length) continue;
-      const deliveredQos = Math.min(qos, Math.max(...granted.map(([, s]) => s.qos))) as 0 | 1;
-      client.publish({ cmd: 'publish', topic, payload, qos: deliveredQos, retain: false, dup: false }, () => {});
-    }
+    // Each account has its own broker (no broker yet: no connection of the account to deliver to).
+    void this.brokers.get(account.accountId)?.then((broker) => {
+      for (const client of Object.values((broker as unknown as { clients: Record<string, Client> }).clients)) {
+        if (client.closed || this.principals.get(client)?.account.accountId !== account.accountId) continue;
+        const subscriptions = (client as unknown as { subscriptions: Record<string, { qos: number }> }).subscriptions ?? {};
+        const granted = Object.entries(subscriptions).filter(([filter]) => topicMatches(filter, topic));
+        if (!granted.length) continue;
+        const deliveredQos = Math.min(qos, Math.max(...granted.map(([, s]) => s.qos))) as 0 | 1;
+        client.publish({ cmd: 'publish', topic, payload, qos: deliveredQos, retain: false, dup: false }, () => {});
+      }
+    });
   }
 
   private authorizeSubscribe(client: Client, subscription: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {

@@ -11,6 +11,7 @@ import { runImportFlows } from './import';
 import { runWhyFlows } from './why';
 import { runLifecycleFlows } from './lifecycle';
 import { runExpiryFlows } from './expiry';
+import { runAccountFlows, SANDBOX_ACCOUNTS } from './accounts';
 import { formatMetricsSummary } from '../lambda/local-metrics';
 
 /**
@@ -107,6 +108,8 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
     core: { lambdaTimeScale: 600, mqtt: { port: 0 }, credentials: { port: 0 }, ...(options.serve ? { console: { port: options.consolePort ?? CONSOLE_PORT } } : {}) },
     // Handler logs are JSON lines; LOG_LEVEL=INFO npm start shows them.
     deploy: { environment: { POWERTOOLS_LOG_LEVEL: logLevel } },
+    // Seed 000: the stack deployed into accounts A and B (A is the core's default account).
+    accounts: [...SANDBOX_ACCOUNTS],
   });
   try {
     const { core, deployed, iot, registry } = stack;
@@ -241,8 +244,13 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
     rows.push(...(await runWhyFlows({ core, deployed, iot, registry, endpoint, dataEndpoint: stack.dataEndpoint, ca, log, describe })));
     rows.push(...(await runLifecycleFlows({ core, deployed, iot, registry, endpoint, ca, log, describe })));
     rows.push(...(await runExpiryFlows({ core, deployed, registry, endpoint, ca, log, describe })));
+    rows.push(...(await runAccountFlows({ core, a: stack.accounts.get(SANDBOX_ACCOUNTS[0])!, b: stack.accounts.get(SANDBOX_ACCOUNTS[1])!, log })));
     await core.idle();
-    const result: SandboxResult = { rows, failures: core.failures.length, metrics: formatMetricsSummary(core.metrics) };
+    const metrics = [
+      formatMetricsSummary(core.metrics, { accountId: SANDBOX_ACCOUNTS[0] }),
+      formatMetricsSummary(core.metrics, { accountId: SANDBOX_ACCOUNTS[1], heading: 'metrics of account B (its own stack: the accounts rows in B):' }),
+    ].join('\n');
+    const result: SandboxResult = { rows, failures: core.failures.length, metrics };
     if (options.serve) {
       const pool = await core.userPool();
       const users = [];
@@ -253,7 +261,7 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
       }
       // The CLI's --local finds this fleet through the endpoints file, as it finds `npm run emulator`'s.
       const endpointsFile = options.endpointsFile ?? ENDPOINTS_FILE;
-      writeEndpointsFile(endpointsFile, core.endpoints);
+      writeEndpointsFile(endpointsFile, { ...core.endpoints, accounts: SANDBOX_ACCOUNTS.map((accountId, i) => ({ label: 'AB'[i]!, accountId })) });
       result.served = {
         console: core.endpoints.console!,
         users,
