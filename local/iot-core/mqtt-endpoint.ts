@@ -22,9 +22,9 @@ import { SharedSubscriptions, sharedGroupOf, type ForwardedPacket } from './shar
  *   authorized" (MQTT 5) and close.
  * - PUBLISH / SUBSCRIBE / delivery: iot:Publish, iot:Subscribe, iot:Receive, evaluated per message. An
  *   unauthorized publish closes a 3.1.1 connection (it has no negative PUBACK); MQTT 5 gets PUBACK 0x87 and
- *   keeps the connection (aedes 2; AWS answers MQTT 5 publishes with failing PUBACK reason codes, as
- *   aws/aws-iot-device-sdk-python-v2#620 shows). An unauthorized subscription gets SUBACK 0x80 (3.1.1) or
- *   0x87 (MQTT 5).
+ *   keeps the connection (aedes 2). Evidence: AWS answered an MQTT 5 publish with a failing PUBACK reason
+ *   code, not a disconnect, in aws/aws-iot-device-sdk-python-v2#620; 0x87 for a policy refusal is MQTT 5's
+ *   code for it (no AWS page says). An unauthorized subscription gets SUBACK 0x80 (3.1.1) or 0x87 (MQTT 5).
  * - MQTT 5 within AWS IoT Core's limits: session expiry capped at 1 hour (the default persistent-session
  *   expiry, developer guide "MQTT persistent sessions"; 3.1.1 persistent sessions expire then too), topic
  *   aliases up to 8, QoS 0 and 1, no subscription identifiers; message expiry, user properties, response
