@@ -125,6 +125,18 @@ describe('MQTT 5: JITR first connect', () => {
   });
 });
 
+describe('MQTT 5: DISCONNECT', () => {
+  it('tells the older connection of a client id taken over with DISCONNECT 0x8E (session taken over)', async () => {
+    const identity = await identityWith(allowAll('takeover'));
+    const older = await opened(identity, 'takeover-1');
+    const closed = new Promise<void>((resolve) => older.client.once('close', () => resolve()));
+    const newer = await opened(identity, 'takeover-1');
+    await closed;
+    expect(older.packets.filter((packet) => packet.cmd === 'disconnect').map((packet) => (packet as { reasonCode?: number }).reasonCode)).toEqual([0x8e]);
+    expect(newer.client.connected).toBe(true);
+  });
+});
+
 describe('MQTT 5: what the CONNACK advertises', () => {
   it("says what AWS IoT Core supports: topic aliases up to 8, QoS 1, shared subscriptions, no subscription identifiers", async () => {
     const identity = await identityWith(allowAll('caps'));
