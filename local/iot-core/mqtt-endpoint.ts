@@ -82,6 +82,17 @@ packets.writeToStream = (packet, stream, options) => {
   return writeToStream(packet, stream, options);
 };
 
+/**
+ * aedes 2.0.0-beta.1 publishes a Will Message with its will properties, Will Delay Interval included, which
+ * is not a PUBLISH property: strict MQTT 5 clients reject the packet (moscajs/aedes#1098). Subscribers get
+ * the will without it, as the MQTT 5 specification has the server send it (§3.1.3.2).
+ */
+function withoutWillDelay<T extends { properties?: object }>(packet: T): T {
+  if (!packet.properties || !('willDelayInterval' in packet.properties)) return packet;
+  const { willDelayInterval: _dropped, ...properties } = packet.properties as { willDelayInterval?: number };
+  return { ...packet, properties };
+}
+
 const notAuthorized = () => Object.assign(new Error('not authorized'), { returnCode: 5 as const });
 
 /**
@@ -128,7 +139,7 @@ export class MqttEndpoint {
       authenticate: (client, _u, _p, done) => this.authenticate(client, done),
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet.topic, packet.payload as Buffer, done),
       authorizeSubscribe: (client, subscription, done) => this.authorizeSubscribe(client, subscription, done),
-      authorizeForward: (client, packet) => (this.mayReceive(client, packet) ? packet : null),
+      authorizeForward: (client, packet) => (this.mayReceive(client, packet) ? withoutWillDelay(packet) : null),
     });
     this.broker.on('clientDisconnect', (client) => {
       if (this.online.get(client.id) === client) this.online.delete(client.id);
