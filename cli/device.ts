@@ -1,10 +1,11 @@
+import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fetchRoleCredentials, type RoleCredentials } from '../device/credential-provider';
 import { provisionByClaim } from '../device/fleet-provisioning';
 import { connectOnce, connectWithBackoff, disconnect, publishAcknowledged, type Identity } from '../device/mqtt-connection';
 import { issueCertificate } from '../lib/pki';
 import { deviceIdSchema } from '../shared/registry/device-entry';
-import { loadCa, parseDays, parseKeyType, type CaFilesOptions } from './ca';
+import { loadCaWithChain, parseDays, parseKeyType, type CaFilesOptions } from './ca';
 import {
   AMAZON_ROOT_CA_FILE,
   AMAZON_ROOT_CA_URL,
@@ -40,6 +41,15 @@ export const deviceFiles = (dir: string | undefined, id: string) => ({
   chain: outputPath(dir, `${id}AndCA.crt`),
 });
 
+/** The device certificate, its CA, and the CAs above that CA but the self-signed root. */
+function chainFile(devicePem: string, caPem: string, above: string[]): string {
+  const intermediates = above.filter((pem) => {
+    const certificate = new X509Certificate(pem);
+    return !(certificate.checkIssued(certificate) && certificate.verify(certificate.publicKey));
+  });
+  return [devicePem, caPem, ...intermediates].map((pem) => pem.trimEnd()).join('\n') + '\n';
+}
+
 export async function deviceIssue(
   deviceId: string | undefined,
   options: CaFilesOptions & { out?: string; days?: string; keyType?: string; force?: boolean },
@@ -51,7 +61,7 @@ export async function deviceIssue(
   const days = parseDays(options.days, 365);
   const files = deviceFiles(options.out, id);
   checkWritable([files.key, files.certificate, files.chain], options.force);
-  const ca = await loadCa(options);
+  const { ca, above } = await loadCaWithChain(options);
 
   let notAfter = new Date(Date.now() + days * DAY_MS);
   if (notAfter > ca.certificate.notAfter) {
@@ -67,8 +77,10 @@ export async function deviceIssue(
     [
       { label: 'private key', path: files.key, content: device.privateKeyPem, secret: true },
       { label: 'certificate', path: files.certificate, content: device.certificatePem },
-      // Device certificate first, then the CA: what JITR needs the device to present (seed 001).
-      { label: 'chain (device + CA)', path: files.chain, content: `${device.certificatePem.trimEnd()}\n${ca.certificatePem.trimEnd()}\n` },
+      // Device certificate first, then the CA: what JITR needs the device to present (seed 001). Under an
+      // intermediate, the intermediates up to the root (not the root itself, which TLS chains may omit,
+      // RFC 8446 §4.4.2); the local IoT Core and AWS need only the signing CA registered.
+      { label: above.length ? 'chain (device + intermediate CAs)' : 'chain (device + CA)', path: files.chain, content: chainFile(device.certificatePem, ca.certificatePem, above) },
     ],
     options.force,
     out,

@@ -52,6 +52,7 @@ const OPTIONS = {
   'ca-dir': { type: 'string' },
   'ca-cert': { type: 'string' },
   'ca-key': { type: 'string' },
+  'intermediate-of': { type: 'string' },
   // device
   cert: { type: 'string' },
   key: { type: 'string' },
@@ -91,9 +92,13 @@ interface CommandSpec {
 
 const COMMANDS: Record<string, CommandSpec> = {
   'ca create': {
-    usage: `ca create [--out dir] [--name CN] [--days 3650] [--key-type rsa-2048|ec-p256|ec-p384] [--force]
-    a key and a self-signed CA certificate: <out>/rootCA.key (0600) and <out>/rootCA.pem. No AWS call.`,
-    options: ['out', 'name', 'days', 'key-type', 'force'],
+    usage: `ca create [--out dir] [--name CN] [--days 3650] [--key-type rsa-2048|ec-p256|ec-p384] [--intermediate-of ca-dir] [--force]
+    a key and a self-signed CA certificate: <out>/rootCA.key (0600) and <out>/rootCA.pem. No AWS call.
+    --intermediate-of <ca-dir>: a signing CA under the CA in <ca-dir> instead (a root, or an intermediate for
+    a third level; 1825 days by default): <out>/intermediateCA.key (0600), <out>/intermediateCA.pem and
+    <out>/intermediateCA-chain.pem (the CAs above it). Register this one, not its root, and issue devices
+    from it with --ca-dir <out>.`,
+    options: ['out', 'name', 'days', 'key-type', 'force', 'intermediate-of'],
     positionals: { min: 0, max: 0 },
   },
   'ca register': {
@@ -107,7 +112,8 @@ const COMMANDS: Record<string, CommandSpec> = {
   'device issue': {
     usage: `device issue <deviceId> [--ca-dir dir | --ca-cert F --ca-key F] [--out dir] [--days 365] [--key-type rsa-2048|ec-p256|ec-p384] [--force]
     a key and a certificate from our CA (CN and serialNumber = deviceId): <deviceId>.key (0600),
-    <deviceId>.crt and <deviceId>AndCA.crt (device certificate, then the CA: the chain JITR needs). No AWS call.`,
+    <deviceId>.crt and <deviceId>AndCA.crt (device certificate, then the CA: the chain JITR needs; under an
+    intermediate, the intermediates up to the root). No AWS call.`,
     options: ['ca-dir', 'ca-cert', 'ca-key', 'out', 'days', 'key-type', 'force'],
     positionals: { min: 1, max: 1 },
   },
@@ -333,7 +339,7 @@ export async function main(argv: string[], out: (line: string) => void = console
     const ca = { caDir: str('ca-dir'), caCert: str('ca-cert'), caKey: str('ca-key') };
     switch (command) {
       case 'ca create':
-        return await caCreate({ out: str('out'), name: str('name'), days: str('days'), keyType: str('key-type'), force: values.force }, out, progress);
+        return await caCreate({ out: str('out'), name: str('name'), days: str('days'), keyType: str('key-type'), force: values.force, intermediateOf: str('intermediate-of') }, out, progress);
       case 'ca register':
         return await caRegister({ ...target, ...ca, mode: str('mode') }, out, progress);
       case 'device issue':

@@ -17,6 +17,8 @@ export interface LocalEndpoints {
   /** The control plane (REST-JSON, as the SDK's IoT client speaks it). */
   iot: string;
   dynamodb: string;
+  /** The data plane (REST-JSON, as the SDK's IoT Data Plane client speaks it): Publish, Device Shadow. */
+  iotData?: string;
   /** MQTT over mutual TLS. */
   mqtt?: { host: string; port: number };
   /** The credential provider (HTTPS, mutual TLS), e.g. https://localhost:8443. */
@@ -55,6 +57,7 @@ export function sdkEnvironment(endpoints: LocalEndpoints, accountId: string = en
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_ENDPOINT_URL_IOT: endpoints.iot,
     AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+    ...(endpoints.iotData ? { AWS_ENDPOINT_URL_IOT_DATA_PLANE: endpoints.iotData } : {}),
     ...(endpoints.sqs ? { AWS_ENDPOINT_URL_SQS: endpoints.sqs } : {}),
     ...(endpoints.sns ? { AWS_ENDPOINT_URL_SNS: endpoints.sns } : {}),
     ...(endpoints.logs ? { AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: endpoints.logs } : {}),
@@ -70,6 +73,7 @@ export function sdkEnvironment(endpoints: LocalEndpoints, accountId: string = en
 /** The variables `sdkEnvironment` sets, in the order `npm run emulator` prints them. */
 export const SDK_ENVIRONMENT_SHOWN = [
   'AWS_ENDPOINT_URL_IOT',
+  'AWS_ENDPOINT_URL_IOT_DATA_PLANE',
   'AWS_ENDPOINT_URL_DYNAMODB',
   'AWS_ENDPOINT_URL_SQS',
   'AWS_ENDPOINT_URL_SNS',

@@ -92,6 +92,38 @@ export async function createCa(options: {
   return keyed(certificate, keys, keySpec);
 }
 
+/**
+ * A subordinate (intermediate) CA signed by `parent`, as production PKIs and AWS Private CA subordinates
+ * sign devices: AWS IoT wants this signing CA registered, "not any other CAs in the hierarchy"
+ * (https://docs.aws.amazon.com/iot/latest/developerguide/device-certs-your-own.html). It cannot outlive
+ * its parent.
+ */
+export async function createIntermediateCa(
+  parent: KeyedCertificate,
+  options: { commonName: string; keySpec?: KeySpec; notBefore?: Date; notAfter?: Date },
+): Promise<KeyedCertificate> {
+  const keySpec = options.keySpec ?? 'ec-p256';
+  const keys = await generateKeys(keySpec);
+  const notAfter = options.notAfter ?? new Date(Date.now() + 1825 * DAY);
+  const certificate = await x509.X509CertificateGenerator.create({
+    serialNumber: nextSerial(),
+    subject: subjectName({ commonName: options.commonName }),
+    issuer: parent.certificate.subject,
+    notBefore: options.notBefore ?? new Date(Date.now() - DAY),
+    notAfter: notAfter > parent.certificate.notAfter ? parent.certificate.notAfter : notAfter,
+    signingAlgorithm: signingAlgorithm(parent.keySpec),
+    publicKey: keys.publicKey,
+    signingKey: parent.keys.privateKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.AuthorityKeyIdentifierExtension.create(parent.certificate),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return keyed(certificate, keys, keySpec);
+}
+
 export async function issueCertificate(
   ca: KeyedCertificate,
   options: {

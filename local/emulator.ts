@@ -15,7 +15,7 @@ import { deployStack } from './deploy-stack';
  * device DEMO-0001 allow-listed), so `serverless invoke local` has something real to activate.
  */
 
-export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581, http: 4582, mqtt: 8883, credentials: 8443, s3: 4583, sqs: 4584, sns: 4585, logs: 4586, userPool: 4587, cloudwatch: 4588, console: 4577, lambda: 4589 } as const;
+export const DEFAULT_PORTS = { iot: 4580, dynamodb: 4581, http: 4582, mqtt: 8883, credentials: 8443, s3: 4583, sqs: 4584, sns: 4585, logs: 4586, userPool: 4587, cloudwatch: 4588, console: 4577, lambda: 4589, iotData: 4590 } as const;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -33,6 +33,7 @@ async function main(): Promise<void> {
       'user-pool-port': { type: 'string', default: String(DEFAULT_PORTS.userPool) },
       'console-port': { type: 'string', default: String(DEFAULT_PORTS.console) },
       'lambda-port': { type: 'string', default: String(DEFAULT_PORTS.lambda) },
+      'iot-data-port': { type: 'string', default: String(DEFAULT_PORTS.iotData) },
       'state-dir': { type: 'string', default: resolve(PROJECT_ROOT, '.local') },
       stage: { type: 'string', default: 'dev' },
       param: { type: 'string', multiple: true },
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
     },
   });
   const endpointsFile = resolve(values['endpoints-file']);
-  for (const flag of ['iot-port', 'dynamodb-port', 'http-port', 'mqtt-port', 'credentials-port', 'sqs-port', 's3-port', 'sns-port', 'logs-port', 'cloudwatch-port', 'user-pool-port', 'console-port', 'lambda-port', 'time-scale'] as const) {
+  for (const flag of ['iot-port', 'dynamodb-port', 'http-port', 'mqtt-port', 'credentials-port', 'sqs-port', 's3-port', 'sns-port', 'logs-port', 'cloudwatch-port', 'user-pool-port', 'console-port', 'lambda-port', 'iot-data-port', 'time-scale'] as const) {
     if (!/^\d+$/.test(values[flag])) throw new Error(`--${flag} must be a whole number, got "${values[flag]}"`);
   }
   const params = Object.fromEntries(
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
   process.env.SLS_TELEMETRY_DISABLED = '1';
   const core = await LocalIotCore.start({
     iotPort: Number(values['iot-port']),
+    iotDataPort: Number(values['iot-data-port']),
     dynamodbPort: Number(values['dynamodb-port']),
     httpPort: Number(values['http-port']),
     sqsPort: Number(values['sqs-port']),
@@ -84,6 +86,7 @@ async function main(): Promise<void> {
   const env = core.sdkEnvironment();
   console.log(`local IoT Core is up (account ${endpoints.accountId}, ${endpoints.region})
   control plane  ${endpoints.iot}
+  data plane     ${endpoints.iotData}   (iot-data: Publish, Device Shadow get/update/delete/list, retained messages; shadows also on MQTT)
   DynamoDB       ${endpoints.dynamodb}
   MQTT (mTLS)    mqtts://${endpoints.mqtt?.host}:${endpoints.mqtt?.port}   (server CA: ${endpoints.rootCaFile})
   credentials    ${endpoints.credentials}/role-aliases/${deployed.roleAlias}/credentials   (mTLS, header x-amzn-iot-thingname)

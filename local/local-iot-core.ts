@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AwsIssuer } from './iot-core/aws-issuer';
 import { ControlPlaneServer } from './iot-core/control-plane';
+import { DataPlane } from './iot-core/data-plane';
+import { DataPlaneServer } from './iot-core/data-plane-server';
 import { CredentialsEndpoint } from './iot-core/credentials-endpoint';
 import { MqttEndpoint } from './iot-core/mqtt-endpoint';
 import { localTls } from './iot-core/tls-material';
@@ -49,6 +51,8 @@ export interface LocalIotCoreOptions {
   accountId?: string;
   host?: string;
   iotPort?: number;
+  /** Port of the data plane (iot-data: Publish, Device Shadow; port 0 or unset: any free port). */
+  iotDataPort?: number;
   dynamodbPort?: number;
   traffic?: TrafficOptions;
   /** Divides Lambda's retry delays (one and two minutes on AWS). */
@@ -94,6 +98,8 @@ interface LocalIotCoreParts {
   functions: LocalFunctions;
   http: HttpApiHost;
   controlPlane: ControlPlaneServer;
+  dataPlane: DataPlane;
+  dataPlaneServer: DataPlaneServer;
   dynamo: LocalDynamoDb;
   sqs: LocalSqs;
   s3: LocalS3;
@@ -136,6 +142,9 @@ export class LocalIotCore {
   private readonly functions: LocalFunctions;
   private readonly http: HttpApiHost;
   private readonly controlPlane: ControlPlaneServer;
+  /** The data plane: iot-data Publish, the Device Shadow service (HTTP and MQTT), retained messages. */
+  readonly dataPlane: DataPlane;
+  private readonly dataPlaneServer: DataPlaneServer;
   private readonly dynamo: LocalDynamoDb;
   private readonly lambdaApi: LocalLambdaApi;
   private readonly runtimes: WorkerRuntime[] = [];
@@ -148,6 +157,8 @@ export class LocalIotCore {
     this.functions = parts.functions;
     this.http = parts.http;
     this.controlPlane = parts.controlPlane;
+    this.dataPlane = parts.dataPlane;
+    this.dataPlaneServer = parts.dataPlaneServer;
     this.dynamo = parts.dynamo;
     this.lambdaApi = parts.lambdaApi;
     this.sqs = parts.sqs;
@@ -172,6 +183,8 @@ export class LocalIotCore {
     const registry = new IotRegistry({
       region,
       defaultAccountId,
+      // GetTopicRule / ListTopicRules read the rules each account's rules engine holds (created below).
+      topicRules: (accountId) => functions.rules(accountId).list(),
       ...(options.now ? { now: options.now } : {}),
       // With the MQTT endpoint up, the default account's data endpoint is this machine: devices connect to
       // `localhost` (the server certificate's name). Other accounts keep AWS-style names, reachable with
@@ -218,6 +231,14 @@ export class LocalIotCore {
       rawLocalRoute: cloudFormationResponses(responses),
     });
     const iot = await controlPlane.listen(options.iotPort ?? 0, host);
+    // The MQTT endpoint starts below; a message reaches its devices once it is up.
+    const dataPlane = new DataPlane({
+      deliver: (account, topic, payload, qos) => mqtt?.deliver(account, topic, payload, qos),
+      rules: (account, topic, payload) => functions.publish(account.accountId, topic, payload),
+      ...(options.now ? { now: options.now } : {}),
+    });
+    const dataPlaneServer = new DataPlaneServer({ registry, data: dataPlane });
+    const iotData = await dataPlaneServer.listen(options.iotDataPort ?? 0, host);
     const sqs = new LocalSqs({
       region,
       timeScale: options.lambdaTimeScale ?? 1,
@@ -250,7 +271,7 @@ export class LocalIotCore {
     const lambdaApi = new LocalLambdaApi({ region, defaultAccountId, target: functions });
     const lambdaUrl = await lambdaApi.listen(options.lambdaPort ?? 0, host);
     const schedules = new LocalSchedules({ timeScale: options.lambdaTimeScale ?? 1, ...(options.now ? { now: options.now } : {}) });
-    const endpoints: LocalEndpoints = { region, accountId: defaultAccountId, iot, dynamodb: dynamo.url, sqs: sqsUrl, s3: s3.url, sns: snsUrl, logs: logsUrl, cloudwatch: cloudwatchUrl, lambda: lambdaUrl };
+    const endpoints: LocalEndpoints = { region, accountId: defaultAccountId, iot, iotData, dynamodb: dynamo.url, sqs: sqsUrl, s3: s3.url, sns: snsUrl, logs: logsUrl, cloudwatch: cloudwatchUrl, lambda: lambdaUrl };
     const tls = options.mqtt || options.credentials ? await localTls(options.stateDir ?? mkdtempSync(join(tmpdir(), 'local-iot-')), region) : undefined;
     if (tls) endpoints.rootCaFile = tls.rootCaFile;
     const device = tls && { registry, gateway, issuer, tls: tls.server, ...(options.now ? { now: options.now } : {}) };
@@ -264,7 +285,7 @@ export class LocalIotCore {
       endpoints.credentials = `https://localhost:${port}`;
     }
     if (device && options.mqtt) {
-      mqtt = new MqttEndpoint({ ...device, invoke });
+      mqtt = new MqttEndpoint({ ...device, invoke, onDevicePublish: (account, topic, payload) => dataPlane.onDevicePublish(account, topic, payload) });
       const port = await mqtt.listen(options.mqtt.port ?? 0);
       endpoints.mqtt = { host: 'localhost', port };
     }
@@ -277,6 +298,8 @@ export class LocalIotCore {
       functions,
       http,
       controlPlane,
+      dataPlane,
+      dataPlaneServer,
       dynamo,
       sqs,
       s3,
@@ -339,7 +362,7 @@ export class LocalIotCore {
   }
 
   addRule(rule: TopicRule, account: IotAccount = this.defaultAccount): void {
-    this.functions.addRule(rule, account.accountId);
+    this.functions.addRule(rule, account.accountId, account.now());
   }
 
   publish(account: IotAccount, topic: string, payload: unknown): string[] {
@@ -454,6 +477,7 @@ export class LocalIotCore {
     await this.lambdaApi.close();
     await this.s3.close();
     await this.controlPlane.close();
+    await this.dataPlaneServer.close();
     await this.dynamo.close();
   }
 }

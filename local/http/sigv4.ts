@@ -1,4 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { isOperatorKey, OPERATOR_SECRET_KEY } from '../iam/access-keys';
 
 /**
  * Signature Version 4 verification, as API Gateway does it for routes with IAM authorization
@@ -55,7 +56,7 @@ function headerValue(headers: SignedRequest['headers'], name: string): string | 
 
 /** The local secret key of an access key id, or undefined when it is not one of ours. */
 export function localSecretKey(accessKeyId: string): string | undefined {
-  return /^\d{12}$/.test(accessKeyId) ? 'local' : undefined;
+  return isOperatorKey(accessKeyId) ? OPERATOR_SECRET_KEY : undefined;
 }
 
 export function verifySigV4(

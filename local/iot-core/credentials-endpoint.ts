@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { closeServer, listenOn } from '../net';
+import { temporaryAccessKeyId } from '../iam/access-keys';
 import { DeviceTls, type DeviceEndpointOptions } from './device-tls';
 import { evaluatePolicies, resolveConnectionThing } from './policy-evaluator';
 
@@ -47,6 +48,12 @@ export class CredentialsEndpoint {
         send(500, { message: 'Internal error' });
       }
     });
+    // The device endpoints' TLS rule (device-tls.ts): a certificate the gateway does not admit — e.g. one
+    // signed by an unregistered intermediate of a registered root — loses the connection before any HTTP byte.
+    this.server.on('secureConnection', (socket: TLSSocket) => {
+      const handshake = options.gateway.verifyHandshake(DeviceTls.peerChain(socket), typeof socket.servername === 'string' ? socket.servername : undefined);
+      if (!handshake.ok) socket.destroy();
+    });
   }
 
   private answer(socket: TLSSocket, method: string, url: string, thingHeader: string | string[] | undefined): { status: number; body: unknown } {
@@ -75,7 +82,7 @@ export class CredentialsEndpoint {
     const now = this.options.now?.() ?? new Date();
     const expiration = new Date(now.getTime() + alias.credentialDurationSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
     this.issued.push({ roleArn: alias.roleArn, ...(thingName ? { thingName } : {}), certificateId, expiration });
-    const accessKeyId = `ASIA${base62(16).toUpperCase()}`;
+    const accessKeyId = temporaryAccessKeyId(account.accountId);
     const secretAccessKey = base62(40);
     this.options.onIssued?.(account.accountId, accessKeyId, secretAccessKey);
     return {

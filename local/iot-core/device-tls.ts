@@ -10,6 +10,16 @@ import type { IotRegistry } from './registry/iot-registry';
  * must chain to a CA registered in the account the SNI names (or, without SNI, to a DEFAULT-mode CA), to
  * AWS's own issuer, or be registered itself; OpenSSL checks signatures and validity, so refusals are real TLS
  * alerts. The trust store follows the registry: it is rebuilt when CAs or certificates change.
+ *
+ * Every registered CA is a trust anchor on its own, root or not (OpenSSL's X509_V_FLAG_PARTIAL_CHAIN, which
+ * Node exposes as `allowPartialTrustChain`): AWS IoT wants the CA that signed the device certificate
+ * registered, "not any other CAs in the hierarchy" (developer guide, "Create your own client certificates",
+ * https://docs.aws.amazon.com/iot/latest/developerguide/device-certs-your-own.html). So a device signed by a
+ * registered intermediate gets through whether it sends its certificate alone or with the intermediate and
+ * the root; what its chain carries beyond the registered CA is not needed. OpenSSL would also pass a device
+ * signed by an unregistered intermediate of a registered root when the device sends that intermediate; the
+ * device gateway refuses it next, still before any MQTT byte, because it wants the device certificate's own
+ * issuer registered (`DeviceGateway.verifyHandshake`).
  */
 
 export interface TlsMaterial {
@@ -42,6 +52,7 @@ export class DeviceTls {
       key: this.material.privateKeyPem,
       cert: this.material.certificatePem,
       ca: this.trustStore(undefined),
+      allowPartialTrustChain: true,
       requestCert: true,
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
@@ -64,6 +75,7 @@ export class DeviceTls {
       key: this.material.privateKeyPem,
       cert: this.material.certificatePem,
       ca: account ? this.trustStore(account) : [this.issuer.caPem],
+      allowPartialTrustChain: true,
     });
     this.contexts.set(key, { revision: this.registry.revision, context });
     return context;

@@ -11,6 +11,7 @@ import type { IotAccount } from './registry/account';
 import type { ProvisioningClaim } from './registry/provisioning';
 import { topicMatches } from './rules';
 import { SharedSubscriptions, sharedGroupOf, type ForwardedPacket } from './shared-subscriptions';
+import { isServiceTopic } from './data-plane';
 
 /**
  * The device-facing side of the local IoT Core: MQTT 3.1.1 and MQTT 5 over mutual TLS (aedes 2), as AWS IoT
@@ -31,6 +32,8 @@ import { SharedSubscriptions, sharedGroupOf, type ForwardedPacket } from './shar
  *   topic and correlation data pass through, to subscribers of either version. Shared subscriptions
  *   (`$share/<group>/<filter>`) for both versions: `shared-subscriptions.ts`.
  * - The fleet-provisioning API topics are served here; replies go only to the requesting connection.
+ * - Every other accepted publish also goes to `onDevicePublish` (data-plane.ts: topic rules, Device Shadow
+ *   topics); `deliver` sends what the service publishes to the account's subscribers.
  */
 
 interface Principal {
@@ -119,6 +122,7 @@ export class MqttEndpoint {
   private readonly servers: Server[] = [];
   private readonly sockets = new Set<TLSSocket>();
   private readonly shared: SharedSubscriptions;
+  private serviceMessages = 0;
   /** Connected clients by id (shared subscriptions prefer online members). */
   private readonly online = new Map<string, Client>();
   readonly fleet: FleetProvisioning;
@@ -127,7 +131,11 @@ export class MqttEndpoint {
   port = 0;
 
   constructor(
-    private readonly options: DeviceEndpointOptions & { invoke: FunctionInvoker },
+    private readonly options: DeviceEndpointOptions & {
+      invoke: FunctionInvoker;
+      /** Where an accepted device publish goes besides the broker's subscribers: the rules, the Device Shadow service (data-plane.ts). */
+      onDevicePublish?: (account: IotAccount, topic: string, payload: Buffer) => void;
+    },
   ) {
     this.fleet = new FleetProvisioning(options.registry, options.issuer, options.invoke, options.now);
     this.tls = new DeviceTls(options.registry, options.issuer, options.tls);
@@ -252,13 +260,31 @@ export class MqttEndpoint {
     const principal = client ? this.principals.get(client) : undefined;
     if (!client || !principal) return done(new Error('not authorized'));
     // Reserved topics: the service publishes replies and events there, devices may not.
-    const reserved = (isFleetTopic(topic) && !isFleetRequestTopic(topic)) || topic.startsWith('$aws/events/');
+    const reserved = (isFleetTopic(topic) && !isFleetRequestTopic(topic)) || isServiceTopic(topic);
     if (reserved || !this.allowed(principal, 'iot:Publish', `topic/${topic}`)) {
       this.log.push({ event: 'publish-denied', detail: `${client.id} → ${topic}`, at: this.now() });
       return done(new Error(`not authorized to publish to ${topic}`));
     }
     if (isFleetRequestTopic(topic)) void this.serveFleetRequest(client, principal, topic, Buffer.from(payload ?? []));
     done(null);
+    if (!isFleetRequestTopic(topic)) this.options.onDevicePublish?.(principal.account, topic, Buffer.from(payload ?? []));
+  }
+
+  /**
+   * A message the service publishes in an account (iot-data Publish, Device Shadow answers): to that account's
+   * connections whose subscriptions match, each still judged by iot:Receive (authorizeForward).
+   */
+  deliver(account: IotAccount, topic: string, payload: Buffer, qos: 0 | 1): void {
+    // One identity for the message, whichever connections it reaches: a shared subscription's group picks one member per message.
+    const message = { brokerId: 'service', brokerCounter: ++this.serviceMessages };
+    for (const client of Object.values((this.broker as unknown as { clients: Record<string, Client> }).clients)) {
+      if (client.closed || this.principals.get(client)?.account.accountId !== account.accountId) continue;
+      const subscriptions = (client as unknown as { subscriptions: Record<string, { qos: number }> }).subscriptions ?? {};
+      const granted = Object.entries(subscriptions).filter(([filter]) => topicMatches(filter, topic));
+      if (!granted.length) continue;
+      const deliveredQos = Math.min(qos, Math.max(...granted.map(([, s]) => s.qos))) as 0 | 1;
+      client.publish({ cmd: 'publish', topic, payload, qos: deliveredQos, retain: false, dup: false, ...message }, () => {});
+    }
   }
 
   private authorizeSubscribe(client: Client, subscription: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {

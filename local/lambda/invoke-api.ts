@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { closeServer, listenOn } from '../net';
+import { accountOfRequest } from '../iam/access-keys';
 
 /**
  * Lambda's Invoke API on loopback (REST-JSON, as the SDK's Lambda client speaks it): `POST
@@ -44,7 +45,7 @@ export class LocalLambdaApi {
     const match = ROUTE.exec(new URL(request.url ?? '/', 'http://localhost').pathname);
     if (request.method !== 'POST' || !match) return error(404, 'UnknownOperationException', 'Only Invoke is modelled by the local Lambda API.');
     const name = decodeURIComponent(match[1]!);
-    const accountId = request.headers.authorization?.match(/Credential=(\d{12})\//)?.[1] ?? this.options.defaultAccountId;
+    const accountId = accountOfRequest(request.headers.authorization, this.options.defaultAccountId);
     const functionArn = name.startsWith('arn:') ? name : `arn:aws:lambda:${this.options.region}:${accountId}:function:${name}`;
     let event: unknown;
     try {

@@ -4,7 +4,8 @@ import { splitPemChain } from '../iot-core/pem';
 import { randomBytes } from 'node:crypto';
 import { ENDPOINTS_FILE, removeEndpointsFile, writeEndpointsFile } from '../../lib/local-endpoints';
 import { startStackHarness } from '../stack-harness';
-import { createCa, deviceChain, issueCertificate, type KeyedCertificate, type KeySpec } from '../../lib/pki';
+import { RegisterCACertificateCommand } from '@aws-sdk/client-iot';
+import { createCa, createIntermediateCa, issueCertificate, type KeyedCertificate, type KeySpec } from '../../lib/pki';
 import { formatTable, type SandboxRow } from './row';
 import { runVendingFlows } from './vending';
 import { runImportFlows } from './import';
@@ -34,7 +35,7 @@ interface JitrCase {
   keySpec?: KeySpec;
   notBefore?: Date;
   notAfter?: Date;
-  issuer?: 'registered-ca' | 'unknown-ca';
+  issuer?: 'registered-ca' | 'unknown-ca' | 'intermediate-2' | 'intermediate-3';
   registry?: 'allow' | 'block';
   /** The simulators speak MQTT 3.1.1 unless a case asks for 5. */
   mqtt?: MqttVersion;
@@ -66,6 +67,9 @@ const jitrCases = (): JitrCase[] => [
   { label: 'RSA-1024 key', subject: { serialNumber: 'SENSOR-0006' }, keySpec: 'rsa-1024', registry: 'allow', expect: { outcome: 'revoked', reason: 'key-too-weak' } },
   { label: 'unknown CA', subject: { serialNumber: 'SENSOR-0007' }, issuer: 'unknown-ca', registry: 'allow', expect: { outcome: 'refused at TLS', reason: 'unknown-certificate-authority' } },
   { label: 'no device id', subject: { organization: 'Acme Devices' }, expect: { outcome: 'revoked', reason: 'device-id-missing' } },
+  // Signed by a registered intermediate whose root is not registered (AWS: register the signing CA only).
+  { label: 'intermediate CA (2 levels)', subject: { serialNumber: 'SENSOR-0009' }, issuer: 'intermediate-2', registry: 'allow', expect: { outcome: 'activated' } },
+  { label: 'intermediate CA (3 levels)', subject: { serialNumber: 'SENSOR-0010' }, issuer: 'intermediate-3', registry: 'allow', expect: { outcome: 'activated' } },
 ];
 
 const fleetCases = (): FleetCase[] => [
@@ -125,10 +129,24 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
     const ca = await stack.registerCa('MyDeviceRootCA');
     const strangerCa = await createCa({ commonName: 'SomebodyElsesCA' });
     log(`JITR: registered CA ${ca.certificateId} (SNI_ONLY, ACTIVE, auto-registration ENABLE)`);
+    // A production PKI: root → issuing CA 1 → issuing CA 2; only the two signing intermediates are registered.
+    const pkiRoot = await createCa({ commonName: 'MyPkiRootCA' });
+    const issuing1 = await createIntermediateCa(pkiRoot, { commonName: 'MyIssuingCA1' });
+    const issuing2 = await createIntermediateCa(issuing1, { commonName: 'MyIssuingCA2' });
+    for (const intermediate of [issuing1, issuing2]) {
+      await iot.send(new RegisterCACertificateCommand({ caCertificate: intermediate.certificatePem, certificateMode: 'SNI_ONLY', setAsActive: true, allowAutoRegistration: true }));
+    }
+    // Each case's signing CA, then what else its device sends: the 2-level device sends its root too, the 3-level one both intermediates.
+    const chains: Record<NonNullable<JitrCase['issuer']>, KeyedCertificate[]> = {
+      'registered-ca': [ca],
+      'unknown-ca': [strangerCa],
+      'intermediate-2': [issuing1, pkiRoot],
+      'intermediate-3': [issuing2, issuing1],
+    };
     const jitrDevices: Array<{ spec: JitrCase; deviceId: string; certificate: KeyedCertificate; chain: string }> = [];
     for (const spec of jitrCases()) {
-      const issuer = spec.issuer === 'unknown-ca' ? strangerCa : ca;
-      const certificate = await issueCertificate(issuer, {
+      const [issuer, ...above] = chains[spec.issuer ?? 'registered-ca'];
+      const certificate = await issueCertificate(issuer!, {
         subject: spec.subject,
         ...(spec.keySpec ? { keySpec: spec.keySpec } : {}),
         ...(spec.notBefore ? { notBefore: spec.notBefore } : {}),
@@ -137,7 +155,7 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
       const deviceId = spec.subject.serialNumber ?? spec.subject.commonName ?? '—';
       if (spec.registry === 'allow') await registry.allow(deviceId, {}, new Date());
       if (spec.registry === 'block') await registry.block(deviceId, new Date());
-      jitrDevices.push({ spec, deviceId, certificate, chain: deviceChain(certificate, issuer) });
+      jitrDevices.push({ spec, deviceId, certificate, chain: [certificate, issuer!, ...above].map((c) => c.certificatePem.trimEnd()).join('\n') + '\n' });
     }
     log(`JITR: ${jitrDevices.length} devices connect over MQTT/TLS (mosquitto-style: device certificate + CA chain)…`);
     const jitrResults = await Promise.all(

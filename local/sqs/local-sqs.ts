@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { closeServer, listenOn } from '../net';
+import { accessKeyIdOf, accountOfAccessKey } from '../iam/access-keys';
 
 /**
  * The SQS the stack uses, on loopback: queues from the stack's `AWS::SQS::Queue` resources, `SendMessage`
@@ -346,7 +347,7 @@ export class LocalSqs {
         return reply(200, { MessageId: messageId, MD5OfMessageBody: md5(body) });
       }
       if (operation === 'GetQueueUrl') {
-        const accountId = String(input.QueueOwnerAWSAccountId ?? request.headers.authorization?.match(/Credential=(\d{12})\//)?.[1] ?? '');
+        const accountId = String(input.QueueOwnerAWSAccountId ?? accountOfAccessKey(accessKeyIdOf(request.headers.authorization)) ?? '');
         const queue = [...this.queues.values()].find((q) => q.name === input.QueueName && (!accountId || q.accountId === accountId));
         if (!queue) throw new SqsError('QueueDoesNotExist', 'The specified queue does not exist.');
         return reply(200, { QueueUrl: queue.url });

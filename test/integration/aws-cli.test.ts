@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -119,5 +119,23 @@ if (!awsAvailable) console.warn('aws-cli.test: no `aws` command on this machine;
       (error: { stderr: string }) => error.stderr,
     );
     expect(refused).toContain('(NotFound) when calling the Publish operation: Topic does not exist');
+  });
+
+  it('updates, reads and deletes a shadow and publishes with `aws iot-data`, and reports a version conflict as AWS does', async () => {
+    const iotData = (...args: string[]) => run('aws', ['iot-data', ...args, '--endpoint-url', emulator.endpoints.iotData], { env, cwd: dir });
+    const read = (file: string) => JSON.parse(readFileSync(join(dir, file), 'utf8')) as Record<string, any>;
+    // AWS CLI v1 reads blob arguments as raw bytes (v2 needs --cli-binary-format raw-in-base64-out).
+    await iotData('update-thing-shadow', '--thing-name', 'CLI-SHADOW', '--payload', '{"state":{"desired":{"on":true}}}', 'updated.json');
+    expect(read('updated.json')).toMatchObject({ state: { desired: { on: true } }, version: 1 });
+    await iotData('get-thing-shadow', '--thing-name', 'CLI-SHADOW', 'shadow.json');
+    expect(read('shadow.json')).toMatchObject({ state: { desired: { on: true }, delta: { on: true } }, version: 1 });
+    const conflict = await iotData('update-thing-shadow', '--thing-name', 'CLI-SHADOW', '--payload', '{"state":{"reported":{"on":true}},"version":7}', 'conflict.json').then(
+      () => '',
+      (error: { stderr: string }) => error.stderr,
+    );
+    expect(conflict).toContain('(ConflictException) when calling the UpdateThingShadow operation: Version conflict');
+    await iotData('delete-thing-shadow', '--thing-name', 'CLI-SHADOW', 'deleted.json');
+    expect(read('deleted.json')).toEqual({ version: 1, timestamp: expect.any(Number) });
+    await expect(iotData('publish', '--topic', 'device/CLI-SHADOW/commands', '--qos', '1', '--payload', '{"reboot":true}')).resolves.toBeDefined();
   });
 });

@@ -21,6 +21,8 @@ it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, creden
   expect(row('JITR', 'RSA-1024 key')).toMatch(/revoked\s+key-too-weak\s+REVOKED/);
   expect(row('JITR', 'unknown CA')).toMatch(/refused at TLS\s+unknown-certificate-authority\s+not registered/);
   expect(row('JITR', 'no device id')).toMatch(/revoked\s+device-id-missing\s+REVOKED/);
+  expect(row('JITR', 'intermediate CA (2 levels)')).toMatch(/SENSOR-0009\s+activated\s+admitted\s+ACTIVE\s+SENSOR-0009\s+in after 2 attempts, published\s+✓/);
+  expect(row('JITR', 'intermediate CA (3 levels)')).toMatch(/SENSOR-0010\s+activated\s+admitted\s+ACTIVE\s+SENSOR-0010\s+in after 2 attempts, published\s+✓/);
   expect(row('fleet', 'allow-listed serial (CSR)')).toMatch(/FLEET-0001\s+provisioned\s+allowed\s+ACTIVE\s+FLEET-0001\s+reconnected as FLEET-0001, published\s+✓/);
   expect(row('fleet', 'allow-listed serial (keys by AWS)')).toMatch(/FLEET-0002\s+provisioned\s+allowed\s+ACTIVE\s+FLEET-0002\s+reconnected as FLEET-0002, published over MQTT 5\s+✓/);
   expect(row('fleet', 'unknown serial')).toMatch(/refused\s+device-not-allowlisted\s+PENDING_ACTIVATION\s+—\s+provision: AccessDenied/);
@@ -44,12 +46,12 @@ it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, creden
   expect(row('lifecycle', 'new certificate for a retired serial')).toMatch(/revoked\s+device-retired\s+REVOKED\s+—\s+refused\s+✓/);
   expect(row('lifecycle', 'refurbished: allowed again, new certificate')).toMatch(/LIFE-0002\s+activated\s+admitted\s+ACTIVE\s+LIFE-0002\s+in after \d attempts, published\s+✓/);
   expect(row('expiry', 'certificate expires in 10 days')).toMatch(/EXPIRY-0001\s+finding published\s+expiring, 9 days left\s+ACTIVE\s+EXPIRY-0001\s+in after 2 attempts, published\s+✓/);
-  expect(stdout).toMatch(/31 cases, 0 unexpected, 0 events in the failure queue/);
+  expect(stdout).toMatch(/33 cases, 0 unexpected, 0 events in the failure queue/);
   // After the table, the functions' metrics, from the EMF lines the local Lambda runtime collected.
   expect(stdout).toContain('metrics (EMF lines the functions printed, as CloudWatch would extract them):');
   expect(stdout).toMatch(/decisions hook: allowed\/admitted 2, denied\/device-already-bound 1, denied\/device-blocked 1, denied\/device-not-allowlisted 1\n/);
-  expect(stdout).toMatch(/decisions jitr: activated\/admitted 7, .*rejected\/device-not-allowlisted 2, .*rejected\/key-too-weak 1/);
-  expect(stdout).toMatch(/activations: jitr 7, hook 2; claims vended: 5/);
+  expect(stdout).toMatch(/decisions jitr: activated\/admitted 9, .*rejected\/device-not-allowlisted 2, .*rejected\/key-too-weak 1/);
+  expect(stdout).toMatch(/activations: jitr 9, hook 2; claims vended: 5/);
   expect(stdout).toMatch(/hook decision latency: p50 \d+ ms, p99 \d+ ms over 5 decisions/);
   expect(stdout).toMatch(/cold starts: \d+ \(.*preProvisioningHook 1/);
   // The EMF lines themselves were collected, not printed.

@@ -9,6 +9,8 @@ export interface EmulatorEndpoints {
   region: string;
   accountId: string;
   iot: string;
+  /** The data plane (iot-data). */
+  iotData: string;
   dynamodb: string;
   http: string;
   mqtt: { host: string; port: number };
@@ -22,7 +24,7 @@ export interface EmulatorEndpoints {
 }
 
 /** Every port flag of `npm run emulator`; each gets a free port so parallel test files never collide. */
-const PORT_FLAGS = ['--iot-port', '--dynamodb-port', '--http-port', '--mqtt-port', '--credentials-port', '--sqs-port', '--s3-port', '--sns-port', '--logs-port', '--cloudwatch-port', '--user-pool-port', '--console-port', '--lambda-port'];
+const PORT_FLAGS = ['--iot-port', '--dynamodb-port', '--http-port', '--mqtt-port', '--credentials-port', '--sqs-port', '--s3-port', '--sns-port', '--logs-port', '--cloudwatch-port', '--user-pool-port', '--console-port', '--lambda-port', '--iot-data-port'];
 
 /**
  * `npm run emulator` as users run it — a separate process — on free ports, with its endpoints file and

@@ -1,0 +1,123 @@
+import type { IotAccount } from './registry/account';
+import { isShadowReplyTopic, serveShadowRequest, ShadowService, type JsonObject, type ShadowKey, type ShadowMessage } from './shadows';
+
+/**
+ * The message side of the local IoT Core's data plane: where a message goes once the broker accepted it.
+ * A device's publish (over MQTT) and an `iot-data` Publish (over HTTP) go to the account's MQTT subscribers
+ * and to its topic rules; a request on a Device Shadow topic is also served, and the service's answers
+ * (accepted/rejected, delta, documents) go out the same way, to every subscriber allowed iot:Receive, as AWS
+ * publishes them (https://docs.aws.amazon.com/iot/latest/developerguide/device-shadow-mqtt.html).
+ *
+ * Transport-free: the MQTT endpoint calls `onDevicePublish`, the HTTP data plane `publish`; delivery to
+ * devices and to rules are ports, so neither the broker nor the rules engine is known here.
+ */
+
+export interface DataPlanePorts {
+  /** To the account's connected devices whose subscriptions match and whose policies allow iot:Receive. */
+  deliver(account: IotAccount, topic: string, payload: Buffer, qos: 0 | 1): void;
+  /** To the account's topic rules (a JSON payload, as the rules engine reads it). */
+  rules(account: IotAccount, topic: string, payload: unknown): void;
+  now?: () => Date;
+}
+
+export interface RetainedMessage {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1;
+  /** Epoch milliseconds (the iot-data model's lastModifiedTime). */
+  lastModifiedTime: number;
+}
+
+/** Topics nobody but the service publishes on (reserved topics: Subscribe and Receive only). */
+export function isServiceTopic(topic: string): boolean {
+  return isShadowReplyTopic(topic) || topic.startsWith('$aws/events/');
+}
+
+const shadowTopicPrefix = (key: ShadowKey) => `$aws/things/${key.thingName}/shadow${key.shadowName !== undefined ? `/name/${key.shadowName}` : ''}`;
+
+export class DataPlane {
+  readonly shadows: ShadowService;
+  /** accountId → topic → the retained message (iot-data Publish with retain=true). */
+  private readonly retained = new Map<string, Map<string, RetainedMessage>>();
+
+  constructor(private readonly ports: DataPlanePorts) {
+    this.shadows = new ShadowService(ports.now);
+  }
+
+  /** A device published `payload` on `topic` (the broker delivers it to subscribers itself). */
+  onDevicePublish(account: IotAccount, topic: string, payload: Buffer): void {
+    this.toRules(account, topic, payload);
+    this.serveShadow(account, topic, payload);
+  }
+
+  /** iot-data Publish: like a device's publish, from the service side. */
+  publish(account: IotAccount, topic: string, payload: Buffer, options: { qos: 0 | 1; retain: boolean }): void {
+    if (options.retain) this.retain(account, topic, payload, options.qos);
+    this.ports.deliver(account, topic, payload, options.qos);
+    this.toRules(account, topic, payload);
+    this.serveShadow(account, topic, payload);
+  }
+
+  /**
+   * UpdateThingShadow over HTTP: the accepted document. Its /update/accepted, /delta and /documents go out on
+   * MQTT as for a device's update; a refusal is the HTTP error only, "no MQTT error messages are emitted"
+   * (https://docs.aws.amazon.com/iot/latest/developerguide/device-shadow-error-messages.html).
+   */
+  updateShadow(account: IotAccount, key: ShadowKey, payload: Buffer): JsonObject {
+    const result = this.shadows.update(account.accountId, key, payload);
+    const prefix = shadowTopicPrefix(key);
+    this.announce(account, [
+      { topic: `${prefix}/update/accepted`, payload: result.accepted },
+      ...(result.delta ? [{ topic: `${prefix}/update/delta`, payload: result.delta }] : []),
+      { topic: `${prefix}/update/documents`, payload: result.documents },
+    ]);
+    return result.accepted;
+  }
+
+  /** DeleteThingShadow over HTTP: `{version, timestamp}`, announced on /delete/accepted. */
+  deleteShadow(account: IotAccount, key: ShadowKey): JsonObject {
+    const deleted = this.shadows.delete(account.accountId, key);
+    this.announce(account, [{ topic: `${shadowTopicPrefix(key)}/delete/accepted`, payload: deleted }]);
+    return deleted;
+  }
+
+  retainedMessage(account: IotAccount, topic: string): RetainedMessage | undefined {
+    return this.retained.get(account.accountId)?.get(topic);
+  }
+
+  retainedMessages(account: IotAccount): RetainedMessage[] {
+    return [...(this.retained.get(account.accountId)?.values() ?? [])].sort((a, b) => (a.topic < b.topic ? -1 : 1));
+  }
+
+  private retain(account: IotAccount, topic: string, payload: Buffer, qos: 0 | 1): void {
+    let messages = this.retained.get(account.accountId);
+    if (!messages) this.retained.set(account.accountId, (messages = new Map()));
+    // "Publishing an empty (null) payload with retain = true deletes the retained message" (iot-data model, Publish).
+    if (!payload.length) messages.delete(topic);
+    else messages.set(topic, { topic, payload, qos, lastModifiedTime: (this.ports.now?.() ?? new Date()).getTime() });
+  }
+
+  private serveShadow(account: IotAccount, topic: string, payload: Buffer): void {
+    this.announce(account, serveShadowRequest(this.shadows, account.accountId, topic, payload) ?? []);
+  }
+
+  /** What the service publishes: to the account's subscribers, and to its rules. */
+  private announce(account: IotAccount, messages: ShadowMessage[]): void {
+    for (const answer of messages) {
+      const body = Buffer.from(JSON.stringify(answer.payload));
+      this.ports.deliver(account, answer.topic, body, 0);
+      this.toRules(account, answer.topic, body);
+    }
+  }
+
+  private toRules(account: IotAccount, topic: string, payload: Buffer): void {
+    let json: unknown;
+    try {
+      json = JSON.parse(payload.toString('utf8'));
+    } catch {
+      // The local rules engine reads JSON only (`SELECT *`); a binary payload reaches no rule (local/README.md).
+      return;
+    }
+    this.ports.rules(account, topic, json);
+  }
+}
