@@ -62,19 +62,21 @@ function claimPolicy(account: IotAccount, templateName: string): string {
 }
 
 /**
- * Session Expiry Interval cap, seconds: AWS's default persistent-session expiry (an account quota, raised
- * on request up to 7 days). Requests above it are answered with it in the CONNACK.
+ * Session Expiry Interval cap, seconds: AWS's default persistent-session expiry, 1 hour (developer guide,
+ * "MQTT persistent sessions"; an account quota AWS raises on request, fixed here). Requests above it are
+ * answered with it in the CONNACK.
  */
 export const SESSION_EXPIRY_LIMIT_SECONDS = 3_600;
-/** Topic Alias Maximum AWS IoT Core advertises (AWS IoT Core quotas, message broker). */
+/** Topic Alias Maximum AWS IoT Core advertises: 8, as measured in awslabs/aws-crt-java#618. */
 export const TOPIC_ALIAS_MAXIMUM = 8;
 
 /**
  * What the CONNACK of an MQTT 5 connection says beyond aedes's defaults, as AWS IoT Core: QoS 1 at most
  * (AWS IoT supports QoS 0 and 1, developer guide "MQTT QoS options"), shared subscriptions available,
  * subscription identifiers not (re:Post "mqtt5 subscription identifiers"). aedes 2.0.0-beta.1 has no option
- * for the last two (lib/handlers/connect.js connackProperties), so the endpoint's CONNACKs are amended on
- * their way to mqtt-packet.
+ * for any of the three (lib/handlers/connect.js connackProperties writes sharedSubscriptionAvailable=false),
+ * so the CONNACKs to this endpoint's sockets are amended on their way to mqtt-packet. Drop this once aedes
+ * takes them as options.
  */
 const AWS_CONNACK_PROPERTIES = { maximumQoS: 1, sharedSubscriptionAvailable: true, subscriptionIdentifiersAvailable: false } as const;
 const endpointSockets = new WeakSet<object>();
