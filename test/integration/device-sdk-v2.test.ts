@@ -136,6 +136,34 @@ describe('the MQTT 3.1.1 connection (AwsIotMqttConnectionConfigBuilder → mqtt.
     await sdk.disconnect(connection);
   });
 
+  it('resumes a persistent session (clean session off, as the samples’ cli_args set it): the second CONNACK says session present', async () => {
+    const identity = await activeDevice('SDK3-SESSION');
+    const first = sdk.mqtt311(identity, 'SDK3-SESSION', { cleanSession: false });
+    await expect(first.connect()).resolves.toBe(false);
+    await first.subscribe('device/SDK3-SESSION/commands', mqtt.QoS.AtLeastOnce);
+    await sdk.disconnect(first);
+
+    const second = sdk.mqtt311(identity, 'SDK3-SESSION', { cleanSession: false });
+    await expect(second.connect()).resolves.toBe(true);
+    await sdk.disconnect(second);
+    // A clean session discards it: AWS IoT answers session present = 0 (developer guide, "MQTT persistent sessions").
+    const clean = sdk.mqtt311(identity, 'SDK3-SESSION', { cleanSession: true });
+    await expect(clean.connect()).resolves.toBe(false);
+    await sdk.disconnect(clean);
+  });
+
+  it('a second connection with the same client id takes over: the first one is interrupted', async () => {
+    const identity = await activeDevice('SDK3-TAKEOVER');
+    const first = sdk.mqtt311(identity, 'SDK3-TAKEOVER');
+    await first.connect();
+    const interrupted = once(first, 'interrupt');
+    const second = sdk.mqtt311(identity, 'SDK3-TAKEOVER');
+    await second.connect();
+    await withTimeout(interrupted, 5_000, 'the first connection was not dropped');
+    await sdk.disconnect(first);
+    await sdk.disconnect(second);
+  });
+
   describe('fleet provisioning by claim with IotIdentityClientv2.newFromMqtt311', () => {
     it('CreateKeysAndCertificate, then RegisterThing; the device connects with the certificate it got', async () => {
       await stack.registry.allow('SDK3-FLEET-KEYS', {}, new Date());
@@ -263,6 +291,31 @@ describe('the MQTT 5 client (AwsIotMqtt5ClientConfigBuilder → mqtt5.Mqtt5Clien
     await expect(client.publish({ qos: mqtt5.QoS.AtLeastOnce, topicName: 'device/OTHER/telemetry', payload: 'spoof' })).resolves.toMatchObject({ reasonCode: mqtt5.PubackReasonCode.NotAuthorized });
     expect(stack.core.mqtt!.log.some((entry) => entry.event === 'publish-denied' && entry.detail.includes('device/OTHER/telemetry'))).toBe(true);
     await sdk.stop(client);
+  });
+
+  it('rejoins a persistent session (session expiry set, RejoinAlways): the second CONNACK says session present', async () => {
+    const identity = await activeDevice('SDK5-SESSION');
+    const first = sdk.mqtt5(identity, 'SDK5-SESSION', { sessionExpirySeconds: 3600 });
+    expect((await started(first)).connack.sessionPresent).toBe(false);
+    await first.subscribe({ subscriptions: [{ qos: mqtt5.QoS.AtLeastOnce, topicFilter: 'device/SDK5-SESSION/commands' }] });
+    await sdk.stop(first);
+
+    const second = sdk.mqtt5(identity, 'SDK5-SESSION', { sessionExpirySeconds: 3600 });
+    expect((await started(second)).connack.sessionPresent).toBe(true);
+    await sdk.stop(second);
+  });
+
+  it('a second client with the same client id takes over: the first is disconnected with reason code 142 (session taken over)', async () => {
+    const identity = await activeDevice('SDK5-TAKEOVER');
+    const first = sdk.mqtt5(identity, 'SDK5-TAKEOVER');
+    await started(first);
+    const disconnected = once(first, 'disconnection') as Promise<[mqtt5.DisconnectionEvent]>;
+    // The first client would reconnect and take the session back: stop it as soon as it is dropped.
+    first.once('disconnection', () => first.stop());
+    await started(sdk.mqtt5(identity, 'SDK5-TAKEOVER'));
+    const [event] = await withTimeout(disconnected, 5_000, 'the first client was not disconnected');
+    // Developer guide, "MQTT reason codes": 142 Session taken over, on DISCONNECT.
+    expect(event.disconnect?.reasonCode).toBe(mqtt5.DisconnectReasonCode.SessionTakenOver);
   });
 
   describe('fleet provisioning by claim with IotIdentityClientv2.newFromMqtt5 (samples/node/service_clients/fleet_provisioning)', () => {

@@ -59,12 +59,21 @@ export class DeviceSdk {
   }
 
   /** An MQTT 5 client, not yet started (`start()` is the caller's, as in the sample). */
-  mqtt5(identity: SdkIdentity, clientId: string, options: { minReconnectDelayMs?: number } = {}): mqtt5.Mqtt5Client {
+  mqtt5(
+    identity: SdkIdentity,
+    clientId: string,
+    options: { minReconnectDelayMs?: number; /** A persistent session kept this long after a disconnect, rejoined on every connect. */ sessionExpirySeconds?: number } = {},
+  ): mqtt5.Mqtt5Client {
     const { certPath, keyPath } = this.write(identity);
     const builder = iot.AwsIotMqtt5ClientConfigBuilder.newDirectMqttBuilderWithMtlsFromPath(this.endpoint.host, certPath, keyPath);
     builder.withCertificateAuthorityFromPath(undefined, this.endpoint.rootCaFile);
     builder.withPort(this.endpoint.port);
-    builder.withConnectProperties({ clientId, keepAliveIntervalSeconds: 1200 });
+    builder.withConnectProperties({
+      clientId,
+      keepAliveIntervalSeconds: 1200,
+      ...(options.sessionExpirySeconds !== undefined ? { sessionExpiryIntervalSeconds: options.sessionExpirySeconds } : {}),
+    });
+    if (options.sessionExpirySeconds !== undefined) builder.withSessionBehavior(mqtt5.ClientSessionBehavior.RejoinAlways);
     if (options.minReconnectDelayMs !== undefined) builder.withMinReconnectDelayMs(options.minReconnectDelayMs);
     const client = new mqtt5.Mqtt5Client(builder.build());
     // Failed operations also surface as 'error' events; without a listener Node would throw them.
