@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { DescribeCertificateCommand, DescribeThingCommand } from '@aws-sdk/client-iot';
+import { AttachPolicyCommand, CreateKeysAndCertificateCommand, CreatePolicyCommand, DescribeCertificateCommand, DescribeThingCommand } from '@aws-sdk/client-iot';
 import { iotidentity, mqtt, mqtt5, mqtt_request_response } from 'aws-iot-device-sdk-v2';
 import { createCsr, type KeyedCertificate } from '../../lib/pki';
 import { DeviceSdk, withTimeout, type SdkIdentity } from '../support/device-sdk-v2';
@@ -72,6 +72,16 @@ async function expectProvisioned(thingName: string, certificateId: string): Prom
   expect(certificateDescription?.status).toBe('ACTIVE');
   expect((await stack.iot.send(new DescribeThingCommand({ thingName }))).thingTypeName).toBe(stack.deployed.thingTypeName);
   expect(await stack.registry.get(thingName)).toMatchObject({ certificateId, lastProvisioning: { outcome: 'allowed' } });
+}
+
+/** Starts the client as the sample does and waits for its first connectionSuccess. */
+async function started(client: mqtt5.Mqtt5Client): Promise<mqtt5.ConnectionSuccessEvent> {
+  const success = once(client, 'connectionSuccess') as Promise<[mqtt5.ConnectionSuccessEvent]>;
+  const failure = once(client, 'connectionFailure') as Promise<[mqtt5.ConnectionFailureEvent]>;
+  client.start();
+  const outcome = await withTimeout(Promise.race([success.then(([event]) => event), failure.then(([event]) => event)]), 10_000, 'no connection outcome');
+  if ('error' in outcome) throw new Error(`connection failed: ${outcome.error.toString()} (CONNACK ${outcome.connack?.reasonCode})`);
+  return outcome;
 }
 
 describe('the MQTT 3.1.1 connection (AwsIotMqttConnectionConfigBuilder → mqtt.MqttClientConnection)', () => {
@@ -224,16 +234,6 @@ describe('the MQTT 3.1.1 connection (AwsIotMqttConnectionConfigBuilder → mqtt.
 });
 
 describe('the MQTT 5 client (AwsIotMqtt5ClientConfigBuilder → mqtt5.Mqtt5Client)', () => {
-  /** Starts the client as the sample does and waits for its first connectionSuccess. */
-  async function started(client: mqtt5.Mqtt5Client): Promise<mqtt5.ConnectionSuccessEvent> {
-    const success = once(client, 'connectionSuccess') as Promise<[mqtt5.ConnectionSuccessEvent]>;
-    const failure = once(client, 'connectionFailure') as Promise<[mqtt5.ConnectionFailureEvent]>;
-    client.start();
-    const outcome = await withTimeout(Promise.race([success.then(([event]) => event), failure.then(([event]) => event)]), 10_000, 'no connection outcome');
-    if ('error' in outcome) throw new Error(`connection failed: ${outcome.error.toString()} (CONNACK ${outcome.connack?.reasonCode})`);
-    return outcome;
-  }
-
   it('JITR: the first connect is answered CONNACK 135 (not authorized); the client’s own retry gets in once the handler activated it', async () => {
     const device = await stack.device('SDK5-JITR', { registry: 'allow' });
     const client = sdk.mqtt5(jitrIdentity(device), 'SDK5-JITR', { minReconnectDelayMs: 200 });
@@ -371,5 +371,45 @@ describe('the MQTT 5 client (AwsIotMqtt5ClientConfigBuilder → mqtt5.Mqtt5Clien
       identity.close();
       await sdk.stop(protocolClient);
     });
+  });
+});
+
+describe('between MQTT versions', () => {
+  it('a message published over MQTT 3.1.1 reaches an MQTT 5 subscriber, and one published over MQTT 5 reaches a 3.1.1 subscriber', async () => {
+    // Developer guide, "MQTT" (mqtt.html): "AWS IoT Core supports communication between MQTT versions (MQTT 3
+    // and MQTT 5)" — an MQTT 3 publisher reaches an MQTT 5 subscriber, and vice versa. One certificate, two
+    // client ids, a policy of its own for a topic both share.
+    const arn = `arn:aws:iot:us-east-1:${stack.core.defaultAccount.accountId}`;
+    const policyDocument = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: 'iot:Connect', Resource: [`${arn}:client/sdk-cross-3`, `${arn}:client/sdk-cross-5`] },
+        { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: `${arn}:topic/sdk/cross/*` },
+        { Effect: 'Allow', Action: 'iot:Subscribe', Resource: `${arn}:topicfilter/sdk/cross/*` },
+      ],
+    });
+    await stack.iot.send(new CreatePolicyCommand({ policyName: 'sdk-cross-version', policyDocument }));
+    const keys = await stack.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
+    await stack.iot.send(new AttachPolicyCommand({ policyName: 'sdk-cross-version', target: keys.certificateArn }));
+    const identity = { certificatePem: keys.certificatePem!, privateKeyPem: keys.keyPair!.PrivateKey! };
+
+    const v3 = sdk.mqtt311(identity, 'sdk-cross-3');
+    await v3.connect();
+    const v5 = sdk.mqtt5(identity, 'sdk-cross-5');
+    await started(v5);
+    const at5 = new Promise<mqtt5.PublishPacket>((resolve) => v5.on('messageReceived', ({ message }) => resolve(message)));
+    const at3 = new Promise<{ topic: string; payload: string }>((resolve) => {
+      void v3.subscribe('sdk/cross/to3', mqtt.QoS.AtLeastOnce, (topic, payload) => resolve({ topic, payload: Buffer.from(payload).toString() }));
+    });
+    await v5.subscribe({ subscriptions: [{ qos: mqtt5.QoS.AtLeastOnce, topicFilter: 'sdk/cross/to5' }] });
+
+    await v3.publish('sdk/cross/to5', 'from 3.1.1', mqtt.QoS.AtLeastOnce);
+    const received5 = await withTimeout(at5, 5_000, 'the MQTT 5 subscriber got nothing');
+    expect({ topic: received5.topicName, payload: Buffer.from(received5.payload as ArrayBuffer).toString() }).toEqual({ topic: 'sdk/cross/to5', payload: 'from 3.1.1' });
+
+    await v5.publish({ qos: mqtt5.QoS.AtLeastOnce, topicName: 'sdk/cross/to3', payload: 'from 5', userProperties: [{ name: 'dropped', value: 'for 3.1.1' }] });
+    await expect(withTimeout(at3, 5_000, 'the MQTT 3.1.1 subscriber got nothing')).resolves.toEqual({ topic: 'sdk/cross/to3', payload: 'from 5' });
+    await sdk.stop(v5);
+    await sdk.disconnect(v3);
   });
 });
