@@ -84,6 +84,27 @@ async function started(client: mqtt5.Mqtt5Client): Promise<mqtt5.ConnectionSucce
   return outcome;
 }
 
+/**
+ * A certificate (ACTIVE, made by CreateKeysAndCertificate) with a policy of its own: the given client ids may
+ * connect, and publish, receive and subscribe under `sdk/<name>/…`, shared subscriptions of it included
+ * (`topicfilter/$share/<group>/…`). For clients that must hear each other, which the device policy forbids.
+ */
+async function sharedTopicIdentity(name: string, clientIds: string[]): Promise<SdkIdentity> {
+  const arn = `arn:aws:iot:us-east-1:${stack.core.defaultAccount.accountId}`;
+  const policyDocument = JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      { Effect: 'Allow', Action: 'iot:Connect', Resource: clientIds.map((id) => `${arn}:client/${id}`) },
+      { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: `${arn}:topic/sdk/${name}/*` },
+      { Effect: 'Allow', Action: 'iot:Subscribe', Resource: [`${arn}:topicfilter/sdk/${name}/*`, `${arn}:topicfilter/$share/*/sdk/${name}/*`] },
+    ],
+  });
+  await stack.iot.send(new CreatePolicyCommand({ policyName: `sdk-${name}`, policyDocument }));
+  const keys = await stack.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
+  await stack.iot.send(new AttachPolicyCommand({ policyName: `sdk-${name}`, target: keys.certificateArn }));
+  return { certificatePem: keys.certificatePem!, privateKeyPem: keys.keyPair!.PrivateKey! };
+}
+
 describe('the MQTT 3.1.1 connection (AwsIotMqttConnectionConfigBuilder → mqtt.MqttClientConnection)', () => {
   it('JITR: the first connect of a new certificate of the stack’s CA is refused; once the handler activated it, the same connection gets in', async () => {
     const device = await stack.device('SDK3-JITR', { registry: 'allow' });
@@ -377,39 +398,114 @@ describe('the MQTT 5 client (AwsIotMqtt5ClientConfigBuilder → mqtt5.Mqtt5Clien
 describe('between MQTT versions', () => {
   it('a message published over MQTT 3.1.1 reaches an MQTT 5 subscriber, and one published over MQTT 5 reaches a 3.1.1 subscriber', async () => {
     // Developer guide, "MQTT" (mqtt.html): "AWS IoT Core supports communication between MQTT versions (MQTT 3
-    // and MQTT 5)" — an MQTT 3 publisher reaches an MQTT 5 subscriber, and vice versa. One certificate, two
-    // client ids, a policy of its own for a topic both share.
-    const arn = `arn:aws:iot:us-east-1:${stack.core.defaultAccount.accountId}`;
-    const policyDocument = JSON.stringify({
-      Version: '2012-10-17',
-      Statement: [
-        { Effect: 'Allow', Action: 'iot:Connect', Resource: [`${arn}:client/sdk-cross-3`, `${arn}:client/sdk-cross-5`] },
-        { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: `${arn}:topic/sdk/cross/*` },
-        { Effect: 'Allow', Action: 'iot:Subscribe', Resource: `${arn}:topicfilter/sdk/cross/*` },
-      ],
-    });
-    await stack.iot.send(new CreatePolicyCommand({ policyName: 'sdk-cross-version', policyDocument }));
-    const keys = await stack.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
-    await stack.iot.send(new AttachPolicyCommand({ policyName: 'sdk-cross-version', target: keys.certificateArn }));
-    const identity = { certificatePem: keys.certificatePem!, privateKeyPem: keys.keyPair!.PrivateKey! };
-
+    // and MQTT 5)" — an MQTT 3 publisher reaches an MQTT 5 subscriber, and vice versa.
+    const identity = await sharedTopicIdentity('cross-version', ['sdk-cross-3', 'sdk-cross-5']);
     const v3 = sdk.mqtt311(identity, 'sdk-cross-3');
     await v3.connect();
     const v5 = sdk.mqtt5(identity, 'sdk-cross-5');
     await started(v5);
     const at5 = new Promise<mqtt5.PublishPacket>((resolve) => v5.on('messageReceived', ({ message }) => resolve(message)));
     const at3 = new Promise<{ topic: string; payload: string }>((resolve) => {
-      void v3.subscribe('sdk/cross/to3', mqtt.QoS.AtLeastOnce, (topic, payload) => resolve({ topic, payload: Buffer.from(payload).toString() }));
+      void v3.subscribe('sdk/cross-version/to3', mqtt.QoS.AtLeastOnce, (topic, payload) => resolve({ topic, payload: Buffer.from(payload).toString() }));
     });
-    await v5.subscribe({ subscriptions: [{ qos: mqtt5.QoS.AtLeastOnce, topicFilter: 'sdk/cross/to5' }] });
+    await v5.subscribe({ subscriptions: [{ qos: mqtt5.QoS.AtLeastOnce, topicFilter: 'sdk/cross-version/to5' }] });
 
-    await v3.publish('sdk/cross/to5', 'from 3.1.1', mqtt.QoS.AtLeastOnce);
+    await v3.publish('sdk/cross-version/to5', 'from 3.1.1', mqtt.QoS.AtLeastOnce);
     const received5 = await withTimeout(at5, 5_000, 'the MQTT 5 subscriber got nothing');
-    expect({ topic: received5.topicName, payload: Buffer.from(received5.payload as ArrayBuffer).toString() }).toEqual({ topic: 'sdk/cross/to5', payload: 'from 3.1.1' });
+    expect({ topic: received5.topicName, payload: Buffer.from(received5.payload as ArrayBuffer).toString() }).toEqual({ topic: 'sdk/cross-version/to5', payload: 'from 3.1.1' });
 
-    await v5.publish({ qos: mqtt5.QoS.AtLeastOnce, topicName: 'sdk/cross/to3', payload: 'from 5', userProperties: [{ name: 'dropped', value: 'for 3.1.1' }] });
-    await expect(withTimeout(at3, 5_000, 'the MQTT 3.1.1 subscriber got nothing')).resolves.toEqual({ topic: 'sdk/cross/to3', payload: 'from 5' });
+    await v5.publish({ qos: mqtt5.QoS.AtLeastOnce, topicName: 'sdk/cross-version/to3', payload: 'from 5', userProperties: [{ name: 'dropped', value: 'for 3.1.1' }] });
+    await expect(withTimeout(at3, 5_000, 'the MQTT 3.1.1 subscriber got nothing')).resolves.toEqual({ topic: 'sdk/cross-version/to3', payload: 'from 5' });
     await sdk.stop(v5);
     await sdk.disconnect(v3);
+  });
+});
+
+describe('MQTT 5 features AWS IoT Core supports, through the SDK', () => {
+  const text = (payload: unknown) => Buffer.from(payload as ArrayBuffer).toString();
+
+  it('passes the request/response properties through: response topic, correlation data, content type, user properties', async () => {
+    // Developer guide, "MQTT 5 properties" (mqtt.html): the message properties AWS IoT Core passes on.
+    const identity = await sharedTopicIdentity('properties', ['sdk-requester', 'sdk-responder']);
+    const responder = sdk.mqtt5(identity, 'sdk-responder');
+    const requester = sdk.mqtt5(identity, 'sdk-requester');
+    await started(responder);
+    await started(requester);
+    // The responder answers on the request's response topic with its correlation data, as MQTT 5 request/response goes.
+    responder.on('messageReceived', ({ message }) => {
+      void responder.publish({ qos: mqtt5.QoS.AtLeastOnce, topicName: message.responseTopic!, payload: `echo ${text(message.payload)}`, correlationData: message.correlationData! });
+    });
+    await responder.subscribe({ subscriptions: [{ qos: mqtt5.QoS.AtLeastOnce, topicFilter: 'sdk/properties/requests' }] });
+    const requests = new Promise<mqtt5.PublishPacket>((resolve) => responder.once('messageReceived', ({ message }) => resolve(message)));
+    const response = new Promise<mqtt5.PublishPacket>((resolve) => requester.on('messageReceived', ({ message }) => resolve(message)));
+    await requester.subscribe({ subscriptions: [{ qos: mqtt5.QoS.AtLeastOnce, topicFilter: 'sdk/properties/responses' }] });
+
+    await requester.publish({
+      qos: mqtt5.QoS.AtLeastOnce,
+      topicName: 'sdk/properties/requests',
+      payload: 'ping',
+      responseTopic: 'sdk/properties/responses',
+      correlationData: Buffer.from('request-1'),
+      contentType: 'text/plain',
+      userProperties: [{ name: 'trace', value: 'abc' }],
+    });
+    const request = await withTimeout(requests, 5_000, 'the responder got no request');
+    expect({ topic: request.topicName, responseTopic: request.responseTopic, correlationData: text(request.correlationData), contentType: request.contentType, userProperties: request.userProperties }).toEqual({
+      topic: 'sdk/properties/requests',
+      responseTopic: 'sdk/properties/responses',
+      correlationData: 'request-1',
+      contentType: 'text/plain',
+      userProperties: [{ name: 'trace', value: 'abc' }],
+    });
+    const answer = await withTimeout(response, 5_000, 'the requester got no response');
+    expect({ payload: text(answer.payload), correlationData: text(answer.correlationData) }).toEqual({ payload: 'echo ping', correlationData: 'request-1' });
+    await sdk.stop(requester);
+    await sdk.stop(responder);
+  });
+
+  it('accepts the SDK’s own outbound topic aliases (LRU): every message arrives under its full topic', async () => {
+    const identity = await sharedTopicIdentity('aliases', ['sdk-aliaser']);
+    const client = sdk.mqtt5(identity, 'sdk-aliaser', { topicAliasing: { outboundBehavior: mqtt5.OutboundTopicAliasBehaviorType.LRU, outboundCacheMaxSize: 8 } });
+    const connected = await started(client);
+    // The SDK aliases only when the CONNACK offers aliases (Topic Alias Maximum > 0).
+    expect(connected.settings.topicAliasMaximumToServer).toBeGreaterThan(0);
+    const received: string[] = [];
+    const all = new Promise<void>((resolve) =>
+      client.on('messageReceived', ({ message }) => {
+        received.push(`${message.topicName} ${text(message.payload)}`);
+        if (received.length === 6) resolve();
+      }),
+    );
+    await client.subscribe({ subscriptions: [{ qos: mqtt5.QoS.AtLeastOnce, topicFilter: 'sdk/aliases/+' }] });
+    const sent = ['a', 'b', 'a', 'b', 'a', 'b'].map((topic, i) => `sdk/aliases/${topic} ${i}`);
+    for (const line of sent) {
+      const [topicName, payload] = line.split(' ');
+      await expect(client.publish({ qos: mqtt5.QoS.AtLeastOnce, topicName: topicName!, payload: payload! })).resolves.toMatchObject({ reasonCode: mqtt5.PubackReasonCode.Success });
+    }
+    await withTimeout(all, 5_000, 'not every aliased message came back');
+    expect(received.sort()).toEqual([...sent].sort());
+    await sdk.stop(client);
+  });
+
+  it('gives each message of a shared subscription to one member of the group ($share/<group>/<filter>)', async () => {
+    // Developer guide, "Shared Subscriptions" (mqtt.html): a message on the topic goes to one subscriber of the group.
+    const identity = await sharedTopicIdentity('shared', ['sdk-worker-1', 'sdk-worker-2', 'sdk-dispatcher']);
+    const workers = [sdk.mqtt5(identity, 'sdk-worker-1'), sdk.mqtt5(identity, 'sdk-worker-2')];
+    const dispatcher = sdk.mqtt5(identity, 'sdk-dispatcher');
+    const deliveries: string[] = [];
+    for (const worker of workers) {
+      await started(worker);
+      worker.on('messageReceived', ({ message }) => deliveries.push(text(message.payload)));
+      await expect(worker.subscribe({ subscriptions: [{ qos: mqtt5.QoS.AtLeastOnce, topicFilter: '$share/workers/sdk/shared/jobs' }] })).resolves.toMatchObject({ reasonCodes: [mqtt5.SubackReasonCode.GrantedQoS1] });
+    }
+    await started(dispatcher);
+    const jobs = Array.from({ length: 6 }, (_, i) => `job-${i}`);
+    for (const job of jobs) await dispatcher.publish({ qos: mqtt5.QoS.AtLeastOnce, topicName: 'sdk/shared/jobs', payload: job });
+    const deadline = Date.now() + 5_000;
+    while (deliveries.length < jobs.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Each job exactly once across the group (not once per member).
+    expect(deliveries.sort()).toEqual(jobs);
+    for (const client of [...workers, dispatcher]) await sdk.stop(client);
   });
 });

@@ -62,7 +62,13 @@ export class DeviceSdk {
   mqtt5(
     identity: SdkIdentity,
     clientId: string,
-    options: { minReconnectDelayMs?: number; /** A persistent session kept this long after a disconnect, rejoined on every connect. */ sessionExpirySeconds?: number } = {},
+    options: {
+      minReconnectDelayMs?: number;
+      /** A persistent session kept this long after a disconnect, rejoined on every connect. */
+      sessionExpirySeconds?: number;
+      /** The client's own outbound topic aliases (off by default in the SDK). */
+      topicAliasing?: mqtt5.TopicAliasingOptions;
+    } = {},
   ): mqtt5.Mqtt5Client {
     const { certPath, keyPath } = this.write(identity);
     const builder = iot.AwsIotMqtt5ClientConfigBuilder.newDirectMqttBuilderWithMtlsFromPath(this.endpoint.host, certPath, keyPath);
@@ -75,6 +81,7 @@ export class DeviceSdk {
     });
     if (options.sessionExpirySeconds !== undefined) builder.withSessionBehavior(mqtt5.ClientSessionBehavior.RejoinAlways);
     if (options.minReconnectDelayMs !== undefined) builder.withMinReconnectDelayMs(options.minReconnectDelayMs);
+    if (options.topicAliasing) builder.withTopicAliasingOptions(options.topicAliasing);
     const client = new mqtt5.Mqtt5Client(builder.build());
     // Failed operations also surface as 'error' events; without a listener Node would throw them.
     client.on('error', () => {});
