@@ -1,5 +1,6 @@
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { Aedes, type Client, type Subscription } from 'aedes';
+import mqttPacket from 'mqtt-packet';
 import { closeServer, listenOn } from '../net';
 import type { HandshakeResult } from './device-gateway';
 import { DeviceTls, type DeviceEndpointOptions } from './device-tls';
@@ -9,16 +10,26 @@ import { evaluatePolicies, resolveConnectionThing, type IotAction, type PolicyCo
 import type { IotAccount } from './registry/account';
 import type { ProvisioningClaim } from './registry/provisioning';
 import { topicMatches } from './rules';
+import { SharedSubscriptions, sharedGroupOf, type ForwardedPacket } from './shared-subscriptions';
 
 /**
- * The device-facing side of the local IoT Core: MQTT over mutual TLS (aedes), as AWS IoT runs it.
+ * The device-facing side of the local IoT Core: MQTT 3.1.1 and MQTT 5 over mutual TLS (aedes 2), as AWS IoT
+ * runs it; the same decisions for both versions, answered in each version's words.
  *
  * - TLS: as `device-tls.ts` describes (the client certificate must chain to what the account trusts).
  * - CONNECT: the device gateway decides (JITR registration, status); then the certificate's policies must
- *   allow iot:Connect for the client id. Refusals answer CONNACK 5 (not authorized) and close.
+ *   allow iot:Connect for the client id. Refusals answer CONNACK 5 (3.1.1) or reason code 0x87 "not
+ *   authorized" (MQTT 5) and close.
  * - PUBLISH / SUBSCRIBE / delivery: iot:Publish, iot:Subscribe, iot:Receive, evaluated per message. An
- *   unauthorized publish closes the connection (MQTT 3.1.1 has no negative PUBACK); an unauthorized
- *   subscription gets SUBACK 0x80.
+ *   unauthorized publish closes a 3.1.1 connection (it has no negative PUBACK); MQTT 5 gets PUBACK 0x87 and
+ *   keeps the connection (aedes 2; AWS answers MQTT 5 publishes with failing PUBACK reason codes, as
+ *   aws/aws-iot-device-sdk-python-v2#620 shows). An unauthorized subscription gets SUBACK 0x80 (3.1.1) or
+ *   0x87 (MQTT 5).
+ * - MQTT 5 within AWS IoT Core's limits: session expiry capped at 1 hour (the default persistent-session
+ *   expiry, developer guide "MQTT persistent sessions"; 3.1.1 persistent sessions expire then too), topic
+ *   aliases up to 8, QoS 0 and 1, no subscription identifiers; message expiry, user properties, response
+ *   topic and correlation data pass through, to subscribers of either version. Shared subscriptions
+ *   (`$share/<group>/<filter>`) for both versions: `shared-subscriptions.ts`.
  * - The fleet-provisioning API topics are served here; replies go only to the requesting connection.
  */
 
@@ -47,6 +58,30 @@ function claimPolicy(account: IotAccount, templateName: string): string {
   });
 }
 
+/**
+ * Session Expiry Interval cap, seconds: AWS's default persistent-session expiry (an account quota, raised
+ * on request up to 7 days). Requests above it are answered with it in the CONNACK.
+ */
+export const SESSION_EXPIRY_LIMIT_SECONDS = 3_600;
+/** Topic Alias Maximum AWS IoT Core advertises (AWS IoT Core quotas, message broker). */
+export const TOPIC_ALIAS_MAXIMUM = 8;
+
+/**
+ * What the CONNACK of an MQTT 5 connection says beyond aedes's defaults, as AWS IoT Core: QoS 1 at most
+ * (AWS IoT supports QoS 0 and 1, developer guide "MQTT QoS options"), shared subscriptions available,
+ * subscription identifiers not (re:Post "mqtt5 subscription identifiers"). aedes 2.0.0-beta.1 has no option
+ * for the last two (lib/handlers/connect.js connackProperties), so the endpoint's CONNACKs are amended on
+ * their way to mqtt-packet.
+ */
+const AWS_CONNACK_PROPERTIES = { maximumQoS: 1, sharedSubscriptionAvailable: true, subscriptionIdentifiersAvailable: false } as const;
+const endpointSockets = new WeakSet<object>();
+const packets = mqttPacket as unknown as { writeToStream: (packet: { cmd: string; properties?: object }, stream: object, options?: object) => boolean };
+const writeToStream = packets.writeToStream;
+packets.writeToStream = (packet, stream, options) => {
+  if (packet.cmd === 'connack' && packet.properties && endpointSockets.has(stream)) Object.assign(packet.properties, AWS_CONNACK_PROPERTIES);
+  return writeToStream(packet, stream, options);
+};
+
 const notAuthorized = () => Object.assign(new Error('not authorized'), { returnCode: 5 as const });
 
 /**
@@ -61,6 +96,8 @@ export interface ConnectionLogEntry {
   certificateId?: string;
   /** The account the certificate authenticated in (the SNI's), where the handshake got that far. */
   accountId?: string;
+  /** The MQTT version of an accepted connection. */
+  mqtt?: '3.1.1' | '5';
 }
 
 export class MqttEndpoint {
@@ -70,6 +107,9 @@ export class MqttEndpoint {
   private readonly broker: Aedes;
   private readonly servers: Server[] = [];
   private readonly sockets = new Set<TLSSocket>();
+  private readonly shared: SharedSubscriptions;
+  /** Connected clients by id (shared subscriptions prefer online members). */
+  private readonly online = new Map<string, Client>();
   readonly fleet: FleetProvisioning;
   /** Connection outcomes, newest last, for tests, the sandbox and `devices why` (GET /_local/connections). */
   readonly log: ConnectionLogEntry[] = [];
@@ -80,12 +120,18 @@ export class MqttEndpoint {
   ) {
     this.fleet = new FleetProvisioning(options.registry, options.issuer, options.invoke, options.now);
     this.tls = new DeviceTls(options.registry, options.issuer, options.tls);
+    this.shared = new SharedSubscriptions((clientId) => this.online.has(clientId));
     this.broker = new Aedes({
       heartbeatInterval: 3_600_000,
+      topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
+      sessionExpiryIntervalLimit: SESSION_EXPIRY_LIMIT_SECONDS,
       authenticate: (client, _u, _p, done) => this.authenticate(client, done),
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet.topic, packet.payload as Buffer, done),
       authorizeSubscribe: (client, subscription, done) => this.authorizeSubscribe(client, subscription, done),
-      authorizeForward: (client, packet) => (this.mayReceive(client, packet.topic) ? packet : null),
+      authorizeForward: (client, packet) => (this.mayReceive(client, packet) ? packet : null),
+    });
+    this.broker.on('clientDisconnect', (client) => {
+      if (this.online.get(client.id) === client) this.online.delete(client.id);
     });
   }
 
@@ -134,7 +180,8 @@ export class MqttEndpoint {
     }
     this.handshakes.set(socket, handshake);
     socket.on('error', () => socket.destroy());
-    this.broker.handle(socket);
+    endpointSockets.add(socket);
+    this.shared.attach(this.broker.handle(socket));
   }
 
   private policyDocuments(principal: Principal): string[] {
@@ -176,7 +223,17 @@ export class MqttEndpoint {
       return done(notAuthorized(), false);
     }
     this.principals.set(client, principal);
-    this.log.push({ event: 'connected', detail: client.id, at: this.now(), clientId: client.id, certificateId: result.certificateId, accountId: result.account.accountId });
+    if (client.clean) this.shared.forget(client.id);
+    this.online.set(client.id, client);
+    this.log.push({
+      event: 'connected',
+      detail: client.id,
+      at: this.now(),
+      clientId: client.id,
+      certificateId: result.certificateId,
+      accountId: result.account.accountId,
+      mqtt: client.version === 5 ? '5' : '3.1.1',
+    });
     done(null, true);
   }
 
@@ -195,16 +252,27 @@ export class MqttEndpoint {
 
   private authorizeSubscribe(client: Client, subscription: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {
     const principal = this.principals.get(client);
-    if (principal && this.allowed(principal, 'iot:Subscribe', `topicfilter/${subscription.topic}`)) return done(null, subscription);
-    this.log.push({ event: 'subscribe-denied', detail: `${client.id} → ${subscription.topic}`, at: this.now() });
+    // A shared subscription is authorized as the filter the device sent: topicfilter/$share/<group>/<filter>
+    // (the AWS IoT device SDKs' shared-subscription sample policies).
+    const group = sharedGroupOf(subscription);
+    const filter = group ? `$share/${group}/${subscription.topic}` : subscription.topic;
+    if (principal && this.allowed(principal, 'iot:Subscribe', `topicfilter/${filter}`)) {
+      this.shared.join(client.id, subscription.topic, group);
+      return done(null, subscription);
+    }
+    this.log.push({ event: 'subscribe-denied', detail: `${client.id} → ${filter}`, at: this.now() });
     done(null, null);
   }
 
-  private mayReceive(client: Client, topic: string): boolean {
+  private mayReceive(client: Client, packet: ForwardedPacket): boolean {
     // Requests of the fleet-provisioning API are for the service only.
-    if (isFleetRequestTopic(topic)) return false;
+    if (isFleetRequestTopic(packet.topic)) return false;
     const principal = this.principals.get(client);
-    return principal !== undefined && this.allowed(principal, 'iot:Receive', `topic/${topic}`);
+    if (!principal) return false;
+    const groups = this.shared.deliveringGroups(client, packet);
+    if (!groups) return this.allowed(principal, 'iot:Receive', `topic/${packet.topic}`);
+    // Through a shared subscription: iot:Receive on topic/$share/<group>/<topic>, as those sample policies grant.
+    return groups.some((group) => this.allowed(principal, 'iot:Receive', `topic/$share/${group}/${packet.topic}`));
   }
 
   private async serveFleetRequest(client: Client, principal: Principal, topic: string, payload: Buffer): Promise<void> {
