@@ -86,8 +86,8 @@ async function started(client: mqtt5.Mqtt5Client): Promise<mqtt5.ConnectionSucce
 
 /**
  * A certificate (ACTIVE, made by CreateKeysAndCertificate) with a policy of its own: the given client ids may
- * connect, and publish, receive and subscribe under `sdk/<name>/…`, shared subscriptions of it included
- * (`topicfilter/$share/<group>/…`). For clients that must hear each other, which the device policy forbids.
+ * connect, and publish, receive and subscribe under `sdk/<name>/…`, shared subscriptions of it included. For
+ * clients that must hear each other, which the device policy forbids.
  */
 async function sharedTopicIdentity(name: string, clientIds: string[]): Promise<SdkIdentity> {
   const arn = `arn:aws:iot:us-east-1:${stack.core.defaultAccount.accountId}`;
@@ -95,7 +95,10 @@ async function sharedTopicIdentity(name: string, clientIds: string[]): Promise<S
     Version: '2012-10-17',
     Statement: [
       { Effect: 'Allow', Action: 'iot:Connect', Resource: clientIds.map((id) => `${arn}:client/${id}`) },
-      { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: `${arn}:topic/sdk/${name}/*` },
+      // A shared subscription is authorized as topicfilter/$share/<group>/… and its messages received as
+      // topic/$share/<group>/…, as the sample policy of AWS's shared-subscription sample grants
+      // (aws-iot-device-sdk-js-v2 samples/node/shared_subscription/README.md).
+      { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: [`${arn}:topic/sdk/${name}/*`, `${arn}:topic/$share/*/sdk/${name}/*`] },
       { Effect: 'Allow', Action: 'iot:Subscribe', Resource: [`${arn}:topicfilter/sdk/${name}/*`, `${arn}:topicfilter/$share/*/sdk/${name}/*`] },
     ],
   });
