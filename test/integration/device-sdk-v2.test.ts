@@ -335,7 +335,7 @@ describe('the MQTT 5 client (AwsIotMqtt5ClientConfigBuilder → mqtt5.Mqtt5Clien
     await started(first);
     const disconnected = once(first, 'disconnection') as Promise<[mqtt5.DisconnectionEvent]>;
     // The first client would reconnect and take the session back: stop it as soon as it is dropped.
-    first.once('disconnection', () => first.stop());
+    first.once('disconnection', () => void sdk.stop(first));
     await started(sdk.mqtt5(identity, 'SDK5-TAKEOVER'));
     const [event] = await withTimeout(disconnected, 5_000, 'the first client was not disconnected');
     // Developer guide, "MQTT reason codes": 142 Session taken over, on DISCONNECT.

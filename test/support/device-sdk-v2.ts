@@ -94,8 +94,11 @@ export class DeviceSdk {
     if (!this.clients.delete(client)) return;
     const stopped = once(client, 'stopped');
     client.stop();
-    await withTimeout(stopped, 5_000, 'the MQTT 5 client did not stop');
-    client.close();
+    try {
+      await withTimeout(stopped, 5_000, 'the MQTT 5 client did not stop');
+    } finally {
+      client.close();
+    }
   }
 
   /** Disconnects an MQTT 3.1.1 connection, which frees its native resources. */
