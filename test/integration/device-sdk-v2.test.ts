@@ -260,7 +260,7 @@ describe('the MQTT 3.1.1 connection (AwsIotMqttConnectionConfigBuilder → mqtt.
 describe('the MQTT 5 client (AwsIotMqtt5ClientConfigBuilder → mqtt5.Mqtt5Client)', () => {
   it('JITR: the first connect is answered CONNACK 135 (not authorized); the client’s own retry gets in once the handler activated it', async () => {
     const device = await stack.device('SDK5-JITR', { registry: 'allow' });
-    const client = sdk.mqtt5(jitrIdentity(device), 'SDK5-JITR', { minReconnectDelayMs: 200 });
+    const client = sdk.mqtt5(jitrIdentity(device), 'SDK5-JITR', { reconnectDelayMs: { min: 200, max: 1_000 } });
     const failure = once(client, 'connectionFailure') as Promise<[mqtt5.ConnectionFailureEvent]>;
     const success = once(client, 'connectionSuccess') as Promise<[mqtt5.ConnectionSuccessEvent]>;
     client.start();

@@ -19,7 +19,10 @@ import { iot, mqtt, mqtt5 } from 'aws-iot-device-sdk-v2';
  *
  * The certificate and key go to files, as the samples read them, in a private temporary folder that
  * `close()` removes. aws-crt's connections hold native resources: `close()` stops and frees every client made
- * here, so no native handle outlives the suite.
+ * here. An MQTT 3.1.1 connection lets go of its native handles on disconnect; an MQTT 5 client only when its
+ * closed wrapper is garbage-collected (aws-crt source/mqtt5_client.c: close() drops the references, the
+ * finalizer releases the client and its thread-safe callbacks; awslabs/aws-crt-nodejs#600), so a process that
+ * used one may linger some seconds after its last test — jest.config.js's forceExit ends it.
  */
 
 export interface SdkEndpoint {
@@ -63,7 +66,8 @@ export class DeviceSdk {
     identity: SdkIdentity,
     clientId: string,
     options: {
-      minReconnectDelayMs?: number;
+      /** The client's reconnect back-off (the SDK's defaults: 1 s doubling up to 120 s, with jitter). */
+      reconnectDelayMs?: { min: number; max: number };
       /** A persistent session kept this long after a disconnect, rejoined on every connect. */
       sessionExpirySeconds?: number;
       /** The client's own outbound topic aliases (off by default in the SDK). */
@@ -80,7 +84,7 @@ export class DeviceSdk {
       ...(options.sessionExpirySeconds !== undefined ? { sessionExpiryIntervalSeconds: options.sessionExpirySeconds } : {}),
     });
     if (options.sessionExpirySeconds !== undefined) builder.withSessionBehavior(mqtt5.ClientSessionBehavior.RejoinAlways);
-    if (options.minReconnectDelayMs !== undefined) builder.withMinReconnectDelayMs(options.minReconnectDelayMs);
+    if (options.reconnectDelayMs) builder.withMinReconnectDelayMs(options.reconnectDelayMs.min).withMaxReconnectDelayMs(options.reconnectDelayMs.max);
     if (options.topicAliasing) builder.withTopicAliasingOptions(options.topicAliasing);
     const client = new mqtt5.Mqtt5Client(builder.build());
     // Failed operations also surface as 'error' events; without a listener Node would throw them.
