@@ -22,9 +22,9 @@ import { SharedSubscriptions, sharedGroupOf, type ForwardedPacket } from './shar
  *   authorized" (MQTT 5) and close.
  * - PUBLISH / SUBSCRIBE / delivery: iot:Publish, iot:Subscribe, iot:Receive, evaluated per message. An
  *   unauthorized publish closes a 3.1.1 connection (it has no negative PUBACK); MQTT 5 gets PUBACK 0x87 and
- *   keeps the connection (aedes 2; AWS answers MQTT 5 publishes with failing PUBACK reason codes, as
- *   aws/aws-iot-device-sdk-python-v2#620 shows). An unauthorized subscription gets SUBACK 0x80 (3.1.1) or
- *   0x87 (MQTT 5).
+ *   keeps the connection (aedes 2). Evidence: AWS answered an MQTT 5 publish with a failing PUBACK reason
+ *   code, not a disconnect, in aws/aws-iot-device-sdk-python-v2#620; 0x87 for a policy refusal is MQTT 5's
+ *   code for it (no AWS page says). An unauthorized subscription gets SUBACK 0x80 (3.1.1) or 0x87 (MQTT 5).
  * - MQTT 5 within AWS IoT Core's limits: session expiry capped at 1 hour (the default persistent-session
  *   expiry, developer guide "MQTT persistent sessions"; 3.1.1 persistent sessions expire then too), topic
  *   aliases up to 8, QoS 0 and 1, no subscription identifiers; message expiry, user properties, response
@@ -82,6 +82,17 @@ packets.writeToStream = (packet, stream, options) => {
   return writeToStream(packet, stream, options);
 };
 
+/**
+ * aedes 2.0.0-beta.1 publishes a Will Message with its will properties, Will Delay Interval included, which
+ * is not a PUBLISH property: strict MQTT 5 clients reject the packet (moscajs/aedes#1098). Subscribers get
+ * the will without it, as the MQTT 5 specification has the server send it (§3.1.3.2).
+ */
+function withoutWillDelay<T extends { properties?: object }>(packet: T): T {
+  if (!packet.properties || !('willDelayInterval' in packet.properties)) return packet;
+  const { willDelayInterval: _dropped, ...properties } = packet.properties as { willDelayInterval?: number };
+  return { ...packet, properties };
+}
+
 const notAuthorized = () => Object.assign(new Error('not authorized'), { returnCode: 5 as const });
 
 /**
@@ -128,7 +139,7 @@ export class MqttEndpoint {
       authenticate: (client, _u, _p, done) => this.authenticate(client, done),
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet.topic, packet.payload as Buffer, done),
       authorizeSubscribe: (client, subscription, done) => this.authorizeSubscribe(client, subscription, done),
-      authorizeForward: (client, packet) => (this.mayReceive(client, packet) ? packet : null),
+      authorizeForward: (client, packet) => (this.mayReceive(client, packet) ? withoutWillDelay(packet) : null),
     });
     this.broker.on('clientDisconnect', (client) => {
       if (this.online.get(client.id) === client) this.online.delete(client.id);

@@ -125,6 +125,41 @@ describe('MQTT 5: JITR first connect', () => {
   });
 });
 
+describe('MQTT 5: DISCONNECT', () => {
+  it('tells the older connection of a client id taken over with DISCONNECT 0x8E (session taken over)', async () => {
+    const identity = await identityWith(allowAll('takeover'));
+    const older = await opened(identity, 'takeover-1');
+    const closed = new Promise<void>((resolve) => older.client.once('close', () => resolve()));
+    const newer = await opened(identity, 'takeover-1');
+    await closed;
+    expect(older.packets.filter((packet) => packet.cmd === 'disconnect').map((packet) => (packet as { reasonCode?: number }).reasonCode)).toEqual([0x8e]);
+    expect(newer.client.connected).toBe(true);
+  });
+});
+
+describe('MQTT 5: last will', () => {
+  it('publishes the will after its delay, to subscribers of either version, without the Will Delay Interval property', async () => {
+    const identity = await identityWith(allowAll('will'));
+    const five = await opened(identity, 'will-five');
+    const three = await opened(identity, 'will-three', { protocolVersion: 4 });
+    await five.client.subscribeAsync('will/gone', { qos: 1 });
+    await three.client.subscribeAsync('will/gone', { qos: 1 });
+    const testament = await opened(identity, 'will-device', {
+      properties: { sessionExpiryInterval: 30 },
+      will: { topic: 'will/gone', payload: Buffer.from('will-device is gone'), qos: 1, retain: false, properties: { willDelayInterval: 1, contentType: 'text/plain' } },
+    });
+    const wentAt = Date.now();
+    testament.client.stream.destroy();
+    await until(() => five.packets.some((packet) => packet.cmd === 'publish') && three.packets.some((packet) => packet.cmd === 'publish'), 5_000);
+    const [toFive] = five.packets.filter((packet): packet is IPublishPacket => packet.cmd === 'publish');
+    const [toThree] = three.packets.filter((packet): packet is IPublishPacket => packet.cmd === 'publish');
+    expect(Date.now() - wentAt).toBeGreaterThanOrEqual(900);
+    expect(toFive?.payload.toString()).toBe('will-device is gone');
+    expect(toFive?.properties).toEqual({ contentType: 'text/plain' });
+    expect(toThree?.payload.toString()).toBe('will-device is gone');
+  });
+});
+
 describe('MQTT 5: what the CONNACK advertises', () => {
   it("says what AWS IoT Core supports: topic aliases up to 8, QoS 1, shared subscriptions, no subscription identifiers", async () => {
     const identity = await identityWith(allowAll('caps'));

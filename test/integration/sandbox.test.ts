@@ -14,7 +14,7 @@ it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, creden
   });
   const row = (flow: string, label: string) => stdout.split('\n').find((line) => line.startsWith(flow) && line.includes(`  ${label}  `)) ?? '';
   expect(row('JITR', 'valid, allow-listed')).toMatch(/SENSOR-0001\s+activated\s+admitted\s+ACTIVE\s+SENSOR-0001\s+in after 2 attempts, published\s+✓/);
-  expect(row('JITR', 'valid, RSA-2048, id from CN')).toMatch(/gateway-0002\s+activated\s+admitted\s+ACTIVE\s+gateway-0002\s+in after/);
+  expect(row('JITR', 'valid, RSA-2048, id from CN')).toMatch(/gateway-0002\s+activated\s+admitted\s+ACTIVE\s+gateway-0002\s+in after 2 attempts, published over MQTT 5\s+✓/);
   expect(row('JITR', 'not allow-listed')).toMatch(/revoked\s+device-not-allowlisted\s+REVOKED\s+—\s+refused/);
   expect(row('JITR', 'blocked')).toMatch(/revoked\s+device-blocked\s+REVOKED/);
   expect(row('JITR', 'expired')).toMatch(/refused at TLS\s+certificate-expired\s+not registered/);
@@ -22,7 +22,7 @@ it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, creden
   expect(row('JITR', 'unknown CA')).toMatch(/refused at TLS\s+unknown-certificate-authority\s+not registered/);
   expect(row('JITR', 'no device id')).toMatch(/revoked\s+device-id-missing\s+REVOKED/);
   expect(row('fleet', 'allow-listed serial (CSR)')).toMatch(/FLEET-0001\s+provisioned\s+allowed\s+ACTIVE\s+FLEET-0001\s+reconnected as FLEET-0001, published\s+✓/);
-  expect(row('fleet', 'allow-listed serial (keys by AWS)')).toMatch(/FLEET-0002\s+provisioned\s+allowed\s+ACTIVE/);
+  expect(row('fleet', 'allow-listed serial (keys by AWS)')).toMatch(/FLEET-0002\s+provisioned\s+allowed\s+ACTIVE\s+FLEET-0002\s+reconnected as FLEET-0002, published over MQTT 5\s+✓/);
   expect(row('fleet', 'unknown serial')).toMatch(/refused\s+device-not-allowlisted\s+PENDING_ACTIVATION\s+—\s+provision: AccessDenied/);
   expect(row('fleet', 'blocked serial')).toMatch(/refused\s+device-blocked/);
   expect(row('fleet', 'takeover of FLEET-0001')).toMatch(/refused\s+device-already-bound/);
