@@ -10,8 +10,10 @@ import { startLocalStack, type LocalStack } from '../support/local-stack';
  * (aws/aws-iot-device-sdk-js-v2 samples/node: mqtt/mqtt5_x509, the MQTT 3.1.1 pub_sub sample, and
  * service_clients/fleet_provisioning/basic and csr with `iotidentity.IotIdentityClientv2`), once with its
  * MQTT 3.1.1 connection (`mqtt.MqttClientConnection`) and once with its MQTT 5 client (`mqtt5.Mqtt5Client`):
- * JITR's refused first connect, publish/subscribe inside and outside the device policy, and fleet
- * provisioning by claim with both certificate APIs and a RegisterThing that the pre-provisioning hook refuses.
+ * JITR's refused first connect, publish/subscribe inside and outside the device policy, persistent sessions,
+ * client-id takeover, and fleet provisioning by claim with both certificate APIs and a RegisterThing that the
+ * pre-provisioning hook refuses. Then messages between the two versions, and the MQTT 5 features AWS IoT Core
+ * supports as this client uses them (request/response properties, its own topic aliases, shared subscriptions).
  * Nobody here wrote this client: where the local IoT Core and AWS differ on the wire, these tests see it.
  */
 
