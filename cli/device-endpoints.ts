@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import type { Endpoint } from '../device/mqtt-connection';
+import { MQTT_VERSIONS, type Endpoint, type MqttVersion } from '../device/mqtt-connection';
 import { createDocumentClient, createIotClient } from '../shared/aws/clients';
 import { DynamoDeviceRegistry } from '../shared/aws/device-registry';
 import type { DeviceEntry } from '../shared/registry/device-entry';
@@ -23,6 +23,16 @@ export interface DeviceEndpointOptions extends TargetOptions {
   endpoint?: string;
   caFile?: string;
   dir?: string;
+  /** --mqtt 5|3.1.1: the MQTT version the device speaks (default 5). */
+  mqtt?: string;
+}
+
+/** The --mqtt value: MQTT 5 unless 3.1.1 is asked for. */
+export function parseMqttVersion(value: string | undefined): MqttVersion {
+  if (value === undefined) return '5';
+  const version = MQTT_VERSIONS.find((known) => known === value);
+  if (!version) throw new CliError(`--mqtt expects ${MQTT_VERSIONS.join(' or ')}, got "${value}"`);
+  return version;
 }
 
 /** What the CLI can ask the control plane on a device's behalf; absent when it has no region or credentials. */
@@ -99,18 +109,19 @@ async function describe(plane: ControlPlane | undefined, type: 'iot:Data-ATS' | 
 
 /** The MQTT endpoint: AWS's iot:Data-ATS on 8883, or the emulator's MQTT port with SNI = the account endpoint. */
 export async function mqttEndpoint(options: DeviceEndpointOptions, plane: ControlPlane | undefined, note: (line: string) => void): Promise<Endpoint> {
+  const mqtt = parseMqttVersion(options.mqtt);
   const caPem = serverCa(options, plane, note);
   const local = plane?.target.local;
   if (options.endpoint) {
     const { host, port } = splitHostPort(options.endpoint, local?.mqtt?.port ?? MQTT_TLS_PORT);
-    return { host, port, ...(caPem ? { caPem } : {}) };
+    return { host, port, mqtt, ...(caPem ? { caPem } : {}) };
   }
   if (local && !local.mqtt) throw new CliError('the local IoT Core runs without its MQTT endpoint; restart it with: npm run emulator');
   // SNI carries the account endpoint: AWS routes SNI_ONLY certificates by it (aws-iot-reference §2).
   const servername = await describe(plane, 'iot:Data-ATS');
   return local?.mqtt
-    ? { host: local.mqtt.host, port: local.mqtt.port, servername, ...(caPem ? { caPem } : {}) }
-    : { host: servername, port: MQTT_TLS_PORT, ...(caPem ? { caPem } : {}) };
+    ? { host: local.mqtt.host, port: local.mqtt.port, servername, mqtt, ...(caPem ? { caPem } : {}) }
+    : { host: servername, port: MQTT_TLS_PORT, mqtt, ...(caPem ? { caPem } : {}) };
 }
 
 /** The credential provider's base URL (https://…) and the server CA. */
@@ -118,20 +129,24 @@ export async function credentialsEndpoint(
   options: DeviceEndpointOptions,
   plane: ControlPlane | undefined,
   note: (line: string) => void,
-): Promise<{ url: string; caPem?: string }> {
+): Promise<{ url: string; caPem?: string; servername?: string }> {
   const caPem = serverCa(options, plane, note);
   const local = plane?.target.local;
   let url: string;
+  let servername: string | undefined;
   if (options.endpoint) {
     const { host, port } = splitHostPort(options.endpoint, 443);
     url = `https://${host.includes(':') ? `[${host}]` : host}${port === 443 ? '' : `:${port}`}`;
   } else if (local) {
     if (!local.credentials) throw new CliError('the local IoT Core runs without its credential provider; restart it with: npm run emulator');
     url = local.credentials;
+    // Another account's credential provider is the same listener, reached by its endpoint name in SNI.
+    const name = await describe(plane, 'iot:CredentialProvider');
+    if (name !== new URL(url).hostname) servername = name;
   } else {
     url = `https://${await describe(plane, 'iot:CredentialProvider')}`;
   }
-  return { url, ...(caPem ? { caPem } : {}) };
+  return { url, ...(caPem ? { caPem } : {}), ...(servername ? { servername } : {}) };
 }
 
 /** The registry's entry for a device, if the control plane can be read; never throws. */

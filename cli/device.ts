@@ -158,7 +158,7 @@ export async function deviceConnect(
   const plane = await controlPlane(options);
   try {
     const endpoint = await mqttEndpoint(options, plane, progress);
-    progress(`connecting to ${endpoint.host}:${endpoint.port}${endpoint.servername ? ` (SNI ${endpoint.servername})` : ''} as ${id} with ${identity.certPath}…`);
+    progress(`connecting to ${endpoint.host}:${endpoint.port}${endpoint.servername ? ` (SNI ${endpoint.servername})` : ''} over MQTT ${endpoint.mqtt} as ${id} with ${identity.certPath}…`);
     const started = Date.now();
     let lastStatus: string | undefined;
     const explain = (status: string) => explainStatus(plane, status, identity.certificateId, id);
@@ -289,7 +289,7 @@ export async function deviceProvision(options: ProvisionOptions, out: (line: str
     if (!templateName) throw new CliError('--template <fleet provisioning template name> is required');
     const endpoint = await mqttEndpoint(options, plane, progress);
     const clientId = options.clientId ?? `provision-${name}`.slice(0, 128);
-    progress(`connecting to ${endpoint.host}:${endpoint.port} with the claim certificate as ${clientId}…`);
+    progress(`connecting to ${endpoint.host}:${endpoint.port} over MQTT ${endpoint.mqtt} with the claim certificate as ${clientId}…`);
     const { client, error } = await connectOnce(endpoint, claim, clientId, timeoutMs);
     if (!client) {
       throw new CliError(`the claim certificate was refused (${error}): a claim from CreateProvisioningClaim is valid for 5 minutes; a long-lived claim needs a policy for the fleet-provisioning topics`, { exitCode: 1 });
@@ -380,11 +380,11 @@ export async function deviceCredentials(
   try {
     const roleAlias = options.roleAlias ?? plane?.target.roleAlias;
     if (!roleAlias) throw new CliError('--role-alias <alias> is required');
-    const { url, caPem } = await credentialsEndpoint(options, plane, progress);
+    const { url, caPem, servername } = await credentialsEndpoint(options, plane, progress);
     progress(`GET ${url}/role-aliases/${roleAlias}/credentials${thingName ? ` (x-amzn-iot-thingname: ${thingName})` : ''} with ${identity.certPath}…`);
     let answer;
     try {
-      answer = await fetchRoleCredentials({ endpoint: url, roleAlias, ...(thingName ? { thingName } : {}), identity, ...(caPem ? { caPem } : {}) });
+      answer = await fetchRoleCredentials({ endpoint: url, roleAlias, ...(thingName ? { thingName } : {}), identity, ...(caPem ? { caPem } : {}), ...(servername ? { servername } : {}) });
     } catch (error) {
       throw new CliError(`the credential provider at ${url} could not be reached or refused the TLS handshake: ${(error as Error).message}`, { exitCode: 1 });
     }

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { caCreate, caRegister } from './ca';
 import { certificatesCommand } from './certificates';
 import { deviceConnect, deviceCredentials, deviceIssue, deviceProvision } from './device';
+import { parseMqttVersion } from './device-endpoints';
 import { devicesCommand } from './devices';
 import { devicesImportCommand } from './devices-import';
 import { devicesWhy } from './devices-why';
@@ -22,6 +23,7 @@ const OPTIONS = {
   stage: { type: 'string' },
   region: { type: 'string' },
   profile: { type: 'string' },
+  account: { type: 'string' },
   table: { type: 'string' },
   'endpoints-file': { type: 'string' },
   // devices
@@ -56,6 +58,7 @@ const OPTIONS = {
   cert: { type: 'string' },
   key: { type: 'string' },
   'ca-file': { type: 'string' },
+  mqtt: { type: 'string' },
   endpoint: { type: 'string' },
   topic: { type: 'string' },
   message: { type: 'string' },
@@ -78,7 +81,7 @@ const OPTIONS = {
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
-const TARGET: OptionName[] = ['local', 'stage', 'region', 'profile', 'endpoints-file'];
+const TARGET: OptionName[] = ['local', 'stage', 'region', 'profile', 'account', 'endpoints-file'];
 
 interface CommandSpec {
   /** The usage line(s) and what the command does. */
@@ -117,22 +120,22 @@ const COMMANDS: Record<string, CommandSpec> = {
   },
   'device connect': {
     usage: `device connect <thingName> [--dir dir | --cert chain.crt --key device.key] [--topic T] [--message M] [--timeout 60]
-                [--endpoint host[:port]] [--ca-file AmazonRootCA1.pem]
+                [--endpoint host[:port]] [--ca-file AmazonRootCA1.pem] [--mqtt 5|3.1.1]
     connects over MQTT/TLS as client id <thingName>; while JITR has the certificate PENDING_ACTIVATION the
     connection is dropped, so it retries with exponential back-off and jitter until --timeout (seconds),
     then publishes --message (QoS 1) to --topic (default device/<thingName>/telemetry).
-    Files default to <dir>/<thingName>AndCA.crt (else .crt) and <dir>/<thingName>.key.`,
-    options: ['dir', 'cert', 'key', 'topic', 'message', 'timeout', 'endpoint', 'ca-file', ...TARGET],
+    Files default to <dir>/<thingName>AndCA.crt (else .crt) and <dir>/<thingName>.key. MQTT 5 unless --mqtt 3.1.1.`,
+    options: ['dir', 'cert', 'key', 'topic', 'message', 'timeout', 'endpoint', 'ca-file', 'mqtt', ...TARGET],
     positionals: { min: 1, max: 1 },
   },
   'device provision': {
     usage: `device provision --claim claimCert.pem --claim-key claimPrivateKey.pem --parameter SerialNumber=S [--parameter k=v]...
                   [--template T] [--csr device.csr] [--name N] [--out dir] [--force] [--client-id C] [--timeout 30]
-                  [--endpoint host[:port]] [--ca-file AmazonRootCA1.pem]
-    fleet provisioning by claim over MQTT: CreateKeysAndCertificate (or CreateCertificateFromCsr with --csr),
-    then RegisterThing with the parameters; writes <name>.crt and <name>.key (0600, without --csr).
+                  [--endpoint host[:port]] [--ca-file AmazonRootCA1.pem] [--mqtt 5|3.1.1]
+    fleet provisioning by claim over MQTT (5 unless --mqtt 3.1.1): CreateKeysAndCertificate (or CreateCertificateFromCsr
+    with --csr), then RegisterThing with the parameters; writes <name>.crt and <name>.key (0600, without --csr).
     --template defaults to the stage's template; --name to the SerialNumber parameter.`,
-    options: ['claim', 'claim-key', 'parameter', 'template', 'csr', 'name', 'out', 'force', 'client-id', 'timeout', 'endpoint', 'ca-file', ...TARGET],
+    options: ['claim', 'claim-key', 'parameter', 'template', 'csr', 'name', 'out', 'force', 'client-id', 'timeout', 'endpoint', 'ca-file', 'mqtt', ...TARGET],
     positionals: { min: 0, max: 0 },
   },
   'device credentials': {
@@ -254,7 +257,8 @@ const TARGET_HELP = `target (default: AWS with your usual credentials):
   --local               the local IoT Core started by \`npm run emulator\`
   --stage <stage>       deployment stage (default dev): table, template and role alias names follow it
   --region <region>     AWS region
-  --profile <profile>   AWS profile
+  --profile <profile>   AWS profile (with --local: its access key, a 12-digit account id, names the account)
+  --account <A|B|id>    with --local: the account to act in (npm run emulator -- --account 210987654321 deploys B)
   --table <name>        registry table name, if not the stage's default
   --endpoints-file <f>  with --local: the emulator's endpoints file (default .local/endpoints.json)`;
 
@@ -328,11 +332,13 @@ export async function main(argv: string[], out: (line: string) => void = console
       ...(values.stage ? { stage: values.stage } : {}),
       ...(values.region ? { region: values.region } : {}),
       ...(values.profile ? { profile: values.profile } : {}),
+      ...(values.account ? { account: values.account } : {}),
       ...(values.table ? { table: values.table } : {}),
       ...(values['endpoints-file'] ? { endpointsFile: values['endpoints-file'] } : {}),
     };
     const progress = err;
-    const endpointOptions = { ...target, endpoint: str('endpoint'), caFile: str('ca-file'), dir: str('dir') };
+    // --mqtt is checked before any file is read or any call made.
+    const endpointOptions = { ...target, endpoint: str('endpoint'), caFile: str('ca-file'), dir: str('dir'), mqtt: parseMqttVersion(str('mqtt')) };
     const ca = { caDir: str('ca-dir'), caCert: str('ca-cert'), caKey: str('ca-key') };
     switch (command) {
       case 'ca create':

@@ -1,3 +1,4 @@
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { ENDPOINTS_FILE, readEndpointsFile, sdkEnvironment, type LocalEndpoints } from '../lib/local-endpoints';
 import { loadStack } from '../lib/stack';
 import namesModule = require('../resources/names.cjs');
@@ -27,6 +28,8 @@ export interface TargetOptions {
   stage?: string;
   region?: string;
   profile?: string;
+  /** With --local: the account to act in (a label of the endpoints file, e.g. B, or a 12-digit id). */
+  account?: string;
   table?: string;
   endpointsFile?: string;
 }
@@ -41,7 +44,7 @@ export interface Target {
   /** The stack's fleet-provisioning template and device role alias for this stage. */
   templateName: string;
   roleAlias: string;
-  /** With --local: the running emulator's endpoints. */
+  /** With --local: the running emulator's endpoints, `accountId` the account acted in (--account). */
   local?: LocalEndpoints;
 }
 
@@ -72,6 +75,7 @@ export async function useTarget(options: TargetOptions): Promise<Target> {
     roleAlias: derived.roleAlias,
   };
   if (!options.local) {
+    if (options.account) throw new CliError('--account is for --local (on AWS the profile\'s credentials name the account)');
     if (options.profile) process.env.AWS_PROFILE = options.profile;
     if (options.region) process.env.AWS_REGION = options.region;
     if (!process.env.AWS_REGION && !process.env.AWS_DEFAULT_REGION && !options.profile) {
@@ -81,7 +85,42 @@ export async function useTarget(options: TargetOptions): Promise<Target> {
   }
 
   const endpoints = await readLocalEndpoints(options.endpointsFile);
-  Object.assign(process.env, sdkEnvironment(endpoints));
+  const accountId = await localAccount(endpoints, options);
+  Object.assign(process.env, sdkEnvironment(endpoints, accountId));
   delete process.env.AWS_PROFILE;
-  return { description: `local IoT Core ${endpoints.iot}`, ...names, local: endpoints };
+  const label = endpoints.accounts?.find((a) => a.accountId === accountId)?.label;
+  return {
+    description: `local IoT Core ${endpoints.iot}${accountId === endpoints.accountId ? '' : `, account ${label ? `${label} (${accountId})` : accountId}`}`,
+    ...names,
+    local: { ...endpoints, accountId },
+  };
+}
+
+/**
+ * The account a --local command acts in: --account (a label the emulator printed, or a 12-digit id), else
+ * the access key of --profile (a local operator key is the 12-digit account id), else the default account.
+ * An account the emulator did not deploy into is refused: its commands would find no stack.
+ */
+async function localAccount(endpoints: LocalEndpoints, options: TargetOptions): Promise<string> {
+  const known = endpoints.accounts ?? [{ label: 'A', accountId: endpoints.accountId }];
+  const list = known.map((a) => `${a.label} (${a.accountId})`).join(', ');
+  let wanted = options.account;
+  if (wanted === undefined && options.profile) {
+    let accessKeyId: string;
+    try {
+      // The profile's keys, not the environment's (the SDK warns of both being set: quiet, the profile is what was asked for).
+      const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+      ({ accessKeyId } = await defaultProvider({ profile: options.profile, logger: quiet })());
+    } catch (error) {
+      throw new CliError(`--profile ${options.profile}: no credentials (${(error as Error).message})`);
+    }
+    if (!/^\d{12}$/.test(accessKeyId)) {
+      throw new CliError(`--profile ${options.profile}: its access key is not a local one (with --local, aws_access_key_id is the 12-digit account id: ${list})`);
+    }
+    wanted = accessKeyId;
+  }
+  if (wanted === undefined) return endpoints.accountId;
+  const match = known.find((a) => a.label.toLowerCase() === wanted.toLowerCase() || a.accountId === wanted);
+  if (!match) throw new CliError(`account ${wanted}: the local IoT Core has the stack in ${list} only`);
+  return match.accountId;
 }

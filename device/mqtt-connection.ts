@@ -17,7 +17,15 @@ export interface Endpoint {
   caPem?: string;
   /** TLS SNI; defaults to `host`. AWS routes SNI_ONLY certificates by it (aws-iot-reference §2). */
   servername?: string;
+  /** The MQTT version the device speaks; AWS IoT Core serves both (developer guide, "MQTT"). Default 5. */
+  mqtt?: MqttVersion;
 }
+
+/** MQTT 5 (protocol level 5), as AWS's current device SDK samples connect, or MQTT 3.1.1 (level 4). */
+export type MqttVersion = '5' | '3.1.1';
+export const MQTT_VERSIONS: readonly MqttVersion[] = ['5', '3.1.1'];
+
+const PROTOCOL_LEVEL: Record<MqttVersion, 4 | 5> = { '5': 5, '3.1.1': 4 };
 
 export interface Identity {
   /** Device certificate, optionally followed by its CA (the seeds' `deviceCertAndCA.crt`). */
@@ -41,7 +49,7 @@ export function connectOnce(
       cert: identity.certificatePem,
       key: identity.privateKeyPem,
       clientId,
-      protocolVersion: 4,
+      protocolVersion: PROTOCOL_LEVEL[endpoint.mqtt ?? '5'],
       reconnectPeriod: 0,
       connectTimeout: timeoutMs,
       clean: true,
@@ -136,8 +144,9 @@ export async function connectWithBackoff(options: {
 }
 
 /**
- * Publishes with QoS 1 and resolves once the broker acknowledged it (PUBACK). AWS IoT closes the
- * connection on a publish the device's policy does not allow; that rejects here instead of hanging.
+ * Publishes with QoS 1 and resolves once the broker acknowledged it (PUBACK). On a publish the device's
+ * policy does not allow, AWS IoT closes an MQTT 3.1.1 connection and answers MQTT 5 with PUBACK 0x87 (not
+ * authorized); both reject here instead of hanging.
  */
 export function publishAcknowledged(client: MqttClient, topic: string, payload: string | Buffer, timeoutMs = 10_000): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -148,6 +157,7 @@ export function publishAcknowledged(client: MqttClient, topic: string, payload: 
       else resolve();
     };
     const onClose = () => finish(new Error(`the broker closed the connection instead of acknowledging the publish to ${topic} (not allowed by the device's policy?)`));
+    // MQTT.js passes a PUBACK reason code of 0x80 or more as an error ("Publish error: Not authorized").
     const timer = setTimeout(() => finish(new Error(`no PUBACK for ${topic} within ${timeoutMs} ms`)), timeoutMs);
     client.once('close', onClose);
     client.publish(topic, payload, { qos: 1 }, (error) => finish(error ?? undefined));

@@ -13,7 +13,13 @@ export const ENDPOINTS_FILE = resolve(PROJECT_ROOT, '.local/endpoints.json');
 
 export interface LocalEndpoints {
   region: string;
+  /** The default account (the one a 12-digit access key id does not otherwise name). */
   accountId: string;
+  /**
+   * The accounts the stack is deployed into, by label (`npm run emulator -- --account <id>`: A, B, …); the CLI's
+   * `--local --account B` acts in B. Absent: the default account alone.
+   */
+  accounts?: Array<{ label: string; accountId: string }>;
   /** The control plane (REST-JSON, as the SDK's IoT client speaks it). */
   iot: string;
   dynamodb: string;

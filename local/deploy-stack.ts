@@ -24,6 +24,11 @@ export interface DeployOptions {
   stage?: string;
   params?: Record<string, string>;
   accountId?: string;
+  /**
+   * Serve the stack's HTTP API, user pool and console (default true). The local HTTP API is one: a stack
+   * deployed into a second account leaves it to the first (its functions run, its routes are not served).
+   */
+  httpApi?: boolean;
   /** Extra environment for every function (e.g. POWERTOOLS_LOG_LEVEL). */
   environment?: Record<string, string>;
   /** Run these functions (by name) from another module, e.g. a built bundle, instead of their TypeScript source. */
@@ -107,8 +112,12 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
     }
     if (resource.Type === 'AWS::IAM::Role') attributes[`${logicalId}.Arn`] = `arn:aws:iam::${accountId}:role/${generatedName(logicalId)}`;
     if (resource.Type === 'AWS::S3::Bucket') {
-      // CloudFormation names buckets itself; locally the name is derived from the logical id.
-      const bucket = generatedName(logicalId.toLowerCase()).slice(0, 63);
+      // The template names no bucket: CloudFormation generates a unique one (<stack>-<logicalid>-<suffix>;
+      // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-s3-bucket.html),
+      // so two accounts deploying one stage never collide in S3's global namespace. Locally the default account's
+      // has no suffix and another account's ends in its account id.
+      const suffix = accountId === registry.defaultAccountId ? '' : `-${accountId}`;
+      const bucket = generatedName(logicalId.toLowerCase()).slice(0, 63 - suffix.length) + suffix;
       context.refs[logicalId] = bucket;
       attributes[`${logicalId}.Arn`] = `arn:aws:s3:::${bucket}`;
     }
@@ -129,7 +138,7 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
   const propsOf = (logicalId: string) => evaluateIntrinsics(Resources[logicalId]!.Properties, context) as Props;
   const ofType = (type: string) => Object.keys(Resources).filter((id) => Resources[id]!.Type === type);
   // The failure queue is the local IoT Core's failure list (core.failures); SQS serves it to the console's functions.
-  core.sqs.hostQueue(accountId, names.failureQueue, failureQueueView(core.failures, (queueName) => `arn:aws:sqs:${region}:${accountId}:${queueName}`));
+  core.sqs.hostQueue(accountId, names.failureQueue, failureQueueView(core.failures, (queueName) => `arn:aws:sqs:${region}:${accountId}:${queueName}`, accountId));
   for (const id of ofType('AWS::SQS::Queue')) {
     if (id === 'ProvisioningFailureQueue') continue;
     const q = propsOf(id) as { VisibilityTimeout?: number; RedrivePolicy?: { deadLetterTargetArn: string; maxReceiveCount: number } };
@@ -267,7 +276,7 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
         timeoutSeconds: fn.timeoutSeconds,
       }),
     );
-    for (const route of fn.httpRoutes) {
+    for (const route of options.httpApi === false ? [] : fn.httpRoutes) {
       const authorizer = route.authorizer ? stack.httpAuthorizers[route.authorizer] : undefined;
       core.addHttpRoute({
         method: route.method,
@@ -369,7 +378,7 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
   }
 
   // The user pool behind the JWT authorizer: its groups and app clients, as the template declares them.
-  const jwtIssuers = Object.values(stack.httpAuthorizers).map((a) => String(evaluateIntrinsics(a.issuerUrl, context)));
+  const jwtIssuers = options.httpApi === false ? [] : Object.values(stack.httpAuthorizers).map((a) => String(evaluateIntrinsics(a.issuerUrl, context)));
   if (jwtIssuers.length) {
     core.configureUserPool({
       issuer: jwtIssuers[0]!,
@@ -393,13 +402,13 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
     core.consoleSettings = { issuer: jwtIssuers[0]!, clientId: LOCAL_CONSOLE_CLIENT_ID, stage: stack.stage };
   }
   const cors = stack.resources.extensions?.HttpApi?.Properties.CorsConfiguration;
-  if (cors) {
+  if (cors && options.httpApi !== false) {
     const evaluated = evaluateIntrinsics(cors, context) as CorsConfiguration;
     // The template allows https://<the distribution's domain>; its local stand-in serves http: its origin.
     if (core.endpoints.console) evaluated.AllowOrigins = [...evaluated.AllowOrigins, new URL(core.endpoints.console).origin];
     core.configureHttpCors(evaluated);
   }
-  if (stack.functions.some((fn) => fn.httpRoutes.length > 0)) await core.startHttpApi();
+  if (options.httpApi !== false && stack.functions.some((fn) => fn.httpRoutes.length > 0)) await core.startHttpApi();
 
   const name = (logicalId: string, property: string) => String(propsOf(logicalId)[property]);
   return {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { closeServer, listenOn } from './net';
+import { accountOfRequest } from './iam/access-keys';
 // dynalite ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
@@ -33,6 +34,8 @@ export interface DynamoDbRefusal {
 }
 
 export interface DynamoDbOptions {
+  /** The account of unsigned requests and foreign keys. */
+  defaultAccountId?: string;
   /** Decides before dynalite serves a request (local/iam/): a refusal is answered, undefined lets it through. */
   authorize?: (request: IncomingMessage, body: Buffer) => Promise<DynamoDbRefusal | undefined>;
 }
@@ -42,19 +45,29 @@ function replay(request: IncomingMessage, body: Buffer): IncomingMessage {
   return Object.assign(Readable.from([body]), { headers: request.headers, method: request.method, url: request.url, socket: request.socket }) as unknown as IncomingMessage;
 }
 
-/** DynamoDB on loopback (dynalite, in memory); tables are created ACTIVE at once. */
+/**
+ * DynamoDB on loopback (dynalite, in memory); tables are created ACTIVE at once. Each account has its own
+ * tables, as on AWS (a table name is unique per account and region): one dynalite store per account, chosen
+ * by the account the request's access key names (local/iam/access-keys.ts; unsigned: `defaultAccountId`).
+ */
 export async function startDynamoDb(port = 0, host = '127.0.0.1', options: DynamoDbOptions = {}): Promise<LocalDynamoDb> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  // dynalite's own handler runs only while DynamoDB is up.
-  const serve = server.listeners('request') as RequestListener[];
+  const defaultAccountId = options.defaultAccountId ?? '123456789012';
+  const newStore = () => dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const server = newStore();
+  // dynalite's own handlers run only while DynamoDB is up; the listening server's store is the default account's.
+  const stores = new Map<string, RequestListener[]>([[defaultAccountId, server.listeners('request') as RequestListener[]]]);
   server.removeAllListeners('request');
+  const storeOf = (accountId: string) => {
+    if (!stores.has(accountId)) stores.set(accountId, newStore().listeners('request') as RequestListener[]);
+    return stores.get(accountId)!;
+  };
   let outage: DynamoDbOutageMode | undefined;
   let ends: NodeJS.Timeout | undefined;
   const stalled = new Set<ServerResponse>();
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     if (!outage) {
       if (!options.authorize) {
-        for (const listener of serve) listener.call(server, request, response);
+        for (const listener of storeOf(accountOfRequest(request.headers.authorization, defaultAccountId))) listener.call(server, request, response);
         return;
       }
       void authorized(request, response);
@@ -84,7 +97,7 @@ export async function startDynamoDb(port = 0, host = '127.0.0.1', options: Dynam
       return;
     }
     const again = replay(request, body);
-    for (const listener of serve) listener.call(server, again, response);
+    for (const listener of storeOf(accountOfRequest(request.headers.authorization, defaultAccountId))) listener.call(server, again, response);
   };
   const setOutage = (mode: DynamoDbOutageMode | undefined, durationMs?: number) => {
     clearTimeout(ends);

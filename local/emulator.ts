@@ -3,8 +3,8 @@ import { parseArgs } from 'node:util';
 import { seedDemoCertificate } from './demo';
 import { ENDPOINTS_FILE, removeEndpointsFile, SDK_ENVIRONMENT_SHOWN, writeEndpointsFile } from '../lib/local-endpoints';
 import { PROJECT_ROOT } from '../lib/project-root';
-import { LocalIotCore } from './local-iot-core';
-import { deployStack } from './deploy-stack';
+import { DEFAULT_ACCOUNT_ID, LocalIotCore } from './local-iot-core';
+import { deployStack, type DeployedStack } from './deploy-stack';
 
 /**
  * `npm run emulator`: the local IoT Core as a long-running process, with the stack deployed into it.
@@ -41,12 +41,20 @@ async function main(): Promise<void> {
       'no-demo': { type: 'boolean' },
       'time-scale': { type: 'string', default: '60' },
       'endpoints-file': { type: 'string', default: ENDPOINTS_FILE },
+      // Further accounts to deploy the stack into (seed 000: the same stage in A and B), labelled B, C, …
+      account: { type: 'string', multiple: true },
     },
   });
   const endpointsFile = resolve(values['endpoints-file']);
   for (const flag of ['iot-port', 'dynamodb-port', 'http-port', 'mqtt-port', 'credentials-port', 'sqs-port', 's3-port', 'sns-port', 'logs-port', 'cloudwatch-port', 'user-pool-port', 'console-port', 'lambda-port', 'iot-data-port', 'time-scale'] as const) {
     if (!/^\d+$/.test(values[flag])) throw new Error(`--${flag} must be a whole number, got "${values[flag]}"`);
   }
+  const extraAccounts = values.account ?? [];
+  for (const accountId of extraAccounts) {
+    if (!/^\d{12}$/.test(accountId)) throw new Error(`--account expects a 12-digit account id, got "${accountId}"`);
+    if (accountId === DEFAULT_ACCOUNT_ID || extraAccounts.indexOf(accountId) !== extraAccounts.lastIndexOf(accountId)) throw new Error(`--account ${accountId} is given twice (A is ${DEFAULT_ACCOUNT_ID})`);
+  }
+  if (extraAccounts.length > 25) throw new Error('--account: at most 25 further accounts (labels B to Z)');
   const params = Object.fromEntries(
     (values.param ?? []).map((pair) => {
       const at = pair.indexOf('=');
@@ -77,14 +85,26 @@ async function main(): Promise<void> {
     lambdaTimeScale: Number(values['time-scale']),
   });
   const deployed = await deployStack(core, { stage: values.stage, params });
+  // Each further account has its own deployment; the HTTP API, user pool and console stay A's (one local HTTP API).
+  const others: Array<{ label: string; accountId: string; deployed: DeployedStack }> = [];
+  for (const [i, accountId] of extraAccounts.entries()) {
+    others.push({ label: String.fromCharCode(66 + i), accountId, deployed: await deployStack(core, { stage: values.stage, params, accountId, httpApi: false }) });
+  }
   Object.assign(process.env, core.sdkEnvironment());
   const demoCertificateId = values['no-demo'] ? undefined : await seedDemoCertificate(core, deployed.tableName);
 
   const endpoints = core.endpoints;
+  if (others.length) endpoints.accounts = [{ label: 'A', accountId: endpoints.accountId }, ...others.map(({ label, accountId }) => ({ label, accountId }))];
   writeEndpointsFile(endpointsFile, endpoints);
+  const accountLines = others.map(({ label, accountId, deployed: stack }) => {
+    const account = core.registry.account(accountId);
+    return `  account ${label}      ${accountId}: MQTT SNI ${account.endpoint('iot:Data-ATS')}, credentials SNI ${account.endpoint('iot:CredentialProvider')}
+                 (host localhost, same ports); its own tables, queues, bucket ${stack.deviceDataBucket}, functions, rule, policies;
+                 the CLI acts in it with --local --account ${label} (or AWS_ACCESS_KEY_ID=${accountId})`;
+  });
 
   const env = core.sdkEnvironment();
-  console.log(`local IoT Core is up (account ${endpoints.accountId}, ${endpoints.region})
+  console.log(`local IoT Core is up (account ${others.length ? 'A ' : ''}${endpoints.accountId}, ${endpoints.region})
   control plane  ${endpoints.iot}
   data plane     ${endpoints.iotData}   (iot-data: Publish, Device Shadow get/update/delete/list, retained messages; shadows also on MQTT)
   DynamoDB       ${endpoints.dynamodb}
@@ -104,7 +124,7 @@ async function main(): Promise<void> {
                  fleet template ${deployed.templateName} (claim policy ${deployed.claimPolicyName})
   throttling     ${values['no-throttling'] ? 'off' : "AWS's default TPS quotas"}
   endpoints file ${endpointsFile}
-${demoCertificateId ? `  demo           certificate ${demoCertificateId} of DEMO-0001 is PENDING_ACTIVATION\n` : ''}
+${accountLines.map((line) => `${line}\n`).join('')}${demoCertificateId ? `  demo           certificate ${demoCertificateId} of DEMO-0001 is PENDING_ACTIVATION\n` : ''}
 Point the AWS CLI, the SDK or \`serverless invoke local\` here with:
 ${SDK_ENVIRONMENT_SHOWN.map((key) => `  export ${key}=${env[key]}`)
   .join('\n')}

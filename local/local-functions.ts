@@ -12,7 +12,13 @@ import { RuleEngine, type TopicRule } from './iot-core/rules';
 export type FailureMessage =
   | { source: 'lambda'; functionName: string; record: FailureRecord }
   | { source: 'rule'; ruleName: string; error: string; payload: unknown; topic?: string; functionArn?: string }
-  | { source: 'sqs'; queueName: string; messageId: string; body: string; receiveCount: number };
+  | { source: 'sqs'; queueName: string; messageId: string; body: string; receiveCount: number; queueArn?: string };
+
+/** The account whose failure queue a failure goes to: its function's, rule action's or queue's (ARN field 5). */
+export function accountOfFailure(failure: FailureMessage): string | undefined {
+  const arn = failure.source === 'lambda' ? failure.record.requestContext.functionArn : failure.source === 'rule' ? failure.functionArn : failure.queueArn;
+  return arn?.split(':')[4];
+}
 
 export interface LocalFunctionsOptions {
   region: string;

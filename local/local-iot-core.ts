@@ -230,7 +230,7 @@ export class LocalIotCore {
     });
     const issuer = await AwsIssuer.create();
     const iam = new LocalIam(options.now);
-    const dynamo = await startDynamoDb(options.dynamodbPort ?? 0, host, { authorize: dynamoDbAuthorizer(iam, region) });
+    const dynamo = await startDynamoDb(options.dynamodbPort ?? 0, host, { defaultAccountId, authorize: dynamoDbAuthorizer(iam, region) });
     const responses = new ResponseReceiver();
     let mqtt: MqttEndpoint | undefined;
     const controlPlane = new ControlPlaneServer({
@@ -255,7 +255,7 @@ export class LocalIotCore {
       region,
       timeScale: options.lambdaTimeScale ?? 1,
       // The stack's dead-letter target is its failure queue, which the local IoT Core keeps as `failures`.
-      onDeadLetter: (_target, queueName, message) => functions.failures.push({ source: 'sqs', queueName, ...message }),
+      onDeadLetter: (targetArn, queueName, message) => functions.failures.push({ source: 'sqs', queueName, ...message, queueArn: targetArn }),
       authorize: sqsAuthorizer(iam, region),
     });
     const sqsUrl = await sqs.listen(options.sqsPort ?? 0, host);

@@ -1,5 +1,6 @@
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { Aedes, type Client, type Subscription } from 'aedes';
+import mqttPacket from 'mqtt-packet';
 import { closeServer, listenOn } from '../net';
 import type { HandshakeResult } from './device-gateway';
 import { DeviceTls, type DeviceEndpointOptions } from './device-tls';
@@ -9,17 +10,27 @@ import { evaluatePolicies, resolveConnectionThing, type IotAction, type PolicyCo
 import type { IotAccount } from './registry/account';
 import type { ProvisioningClaim } from './registry/provisioning';
 import { topicMatches } from './rules';
+import { SharedSubscriptions, sharedGroupOf, type ForwardedPacket } from './shared-subscriptions';
 import { isServiceTopic } from './data-plane';
 
 /**
- * The device-facing side of the local IoT Core: MQTT over mutual TLS (aedes), as AWS IoT runs it.
+ * The device-facing side of the local IoT Core: MQTT 3.1.1 and MQTT 5 over mutual TLS (aedes 2), as AWS IoT
+ * runs it; the same decisions for both versions, answered in each version's words.
  *
  * - TLS: as `device-tls.ts` describes (the client certificate must chain to what the account trusts).
  * - CONNECT: the device gateway decides (JITR registration, status); then the certificate's policies must
- *   allow iot:Connect for the client id. Refusals answer CONNACK 5 (not authorized) and close.
+ *   allow iot:Connect for the client id. Refusals answer CONNACK 5 (3.1.1) or reason code 0x87 "not
+ *   authorized" (MQTT 5) and close.
  * - PUBLISH / SUBSCRIBE / delivery: iot:Publish, iot:Subscribe, iot:Receive, evaluated per message. An
- *   unauthorized publish closes the connection (MQTT 3.1.1 has no negative PUBACK); an unauthorized
- *   subscription gets SUBACK 0x80.
+ *   unauthorized publish closes a 3.1.1 connection (it has no negative PUBACK); MQTT 5 gets PUBACK 0x87 and
+ *   keeps the connection (aedes 2). Evidence: AWS answered an MQTT 5 publish with a failing PUBACK reason
+ *   code, not a disconnect, in aws/aws-iot-device-sdk-python-v2#620; 0x87 for a policy refusal is MQTT 5's
+ *   code for it (no AWS page says). An unauthorized subscription gets SUBACK 0x80 (3.1.1) or 0x87 (MQTT 5).
+ * - MQTT 5 within AWS IoT Core's limits: session expiry capped at 1 hour (the default persistent-session
+ *   expiry, developer guide "MQTT persistent sessions"; 3.1.1 persistent sessions expire then too), topic
+ *   aliases up to 8, QoS 0 and 1, no subscription identifiers; message expiry, user properties, response
+ *   topic and correlation data pass through, to subscribers of either version. Shared subscriptions
+ *   (`$share/<group>/<filter>`) for both versions: `shared-subscriptions.ts`.
  * - The fleet-provisioning API topics are served here; replies go only to the requesting connection.
  * - Every other accepted publish also goes to `onDevicePublish` (data-plane.ts: topic rules, Device Shadow
  *   topics); `deliver` sends what the service publishes to the account's subscribers.
@@ -50,6 +61,43 @@ function claimPolicy(account: IotAccount, templateName: string): string {
   });
 }
 
+/**
+ * Session Expiry Interval cap, seconds: AWS's default persistent-session expiry, 1 hour (developer guide,
+ * "MQTT persistent sessions"; an account quota AWS raises on request, fixed here). Requests above it are
+ * answered with it in the CONNACK.
+ */
+export const SESSION_EXPIRY_LIMIT_SECONDS = 3_600;
+/** Topic Alias Maximum AWS IoT Core advertises: 8, as measured in awslabs/aws-crt-java#618. */
+export const TOPIC_ALIAS_MAXIMUM = 8;
+
+/**
+ * What the CONNACK of an MQTT 5 connection says beyond aedes's defaults, as AWS IoT Core: QoS 1 at most
+ * (AWS IoT supports QoS 0 and 1, developer guide "MQTT QoS options"), shared subscriptions available,
+ * subscription identifiers not (re:Post "mqtt5 subscription identifiers"). aedes 2.0.0-beta.1 has no option
+ * for any of the three (lib/handlers/connect.js connackProperties writes sharedSubscriptionAvailable=false),
+ * so the CONNACKs to this endpoint's sockets are amended on their way to mqtt-packet. Drop this once aedes
+ * takes them as options.
+ */
+const AWS_CONNACK_PROPERTIES = { maximumQoS: 1, sharedSubscriptionAvailable: true, subscriptionIdentifiersAvailable: false } as const;
+const endpointSockets = new WeakSet<object>();
+const packets = mqttPacket as unknown as { writeToStream: (packet: { cmd: string; properties?: object }, stream: object, options?: object) => boolean };
+const writeToStream = packets.writeToStream;
+packets.writeToStream = (packet, stream, options) => {
+  if (packet.cmd === 'connack' && packet.properties && endpointSockets.has(stream)) Object.assign(packet.properties, AWS_CONNACK_PROPERTIES);
+  return writeToStream(packet, stream, options);
+};
+
+/**
+ * aedes 2.0.0-beta.1 publishes a Will Message with its will properties, Will Delay Interval included, which
+ * is not a PUBLISH property: strict MQTT 5 clients reject the packet (moscajs/aedes#1098). Subscribers get
+ * the will without it, as the MQTT 5 specification has the server send it (§3.1.3.2).
+ */
+function withoutWillDelay<T extends { properties?: object }>(packet: T): T {
+  if (!packet.properties || !('willDelayInterval' in packet.properties)) return packet;
+  const { willDelayInterval: _dropped, ...properties } = packet.properties as { willDelayInterval?: number };
+  return { ...packet, properties };
+}
+
 const notAuthorized = () => Object.assign(new Error('not authorized'), { returnCode: 5 as const });
 
 /**
@@ -64,15 +112,31 @@ export interface ConnectionLogEntry {
   certificateId?: string;
   /** The account the certificate authenticated in (the SNI's), where the handshake got that far. */
   accountId?: string;
+  /** The MQTT version of an accepted connection. */
+  mqtt?: '3.1.1' | '5';
+}
+
+/** An account's broker: its connections, sessions and subscriptions, shared ones included. */
+interface AccountBroker {
+  aedes: Aedes;
+  ready: Promise<void>;
+  /** Connected clients by id (shared subscriptions prefer online members). */
+  online: Map<string, Client>;
+  shared: SharedSubscriptions;
 }
 
 export class MqttEndpoint {
   private readonly handshakes = new WeakMap<object, Extract<HandshakeResult, { ok: true }>>();
   private readonly principals = new WeakMap<Client, Principal>();
   private readonly tls: DeviceTls;
-  private readonly broker: Aedes;
+  /**
+   * One broker per account: topics, client ids, sessions and retained messages are an account's own on AWS
+   * (a device's SNI picks the account; aws-iot-reference §2). Created on an account's first connection.
+   */
+  private readonly brokers = new Map<string, AccountBroker>();
   private readonly servers: Server[] = [];
   private readonly sockets = new Set<TLSSocket>();
+  private serviceMessages = 0;
   readonly fleet: FleetProvisioning;
   /** Connection outcomes, newest last, for tests, the sandbox and `devices why` (GET /_local/connections). */
   readonly log: ConnectionLogEntry[] = [];
@@ -87,13 +151,29 @@ export class MqttEndpoint {
   ) {
     this.fleet = new FleetProvisioning(options.registry, options.issuer, options.invoke, options.now);
     this.tls = new DeviceTls(options.registry, options.issuer, options.tls);
-    this.broker = new Aedes({
-      heartbeatInterval: 3_600_000,
-      authenticate: (client, _u, _p, done) => this.authenticate(client, done),
-      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet.topic, packet.payload as Buffer, done),
-      authorizeSubscribe: (client, subscription, done) => this.authorizeSubscribe(client, subscription, done),
-      authorizeForward: (client, packet) => (this.mayReceive(client, packet.topic) ? packet : null),
-    });
+  }
+
+  /** The account's broker, created on the account's first connection. */
+  private brokerOf(accountId: string): AccountBroker {
+    let broker = this.brokers.get(accountId);
+    if (!broker) {
+      const online = new Map<string, Client>();
+      const aedes = new Aedes({
+        heartbeatInterval: 3_600_000,
+        topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
+        sessionExpiryIntervalLimit: SESSION_EXPIRY_LIMIT_SECONDS,
+        authenticate: (client, _u, _p, done) => this.authenticate(client, done),
+        authorizePublish: (client, packet, done) => this.authorizePublish(client, packet.topic, packet.payload as Buffer, done),
+        authorizeSubscribe: (client, subscription, done) => this.authorizeSubscribe(client, subscription, done),
+        authorizeForward: (client, packet) => (this.mayReceive(client, packet) ? withoutWillDelay(packet) : null),
+      });
+      aedes.on('clientDisconnect', (client) => {
+        if (online.get(client.id) === client) online.delete(client.id);
+      });
+      broker = { aedes, ready: aedes.listen(), online, shared: new SharedSubscriptions((clientId) => online.has(clientId)) };
+      this.brokers.set(accountId, broker);
+    }
+    return broker;
   }
 
   private now(): number {
@@ -101,7 +181,6 @@ export class MqttEndpoint {
   }
 
   async listen(port: number, hosts: readonly string[] = ['127.0.0.1', '::1']): Promise<number> {
-    await this.broker.listen();
     for (const host of hosts) {
       const server = createServer(this.tls.serverOptions());
       server.on('secureConnection', (socket) => this.onSecureConnection(socket));
@@ -126,7 +205,10 @@ export class MqttEndpoint {
   async close(): Promise<void> {
     const closed = Promise.all(this.servers.map((server) => closeServer(server)));
     for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.broker.close(() => resolve()));
+    await Promise.all([...this.brokers.values()].map(async ({ aedes, ready }) => {
+      await ready;
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    }));
     await closed;
   }
 
@@ -141,7 +223,12 @@ export class MqttEndpoint {
     }
     this.handshakes.set(socket, handshake);
     socket.on('error', () => socket.destroy());
-    this.broker.handle(socket);
+    endpointSockets.add(socket);
+    // The socket holds what the device sends until the broker reads it.
+    const broker = this.brokerOf(handshake.account.accountId);
+    void broker.ready.then(() => {
+      if (!socket.destroyed) broker.shared.attach(broker.aedes.handle(socket));
+    });
   }
 
   private policyDocuments(principal: Principal): string[] {
@@ -184,7 +271,18 @@ export class MqttEndpoint {
       return done(notAuthorized(), false);
     }
     this.principals.set(client, principal);
-    this.log.push({ event: 'connected', detail: client.id, at: this.now(), clientId: client.id, certificateId: result.certificateId, accountId: result.account.accountId });
+    const broker = this.brokerOf(result.account.accountId);
+    if (client.clean) broker.shared.forget(client.id);
+    broker.online.set(client.id, client);
+    this.log.push({
+      event: 'connected',
+      detail: client.id,
+      at: this.now(),
+      clientId: client.id,
+      certificateId: result.certificateId,
+      accountId: result.account.accountId,
+      mqtt: client.version === 5 ? '5' : '3.1.1',
+    });
     done(null, true);
   }
 
@@ -207,28 +305,44 @@ export class MqttEndpoint {
    * connections whose subscriptions match, each still judged by iot:Receive (authorizeForward).
    */
   deliver(account: IotAccount, topic: string, payload: Buffer, qos: 0 | 1): void {
-    for (const client of Object.values((this.broker as unknown as { clients: Record<string, Client> }).clients)) {
+    // Each account has its own broker (none yet: no connection of the account to deliver to). One identity for
+    // the message, whichever connections it reaches: a shared subscription's group picks one member per message.
+    const broker = this.brokers.get(account.accountId);
+    if (!broker) return;
+    const message = { brokerId: 'service', brokerCounter: ++this.serviceMessages };
+    for (const client of Object.values((broker.aedes as unknown as { clients: Record<string, Client> }).clients)) {
       if (client.closed || this.principals.get(client)?.account.accountId !== account.accountId) continue;
       const subscriptions = (client as unknown as { subscriptions: Record<string, { qos: number }> }).subscriptions ?? {};
       const granted = Object.entries(subscriptions).filter(([filter]) => topicMatches(filter, topic));
       if (!granted.length) continue;
       const deliveredQos = Math.min(qos, Math.max(...granted.map(([, s]) => s.qos))) as 0 | 1;
-      client.publish({ cmd: 'publish', topic, payload, qos: deliveredQos, retain: false, dup: false }, () => {});
+      client.publish({ cmd: 'publish', topic, payload, qos: deliveredQos, retain: false, dup: false, ...message }, () => {});
     }
   }
 
   private authorizeSubscribe(client: Client, subscription: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {
     const principal = this.principals.get(client);
-    if (principal && this.allowed(principal, 'iot:Subscribe', `topicfilter/${subscription.topic}`)) return done(null, subscription);
-    this.log.push({ event: 'subscribe-denied', detail: `${client.id} → ${subscription.topic}`, at: this.now() });
+    // A shared subscription is authorized as the filter the device sent: topicfilter/$share/<group>/<filter>
+    // (the AWS IoT device SDKs' shared-subscription sample policies).
+    const group = sharedGroupOf(subscription);
+    const filter = group ? `$share/${group}/${subscription.topic}` : subscription.topic;
+    if (principal && this.allowed(principal, 'iot:Subscribe', `topicfilter/${filter}`)) {
+      this.brokerOf(principal.account.accountId).shared.join(client.id, subscription.topic, group);
+      return done(null, subscription);
+    }
+    this.log.push({ event: 'subscribe-denied', detail: `${client.id} → ${filter}`, at: this.now() });
     done(null, null);
   }
 
-  private mayReceive(client: Client, topic: string): boolean {
+  private mayReceive(client: Client, packet: ForwardedPacket): boolean {
     // Requests of the fleet-provisioning API are for the service only.
-    if (isFleetRequestTopic(topic)) return false;
+    if (isFleetRequestTopic(packet.topic)) return false;
     const principal = this.principals.get(client);
-    return principal !== undefined && this.allowed(principal, 'iot:Receive', `topic/${topic}`);
+    if (!principal) return false;
+    const groups = this.brokerOf(principal.account.accountId).shared.deliveringGroups(client, packet);
+    if (!groups) return this.allowed(principal, 'iot:Receive', `topic/${packet.topic}`);
+    // Through a shared subscription: iot:Receive on topic/$share/<group>/<topic>, as those sample policies grant.
+    return groups.some((group) => this.allowed(principal, 'iot:Receive', `topic/$share/${group}/${packet.topic}`));
   }
 
   private async serveFleetRequest(client: Client, principal: Principal, topic: string, payload: Buffer): Promise<void> {

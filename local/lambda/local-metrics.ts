@@ -136,9 +136,16 @@ export class LocalMetrics {
  * A short report of the provisioning metrics: decisions by flow/outcome/reason, activations, claims vended, the
  * hook's latency (p50/p99) and cold starts by function. `npm start` prints it after its table.
  */
-export function formatMetricsSummary(metrics: LocalMetrics): string {
-  const lines: string[] = ['metrics (EMF lines the functions printed, as CloudWatch would extract them):'];
-  const decisions = metrics.find('Decisions');
+export function formatMetricsSummary(
+  metrics: LocalMetrics,
+  options: { accountId?: string; heading?: string } = {},
+): string {
+  const lines: string[] = [options.heading ?? 'metrics (EMF lines the functions printed, as CloudWatch would extract them):'];
+  // CloudWatch keeps each account's metrics apart: with `accountId`, that account's only.
+  const find = (name: string) => metrics.find(name).filter((s) => options.accountId === undefined || s.accountId === options.accountId);
+  const valuesOf = (name: string) => find(name).flatMap((s) => s.values);
+  const sumOf = (name: string) => valuesOf(name).reduce((a, b) => a + b, 0);
+  const decisions = find('Decisions');
   const byFlow = new Map<string, string[]>();
   for (const s of decisions.sort((a, b) => (a.dimensions.reason ?? '').localeCompare(b.dimensions.reason ?? ''))) {
     const flow = s.dimensions.flow ?? '?';
@@ -146,18 +153,18 @@ export function formatMetricsSummary(metrics: LocalMetrics): string {
     byFlow.set(flow, [...(byFlow.get(flow) ?? []), `${s.dimensions.outcome}/${s.dimensions.reason} ${total}`]);
   }
   for (const [flow, parts] of [...byFlow].sort(([a], [b]) => a.localeCompare(b))) lines.push(`  decisions ${flow}: ${parts.join(', ')}`);
-  const activations = metrics.find('Activations').map((s) => `${s.dimensions.flow} ${s.values.reduce((a, b) => a + b, 0)}`);
-  lines.push(`  activations: ${activations.join(', ') || 'none'}; claims vended: ${metrics.sum('ClaimsVended')}`);
-  const latency = metrics.values('HookDecisionLatency');
+  const activations = find('Activations').map((s) => `${s.dimensions.flow} ${s.values.reduce((a, b) => a + b, 0)}`);
+  lines.push(`  activations: ${activations.join(', ') || 'none'}; claims vended: ${sumOf('ClaimsVended')}`);
+  const latency = valuesOf('HookDecisionLatency');
   lines.push(`  hook decision latency: p50 ${percentile(latency, 50)} ms, p99 ${percentile(latency, 99)} ms over ${latency.length} decisions (AWS IoT waits 5000 ms)`);
-  const vends = metrics.find('VendActions').map((s) => `${s.dimensions.action}/${s.dimensions.outcome} ${s.values.reduce((a, b) => a + b, 0)}`);
+  const vends = find('VendActions').map((s) => `${s.dimensions.action}/${s.dimensions.outcome} ${s.values.reduce((a, b) => a + b, 0)}`);
   if (vends.length) lines.push(`  vending actions: ${vends.join(', ')}`);
-  const retirements = metrics.find('Retirements').map((s) => `${s.dimensions.outcome} ${s.values.reduce((a, b) => a + b, 0)}`);
+  const retirements = find('Retirements').map((s) => `${s.dimensions.outcome} ${s.values.reduce((a, b) => a + b, 0)}`);
   if (retirements.length) lines.push(`  retirements: ${retirements.join(', ')}`);
-  const findings = metrics.find('ExpiryFindings').map((s) => `${s.dimensions.reason} ${s.values.reduce((a, b) => a + b, 0)}`);
+  const findings = find('ExpiryFindings').map((s) => `${s.dimensions.reason} ${s.values.reduce((a, b) => a + b, 0)}`);
   if (findings.length) lines.push(`  expiry findings: ${findings.join(', ')}`);
-  const coldStarts = metrics.find('ColdStart');
+  const coldStarts = find('ColdStart');
   const byFunction = coldStarts.map((s) => `${(s.dimensions.function_name ?? '?').replace(/^.*-/, '')} ${s.values.reduce((a, b) => a + b, 0)}`);
-  lines.push(`  cold starts: ${metrics.sum('ColdStart')}${byFunction.length ? ` (${byFunction.join(', ')})` : ''}`);
+  lines.push(`  cold starts: ${sumOf('ColdStart')}${byFunction.length ? ` (${byFunction.join(', ')})` : ''}`);
   return lines.join('\n');
 }

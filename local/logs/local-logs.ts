@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { closeServer, listenOn } from '../net';
+import { accessKeyIdOf, accountOfAccessKey } from '../iam/access-keys';
 
 /**
  * CloudWatch Logs, on loopback, for what AWS IoT writes there: the `AWSIotLogsV2` log group with the message
@@ -28,7 +29,6 @@ export interface BrokerConnect {
 export const IOT_LOG_GROUP = 'AWSIotLogsV2';
 const PAGE_SIZE = 100;
 
-import { accessKeyIdOf, accountOfAccessKey } from '../iam/access-keys';
 import { accessDeniedMessage, EXPIRED_TOKEN_MESSAGE, INVALID_TOKEN_MESSAGE, type Authorize } from '../iam/local-iam';
 
 class LogsError extends Error {

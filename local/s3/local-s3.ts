@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { BucketAlreadyOwnedByYou, CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import AWSAccount = require('s3rver/lib/models/account');
+import type { Middleware } from 'koa';
+import { accountOfAccessKey } from '../iam/access-keys';
 
 /**
  * The stack's S3 on loopback: s3rver (a maintained S3-compatible server), path-style, its objects in a
@@ -32,12 +34,31 @@ export class LocalS3 {
     private readonly directory: string,
     readonly url: string,
     private readonly region: string,
+    private readonly bucketOwners: Map<string, string>,
   ) {}
 
   static async start(options: { port?: number; host?: string; region: string; authorize?: (request: IncomingMessage) => Promise<S3Refusal | undefined> }): Promise<LocalS3> {
     const directory = mkdtempSync(join(tmpdir(), 'local-s3-'));
     const host = options.host ?? '127.0.0.1';
     const server = new S3rver({ port: options.port ?? 0, address: host, silent: true, directory, resetOnClose: true, vhostBuckets: false });
+    const owners = new Map<string, string>();
+    // Before s3rver's own middleware (Koa composes them when it listens): another account's caller gets 403
+    // AccessDenied, as S3 answers when no bucket policy grants that account access (s3rver checks keys only).
+    // Cross-account access needs both the caller's policy and the bucket policy:
+    // https://docs.aws.amazon.com/AmazonS3/latest/userguide/example-walkthroughs-managing-access-example2.html
+    // s3rver is a Koa application (its types do not say so).
+    (server as unknown as { middleware: Middleware[] }).middleware.unshift(async (ctx, next) => {
+      const credential = /Credential=([^/,\s]+)\//.exec(String(ctx.get('authorization') || ''))?.[1] ?? String(ctx.query['X-Amz-Credential'] ?? '').split('/')[0];
+      const caller = accountOfAccessKey(credential || undefined);
+      const owner = owners.get(decodeURIComponent(ctx.path.split('/')[1] ?? ''));
+      if (caller && owner && caller !== owner) {
+        ctx.status = 403;
+        ctx.type = 'application/xml';
+        ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>';
+        return;
+      }
+      await next();
+    });
     const address = await server.run();
     const { authorize } = options;
     if (authorize) {
@@ -64,7 +85,7 @@ export class LocalS3 {
           });
       });
     }
-    return new LocalS3(server, directory, `http://${host}:${address.port}`, options.region);
+    return new LocalS3(server, directory, `http://${host}:${address.port}`, options.region, owners);
   }
 
   /** Lets the account's local credentials (`<accountId>` / `local`) in. */
@@ -79,6 +100,10 @@ export class LocalS3 {
   }
 
   async createBucket(accountId: string, bucket: string): Promise<void> {
+    const owner = this.bucketOwners.get(bucket);
+    if (owner !== undefined && owner !== accountId) {
+      throw Object.assign(new Error(`The requested bucket name is not available (${bucket} is another account's).`), { name: 'BucketAlreadyExists' });
+    }
     this.registerAccount(accountId);
     const s3 = new S3Client({ endpoint: this.url, region: this.region, forcePathStyle: true, credentials: { accessKeyId: accountId, secretAccessKey: 'local' } });
     try {
@@ -88,6 +113,7 @@ export class LocalS3 {
     } finally {
       s3.destroy();
     }
+    this.bucketOwners.set(bucket, accountId);
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
 import { runFleetDevice, runJitrDevice, type FleetDeviceResult } from './simulator';
+import type { MqttVersion } from '../../device/mqtt-connection';
 import { splitPemChain } from '../iot-core/pem';
 import { randomBytes } from 'node:crypto';
 import { ENDPOINTS_FILE, removeEndpointsFile, writeEndpointsFile } from '../../lib/local-endpoints';
@@ -11,6 +12,7 @@ import { runImportFlows } from './import';
 import { runWhyFlows } from './why';
 import { runLifecycleFlows } from './lifecycle';
 import { runExpiryFlows } from './expiry';
+import { runAccountFlows, SANDBOX_ACCOUNTS } from './accounts';
 import { formatMetricsSummary } from '../lambda/local-metrics';
 
 /**
@@ -36,6 +38,8 @@ interface JitrCase {
   notAfter?: Date;
   issuer?: 'registered-ca' | 'unknown-ca' | 'intermediate-2' | 'intermediate-3';
   registry?: 'allow' | 'block';
+  /** The simulators speak MQTT 3.1.1 unless a case asks for 5. */
+  mqtt?: MqttVersion;
   expect: { outcome: string; reason?: string };
 }
 
@@ -44,12 +48,13 @@ interface FleetCase {
   serialNumber: string;
   api: 'create-from-csr' | 'create';
   registry?: 'allow' | 'block';
+  mqtt?: MqttVersion;
   expect: { outcome: string; reason?: string };
 }
 
 const jitrCases = (): JitrCase[] => [
   { label: 'valid, allow-listed', subject: { commonName: 'ValidDevice', serialNumber: 'SENSOR-0001' }, registry: 'allow', expect: { outcome: 'activated' } },
-  { label: 'valid, RSA-2048, id from CN', subject: { commonName: 'gateway-0002' }, keySpec: 'rsa-2048', registry: 'allow', expect: { outcome: 'activated' } },
+  { label: 'valid, RSA-2048, id from CN', subject: { commonName: 'gateway-0002' }, keySpec: 'rsa-2048', registry: 'allow', mqtt: '5', expect: { outcome: 'activated' } },
   { label: 'not allow-listed', subject: { commonName: 'Stranger', serialNumber: 'SENSOR-0003' }, expect: { outcome: 'revoked', reason: 'device-not-allowlisted' } },
   { label: 'blocked', subject: { serialNumber: 'SENSOR-0004' }, registry: 'block', expect: { outcome: 'revoked', reason: 'device-blocked' } },
   {
@@ -70,7 +75,7 @@ const jitrCases = (): JitrCase[] => [
 
 const fleetCases = (): FleetCase[] => [
   { label: 'allow-listed serial (CSR)', serialNumber: 'FLEET-0001', api: 'create-from-csr', registry: 'allow', expect: { outcome: 'provisioned' } },
-  { label: 'allow-listed serial (keys by AWS)', serialNumber: 'FLEET-0002', api: 'create', registry: 'allow', expect: { outcome: 'provisioned' } },
+  { label: 'allow-listed serial (keys by AWS)', serialNumber: 'FLEET-0002', api: 'create', registry: 'allow', mqtt: '5', expect: { outcome: 'provisioned' } },
   { label: 'unknown serial', serialNumber: 'FLEET-0003', api: 'create', expect: { outcome: 'refused', reason: 'device-not-allowlisted' } },
   { label: 'blocked serial', serialNumber: 'FLEET-0004', api: 'create-from-csr', registry: 'block', expect: { outcome: 'refused', reason: 'device-blocked' } },
   { label: 'takeover of FLEET-0001', serialNumber: 'FLEET-0001', api: 'create-from-csr', expect: { outcome: 'refused', reason: 'device-already-bound' } },
@@ -107,6 +112,8 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
     core: { lambdaTimeScale: 600, mqtt: { port: 0 }, credentials: { port: 0 }, ...(options.serve ? { console: { port: options.consolePort ?? CONSOLE_PORT } } : {}) },
     // Handler logs are JSON lines; LOG_LEVEL=INFO npm start shows them.
     deploy: { environment: { POWERTOOLS_LOG_LEVEL: logLevel } },
+    // Seed 000: the stack deployed into accounts A and B (A is the core's default account).
+    accounts: [...SANDBOX_ACCOUNTS],
   });
   try {
     const { core, deployed, iot, registry } = stack;
@@ -157,7 +164,7 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
     const jitrResults = await Promise.all(
       jitrDevices.map((device) =>
         runJitrDevice({
-          endpoint,
+          endpoint: { ...endpoint, ...(device.spec.mqtt ? { mqtt: device.spec.mqtt } : {}) },
           identity: { certificatePem: device.chain, privateKeyPem: device.certificate.privateKeyPem },
           clientId: device.deviceId === '—' ? 'no-id-device' : device.deviceId,
           maxAttempts: 3,
@@ -185,7 +192,7 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
         reason,
         certificateStatus: state.status,
         thing: state.thing,
-        mqtt: mqtt.connected ? `in after ${mqtt.attempts} attempts${mqtt.published ? ', published' : ''}` : 'refused',
+        mqtt: `${mqtt.connected ? `in after ${mqtt.attempts} attempts${mqtt.published ? ', published' : ''}` : 'refused'}${device.spec.mqtt ? ` over MQTT ${device.spec.mqtt}` : ''}`,
         asExpected: outcome === device.spec.expect.outcome && (!device.spec.expect.reason || device.spec.expect.reason === reason),
       });
     }
@@ -204,7 +211,7 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
       if (response.status !== 201) throw new Error(`POST /provisioning-claims answered ${response.status}: ${await response.text()}`);
       const claim = (await response.json()) as { certificatePem: string; privateKey: string; templateName: string };
       const result: FleetDeviceResult = await runFleetDevice({
-        endpoint,
+        endpoint: { ...endpoint, ...(spec.mqtt ? { mqtt: spec.mqtt } : {}) },
         claim: { certificatePem: claim.certificatePem, privateKeyPem: claim.privateKey },
         templateName: claim.templateName,
         serialNumber: spec.serialNumber,
@@ -225,9 +232,9 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
         certificateStatus: state.status,
         thing: result.outcome === 'provisioned' ? result.thingName : state.thing,
         mqtt:
-          result.outcome === 'provisioned'
+          (result.outcome === 'provisioned'
             ? `reconnected as ${result.thingName}${result.published ? ', published' : ''}`
-            : `${result.step}: ${result.errorCode}`,
+            : `${result.step}: ${result.errorCode}`) + (spec.mqtt ? ` over MQTT ${spec.mqtt}` : ''),
         asExpected: outcome === spec.expect.outcome && (!spec.expect.reason || spec.expect.reason === reason),
       };
     };
@@ -241,8 +248,13 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
     rows.push(...(await runWhyFlows({ core, deployed, iot, registry, endpoint, dataEndpoint: stack.dataEndpoint, ca, log, describe })));
     rows.push(...(await runLifecycleFlows({ core, deployed, iot, registry, endpoint, ca, log, describe })));
     rows.push(...(await runExpiryFlows({ core, deployed, registry, endpoint, ca, log, describe })));
+    rows.push(...(await runAccountFlows({ core, a: stack.accounts.get(SANDBOX_ACCOUNTS[0])!, b: stack.accounts.get(SANDBOX_ACCOUNTS[1])!, log })));
     await core.idle();
-    const result: SandboxResult = { rows, failures: core.failures.length, metrics: formatMetricsSummary(core.metrics) };
+    const metrics = [
+      formatMetricsSummary(core.metrics, { accountId: SANDBOX_ACCOUNTS[0] }),
+      formatMetricsSummary(core.metrics, { accountId: SANDBOX_ACCOUNTS[1], heading: 'metrics of account B (its own stack: the accounts rows in B):' }),
+    ].join('\n');
+    const result: SandboxResult = { rows, failures: core.failures.length, metrics };
     if (options.serve) {
       const pool = await core.userPool();
       const users = [];
@@ -253,7 +265,7 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
       }
       // The CLI's --local finds this fleet through the endpoints file, as it finds `npm run emulator`'s.
       const endpointsFile = options.endpointsFile ?? ENDPOINTS_FILE;
-      writeEndpointsFile(endpointsFile, core.endpoints);
+      writeEndpointsFile(endpointsFile, { ...core.endpoints, accounts: SANDBOX_ACCOUNTS.map((accountId, i) => ({ label: 'AB'[i]!, accountId })) });
       result.served = {
         console: core.endpoints.console!,
         users,

@@ -1,5 +1,5 @@
 import { provisionByClaim } from '../../device/fleet-provisioning';
-import { connectOnce, connectWithBackoff, disconnect, publishAcknowledged, type Endpoint, type Identity } from '../../device/mqtt-connection';
+import { connectOnce as deviceConnectOnce, connectWithBackoff, disconnect, publishAcknowledged, type Endpoint, type Identity } from '../../device/mqtt-connection';
 import { createCsr, deviceChain, type KeyedCertificate } from '../../lib/pki';
 
 /**
@@ -11,7 +11,16 @@ import { createCsr, deviceChain, type KeyedCertificate } from '../../lib/pki';
  *   provisions itself with RegisterThing, then reconnects with its new identity and publishes (seed 004).
  */
 
-export { connectOnce, type Endpoint, type Identity };
+export type { Endpoint, Identity };
+
+/**
+ * The simulators speak MQTT 3.1.1 unless the endpoint names a version (device/ and the CLI default to MQTT 5):
+ * the sandbox's rows and the suites written before MQTT 5 stay 3.1.1 runs; a row or test asks for 5.
+ */
+const simulated = (endpoint: Endpoint): Endpoint => ({ mqtt: '3.1.1', ...endpoint });
+
+export const connectOnce = (endpoint: Endpoint, identity: Identity, clientId: string, timeoutMs?: number) =>
+  deviceConnectOnce(simulated(endpoint), identity, clientId, timeoutMs);
 
 export interface JitrDeviceResult {
   connected: boolean;
@@ -32,7 +41,7 @@ export async function runJitrDevice(options: {
 }): Promise<JitrDeviceResult> {
   const backoffMs = options.backoffMs ?? 200;
   const result = await connectWithBackoff({
-    endpoint: options.endpoint,
+    endpoint: simulated(options.endpoint),
     identity: options.identity,
     clientId: options.clientId,
     maxAttempts: options.maxAttempts ?? 5,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { closeServer, listenOn } from '../net';
+import { accessKeyIdOf, accountOfAccessKey } from '../iam/access-keys';
 
 /**
  * The SNS the stack uses, on loopback: topics from the stack's `AWS::SNS::Topic` resources and `Publish`
@@ -11,7 +12,7 @@ import { closeServer, listenOn } from '../net';
  * As SNS does: a topic that does not exist in the caller's account is `NotFound` (404); a missing
  * TopicArn or Message is `InvalidParameter` (400); a message over 256 KiB is `InvalidParameter`; a subject
  * must be at most 100 printable ASCII characters. The caller's account is the access key id's (the local
- * IoT Core's convention: a 12-digit key id names the account, lib/local-endpoints.ts). Other actions
+ * IoT Core's convention: every local key id names its account, local/iam/access-keys.ts). Other actions
  * answer `InvalidAction`.
  */
 
@@ -23,7 +24,6 @@ export interface PublishedMessage {
   at: Date;
 }
 
-import { accessKeyIdOf, accountOfAccessKey } from '../iam/access-keys';
 import { accessDeniedMessage, EXPIRED_TOKEN_MESSAGE, INVALID_TOKEN_MESSAGE, type Authorize } from '../iam/local-iam';
 
 class SnsError extends Error {

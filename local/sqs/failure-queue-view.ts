@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FailureMessage } from '../local-functions';
+import { accountOfFailure, type FailureMessage } from '../local-functions';
 import type { HostedQueue, HostedMessage } from './local-sqs';
 
 /**
@@ -11,9 +11,14 @@ import type { HostedQueue, HostedMessage } from './local-sqs';
  *   failedResource, errorMessage }] }` (AWS IoT developer guide, "Error handling (error action)":
  *   https://docs.aws.amazon.com/iot/latest/developerguide/rule-error-handling.html);
  * - a dead letter: its body, with the DeadLetterQueueSourceArn system attribute naming the queue it left.
- * Deleting a message removes it from the list.
+ * Deleting a message removes it from the list. With `accountId`, the view holds that account's failures only
+ * (each account's stack has its own failure queue).
  */
-export function failureQueueView(failures: FailureMessage[], sourceArnOf: (queueName: string) => string): HostedQueue {
+export function failureQueueView(failures: FailureMessage[], sourceArnOf: (queueName: string) => string, accountId?: string): HostedQueue {
+  const mine = (failure: FailureMessage) => {
+    const owner = accountId === undefined ? undefined : accountOfFailure(failure);
+    return owner === undefined || owner === accountId;
+  };
   const ids = new WeakMap<FailureMessage, { messageId: string; sentAt: number }>();
   const idOf = (failure: FailureMessage) => {
     let id = ids.get(failure);
@@ -40,7 +45,7 @@ export function failureQueueView(failures: FailureMessage[], sourceArnOf: (queue
   };
   return {
     messages: () =>
-      failures.map((failure): HostedMessage => {
+      failures.filter(mine).map((failure): HostedMessage => {
         const { messageId, sentAt } = idOf(failure);
         return {
           messageId,
@@ -50,7 +55,7 @@ export function failureQueueView(failures: FailureMessage[], sourceArnOf: (queue
         };
       }),
     remove: (messageId) => {
-      const index = failures.findIndex((failure) => idOf(failure).messageId === messageId);
+      const index = failures.findIndex((failure) => mine(failure) && idOf(failure).messageId === messageId);
       if (index >= 0) failures.splice(index, 1);
     },
   };

@@ -355,6 +355,14 @@ export class LocalSqs {
       if (refusal) {
         return reply(refusal.status, { __type: refusal.type, message: refusal.message }, { 'x-amzn-query-error': `${refusal.queryCode};Sender` });
       }
+      // A queue is its account's: another account's caller gets AccessDenied (no queue policy grants it; SQS
+      // cross-account access needs one: https://repost.aws/knowledge-center/sqs-accessdenied-errors).
+      const caller = accountOfAccessKey(accessKeyIdOf(request.headers.authorization));
+      const owner = /\/(\d{12})\/[^/]+$/.exec(String(input.QueueUrl ?? ''))?.[1];
+      if (caller && owner && caller !== owner) throw new SqsError('AccessDenied', 'Access to the resource is denied.', 403);
+      if (operation === 'GetQueueUrl' && caller && input.QueueOwnerAWSAccountId !== undefined && String(input.QueueOwnerAWSAccountId) !== caller) {
+        throw new SqsError('QueueDoesNotExist', 'The specified queue does not exist or you do not have access to it.');
+      }
       if (operation === 'SendMessage') {
         const body = typeof input.MessageBody === 'string' ? input.MessageBody : '';
         const { messageId } = this.send(String(input.QueueUrl ?? ''), body, {

@@ -21,13 +21,16 @@ export interface ClientOptions {
   maxAttempts?: number;
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** Fixed credentials instead of the default chain (the local harness signs each account's calls with its key). */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
-const DEFAULTS: Required<ClientOptions> = { maxAttempts: 6, connectionTimeoutMs: 3_000, requestTimeoutMs: 10_000 };
+const DEFAULTS: Required<Omit<ClientOptions, 'credentials'>> = { maxAttempts: 6, connectionTimeoutMs: 3_000, requestTimeoutMs: 10_000 };
 
 const settings = (options: ClientOptions) => {
   const o = { ...DEFAULTS, ...options };
   return {
+    ...(o.credentials ? { credentials: o.credentials } : {}),
     retryMode: 'adaptive' as const,
     maxAttempts: o.maxAttempts,
     // requestTimeout only warns (the SDK's default, throwOnRequestTimeout unset): the hook's deadline and the

@@ -135,6 +135,7 @@ describe('device issue, device connect (JITR)', () => {
     const attempts = Number(/after (\d+) attempts?/.exec(connected.out)?.[1]);
     expect(attempts).toBeGreaterThanOrEqual(2);
     expect(connected.err).toMatch(/attempt 1: refused .*(PENDING_ACTIVATION|pending)/);
+    expect(connected.err).toContain('over MQTT 5 as CLI-0001');
     expect(connected.out).toContain('published 20 bytes to device/CLI-0001/telemetry');
     const certificateId = new X509Certificate(readFileSync(join(devicesDir(), 'CLI-0001.crt'))).fingerprint256.replace(/:/g, '').toLowerCase();
     const description = await certificateStatus(certificateId);
@@ -175,6 +176,17 @@ describe('device issue, device connect (JITR)', () => {
     expect(result.code).toBe(1);
     expect(result.out).toContain('connected as CLI-0001 after 1 attempt');
     expect(result.err).toMatch(/publish to device\/SOMEONE-ELSE\/telemetry failed.*device\/CLI-0001\/\*/);
+  });
+
+  it('speaks MQTT 3.1.1 when asked (--mqtt 3.1.1), MQTT 5 by default', async () => {
+    const from = stack.core.mqtt!.log.length;
+    const three = await stack.cli('device', 'connect', 'CLI-0001', '--dir', devicesDir(), '--mqtt', '3.1.1', ...stack.local);
+    expect(three.code).toBe(0);
+    expect(three.err).toContain('over MQTT 3.1.1 as CLI-0001');
+    const five = await stack.cli('device', 'connect', 'CLI-0001', '--dir', devicesDir(), ...stack.local);
+    expect(five.code).toBe(0);
+    const connected = stack.core.mqtt!.log.slice(from).filter((entry) => entry.event === 'connected' && entry.clientId === 'CLI-0001');
+    expect(connected.map((entry) => entry.mqtt)).toEqual(['3.1.1', '5']);
   });
 
   it('stops at once when the server is not trusted (a wrong --ca-file), saying which CA the server has', async () => {
@@ -285,6 +297,8 @@ describe('the command line', () => {
     [['device', 'connect', 'X', 'Y'], /unexpected argument "Y"/],
     [['device', 'fly'], /usage: device issue\|connect\|provision\|credentials/],
     [['device', 'connect', 'X', '--timeout', 'soon'], /--timeout must be a number of seconds/],
+    [['device', 'connect', 'X', '--mqtt', '4'], /--mqtt expects 5 or 3\.1\.1, got "4"/],
+    [['device', 'provision', '--mqtt', '3'], /--mqtt expects 5 or 3\.1\.1, got "3"/],
     [['device', 'credentials', 'X', '--format', 'yaml'], /--format must be json, env or process/],
     [['device', 'issue', 'X', '--key-type', 'rsa-1024'], /--key-type must be one of/],
     [['ca', 'create', '--bogus'], /Unknown option '--bogus'[\s\S]*usage: iot-provisioner ca create/],

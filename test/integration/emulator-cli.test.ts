@@ -18,6 +18,7 @@ const run = promisify(execFile);
 const hasOpenssl = toolAvailable('openssl', ['version']);
 if (!hasOpenssl) console.warn('emulator-cli.test: no openssl on this machine; skipped');
 
+const ACCOUNT_B = '444455556666';
 let dir: string;
 let emulator: Awaited<ReturnType<typeof startEmulatorProcess>>;
 
@@ -37,7 +38,8 @@ const openssl = (cwd: string, ...args: string[]) => execFileSync('openssl', args
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'iot-emulator-cli-'));
-  emulator = await startEmulatorProcess(dir);
+  // Account B too (seed 000): the last test acts in it.
+  emulator = await startEmulatorProcess(dir, ['--account', ACCOUNT_B]);
 }, 90_000);
 
 afterAll(async () => {
@@ -115,3 +117,23 @@ it('serves the console, whose config.json names this emulator’s API and sign-i
   expect((await preflight(new URL(consoleUrl).origin)).headers.get('access-control-allow-origin')).toBe(new URL(consoleUrl).origin);
   expect((await preflight('https://evil.example.com')).headers.get('access-control-allow-origin')).toBeNull();
 }, 30_000);
+
+(hasOpenssl ? it : it.skip)('deploys into account B too (--account): the device allowed in A only is refused at B’s endpoint, and A is untouched (seed 000)', async () => {
+  expect(emulator.output).toMatch(new RegExp(`account B +${ACCOUNT_B}: MQTT SNI [0-9a-f]+-ats\\.iot\\.us-east-1\\.amazonaws\\.com`));
+  expect(JSON.parse(readFileSync(emulator.endpointsFile, 'utf8')).accounts).toEqual([
+    { label: 'A', accountId: '123456789012' },
+    { label: 'B', accountId: ACCOUNT_B },
+  ]);
+  const device = join(dir, 'device');
+  expect((await cli(dir, 'ca', 'register', '--mode', 'sni-only', '--ca-dir', join(dir, 'ca'), ...local(), '--account', 'B')).code).toBe(0);
+  const files = ['--cert', join(device, 'validDeviceAndCA.crt'), '--key', join(device, 'validDevice.key')];
+
+  const atB = await cli(dir, 'device', 'connect', 'SEED-0001', ...files, '--timeout', '30', ...local(), '--account', 'B');
+  expect(atB.code).toBe(1);
+  expect(atB.stderr).toMatch(/REVOKED: the JITR handler refused the device \(device-not-allowlisted\)/);
+  expect((await cli(dir, 'devices', 'show', 'SEED-0001', ...local())).stdout).toContain('SEED-0001');
+
+  const atA = await cli(dir, 'device', 'connect', 'SEED-0001', ...files, '--timeout', '30', ...local());
+  expect(atA.stderr + atA.stdout).toMatch(/connected as SEED-0001 after 1 attempt/);
+  expect(atA.code).toBe(0);
+}, 120_000);

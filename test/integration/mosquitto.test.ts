@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { IoTClient, RegisterCACertificateCommand } from '@aws-sdk/client-iot';
+import mqtt, { type IConnackPacket } from 'mqtt';
 import { createCa, deviceChain, issueCertificate } from '../../lib/pki';
 import { startEmulatorProcess, type EmulatorEndpoints } from '../support/emulator-process';
 import { toolAvailable } from '../support/tools';
@@ -91,5 +92,37 @@ if (!available) console.warn('mosquitto.test: mosquitto-clients are not installe
       second = await publish();
     }
     expect(second).toBe('published');
+  });
+
+  it('answers mosquitto_rr over MQTT 5 too (its response topic is the accepted topic), and the CONNACK says what AWS supports', async () => {
+    const { stdout: token } = await cli('local', 'token', 'operator@example.com', '--group', 'technicians');
+    const response = await fetch(`${endpoints.http}/provisioning-claims`, { method: 'POST', headers: { authorization: token.trim() }, body: '{}' });
+    const claim = (await response.json()) as { certificatePem: string; privateKey: string };
+    writeFileSync(join(dir, 'claim5Cert.pem'), claim.certificatePem);
+    writeFileSync(join(dir, 'claim5PrivateKey.pem'), claim.privateKey);
+    const { stdout } = await run('mosquitto_rr', [
+      '--cert', join(dir, 'claim5Cert.pem'), '--key', join(dir, 'claim5PrivateKey.pem'), '--cafile', endpoints.rootCaFile,
+      '-h', 'localhost', '-p', String(endpoints.mqtt.port),
+      '-t', '$aws/certificates/create/json', '-m', '{}', '-e', '$aws/certificates/create/json/accepted',
+      '-i', 'sample-client-id-5', '--protocol-version', 'mqttv5', '-q', '1', '-W', '15',
+    ]);
+    expect(JSON.parse(stdout)).toMatchObject({ certificateId: expect.stringMatching(/^[a-f0-9]{64}$/) });
+
+    // The emulator process (Node loads aedes as ESM) amends its CONNACKs as the in-process tests see.
+    const connack = await new Promise<IConnackPacket>((resolve, reject) => {
+      const client = mqtt.connect({
+        protocol: 'mqtts', host: 'localhost', port: endpoints.mqtt.port, ca: readFileSync(endpoints.rootCaFile, 'utf8'),
+        cert: claim.certificatePem, key: claim.privateKey, clientId: 'sample-client-id-6', protocolVersion: 5, reconnectPeriod: 0,
+      });
+      client.once('connect', (packet) => {
+        client.end(true);
+        resolve(packet);
+      });
+      client.once('error', (error) => {
+        client.end(true);
+        reject(error);
+      });
+    });
+    expect(connack.properties).toMatchObject({ sharedSubscriptionAvailable: true, maximumQoS: 1, topicAliasMaximum: 8 });
   });
 });

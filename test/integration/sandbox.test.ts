@@ -14,7 +14,7 @@ it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, creden
   });
   const row = (flow: string, label: string) => stdout.split('\n').find((line) => line.startsWith(flow) && line.includes(`  ${label}  `)) ?? '';
   expect(row('JITR', 'valid, allow-listed')).toMatch(/SENSOR-0001\s+activated\s+admitted\s+ACTIVE\s+SENSOR-0001\s+in after 2 attempts, published\s+✓/);
-  expect(row('JITR', 'valid, RSA-2048, id from CN')).toMatch(/gateway-0002\s+activated\s+admitted\s+ACTIVE\s+gateway-0002\s+in after/);
+  expect(row('JITR', 'valid, RSA-2048, id from CN')).toMatch(/gateway-0002\s+activated\s+admitted\s+ACTIVE\s+gateway-0002\s+in after 2 attempts, published over MQTT 5\s+✓/);
   expect(row('JITR', 'not allow-listed')).toMatch(/revoked\s+device-not-allowlisted\s+REVOKED\s+—\s+refused/);
   expect(row('JITR', 'blocked')).toMatch(/revoked\s+device-blocked\s+REVOKED/);
   expect(row('JITR', 'expired')).toMatch(/refused at TLS\s+certificate-expired\s+not registered/);
@@ -24,7 +24,7 @@ it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, creden
   expect(row('JITR', 'intermediate CA (2 levels)')).toMatch(/SENSOR-0009\s+activated\s+admitted\s+ACTIVE\s+SENSOR-0009\s+in after 2 attempts, published\s+✓/);
   expect(row('JITR', 'intermediate CA (3 levels)')).toMatch(/SENSOR-0010\s+activated\s+admitted\s+ACTIVE\s+SENSOR-0010\s+in after 2 attempts, published\s+✓/);
   expect(row('fleet', 'allow-listed serial (CSR)')).toMatch(/FLEET-0001\s+provisioned\s+allowed\s+ACTIVE\s+FLEET-0001\s+reconnected as FLEET-0001, published\s+✓/);
-  expect(row('fleet', 'allow-listed serial (keys by AWS)')).toMatch(/FLEET-0002\s+provisioned\s+allowed\s+ACTIVE/);
+  expect(row('fleet', 'allow-listed serial (keys by AWS)')).toMatch(/FLEET-0002\s+provisioned\s+allowed\s+ACTIVE\s+FLEET-0002\s+reconnected as FLEET-0002, published over MQTT 5\s+✓/);
   expect(row('fleet', 'unknown serial')).toMatch(/refused\s+device-not-allowlisted\s+PENDING_ACTIVATION\s+—\s+provision: AccessDenied/);
   expect(row('fleet', 'blocked serial')).toMatch(/refused\s+device-blocked/);
   expect(row('fleet', 'takeover of FLEET-0001')).toMatch(/refused\s+device-already-bound/);
@@ -46,12 +46,20 @@ it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, creden
   expect(row('lifecycle', 'new certificate for a retired serial')).toMatch(/revoked\s+device-retired\s+REVOKED\s+—\s+refused\s+✓/);
   expect(row('lifecycle', 'refurbished: allowed again, new certificate')).toMatch(/LIFE-0002\s+activated\s+admitted\s+ACTIVE\s+LIFE-0002\s+in after \d attempts, published\s+✓/);
   expect(row('expiry', 'certificate expires in 10 days')).toMatch(/EXPIRY-0001\s+finding published\s+expiring, 9 days left\s+ACTIVE\s+EXPIRY-0001\s+in after 2 attempts, published\s+✓/);
-  expect(stdout).toMatch(/33 cases, 0 unexpected, 0 events in the failure queue/);
+  // Seed 000: the stack in accounts A and B, one CA registered SNI_ONLY in both.
+  expect(row('accounts', 'allowed in A, at A’s endpoint')).toMatch(/ACCOUNT-A-0001\s+activated in A\s+admitted\s+A: ACTIVE\s+ACCOUNT-A-0001\s+in after 2 attempts, published\s+✓/);
+  expect(row('accounts', 'allowed in B, at B’s endpoint')).toMatch(/ACCOUNT-B-0001\s+activated in B\s+admitted\s+B: ACTIVE\s+ACCOUNT-B-0001\s+in after 2 attempts, published\s+✓/);
+  expect(row('accounts', 'allowed in A only, at B’s endpoint')).toMatch(/ACCOUNT-A-0002\s+revoked in B\s+device-not-allowlisted\s+B: REVOKED\s+—\s+refused\s+✓/);
+  expect(row('accounts', 'refused in B, back at A’s endpoint')).toMatch(/ACCOUNT-A-0002\s+A untouched\s+.*A: ACTIVE\s+ACCOUNT-A-0002\s+in at once, published\s+✓/);
+  expect(stdout).toMatch(/accounts: CA [0-9a-f]{8}… registered SNI_ONLY in A \(123456789012, localhost\) and B \(210987654321, [0-9a-f]+-ats\.iot\.us-east-1\.amazonaws\.com\)/);
+  expect(stdout).toMatch(/38 cases, 0 unexpected, 0 events in the failure queue/);
   // After the table, the functions' metrics, from the EMF lines the local Lambda runtime collected.
   expect(stdout).toContain('metrics (EMF lines the functions printed, as CloudWatch would extract them):');
   expect(stdout).toMatch(/decisions hook: allowed\/admitted 2, denied\/device-already-bound 1, denied\/device-blocked 1, denied\/device-not-allowlisted 1\n/);
-  expect(stdout).toMatch(/decisions jitr: activated\/admitted 9, .*rejected\/device-not-allowlisted 2, .*rejected\/key-too-weak 1/);
-  expect(stdout).toMatch(/activations: jitr 9, hook 2; claims vended: 5/);
+  expect(stdout).toMatch(/decisions jitr: activated\/admitted 11, .*rejected\/device-not-allowlisted 2, .*rejected\/key-too-weak 1/);
+  expect(stdout).toMatch(/activations: jitr 11, hook 2; claims vended: 5/);
+  // B's functions' metrics are B's (CloudWatch keeps accounts apart): one activation, one refusal.
+  expect(stdout).toMatch(/metrics of account B \(its own stack: the accounts rows in B\):\n\s+decisions jitr: activated\/admitted 1, rejected\/device-not-allowlisted 1\n\s+activations: jitr 1; claims vended: 0/);
   expect(stdout).toMatch(/hook decision latency: p50 \d+ ms, p99 \d+ ms over 5 decisions/);
   expect(stdout).toMatch(/cold starts: \d+ \(.*preProvisioningHook 1/);
   // The EMF lines themselves were collected, not printed.

@@ -30,7 +30,10 @@ const PORT_FLAGS = ['--iot-port', '--dynamodb-port', '--http-port', '--mqtt-port
  * `npm run emulator` as users run it — a separate process — on free ports, with its endpoints file and
  * root CA in `dir`. `stop()` sends SIGTERM and waits for the exit.
  */
-export async function startEmulatorProcess(dir: string): Promise<{ endpoints: EmulatorEndpoints; endpointsFile: string; stop: () => Promise<void> }> {
+export async function startEmulatorProcess(
+  dir: string,
+  extraArgs: string[] = [],
+): Promise<{ endpoints: EmulatorEndpoints; endpointsFile: string; output: string; stop: () => Promise<void> }> {
   const ports = await Promise.all(PORT_FLAGS.map(() => freePort()));
   const endpointsFile = join(dir, 'endpoints.json');
   const emulator: ChildProcess = spawn(
@@ -44,11 +47,12 @@ export async function startEmulatorProcess(dir: string): Promise<{ endpoints: Em
       '--state-dir',
       dir,
       '--no-demo',
+      ...extraArgs,
     ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT' } },
   );
+  let output = '';
   await new Promise<void>((ready, fail) => {
-    let output = '';
     emulator.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       if (output.includes('Ctrl-C stops it.')) ready();
@@ -58,6 +62,7 @@ export async function startEmulatorProcess(dir: string): Promise<{ endpoints: Em
   return {
     endpoints: JSON.parse(readFileSync(endpointsFile, 'utf8')) as EmulatorEndpoints,
     endpointsFile,
+    output,
     stop: async () => {
       const exited = new Promise((done) => emulator.once('exit', done));
       emulator.kill('SIGTERM');
