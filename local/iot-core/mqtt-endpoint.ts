@@ -185,11 +185,11 @@ export class MqttEndpoint {
         authorizeSubscribe: (client, subscription, done) => this.authorizeSubscribe(client, subscription, done),
         authorizeForward: (client, packet) => (this.mayReceive(client, packet) ? withoutWillDelay(packet) : null),
       });
-      this.useAccountRetainedStore(aedes, accountId);
       aedes.on('clientDisconnect', (client) => {
         if (online.get(client.id) === client) online.delete(client.id);
       });
-      broker = { aedes, ready: aedes.listen(), online, shared: new SharedSubscriptions((clientId) => online.has(clientId)) };
+      // aedes creates its persistence in listen().
+      broker = { aedes, ready: aedes.listen().then(() => this.useAccountRetainedStore(aedes, accountId)), online, shared: new SharedSubscriptions((clientId) => online.has(clientId)) };
       this.brokers.set(accountId, broker);
     }
     return broker;
