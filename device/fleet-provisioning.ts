@@ -17,7 +17,8 @@ export async function requestReply(client: MqttClient, topic: string, payload: u
   try {
     await client.subscribeAsync([`${topic}/accepted`, `${topic}/rejected`], { qos: 1 });
   } catch {
-    // The broker refused the subscription (SUBACK 0x80): the certificate's policy does not cover the topic.
+    // The broker refused the subscription (MQTT 5: SUBACK 0x87; MQTT 3.1.1: it closes the connection, as AWS
+    // does): the certificate's policy does not cover the topic.
     return { accepted: false, body: { errorCode: 'SubscriptionRefused', errorMessage: `not authorized to subscribe to ${topic}/+` } };
   }
   return new Promise((resolve, reject) => {

@@ -300,7 +300,12 @@ export class LocalIotCore {
       endpoints.credentials = `https://localhost:${port}`;
     }
     if (device && options.mqtt) {
-      mqtt = new MqttEndpoint({ ...device, invoke, onDevicePublish: (account, topic, payload) => dataPlane.onDevicePublish(account, topic, payload) });
+      mqtt = new MqttEndpoint({
+        ...device,
+        invoke,
+        onDevicePublish: (account, topic, payload) => dataPlane.onDevicePublish(account, topic, payload),
+        retained: dataPlane.retained,
+      });
       const port = await mqtt.listen(options.mqtt.port ?? 0);
       endpoints.mqtt = { host: 'localhost', port };
     }

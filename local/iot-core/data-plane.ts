@@ -35,13 +35,48 @@ export function isServiceTopic(topic: string): boolean {
 
 const shadowTopicPrefix = (key: ShadowKey) => `$aws/things/${key.thingName}/shadow${key.shadowName !== undefined ? `/name/${key.shadowName}` : ''}`;
 
+/**
+ * An account's retained messages, one per topic: what devices publish with the RETAIN flag over MQTT and what
+ * iot-data Publish sends with `retain=true` land in the same store, which GetRetainedMessage and
+ * ListRetainedMessages read ("It can then be sent to new subscribers, retrieved by calling the GetRetainedMessage
+ * operation", developer guide "Using MQTT retained messages", mqtt.md#mqtt-retain). Kept per account, as AWS
+ * keeps them ("the retained messages that have been stored by your Account in the current Region").
+ */
+export class RetainedMessages {
+  /** accountId → topic → the retained message. */
+  private readonly byAccount = new Map<string, Map<string, RetainedMessage>>();
+
+  constructor(private readonly now: () => Date = () => new Date()) {}
+
+  /**
+   * Keeps `payload` as the topic's retained message; an empty payload deletes it ("Publishing an empty (null)
+   * payload with retain = true deletes the retained message", iot-data model, Publish; mqtt.md: "Such messages
+   * delete the retained message … but they are not retained").
+   */
+  put(accountId: string, topic: string, payload: Buffer, qos: 0 | 1): void {
+    let messages = this.byAccount.get(accountId);
+    if (!messages) this.byAccount.set(accountId, (messages = new Map()));
+    if (!payload.length) messages.delete(topic);
+    else messages.set(topic, { topic, payload, qos, lastModifiedTime: this.now().getTime() });
+  }
+
+  get(accountId: string, topic: string): RetainedMessage | undefined {
+    return this.byAccount.get(accountId)?.get(topic);
+  }
+
+  list(accountId: string): RetainedMessage[] {
+    return [...(this.byAccount.get(accountId)?.values() ?? [])].sort((a, b) => (a.topic < b.topic ? -1 : 1));
+  }
+}
+
 export class DataPlane {
   readonly shadows: ShadowService;
-  /** accountId → topic → the retained message (iot-data Publish with retain=true). */
-  private readonly retained = new Map<string, Map<string, RetainedMessage>>();
+  /** The accounts' retained messages, from iot-data Publish and from devices (the MQTT endpoint writes here too). */
+  readonly retained: RetainedMessages;
 
   constructor(private readonly ports: DataPlanePorts) {
     this.shadows = new ShadowService(ports.now);
+    this.retained = new RetainedMessages(ports.now);
   }
 
   /** A device published `payload` on `topic` (the broker delivers it to subscribers itself). */
@@ -52,7 +87,7 @@ export class DataPlane {
 
   /** iot-data Publish: like a device's publish, from the service side. */
   publish(account: IotAccount, topic: string, payload: Buffer, options: { qos: 0 | 1; retain: boolean }): void {
-    if (options.retain) this.retain(account, topic, payload, options.qos);
+    if (options.retain) this.retained.put(account.accountId, topic, payload, options.qos);
     this.ports.deliver(account, topic, payload, options.qos);
     this.toRules(account, topic, payload);
     this.serveShadow(account, topic, payload);
@@ -82,19 +117,11 @@ export class DataPlane {
   }
 
   retainedMessage(account: IotAccount, topic: string): RetainedMessage | undefined {
-    return this.retained.get(account.accountId)?.get(topic);
+    return this.retained.get(account.accountId, topic);
   }
 
   retainedMessages(account: IotAccount): RetainedMessage[] {
-    return [...(this.retained.get(account.accountId)?.values() ?? [])].sort((a, b) => (a.topic < b.topic ? -1 : 1));
-  }
-
-  private retain(account: IotAccount, topic: string, payload: Buffer, qos: 0 | 1): void {
-    let messages = this.retained.get(account.accountId);
-    if (!messages) this.retained.set(account.accountId, (messages = new Map()));
-    // "Publishing an empty (null) payload with retain = true deletes the retained message" (iot-data model, Publish).
-    if (!payload.length) messages.delete(topic);
-    else messages.set(topic, { topic, payload, qos, lastModifiedTime: (this.ports.now?.() ?? new Date()).getTime() });
+    return this.retained.list(account.accountId);
   }
 
   private serveShadow(account: IotAccount, topic: string, payload: Buffer): void {

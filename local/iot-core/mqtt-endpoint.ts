@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { Aedes, type Client, type Subscription } from 'aedes';
 import mqttPacket from 'mqtt-packet';
@@ -11,7 +12,7 @@ import type { IotAccount } from './registry/account';
 import type { ProvisioningClaim } from './registry/provisioning';
 import { topicMatches } from './rules';
 import { SharedSubscriptions, sharedGroupOf, type ForwardedPacket } from './shared-subscriptions';
-import { isServiceTopic } from './data-plane';
+import { isServiceTopic, type RetainedMessages } from './data-plane';
 
 /**
  * The device-facing side of the local IoT Core: MQTT 3.1.1 and MQTT 5 over mutual TLS (aedes 2), as AWS IoT
@@ -19,13 +20,18 @@ import { isServiceTopic } from './data-plane';
  *
  * - TLS: as `device-tls.ts` describes (the client certificate must chain to what the account trusts).
  * - CONNECT: the device gateway decides (JITR registration, status); then the certificate's policies must
- *   allow iot:Connect for the client id. Refusals answer CONNACK 5 (3.1.1) or reason code 0x87 "not
- *   authorized" (MQTT 5) and close.
+ *   allow iot:Connect for the client id. A refusal closes the connection: MQTT 3.1.1 gets CONNACK 5 first only
+ *   when just-in-time registration applies (the certificate is PENDING_ACTIVATION), MQTT 5 gets CONNACK 0x87
+ *   "not authorized" (see `refuseConnect`).
  * - PUBLISH / SUBSCRIBE / delivery: iot:Publish, iot:Subscribe, iot:Receive, evaluated per message. An
  *   unauthorized publish closes a 3.1.1 connection (it has no negative PUBACK); MQTT 5 gets PUBACK 0x87 and
  *   keeps the connection (aedes 2). Evidence: AWS answered an MQTT 5 publish with a failing PUBACK reason
  *   code, not a disconnect, in aws/aws-iot-device-sdk-python-v2#620; 0x87 for a policy refusal is MQTT 5's
- *   code for it (no AWS page says). An unauthorized subscription gets SUBACK 0x80 (3.1.1) or 0x87 (MQTT 5).
+ *   code for it (no AWS page says). An unauthorized subscription closes a 3.1.1 connection (no SUBACK) and
+ *   gets SUBACK 0x87 on MQTT 5 (see `authorizeSubscribe`).
+ * - Retained messages: a PUBLISH with RETAIN also needs iot:RetainPublish; they live in the account's store
+ *   that iot-data reads (data-plane.ts `RetainedMessages`), not in aedes, and are sent on subscribe only to a
+ *   filter equal to their topic (see `useAccountRetainedStore`).
  * - MQTT 5 within AWS IoT Core's limits: session expiry capped at 1 hour (the default persistent-session
  *   expiry, developer guide "MQTT persistent sessions"; 3.1.1 persistent sessions expire then too), topic
  *   aliases up to 8, QoS 0 and 1, no subscription identifiers; message expiry, user properties, response
@@ -100,6 +106,16 @@ function withoutWillDelay<T extends { properties?: object }>(packet: T): T {
 
 const notAuthorized = () => Object.assign(new Error('not authorized'), { returnCode: 5 as const });
 
+/** aedes's default persistence as far as retained messages go (aedes-persistence 10). */
+interface RetainedPersistence {
+  storeRetained(packet: { topic: string; payload: Buffer; qos: number }): Promise<void>;
+  createRetainedStreamCombi(patterns: string[]): Readable;
+  createRetainedStream(pattern: string): Readable;
+}
+
+/** Whether a topic filter has MQTT wildcards. */
+const hasWildcard = (filter: string) => /[+#]/.test(filter);
+
 /**
  * One connection outcome. MQTT CONNECTs name the client id and the certificate (as AWS IoT's Connect log
  * entries in CloudWatch Logs do: clientId, principalId); TLS refusals and denied publishes name neither.
@@ -147,6 +163,8 @@ export class MqttEndpoint {
       invoke: FunctionInvoker;
       /** Where an accepted device publish goes besides the broker's subscribers: the rules, the Device Shadow service (data-plane.ts). */
       onDevicePublish?: (account: IotAccount, topic: string, payload: Buffer) => void;
+      /** The accounts' retained messages, shared with iot-data (GetRetainedMessage, ListRetainedMessages). */
+      retained?: RetainedMessages;
     },
   ) {
     this.fleet = new FleetProvisioning(options.registry, options.issuer, options.invoke, options.now);
@@ -163,17 +181,45 @@ export class MqttEndpoint {
         topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
         sessionExpiryIntervalLimit: SESSION_EXPIRY_LIMIT_SECONDS,
         authenticate: (client, _u, _p, done) => this.authenticate(client, done),
-        authorizePublish: (client, packet, done) => this.authorizePublish(client, packet.topic, packet.payload as Buffer, done),
+        authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
         authorizeSubscribe: (client, subscription, done) => this.authorizeSubscribe(client, subscription, done),
         authorizeForward: (client, packet) => (this.mayReceive(client, packet) ? withoutWillDelay(packet) : null),
       });
       aedes.on('clientDisconnect', (client) => {
         if (online.get(client.id) === client) online.delete(client.id);
       });
-      broker = { aedes, ready: aedes.listen(), online, shared: new SharedSubscriptions((clientId) => online.has(clientId)) };
+      // aedes creates its persistence in listen().
+      broker = { aedes, ready: aedes.listen().then(() => this.useAccountRetainedStore(aedes, accountId)), online, shared: new SharedSubscriptions((clientId) => online.has(clientId)) };
       this.brokers.set(accountId, broker);
     }
     return broker;
+  }
+
+  /**
+   * aedes keeps retained messages in its own persistence and sends every one a new filter matches, wildcards
+   * included. AWS IoT Core keeps them per account where iot-data reads them, and "To receive a retained message
+   * upon subscription, the topic filter in the subscription request must match the retained message topic
+   * exactly"; a wildcard filter "doesn't deliver the retained message upon subscription" (developer guide,
+   * mqtt.md#mqtt-retain). So this broker's retained store is the account's: what aedes stores goes there (an
+   * empty payload deletes), and on subscribe aedes reads from it only the filters without wildcards. aedes then
+   * sends them with RETAIN set, honours Retain Handling, and passes each through authorizeForward (iot:Receive).
+   */
+  private useAccountRetainedStore(aedes: Aedes, accountId: string): void {
+    const persistence = (aedes as unknown as { persistence: RetainedPersistence }).persistence;
+    const retained = this.options.retained;
+    persistence.storeRetained = async (packet) => {
+      retained?.put(accountId, packet.topic, Buffer.from(packet.payload ?? []), packet.qos ? 1 : 0);
+    };
+    const exactly = (filters: string[]) =>
+      Readable.from(
+        filters
+          .filter((filter) => !hasWildcard(filter))
+          .map((topic) => retained?.get(accountId, topic))
+          .filter((message) => message !== undefined)
+          .map(({ topic, payload, qos }) => ({ cmd: 'publish', topic, payload, qos, retain: true })),
+      );
+    persistence.createRetainedStreamCombi = exactly;
+    persistence.createRetainedStream = (filter) => exactly([filter]);
   }
 
   private now(): number {
@@ -254,7 +300,7 @@ export class MqttEndpoint {
         clientId: client.id,
         ...(handshake.ok ? { certificateId: handshake.certificateId, accountId: handshake.account.accountId } : {}),
       });
-      return done(notAuthorized(), false);
+      return this.refuseConnect(client, result.reason, done);
     }
     const attachments = result.certificate
       ? result.account.things.thingsOf(result.certificate.certificateArn).map(({ thingName, type }) => ({ thingName, exclusive: type === 'EXCLUSIVE_THING' }))
@@ -268,7 +314,7 @@ export class MqttEndpoint {
     };
     if (!this.allowed(principal, 'iot:Connect', `client/${client.id}`)) {
       this.log.push({ event: 'refused', detail: `connect ${client.id}: iot:Connect not allowed`, at: this.now(), clientId: client.id, certificateId: result.certificateId, accountId: result.account.accountId });
-      return done(notAuthorized(), false);
+      return this.refuseConnect(client, 'iot-connect-denied', done);
     }
     this.principals.set(client, principal);
     const broker = this.brokerOf(result.account.accountId);
@@ -286,18 +332,43 @@ export class MqttEndpoint {
     done(null, true);
   }
 
-  private authorizePublish(client: Client | null, topic: string, payload: Buffer, done: (error?: Error | null) => void): void {
+  /**
+   * How a refused CONNECT ends. MQTT 3.1.1: CONNACK 5 and close only where just-in-time registration applies
+   * (measured on AWS: `20 02 00 05`, ministackorg/ministack#1755); otherwise the connection is closed without a
+   * CONNACK, as reported for a denied iot:Connect (aws/aws-iot-device-sdk-js-v2#101, 2020, and
+   * aws/aws-iot-device-sdk-python-v2#262, 2022: AWS_ERROR_MQTT_UNEXPECTED_HANGUP, no return code) and for
+   * unusable certificates ("AWS closes the socket without a CONNACK unless just-in-time registration applies",
+   * ministack#1755; floci-io/floci#3180). MQTT 5: CONNACK 0x87 "Not authorized", the CONNACK code in AWS IoT
+   * Core's MQTT 5 reason-code table (dev.classmethod.jp "aws-iot-core-mqtt-v5-reason-code"); not measured.
+   */
+  private refuseConnect(client: Client, reason: string, done: (error: (Error & { returnCode: 5 }) | null, success: boolean | null) => void): void {
+    if (client.version !== 5 && reason !== 'certificate-pending-activation') {
+      // aedes sends no CONNACK for a client closed while authenticate runs (lib/handlers/connect.js negate).
+      client.close();
+    }
+    done(notAuthorized(), false);
+  }
+
+  private authorizePublish(client: Client | null, packet: { topic: string; payload: Buffer | string; retain?: boolean }, done: (error?: Error | null) => void): void {
+    const { topic } = packet;
+    const payload = Buffer.from(packet.payload ?? []);
     const principal = client ? this.principals.get(client) : undefined;
     if (!client || !principal) return done(new Error('not authorized'));
     // Reserved topics: the service publishes replies and events there, devices may not.
     const reserved = (isFleetTopic(topic) && !isFleetRequestTopic(topic)) || isServiceTopic(topic);
-    if (reserved || !this.allowed(principal, 'iot:Publish', `topic/${topic}`)) {
+    // A retained publish also needs iot:RetainPublish ("For a device to publish retained messages, the device must
+    // be able to connect, publish (any MQTT message), and publish MQTT retained messages", developer guide,
+    // retained-message-policy-examples.html); without it the publish is refused like any denied publish. "You
+    // can't publish to a reserved topic with the RETAIN flag set" (mqtt.md#mqtt-retain); reserved topics start
+    // with `$` (reserved-topics.html). A Will Message comes here too (aedes publishWill), so a retained will needs it.
+    const retainRefused = packet.retain === true && (topic.startsWith('$') || !this.allowed(principal, 'iot:RetainPublish', `topic/${topic}`));
+    if (reserved || retainRefused || !this.allowed(principal, 'iot:Publish', `topic/${topic}`)) {
       this.log.push({ event: 'publish-denied', detail: `${client.id} → ${topic}`, at: this.now() });
       return done(new Error(`not authorized to publish to ${topic}`));
     }
-    if (isFleetRequestTopic(topic)) void this.serveFleetRequest(client, principal, topic, Buffer.from(payload ?? []));
+    if (isFleetRequestTopic(topic)) void this.serveFleetRequest(client, principal, topic, payload);
     done(null);
-    if (!isFleetRequestTopic(topic)) this.options.onDevicePublish?.(principal.account, topic, Buffer.from(payload ?? []));
+    if (!isFleetRequestTopic(topic)) this.options.onDevicePublish?.(principal.account, topic, payload);
   }
 
   /**
@@ -331,6 +402,12 @@ export class MqttEndpoint {
       return done(null, subscription);
     }
     this.log.push({ event: 'subscribe-denied', detail: `${client.id} → ${filter}`, at: this.now() });
+    // MQTT 3.1.1: subscriptions the policy does not allow "fail and cause the client to disconnect" (developer
+    // guide, pub-sub-policy.html); AWS engineers: "IoT will drop the connection in the event of an unauthorized
+    // subscription" (aws/aws-iot-device-sdk-js#191, 2018; also #125, 2017). No SUBACK: aedes closes a client
+    // whose SUBSCRIBE fails. MQTT 5: SUBACK 0x87 "Not authorized" (aedes writes it for a null subscription), the
+    // SUBACK code in AWS IoT Core's MQTT 5 reason-code table; whether AWS also disconnects is not measured.
+    if (client.version !== 5) return done(new Error(`not authorized to subscribe to ${filter}`));
     done(null, null);
   }
 

@@ -12,7 +12,7 @@
  * statement that uses one of them does not allow; a Deny statement that uses one of them denies.
  */
 
-export type IotAction = 'iot:Connect' | 'iot:Publish' | 'iot:Subscribe' | 'iot:Receive' | 'iot:AssumeRoleWithCertificate';
+export type IotAction = 'iot:Connect' | 'iot:Publish' | 'iot:Subscribe' | 'iot:Receive' | 'iot:RetainPublish' | 'iot:AssumeRoleWithCertificate';
 
 export interface PolicyContext {
   clientId: string;

@@ -69,6 +69,9 @@ export class SharedSubscriptions {
           if (!shared) continue;
           subscription.topic = shared.filter;
           Object.defineProperty(subscription, SHARED_GROUP, { value: shared.group, enumerable: false });
+          // "Retained messages are not sent to the Session when it establishes a new Shared Subscription" (MQTT
+          // 5.0 §4.8.2): Retain Handling 2 makes aedes send none for the rewritten plain filter.
+          (subscription as { rh?: number }).rh = 2;
         }
       } else if (packet.cmd === 'unsubscribe' && packet.unsubscriptions) {
         packet.unsubscriptions = packet.unsubscriptions.map((topicFilter) => {

@@ -1,4 +1,5 @@
-import { AttachPolicyCommand, CreateKeysAndCertificateCommand, CreatePolicyCommand } from '@aws-sdk/client-iot';
+import { AttachPolicyCommand, CreateKeysAndCertificateCommand, CreatePolicyCommand, UpdateCertificateCommand } from '@aws-sdk/client-iot';
+import { GetRetainedMessageCommand, IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import mqtt, { type IClientOptions, type IConnackPacket, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
 import { connectOnce, disconnect, type Endpoint, type Identity } from '../../device/mqtt-connection';
 import { SESSION_EXPIRY_LIMIT_SECONDS, TOPIC_ALIAS_MAXIMUM } from '../../local/iot-core/mqtt-endpoint';
@@ -8,7 +9,8 @@ import { startLocalStack, type LocalStack } from '../support/local-stack';
 /**
  * MQTT 5 (MQTT.js, protocolVersion 5) against the local IoT Core over real mutual TLS: the reason codes AWS
  * answers MQTT 5 clients with, session and message expiry within AWS's limits, topic aliases, properties
- * passed through, shared subscriptions, and JITR and fleet provisioning as for MQTT 3.1.1.
+ * passed through, shared subscriptions, and JITR and fleet provisioning as for MQTT 3.1.1; with it, how MQTT
+ * 3.1.1 clients are refused (no CONNACK, no SUBACK) and retained messages.
  */
 
 let stack: LocalStack;
@@ -35,6 +37,8 @@ interface Opened {
   connack?: IConnackPacket;
   /** CONNACK reason code (MQTT 5) or return code (3.1.1) of a refusal. */
   refusedWith?: number;
+  /** The connection closed without a CONNACK. */
+  closedWithoutConnack?: true;
   packets: Packet[];
 }
 
@@ -63,6 +67,8 @@ function open(identity: Identity, clientId: string, options: IClientOptions = {}
       client.end(true);
       resolve({ refusedWith: (error as Error & { code?: number }).code, packets });
     });
+    // Resolves only when neither a CONNACK nor an error came first.
+    client.once('close', () => resolve({ closedWithoutConnack: true, packets }));
   });
 }
 
@@ -122,6 +128,30 @@ describe('MQTT 5: JITR first connect', () => {
     const identity = await identityWith([{ Effect: 'Allow', Action: 'iot:Connect', Resource: 'arn:aws:iot:*:*:client/allowed-*' }]);
     expect((await open(identity, 'someone-else')).refusedWith).toBe(0x87);
     expect((await opened(identity, 'allowed-1')).connack.reasonCode).toBe(0);
+  });
+});
+
+describe('MQTT 3.1.1: refused connections', () => {
+  it('answers a JITR first connect with CONNACK 5 and closes (measured on AWS: 20 02 00 05)', async () => {
+    const device = await stack.device('MQTT311-JITR-1', { registry: 'allow' });
+    const first = await open({ certificatePem: stack.chain(device), privateKeyPem: device.privateKeyPem }, 'MQTT311-JITR-1', { protocolVersion: 4 });
+    expect(first.refusedWith).toBe(5);
+    expect(first.packets).toEqual([expect.objectContaining({ cmd: 'connack', returnCode: 5 })]);
+    await stack.core.idle();
+  });
+
+  it('closes without a CONNACK when iot:Connect is denied or the certificate is not ACTIVE', async () => {
+    const identity = await identityWith([{ Effect: 'Allow', Action: 'iot:Connect', Resource: 'arn:aws:iot:*:*:client/allowed-*' }]);
+    const denied = await open(identity, 'someone-else', { protocolVersion: 4 });
+    expect(denied).toEqual({ closedWithoutConnack: true, packets: [] });
+    expect(stack.core.mqtt!.log.at(-1)).toMatchObject({ event: 'refused', detail: 'connect someone-else: iot:Connect not allowed' });
+    expect((await opened(identity, 'allowed-311', { protocolVersion: 4 })).connack.returnCode).toBe(0);
+
+    const inactive = await stack.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
+    await stack.iot.send(new UpdateCertificateCommand({ certificateId: inactive.certificateId!, newStatus: 'INACTIVE' }));
+    const refused = await open({ certificatePem: inactive.certificatePem!, privateKeyPem: inactive.keyPair!.PrivateKey! }, 'allowed-inactive', { protocolVersion: 4 });
+    expect(refused).toEqual({ closedWithoutConnack: true, packets: [] });
+    expect(stack.core.mqtt!.log.at(-1)).toMatchObject({ event: 'refused', detail: expect.stringMatching(/certificate-inactive/) });
   });
 });
 
@@ -332,16 +362,23 @@ describe('shared subscriptions', () => {
 });
 
 describe('MQTT 5: policy refusals answered with reason codes', () => {
-  it('answers a policy-denied SUBSCRIBE with SUBACK 0x87 (0x80 for MQTT 3.1.1)', async () => {
+  it('answers a policy-denied SUBSCRIBE with SUBACK 0x87; MQTT 3.1.1 is disconnected without a SUBACK', async () => {
     const identity = await identityWith(allowAll('own'));
     const five = await opened(identity, 'suback-five');
     await five.client.subscribeAsync(['own/topic', 'foreign/topic'], { qos: 1 }).catch(() => undefined);
-    const three = await opened(identity, 'suback-three', { protocolVersion: 4 });
-    await three.client.subscribeAsync(['own/topic', 'foreign/topic'], { qos: 1 }).catch(() => undefined);
     const granted = (packets: Packet[]) => packets.filter((packet) => packet.cmd === 'suback').map((packet) => (packet as { granted: number[] }).granted);
     expect(granted(five.packets)).toEqual([[1, 0x87]]);
-    expect(granted(three.packets)).toEqual([[1, 0x80]]);
+    expect(five.client.connected).toBe(true);
     expect(stack.core.mqtt!.log.some((entry) => entry.event === 'subscribe-denied' && entry.detail === 'suback-five → foreign/topic')).toBe(true);
+
+    // Developer guide (pub-sub-policy.html): such subscriptions "fail and cause the client to disconnect".
+    const three = await opened(identity, 'suback-three', { protocolVersion: 4 });
+    await three.client.subscribeAsync('own/topic', { qos: 1 });
+    const closed = new Promise<void>((resolve) => three.client.once('close', () => resolve()));
+    three.client.subscribe(['own/other', 'foreign/topic'], { qos: 1 }, () => undefined);
+    await closed;
+    expect(granted(three.packets)).toEqual([[1]]);
+    expect(stack.core.mqtt!.log.some((entry) => entry.event === 'subscribe-denied' && entry.detail === 'suback-three → foreign/topic')).toBe(true);
   });
 
   it('answers a policy-denied QoS 1 PUBLISH with PUBACK 0x87 and keeps the connection; 3.1.1 is closed', async () => {
@@ -389,5 +426,87 @@ describe('MQTT 5: fleet provisioning by claim', () => {
   it('answers a RegisterThing the hook refuses on the rejected topic, as for MQTT 3.1.1', async () => {
     const result = await runFleetDevice({ endpoint: { ...endpoint, mqtt: '5' }, claim: await vendClaim(), templateName: stack.deployed.templateName, serialNumber: 'FLEET5-UNKNOWN', api: 'create' });
     expect(result).toMatchObject({ outcome: 'refused', step: 'provision', errorCode: 'AccessDenied', errorMessage: 'The pre-provisioning hook did not allow provisioning.' });
+  });
+});
+
+describe('retained messages (both versions)', () => {
+  let data: IoTDataPlaneClient;
+  beforeAll(() => {
+    data = new IoTDataPlaneClient({});
+  });
+  afterAll(() => data.destroy());
+
+  const retainer = (prefix: string) => [...allowAll(prefix), { Effect: 'Allow', Action: 'iot:RetainPublish', Resource: `arn:aws:iot:*:*:topic/${prefix}/*` }];
+  const retainedOf = async (topic: string) =>
+    data.send(new GetRetainedMessageCommand({ topic })).then(
+      (message) => ({ payload: Buffer.from(message.payload ?? []).toString(), qos: message.qos }),
+      (error: Error) => error.name,
+    );
+
+  it('refuses a retained publish without iot:RetainPublish (MQTT 5: PUBACK 0x87; 3.1.1: closed) and keeps nothing', async () => {
+    const identity = await identityWith(allowAll('noretain'));
+    const five = await opened(identity, 'noretain-five');
+    await expect(five.client.publishAsync('noretain/cfg', 'v1', { qos: 1, retain: true })).rejects.toThrow(/Not authorized/i);
+    await expect(five.client.publishAsync('noretain/cfg', 'not retained', { qos: 1 })).resolves.toBeDefined();
+
+    const three = await opened(identity, 'noretain-three', { protocolVersion: 4 });
+    const closed = new Promise<void>((resolve) => three.client.once('close', () => resolve()));
+    three.client.publish('noretain/cfg', 'v1', { qos: 1, retain: true });
+    await closed;
+    expect(await retainedOf('noretain/cfg')).toBe('ResourceNotFoundException');
+  });
+
+  it('keeps a device’s retained message where iot-data reads it, sends it on subscribe to the exact filter only, with RETAIN set, and deletes it on an empty payload', async () => {
+    const publisher = await opened(await identityWith(retainer('cfg')), 'cfg-publisher', { protocolVersion: 4 });
+    await publisher.client.publishAsync('cfg/dev1', '{"interval":30}', { qos: 1, retain: true });
+    expect(await retainedOf('cfg/dev1')).toEqual({ payload: '{"interval":30}', qos: 1 });
+
+    const reader = await identityWith(allowAll('cfg'));
+    // Exact filter, MQTT 5 and 3.1.1: the retained message right after the SUBACK, RETAIN set.
+    for (const [clientId, protocolVersion] of [['cfg-exact-5', 5], ['cfg-exact-3', 4]] as const) {
+      const exact = await opened(reader, clientId, { protocolVersion });
+      const got = inbox(exact.client);
+      await exact.client.subscribeAsync('cfg/dev1', { qos: 1 });
+      await until(() => got.length > 0);
+      expect(got.map((packet) => [packet.topic, packet.payload.toString(), packet.retain])).toEqual([['cfg/dev1', '{"interval":30}', true]]);
+    }
+    // A wildcard filter gets later messages on the topic, not the retained one (developer guide, mqtt.md#mqtt-retain).
+    const wildcard = await opened(reader, 'cfg-wildcard');
+    const wild = inbox(wildcard.client);
+    await wildcard.client.subscribeAsync(['cfg/#', 'cfg/+'], { qos: 1 });
+    // Without iot:Receive on the topic, an exact subscription gets nothing either.
+    const deaf = await opened(await identityWith([...allowAll('other'), { Effect: 'Allow', Action: 'iot:Subscribe', Resource: 'arn:aws:iot:*:*:topicfilter/cfg/*' }]), 'cfg-deaf');
+    const unheard = inbox(deaf.client);
+    await deaf.client.subscribeAsync('cfg/dev1', { qos: 1 });
+    // A shared subscription gets no retained message on subscribe (MQTT 5.0 §4.8.2).
+    const member = await opened(reader, 'cfg-member');
+    const shared = inbox(member.client);
+    await member.client.subscribeAsync('$share/g/cfg/dev1', { qos: 1 });
+    await sleep(300);
+    expect([wild, unheard, shared].map((received) => received.length)).toEqual([0, 0, 0]);
+
+    // A later publish reaches the wildcard subscriber, with RETAIN clear ("Retained messages that are received by a subscribing client after subscription, don't").
+    await publisher.client.publishAsync('cfg/dev1', '{"interval":60}', { qos: 1, retain: true });
+    await until(() => wild.length > 0);
+    expect(wild.map((packet) => [packet.payload.toString(), packet.retain])).toEqual([['{"interval":60}', false]]);
+    expect(await retainedOf('cfg/dev1')).toEqual({ payload: '{"interval":60}', qos: 1 });
+
+    // An empty retained payload deletes it.
+    await publisher.client.publishAsync('cfg/dev1', '', { qos: 1, retain: true });
+    expect(await retainedOf('cfg/dev1')).toBe('ResourceNotFoundException');
+    const late = await opened(reader, 'cfg-late');
+    const nothing = inbox(late.client);
+    await late.client.subscribeAsync('cfg/dev1', { qos: 1 });
+    await sleep(300);
+    expect(nothing).toEqual([]);
+  });
+
+  it('sends what iot-data Publish retained to a device that subscribes to that topic', async () => {
+    await data.send(new PublishCommand({ topic: 'fleetcfg/all', qos: 0, retain: true, payload: Buffer.from('{"mode":"eco"}') }));
+    const device = await opened(await identityWith(allowAll('fleetcfg')), 'fleetcfg-device');
+    const got = inbox(device.client);
+    await device.client.subscribeAsync('fleetcfg/all', { qos: 1 });
+    await until(() => got.length > 0);
+    expect(got.map((packet) => [packet.payload.toString(), packet.retain, packet.qos])).toEqual([['{"mode":"eco"}', true, 0]]);
   });
 });

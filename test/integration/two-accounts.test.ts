@@ -109,7 +109,7 @@ describe('two accounts, one SNI_ONLY CA (seed 000)', () => {
             Version: '2012-10-17',
             Statement: [
               { Effect: 'Allow', Action: 'iot:Connect', Resource: `${arn}:client/same-client` },
-              { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: `${arn}:topic/shared/*` },
+              { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive', 'iot:RetainPublish'], Resource: `${arn}:topic/shared/*` },
               { Effect: 'Allow', Action: 'iot:Subscribe', Resource: `${arn}:topicfilter/shared/*` },
             ],
           }),
@@ -137,6 +137,16 @@ describe('two accounts, one SNI_ONLY CA (seed 000)', () => {
       // Both connections with one client id stay up: client ids are per account.
       expect(inA.connected && inB.connected).toBe(true);
       expect(received).toEqual({ A: ['shared/news from A'], B: ['shared/news from B'] });
+
+      // Retained messages are per account too: B's is sent to B's exact subscription, never to A's.
+      const retainedGot: Record<string, string[]> = { A: [], B: [] };
+      inA.on('message', (topic, payload, packet) => packet.retain && retainedGot.A!.push(`${topic} ${payload.toString()}`));
+      inB.on('message', (topic, payload, packet) => packet.retain && retainedGot.B!.push(`${topic} ${payload.toString()}`));
+      await inB.publishAsync('shared/config', 'B config', { qos: 1, retain: true });
+      await inA.subscribeAsync('shared/config', { qos: 1 });
+      await inB.subscribeAsync('shared/config', { qos: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(retainedGot).toEqual({ A: [], B: ['shared/config B config'] });
     } finally {
       await disconnect(inA);
       await disconnect(inB);
