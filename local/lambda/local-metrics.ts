@@ -156,7 +156,7 @@ export function formatMetricsSummary(
   const activations = find('Activations').map((s) => `${s.dimensions.flow} ${s.values.reduce((a, b) => a + b, 0)}`);
   lines.push(`  activations: ${activations.join(', ') || 'none'}; claims vended: ${sumOf('ClaimsVended')}`);
   const latency = valuesOf('HookDecisionLatency');
-  lines.push(`  hook decision latency: p50 ${percentile(latency, 50)} ms, p99 ${percentile(latency, 99)} ms over ${latency.length} decisions (AWS IoT waits 5000 ms)`);
+  if (latency.length > 0) lines.push(`  hook decision latency: p50 ${percentile(latency, 50)} ms, p99 ${percentile(latency, 99)} ms over ${latency.length} decisions (AWS IoT waits 5000 ms)`);
   const vends = find('VendActions').map((s) => `${s.dimensions.action}/${s.dimensions.outcome} ${s.values.reduce((a, b) => a + b, 0)}`);
   if (vends.length) lines.push(`  vending actions: ${vends.join(', ')}`);
   const retirements = find('Retirements').map((s) => `${s.dimensions.outcome} ${s.values.reduce((a, b) => a + b, 0)}`);
