@@ -38,6 +38,7 @@ type Handler = (request: Request) => unknown | Promise<unknown>;
 
 interface Route {
   method: string;
+  template: string;
   pattern: RegExp;
   names: string[];
   operation: string;
@@ -56,7 +57,7 @@ function route(method: string, template: string, operation: string, handler: Han
       return '([^/]+)';
     })}$`,
   );
-  return { method, pattern, names, operation, handler };
+  return { method, template, pattern, names, operation, handler };
 }
 
 export type LocalRoute = (method: string, path: string, body: Record<string, unknown>) => Promise<unknown> | unknown;
@@ -458,6 +459,22 @@ function routes(issuer: AwsIssuer): Route[] {
     route('DELETE', '/role-aliases/{roleAlias}', 'DeleteRoleAlias', ({ account, path }) => account.roleAliases.delete(path.roleAlias!)),
     route('GET', '/endpoint', 'DescribeEndpoint', ({ account, query }) => ({ endpointAddress: account.endpoint(query.get('endpointType') ?? undefined) })),
   ];
+}
+
+export interface ServedOperation {
+  operation: string;
+  method: string;
+  /** The route's path template, e.g. `/things/{thingName}`. */
+  template: string;
+}
+
+/**
+ * Every operation the route table serves, in its order: what the conformance test
+ * (test/conformance/control-plane-model.test.ts) holds to the `iot` service model, one scenario each.
+ */
+export function servedOperations(): ServedOperation[] {
+  // The handlers are never called here, so they need no issuer.
+  return routes({} as AwsIssuer).map(({ operation, method, template }) => ({ operation, method, template }));
 }
 
 /** Epoch seconds for dates, as rest-json timestamps are (aws-iot-reference §0). */

@@ -236,6 +236,7 @@ export const errorCodeOf = (value: string) => value.split(':')[0]!.split('#').po
 export function checkError(model: ServiceModel, operationName: string, response: WireResponse): { code?: string; problems: string[] } {
   const operation: Operation = operationOf(model, operationName);
   const problems: string[] = [];
+  if (response.status < 300) return { problems: [`${operationName}: answered ${response.status} where an error was expected: ${response.text.slice(0, 200)}`] };
   const header = response.headers['x-amzn-errortype'];
   const parsed = parseBody(response.text, operationName);
   if (parsed.problem) return { problems: [parsed.problem] };

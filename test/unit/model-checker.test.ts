@@ -182,6 +182,12 @@ describe('the error check', () => {
     ]);
   });
 
+  it('catches a success where an error was expected', () => {
+    expect(checkError(model, 'DescribeWidget', ok({ widgetName: 'gear' })).problems).toEqual([
+      'DescribeWidget: answered 200 where an error was expected: {"widgetName":"gear"}',
+    ]);
+  });
+
   it('reads the code as the SDKs do (suffix after ":" and prefix up to "#" dropped)', () => {
     const answer = failed(404, 'aws.iot#ResourceNotFoundException:http://internal.amazon.com/', { message: 'gone' });
     expect(checkError(model, 'DescribeWidget', answer)).toEqual({ code: 'ResourceNotFoundException', problems: [] });

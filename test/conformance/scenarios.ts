@@ -1,0 +1,500 @@
+import type { LocalIotCore } from '../../local/local-iot-core';
+import { createCa, createCsr, issueCertificate, issueVerificationCertificate, type KeyedCertificate } from '../../lib/pki';
+import type { WireResponse } from '../support/model-checker';
+import { buildRequest, type ServiceModel } from '../support/service-model';
+
+/**
+ * One scenario per operation the local control plane serves: what to set up, the call as the model's input
+ * names it, and one call that must fail with one of the operation's documented errors. The inputs are the
+ * model's member names and JSON values; test/support/service-model.ts binds them to the wire. Each scenario
+ * makes its own resources, so the order does not matter.
+ */
+
+export type Input = Record<string, unknown>;
+
+export interface Scenario {
+  /** Sets up what the call needs and returns its input (checked against the input shape before it is sent). */
+  call(fx: Fixtures): Promise<Input>;
+  /** A call that fails; `expect` is the error code (one of the operation's documented errors). */
+  error: { call(fx: Fixtures): Promise<Input>; expect: string };
+}
+
+export const ACCOUNT_ID = '123456789012';
+const ROLE_ARN = `arn:aws:iam::${ACCOUNT_ID}:role/conformance-provisioning`;
+const HOOK_ARN = `arn:aws:lambda:us-east-1:${ACCOUNT_ID}:function:conformance-hook`;
+const POLICY_DOCUMENT = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: '*' }] });
+const FLEET_TEMPLATE = JSON.stringify({
+  Parameters: { SerialNumber: { Type: 'String' } },
+  Resources: { thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'SerialNumber' } } } },
+});
+/** A certificate id nobody registered (64 hex characters, as the model's CertificateId is). */
+const UNKNOWN_CERTIFICATE_ID = 'f'.repeat(64);
+
+/** Raw calls to the local control plane, bound as the model says, and the resources scenarios share. */
+export class Fixtures {
+  private counter = 0;
+
+  constructor(
+    readonly core: LocalIotCore,
+    readonly model: ServiceModel,
+  ) {}
+
+  /** A name unique to this run, within every name pattern of the model ([a-zA-Z0-9_-]). */
+  name(prefix: string): string {
+    this.counter += 1;
+    return `${prefix}-${this.counter}`;
+  }
+
+  async call(operation: string, input: Input): Promise<WireResponse> {
+    const request = buildRequest(this.model, operation, input);
+    const response = await fetch(`${this.core.endpoints.iot}${request.url}`, {
+      method: request.method,
+      headers: {
+        ...request.headers,
+        // The account is the access key id of the signature (local/iot-core/control-plane.ts).
+        authorization: `AWS4-HMAC-SHA256 Credential=${ACCOUNT_ID}/20261201/us-east-1/iot/aws4_request, SignedHeaders=host, Signature=00`,
+      },
+      ...(request.body === undefined ? {} : { body: request.body }),
+    });
+    const headers: Record<string, string> = {};
+    response.headers.forEach((value, key) => (headers[key] = value));
+    return { status: response.status, headers, text: await response.text() };
+  }
+
+  /** A call that must succeed (setup): its JSON body. */
+  async ok(operation: string, input: Input): Promise<Record<string, unknown>> {
+    const response = await this.call(operation, input);
+    if (response.status !== 200) throw new Error(`setup: ${operation} answered ${response.status} ${response.text}`);
+    return response.text ? (JSON.parse(response.text) as Record<string, unknown>) : {};
+  }
+
+  /**
+   * The next call of `operation` is throttled, as a burst over its TPS quota would be (the local IoT Core's
+   * fault injection answers through the same path as its quotas, local/iot-core/traffic.ts).
+   */
+  async throttleNext(operation: string, input: Input): Promise<Input> {
+    this.core.traffic.setFaults({ throttleRate: 1, operations: [operation] });
+    return input;
+  }
+
+  /** No more injected faults, after a throttle scenario. */
+  unthrottle(): void {
+    this.core.traffic.setFaults({});
+  }
+
+  private caPromise: Promise<{ ca: KeyedCertificate; certificateId: string }> | undefined;
+
+  /** One DEFAULT-mode CA, ACTIVE, auto-registration on, with a JITP registration config. */
+  ca(): Promise<{ ca: KeyedCertificate; certificateId: string }> {
+    this.caPromise ??= (async () => {
+      const ca = await createCa({ commonName: 'Conformance CA' });
+      const { registrationCode } = await this.ok('GetRegistrationCode', {});
+      const verification = await issueVerificationCertificate(ca, registrationCode as string);
+      const { certificateId } = await this.ok('RegisterCACertificate', {
+        caCertificate: ca.certificatePem,
+        verificationCertificate: verification.certificatePem,
+        setAsActive: true,
+        allowAutoRegistration: true,
+        registrationConfig: { templateBody: FLEET_TEMPLATE, roleArn: ROLE_ARN },
+      });
+      return { ca, certificateId: certificateId as string };
+    })();
+    return this.caPromise;
+  }
+
+  /** A certificate AWS IoT made (CreateKeysAndCertificate), ACTIVE. */
+  async certificate(): Promise<{ certificateId: string; certificateArn: string }> {
+    const { certificateId, certificateArn } = await this.ok('CreateKeysAndCertificate', { setAsActive: true });
+    return { certificateId: certificateId as string, certificateArn: certificateArn as string };
+  }
+
+  /** A device certificate signed by the CA, registered with it. */
+  async registeredCertificate(status = 'ACTIVE'): Promise<{ certificateId: string; certificateArn: string; certificatePem: string }> {
+    const { ca } = await this.ca();
+    const device = await issueCertificate(ca, { subject: { serialNumber: this.name('device') } });
+    const { certificateId, certificateArn } = await this.ok('RegisterCertificate', {
+      certificatePem: device.certificatePem,
+      caCertificatePem: ca.certificatePem,
+      status,
+    });
+    return { certificateId: certificateId as string, certificateArn: certificateArn as string, certificatePem: device.certificatePem };
+  }
+
+  async thingType(): Promise<string> {
+    const thingTypeName = this.name('type');
+    await this.ok('CreateThingType', {
+      thingTypeName,
+      thingTypeProperties: { thingTypeDescription: 'A conformance device', searchableAttributes: ['serial'] },
+    });
+    return thingTypeName;
+  }
+
+  /** A thing with a type and attributes, so that every member of its descriptions is answered. */
+  async thing(): Promise<{ thingName: string; thingArn: string }> {
+    const thingName = this.name('thing');
+    const { thingArn } = await this.ok('CreateThing', {
+      thingName,
+      thingTypeName: await this.thingType(),
+      attributePayload: { attributes: { serial: thingName, color: 'red' } },
+    });
+    return { thingName, thingArn: thingArn as string };
+  }
+
+  async thingGroup(parentGroupName?: string): Promise<string> {
+    const thingGroupName = this.name('group');
+    await this.ok('CreateThingGroup', {
+      thingGroupName,
+      ...(parentGroupName ? { parentGroupName } : {}),
+      thingGroupProperties: { thingGroupDescription: 'Conformance devices', attributePayload: { attributes: { site: 'lab' } } },
+    });
+    return thingGroupName;
+  }
+
+  async thingInGroup(): Promise<{ thingName: string; thingGroupName: string }> {
+    const { thingName } = await this.thing();
+    const thingGroupName = await this.thingGroup();
+    await this.ok('AddThingToThingGroup', { thingGroupName, thingName });
+    return { thingName, thingGroupName };
+  }
+
+  async policy(): Promise<string> {
+    const policyName = this.name('policy');
+    await this.ok('CreatePolicy', { policyName, policyDocument: POLICY_DOCUMENT });
+    return policyName;
+  }
+
+  async template(): Promise<string> {
+    const templateName = this.name('template');
+    await this.ok('CreateProvisioningTemplate', {
+      templateName,
+      description: 'Conformance fleet template',
+      templateBody: FLEET_TEMPLATE,
+      enabled: true,
+      provisioningRoleArn: ROLE_ARN,
+      preProvisioningHook: { targetArn: HOOK_ARN, payloadVersion: '2020-04-01' },
+      type: 'FLEET_PROVISIONING',
+    });
+    return templateName;
+  }
+
+  async roleAlias(): Promise<string> {
+    const roleAlias = this.name('alias');
+    await this.ok('CreateRoleAlias', { roleAlias, roleArn: ROLE_ARN, credentialDurationSeconds: 3600 });
+    return roleAlias;
+  }
+}
+
+const notFound = (call: Scenario['error']['call']) => ({ call, expect: 'ResourceNotFoundException' });
+const throttled = (operation: string, input: Input = {}) => ({
+  call: (fx: Fixtures) => fx.throttleNext(operation, input),
+  expect: 'ThrottlingException',
+});
+
+export const scenarios: Record<string, Scenario> = {
+  // ---- certificates AWS IoT makes ----
+  CreateKeysAndCertificate: {
+    call: async () => ({ setAsActive: true }),
+    error: throttled('CreateKeysAndCertificate'),
+  },
+  CreateCertificateFromCsr: {
+    call: async () => ({ certificateSigningRequest: (await createCsr({ commonName: 'conformance' })).csrPem, setAsActive: true }),
+    error: { call: async () => ({ certificateSigningRequest: 'not a CSR' }), expect: 'InvalidRequestException' },
+  },
+
+  // ---- provisioning templates and claims ----
+  CreateProvisioningTemplate: {
+    call: async (fx) => ({
+      templateName: fx.name('template'),
+      description: 'Conformance fleet template',
+      templateBody: FLEET_TEMPLATE,
+      enabled: true,
+      provisioningRoleArn: ROLE_ARN,
+      preProvisioningHook: { targetArn: HOOK_ARN },
+    }),
+    error: {
+      call: async (fx) => ({ templateName: await fx.template(), templateBody: FLEET_TEMPLATE, provisioningRoleArn: ROLE_ARN }),
+      expect: 'ResourceAlreadyExistsException',
+    },
+  },
+  ListProvisioningTemplates: {
+    call: async (fx) => (await fx.template(), await fx.template(), { maxResults: 1 }),
+    error: { call: async () => ({ maxResults: 0 }), expect: 'InvalidRequestException' },
+  },
+  DescribeProvisioningTemplate: {
+    call: async (fx) => ({ templateName: await fx.template() }),
+    error: notFound(async () => ({ templateName: 'no-such-template' })),
+  },
+  UpdateProvisioningTemplate: {
+    call: async (fx) => ({ templateName: await fx.template(), description: 'changed', enabled: false, removePreProvisioningHook: true }),
+    error: notFound(async () => ({ templateName: 'no-such-template', enabled: true })),
+  },
+  DeleteProvisioningTemplate: {
+    call: async (fx) => ({ templateName: await fx.template() }),
+    error: notFound(async () => ({ templateName: 'no-such-template' })),
+  },
+  CreateProvisioningClaim: {
+    call: async (fx) => ({ templateName: await fx.template() }),
+    error: notFound(async () => ({ templateName: 'no-such-template' })),
+  },
+
+  // ---- CA certificates ----
+  GetRegistrationCode: {
+    call: async () => ({}),
+    error: throttled('GetRegistrationCode'),
+  },
+  DeleteRegistrationCode: {
+    call: async (fx) => (await fx.ok('GetRegistrationCode', {}), {}),
+    error: throttled('DeleteRegistrationCode'),
+  },
+  RegisterCACertificate: {
+    call: async (fx) => {
+      const ca = await createCa({ commonName: fx.name('ca') });
+      return { caCertificate: ca.certificatePem, certificateMode: 'SNI_ONLY', setAsActive: true, allowAutoRegistration: true };
+    },
+    error: {
+      call: async (fx) => {
+        const ca = await createCa({ commonName: fx.name('ca') });
+        const verification = await issueVerificationCertificate(ca, 'f'.repeat(64));
+        return { caCertificate: ca.certificatePem, verificationCertificate: verification.certificatePem };
+      },
+      expect: 'RegistrationCodeValidationException',
+    },
+  },
+  ListCACertificates: {
+    call: async (fx) => (await fx.ca(), { pageSize: 10 }),
+    error: throttled('ListCACertificates'),
+  },
+  DescribeCACertificate: {
+    call: async (fx) => ({ certificateId: (await fx.ca()).certificateId }),
+    error: notFound(async () => ({ certificateId: UNKNOWN_CERTIFICATE_ID })),
+  },
+  UpdateCACertificate: {
+    call: async (fx) => ({ certificateId: (await fx.ca()).certificateId, newStatus: 'ACTIVE', newAutoRegistrationStatus: 'ENABLE' }),
+    error: notFound(async () => ({ certificateId: UNKNOWN_CERTIFICATE_ID, newStatus: 'ACTIVE' })),
+  },
+  DeleteCACertificate: {
+    call: async (fx) => {
+      const ca = await createCa({ commonName: fx.name('ca') });
+      const { certificateId } = await fx.ok('RegisterCACertificate', { caCertificate: ca.certificatePem, certificateMode: 'SNI_ONLY' });
+      return { certificateId };
+    },
+    // An ACTIVE CA cannot be deleted (aws-iot-reference §4).
+    error: { call: async (fx) => ({ certificateId: (await fx.ca()).certificateId }), expect: 'CertificateStateException' },
+  },
+
+  // ---- device certificates ----
+  RegisterCertificate: {
+    call: async (fx) => {
+      const { ca } = await fx.ca();
+      const device = await issueCertificate(ca, { subject: { serialNumber: fx.name('device') } });
+      return { certificatePem: device.certificatePem, caCertificatePem: ca.certificatePem, setAsActive: true };
+    },
+    error: {
+      call: async (fx) => {
+        const { ca } = await fx.ca();
+        return { certificatePem: (await fx.registeredCertificate()).certificatePem, caCertificatePem: ca.certificatePem };
+      },
+      expect: 'ResourceAlreadyExistsException',
+    },
+  },
+  RegisterCertificateWithoutCA: {
+    call: async (fx) => {
+      const issuer = await createCa({ commonName: fx.name('unregistered-ca') });
+      const device = await issueCertificate(issuer, { subject: { serialNumber: fx.name('device') } });
+      return { certificatePem: device.certificatePem, status: 'ACTIVE' };
+    },
+    error: {
+      call: async (fx) => {
+        const issuer = await createCa({ commonName: fx.name('unregistered-ca') });
+        const device = await issueCertificate(issuer, { subject: { serialNumber: fx.name('device') } });
+        await fx.ok('RegisterCertificateWithoutCA', { certificatePem: device.certificatePem, status: 'ACTIVE' });
+        return { certificatePem: device.certificatePem, status: 'ACTIVE' };
+      },
+      expect: 'ResourceAlreadyExistsException',
+    },
+  },
+  ListCertificates: {
+    call: async (fx) => (await fx.certificate(), await fx.registeredCertificate(), { pageSize: 10 }),
+    error: throttled('ListCertificates'),
+  },
+  DescribeCertificate: {
+    call: async (fx) => ({ certificateId: (await fx.registeredCertificate()).certificateId }),
+    error: notFound(async () => ({ certificateId: UNKNOWN_CERTIFICATE_ID })),
+  },
+  UpdateCertificate: {
+    call: async (fx) => ({ certificateId: (await fx.certificate()).certificateId, newStatus: 'INACTIVE' }),
+    error: notFound(async () => ({ certificateId: UNKNOWN_CERTIFICATE_ID, newStatus: 'ACTIVE' })),
+  },
+  DeleteCertificate: {
+    call: async (fx) => {
+      const { certificateId } = await fx.certificate();
+      await fx.ok('UpdateCertificate', { certificateId, newStatus: 'INACTIVE' });
+      return { certificateId };
+    },
+    // An ACTIVE certificate cannot be deleted (aws-iot-reference §4).
+    error: { call: async (fx) => ({ certificateId: (await fx.certificate()).certificateId }), expect: 'CertificateStateException' },
+  },
+
+  // ---- things, types, groups ----
+  ListThings: {
+    call: async (fx) => (await fx.thing(), await fx.thing(), { maxResults: 10 }),
+    error: { call: async () => ({ maxResults: 0 }), expect: 'InvalidRequestException' },
+  },
+  CreateThing: {
+    call: async (fx) => ({ thingName: fx.name('thing'), attributePayload: { attributes: { serial: '1' } } }),
+    error: {
+      // The same name with other attributes (aws-iot-reference §4: CreateThing is idempotent for the same input only).
+      call: async (fx) => ({ thingName: (await fx.thing()).thingName, attributePayload: { attributes: { serial: 'other' } } }),
+      expect: 'ResourceAlreadyExistsException',
+    },
+  },
+  DescribeThing: {
+    call: async (fx) => ({ thingName: (await fx.thing()).thingName }),
+    error: notFound(async () => ({ thingName: 'no-such-thing' })),
+  },
+  UpdateThing: {
+    call: async (fx) => ({ thingName: (await fx.thing()).thingName, attributePayload: { attributes: { color: 'blue' }, merge: true }, expectedVersion: 1 }),
+    error: { call: async (fx) => ({ thingName: (await fx.thing()).thingName, expectedVersion: 7 }), expect: 'VersionConflictException' },
+  },
+  DeleteThing: {
+    call: async (fx) => ({ thingName: (await fx.thing()).thingName }),
+    error: { call: async (fx) => ({ thingName: (await fx.thing()).thingName, expectedVersion: 7 }), expect: 'VersionConflictException' },
+  },
+  AttachThingPrincipal: {
+    call: async (fx) => ({ thingName: (await fx.thing()).thingName, principal: (await fx.certificate()).certificateArn }),
+    error: notFound(async (fx) => ({ thingName: 'no-such-thing', principal: (await fx.certificate()).certificateArn })),
+  },
+  DetachThingPrincipal: {
+    call: async (fx) => {
+      const { thingName } = await fx.thing();
+      const { certificateArn } = await fx.certificate();
+      await fx.ok('AttachThingPrincipal', { thingName, principal: certificateArn });
+      return { thingName, principal: certificateArn };
+    },
+    error: notFound(async (fx) => ({ thingName: 'no-such-thing', principal: (await fx.certificate()).certificateArn })),
+  },
+  ListThingPrincipals: {
+    call: async (fx) => {
+      const { thingName } = await fx.thing();
+      await fx.ok('AttachThingPrincipal', { thingName, principal: (await fx.certificate()).certificateArn });
+      return { thingName };
+    },
+    error: notFound(async () => ({ thingName: 'no-such-thing' })),
+  },
+  ListThingGroupsForThing: {
+    call: async (fx) => ({ thingName: (await fx.thingInGroup()).thingName }),
+    error: notFound(async () => ({ thingName: 'no-such-thing' })),
+  },
+  ListPrincipalThings: {
+    call: async (fx) => {
+      const { thingName } = await fx.thing();
+      const { certificateArn } = await fx.certificate();
+      await fx.ok('AttachThingPrincipal', { thingName, principal: certificateArn });
+      return { principal: certificateArn };
+    },
+    error: notFound(async () => ({ principal: `arn:aws:iot:us-east-1:${ACCOUNT_ID}:cert/${UNKNOWN_CERTIFICATE_ID}` })),
+  },
+  CreateThingType: {
+    call: async (fx) => ({ thingTypeName: fx.name('type'), thingTypeProperties: { thingTypeDescription: 'A device', searchableAttributes: ['serial'] } }),
+    error: { call: async () => ({ thingTypeName: 'not a name!' }), expect: 'InvalidRequestException' },
+  },
+  DescribeThingType: {
+    call: async (fx) => ({ thingTypeName: await fx.thingType() }),
+    error: notFound(async () => ({ thingTypeName: 'no-such-type' })),
+  },
+  AddThingToThingGroup: {
+    call: async (fx) => ({ thingGroupName: await fx.thingGroup(), thingName: (await fx.thing()).thingName }),
+    error: notFound(async (fx) => ({ thingGroupName: 'no-such-group', thingName: (await fx.thing()).thingName })),
+  },
+  RemoveThingFromThingGroup: {
+    call: async (fx) => fx.thingInGroup(),
+    error: notFound(async (fx) => ({ thingGroupName: 'no-such-group', thingName: (await fx.thing()).thingName })),
+  },
+  ListThingsInThingGroup: {
+    call: async (fx) => ({ thingGroupName: (await fx.thingInGroup()).thingGroupName }),
+    error: notFound(async () => ({ thingGroupName: 'no-such-group' })),
+  },
+  CreateThingGroup: {
+    call: async (fx) => ({
+      thingGroupName: fx.name('group'),
+      parentGroupName: await fx.thingGroup(),
+      thingGroupProperties: { thingGroupDescription: 'A child group', attributePayload: { attributes: { site: 'lab' } } },
+    }),
+    error: {
+      call: async (fx) => ({ thingGroupName: await fx.thingGroup(), thingGroupProperties: { thingGroupDescription: 'Something else' } }),
+      expect: 'ResourceAlreadyExistsException',
+    },
+  },
+  DescribeThingGroup: {
+    call: async (fx) => ({ thingGroupName: await fx.thingGroup(await fx.thingGroup()) }),
+    error: notFound(async () => ({ thingGroupName: 'no-such-group' })),
+  },
+
+  // ---- IoT policies ----
+  CreatePolicy: {
+    call: async (fx) => ({ policyName: fx.name('policy'), policyDocument: POLICY_DOCUMENT }),
+    error: { call: async (fx) => ({ policyName: fx.name('policy'), policyDocument: '{"Statement": "nope"' }), expect: 'MalformedPolicyException' },
+  },
+  GetPolicy: {
+    call: async (fx) => ({ policyName: await fx.policy() }),
+    error: notFound(async () => ({ policyName: 'no-such-policy' })),
+  },
+  DeletePolicy: {
+    call: async (fx) => ({ policyName: await fx.policy() }),
+    error: notFound(async () => ({ policyName: 'no-such-policy' })),
+  },
+  AttachPolicy: {
+    call: async (fx) => ({ policyName: await fx.policy(), target: (await fx.certificate()).certificateArn }),
+    error: notFound(async (fx) => ({ policyName: 'no-such-policy', target: (await fx.certificate()).certificateArn })),
+  },
+  AttachPrincipalPolicy: {
+    call: async (fx) => ({ policyName: await fx.policy(), principal: (await fx.certificate()).certificateArn }),
+    error: notFound(async (fx) => ({ policyName: 'no-such-policy', principal: (await fx.certificate()).certificateArn })),
+  },
+  DetachPolicy: {
+    call: async (fx) => {
+      const policyName = await fx.policy();
+      const { certificateArn } = await fx.certificate();
+      await fx.ok('AttachPolicy', { policyName, target: certificateArn });
+      return { policyName, target: certificateArn };
+    },
+    error: throttled('DetachPolicy', { policyName: 'no-such-policy', target: `arn:aws:iot:us-east-1:${ACCOUNT_ID}:cert/${UNKNOWN_CERTIFICATE_ID}` }),
+  },
+  ListAttachedPolicies: {
+    call: async (fx) => {
+      const policyName = await fx.policy();
+      const { certificateArn } = await fx.certificate();
+      await fx.ok('AttachPolicy', { policyName, target: certificateArn });
+      return { target: certificateArn };
+    },
+    error: notFound(async () => ({ target: `arn:aws:iot:us-east-1:${ACCOUNT_ID}:cert/${UNKNOWN_CERTIFICATE_ID}` })),
+  },
+
+  // ---- role aliases ----
+  CreateRoleAlias: {
+    call: async (fx) => ({ roleAlias: fx.name('alias'), roleArn: ROLE_ARN, credentialDurationSeconds: 900 }),
+    error: { call: async (fx) => ({ roleAlias: await fx.roleAlias(), roleArn: ROLE_ARN }), expect: 'ResourceAlreadyExistsException' },
+  },
+  ListRoleAliases: {
+    call: async (fx) => (await fx.roleAlias(), { pageSize: 10 }),
+    error: throttled('ListRoleAliases'),
+  },
+  DescribeRoleAlias: {
+    call: async (fx) => ({ roleAlias: await fx.roleAlias() }),
+    error: notFound(async () => ({ roleAlias: 'no-such-alias' })),
+  },
+  UpdateRoleAlias: {
+    call: async (fx) => ({ roleAlias: await fx.roleAlias(), credentialDurationSeconds: 1800 }),
+    error: notFound(async () => ({ roleAlias: 'no-such-alias', credentialDurationSeconds: 1800 })),
+  },
+  DeleteRoleAlias: {
+    call: async (fx) => ({ roleAlias: await fx.roleAlias() }),
+    error: notFound(async () => ({ roleAlias: 'no-such-alias' })),
+  },
+
+  // ---- endpoints ----
+  DescribeEndpoint: {
+    call: async () => ({ endpointType: 'iot:Data-ATS' }),
+    error: { call: async () => ({ endpointType: 'iot:Nowhere' }), expect: 'InvalidRequestException' },
+  },
+};
