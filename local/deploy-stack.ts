@@ -291,12 +291,28 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
   }
 
   for (const id of ofType('AWS::IoT::TopicRule')) {
-    const rule = propsOf(id) as { RuleName: string; TopicRulePayload: { Sql: string; Actions: Array<{ Lambda?: { FunctionArn: string } }> } };
+    const rule = propsOf(id) as {
+      RuleName: string;
+      TopicRulePayload: {
+        Sql: string;
+        Actions: Array<{ Lambda?: { FunctionArn: string } }>;
+        Description?: string;
+        RuleDisabled?: boolean;
+        AwsIotSqlVersion?: string;
+        ErrorAction?: Record<string, unknown>;
+      };
+    };
+    const payload = rule.TopicRulePayload;
     core.addRule(
       {
         ruleName: rule.RuleName,
-        sql: rule.TopicRulePayload.Sql,
-        actions: rule.TopicRulePayload.Actions.map((a) => (a.Lambda ? { lambda: { functionArn: a.Lambda.FunctionArn } } : {})),
+        sql: payload.Sql,
+        actions: payload.Actions.map((a) => (a.Lambda ? { lambda: { functionArn: a.Lambda.FunctionArn } } : {})),
+        // Kept as deployed so that GetTopicRule shows them (CloudFormation's PascalCase, the API's camelCase).
+        ...(payload.Description !== undefined ? { description: payload.Description } : {}),
+        ...(payload.RuleDisabled !== undefined ? { ruleDisabled: payload.RuleDisabled } : {}),
+        ...(payload.AwsIotSqlVersion !== undefined ? { awsIotSqlVersion: payload.AwsIotSqlVersion } : {}),
+        ...(payload.ErrorAction ? { errorAction: camelCased(payload.ErrorAction) as Record<string, unknown> } : {}),
       },
       account,
     );
@@ -382,4 +398,13 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
     consoleClientId: LOCAL_CONSOLE_CLIENT_ID,
     ...(caCertificateId ? { caCertificateId } : {}),
   };
+}
+
+/** CloudFormation's PascalCase property names as the API's camelCase member names (TopicRulePayload → TopicRule). */
+function camelCased(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(camelCased);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.charAt(0).toLowerCase() + k.slice(1), camelCased(v)]));
+  }
+  return value;
 }

@@ -125,8 +125,8 @@ export class LocalFunctions {
     return engine;
   }
 
-  addRule(rule: TopicRule, accountId: string): void {
-    this.rules(accountId).addRule(rule);
+  addRule(rule: TopicRule, accountId: string, createdAt?: Date): void {
+    this.rules(accountId).addRule(rule, createdAt);
   }
 
   /** A message published by the service (an event) on an account's topic: the rules that matched it. */

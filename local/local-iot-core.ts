@@ -172,6 +172,8 @@ export class LocalIotCore {
     const registry = new IotRegistry({
       region,
       defaultAccountId,
+      // GetTopicRule / ListTopicRules read the rules each account's rules engine holds (created below).
+      topicRules: (accountId) => functions.rules(accountId).list(),
       ...(options.now ? { now: options.now } : {}),
       // With the MQTT endpoint up, the default account's data endpoint is this machine: devices connect to
       // `localhost` (the server certificate's name). Other accounts keep AWS-style names, reachable with
@@ -339,7 +341,7 @@ export class LocalIotCore {
   }
 
   addRule(rule: TopicRule, account: IotAccount = this.defaultAccount): void {
-    this.functions.addRule(rule, account.accountId);
+    this.functions.addRule(rule, account.accountId, account.now());
   }
 
   publish(account: IotAccount, topic: string, payload: unknown): string[] {

@@ -31,12 +31,12 @@ export class AwsIssuer {
   }
 
   /** A new RSA-2048 key pair and its certificate; the key is returned once, as AWS does (PKCS#1 PEM). */
-  async createKeysAndCertificate(notAfter: Date = NOT_AFTER): Promise<IssuedKeysAndCertificate> {
+  async createKeysAndCertificate(notAfter: Date = NOT_AFTER, notBefore: Date = new Date(Date.now() - DAY)): Promise<IssuedKeysAndCertificate> {
     const keys = await generateKeys('rsa-2048');
     const certificate = await issueCertificateForKey(this.ca, {
       publicKey: keys.publicKey,
       subject: 'CN=AWS IoT Certificate',
-      notBefore: new Date(Date.now() - DAY),
+      notBefore,
       notAfter,
     });
     const key = createPrivateKey(await privateKeyPem(keys));

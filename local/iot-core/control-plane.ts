@@ -7,10 +7,12 @@ import { validityOf } from './pem';
 import type { IotAccount } from './registry/account';
 import type { CaCertificate, DeviceCertificate } from './registry/certificates';
 import type { IotRegistry } from './registry/iot-registry';
-import type { Policy } from './registry/policies';
+import type { Policy, PolicyVersion } from './registry/policies';
+import type { TopicRuleRecord } from './rules';
 import type { ProvisioningTemplate } from './registry/provisioning';
 import type { RoleAlias } from './registry/role-aliases';
-import type { Page } from './registry/support';
+import type { Page, Paging } from './registry/support';
+import { TagService } from './registry/tags';
 import type { Thing, ThingGroup, ThingType } from './registry/things';
 import type { TrafficControl } from './traffic';
 
@@ -46,8 +48,22 @@ interface Route {
 }
 
 const bool = (value: string | null) => value === 'true';
-const int = (value: string | null) => (value === null ? undefined : Number.parseInt(value, 10));
+/** A boolean query parameter that is absent unless given (the model's RecursiveWithoutDefault, IsDisabled). */
+const optionalBool = (value: string | null) => (value === null ? undefined : value === 'true');
+const int = (value: string | null) => {
+  if (value === null) return undefined;
+  if (!/^-?\d+$/.test(value)) throw invalid(`${value} is not an integer.`);
+  return Number.parseInt(value, 10);
+};
 const str = (value: unknown) => (typeof value === 'string' ? value : undefined);
+const strings = (value: unknown) => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : undefined);
+const tagsOf = (body: Record<string, unknown>) => TagService.validate(body.tags);
+
+/** The page a list asks for: `pageSize`/`marker` lists, or `maxResults`/`nextToken` lists (as the model names them). */
+const markerPaging = (query: URLSearchParams): Paging => ({ size: int(query.get('pageSize')), marker: query.get('marker') ?? undefined });
+const tokenPaging = (query: URLSearchParams): Paging => ({ size: int(query.get('maxResults')), marker: query.get('nextToken') ?? undefined });
+const nextMarker = (next: string | undefined) => (next ? { nextMarker: next } : {});
+const nextToken = (next: string | undefined) => (next ? { nextToken: next } : {});
 
 function route(method: string, template: string, operation: string, handler: Handler): Route {
   const names: string[] = [];
@@ -158,19 +174,41 @@ function things({ items, next }: Page<Thing>) {
 
 const thingTypeCreated = (t: ThingType) => ({ thingTypeName: t.thingTypeName, thingTypeArn: t.thingTypeArn, thingTypeId: t.thingTypeId });
 
+const thingTypeMetadata = (t: ThingType) => ({
+  deprecated: t.deprecated,
+  ...(t.deprecationDate ? { deprecationDate: t.deprecationDate } : {}),
+  creationDate: t.creationDate,
+});
+
 function thingTypeDescription(t: ThingType) {
   return {
     thingTypeName: t.thingTypeName,
     thingTypeId: t.thingTypeId,
     thingTypeArn: t.thingTypeArn,
     thingTypeProperties: t.thingTypeProperties,
-    thingTypeMetadata: { deprecated: false, creationDate: t.creationDate },
+    thingTypeMetadata: thingTypeMetadata(t),
+  };
+}
+
+function thingTypes({ items, next }: Page<ThingType>) {
+  return {
+    thingTypes: items.map((t) => ({
+      thingTypeName: t.thingTypeName,
+      thingTypeArn: t.thingTypeArn,
+      thingTypeProperties: t.thingTypeProperties,
+      thingTypeMetadata: thingTypeMetadata(t),
+    })),
+    ...nextToken(next),
   };
 }
 
 const thingGroupCreated = (g: ThingGroup) => ({ thingGroupName: g.thingGroupName, thingGroupArn: g.thingGroupArn, thingGroupId: g.thingGroupId });
 
-function thingGroupDescription(g: ThingGroup) {
+/**
+ * DescribeThingGroup. A child group names its ancestors, root first, in rootToParentThingGroups; `status`
+ * is "the dynamic thing group status" (the model), so a static group has none.
+ */
+function thingGroupDescription(g: ThingGroup, ancestors: readonly ThingGroup[]) {
   return {
     thingGroupName: g.thingGroupName,
     thingGroupId: g.thingGroupId,
@@ -178,24 +216,55 @@ function thingGroupDescription(g: ThingGroup) {
     version: g.version,
     thingGroupProperties: g.thingGroupProperties,
     thingGroupMetadata: {
-      creationDate: g.creationDate,
       ...(g.parentGroupName ? { parentGroupName: g.parentGroupName } : {}),
+      ...(ancestors.length ? { rootToParentThingGroups: ancestors.map((a) => ({ groupName: a.thingGroupName, groupArn: a.thingGroupArn })) } : {}),
+      creationDate: g.creationDate,
     },
-    status: 'ACTIVE',
   };
 }
 
-const policyCreated = (p: Policy) => ({ policyName: p.policyName, policyArn: p.policyArn, policyDocument: p.policyDocument, policyVersionId: '1' });
+const groupNamesAndArns = ({ items, next }: Page<{ groupName: string; groupArn: string | undefined }>) => ({
+  thingGroups: items.map((g) => ({ groupName: g.groupName, ...(g.groupArn ? { groupArn: g.groupArn } : {}) })),
+  ...nextToken(next),
+});
+
+const thingGroups = ({ items, next }: Page<ThingGroup>) =>
+  groupNamesAndArns({ items: items.map((g) => ({ groupName: g.thingGroupName, groupArn: g.thingGroupArn })), ...(next ? { next } : {}) });
+
+const policyCreated = (p: Policy) => ({ policyName: p.policyName, policyArn: p.policyArn, policyDocument: p.policyDocument, policyVersionId: p.defaultVersionId });
 
 function policyDescription(p: Policy) {
   return {
     policyName: p.policyName,
     policyArn: p.policyArn,
     policyDocument: p.policyDocument,
-    defaultVersionId: '1',
+    defaultVersionId: p.defaultVersionId,
     creationDate: p.creationDate,
     lastModifiedDate: p.lastModifiedDate,
     generationId: p.generationId,
+  };
+}
+
+const policies = ({ items, next }: Page<{ policyName: string; policyArn: string }>) => ({
+  policies: items.map((p) => ({ policyName: p.policyName, policyArn: p.policyArn })),
+  ...nextMarker(next),
+});
+
+const policyVersion = (v: PolicyVersion & { isDefaultVersion: boolean }) => ({ versionId: v.versionId, isDefaultVersion: v.isDefaultVersion, createDate: v.createDate });
+
+function topicRule(account: IotAccount, r: TopicRuleRecord) {
+  return {
+    ruleArn: account.arn(`rule/${r.ruleName}`),
+    rule: {
+      ruleName: r.ruleName,
+      sql: r.sql,
+      ...(r.description !== undefined ? { description: r.description } : {}),
+      createdAt: r.createdAt,
+      actions: r.actions,
+      ruleDisabled: r.ruleDisabled,
+      ...(r.awsIotSqlVersion !== undefined ? { awsIotSqlVersion: r.awsIotSqlVersion } : {}),
+      ...(r.errorAction ? { errorAction: r.errorAction } : {}),
+    },
   };
 }
 
@@ -241,9 +310,9 @@ function routes(issuer: AwsIssuer): Route[] {
       const record = account.certificates.addIssued(signed.certificate, bool(query.get('setAsActive')) ? 'ACTIVE' : 'INACTIVE');
       return { certificateArn: record.certificateArn, certificateId: record.certificateId, certificatePem: signed.certificatePem };
     }),
-    route('POST', '/provisioning-templates', 'CreateProvisioningTemplate', ({ account, body }) =>
-      templateCreated(
-        account.provisioning.createTemplate({
+    route('POST', '/provisioning-templates', 'CreateProvisioningTemplate', ({ account, body }) => {
+      const tags = tagsOf(body);
+      const template = account.provisioning.createTemplate({
           templateName: str(body.templateName),
           templateBody: str(body.templateBody),
           provisioningRoleArn: str(body.provisioningRoleArn),
@@ -251,12 +320,11 @@ function routes(issuer: AwsIssuer): Route[] {
           enabled: typeof body.enabled === 'boolean' ? body.enabled : undefined,
           preProvisioningHook: body.preProvisioningHook as { targetArn?: string; payloadVersion?: string } | undefined,
           type: str(body.type),
-        }),
-      ),
-    ),
-    route('GET', '/provisioning-templates', 'ListProvisioningTemplates', ({ account, query }) =>
-      templates(account.provisioning.listTemplates({ size: int(query.get('maxResults')), marker: query.get('nextToken') ?? undefined })),
-    ),
+        });
+      account.tags.tagCreated(template.templateArn, tags);
+      return templateCreated(template);
+    }),
+    route('GET', '/provisioning-templates', 'ListProvisioningTemplates', ({ account, query }) => templates(account.provisioning.listTemplates(tokenPaging(query)))),
     route('GET', '/provisioning-templates/{templateName}', 'DescribeProvisioningTemplate', ({ account, path }) =>
       templateDescription(account.provisioning.describeTemplate(path.templateName!)),
     ),
@@ -269,14 +337,18 @@ function routes(issuer: AwsIssuer): Route[] {
         removePreProvisioningHook: body.removePreProvisioningHook === true,
       }),
     ),
-    route('DELETE', '/provisioning-templates/{templateName}', 'DeleteProvisioningTemplate', ({ account, path }) =>
-      account.provisioning.deleteTemplate(path.templateName!),
-    ),
+    route('DELETE', '/provisioning-templates/{templateName}', 'DeleteProvisioningTemplate', ({ account, path }) => {
+      const template = account.provisioning.describeTemplate(path.templateName!);
+      account.provisioning.deleteTemplate(path.templateName!);
+      account.tags.forget(template.templateArn);
+    }),
     route('POST', '/provisioning-templates/{templateName}/provisioning-claim', 'CreateProvisioningClaim', async ({ account, path }) => {
       const template = account.provisioning.describeTemplate(path.templateName!);
-      // The claim certificate expires after 5 minutes (aws-iot-reference §3.4); so does its validity.
-      const issued = await issuer.createKeysAndCertificate(new Date(Date.now() + 5 * 60_000));
-      const claim = account.provisioning.addClaim(issued.certificate, template.templateName);
+      // The claim certificate expires after 5 minutes (aws-iot-reference §3.4); so does its validity, both
+      // on the account's clock (an injected one in tests).
+      const expiration = account.provisioning.claimExpiration();
+      const issued = await issuer.createKeysAndCertificate(expiration, new Date(account.now().getTime() - 24 * 3_600_000));
+      const claim = account.provisioning.addClaim(issued.certificate, template.templateName, expiration);
       return {
         certificateId: claim.certificateId,
         certificatePem: issued.certificatePem,
@@ -286,20 +358,23 @@ function routes(issuer: AwsIssuer): Route[] {
     }),
     route('GET', '/registrationcode', 'GetRegistrationCode', ({ account }) => ({ registrationCode: account.certificates.getRegistrationCode() })),
     route('DELETE', '/registrationcode', 'DeleteRegistrationCode', ({ account }) => account.certificates.deleteRegistrationCode()),
-    route('POST', '/cacertificate', 'RegisterCACertificate', ({ account, body, query }) =>
-      created(
-        account.certificates.registerCa({
+    route('POST', '/cacertificate', 'RegisterCACertificate', ({ account, body, query }) => {
+      const tags = tagsOf(body);
+      const ca = account.certificates.registerCa({
           caCertificate: str(body.caCertificate),
           verificationCertificate: str(body.verificationCertificate),
           setAsActive: bool(query.get('setAsActive')),
           allowAutoRegistration: bool(query.get('allowAutoRegistration')),
           registrationConfig: body.registrationConfig as Record<string, unknown> | undefined,
           certificateMode: str(body.certificateMode),
-        }),
-      ),
-    ),
+        });
+      account.tags.tagCreated(ca.certificateArn, tags);
+      return created(ca);
+    }),
     route('GET', '/cacertificates', 'ListCACertificates', ({ account, query }) =>
-      caCertificates(account.certificates.listCas({ size: int(query.get('pageSize')), marker: query.get('marker') ?? undefined })),
+      caCertificates(
+        account.certificates.listCas(markerPaging(query), { ascending: bool(query.get('isAscendingOrder')), templateName: query.get('templateName') ?? undefined }),
+      ),
     ),
     route('GET', '/cacertificate/{certificateId}', 'DescribeCACertificate', ({ account, path }) =>
       caCertificateDescription(account.certificates.describeCa(path.certificateId!)),
@@ -312,7 +387,11 @@ function routes(issuer: AwsIssuer): Route[] {
         removeAutoRegistration: body.removeAutoRegistration === true,
       }),
     ),
-    route('DELETE', '/cacertificate/{certificateId}', 'DeleteCACertificate', ({ account, path }) => account.certificates.deleteCa(path.certificateId!)),
+    route('DELETE', '/cacertificate/{certificateId}', 'DeleteCACertificate', ({ account, path }) => {
+      const ca = account.certificates.describeCa(path.certificateId!);
+      account.certificates.deleteCa(path.certificateId!);
+      account.tags.forget(ca.certificateArn);
+    }),
     route('POST', '/certificate/register', 'RegisterCertificate', ({ account, body, query }) =>
       created(
         account.certificates.register({
@@ -327,7 +406,10 @@ function routes(issuer: AwsIssuer): Route[] {
       created(account.certificates.registerWithoutCa({ certificatePem: str(body.certificatePem), status: str(body.status) })),
     ),
     route('GET', '/certificates', 'ListCertificates', ({ account, query }) =>
-      certificates(account.certificates.list({ size: int(query.get('pageSize')), marker: query.get('marker') ?? undefined })),
+      certificates(account.certificates.list(markerPaging(query), bool(query.get('isAscendingOrder')))),
+    ),
+    route('GET', '/certificates-by-ca/{caCertificateId}', 'ListCertificatesByCA', ({ account, path, query }) =>
+      certificates(account.certificates.listByCa(path.caCertificateId!, markerPaging(query), bool(query.get('isAscendingOrder')))),
     ),
     route('GET', '/certificates/{certificateId}', 'DescribeCertificate', ({ account, path }) =>
       certificateDescription(account.certificates.describe(path.certificateId!)),
@@ -340,10 +422,11 @@ function routes(issuer: AwsIssuer): Route[] {
     ),
     route('GET', '/things', 'ListThings', ({ account, query }) =>
       things(
-        account.things.list({
-          size: int(query.get('maxResults')),
-          marker: query.get('nextToken') ?? undefined,
+        account.things.list(tokenPaging(query), {
           thingTypeName: query.get('thingTypeName') ?? undefined,
+          attributeName: query.get('attributeName') ?? undefined,
+          attributeValue: query.get('attributeValue') ?? undefined,
+          usePrefixAttributeValue: bool(query.get('usePrefixAttributeValue')),
         }),
       ),
     ),
@@ -374,21 +457,37 @@ function routes(issuer: AwsIssuer): Route[] {
     route('DELETE', '/things/{thingName}/principals', 'DetachThingPrincipal', ({ account, path, headers }) =>
       account.things.detachPrincipal(path.thingName!, str(headers['x-amzn-principal'])),
     ),
-    route('GET', '/things/{thingName}/principals', 'ListThingPrincipals', ({ account, path }) => ({
-      principals: account.things.principalsOf(path.thingName!),
-    })),
-    route('GET', '/things/{thingName}/thing-groups', 'ListThingGroupsForThing', ({ account, path }) => ({
-      thingGroups: account.things.groupsOf(path.thingName!),
-    })),
-    route('GET', '/principals/things', 'ListPrincipalThings', ({ account, headers }) => ({
-      things: account.things.thingsOfPrincipal(str(headers['x-amzn-principal'])),
-    })),
-    route('POST', '/thing-types/{thingTypeName}', 'CreateThingType', ({ account, path, body }) =>
-      thingTypeCreated(account.things.createType(path.thingTypeName!, { thingTypeProperties: body.thingTypeProperties as Record<string, unknown> | undefined })),
+    route('GET', '/things/{thingName}/principals', 'ListThingPrincipals', ({ account, path, query }) => {
+      const { items, next } = account.things.principalsOf(path.thingName!, tokenPaging(query));
+      return { principals: items, ...nextToken(next) };
+    }),
+    route('GET', '/things/{thingName}/thing-groups', 'ListThingGroupsForThing', ({ account, path, query }) =>
+      groupNamesAndArns(account.things.listGroupsOf(path.thingName!, tokenPaging(query))),
+    ),
+    route('GET', '/principals/things', 'ListPrincipalThings', ({ account, headers, query }) => {
+      const { items, next } = account.things.thingsOfPrincipal(str(headers['x-amzn-principal']), tokenPaging(query));
+      return { things: items, ...nextToken(next) };
+    }),
+    route('POST', '/thing-types/{thingTypeName}', 'CreateThingType', ({ account, path, body }) => {
+      const tags = tagsOf(body);
+      const type = account.things.createType(path.thingTypeName!, { thingTypeProperties: body.thingTypeProperties as Record<string, unknown> | undefined });
+      account.tags.tagCreated(type.thingTypeArn, tags);
+      return thingTypeCreated(type);
+    }),
+    route('GET', '/thing-types', 'ListThingTypes', ({ account, query }) =>
+      thingTypes(account.things.listTypes(tokenPaging(query), query.get('thingTypeName') ?? undefined)),
     ),
     route('GET', '/thing-types/{thingTypeName}', 'DescribeThingType', ({ account, path }) =>
       thingTypeDescription(account.things.describeType(path.thingTypeName!)),
     ),
+    route('POST', '/thing-types/{thingTypeName}/deprecate', 'DeprecateThingType', ({ account, path, body }) =>
+      account.things.deprecateType(path.thingTypeName!, body.undoDeprecate === true),
+    ),
+    route('DELETE', '/thing-types/{thingTypeName}', 'DeleteThingType', ({ account, path }) => {
+      const type = account.things.describeType(path.thingTypeName!);
+      account.things.deleteType(path.thingTypeName!);
+      account.tags.forget(type.thingTypeArn);
+    }),
     route('PUT', '/thing-groups/addThingToThingGroup', 'AddThingToThingGroup', ({ account, body }) =>
       account.things.addToGroup({
         thingGroupName: str(body.thingGroupName),
@@ -411,41 +510,110 @@ function routes(issuer: AwsIssuer): Route[] {
         size: int(query.get('maxResults')),
         marker: query.get('nextToken') ?? undefined,
       });
-      return { things: items, ...(next ? { nextToken: next } : {}) };
+      return { things: items, ...nextToken(next) };
     }),
-    route('POST', '/thing-groups/{thingGroupName}', 'CreateThingGroup', ({ account, path, body }) =>
-      thingGroupCreated(
-        account.things.createGroup(path.thingGroupName!, {
-          parentGroupName: str(body.parentGroupName),
-          thingGroupProperties: body.thingGroupProperties as Record<string, unknown> | undefined,
+    route('PUT', '/thing-groups/updateThingGroupsForThing', 'UpdateThingGroupsForThing', ({ account, body }) =>
+      account.things.updateGroupsForThing({
+        thingName: str(body.thingName),
+        thingGroupsToAdd: strings(body.thingGroupsToAdd),
+        thingGroupsToRemove: strings(body.thingGroupsToRemove),
+      }),
+    ),
+    route('GET', '/thing-groups', 'ListThingGroups', ({ account, query }) =>
+      thingGroups(
+        account.things.listGroups(tokenPaging(query), {
+          parentGroup: query.get('parentGroup') ?? undefined,
+          namePrefixFilter: query.get('namePrefixFilter') ?? undefined,
+          recursive: optionalBool(query.get('recursive')),
         }),
       ),
     ),
+    route('POST', '/thing-groups/{thingGroupName}', 'CreateThingGroup', ({ account, path, body }) => {
+      const tags = tagsOf(body);
+      const group = account.things.createGroup(path.thingGroupName!, {
+        parentGroupName: str(body.parentGroupName),
+        thingGroupProperties: body.thingGroupProperties as Record<string, unknown> | undefined,
+      });
+      account.tags.tagCreated(group.thingGroupArn, tags);
+      return thingGroupCreated(group);
+    }),
     route('GET', '/thing-groups/{thingGroupName}', 'DescribeThingGroup', ({ account, path }) =>
-      thingGroupDescription(account.things.describeGroup(path.thingGroupName!)),
+      thingGroupDescription(account.things.describeGroup(path.thingGroupName!), account.things.ancestorsOf(path.thingGroupName!)),
     ),
-    route('POST', '/policies/{policyName}', 'CreatePolicy', ({ account, path, body }) =>
-      policyCreated(account.policies.create(path.policyName!, { policyDocument: str(body.policyDocument) })),
+    route('DELETE', '/thing-groups/{thingGroupName}', 'DeleteThingGroup', ({ account, path, query }) =>
+      account.things.deleteGroup(path.thingGroupName!, int(query.get('expectedVersion'))),
     ),
+    route('POST', '/policies/{policyName}', 'CreatePolicy', ({ account, path, body }) => {
+      const tags = tagsOf(body);
+      const policy = account.policies.create(path.policyName!, { policyDocument: str(body.policyDocument) });
+      account.tags.tagCreated(policy.policyArn, tags);
+      return policyCreated(policy);
+    }),
+    route('GET', '/policies', 'ListPolicies', ({ account, query }) => policies(account.policies.list(markerPaging(query), bool(query.get('isAscendingOrder'))))),
     route('GET', '/policies/{policyName}', 'GetPolicy', ({ account, path }) => policyDescription(account.policies.get(path.policyName!))),
-    route('DELETE', '/policies/{policyName}', 'DeletePolicy', ({ account, path }) => account.policies.delete(path.policyName!)),
+    route('DELETE', '/policies/{policyName}', 'DeletePolicy', ({ account, path }) => {
+      const policy = account.policies.get(path.policyName!);
+      account.policies.delete(path.policyName!);
+      account.tags.forget(policy.policyArn);
+    }),
+    route('POST', '/policies/{policyName}/version', 'CreatePolicyVersion', ({ account, path, query, body }) => {
+      const v = account.policies.createVersion(path.policyName!, { policyDocument: str(body.policyDocument), setAsDefault: bool(query.get('setAsDefault')) });
+      return { policyArn: v.policyArn, policyDocument: v.policyDocument, policyVersionId: v.versionId, isDefaultVersion: v.isDefaultVersion };
+    }),
+    route('GET', '/policies/{policyName}/version', 'ListPolicyVersions', ({ account, path }) => ({
+      policyVersions: account.policies.listVersions(path.policyName!).map(policyVersion),
+    })),
+    route('GET', '/policies/{policyName}/version/{policyVersionId}', 'GetPolicyVersion', ({ account, path }) => {
+      const v = account.policies.getVersion(path.policyName!, path.policyVersionId!);
+      return {
+        policyArn: v.policy.policyArn,
+        policyName: v.policy.policyName,
+        policyDocument: v.policyDocument,
+        policyVersionId: v.versionId,
+        isDefaultVersion: v.isDefaultVersion,
+        creationDate: v.createDate,
+        lastModifiedDate: v.lastModifiedDate,
+        generationId: v.generationId,
+      };
+    }),
+    route('PATCH', '/policies/{policyName}/version/{policyVersionId}', 'SetDefaultPolicyVersion', ({ account, path }) =>
+      account.policies.setDefaultVersion(path.policyName!, path.policyVersionId!),
+    ),
+    route('DELETE', '/policies/{policyName}/version/{policyVersionId}', 'DeletePolicyVersion', ({ account, path }) =>
+      account.policies.deleteVersion(path.policyName!, path.policyVersionId!),
+    ),
     route('PUT', '/target-policies/{policyName}', 'AttachPolicy', ({ account, path, body }) => account.policies.attach(path.policyName!, str(body.target))),
     // The deprecated form seed 001's Lambda uses (the bench's baseline): same effect as AttachPolicy.
     route('PUT', '/principal-policies/{policyName}', 'AttachPrincipalPolicy', ({ account, path, headers }) =>
       account.policies.attach(path.policyName!, str(headers['x-amzn-iot-principal'])),
     ),
-    route('POST', '/target-policies/{policyName}', 'DetachPolicy', ({ account, path, body }) => account.policies.detach(path.policyName!, str(body.target))),
-    route('POST', '/attached-policies/{target}', 'ListAttachedPolicies', ({ account, path }) => ({ policies: account.policies.attachedTo(path.target!) })),
-    route('POST', '/role-aliases/{roleAlias}', 'CreateRoleAlias', ({ account, path, body }) =>
-      roleAliasChanged(
-        account.roleAliases.create(path.roleAlias!, {
-          roleArn: str(body.roleArn),
-          credentialDurationSeconds: typeof body.credentialDurationSeconds === 'number' ? body.credentialDurationSeconds : undefined,
-        }),
-      ),
+    route('DELETE', '/principal-policies/{policyName}', 'DetachPrincipalPolicy', ({ account, path, headers }) =>
+      account.policies.detach(path.policyName!, str(headers['x-amzn-iot-principal'])),
     ),
+    route('GET', '/principal-policies', 'ListPrincipalPolicies', ({ account, headers, query }) => {
+      const principal = str(headers['x-amzn-iot-principal']);
+      if (!principal) throw invalid('A principal must be given.');
+      return policies(account.policies.listAttached(principal, markerPaging(query), { list: 'ListPrincipalPolicies', ascending: optionalBool(query.get('isAscendingOrder')) ?? true }));
+    }),
+    route('POST', '/policy-targets/{policyName}', 'ListTargetsForPolicy', ({ account, path, query }) => {
+      const { items, next } = account.policies.targetsOf(path.policyName!, markerPaging(query));
+      return { targets: items, ...nextMarker(next) };
+    }),
+    route('POST', '/target-policies/{policyName}', 'DetachPolicy', ({ account, path, body }) => account.policies.detach(path.policyName!, str(body.target))),
+    route('POST', '/attached-policies/{target}', 'ListAttachedPolicies', ({ account, path, query }) =>
+      policies(account.policies.listAttached(path.target!, markerPaging(query), { list: 'ListAttachedPolicies', recursive: bool(query.get('recursive')) })),
+    ),
+    route('POST', '/role-aliases/{roleAlias}', 'CreateRoleAlias', ({ account, path, body }) => {
+      const tags = tagsOf(body);
+      const alias = account.roleAliases.create(path.roleAlias!, {
+        roleArn: str(body.roleArn),
+        credentialDurationSeconds: typeof body.credentialDurationSeconds === 'number' ? body.credentialDurationSeconds : undefined,
+      });
+      account.tags.tagCreated(alias.roleAliasArn, tags);
+      return roleAliasChanged(alias);
+    }),
     route('GET', '/role-aliases', 'ListRoleAliases', ({ account, query }) =>
-      roleAliases(account.roleAliases.list({ size: int(query.get('pageSize')), marker: query.get('marker') ?? undefined })),
+      roleAliases(account.roleAliases.list(markerPaging(query), bool(query.get('isAscendingOrder')))),
     ),
     route('GET', '/role-aliases/{roleAlias}', 'DescribeRoleAlias', ({ account, path }) => roleAliasDescription(account.roleAliases.describe(path.roleAlias!))),
     route('PUT', '/role-aliases/{roleAlias}', 'UpdateRoleAlias', ({ account, path, body }) =>
@@ -456,7 +624,28 @@ function routes(issuer: AwsIssuer): Route[] {
         }),
       ),
     ),
-    route('DELETE', '/role-aliases/{roleAlias}', 'DeleteRoleAlias', ({ account, path }) => account.roleAliases.delete(path.roleAlias!)),
+    route('DELETE', '/role-aliases/{roleAlias}', 'DeleteRoleAlias', ({ account, path }) => {
+      const alias = account.roleAliases.describe(path.roleAlias!);
+      account.roleAliases.delete(path.roleAlias!);
+      account.tags.forget(alias.roleAliasArn);
+    }),
+    route('GET', '/rules', 'ListTopicRules', ({ account, query }) => {
+      const { items, next } = account.listTopicRules(tokenPaging(query), {
+        topic: query.get('topic') ?? undefined,
+        ruleDisabled: optionalBool(query.get('ruleDisabled')),
+      });
+      return {
+        rules: items.map((r) => ({ ruleArn: account.arn(`rule/${r.ruleName}`), ruleName: r.ruleName, topicPattern: r.topicPattern, createdAt: r.createdAt, ruleDisabled: r.ruleDisabled })),
+        ...nextToken(next),
+      };
+    }),
+    route('GET', '/rules/{ruleName}', 'GetTopicRule', ({ account, path }) => topicRule(account, account.topicRule(path.ruleName!))),
+    route('POST', '/tags', 'TagResource', ({ account, body }) => account.tags.tag(str(body.resourceArn), body.tags)),
+    route('POST', '/untag', 'UntagResource', ({ account, body }) => account.tags.untag(str(body.resourceArn), body.tagKeys)),
+    route('GET', '/tags', 'ListTagsForResource', ({ account, query }) => {
+      const { items, next } = account.tags.list(query.get('resourceArn') ?? undefined, { marker: query.get('nextToken') ?? undefined });
+      return { tags: items, ...nextToken(next) };
+    }),
     route('GET', '/endpoint', 'DescribeEndpoint', ({ account, query }) => ({ endpointAddress: account.endpoint(query.get('endpointType') ?? undefined) })),
   ];
 }

@@ -18,6 +18,7 @@ export const ERROR_STATUS = {
   CertificateConflictException: 409,
   ConflictingResourceUpdateException: 409,
   VersionConflictException: 409,
+  VersionsLimitExceededException: 409,
   LimitExceededException: 410,
   InternalFailureException: 500,
   ServiceUnavailableException: 503,

@@ -12,9 +12,22 @@ export interface TopicRule {
   ruleName: string;
   sql: string;
   actions: RuleAction[];
+  /** As deployed (AWS::IoT::TopicRule TopicRulePayload), for GetTopicRule. */
+  description?: string;
+  ruleDisabled?: boolean;
+  awsIotSqlVersion?: string;
+  errorAction?: Record<string, unknown>;
+}
+
+/** A deployed rule as GetTopicRule and ListTopicRules describe it (the model's TopicRule / TopicRuleListItem). */
+export interface TopicRuleRecord extends TopicRule {
+  readonly topicPattern: string;
+  readonly createdAt: Date;
+  readonly ruleDisabled: boolean;
 }
 
 interface CompiledRule extends TopicRule {
+  createdAt?: Date;
   filter: string;
   where: Array<{ index: number; value: string }>;
 }
@@ -56,8 +69,18 @@ export class RuleEngine {
     private readonly onError: (rule: string, message: string, failed: { topic: string; payload: unknown; functionArn: string }) => void = () => {},
   ) {}
 
-  addRule(rule: TopicRule): void {
-    this.rules.set(rule.ruleName, compileRule(rule));
+  addRule(rule: TopicRule, createdAt: Date = new Date()): void {
+    this.rules.set(rule.ruleName, { ...compileRule(rule), createdAt });
+  }
+
+  /** The rules as deployed, read-only (GetTopicRule, ListTopicRules). */
+  list(): TopicRuleRecord[] {
+    return [...this.rules.values()].map(({ filter, where: _where, createdAt, ...rule }) => ({
+      ...structuredClone(rule),
+      topicPattern: filter,
+      createdAt: createdAt ?? new Date(0),
+      ruleDisabled: rule.ruleDisabled === true,
+    }));
   }
 
   /** Delivers a message to every matching rule; returns the names of the rules that fired. */
@@ -65,7 +88,7 @@ export class RuleEngine {
     const fired: string[] = [];
     const levels = topic.split('/');
     for (const rule of this.rules.values()) {
-      if (!topicMatches(rule.filter, topic)) continue;
+      if (rule.ruleDisabled || !topicMatches(rule.filter, topic)) continue;
       // topic(n) is 1-based (IoT SQL).
       if (rule.where.length && !rule.where.some(({ index, value }) => levels[index - 1] === value)) continue;
       fired.push(rule.ruleName);

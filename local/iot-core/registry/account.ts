@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
-import { invalid } from '../errors';
+import { IotError, invalid, notFound } from '../errors';
+import type { TopicRuleRecord } from '../rules';
 import { CertificateService } from './certificates';
 import { PolicyService } from './policies';
 import { ProvisioningService } from './provisioning';
 import { RoleAliasService } from './role-aliases';
-import type { AccountScope, TrustRevision } from './support';
+import { page, type AccountScope, type Page, type Paging, type TrustRevision } from './support';
+import { TagService } from './tags';
 import { ThingService } from './things';
 
 /**
@@ -24,7 +26,12 @@ export interface IotAccountOptions {
   endpointAddress: (account: IotAccount, type: EndpointType) => string;
   /** True when another account of the region registered the CA in DEFAULT mode. */
   registeredInDefaultModeElsewhere: (account: IotAccount, caCertificateId: string) => boolean;
+  /** The topic rules deployed into the account (the rules engine holds them; they are read-only here). */
+  topicRules?: (accountId: string) => readonly TopicRuleRecord[];
 }
+
+/** A Cognito identity id, "region:id" (the model's documentation of ListPrincipalPolicies' principal). */
+const COGNITO_IDENTITY_ID = /^[a-z]{2}(-[a-z]+)+-\d:[0-9a-f-]{36}$/;
 
 export class IotAccount implements AccountScope {
   readonly accountId: string;
@@ -36,6 +43,7 @@ export class IotAccount implements AccountScope {
   readonly policies: PolicyService;
   readonly provisioning: ProvisioningService;
   readonly roleAliases: RoleAliasService;
+  readonly tags: TagService;
 
   constructor(private readonly options: IotAccountOptions) {
     this.accountId = options.accountId;
@@ -54,15 +62,96 @@ export class IotAccount implements AccountScope {
         },
       },
     });
-    this.things = new ThingService(this, { principalArn: (arn) => this.certificates.byArn(arn).certificateArn });
+    this.things = new ThingService(this, {
+      principalArn: (arn) => this.certificates.byArn(arn).certificateArn,
+      groupDeleted: (arn) => {
+        this.policies.detachAll(arn);
+        this.tags.forget(arn);
+      },
+    });
     this.policies = new PolicyService(this, {
-      verify: (target) => {
-        if (target.includes(':cert/')) this.certificates.byArn(target);
-        else if (target.includes(':thinggroup/')) this.things.describeGroup(target.split('thinggroup/')[1] ?? '');
+      verify: (target) => this.verifyPolicyTarget(target),
+      ancestors: (target) => {
+        const name = this.thingGroupNameOf(target);
+        return name ? this.things.ancestorsOf(name).map((g) => g.thingGroupArn) : [];
       },
     });
     this.provisioning = new ProvisioningService(this, options.trust);
     this.roleAliases = new RoleAliasService(this);
+    this.tags = new TagService({
+      arnPrefix: this.arn(''),
+      exists: (type, id) => {
+        switch (type) {
+          case 'thinggroup':
+            return this.things.findGroup(id) !== undefined;
+          case 'thingtype':
+            return this.things.findType(id) !== undefined;
+          case 'policy':
+            return this.policies.has(id);
+          case 'rolealias':
+            return this.roleAliases.find(id) !== undefined;
+          case 'provisioningtemplate':
+            return this.provisioning.findTemplate(id) !== undefined;
+          case 'cacert':
+            return this.certificates.findCa(id.toLowerCase()) !== undefined;
+          case 'rule':
+            return this.findTopicRule(id) !== undefined;
+        }
+      },
+    });
+  }
+
+  private thingGroupNameOf(target: string): string | undefined {
+    const prefix = this.arn('thinggroup/');
+    return target.startsWith(prefix) ? target.slice(prefix.length) : undefined;
+  }
+
+  /**
+   * An AttachPolicy target is a certificate ARN, a thing-group ARN or a Cognito identity id ("Valid
+   * principals are CertificateArn, thingGroupArn and CognitoId (region:id)", the model's documentation of
+   * ListPrincipalPolicies). A certificate or group of this account that does not exist is a
+   * ResourceNotFoundException; anything else an InvalidRequestException.
+   */
+  private verifyPolicyTarget(target: string): void {
+    if (/^arn:aws:iot:[^:]+:\d{12}:cert\/[0-9a-fA-F]{64}$/.test(target)) {
+      this.certificates.byArn(target);
+      return;
+    }
+    const groupName = this.thingGroupNameOf(target);
+    if (groupName !== undefined) {
+      this.things.describeGroup(groupName);
+      return;
+    }
+    if (/^arn:aws:iot:[^:]+:\d{12}:thinggroup\/./.test(target)) throw notFound(`Thing group ${target} cannot be found.`);
+    if (COGNITO_IDENTITY_ID.test(target)) return;
+    throw invalid(`${target} is not a certificate ARN, a thing group ARN or a Cognito identity id.`);
+  }
+
+  private findTopicRule(ruleName: string): TopicRuleRecord | undefined {
+    return (this.options.topicRules?.(this.accountId) ?? []).find((r) => r.ruleName === ruleName);
+  }
+
+  /**
+   * GetTopicRule. A rule that does not exist answers UnauthorizedException ("Access to topic rule 'x' was
+   * denied"), as AWS does: the operation documents no ResourceNotFoundException, and
+   * hashicorp/terraform-provider-aws (internal/service/iot/topic_rule.go, findTopicRuleByName) records
+   * that answer for a missing rule.
+   */
+  topicRule(ruleName: string): TopicRuleRecord {
+    const rule = this.findTopicRule(ruleName);
+    if (!rule) throw new IotError('UnauthorizedException', `Access to topic rule '${ruleName}' was denied.`);
+    return rule;
+  }
+
+  /**
+   * ListTopicRules, by name (an assumption); `topic` keeps the rules whose FROM topic filter is that topic
+   * (an assumption: "Lists the rules for the specific topic"), `ruleDisabled` the rules in that state.
+   */
+  listTopicRules(paging: Paging, filter: { topic?: string | undefined; ruleDisabled?: boolean | undefined } = {}): Page<TopicRuleRecord> {
+    const rules = [...(this.options.topicRules?.(this.accountId) ?? [])]
+      .filter((r) => (filter.topic === undefined || r.topicPattern === filter.topic) && (filter.ruleDisabled === undefined || r.ruleDisabled === filter.ruleDisabled))
+      .sort((a, b) => (a.ruleName < b.ruleName ? -1 : a.ruleName > b.ruleName ? 1 : 0));
+    return page(rules, paging, { name: 'ListTopicRules', scope: JSON.stringify(filter), maxSize: 10_000 });
   }
 
   now(): Date {

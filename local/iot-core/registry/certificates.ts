@@ -1,7 +1,7 @@
 import { randomBytes, type X509Certificate } from 'node:crypto';
 import { IotError, invalid, notFound } from '../errors';
 import { certificateIdOf, isIssuedBy, validityOf } from '../pem';
-import { page, parseCertificate, touch, versioned, type AccountScope, type Page, type Paging, type TrustRevision, type Versioned, type Writable } from './support';
+import { byCreation, page, parseCertificate, touch, versioned, type AccountScope, type Page, type Paging, type TrustRevision, type Versioned, type Writable } from './support';
 
 /**
  * One account's CA and device certificates and its registration code (aws-iot-reference §1, §2, §4).
@@ -203,8 +203,14 @@ export class CertificateService {
     return this.cas.get(certificateId);
   }
 
-  listCas(paging: Paging): Page<CaCertificate> {
-    return page([...this.cas.values()], paging);
+  /**
+   * ListCACertificates: 25 a page by default ("The results are paginated with a default page size of 25",
+   * the model's documentation of the operation), newest first unless ascendingOrder; `templateName` keeps
+   * the CAs whose registration config names that template.
+   */
+  listCas(paging: Paging, options: { ascending?: boolean; templateName?: string | undefined } = {}): Page<CaCertificate> {
+    const cas = [...this.cas.values()].filter((ca) => !options.templateName || ca.registrationConfig?.templateName === options.templateName);
+    return page(byCreation(cas, options.ascending === true), paging, { name: 'ListCACertificates', scope: `${options.ascending === true}/${options.templateName ?? ''}`, defaultSize: 25 });
   }
 
   deleteCa(certificateId: string): void {
@@ -349,8 +355,23 @@ export class CertificateService {
     return [...this.certificates.values()];
   }
 
-  list(paging: Paging): Page<DeviceCertificate> {
-    return page(this.all(), paging);
+  /**
+   * ListCertificates: 25 a page by default (the model's documentation of the operation), ordered by
+   * creation date, newest first unless ascendingOrder ("If True, the results are returned in ascending
+   * order, based on the creation date").
+   */
+  list(paging: Paging, ascending = false): Page<DeviceCertificate> {
+    return page(byCreation(this.all(), ascending), paging, { name: 'ListCertificates', scope: String(ascending), defaultSize: 25 });
+  }
+
+  /**
+   * ListCertificatesByCA: the device certificates the CA signed, paged and ordered as ListCertificates. The
+   * operation documents no ResourceNotFoundException: an unknown CA lists nothing (an assumption).
+   */
+  listByCa(caCertificateId: string, paging: Paging, ascending = false): Page<DeviceCertificate> {
+    const id = caCertificateId.toLowerCase();
+    const signed = this.all().filter((c) => c.caCertificateId === id);
+    return page(byCreation(signed, ascending), paging, { name: 'ListCertificatesByCA', scope: `${id}/${ascending}`, defaultSize: 25 });
   }
 
   updateStatus(certificateId: string, newStatus: string | undefined): void {

@@ -1,4 +1,5 @@
 import { IotAccount, type EndpointType } from './account';
+import type { TopicRuleRecord } from '../rules';
 import { TrustRevision } from './support';
 
 /**
@@ -14,6 +15,8 @@ export interface IotRegistryOptions {
   now?: () => Date;
   /** Hostname DescribeEndpoint returns; defaults to AWS's formats. */
   endpointAddress?: (account: IotAccount, type: EndpointType) => string;
+  /** The topic rules deployed into an account (the rules engine holds them; GetTopicRule and ListTopicRules read them). */
+  topicRules?: (accountId: string) => readonly TopicRuleRecord[];
 }
 
 export class IotRegistry {
@@ -23,12 +26,14 @@ export class IotRegistry {
   private readonly trust = new TrustRevision();
   private readonly now: () => Date;
   private readonly endpointAddress: (account: IotAccount, type: EndpointType) => string;
+  private readonly topicRules: ((accountId: string) => readonly TopicRuleRecord[]) | undefined;
 
   constructor(options: IotRegistryOptions) {
     this.region = options.region;
     this.defaultAccountId = options.defaultAccountId;
     this.now = options.now ?? (() => new Date());
     this.endpointAddress = options.endpointAddress ?? IotRegistry.awsEndpointAddress;
+    this.topicRules = options.topicRules;
   }
 
   /** The endpoint names AWS gives an account (aws-iot-reference §4, DescribeEndpoint). */
@@ -60,6 +65,7 @@ export class IotRegistry {
         now: this.now,
         trust: this.trust,
         endpointAddress: this.endpointAddress,
+        ...(this.topicRules ? { topicRules: this.topicRules } : {}),
         registeredInDefaultModeElsewhere: (self, caCertificateId) =>
           this.allAccounts().some((other) => other !== self && other.certificates.hasDefaultModeCa(caCertificateId)),
       });

@@ -28,7 +28,24 @@ export interface ProvisioningClaim {
   readonly expiration: Date;
 }
 
+const CLAIM_LIFETIME_MS = 5 * 60_000;
+
 type HookInput = { targetArn?: string; payloadVersion?: string } | undefined;
+
+/** CreateProvisioningTemplate's checks of the role, which UpdateProvisioningTemplate makes too. */
+function checkRole(provisioningRoleArn: string | undefined): void {
+  if (!provisioningRoleArn || provisioningRoleArn.length < 20) throw invalid('provisioningRoleArn is required.');
+}
+
+/** CreateProvisioningTemplate's checks of a pre-provisioning hook, which UpdateProvisioningTemplate makes too. */
+function checkHook(hook: HookInput, type: string): void {
+  if (!hook) return;
+  if (type !== 'FLEET_PROVISIONING') throw invalid('Pre-provisioning hooks are supported on FLEET_PROVISIONING templates only.');
+  if (!hook.targetArn?.startsWith('arn:aws:lambda:')) throw invalid('preProvisioningHook.targetArn must be a Lambda function ARN.');
+  if (hook.payloadVersion !== undefined && !/^[0-9-]{10,32}$/.test(hook.payloadVersion)) {
+    throw invalid('preProvisioningHook.payloadVersion is not valid.');
+  }
+}
 
 export class ProvisioningService {
   private readonly templates = new Map<string, Writable<ProvisioningTemplate>>();
@@ -50,6 +67,7 @@ export class ProvisioningService {
   }): ProvisioningTemplate {
     const name = input.templateName ?? '';
     if (!/^[0-9A-Za-z_-]{1,36}$/.test(name)) throw invalid('templateName must be 1-36 characters of [0-9A-Za-z_-].');
+    if (input.description !== undefined && input.description.length > 500) throw invalid('description is at most 500 characters.');
     if (typeof input.templateBody !== 'string' || input.templateBody.length > 10_240) {
       throw invalid('templateBody must be a JSON document of at most 10,240 characters.');
     }
@@ -59,17 +77,11 @@ export class ProvisioningService {
     } catch (error) {
       throw invalid(`templateBody is not a valid provisioning template: ${(error as Error).message}`);
     }
-    if (!input.provisioningRoleArn || input.provisioningRoleArn.length < 20) throw invalid('provisioningRoleArn is required.');
+    checkRole(input.provisioningRoleArn);
     const type = input.type ?? 'FLEET_PROVISIONING';
     if (type !== 'FLEET_PROVISIONING' && type !== 'JITP') throw invalid(`Invalid template type ${type}.`);
     const hook = input.preProvisioningHook;
-    if (hook) {
-      if (type !== 'FLEET_PROVISIONING') throw invalid('Pre-provisioning hooks are supported on FLEET_PROVISIONING templates only.');
-      if (!hook.targetArn?.startsWith('arn:aws:lambda:')) throw invalid('preProvisioningHook.targetArn must be a Lambda function ARN.');
-      if (hook.payloadVersion !== undefined && !/^[0-9-]{10,32}$/.test(hook.payloadVersion)) {
-        throw invalid('preProvisioningHook.payloadVersion is not valid.');
-      }
-    }
+    checkHook(hook, type);
     const templateArn = this.scope.arn(`provisioningtemplate/${name}`);
     if (this.templates.has(name)) {
       throw new IotError('ResourceAlreadyExistsException', `Provisioning template ${name} already exists.`, {
@@ -84,7 +96,7 @@ export class ProvisioningService {
       ...(input.description ? { description: input.description } : {}),
       templateBody: input.templateBody,
       enabled: input.enabled ?? false,
-      provisioningRoleArn: input.provisioningRoleArn,
+      provisioningRoleArn: input.provisioningRoleArn!,
       ...(hook?.targetArn ? { preProvisioningHook: { targetArn: hook.targetArn, payloadVersion: hook.payloadVersion ?? '2020-04-01' } } : {}),
       type,
       creationDate: now,
@@ -110,7 +122,7 @@ export class ProvisioningService {
   }
 
   listTemplates(paging: Paging): Page<ProvisioningTemplate> {
-    return page([...this.templates.values()], paging);
+    return page([...this.templates.values()], paging, { name: 'ListProvisioningTemplates' });
   }
 
   updateTemplate(
@@ -124,6 +136,11 @@ export class ProvisioningService {
     },
   ): void {
     const t = this.templateOf(templateName);
+    // The same checks as CreateProvisioningTemplate, before anything changes.
+    if (input.provisioningRoleArn !== undefined) checkRole(input.provisioningRoleArn);
+    if (input.description !== undefined && input.description.length > 500) throw invalid('description is at most 500 characters.');
+    if (input.preProvisioningHook && input.removePreProvisioningHook) throw invalid('Cannot set and remove the pre-provisioning hook in the same request.');
+    checkHook(input.preProvisioningHook, t.type);
     if (input.description !== undefined) t.description = input.description;
     if (input.enabled !== undefined) t.enabled = input.enabled;
     if (input.provisioningRoleArn !== undefined) t.provisioningRoleArn = input.provisioningRoleArn;
@@ -139,13 +156,18 @@ export class ProvisioningService {
     this.templates.delete(templateName);
   }
 
-  /** Records a claim certificate issued for a template; it expires 5 minutes after issue (aws-iot-reference §3.4). */
-  addClaim(certificate: X509Certificate, templateName: string): ProvisioningClaim {
+  /** When a claim issued now expires: 5 minutes after issue (aws-iot-reference §3.4), on the account's clock. */
+  claimExpiration(): Date {
+    return new Date(this.scope.now().getTime() + CLAIM_LIFETIME_MS);
+  }
+
+  /** Records a claim certificate issued for a template, expiring at `expiration` (its certificate's notAfter). */
+  addClaim(certificate: X509Certificate, templateName: string, expiration: Date = this.claimExpiration()): ProvisioningClaim {
     const claim: ProvisioningClaim = {
       certificateId: certificateIdOf(certificate),
       x509: certificate,
       templateName,
-      expiration: new Date(this.scope.now().getTime() + 5 * 60_000),
+      expiration,
     };
     this.claims.set(claim.certificateId, claim);
     this.trust.bump();

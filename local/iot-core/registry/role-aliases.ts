@@ -71,9 +71,13 @@ export class RoleAliasService {
     return this.aliases.get(roleAlias);
   }
 
-  /** Alias names, in creation order. */
-  list(paging: Paging): Page<string> {
-    return page([...this.aliases.keys()], paging);
+  /**
+   * ListRoleAliases: names in ascending alphabetical order with ascendingOrder (the model's documentation),
+   * descending otherwise (an assumption: AWS documents only the ascending case).
+   */
+  list(paging: Paging, ascending = false): Page<string> {
+    const names = [...this.aliases.keys()].sort();
+    return page(ascending ? names : names.reverse(), paging, { name: 'ListRoleAliases', scope: String(ascending) });
   }
 
   update(roleAlias: string, input: RoleAliasInput): RoleAlias {

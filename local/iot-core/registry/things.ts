@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { IotError, invalid, notFound } from '../errors';
-import { page, sameJson, type AccountScope, type Page, type Paging, type Writable } from './support';
+import { page, sameMap, type AccountScope, type Page, type Paging, type Writable } from './support';
 
 /**
  * One account's things, thing types and thing groups, group membership, and the things' principals
@@ -35,6 +35,8 @@ export interface ThingType {
   readonly thingTypeArn: string;
   readonly thingTypeProperties: Readonly<Record<string, unknown>>;
   readonly creationDate: Date;
+  readonly deprecated: boolean;
+  readonly deprecationDate?: Date;
 }
 
 export type PrincipalType = 'EXCLUSIVE_THING' | 'NON_EXCLUSIVE_THING';
@@ -53,6 +55,16 @@ export interface GroupMembership {
 /** What the things need of the certificates: the principal an ARN names (or ResourceNotFoundException). */
 export interface PrincipalLookup {
   principalArn(arn: string | undefined): string;
+  /** A thing group is gone: what is attached to it (policies, tags) goes too. */
+  groupDeleted?(thingGroupArn: string): void;
+}
+
+/** ListThings' filters (the model's ListThingsRequest). */
+export interface ThingFilter {
+  thingTypeName?: string | undefined;
+  attributeName?: string | undefined;
+  attributeValue?: string | undefined;
+  usePrefixAttributeValue?: boolean | undefined;
 }
 
 /** What RegisterThing changes on a thing that already exists (OverrideSettings MERGE or REPLACE). */
@@ -65,11 +77,14 @@ export interface ThingOverride {
 const THING_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
 const GROUP_OR_TYPE_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
 const MAX_GROUPS_PER_THING = 10;
+/** "Before you can delete a thing type, wait for five minutes after you deprecate it." (developer guide, delete-thing-types) */
+const DEPRECATION_BEFORE_DELETE_MS = 5 * 60_000;
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export class ThingService {
   private readonly things = new Map<string, Writable<Thing>>();
   private readonly groups = new Map<string, ThingGroup>();
-  private readonly types = new Map<string, ThingType>();
+  private readonly types = new Map<string, Writable<ThingType>>();
   /** thing name → group names */
   private readonly membership = new Map<string, Set<string>>();
   /** thing name → principal ARN → attachment type */
@@ -92,7 +107,7 @@ export class ThingService {
   ): Thing {
     if (!THING_NAME.test(thingName)) throw invalid(`Thing name ${thingName} must match [a-zA-Z0-9:_-]{1,128}.`);
     const attributes = input.attributePayload?.attributes ?? {};
-    if (input.thingTypeName) this.describeType(input.thingTypeName);
+    if (input.thingTypeName) this.usableType(input.thingTypeName);
     const maxAttributes = input.thingTypeName ? 50 : 3;
     if (Object.keys(attributes).length > maxAttributes) {
       throw invalid(`A thing ${input.thingTypeName ? 'with' : 'without'} a thing type can have at most ${maxAttributes} attributes.`);
@@ -108,7 +123,7 @@ export class ThingService {
       const same =
         existing.thingTypeName === input.thingTypeName &&
         existing.billingGroupName === input.billingGroupName &&
-        sameJson(existing.attributes, attributes);
+        sameMap(existing.attributes, attributes);
       if (!same) {
         throw new IotError('ResourceAlreadyExistsException', `Thing ${thingName} already exists with a different configuration.`, {
           resourceId: existing.thingId,
@@ -176,7 +191,7 @@ export class ThingService {
       throw new IotError('VersionConflictException', `Thing ${thingName} is at version ${thing.version}.`);
     }
     if (input.removeThingType && input.thingTypeName) throw invalid('Cannot set a thing type and remove it in the same request.');
-    if (input.thingTypeName) this.describeType(input.thingTypeName);
+    if (input.thingTypeName && input.thingTypeName !== thing.thingTypeName) this.usableType(input.thingTypeName);
     const typeName = input.removeThingType ? undefined : (input.thingTypeName ?? thing.thingTypeName);
     let attributes = thing.attributes;
     const payload = input.attributePayload;
@@ -207,9 +222,28 @@ export class ThingService {
     thing.version += 1;
   }
 
-  list(input: Paging & { thingTypeName?: string | undefined }): Page<Thing> {
-    const all = [...this.things.values()].filter((t) => !input.thingTypeName || t.thingTypeName === input.thingTypeName);
-    return page(all, input);
+  /**
+   * ListThings, by thing name (an assumption: AWS documents no order). An attribute filter matches the value
+   * whole, or as a prefix with usePrefixAttributeValue; a thing type and an attribute together are refused,
+   * as AWS refuses them ("Listing things by the combination of attribute and thing type is not supported",
+   * aws/aws-sdk-js#4237).
+   */
+  list(paging: Paging, filter: ThingFilter = {}): Page<Thing> {
+    const { thingTypeName, attributeName, attributeValue, usePrefixAttributeValue } = filter;
+    if (thingTypeName && (attributeName || attributeValue)) {
+      throw invalid('Listing things by the combination of attribute and thing type is not supported.');
+    }
+    if (attributeValue !== undefined && !attributeName) throw invalid('attributeValue requires attributeName.');
+    const matches = (t: Thing) => {
+      if (thingTypeName && t.thingTypeName !== thingTypeName) return false;
+      if (!attributeName) return true;
+      const value = t.attributes[attributeName];
+      if (value === undefined) return false;
+      if (attributeValue === undefined) return true;
+      return usePrefixAttributeValue ? value.startsWith(attributeValue) : value === attributeValue;
+    };
+    const all = [...this.things.values()].filter(matches).sort((a, b) => byName(a.thingName, b.thingName));
+    return page(all, paging, { name: 'ListThings', scope: JSON.stringify(filter) });
   }
 
   /**
@@ -231,30 +265,96 @@ export class ThingService {
 
   // ---- thing types ----
 
+  /**
+   * CreateThingType: the same name with the same properties succeeds; with other properties it is a
+   * ResourceAlreadyExistsException (the model's documentation of CreateThingType). Properties compare as maps.
+   */
   createType(thingTypeName: string, input: { thingTypeProperties?: Record<string, unknown> | undefined }): ThingType {
     if (!GROUP_OR_TYPE_NAME.test(thingTypeName)) throw invalid(`Invalid thing type name ${thingTypeName}.`);
-    let type = this.types.get(thingTypeName);
-    if (!type) {
-      type = {
-        thingTypeName,
-        thingTypeId: randomUUID(),
-        thingTypeArn: this.scope.arn(`thingtype/${thingTypeName}`),
-        thingTypeProperties: input.thingTypeProperties ?? {},
-        creationDate: this.scope.now(),
-      };
-      this.types.set(thingTypeName, type);
+    const properties = input.thingTypeProperties ?? {};
+    const existing = this.types.get(thingTypeName);
+    if (existing) {
+      if (!sameMap(existing.thingTypeProperties, properties)) {
+        throw new IotError('ResourceAlreadyExistsException', `Thing type ${thingTypeName} already exists with different properties.`, {
+          resourceId: existing.thingTypeId,
+          resourceArn: existing.thingTypeArn,
+        });
+      }
+      return existing;
     }
+    const type: Writable<ThingType> = {
+      thingTypeName,
+      thingTypeId: randomUUID(),
+      thingTypeArn: this.scope.arn(`thingtype/${thingTypeName}`),
+      thingTypeProperties: properties,
+      creationDate: this.scope.now(),
+      deprecated: false,
+    };
+    this.types.set(thingTypeName, type);
     return type;
   }
 
   /** The thing type, or ResourceNotFoundException. */
   describeType(thingTypeName: string): ThingType {
+    return this.typeOf(thingTypeName);
+  }
+
+  private typeOf(thingTypeName: string): Writable<ThingType> {
     const type = this.types.get(thingTypeName);
     if (!type) throw notFound(`The thing type ${thingTypeName} does not exist.`);
     return type;
   }
 
+  /** A type a thing can be given: it exists and is not deprecated ("You can not associate new things with deprecated thing type"). */
+  private usableType(thingTypeName: string): ThingType {
+    const type = this.typeOf(thingTypeName);
+    if (type.deprecated) throw invalid(`The thing type ${thingTypeName} is deprecated; new things cannot be associated with it.`);
+    return type;
+  }
+
+  /** ListThingTypes, by name (an assumption), optionally one name. */
+  listTypes(paging: Paging, thingTypeName?: string): Page<ThingType> {
+    const all = [...this.types.values()].filter((t) => !thingTypeName || t.thingTypeName === thingTypeName).sort((a, b) => byName(a.thingTypeName, b.thingTypeName));
+    return page(all, paging, { name: 'ListThingTypes', scope: thingTypeName ?? '' });
+  }
+
+  /** DeprecateThingType (undoDeprecate: undeprecate). */
+  deprecateType(thingTypeName: string, undo: boolean): void {
+    const type = this.typeOf(thingTypeName);
+    if (undo) {
+      type.deprecated = false;
+      delete type.deprecationDate;
+    } else if (!type.deprecated) {
+      type.deprecated = true;
+      type.deprecationDate = this.scope.now();
+    }
+  }
+
+  /**
+   * DeleteThingType: only a type deprecated at least five minutes ago (developer guide, "Delete a thing
+   * type"), and not while things have it (the API reference). Both refusals are InvalidRequestException,
+   * the one client error the operation documents besides ResourceNotFoundException.
+   */
+  deleteType(thingTypeName: string): void {
+    const type = this.typeOf(thingTypeName);
+    if (!type.deprecated || !type.deprecationDate) throw invalid(`The thing type ${thingTypeName} must be deprecated before it is deleted.`);
+    if (this.scope.now().getTime() - type.deprecationDate.getTime() < DEPRECATION_BEFORE_DELETE_MS) {
+      throw invalid(`The thing type ${thingTypeName} was deprecated less than five minutes ago; wait before deleting it.`);
+    }
+    const holder = [...this.things.values()].find((t) => t.thingTypeName === thingTypeName);
+    if (holder) throw invalid(`The thing type ${thingTypeName} is still associated with thing ${holder.thingName}.`);
+    this.types.delete(thingTypeName);
+  }
+
   // ---- thing groups ----
+
+  findGroup(thingGroupName: string): ThingGroup | undefined {
+    return this.groups.get(thingGroupName);
+  }
+
+  findType(thingTypeName: string): ThingType | undefined {
+    return this.types.get(thingTypeName);
+  }
 
   /** The thing group, or ResourceNotFoundException. */
   describeGroup(thingGroupName: string): ThingGroup {
@@ -268,7 +368,7 @@ export class ThingService {
     if (input.parentGroupName) this.describeGroup(input.parentGroupName);
     const existing = this.groups.get(thingGroupName);
     if (existing) {
-      if (!sameJson(existing.thingGroupProperties, input.thingGroupProperties ?? {}) || existing.parentGroupName !== input.parentGroupName) {
+      if (!sameMap(existing.thingGroupProperties, input.thingGroupProperties ?? {}) || existing.parentGroupName !== input.parentGroupName) {
         throw new IotError('ResourceAlreadyExistsException', `Thing group ${thingGroupName} already exists with a different configuration.`, {
           resourceId: existing.thingGroupId,
           resourceArn: existing.thingGroupArn,
@@ -330,12 +430,79 @@ export class ThingService {
       }
     }
     const names = [...this.membership].filter(([, member]) => [...member].some((g) => groups.has(g))).map(([thing]) => thing).sort();
-    return page(names, input);
+    return page(names, input, { name: 'ListThingsInThingGroup', scope: `${thingGroupName}/${input.recursive === true}` });
   }
 
+  /** The thing's groups, in the order it joined them. */
   groupsOf(thingName: string): GroupMembership[] {
     this.thingOf(thingName);
     return [...(this.membership.get(thingName) ?? [])].map((name) => ({ groupName: name, groupArn: this.groups.get(name)?.thingGroupArn }));
+  }
+
+  /** ListThingGroupsForThing, one page. */
+  listGroupsOf(thingName: string, paging: Paging): Page<GroupMembership> {
+    return page(this.groupsOf(thingName), paging, { name: 'ListThingGroupsForThing', scope: thingName });
+  }
+
+  /** The group's ancestors, root first, as DescribeThingGroup's rootToParentThingGroups lists them. */
+  ancestorsOf(thingGroupName: string): ThingGroup[] {
+    const chain: ThingGroup[] = [];
+    let parent = this.groups.get(thingGroupName)?.parentGroupName;
+    while (parent) {
+      const group = this.groups.get(parent);
+      if (!group || chain.includes(group)) break;
+      chain.unshift(group);
+      parent = group.parentGroupName;
+    }
+    return chain;
+  }
+
+  /**
+   * ListThingGroups, by name (an assumption): every group, or the children of `parentGroup` (with
+   * `recursive`, all its descendants); `namePrefixFilter` keeps the names that start with it.
+   */
+  listGroups(paging: Paging, filter: { parentGroup?: string | undefined; namePrefixFilter?: string | undefined; recursive?: boolean | undefined } = {}): Page<ThingGroup> {
+    if (filter.parentGroup) this.describeGroup(filter.parentGroup);
+    const inScope = (g: ThingGroup) => {
+      if (!filter.parentGroup) return true;
+      if (g.parentGroupName === filter.parentGroup) return true;
+      return filter.recursive === true && this.ancestorsOf(g.thingGroupName).some((a) => a.thingGroupName === filter.parentGroup);
+    };
+    const all = [...this.groups.values()]
+      .filter((g) => inScope(g) && (!filter.namePrefixFilter || g.thingGroupName.startsWith(filter.namePrefixFilter)))
+      .sort((a, b) => byName(a.thingGroupName, b.thingGroupName));
+    return page(all, paging, { name: 'ListThingGroups', scope: JSON.stringify(filter) });
+  }
+
+  /**
+   * DeleteThingGroup: a group that does not exist is deleted already (the operation documents no
+   * ResourceNotFoundException); one with child groups is refused; its things leave it.
+   */
+  deleteGroup(thingGroupName: string, expectedVersion?: number): void {
+    const group = this.groups.get(thingGroupName);
+    if (!group) return;
+    if (expectedVersion !== undefined && expectedVersion !== group.version) {
+      throw new IotError('VersionConflictException', `Thing group ${thingGroupName} is at version ${group.version}.`);
+    }
+    const child = [...this.groups.values()].find((g) => g.parentGroupName === thingGroupName);
+    if (child) throw invalid(`Cannot delete thing group ${thingGroupName} while it has child groups (${child.thingGroupName}).`);
+    for (const groups of this.membership.values()) groups.delete(thingGroupName);
+    this.groups.delete(thingGroupName);
+    this.lookup.groupDeleted?.(group.thingGroupArn);
+  }
+
+  /** UpdateThingGroupsForThing: the thing and every named group must exist; removals, then additions (at most 10 groups). */
+  updateGroupsForThing(input: { thingName?: string | undefined; thingGroupsToAdd?: readonly string[] | undefined; thingGroupsToRemove?: readonly string[] | undefined }): void {
+    if (!input.thingName) throw invalid('thingName must be given.');
+    this.thingOf(input.thingName);
+    const add = input.thingGroupsToAdd ?? [];
+    const remove = input.thingGroupsToRemove ?? [];
+    for (const name of [...add, ...remove]) this.describeGroup(name);
+    const groups = new Set(this.membership.get(input.thingName) ?? []);
+    for (const name of remove) groups.delete(name);
+    for (const name of add) groups.add(name);
+    if (groups.size > MAX_GROUPS_PER_THING) throw invalid('A thing can be a member of at most 10 thing groups.');
+    this.membership.set(input.thingName, groups);
   }
 
   // ---- principals ----
@@ -380,13 +547,15 @@ export class ThingService {
     for (const principals of this.principals.values()) principals.delete(principal);
   }
 
-  principalsOf(thingName: string): string[] {
+  /** ListThingPrincipals, in attachment order. */
+  principalsOf(thingName: string, paging: Paging = {}): Page<string> {
     this.thingOf(thingName);
-    return [...(this.principals.get(thingName)?.keys() ?? [])];
+    return page([...(this.principals.get(thingName)?.keys() ?? [])], paging, { name: 'ListThingPrincipals', scope: thingName });
   }
 
   /** ListPrincipalThings: the principal must exist (ResourceNotFoundException otherwise). */
-  thingsOfPrincipal(principal: string | undefined): string[] {
-    return this.thingsOf(this.lookup.principalArn(principal)).map((a) => a.thingName);
+  thingsOfPrincipal(principal: string | undefined, paging: Paging = {}): Page<string> {
+    const arn = this.lookup.principalArn(principal);
+    return page(this.thingsOf(arn).map((a) => a.thingName), paging, { name: 'ListPrincipalThings', scope: arn });
   }
 }
