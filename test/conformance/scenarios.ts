@@ -37,6 +37,8 @@ export class Fixtures {
   constructor(
     readonly core: LocalIotCore,
     readonly model: ServiceModel,
+    /** Moves the local IoT Core's clock forward (it was started with `now` reading this clock). */
+    readonly advanceClock: (ms: number) => void,
   ) {}
 
   /** A name unique to this run, within every name pattern of the model ([a-zA-Z0-9_-]). */
@@ -150,6 +152,11 @@ export class Fixtures {
     return thingGroupName;
   }
 
+  async thingGroupArn(): Promise<string> {
+    const { thingGroupArn } = await this.ok('DescribeThingGroup', { thingGroupName: await this.thingGroup() });
+    return thingGroupArn as string;
+  }
+
   async thingInGroup(): Promise<{ thingName: string; thingGroupName: string }> {
     const { thingName } = await this.thing();
     const thingGroupName = await this.thingGroup();
@@ -175,6 +182,20 @@ export class Fixtures {
       type: 'FLEET_PROVISIONING',
     });
     return templateName;
+  }
+
+  /** A topic rule deployed into the account, as the stack's rules are (GetTopicRule and ListTopicRules read them). */
+  topicRule(): string {
+    const ruleName = this.name('rule').replace('-', '_');
+    this.core.addRule({
+      ruleName,
+      sql: "SELECT * FROM '$aws/events/certificates/registered/+'",
+      description: 'Conformance rule',
+      awsIotSqlVersion: '2016-03-23',
+      actions: [{ lambda: { functionArn: HOOK_ARN } }],
+      errorAction: { lambda: { functionArn: HOOK_ARN } },
+    });
+    return ruleName;
   }
 
   async roleAlias(): Promise<string> {
@@ -467,7 +488,7 @@ export const scenarios: Record<string, Scenario> = {
       await fx.ok('AttachPolicy', { policyName, target: certificateArn });
       return { target: certificateArn };
     },
-    error: notFound(async () => ({ target: `arn:aws:iot:us-east-1:${ACCOUNT_ID}:cert/${UNKNOWN_CERTIFICATE_ID}` })),
+    error: { call: async (fx) => ({ target: (await fx.certificate()).certificateArn, pageSize: 0 }), expect: 'InvalidRequestException' },
   },
 
   // ---- role aliases ----
@@ -496,5 +517,144 @@ export const scenarios: Record<string, Scenario> = {
   DescribeEndpoint: {
     call: async () => ({ endpointType: 'iot:Data-ATS' }),
     error: { call: async () => ({ endpointType: 'iot:Nowhere' }), expect: 'InvalidRequestException' },
+  },
+
+  // ---- added with list paging and the missing operations (wt-ops) ----
+  ListCertificatesByCA: {
+    call: async (fx) => {
+      await fx.registeredCertificate();
+      return { caCertificateId: (await fx.ca()).certificateId, pageSize: 10, ascendingOrder: true };
+    },
+    error: { call: async (fx) => ({ caCertificateId: (await fx.ca()).certificateId, pageSize: 0 }), expect: 'InvalidRequestException' },
+  },
+  ListThingTypes: {
+    call: async (fx) => (await fx.thingType(), await fx.thingType(), { maxResults: 1 }),
+    error: { call: async () => ({ maxResults: 0 }), expect: 'InvalidRequestException' },
+  },
+  DeprecateThingType: {
+    call: async (fx) => ({ thingTypeName: await fx.thingType() }),
+    error: notFound(async () => ({ thingTypeName: 'no-such-type' })),
+  },
+  DeleteThingType: {
+    call: async (fx) => {
+      const thingTypeName = await fx.thingType();
+      await fx.ok('DeprecateThingType', { thingTypeName });
+      // "Before you can delete a thing type, wait for five minutes after you deprecate it." (developer guide)
+      fx.advanceClock(6 * 60_000);
+      return { thingTypeName };
+    },
+    error: notFound(async () => ({ thingTypeName: 'no-such-type' })),
+  },
+  UpdateThingGroupsForThing: {
+    call: async (fx) => {
+      const { thingName, thingGroupName } = await fx.thingInGroup();
+      return { thingName, thingGroupsToAdd: [await fx.thingGroup()], thingGroupsToRemove: [thingGroupName] };
+    },
+    error: notFound(async (fx) => ({ thingName: (await fx.thing()).thingName, thingGroupsToAdd: ['no-such-group'] })),
+  },
+  ListThingGroups: {
+    call: async (fx) => {
+      const parentGroup = await fx.thingGroup();
+      await fx.thingGroup(await fx.thingGroup(parentGroup));
+      return { parentGroup, recursive: true, maxResults: 10 };
+    },
+    error: notFound(async () => ({ parentGroup: 'no-such-group' })),
+  },
+  DeleteThingGroup: {
+    call: async (fx) => ({ thingGroupName: await fx.thingGroup() }),
+    error: { call: async (fx) => ({ thingGroupName: await fx.thingGroup(), expectedVersion: 7 }), expect: 'VersionConflictException' },
+  },
+  ListPolicies: {
+    call: async (fx) => (await fx.policy(), await fx.policy(), { pageSize: 1, ascendingOrder: true }),
+    error: { call: async () => ({ pageSize: 0 }), expect: 'InvalidRequestException' },
+  },
+  CreatePolicyVersion: {
+    call: async (fx) => ({ policyName: await fx.policy(), policyDocument: POLICY_DOCUMENT, setAsDefault: true }),
+    error: notFound(async () => ({ policyName: 'no-such-policy', policyDocument: POLICY_DOCUMENT })),
+  },
+  ListPolicyVersions: {
+    call: async (fx) => {
+      const policyName = await fx.policy();
+      await fx.ok('CreatePolicyVersion', { policyName, policyDocument: POLICY_DOCUMENT });
+      return { policyName };
+    },
+    error: notFound(async () => ({ policyName: 'no-such-policy' })),
+  },
+  GetPolicyVersion: {
+    call: async (fx) => ({ policyName: await fx.policy(), policyVersionId: '1' }),
+    error: notFound(async (fx) => ({ policyName: await fx.policy(), policyVersionId: '9' })),
+  },
+  SetDefaultPolicyVersion: {
+    call: async (fx) => {
+      const policyName = await fx.policy();
+      const { policyVersionId } = await fx.ok('CreatePolicyVersion', { policyName, policyDocument: POLICY_DOCUMENT });
+      return { policyName, policyVersionId };
+    },
+    error: notFound(async (fx) => ({ policyName: await fx.policy(), policyVersionId: '9' })),
+  },
+  DeletePolicyVersion: {
+    call: async (fx) => {
+      const policyName = await fx.policy();
+      await fx.ok('CreatePolicyVersion', { policyName, policyDocument: POLICY_DOCUMENT });
+      return { policyName, policyVersionId: '2' };
+    },
+    // The default version cannot be deleted (DeletePolicyVersion: "use DeletePolicy to delete the default version").
+    error: { call: async (fx) => ({ policyName: await fx.policy(), policyVersionId: '1' }), expect: 'DeleteConflictException' },
+  },
+  DetachPrincipalPolicy: {
+    call: async (fx) => {
+      const policyName = await fx.policy();
+      const { certificateArn } = await fx.certificate();
+      await fx.ok('AttachPrincipalPolicy', { policyName, principal: certificateArn });
+      return { policyName, principal: certificateArn };
+    },
+    error: notFound(async (fx) => ({ policyName: 'no-such-policy', principal: (await fx.certificate()).certificateArn })),
+  },
+  ListPrincipalPolicies: {
+    call: async (fx) => {
+      const policyName = await fx.policy();
+      const { certificateArn } = await fx.certificate();
+      await fx.ok('AttachPolicy', { policyName, target: certificateArn });
+      return { principal: certificateArn, pageSize: 10 };
+    },
+    error: { call: async (fx) => ({ principal: (await fx.certificate()).certificateArn, pageSize: 0 }), expect: 'InvalidRequestException' },
+  },
+  ListTargetsForPolicy: {
+    call: async (fx) => {
+      const policyName = await fx.policy();
+      await fx.ok('AttachPolicy', { policyName, target: (await fx.certificate()).certificateArn });
+      return { policyName, pageSize: 10 };
+    },
+    error: notFound(async () => ({ policyName: 'no-such-policy' })),
+  },
+  ListTopicRules: {
+    call: async (fx) => (fx.topicRule(), fx.topicRule(), { maxResults: 1 }),
+    error: { call: async () => ({ maxResults: 0 }), expect: 'InvalidRequestException' },
+  },
+  GetTopicRule: {
+    call: async (fx) => ({ ruleName: fx.topicRule() }),
+    // A rule that does not exist is "access denied": GetTopicRule documents no ResourceNotFoundException.
+    error: { call: async () => ({ ruleName: 'no_such_rule' }), expect: 'UnauthorizedException' },
+  },
+  TagResource: {
+    // Things take no tags (CreateThing has no tags member, TagResource refuses a thing ARN): a thing group does.
+    call: async (fx) => ({ resourceArn: await fx.thingGroupArn(), tags: [{ Key: 'site', Value: 'lab' }] }),
+    error: notFound(async () => ({ resourceArn: `arn:aws:iot:us-east-1:${ACCOUNT_ID}:thinggroup/no-such-group`, tags: [{ Key: 'site', Value: 'lab' }] })),
+  },
+  UntagResource: {
+    call: async (fx) => {
+      const resourceArn = await fx.thingGroupArn();
+      await fx.ok('TagResource', { resourceArn, tags: [{ Key: 'site', Value: 'lab' }] });
+      return { resourceArn, tagKeys: ['site'] };
+    },
+    error: notFound(async () => ({ resourceArn: `arn:aws:iot:us-east-1:${ACCOUNT_ID}:thinggroup/no-such-group`, tagKeys: ['site'] })),
+  },
+  ListTagsForResource: {
+    call: async (fx) => {
+      const resourceArn = await fx.thingGroupArn();
+      await fx.ok('TagResource', { resourceArn, tags: [{ Key: 'site', Value: 'lab' }, { Key: 'owner', Value: 'ops' }] });
+      return { resourceArn };
+    },
+    error: notFound(async () => ({ resourceArn: `arn:aws:iot:us-east-1:${ACCOUNT_ID}:thinggroup/no-such-group` })),
   },
 };
