@@ -666,6 +666,14 @@ export function servedOperations(): ServedOperation[] {
   return routes({} as AwsIssuer).map(({ operation, method, template }) => ({ operation, method, template }));
 }
 
+/**
+ * The error an unexpected failure answers: the topic-rule operations document InternalException (500) where
+ * every other operation documents InternalFailureException (500), in the `iot` service model.
+ */
+export function internalErrorOf(operation: string | undefined): 'InternalException' | 'InternalFailureException' {
+  return operation?.endsWith('TopicRule') || operation?.endsWith('TopicRules') ? 'InternalException' : 'InternalFailureException';
+}
+
 /** Epoch seconds for dates, as rest-json timestamps are (aws-iot-reference §0). */
 function toWire(value: unknown): unknown {
   if (value instanceof Date) return value.getTime() / 1000;
@@ -736,6 +744,7 @@ export class ControlPlaneServer {
     };
     const url = new URL(request.url ?? '/', 'http://localhost');
     const method = request.method ?? 'GET';
+    let operation: string | undefined;
     try {
       // CloudFormation ResponseURLs: the body is judged as sent, not parsed as an API request.
       if (url.pathname.startsWith('/_local/cloudformation-responses/') && this.options.rawLocalRoute) {
@@ -760,6 +769,7 @@ export class ControlPlaneServer {
         const path = Object.fromEntries(candidate.names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
         const account = this.options.registry.account(accountIdOf(request.headers, this.options.registry.defaultAccountId));
         const body = await readBody(request);
+        operation = candidate.operation;
         this.options.traffic.admit(account.accountId, candidate.operation);
         const result = await candidate.handler({ account, path, query: url.searchParams, headers: request.headers, body });
         send(200, toWire(result ?? {}));
@@ -773,9 +783,8 @@ export class ControlPlaneServer {
         send(error.status, { message: error.message, __type: error.code, ...error.extra }, { 'x-amzn-errortype': error.code });
         return;
       }
-      send(500, { message: 'An unexpected error has occurred.', __type: 'InternalFailureException' }, {
-        'x-amzn-errortype': 'InternalFailureException',
-      });
+      const code = internalErrorOf(operation);
+      send(500, { message: 'An unexpected error has occurred.', __type: code }, { 'x-amzn-errortype': code });
       console.error('[local-iot] internal error', error);
     }
   }

@@ -1,8 +1,9 @@
-import { servedOperations } from '../../local/iot-core/control-plane';
+import { internalErrorOf, servedOperations } from '../../local/iot-core/control-plane';
+import { ERROR_STATUS } from '../../local/iot-core/errors';
 import { LocalIotCore } from '../../local/local-iot-core';
 import { checkError, checkInput, checkOutput } from '../support/model-checker';
 import { iotServiceModel, operationOf } from '../support/service-model';
-import { Fixtures, scenarios } from './scenarios';
+import { ACCOUNT_ID, Fixtures, scenarios, type ErrorCase } from './scenarios';
 
 /**
  * The local control plane held to AWS's own `iot` service model (test/conformance/model/), operation by
@@ -49,6 +50,42 @@ describe('the route table against the model', () => {
     expect(`${method} ${shape(template)}`).toBe(`${http.method} ${shape(http.requestUri)}`);
   });
 
+  it('answers every error code with the httpStatusCode of its error shape', () => {
+    const differences = Object.entries(ERROR_STATUS)
+      .filter(([code, status]) => model.shapes[code]?.error?.httpStatusCode !== status)
+      .map(([code, status]) => `${code}: local ${status}, model ${model.shapes[code]?.error?.httpStatusCode ?? '(no such error)'}`);
+    expect(differences).toEqual([]);
+  });
+
+  it('answers an unexpected failure of every served operation with the internal error it documents', () => {
+    const undocumented = served
+      .filter(({ operation }) => !(operationOf(model, operation).errors ?? []).some((e) => e.shape === internalErrorOf(operation)))
+      .map(({ operation }) => `${operation}: ${internalErrorOf(operation)}`);
+    expect(undocumented).toEqual([]);
+  });
+
+  it.each(['GetTopicRule', 'ListTopicRules', 'DescribeThing'])('answers an unexpected failure of %s as the model documents it (status, code)', async (operation) => {
+    const input = await scenarioOf(operation).call(fx);
+    // A fault inside the services (a bug, not a documented error): the registry's topic rules and things throw.
+    const rules = jest.spyOn(core.rules(), 'list').mockImplementation(() => {
+      throw new Error('injected failure');
+    });
+    const things = jest.spyOn(core.registry.account(ACCOUNT_ID).things, 'describe').mockImplementation(() => {
+      throw new Error('injected failure');
+    });
+    const logged = jest.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const response = await fx.call(operation, input);
+
+      expect(checkError(model, operation, response)).toEqual({ code: internalErrorOf(operation), problems: [] });
+      expect(logged).toHaveBeenCalled();
+    } finally {
+      rules.mockRestore();
+      things.mockRestore();
+      logged.mockRestore();
+    }
+  });
+
   it('has a scenario for every served operation, and none for an operation it does not serve', () => {
     const names = served.map((s) => s.operation);
     expect(names.filter((name) => !scenarios[name])).toEqual([]);
@@ -57,8 +94,17 @@ describe('the route table against the model', () => {
 });
 
 describe('every served operation answers as its output shape says', () => {
-  it.each(served.map((s) => [s.operation]))('%s', async (operation) => {
-    const input = await scenarioOf(operation).call(fx);
+  const calls = served.flatMap(({ operation }) => {
+    const variants = scenarios[operation]?.variants ?? [];
+    return [
+      [operation, (f: Fixtures) => scenarioOf(operation).call(f)] as const,
+      ...variants.map((variant, i) => [`${operation} (variant ${i + 1})`, variant] as const),
+    ];
+  });
+
+  it.each(calls)('%s', async (title, call) => {
+    const operation = title.split(' ')[0]!;
+    const input = await call(fx);
     expect(checkInput(model, operation, input)).toEqual([]);
 
     const response = await fx.call(operation, input);
@@ -70,12 +116,18 @@ describe('every served operation answers as its output shape says', () => {
 });
 
 describe('every served operation fails as its documented errors say', () => {
-  it.each(served.map((s) => [s.operation]))('%s', async (operation) => {
-    const { error } = scenarioOf(operation);
+  const cases = served.flatMap(({ operation }) => {
+    const scenario = scenarios[operation];
+    const all: ErrorCase[] = scenario ? [scenario.error, ...(scenario.errors ?? [])] : [{ call: () => Promise.resolve({}), expect: '(no scenario)' }];
+    return all.map((error) => [`${operation}: ${error.expect}${error.when ? ` when ${error.when}` : ''}`, operation, error] as const);
+  });
+
+  it.each(cases)('%s', async (_, operation, error) => {
+    scenarioOf(operation);
     const input = await error.call(fx);
 
     const response = await fx.call(operation, input);
 
-    expect(checkError(model, operation, response)).toEqual({ code: error.expect, problems: [] });
+    expect(checkError(model, operation, response, error.undocumented ? { undocumented: [error.expect] } : {})).toEqual({ code: error.expect, problems: [] });
   });
 });

@@ -233,7 +233,13 @@ export const errorCodeOf = (value: string) => value.split(':')[0]!.split('#').po
  * `__type`, which must agree), that the operation documents it, the error shape's httpStatusCode, and the body
  * against the error shape (`__type` is the protocol's, not a member).
  */
-export function checkError(model: ServiceModel, operationName: string, response: WireResponse): { code?: string; problems: string[] } {
+export function checkError(
+  model: ServiceModel,
+  operationName: string,
+  response: WireResponse,
+  /** Codes AWS is known to answer though the operation does not document them (each with its source, at the caller). */
+  options: { undocumented?: readonly string[] } = {},
+): { code?: string; problems: string[] } {
   const operation: Operation = operationOf(model, operationName);
   const problems: string[] = [];
   if (response.status < 300) return { problems: [`${operationName}: answered ${response.status} where an error was expected: ${response.text.slice(0, 200)}`] };
@@ -249,11 +255,12 @@ export function checkError(model: ServiceModel, operationName: string, response:
   }
   if (code === undefined) return { problems: [...problems, `${operationName}: the answer names no error code`] };
   const documented = (operation.errors ?? []).map((e) => e.shape);
-  if (!documented.includes(code)) {
+  if (!documented.includes(code) && !options.undocumented?.includes(code)) {
     problems.push(`${operationName}: ${code} is not one of its documented errors (${documented.join(', ')})`);
     return { code, problems };
   }
-  const shape = shapeOf(model, code);
+  const shape = model.shapes[code];
+  if (!shape?.exception) return { code, problems: [...problems, `${operationName}: ${code} is not an error shape of the model`] };
   if (shape.error?.httpStatusCode !== undefined && response.status !== shape.error.httpStatusCode) {
     problems.push(`${operationName}: ${code} answered with status ${response.status}, the model says ${shape.error.httpStatusCode}`);
   }

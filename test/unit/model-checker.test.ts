@@ -164,6 +164,22 @@ describe('the error check', () => {
     ]);
   });
 
+  it('takes an undocumented error the caller names (with its source), and still checks its status', () => {
+    const answer = failed(400, 'InvalidRequestException', { message: 'no' });
+    expect(checkError(model, 'DescribeWidget', answer, { undocumented: ['InvalidRequestException'] })).toEqual({
+      code: 'InvalidRequestException',
+      problems: ['DescribeWidget: InvalidRequestException is not an error shape of the model'],
+    });
+    const iot = iotServiceModel();
+    expect(checkError(iot, 'CreateThingGroup', failed(404, 'ResourceNotFoundException', { message: 'no' }), { undocumented: ['ResourceNotFoundException'] })).toEqual({
+      code: 'ResourceNotFoundException',
+      problems: [],
+    });
+    expect(checkError(iot, 'CreateThingGroup', failed(400, 'ResourceNotFoundException', { message: 'no' }), { undocumented: ['ResourceNotFoundException'] }).problems).toEqual([
+      'CreateThingGroup: ResourceNotFoundException answered with status 400, the model says 404',
+    ]);
+  });
+
   it('catches a status that is not the error shape httpStatusCode', () => {
     expect(checkError(model, 'DescribeWidget', failed(400, 'ResourceNotFoundException', { message: 'gone' })).problems).toEqual([
       'DescribeWidget: ResourceNotFoundException answered with status 400, the model says 404',
