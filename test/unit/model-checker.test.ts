@@ -17,6 +17,11 @@ const model: ServiceModel = {
       errors: [{ shape: 'ResourceNotFoundException' }],
     },
     DeleteWidget: { name: 'DeleteWidget', http: { method: 'DELETE', requestUri: '/widgets/{widgetName}' } },
+    GetWidgetBlob: {
+      name: 'GetWidgetBlob',
+      http: { method: 'GET', requestUri: '/widgets/{widgetName}/blob', responseCode: 201 },
+      output: { shape: 'GetWidgetBlobResponse' },
+    },
   },
   shapes: {
     DescribeWidgetRequest: {
@@ -41,6 +46,16 @@ const model: ServiceModel = {
         parts: { shape: 'Parts' },
         attributes: { shape: 'Attributes' },
         data: { shape: 'Data' },
+      },
+    },
+    GetWidgetBlobResponse: {
+      type: 'structure',
+      required: ['version'],
+      members: {
+        version: { shape: 'PageSize', location: 'header', locationName: 'x-amzn-widget-version' },
+        modified: { shape: 'Date', location: 'header', locationName: 'Last-Modified' },
+        status: { shape: 'PageSize', location: 'statusCode' },
+        widgetName: { shape: 'WidgetName' },
       },
     },
     Parts: { type: 'list', member: { shape: 'Part' }, max: 2 },
@@ -146,6 +161,31 @@ describe('the output check', () => {
     ]);
     expect(checkOutput(model, 'DescribeWidget', { status: 200, headers: {}, text: '<html>' })).toEqual([
       'DescribeWidget: the body is not JSON: "<html>"',
+    ]);
+  });
+});
+
+describe('members bound to headers and the status code', () => {
+  const answer = (headers: Record<string, string>, body: unknown = { widgetName: 'gear' }, status = 201): WireResponse => ({ status, headers, text: JSON.stringify(body) });
+
+  it('reads a header member as its type (an integer, an HTTP date) and the status code as the model says', () => {
+    expect(checkOutput(model, 'GetWidgetBlob', answer({ 'x-amzn-widget-version': '3', 'last-modified': 'Tue, 01 Dec 2026 12:00:00 GMT' }))).toEqual([]);
+  });
+
+  it('catches a missing required header, a header of the wrong type, and a header member sent in the body', () => {
+    expect(checkOutput(model, 'GetWidgetBlob', answer({}))).toEqual(['GetWidgetBlob.<header x-amzn-widget-version>: missing required header']);
+    expect(checkOutput(model, 'GetWidgetBlob', answer({ 'x-amzn-widget-version': 'three', 'last-modified': 'yesterday' }))).toEqual([
+      'GetWidgetBlob.<header x-amzn-widget-version>: expected an integer, got "three"',
+      'GetWidgetBlob.<header Last-Modified>: a timestamp must be an rfc822 date string, got "yesterday"',
+    ]);
+    expect(checkOutput(model, 'GetWidgetBlob', answer({ 'x-amzn-widget-version': '3' }, { widgetName: 'gear', version: 3 }))).toEqual([
+      'GetWidgetBlob.version: unknown member (the shape has widgetName)',
+    ]);
+  });
+
+  it('catches a status other than the responseCode of the model', () => {
+    expect(checkOutput(model, 'GetWidgetBlob', answer({ 'x-amzn-widget-version': '3' }, {}, 200))).toEqual([
+      'GetWidgetBlob: status 200, the model answers 201 ({})',
     ]);
   });
 });
