@@ -121,6 +121,13 @@ export class Fixtures {
     return this.caPromise;
   }
 
+  /** Another CA, registered SNI_ONLY (no verification certificate), INACTIVE. */
+  async sniOnlyCa(): Promise<string> {
+    const ca = await createCa({ commonName: this.name('ca') });
+    const { certificateId } = await this.ok('RegisterCACertificate', { caCertificate: ca.certificatePem, certificateMode: 'SNI_ONLY' });
+    return certificateId as string;
+  }
+
   /** A certificate AWS IoT made (CreateKeysAndCertificate), ACTIVE. */
   async certificate(): Promise<{ certificateId: string; certificateArn: string }> {
     const { certificateId, certificateArn } = await this.ok('CreateKeysAndCertificate', { setAsActive: true });
@@ -340,13 +347,7 @@ export const scenarios: Record<string, Scenario> = {
   DescribeCACertificate: {
     call: async (fx) => ({ certificateId: (await fx.ca()).certificateId }),
     error: notFound(async () => ({ certificateId: UNKNOWN_CERTIFICATE_ID })),
-    variants: [
-      async (fx) => {
-        const ca = await createCa({ commonName: fx.name('ca') });
-        const { certificateId } = await fx.ok('RegisterCACertificate', { caCertificate: ca.certificatePem, certificateMode: 'SNI_ONLY' });
-        return { certificateId };
-      },
-    ],
+    variants: [async (fx) => ({ certificateId: await fx.sniOnlyCa() })],
   },
   UpdateCACertificate: {
     call: async (fx) => ({ certificateId: (await fx.ca()).certificateId, newStatus: 'ACTIVE', newAutoRegistrationStatus: 'ENABLE' }),
@@ -356,11 +357,7 @@ export const scenarios: Record<string, Scenario> = {
     ],
   },
   DeleteCACertificate: {
-    call: async (fx) => {
-      const ca = await createCa({ commonName: fx.name('ca') });
-      const { certificateId } = await fx.ok('RegisterCACertificate', { caCertificate: ca.certificatePem, certificateMode: 'SNI_ONLY' });
-      return { certificateId };
-    },
+    call: async (fx) => ({ certificateId: await fx.sniOnlyCa() }),
     // An ACTIVE CA cannot be deleted (aws-iot-reference §4).
     error: { call: async (fx) => ({ certificateId: (await fx.ca()).certificateId }), expect: 'CertificateStateException' },
   },
