@@ -28,17 +28,25 @@ const paged = servedOperations()
   .map((s) => s.operation)
   .filter((operation) => paginators[operation]);
 
-const times = async (n: number, make: () => Promise<unknown>) => {
+const times = async (n: number, make: () => unknown) => {
   for (let i = 0; i < n; i++) await make();
 };
 
+/** Three items made by `make`, listed by `input`. */
+const threeThen =
+  (make: (fx: Fixtures) => unknown, input: Input | ((fx: Fixtures) => Promise<Input>)) =>
+  async (fx: Fixtures): Promise<Input> => {
+    await times(3, () => make(fx));
+    return typeof input === 'function' ? input(fx) : input;
+  };
+
 /** For each paged operation: three items or more in one scope, and the input that lists that scope. */
 const lists: Record<string, (fx: Fixtures) => Promise<Input>> = {
-  ListProvisioningTemplates: async (fx) => (await times(3, () => fx.template()), {}),
-  ListCACertificates: async (fx) => (await times(3, () => fx.sniOnlyCa()), {}),
-  ListCertificates: async (fx) => (await times(3, () => fx.certificate()), {}),
-  ListCertificatesByCA: async (fx) => (await times(3, () => fx.registeredCertificate()), { caCertificateId: (await fx.ca()).certificateId }),
-  ListThings: async (fx) => (await times(3, () => fx.thing()), {}),
+  ListProvisioningTemplates: threeThen((fx) => fx.template(), {}),
+  ListCACertificates: threeThen((fx) => fx.sniOnlyCa(), {}),
+  ListCertificates: threeThen((fx) => fx.certificate(), {}),
+  ListCertificatesByCA: threeThen((fx) => fx.registeredCertificate(), async (fx) => ({ caCertificateId: (await fx.ca()).certificateId })),
+  ListThings: threeThen((fx) => fx.thing(), {}),
   ListThingPrincipals: async (fx) => {
     const { thingName } = await fx.thing();
     await times(3, async () => fx.ok('AttachThingPrincipal', { thingName, principal: (await fx.certificate()).certificateArn }));
@@ -54,14 +62,14 @@ const lists: Record<string, (fx: Fixtures) => Promise<Input>> = {
     await times(3, async () => fx.ok('AttachThingPrincipal', { thingName: (await fx.thing()).thingName, principal: certificateArn }));
     return { principal: certificateArn };
   },
-  ListThingTypes: async (fx) => (await times(3, () => fx.thingType()), {}),
+  ListThingTypes: threeThen((fx) => fx.thingType(), {}),
   ListThingsInThingGroup: async (fx) => {
     const thingGroupName = await fx.thingGroup();
     await times(3, async () => fx.ok('AddThingToThingGroup', { thingName: (await fx.thing()).thingName, thingGroupName }));
     return { thingGroupName };
   },
-  ListThingGroups: async (fx) => (await times(3, () => fx.thingGroup()), {}),
-  ListPolicies: async (fx) => (await times(3, () => fx.policy()), {}),
+  ListThingGroups: threeThen((fx) => fx.thingGroup(), {}),
+  ListPolicies: threeThen((fx) => fx.policy(), {}),
   ListPrincipalPolicies: async (fx) => {
     const { certificateArn } = await fx.certificate();
     await times(3, async () => fx.ok('AttachPolicy', { policyName: await fx.policy(), target: certificateArn }));
@@ -77,8 +85,8 @@ const lists: Record<string, (fx: Fixtures) => Promise<Input>> = {
     await times(3, async () => fx.ok('AttachPolicy', { policyName: await fx.policy(), target: certificateArn }));
     return { target: certificateArn };
   },
-  ListRoleAliases: async (fx) => (await times(3, () => fx.roleAlias()), {}),
-  ListTopicRules: async (fx) => (await times(3, async () => fx.topicRule()), {}),
+  ListRoleAliases: threeThen((fx) => fx.roleAlias(), {}),
+  ListTopicRules: threeThen((fx) => fx.topicRule(), {}),
   ListTagsForResource: async (fx) => {
     const resourceArn = await fx.thingGroupArn();
     await fx.ok('TagResource', { resourceArn, tags: [{ Key: 'a', Value: '1' }, { Key: 'b', Value: '2' }, { Key: 'c', Value: '3' }] });

@@ -229,6 +229,13 @@ export class Fixtures {
   }
 }
 
+/** A list call: make its items first (so that its element shape is answered), then list them. */
+const listing =
+  (input: Input, ...makers: Array<(fx: Fixtures) => unknown>) =>
+  async (fx: Fixtures): Promise<Input> => {
+    for (const make of makers) await make(fx);
+    return input;
+  };
 const notFound = (call: ErrorCase['call'], when?: string): ErrorCase => ({ call, expect: 'ResourceNotFoundException', ...(when ? { when } : {}) });
 const throttled = (operation: string, input: Input = {}): ErrorCase => ({
   call: (fx: Fixtures) => fx.throttleNext(operation, input),
@@ -270,7 +277,7 @@ export const scenarios: Record<string, Scenario> = {
     ],
   },
   ListProvisioningTemplates: {
-    call: async (fx) => (await fx.template(), await fx.template(), { maxResults: 1 }),
+    call: listing({ maxResults: 1 }, (fx) => fx.template(), (fx) => fx.template()),
     error: { call: async () => ({ maxResults: 0 }), expect: 'InvalidRequestException' },
   },
   DescribeProvisioningTemplate: {
@@ -303,7 +310,7 @@ export const scenarios: Record<string, Scenario> = {
     error: throttled('GetRegistrationCode'),
   },
   DeleteRegistrationCode: {
-    call: async (fx) => (await fx.ok('GetRegistrationCode', {}), {}),
+    call: listing({}, (fx) => fx.ok('GetRegistrationCode', {})),
     error: throttled('DeleteRegistrationCode'),
   },
   RegisterCACertificate: {
@@ -341,7 +348,7 @@ export const scenarios: Record<string, Scenario> = {
     ],
   },
   ListCACertificates: {
-    call: async (fx) => (await fx.ca(), { pageSize: 10 }),
+    call: listing({ pageSize: 10 }, (fx) => fx.ca()),
     error: throttled('ListCACertificates'),
   },
   DescribeCACertificate: {
@@ -405,7 +412,7 @@ export const scenarios: Record<string, Scenario> = {
     },
   },
   ListCertificates: {
-    call: async (fx) => (await fx.certificate(), await fx.registeredCertificate(), { pageSize: 10 }),
+    call: listing({ pageSize: 10 }, (fx) => fx.certificate(), (fx) => fx.registeredCertificate()),
     error: throttled('ListCertificates'),
   },
   DescribeCertificate: {
@@ -461,7 +468,7 @@ export const scenarios: Record<string, Scenario> = {
 
   // ---- things, types, groups ----
   ListThings: {
-    call: async (fx) => (await fx.thing(), await fx.thing(), { maxResults: 10 }),
+    call: listing({ maxResults: 10 }, (fx) => fx.thing(), (fx) => fx.thing()),
     error: { call: async () => ({ maxResults: 0 }), expect: 'InvalidRequestException' },
   },
   CreateThing: {
@@ -692,7 +699,7 @@ export const scenarios: Record<string, Scenario> = {
     ],
   },
   ListRoleAliases: {
-    call: async (fx) => (await fx.roleAlias(), { pageSize: 10 }),
+    call: listing({ pageSize: 10 }, (fx) => fx.roleAlias()),
     error: throttled('ListRoleAliases'),
   },
   DescribeRoleAlias: {
@@ -723,7 +730,7 @@ export const scenarios: Record<string, Scenario> = {
     error: { call: async (fx) => ({ caCertificateId: (await fx.ca()).certificateId, pageSize: 0 }), expect: 'InvalidRequestException' },
   },
   ListThingTypes: {
-    call: async (fx) => (await fx.thingType(), await fx.thingType(), { maxResults: 1 }),
+    call: listing({ maxResults: 1 }, (fx) => fx.thingType(), (fx) => fx.thingType()),
     error: { call: async () => ({ maxResults: 0 }), expect: 'InvalidRequestException' },
   },
   DeprecateThingType: {
@@ -763,7 +770,7 @@ export const scenarios: Record<string, Scenario> = {
     error: { call: async (fx) => ({ thingGroupName: await fx.thingGroup(), expectedVersion: 7 }), expect: 'VersionConflictException' },
   },
   ListPolicies: {
-    call: async (fx) => (await fx.policy(), await fx.policy(), { pageSize: 1, ascendingOrder: true }),
+    call: listing({ pageSize: 1, ascendingOrder: true }, (fx) => fx.policy(), (fx) => fx.policy()),
     error: { call: async () => ({ pageSize: 0 }), expect: 'InvalidRequestException' },
   },
   CreatePolicyVersion: {
@@ -838,7 +845,7 @@ export const scenarios: Record<string, Scenario> = {
     error: notFound(async () => ({ policyName: 'no-such-policy' })),
   },
   ListTopicRules: {
-    call: async (fx) => (fx.topicRule(), fx.topicRule(), { maxResults: 1 }),
+    call: listing({ maxResults: 1 }, (fx) => fx.topicRule(), (fx) => fx.topicRule()),
     error: { call: async () => ({ maxResults: 0 }), expect: 'InvalidRequestException' },
   },
   GetTopicRule: {
