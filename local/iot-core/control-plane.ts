@@ -458,14 +458,14 @@ function routes(issuer: AwsIssuer): Route[] {
       account.things.detachPrincipal(path.thingName!, str(headers['x-amzn-principal'])),
     ),
     route('GET', '/things/{thingName}/principals', 'ListThingPrincipals', ({ account, path, query }) => {
-      const { items, next } = account.things.principalsOf(path.thingName!, tokenPaging(query));
+      const { items, next } = account.things.listPrincipalsOf(path.thingName!, tokenPaging(query));
       return { principals: items, ...nextToken(next) };
     }),
     route('GET', '/things/{thingName}/thing-groups', 'ListThingGroupsForThing', ({ account, path, query }) =>
       groupNamesAndArns(account.things.listGroupsOf(path.thingName!, tokenPaging(query))),
     ),
     route('GET', '/principals/things', 'ListPrincipalThings', ({ account, headers, query }) => {
-      const { items, next } = account.things.thingsOfPrincipal(str(headers['x-amzn-principal']), tokenPaging(query));
+      const { items, next } = account.things.listThingsOfPrincipal(str(headers['x-amzn-principal']), tokenPaging(query));
       return { things: items, ...nextToken(next) };
     }),
     route('POST', '/thing-types/{thingTypeName}', 'CreateThingType', ({ account, path, body }) => {

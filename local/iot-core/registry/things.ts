@@ -547,14 +547,24 @@ export class ThingService {
     for (const principals of this.principals.values()) principals.delete(principal);
   }
 
-  /** ListThingPrincipals, in attachment order. */
-  principalsOf(thingName: string, paging: Paging = {}): Page<string> {
+  /** The thing's principals, in attachment order. */
+  principalsOf(thingName: string): string[] {
     this.thingOf(thingName);
-    return page([...(this.principals.get(thingName)?.keys() ?? [])], paging, { name: 'ListThingPrincipals', scope: thingName });
+    return [...(this.principals.get(thingName)?.keys() ?? [])];
   }
 
-  /** ListPrincipalThings: the principal must exist (ResourceNotFoundException otherwise). */
-  thingsOfPrincipal(principal: string | undefined, paging: Paging = {}): Page<string> {
+  /** ListThingPrincipals, one page. */
+  listPrincipalsOf(thingName: string, paging: Paging): Page<string> {
+    return page(this.principalsOf(thingName), paging, { name: 'ListThingPrincipals', scope: thingName });
+  }
+
+  /** The things a principal is attached to; the principal must exist (ResourceNotFoundException otherwise). */
+  thingsOfPrincipal(principal: string | undefined): string[] {
+    return this.thingsOf(this.lookup.principalArn(principal)).map((a) => a.thingName);
+  }
+
+  /** ListPrincipalThings, one page. */
+  listThingsOfPrincipal(principal: string | undefined, paging: Paging): Page<string> {
     const arn = this.lookup.principalArn(principal);
     return page(this.thingsOf(arn).map((a) => a.thingName), paging, { name: 'ListPrincipalThings', scope: arn });
   }
