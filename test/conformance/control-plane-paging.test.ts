@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { servedOperations } from '../../local/iot-core/control-plane';
 import { LocalIotCore } from '../../local/local-iot-core';
 import { checkOutput } from '../support/model-checker';
-import { iotServiceModel } from '../support/service-model';
+import { iotPaginators, iotServiceModel } from '../support/service-model';
 import { Fixtures, type Input } from './scenarios';
 
 /**
@@ -13,17 +11,8 @@ import { Fixtures, type Input } from './scenarios';
  * page holds, and the last page has no token. A caller that reads one page only misses items, as on AWS.
  */
 
-interface Paginator {
-  input_token: string;
-  output_token: string;
-  limit_key?: string;
-  result_key: string;
-}
-
 const model = iotServiceModel();
-const paginators = (
-  JSON.parse(readFileSync(join(__dirname, 'model', 'iot-2015-05-28.paginators-1.json'), 'utf8')) as { pagination: Record<string, Paginator> }
-).pagination;
+const paginators = iotPaginators();
 const paged = servedOperations()
   .map((s) => s.operation)
   .filter((operation) => paginators[operation]);

@@ -354,7 +354,19 @@ export const scenarios: Record<string, Scenario> = {
   DescribeCACertificate: {
     call: async (fx) => ({ certificateId: (await fx.ca()).certificateId }),
     error: notFound(async () => ({ certificateId: UNKNOWN_CERTIFICATE_ID })),
-    variants: [async (fx) => ({ certificateId: await fx.sniOnlyCa() })],
+    variants: [
+      async (fx) => ({ certificateId: await fx.sniOnlyCa() }),
+      async (fx) => {
+        // JITP by template name (registrationConfig.templateName).
+        const ca = await createCa({ commonName: fx.name('ca') });
+        const { certificateId } = await fx.ok('RegisterCACertificate', {
+          caCertificate: ca.certificatePem,
+          certificateMode: 'SNI_ONLY',
+          registrationConfig: { templateName: await fx.template(), roleArn: ROLE_ARN },
+        });
+        return { certificateId };
+      },
+    ],
   },
   UpdateCACertificate: {
     call: async (fx) => ({ certificateId: (await fx.ca()).certificateId, newStatus: 'ACTIVE', newAutoRegistrationStatus: 'ENABLE' }),
@@ -730,7 +742,8 @@ export const scenarios: Record<string, Scenario> = {
     error: { call: async (fx) => ({ caCertificateId: (await fx.ca()).certificateId, pageSize: 0 }), expect: 'InvalidRequestException' },
   },
   ListThingTypes: {
-    call: listing({ maxResults: 1 }, (fx) => fx.thingType(), (fx) => fx.thingType()),
+    // One of them deprecated (its deprecationDate answered).
+    call: listing({ maxResults: 250 }, async (fx) => fx.ok('DeprecateThingType', { thingTypeName: await fx.thingType() }), (fx) => fx.thingType()),
     error: { call: async () => ({ maxResults: 0 }), expect: 'InvalidRequestException' },
   },
   DeprecateThingType: {

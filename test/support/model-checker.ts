@@ -274,3 +274,41 @@ export function checkInput(model: ServiceModel, operationName: string, input: Re
   if (!operation.input) return Object.keys(input).length === 0 ? [] : [`${operationName}: the operation takes no input`];
   return checkValue(model, operation.input.shape, input, `${operationName}<input>`, { allMembers: true });
 }
+
+/**
+ * The body members a value answers, as paths (`certificateDescription.validity.notBefore`, `things[].version`,
+ * `attributes{}`), and those the shape has: what a set of answers never exercised is the difference.
+ */
+export function memberPaths(model: ServiceModel, shapeName: string, value: unknown, path = '', into = new Set<string>()): Set<string> {
+  const shape = shapeOf(model, shapeName);
+  const join = (name: string) => (path ? `${path}.${name}` : name);
+  if (shape.type === 'structure' && isObject(value)) {
+    for (const [name, ref] of bodyMembers(shape)) {
+      const key = ref.locationName ?? name;
+      if (value[key] === undefined) continue;
+      into.add(join(name));
+      memberPaths(model, ref.shape, value[key], join(name), into);
+    }
+  } else if (shape.type === 'list' && Array.isArray(value)) {
+    for (const item of value) memberPaths(model, shape.member!.shape, item, `${path}[]`, into);
+  } else if (shape.type === 'map' && isObject(value)) {
+    for (const item of Object.values(value)) memberPaths(model, shape.value!.shape, item, `${path}{}`, into);
+  }
+  return into;
+}
+
+/** Every body member path of a shape, to `depth` levels (recursive shapes stop there). */
+export function allMemberPaths(model: ServiceModel, shapeName: string, path = '', depth = 6, into = new Set<string>()): Set<string> {
+  if (depth === 0) return into;
+  const shape = shapeOf(model, shapeName);
+  const join = (name: string) => (path ? `${path}.${name}` : name);
+  if (shape.type === 'structure' && !shape.document) {
+    for (const [name, ref] of bodyMembers(shape)) {
+      into.add(join(name));
+      allMemberPaths(model, ref.shape, join(name), depth - 1, into);
+    }
+  } else if (shape.type === 'list') allMemberPaths(model, shape.member!.shape, `${path}[]`, depth - 1, into);
+  else if (shape.type === 'map') allMemberPaths(model, shape.value!.shape, `${path}{}`, depth - 1, into);
+  return into;
+}
+

@@ -49,6 +49,19 @@ export interface ServiceModel {
 }
 
 export const MODEL_FILE = join(__dirname, '..', 'conformance', 'model', 'iot-2015-05-28.service-2.json.gz');
+export const PAGINATORS_FILE = join(__dirname, '..', 'conformance', 'model', 'iot-2015-05-28.paginators-1.json');
+
+/** A list operation's paging, as botocore's paginators-1.json gives it (what the AWS CLI follows). */
+export interface Paginator {
+  input_token: string;
+  output_token: string;
+  limit_key?: string;
+  result_key: string;
+}
+
+export function iotPaginators(): Record<string, Paginator> {
+  return (JSON.parse(readFileSync(PAGINATORS_FILE, 'utf8')) as { pagination: Record<string, Paginator> }).pagination;
+}
 
 let cached: ServiceModel | undefined;
 

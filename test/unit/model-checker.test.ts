@@ -1,4 +1,4 @@
-import { checkError, checkInput, checkOutput, checkValue, type WireResponse } from '../support/model-checker';
+import { allMemberPaths, checkError, checkInput, checkOutput, checkValue, memberPaths, type WireResponse } from '../support/model-checker';
 import { buildRequest, iotServiceModel, type ServiceModel } from '../support/service-model';
 
 /**
@@ -247,6 +247,18 @@ describe('the error check', () => {
   it('reads the code as the SDKs do (suffix after ":" and prefix up to "#" dropped)', () => {
     const answer = failed(404, 'aws.iot#ResourceNotFoundException:http://internal.amazon.com/', { message: 'gone' });
     expect(checkError(model, 'DescribeWidget', answer)).toEqual({ code: 'ResourceNotFoundException', problems: [] });
+  });
+});
+
+describe('member paths (what a set of answers exercised)', () => {
+  it('lists the members an answer holds, through lists and maps', () => {
+    const answer = { widgetName: 'gear', parts: [{ partId: 'cog' }], attributes: { color: 'red' } };
+    expect([...memberPaths(model, 'DescribeWidgetResponse', answer)]).toEqual(['widgetName', 'parts', 'parts[].partId', 'attributes']);
+  });
+
+  it('lists every body member a shape has', () => {
+    expect([...allMemberPaths(model, 'DescribeWidgetResponse')]).toEqual(['widgetName', 'status', 'size', 'creationDate', 'enabled', 'parts', 'parts[].partId', 'attributes', 'data']);
+    expect([...allMemberPaths(model, 'GetWidgetBlobResponse')]).toEqual(['widgetName']);
   });
 });
 
