@@ -3,14 +3,14 @@ import {
   DescribeCertificateCommand,
   DescribeEndpointCommand,
   type IoTClient,
-  ListAttachedPoliciesCommand,
-  ListPrincipalThingsCommand,
   RegisterCACertificateCommand,
 } from '@aws-sdk/client-iot';
 import type { Endpoint } from '../device/mqtt-connection';
 import { createCa, type KeyedCertificate } from '../lib/pki';
 import { createDocumentClient, createIotClient } from '../shared/aws/clients';
 import { DynamoDeviceRegistry } from '../shared/aws/device-registry';
+import { listAttachedPolicies } from '../shared/aws/iot/policies';
+import { listPrincipalThings } from '../shared/aws/iot/things';
 import { deployStack, type DeployedStack, type DeployOptions } from './deploy-stack';
 import { LocalIotCore, type LocalIotCoreOptions } from './local-iot-core';
 
@@ -103,9 +103,8 @@ export async function startStackHarness(options: StackHarnessOptions = {}): Prom
           if ((error as Error).name !== 'ResourceNotFoundException') throw error;
         }
         if (!arn) return { status, things: [], policies: [] };
-        const { things } = await iot.send(new ListPrincipalThingsCommand({ principal: arn }));
-        const { policies } = await iot.send(new ListAttachedPoliciesCommand({ target: arn }));
-        return { status, things: things ?? [], policies: (policies ?? []).map((p) => p.policyName!) };
+        // Every page, as on AWS, where a list call answers one page of the model's size.
+        return { status, things: await listPrincipalThings(iot, arn), policies: await listAttachedPolicies(iot, arn) };
       },
       close,
     };

@@ -1,9 +1,10 @@
-import { ListThingGroupsForThingCommand, type IoTClient } from '@aws-sdk/client-iot';
+import type { IoTClient } from '@aws-sdk/client-iot';
 import { issueCertificate, type KeyedCertificate } from '../../lib/pki';
 import { bindCalls } from '../../shared/aws/bind-calls';
 import { createDocumentClient } from '../../shared/aws/clients';
 import type { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
 import { lifecycleIotCalls } from '../../shared/aws/iot/lifecycle-calls';
+import { listThingGroupsForThing } from '../../shared/aws/iot/things';
 import { appendTimelineEvent } from '../../shared/aws/timeline/events';
 import { resumeDevice, retireDevice, suspendDevice, type LifecycleDeps } from '../../shared/lifecycle/actions';
 import type { DeployedStack } from '../deploy-stack';
@@ -45,8 +46,7 @@ export async function runLifecycleFlows(ctx: LifecycleContext): Promise<SandboxR
   };
   const mqttText = (r: { connected: boolean; attempts: number; published: boolean }) =>
     r.connected ? `in after ${r.attempts} attempts${r.published ? ', published' : ''}` : 'refused';
-  const groupsOf = async (thingName: string) =>
-    ((await iot.send(new ListThingGroupsForThingCommand({ thingName }))).thingGroups ?? []).map((g) => g.groupName);
+  const groupsOf = async (thingName: string) => (await listThingGroupsForThing(iot, thingName)) ?? [];
   const row = (device: string, deviceId: string, outcome: string, reason: string, state: { status: string; thing: string }, mqtt: string, asExpected: boolean): SandboxRow => ({
     flow: 'lifecycle',
     device,
