@@ -42,6 +42,7 @@ type Handler = (request: Request) => unknown | Promise<unknown>;
 
 interface Route {
   method: string;
+  template: string;
   pattern: RegExp;
   names: string[];
   operation: string;
@@ -74,7 +75,7 @@ function route(method: string, template: string, operation: string, handler: Han
       return '([^/]+)';
     })}$`,
   );
-  return { method, pattern, names, operation, handler };
+  return { method, template, pattern, names, operation, handler };
 }
 
 export type LocalRoute = (method: string, path: string, body: Record<string, unknown>) => Promise<unknown> | unknown;
@@ -651,6 +652,30 @@ function routes(issuer: AwsIssuer): Route[] {
   ];
 }
 
+export interface ServedOperation {
+  operation: string;
+  method: string;
+  /** The route's path template, e.g. `/things/{thingName}`. */
+  template: string;
+}
+
+/**
+ * Every operation the route table serves, in its order: what the conformance test
+ * (test/conformance/control-plane-model.test.ts) holds to the `iot` service model, one scenario each.
+ */
+export function servedOperations(): ServedOperation[] {
+  // The handlers are never called here, so they need no issuer.
+  return routes({} as AwsIssuer).map(({ operation, method, template }) => ({ operation, method, template }));
+}
+
+/**
+ * The error an unexpected failure answers: the topic-rule operations document InternalException (500) where
+ * every other operation documents InternalFailureException (500), in the `iot` service model.
+ */
+export function internalErrorOf(operation: string | undefined): 'InternalException' | 'InternalFailureException' {
+  return operation?.endsWith('TopicRule') || operation?.endsWith('TopicRules') ? 'InternalException' : 'InternalFailureException';
+}
+
 /** Epoch seconds for dates, as rest-json timestamps are (aws-iot-reference §0). */
 function toWire(value: unknown): unknown {
   if (value instanceof Date) return value.getTime() / 1000;
@@ -722,6 +747,7 @@ export class ControlPlaneServer {
     };
     const url = new URL(request.url ?? '/', 'http://localhost');
     const method = request.method ?? 'GET';
+    let operation: string | undefined;
     try {
       // CloudFormation ResponseURLs: the body is judged as sent, not parsed as an API request.
       if (url.pathname.startsWith('/_local/cloudformation-responses/') && this.options.rawLocalRoute) {
@@ -746,6 +772,7 @@ export class ControlPlaneServer {
         const path = Object.fromEntries(candidate.names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
         const account = this.options.registry.account(accountOfRequest(request.headers.authorization, this.options.registry.defaultAccountId));
         const body = await readBody(request);
+        operation = candidate.operation;
         const refusal = await this.options.authorize?.({ authorization: request.headers.authorization, operation: candidate.operation, accountId: account.accountId, path, headers: request.headers, body });
         if (refusal) throw refusal;
         this.options.traffic.admit(account.accountId, candidate.operation);
@@ -761,9 +788,8 @@ export class ControlPlaneServer {
         send(error.status, { message: error.message, __type: error.code, ...error.extra }, { 'x-amzn-errortype': error.code });
         return;
       }
-      send(500, { message: 'An unexpected error has occurred.', __type: 'InternalFailureException' }, {
-        'x-amzn-errortype': 'InternalFailureException',
-      });
+      const code = internalErrorOf(operation);
+      send(500, { message: 'An unexpected error has occurred.', __type: code }, { 'x-amzn-errortype': code });
       console.error('[local-iot] internal error', error);
     }
   }

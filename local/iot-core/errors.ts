@@ -27,6 +27,8 @@ export const ERROR_STATUS = {
   VersionsLimitExceededException: 409,
   LimitExceededException: 410,
   InternalFailureException: 500,
+  // The topic-rule operations' internal error (ListTopicRules, GetTopicRule: the iot model).
+  InternalException: 500,
   ServiceUnavailableException: 503,
 } as const;
 
