@@ -353,7 +353,7 @@ export class JobsService {
     const all = this.executionsOfThing(thingName)
       .filter((e) => (filter.status === undefined || e.status === filter.status) && (filter.jobId === undefined || e.jobId === filter.jobId))
       .reverse();
-    return page(all, paging, { name: 'ListJobExecutionsForThing', scope: `${thingName}/${JSON.stringify(filter)}`, maxSize: 100 });
+    return page(all, paging, { name: 'ListJobExecutionsForThing', scope: `${thingName}/${JSON.stringify(filter)}`, maxSize: 250 });
   }
 
   /** The thing's executions, oldest queued first. */
