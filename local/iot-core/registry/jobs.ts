@@ -607,7 +607,8 @@ export class JobsService {
       const at = state.nextReleaseAt;
       const batch = state.rate === undefined ? state.pending.length : state.rate;
       for (const thing of state.pending.splice(0, batch)) this.queue(state, thing, now);
-      state.nextReleaseAt = new Date(at.getTime() + MINUTE);
+      // Without a rate, whatever is pending goes out at once (a CONTINUOUS job's newcomers included).
+      state.nextReleaseAt = state.rate === undefined ? at : new Date(at.getTime() + MINUTE);
       if (exponential && state.rate !== undefined) {
         const notified = [...this.executionsOf(state.job.jobId)].length;
         const succeeded = [...this.executionsOf(state.job.jobId)].filter((e) => e.status === 'SUCCEEDED').length;
