@@ -278,7 +278,7 @@ describe('bad input', () => {
 });
 
 describe('the Jobs MQTT API', () => {
-  const registry = () => new IotRegistry({ now: () => new Date(clock) });
+  const registry = () => new IotRegistry({ region: 'us-east-1', defaultAccountId: ACCOUNT, now: () => new Date(clock) });
 
   it('answers get, start-next, <jobId>/get and update with the request\'s clientToken, and notifies on changes', () => {
     const account = registry().account(ACCOUNT);
