@@ -188,29 +188,36 @@ describe('timeouts', () => {
 });
 
 describe('abort criteria', () => {
-  const abortAt = (failureType: 'FAILED' | 'ALL') => ({ criteriaList: [{ failureType, action: 'CANCEL' as const, thresholdPercentage: 60, minNumberOfExecutedThings: 2 }] });
+  const abortAt = (failureType: 'FAILED' | 'ALL', minNumberOfExecutedThings: number) => ({ criteriaList: [{ failureType, action: 'CANCEL' as const, thresholdPercentage: 50, minNumberOfExecutedThings }] });
 
-  it('cancels the job once minNumberOfExecutedThings are done and thresholdPercentage of them failed', () => {
-    jobs.createJob('j1', { targets: ['t1', 't2', 't3', 't4', 't5'].map((t) => arn(`thing/${t}`)), document: DOCUMENT, abortConfig: abortAt('FAILED') });
+  it('cancels the job once minNumberOfExecutedThings were notified and thresholdPercentage of them failed', () => {
+    jobs.createJob('j1', {
+      targets: ['t1', 't2', 't3', 't4', 't5'].map((t) => arn(`thing/${t}`)),
+      document: DOCUMENT,
+      abortConfig: abortAt('FAILED', 3),
+      jobExecutionsRolloutConfig: { maximumPerMinute: 2 },
+    });
     jobs.update('j1', 't1', { status: 'FAILED' });
-    // One executed thing: below the minimum, the job goes on.
+    // 1 of 2 notified failed, but fewer than 3 were notified: the job goes on.
     expect(jobs.describeJob('j1').job.status).toBe('IN_PROGRESS');
-    jobs.update('j1', 't2', { status: 'IN_PROGRESS' });
-    jobs.update('j1', 't3', { status: 'SUCCEEDED' });
-    // 1 of 2 executed failed: 50 %, under the threshold.
+    clock += MINUTE;
+    // 1 of 4 notified.
     expect(jobs.describeJob('j1').job.status).toBe('IN_PROGRESS');
-    jobs.update('j1', 't4', { status: 'FAILED' });
+    jobs.update('j1', 't3', { status: 'IN_PROGRESS' });
+    jobs.update('j1', 't2', { status: 'FAILED' });
 
     const { job, jobProcessDetails } = jobs.describeJob('j1');
     expect(job).toMatchObject({ status: 'CANCELED', reasonCode: 'ABORTED_FAILED' });
-    // Queued executions are canceled; the one in progress carries on.
-    expect(statuses('j1')).toEqual(['t1:FAILED', 't2:IN_PROGRESS', 't3:SUCCEEDED', 't4:FAILED', 't5:CANCELED']);
-    expect(jobProcessDetails).toMatchObject({ numberOfFailedThings: 2, numberOfSucceededThings: 1, numberOfCanceledThings: 1, numberOfInProgressThings: 1 });
+    // Queued executions are canceled, the one in progress carries on, the thing never notified never is.
+    expect(statuses('j1')).toEqual(['t1:FAILED', 't2:FAILED', 't3:IN_PROGRESS', 't4:CANCELED']);
+    expect(jobProcessDetails).toMatchObject({ numberOfFailedThings: 2, numberOfCanceledThings: 1, numberOfInProgressThings: 1, processingTargets: [] });
+    clock += MINUTE;
+    expect(statuses('j1')).toHaveLength(4);
   });
 
   it('counts rejections and timeouts as failures for ALL, not for FAILED', () => {
-    jobs.createJob('all', { targets: ['t1', 't2', 't3'].map((t) => arn(`thing/${t}`)), document: DOCUMENT, abortConfig: abortAt('ALL') });
-    jobs.createJob('failed', { targets: ['t1', 't2', 't3'].map((t) => arn(`thing/${t}`)), document: DOCUMENT, abortConfig: abortAt('FAILED') });
+    jobs.createJob('all', { targets: ['t1', 't2', 't3'].map((t) => arn(`thing/${t}`)), document: DOCUMENT, abortConfig: abortAt('ALL', 2) });
+    jobs.createJob('failed', { targets: ['t1', 't2', 't3'].map((t) => arn(`thing/${t}`)), document: DOCUMENT, abortConfig: abortAt('FAILED', 2) });
     for (const id of ['all', 'failed']) {
       jobs.update(id, 't1', { status: 'REJECTED' });
       jobs.update(id, 't2', { status: 'REJECTED' });

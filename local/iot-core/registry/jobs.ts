@@ -19,10 +19,13 @@ import { page, type AccountScope, type Page, type Paging } from './support';
  *     `baseRatePerMinute` and multiplies the rate by `incrementFactor` each time `numberOfNotifiedThings` more
  *     things were notified, or `numberOfSucceededThings` more succeeded, since the rate last rose (rate at most
  *     1000, the model's MaximumPerMinute/ExponentialRate ranges).
- *   - an abort criterion cancels the job once at least `minNumberOfExecutedThings` executions are terminal and
- *     the share of them in `failureType` (ALL: FAILED, REJECTED and TIMED_OUT) reaches `thresholdPercentage`.
- *     The job is canceled as CancelJob without force does: queued executions are CANCELED, those in progress
- *     carry on (an assumption: the guide says the job "is canceled"; it does not say with force).
+ *   - an abort criterion cancels the job once at least `minNumberOfExecutedThings` things were notified ("The
+ *     minimum number of things which must receive job execution notifications before the job can be aborted",
+ *     https://docs.aws.amazon.com/iot/latest/apireference/API_AbortCriteria.html) and the executions in
+ *     `failureType` (ALL: FAILED, REJECTED and TIMED_OUT) reach `thresholdPercentage` of those notified things
+ *     (an assumption: AWS does not say what the percentage is of; the notified things are the "executed things"
+ *     the criterion counts). The job is canceled as CancelJob without force does: queued executions are CANCELED,
+ *     those in progress carry on (an assumption: the guide says the job is canceled, not with force).
  *   - `inProgressTimeoutInMinutes` (1–10080) starts when the execution goes IN_PROGRESS and ends it TIMED_OUT;
  *     a device's `stepTimeoutInMinutes` sets a step timer, replaced by the next update (-1 clears it).
  * - Time is the account's clock (`scope.now()`): `advance()` applies everything due up to now, and each call
@@ -636,14 +639,15 @@ export class JobsService {
   private abortIfDue(state: JobState): void {
     const criteria = state.job.abortConfig?.criteriaList ?? [];
     if (!criteria.length) return;
-    const executed = [...this.executionsOf(state.job.jobId)].filter((e) => !isPending(e.status) && e.status !== 'REMOVED' && e.status !== 'CANCELED');
+    // The things notified: every execution queued so far, but those a continuous job removed.
+    const executed = [...this.executionsOf(state.job.jobId)].filter((e) => e.status !== 'REMOVED');
     for (const criterion of criteria) {
       if (executed.length < criterion.minNumberOfExecutedThings) continue;
       const kinds: JobExecutionStatus[] = criterion.failureType === 'ALL' ? ['FAILED', 'REJECTED', 'TIMED_OUT'] : [criterion.failureType];
       const failed = executed.filter((e) => kinds.includes(e.status)).length;
       if ((failed * 100) / executed.length >= criterion.thresholdPercentage) {
         // The reason the job shows (an assumption: AWS documents no reason code for an abort).
-        this.cancel(state, false, { reasonCode: `ABORTED_${criterion.failureType}`, comment: `Aborted: ${failed} of ${executed.length} executed things ${criterion.failureType === 'ALL' ? 'failed, were rejected or timed out' : criterion.failureType}, threshold ${criterion.thresholdPercentage}%.` });
+        this.cancel(state, false, { reasonCode: `ABORTED_${criterion.failureType}`, comment: `Aborted: ${failed} of ${executed.length} notified things ${criterion.failureType === 'ALL' ? 'failed, were rejected or timed out' : criterion.failureType}, threshold ${criterion.thresholdPercentage}%.` });
         return;
       }
     }
