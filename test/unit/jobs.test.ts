@@ -1,3 +1,4 @@
+import { jobTemplateInput } from '../../local/deploy-stack';
 import { IotError } from '../../local/iot-core/errors';
 import { JobsMqtt } from '../../local/iot-core/jobs-mqtt';
 import { IotRegistry } from '../../local/iot-core/registry/iot-registry';
@@ -323,5 +324,29 @@ describe('the Jobs MQTT API', () => {
     } finally {
       api.close();
     }
+  });
+});
+
+describe('AWS::IoT::JobTemplate in the stack (local/deploy-stack.ts)', () => {
+  it('becomes CreateJobTemplate\'s input: PascalCase to the API\'s names, ExponentialRolloutRate to exponentialRate, numbers as numbers', () => {
+    const input = jobTemplateInput({
+      JobTemplateId: 'rotation',
+      Description: 'Certificate rotation',
+      Document: DOCUMENT,
+      JobExecutionsRolloutConfig: { ExponentialRolloutRate: { BaseRatePerMinute: 10, IncrementFactor: '1.5' as unknown as number, RateIncreaseCriteria: { NumberOfSucceededThings: 20 } }, MaximumPerMinute: 100 },
+      AbortConfig: { CriteriaList: [{ Action: 'CANCEL', FailureType: 'ALL', MinNumberOfExecutedThings: 50, ThresholdPercentage: 10 }] },
+      TimeoutConfig: { InProgressTimeoutInMinutes: 60 },
+    });
+    const template = jobs.createTemplate('rotation', input);
+
+    expect(template).toMatchObject({
+      jobTemplateArn: arn('jobtemplate/rotation'),
+      description: 'Certificate rotation',
+      document: DOCUMENT,
+      jobExecutionsRolloutConfig: { maximumPerMinute: 100, exponentialRate: { baseRatePerMinute: 10, incrementFactor: 1.5, rateIncreaseCriteria: { numberOfSucceededThings: 20 } } },
+      abortConfig: { criteriaList: [{ action: 'CANCEL', failureType: 'ALL', minNumberOfExecutedThings: 50, thresholdPercentage: 10 }] },
+      timeoutConfig: { inProgressTimeoutInMinutes: 60 },
+    });
+    expect(rejection(() => jobs.createTemplate('bad', jobTemplateInput({ JobTemplateId: 'bad', Description: 'x', Document: DOCUMENT, TimeoutConfig: { InProgressTimeoutInMinutes: 0 } })))).toBe('InvalidRequestException');
   });
 });
