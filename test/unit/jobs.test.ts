@@ -1,4 +1,5 @@
 import { jobTemplateInput } from '../../local/deploy-stack';
+import { iotAuthorization } from '../../local/iam/iot-actions';
 import { IotError } from '../../local/iot-core/errors';
 import { JobsMqtt } from '../../local/iot-core/jobs-mqtt';
 import { IotRegistry } from '../../local/iot-core/registry/iot-registry';
@@ -348,5 +349,17 @@ describe('AWS::IoT::JobTemplate in the stack (local/deploy-stack.ts)', () => {
       timeoutConfig: { inProgressTimeoutInMinutes: 60 },
     });
     expect(rejection(() => jobs.createTemplate('bad', jobTemplateInput({ JobTemplateId: 'bad', Description: 'x', Document: DOCUMENT, TimeoutConfig: { InProgressTimeoutInMinutes: 0 } })))).toBe('InvalidRequestException');
+  });
+});
+
+describe('IAM on the Jobs operations (local/iam/iot-actions.ts)', () => {
+  it('evaluates CreateJob on the job and its template, DescribeJobExecution on the job and the thing, DescribeJobTemplate on the template', async () => {
+    const names = (path: Record<string, string>, fields: Record<string, string> = {}) => ({ region: 'us-east-1', accountId: ACCOUNT, path, fields });
+    const create = await iotAuthorization('CreateJob', names({ jobId: 'j1' }, { jobTemplateArn: arn('jobtemplate/rotation') }));
+    expect(create.action).toBe('iot:CreateJob');
+    expect([...create.resources].sort()).toEqual([arn('job/j1'), arn('jobtemplate/rotation')]);
+    const execution = await iotAuthorization('DescribeJobExecution', names({ jobId: 'j1', thingName: 'dev1' }));
+    expect([...execution.resources].sort()).toEqual([arn('job/j1'), arn('thing/dev1')]);
+    expect(await iotAuthorization('DescribeJobTemplate', names({ jobTemplateId: 'rotation' }))).toEqual({ action: 'iot:DescribeJobTemplate', resources: [arn('jobtemplate/rotation')] });
   });
 });
