@@ -834,7 +834,7 @@ export const scenarios: Record<string, Scenario> = {
       await fx.ok('CancelJob', { jobId });
       return { jobId };
     },
-    error: { when: 'an execution is in progress and force is not set', call: async (fx) => ({ jobId: (await fx.job({ started: true })).jobId }), expect: 'InvalidStateTransitionException' },
+    error: { when: 'the job is in progress and force is not set', call: async (fx) => ({ jobId: (await fx.job({ started: true })).jobId }), expect: 'InvalidStateTransitionException' },
     errors: [notFound(async () => ({ jobId: 'no-such-job' }))],
   },
   CancelJob: {

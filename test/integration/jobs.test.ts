@@ -166,6 +166,20 @@ describe('a job for three things', () => {
   });
 });
 
+describe('a device that was offline', () => {
+  it('finds the job queued for it when it connects: get, $next/get, then start-next', async () => {
+    const jobId = await createJob(['JOBS-3']);
+    const d = await device('JOBS-3', '3.1.1');
+
+    const pending = await d.ask('get');
+    expect(pending.payload).toMatchObject({ inProgressJobs: [], queuedJobs: [expect.objectContaining({ jobId, versionNumber: 1, executionNumber: expect.any(Number) })] });
+    const described = await d.ask('$next/get', { includeJobDocument: true });
+    expect(described.payload).toMatchObject({ execution: { jobId, status: 'QUEUED', jobDocument: JSON.parse(DOCUMENT) } });
+    expect((await d.ask('start-next')).payload).toMatchObject({ execution: { jobId, status: 'IN_PROGRESS' } });
+    expect((await d.ask('get')).payload).toMatchObject({ inProgressJobs: [expect.objectContaining({ jobId })], queuedJobs: [] });
+  });
+});
+
 describe('timeouts, abort and cancel', () => {
   it('times an execution out inProgressTimeoutInMinutes after the device started it', async () => {
     const d = await device('JOBS-3');

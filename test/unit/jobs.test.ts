@@ -244,7 +244,7 @@ describe('cancel and delete', () => {
     expect(rejection(() => jobs.cancelJob('soft', {}))).toBe('InvalidRequestException');
   });
 
-  it('CancelJobExecution checks the state and the version; DeleteJob needs force while executions are in progress', () => {
+  it('CancelJobExecution checks the state and the version; DeleteJob needs force while the job is in progress', () => {
     jobs.createJob('j1', { targets: [arn('thing/t1'), arn('thing/t2')], document: DOCUMENT });
     jobs.update('j1', 't1', { status: 'IN_PROGRESS' });
 

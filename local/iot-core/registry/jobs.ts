@@ -443,18 +443,17 @@ export class JobsService {
   }
 
   /**
-   * DeleteJob: a job with executions in progress needs `force` (InvalidStateTransitionException otherwise, the
-   * model's documentation of the exception). The job and its executions go at once here (AWS shows
-   * DELETION_IN_PROGRESS for a while).
+   * DeleteJob: "When true, you can delete a job which is IN_PROGRESS. Otherwise, you can only delete a job which
+   * is in a terminal state (COMPLETED or CANCELED) or an exception will occur" (the model's documentation of
+   * `force`): InvalidStateTransitionException. The job and its executions go at once here (AWS shows
+   * DELETION_IN_PROGRESS for a while); the things whose pending executions go with it are notified.
    */
   deleteJob(jobId: string, force: boolean): void {
     this.advance();
     const state = this.stateOf(jobId);
-    const inProgress = [...this.executionsOf(jobId)].some((e) => e.status === 'IN_PROGRESS');
-    if (state.job.status === 'IN_PROGRESS' && !force && (inProgress || state.pending.length > 0 || [...this.executionsOf(jobId)].some((e) => e.status === 'QUEUED'))) {
+    if (state.job.status === 'IN_PROGRESS' && !force) {
       throw new IotError('InvalidStateTransitionException', `Job ${jobId} is IN_PROGRESS: cancel it first, or delete it with force.`);
     }
-    if (inProgress && !force) throw new IotError('InvalidStateTransitionException', `Job ${jobId} has executions in progress: delete it with force.`);
     const things = [...this.executionsOf(jobId)].filter((e) => isPending(e.status)).map((e) => e.thingName);
     this.jobs.delete(jobId);
     this.executions.delete(jobId);
