@@ -388,8 +388,10 @@ export class JobsService {
 
   /**
    * CancelJob: the job is CANCELED, things not yet notified never are, QUEUED executions are CANCELED; with
-   * `force`, IN_PROGRESS ones too (forceCanceled). A job that is already done (COMPLETED) cannot be canceled; one
-   * canceled already can only be canceled again with force (the model's documentation of `force`).
+   * `force`, IN_PROGRESS ones too (forceCanceled) ("If true job executions with status IN_PROGRESS and QUEUED are
+   * canceled, otherwise only job executions with status QUEUED are canceled", the model's documentation of
+   * `force`). A COMPLETED job, or one CANCELED already without force, is refused (InvalidRequestException: an
+   * assumption, AWS documents neither case).
    */
   cancelJob(jobId: string, input: { reasonCode?: string | undefined; comment?: string | undefined; force?: boolean | undefined }): Job {
     this.advance();
@@ -571,6 +573,8 @@ export class JobsService {
   advance(): void {
     const now = this.scope.now();
     for (const state of this.jobs.values()) {
+      // A completed job has nothing pending: nothing of it can fall due.
+      if (state.job.status === 'COMPLETED') continue;
       if (state.job.status !== 'IN_PROGRESS') {
         this.timeOut(state, now);
         continue;
