@@ -13,6 +13,7 @@ import type { ProvisioningClaim } from './registry/provisioning';
 import { topicMatches } from './rules';
 import { SharedSubscriptions, sharedGroupOf, type ForwardedPacket } from './shared-subscriptions';
 import { isServiceTopic, type RetainedMessages } from './data-plane';
+import { isJobsRequestTopic, isJobsTopic, JobsMqtt } from './jobs-mqtt';
 
 /**
  * The device-facing side of the local IoT Core: MQTT 3.1.1 and MQTT 5 over mutual TLS (aedes 2), as AWS IoT
@@ -37,7 +38,9 @@ import { isServiceTopic, type RetainedMessages } from './data-plane';
  *   aliases up to 8, QoS 0 and 1, no subscription identifiers; message expiry, user properties, response
  *   topic and correlation data pass through, to subscribers of either version. Shared subscriptions
  *   (`$share/<group>/<filter>`) for both versions: `shared-subscriptions.ts`.
- * - The fleet-provisioning API topics are served here; replies go only to the requesting connection.
+ * - The fleet-provisioning API topics are served here; replies go only to the requesting connection. So are the
+ *   Jobs API's (jobs-mqtt.ts): its answers to the requesting connection, subscribed or not, its notifications
+ *   to the thing's subscribers; iot:Receive applies to both.
  * - Every other accepted publish also goes to `onDevicePublish` (data-plane.ts: topic rules, Device Shadow
  *   topics); `deliver` sends what the service publishes to the account's subscribers.
  */
@@ -154,6 +157,7 @@ export class MqttEndpoint {
   private readonly sockets = new Set<TLSSocket>();
   private serviceMessages = 0;
   readonly fleet: FleetProvisioning;
+  readonly jobs: JobsMqtt;
   /** Connection outcomes, newest last, for tests, the sandbox and `devices why` (GET /_local/connections). */
   readonly log: ConnectionLogEntry[] = [];
   port = 0;
@@ -168,6 +172,7 @@ export class MqttEndpoint {
     },
   ) {
     this.fleet = new FleetProvisioning(options.registry, options.issuer, options.invoke, options.now);
+    this.jobs = new JobsMqtt((account, topic, payload) => this.deliver(account, topic, payload, 1));
     this.tls = new DeviceTls(options.registry, options.issuer, options.tls);
   }
 
@@ -249,6 +254,7 @@ export class MqttEndpoint {
   }
 
   async close(): Promise<void> {
+    this.jobs.close();
     const closed = Promise.all(this.servers.map((server) => closeServer(server)));
     for (const socket of this.sockets) socket.destroy();
     await Promise.all([...this.brokers.values()].map(async ({ aedes, ready }) => {
@@ -317,6 +323,7 @@ export class MqttEndpoint {
       return this.refuseConnect(client, 'iot-connect-denied', done);
     }
     this.principals.set(client, principal);
+    this.jobs.watch(result.account);
     const broker = this.brokerOf(result.account.accountId);
     if (client.clean) broker.shared.forget(client.id);
     broker.online.set(client.id, client);
@@ -355,7 +362,7 @@ export class MqttEndpoint {
     const principal = client ? this.principals.get(client) : undefined;
     if (!client || !principal) return done(new Error('not authorized'));
     // Reserved topics: the service publishes replies and events there, devices may not.
-    const reserved = (isFleetTopic(topic) && !isFleetRequestTopic(topic)) || isServiceTopic(topic);
+    const reserved = (isFleetTopic(topic) && !isFleetRequestTopic(topic)) || (isJobsTopic(topic) && !isJobsRequestTopic(topic)) || isServiceTopic(topic);
     // A retained publish also needs iot:RetainPublish ("For a device to publish retained messages, the device must
     // be able to connect, publish (any MQTT message), and publish MQTT retained messages", developer guide,
     // retained-message-policy-examples.html); without it the publish is refused like any denied publish. "You
@@ -367,8 +374,10 @@ export class MqttEndpoint {
       return done(new Error(`not authorized to publish to ${topic}`));
     }
     if (isFleetRequestTopic(topic)) void this.serveFleetRequest(client, principal, topic, payload);
+    const jobsRequest = isJobsRequestTopic(topic);
     done(null);
-    if (!isFleetRequestTopic(topic)) this.options.onDevicePublish?.(principal.account, topic, payload);
+    if (jobsRequest) this.serveJobsRequest(client, principal, topic, payload);
+    else if (!isFleetRequestTopic(topic)) this.options.onDevicePublish?.(principal.account, topic, payload);
   }
 
   /**
@@ -412,8 +421,8 @@ export class MqttEndpoint {
   }
 
   private mayReceive(client: Client, packet: ForwardedPacket): boolean {
-    // Requests of the fleet-provisioning API are for the service only.
-    if (isFleetRequestTopic(packet.topic)) return false;
+    // Requests of the fleet-provisioning and Jobs APIs are for the service only.
+    if (isFleetRequestTopic(packet.topic) || isJobsRequestTopic(packet.topic)) return false;
     const principal = this.principals.get(client);
     if (!principal) return false;
     const groups = this.brokerOf(principal.account.accountId).shared.deliveringGroups(client, packet);
@@ -439,6 +448,18 @@ export class MqttEndpoint {
       topicMatches(filter, reply.topic),
     );
     if (!subscribed) return;
+    client.publish({ cmd: 'publish', topic: reply.topic, payload: Buffer.from(JSON.stringify(reply.payload)), qos: 0, retain: false, dup: false }, () => {});
+  }
+
+  /**
+   * A Jobs API request: the answer goes to the requesting connection, subscribed or not ("the message broker will
+   * publish response message topics to the client that published the command message, whether or not your
+   * client has subscribed", developer guide jobs-mqtt-api.html), through authorizeForward, so iot:Receive on the
+   * answer's topic still applies. client.publish queues after the PUBACK of the request.
+   */
+  private serveJobsRequest(client: Client, principal: Principal, topic: string, payload: Buffer): void {
+    const reply = this.jobs.handle(principal.account, topic, payload);
+    if (!reply || client.closed) return;
     client.publish({ cmd: 'publish', topic: reply.topic, payload: Buffer.from(JSON.stringify(reply.payload)), qos: 0, retain: false, dup: false }, () => {});
   }
 }
