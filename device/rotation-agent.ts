@@ -55,6 +55,8 @@ export interface AgentConnection {
   publish(topic: string, payload: string): Promise<void>;
   subscribe(filters: string[]): Promise<void>;
   onMessage(handler: (topic: string, payload: Buffer) => void): void;
+  /** The broker or the network ended the connection. */
+  onClose(handler: () => void): void;
   close(): Promise<void>;
 }
 
@@ -103,6 +105,16 @@ export class RotationError extends Error {
 
 const IDLE: RotationState = { phase: 'idle' };
 
+interface Waiter {
+  match: (topic: string, body: Record<string, unknown>) => boolean;
+  resolve: (body: Record<string, unknown>) => void;
+  reject: (error: Error) => void;
+}
+
+/** What a long-running agent retries after a pause (a network outage looks like all three). */
+const RETRYABLE = new Set(['connection-lost', 'no-working-certificate', 'no-answer', 'not-connected']);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** A new key made on the device, PKCS#8 PEM. */
 export function generatePrivateKey(algorithm: KeyAlgorithm): string {
   const pair =
@@ -136,7 +148,8 @@ const isRotationDocument = (document: unknown): document is RotationDocument =>
 export class RotationAgent {
   private connection: AgentConnection | undefined;
   private connectedAs: 'current' | 'new' | undefined;
-  private readonly waiters = new Set<{ match: (topic: string, body: Record<string, unknown>) => boolean; resolve: (body: Record<string, unknown>) => void }>();
+  private readonly waiters = new Set<Waiter>();
+  private lost = false;
   private readonly notified: JobExecution[] = [];
   private wake: (() => void) | undefined;
   private readonly jobsTopic: string;
@@ -180,12 +193,25 @@ export class RotationAgent {
    * Runs until stopped: resumes a rotation left by a restart, then serves rotation jobs as they come.
    * With `once`, returns when no job is pending.
    */
-  async run(options: { once?: boolean; signal?: AbortSignal } = {}): Promise<void> {
-    await this.resume();
-    await this.serveJobs(options);
-    await this.connection?.close();
+  async run(options: { once?: boolean; signal?: AbortSignal; retryDelayMs?: number } = {}): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.resume();
+        await this.serveJobs(options);
+        break;
+      } catch (error) {
+        // The state file says where the rotation is: resuming after an outage is the same as after a restart.
+        if (options.once || options.signal?.aborted || !(error instanceof RotationError && RETRYABLE.has(error.reason))) {
+          await this.connection?.close().catch(() => undefined);
+          throw error;
+        }
+        await sleep(Math.min(60_000, (options.retryDelayMs ?? 1_000) * 2 ** Math.min(attempt, 6)));
+      }
+    }
+    const last = this.connection;
     this.connection = undefined;
     this.connectedAs = undefined;
+    await last?.close();
   }
 
   /** After a restart: finish or undo what the state file says, and leave the agent connected. */
@@ -212,9 +238,11 @@ export class RotationAgent {
   }
 
   private async tryConnect(which: 'current' | 'new'): Promise<boolean> {
-    await this.connection?.close();
+    // Forgotten before it closes: its close is not a lost connection.
+    const previous = this.connection;
     this.connection = undefined;
     this.connectedAs = undefined;
+    await previous?.close();
     const identity = which === 'current' ? await this.pair(FILES.certificate, FILES.key) : await this.pair(FILES.nextCertificate, FILES.nextKey);
     if (!identity) {
       this.emit({ event: 'refused', with: which, error: 'no such files' });
@@ -223,7 +251,17 @@ export class RotationAgent {
     let connection: AgentConnection | undefined;
     try {
       connection = await this.options.connect(identity, this.options.thingName);
+      const opened = connection;
       connection.onMessage((topic, payload) => this.onMessage(topic, payload));
+      connection.onClose(() => {
+        if (this.connection !== opened) return;
+        this.connection = undefined;
+        this.connectedAs = undefined;
+        this.lost = true;
+        for (const waiter of this.waiters) waiter.reject(new RotationError('connection-lost', 'the connection closed'));
+        this.waiters.clear();
+        this.wake?.();
+      });
       await connection.subscribe([
         `${this.jobsTopic}/notify-next`,
         `${this.jobsTopic}/start-next/accepted`,
@@ -236,6 +274,7 @@ export class RotationAgent {
       ]);
       this.connection = connection;
       this.connectedAs = which;
+      this.lost = false;
       this.emit({ event: 'connected', with: which });
       return true;
     } catch (error) {
@@ -271,14 +310,19 @@ export class RotationAgent {
     const connection = this.connection;
     if (!connection) throw new RotationError('not-connected', 'not connected');
     let timer: NodeJS.Timeout | undefined;
-    let waiter: { match: typeof match; resolve: (body: Record<string, unknown>) => void } | undefined;
+    let waiter: Waiter | undefined;
     const answered = new Promise<Record<string, unknown>>((resolve, reject) => {
-      waiter = { match, resolve };
+      waiter = { match, resolve, reject };
       this.waiters.add(waiter);
       timer = setTimeout(() => reject(new RotationError('no-answer', `no answer to ${topic} within ${this.timeoutMs} ms`)), this.timeoutMs);
     });
+    answered.catch(() => undefined);
     try {
-      await connection.publish(topic, JSON.stringify(payload));
+      try {
+        await connection.publish(topic, JSON.stringify(payload));
+      } catch (error) {
+        throw new RotationError('connection-lost', `publish to ${topic}: ${(error as Error).message}`);
+      }
       return await answered;
     } finally {
       clearTimeout(timer);
@@ -312,6 +356,7 @@ export class RotationAgent {
       });
       this.notified.length = 0;
       this.wake = undefined;
+      if (this.lost) throw new RotationError('connection-lost', 'the connection closed');
     }
   }
 

@@ -37,7 +37,7 @@ class FakeCloud {
   readonly connects: Array<{ certificateId: string; accepted: boolean }> = [];
   private readonly open = new Set<{ closed: boolean }>();
   /** What the backend does with a CSR. */
-  answer: 'issue' | 'issue-revoked' | { error: string } | 'silent' = 'issue';
+  answer: 'issue' | 'issue-revoked' | { error: string } | 'silent' | 'drop-once' = 'issue';
 
   constructor(
     private readonly ca: KeyedCertificate,
@@ -59,12 +59,21 @@ class FakeCloud {
     const state = { closed: false };
     this.open.add(state);
     let handler: (topic: string, payload: Buffer) => void = () => {};
+    let onClose = () => {};
+    const drop = () => {
+      state.closed = true;
+      this.open.delete(state);
+      setImmediate(onClose);
+    };
     const reply = (topic: string, body: object) => setImmediate(() => !state.closed && handler(topic, Buffer.from(JSON.stringify(body))));
     return {
       onMessage: (h) => {
         handler = h;
       },
       subscribe: async () => {},
+      onClose: (h) => {
+        onClose = h;
+      },
       close: async () => {
         state.closed = true;
         this.open.delete(state);
@@ -72,12 +81,12 @@ class FakeCloud {
       publish: async (topic, payload) => {
         if (state.closed) throw new Error('connection closed');
         this.published.push({ topic, payload });
-        await this.serve(topic, JSON.parse(payload), certificateId, reply);
+        await this.serve(topic, JSON.parse(payload), certificateId, reply, drop);
       },
     };
   };
 
-  private async serve(topic: string, body: Record<string, unknown>, certificateId: string, reply: (topic: string, body: object) => void): Promise<void> {
+  private async serve(topic: string, body: Record<string, unknown>, certificateId: string, reply: (topic: string, body: object) => void, drop: () => void): Promise<void> {
     const e = this.execution;
     const clientToken = body.clientToken;
     const pending = e.status === 'QUEUED' || e.status === 'IN_PROGRESS';
@@ -94,6 +103,10 @@ class FakeCloud {
     }
     if (topic === `${ROTATION}/csr`) {
       if (this.answer === 'silent') return;
+      if (this.answer === 'drop-once') {
+        this.answer = 'issue';
+        return drop();
+      }
       if (typeof this.answer === 'object') return reply(`${ROTATION}/certificate`, { jobId: body.jobId, clientToken, error: { reason: this.answer.error } });
       // Idempotent per clientToken: a CSR sent again after a restart gets the same certificate.
       let pem = this.issued.get(String(clientToken));
@@ -212,6 +225,23 @@ describe('a rotation without interruption', () => {
     expect(currentPair(dir)).toEqual({ certificateId: original.certificateId, matches: true });
     expect(leftovers(dir)).toEqual([]);
     expect(cloud.connects.at(-1)).toEqual({ certificateId: original.certificateId, accepted: true });
+  });
+
+  it('resumes after the connection drops mid-rotation (a long-running agent reconnects and goes on)', async () => {
+    const { dir, cloud } = setUp();
+    cloud.answer = 'drop-once';
+    const stop = new AbortController();
+    const done = setInterval(() => cloud.execution.status === 'SUCCEEDED' && stop.abort(), 5);
+
+    await agentOn(dir, cloud).run({ signal: stop.signal, retryDelayMs: 10 });
+    clearInterval(done);
+
+    expect(cloud.execution.status).toBe('SUCCEEDED');
+    expect(currentPair(dir)).toEqual({ certificateId: idOf([...cloud.issued.values()][0]!), matches: true });
+    // Two CSRs with one client token: the second after the reconnection, with the same key.
+    const csrs = cloud.published.filter((p) => p.topic === `${ROTATION}/csr`).map((p) => JSON.parse(p.payload).clientToken);
+    expect(csrs).toHaveLength(2);
+    expect(new Set(csrs).size).toBe(1);
   });
 
   it('rejects a job that is not a rotation, and one asking for a key it does not make', async () => {
