@@ -222,7 +222,7 @@ export class RotationAgent {
     if (state.phase === 'certificate-received' || state.phase === 'connected-with-new') {
       // The new pair decides: if it connects, the rotation goes on; if it is refused (revoked, rolled back by the
       // backend), the old pair is kept and the job fails.
-      if (await this.tryConnect('new')) {
+      if (await this.connectNew()) {
         if (state.phase === 'certificate-received') await this.setState((state = { ...state, phase: 'connected-with-new' }));
         await this.confirm(state);
         return;
@@ -231,6 +231,18 @@ export class RotationAgent {
     }
     if (!this.connection) await this.connectCurrent();
     if (state.phase === 'key-generated') await this.requestCertificate(state);
+  }
+
+  /**
+   * Connects with the new pair. False only when the broker refuses it while it accepts the current pair, and
+   * refuses it again right after (so an outage that just ended is not taken for a refusal): the rotation then
+   * fails. When neither pair connects, the network is down or the broker unreachable: throws (retryable) and
+   * keeps the state, so an outage never abandons a rotation.
+   */
+  private async connectNew(): Promise<boolean> {
+    if (await this.tryConnect('new')) return true;
+    if (!(await this.tryConnect('current'))) throw new RotationError('no-working-certificate', `${this.options.thingName}: neither the new nor the current certificate connects`);
+    return this.tryConnect('new');
   }
 
   private async connectCurrent(): Promise<void> {
@@ -404,7 +416,7 @@ export class RotationAgent {
     await this.options.files.write(FILES.nextCertificate, certificatePem);
     const received: RotationState = { ...state, phase: 'certificate-received', certificateId: String(answer.certificateId ?? '') };
     await this.setState(received);
-    if (!(await this.tryConnect('new'))) {
+    if (!(await this.connectNew())) {
       await this.rollBack({ ...received, phase: 'failed', failure: { status: 'FAILED', reason: 'new-certificate-refused', report: true } });
       return;
     }

@@ -36,6 +36,10 @@ class FakeCloud {
   readonly published: Array<{ topic: string; payload: string }> = [];
   readonly connects: Array<{ certificateId: string; accepted: boolean }> = [];
   private readonly open = new Set<{ closed: boolean }>();
+  /** The next n connection attempts fail (the network is down). */
+  offline = 0;
+  /** Set offline when the certificate has been issued: the outage starts right after. */
+  offlineAfterIssue = 0;
   /** What the backend does with a CSR. */
   answer: 'issue' | 'issue-revoked' | { error: string } | 'silent' | 'drop-once' = 'issue';
 
@@ -51,6 +55,10 @@ class FakeCloud {
   }
 
   connect = async (identity: Identity, clientId: string): Promise<AgentConnection> => {
+    if (this.offline > 0) {
+      this.offline--;
+      throw new Error('connect ECONNREFUSED');
+    }
     const certificateId = idOf(identity.certificatePem);
     const keyMatches = new X509Certificate(identity.certificatePem).checkPrivateKey(createPrivateKey(identity.privateKeyPem));
     const accepted = clientId === THING && keyMatches && this.active.has(certificateId);
@@ -116,6 +124,7 @@ class FakeCloud {
         this.issued.set(String(clientToken), pem);
         if (this.answer === 'issue') this.active.add(idOf(pem));
       }
+      this.offline = this.offlineAfterIssue;
       return reply(`${ROTATION}/certificate`, { jobId: body.jobId, clientToken, certificatePem: pem, certificateId: idOf(pem) });
     }
   }
@@ -242,6 +251,20 @@ describe('a rotation without interruption', () => {
     const csrs = cloud.published.filter((p) => p.topic === `${ROTATION}/csr`).map((p) => JSON.parse(p.payload).clientToken);
     expect(csrs).toHaveLength(2);
     expect(new Set(csrs).size).toBe(1);
+  });
+
+  it.each([1, 2, 3, 4, 5, 6])('keeps the rotation through a network outage right after the certificate came (%i failed connects: retry, not roll back)', async (failedConnects) => {
+    const { dir, cloud } = setUp();
+    cloud.offlineAfterIssue = failedConnects;
+    const stop = new AbortController();
+    const done = setInterval(() => cloud.execution.status !== 'IN_PROGRESS' && cloud.execution.status !== 'QUEUED' && stop.abort(), 5);
+
+    await agentOn(dir, cloud).run({ signal: stop.signal, retryDelayMs: 5 });
+    clearInterval(done);
+
+    expect(cloud.execution.status).toBe('SUCCEEDED');
+    expect(cloud.issued.size).toBe(1);
+    expect(currentPair(dir).certificateId).toBe(idOf([...cloud.issued.values()][0]!));
   });
 
   it('rejects a job that is not a rotation, and one asking for a key it does not make', async () => {
