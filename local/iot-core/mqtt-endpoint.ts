@@ -14,6 +14,7 @@ import { topicMatches } from './rules';
 import { SharedSubscriptions, sharedGroupOf, type ForwardedPacket } from './shared-subscriptions';
 import { isServiceTopic, type RetainedMessages } from './data-plane';
 import { isJobsRequestTopic, isJobsTopic, JobsMqtt } from './jobs-mqtt';
+import { LifecycleEvents, type PublishEvent } from './lifecycle-events';
 
 /**
  * The device-facing side of the local IoT Core: MQTT 3.1.1 and MQTT 5 over mutual TLS (aedes 2), as AWS IoT
@@ -43,6 +44,8 @@ import { isJobsRequestTopic, isJobsTopic, JobsMqtt } from './jobs-mqtt';
  *   to the thing's subscribers; iot:Receive applies to both.
  * - Every other accepted publish also goes to `onDevicePublish` (data-plane.ts: topic rules, Device Shadow
  *   topics); `deliver` sends what the service publishes to the account's subscribers.
+ * - Lifecycle events (connected, disconnected with its reason, connect_failed, subscribed, unsubscribed) go to
+ *   `publishEvent`: lifecycle-events.ts.
  */
 
 interface Principal {
@@ -161,6 +164,8 @@ export class MqttEndpoint {
   /** Connection outcomes, newest last, for tests, the sandbox and `devices why` (GET /_local/connections). */
   readonly log: ConnectionLogEntry[] = [];
   port = 0;
+  private readonly lifecycle: LifecycleEvents;
+  private closing = false;
 
   constructor(
     private readonly options: DeviceEndpointOptions & {
@@ -169,8 +174,12 @@ export class MqttEndpoint {
       onDevicePublish?: (account: IotAccount, topic: string, payload: Buffer) => void;
       /** The accounts' retained messages, shared with iot-data (GetRetainedMessage, ListRetainedMessages). */
       retained?: RetainedMessages;
+      /** Where the lifecycle events go: the account's subscribers and rules (local-iot-core.ts). */
+      publishEvent?: PublishEvent;
     },
   ) {
+    // Once the endpoint is closing, its connections' ends are the emulator's shutdown, not events.
+    this.lifecycle = new LifecycleEvents((account, topic, payload) => !this.closing && options.publishEvent?.(account, topic, payload), () => this.now());
     this.fleet = new FleetProvisioning(options.registry, options.issuer, options.invoke, options.now);
     this.jobs = new JobsMqtt((account, topic, payload) => this.deliver(account, topic, payload, 1));
     this.tls = new DeviceTls(options.registry, options.issuer, options.tls);
@@ -192,7 +201,13 @@ export class MqttEndpoint {
       });
       aedes.on('clientDisconnect', (client) => {
         if (online.get(client.id) === client) online.delete(client.id);
+        // aedes sets _disconnected when the client sent DISCONNECT (lib/handlers/index.js).
+        this.lifecycle.disconnected(client, (client as unknown as { _disconnected?: boolean })._disconnected === true);
       });
+      aedes.on('keepaliveTimeout', (client) => this.lifecycle.closing(client, 'MQTT_KEEP_ALIVE_TIMEOUT'));
+      aedes.on('subscribe', (subscriptions, client) => this.lifecycle.subscriptions(client, 'subscribed', subscriptions.map((s) => s.topic)));
+      // aedes also unsubscribes a closing clean session: that is the disconnect, not an UNSUBSCRIBE.
+      aedes.on('unsubscribe', (topics, client) => !client.closed && this.lifecycle.subscriptions(client, 'unsubscribed', topics));
       // aedes creates its persistence in listen().
       broker = { aedes, ready: aedes.listen().then(() => this.useAccountRetainedStore(aedes, accountId)), online, shared: new SharedSubscriptions((clientId) => online.has(clientId)) };
       this.brokers.set(accountId, broker);
@@ -255,6 +270,7 @@ export class MqttEndpoint {
 
   async close(): Promise<void> {
     this.jobs.close();
+    this.closing = true;
     const closed = Promise.all(this.servers.map((server) => closeServer(server)));
     for (const socket of this.sockets) socket.destroy();
     await Promise.all([...this.brokers.values()].map(async ({ aedes, ready }) => {
@@ -320,13 +336,19 @@ export class MqttEndpoint {
     };
     if (!this.allowed(principal, 'iot:Connect', `client/${client.id}`)) {
       this.log.push({ event: 'refused', detail: `connect ${client.id}: iot:Connect not allowed`, at: this.now(), clientId: client.id, certificateId: result.certificateId, accountId: result.account.accountId });
+      this.lifecycle.connectFailed(result.account, client, result.certificateId);
       return this.refuseConnect(client, 'iot-connect-denied', done);
     }
     this.principals.set(client, principal);
     this.jobs.watch(result.account);
     const broker = this.brokerOf(result.account.accountId);
     if (client.clean) broker.shared.forget(client.id);
+    // The connection it takes over ends with DUPLICATE_CLIENTID (aedes closes it once this one registers).
+    const previous = broker.online.get(client.id);
+    if (previous && previous !== client) this.lifecycle.closing(previous, 'DUPLICATE_CLIENTID');
     broker.online.set(client.id, client);
+    const exclusiveThing = attachments.find((a) => a.exclusive && a.thingName === principal.context.thingName)?.thingName;
+    this.lifecycle.connected(result.account, client, result.certificateId, exclusiveThing);
     this.log.push({
       event: 'connected',
       detail: client.id,
@@ -371,6 +393,7 @@ export class MqttEndpoint {
     const retainRefused = packet.retain === true && (topic.startsWith('$') || !this.allowed(principal, 'iot:RetainPublish', `topic/${topic}`));
     if (reserved || retainRefused || !this.allowed(principal, 'iot:Publish', `topic/${topic}`)) {
       this.log.push({ event: 'publish-denied', detail: `${client.id} → ${topic}`, at: this.now() });
+      if (client.version !== 5) this.lifecycle.closing(client, 'AUTH_ERROR');
       return done(new Error(`not authorized to publish to ${topic}`));
     }
     if (isFleetRequestTopic(topic)) void this.serveFleetRequest(client, principal, topic, payload);
@@ -416,7 +439,10 @@ export class MqttEndpoint {
     // subscription" (aws/aws-iot-device-sdk-js#191, 2018; also #125, 2017). No SUBACK: aedes closes a client
     // whose SUBSCRIBE fails. MQTT 5: SUBACK 0x87 "Not authorized" (aedes writes it for a null subscription), the
     // SUBACK code in AWS IoT Core's MQTT 5 reason-code table; whether AWS also disconnects is not measured.
-    if (client.version !== 5) return done(new Error(`not authorized to subscribe to ${filter}`));
+    if (client.version !== 5) {
+      this.lifecycle.closing(client, 'AUTH_ERROR');
+      return done(new Error(`not authorized to subscribe to ${filter}`));
+    }
     done(null, null);
   }
 
