@@ -1,4 +1,4 @@
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 
 /**
  * What device firmware does on the wire, over MQTT with mutual TLS (MQTT.js): one connection attempt, a
@@ -33,6 +33,23 @@ export interface Identity {
   privateKeyPem: string;
 }
 
+/** MQTT.js options for one connection of `identity` to `endpoint` (mutual TLS, SNI, no automatic reconnect). */
+export function connectionOptions(endpoint: Endpoint, identity: Identity, clientId: string, timeoutMs = 5_000): IClientOptions {
+  return {
+    protocol: 'mqtts',
+    host: endpoint.host,
+    port: endpoint.port,
+    servername: endpoint.servername ?? endpoint.host,
+    ...(endpoint.caPem ? { ca: endpoint.caPem } : {}),
+    cert: identity.certificatePem,
+    key: identity.privateKeyPem,
+    clientId,
+    protocolVersion: PROTOCOL_LEVEL[endpoint.mqtt ?? '5'],
+    reconnectPeriod: 0,
+    connectTimeout: timeoutMs,
+  };
+}
+
 export function connectOnce(
   endpoint: Endpoint,
   identity: Identity,
@@ -40,20 +57,7 @@ export function connectOnce(
   timeoutMs = 5_000,
 ): Promise<{ client?: MqttClient; error?: string }> {
   return new Promise((resolve) => {
-    const client = mqtt.connect({
-      protocol: 'mqtts',
-      host: endpoint.host,
-      port: endpoint.port,
-      servername: endpoint.servername ?? endpoint.host,
-      ...(endpoint.caPem ? { ca: endpoint.caPem } : {}),
-      cert: identity.certificatePem,
-      key: identity.privateKeyPem,
-      clientId,
-      protocolVersion: PROTOCOL_LEVEL[endpoint.mqtt ?? '5'],
-      reconnectPeriod: 0,
-      connectTimeout: timeoutMs,
-      clean: true,
-    });
+    const client = mqtt.connect({ ...connectionOptions(endpoint, identity, clientId, timeoutMs), clean: true });
     const onConnect = () => done({ client });
     const onError = (error: Error) => done({ error: error.message });
     const onClose = () => done({ error: 'connection closed' });

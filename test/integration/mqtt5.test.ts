@@ -1,7 +1,7 @@
 import { AttachPolicyCommand, CreateKeysAndCertificateCommand, CreatePolicyCommand, UpdateCertificateCommand } from '@aws-sdk/client-iot';
 import { GetRetainedMessageCommand, IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import mqtt, { type IClientOptions, type IConnackPacket, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
-import { connectOnce, disconnect, type Endpoint, type Identity } from '../../device/mqtt-connection';
+import { connectionOptions, connectOnce, disconnect, type Endpoint, type Identity } from '../../device/mqtt-connection';
 import { SESSION_EXPIRY_LIMIT_SECONDS, TOPIC_ALIAS_MAXIMUM } from '../../local/iot-core/mqtt-endpoint';
 import { runFleetDevice } from '../../local/sandbox/simulator';
 import { startLocalStack, type LocalStack } from '../support/local-stack';
@@ -46,20 +46,7 @@ interface Opened {
 function open(identity: Identity, clientId: string, options: IClientOptions = {}): Promise<Opened> {
   return new Promise((resolve) => {
     const packets: Packet[] = [];
-    const client = mqtt.connect({
-      protocol: 'mqtts',
-      host: endpoint.host,
-      port: endpoint.port,
-      servername: endpoint.servername ?? endpoint.host,
-      ...(endpoint.caPem ? { ca: endpoint.caPem } : {}),
-      cert: identity.certificatePem,
-      key: identity.privateKeyPem,
-      clientId,
-      protocolVersion: 5,
-      reconnectPeriod: 0,
-      connectTimeout: 5_000,
-      ...options,
-    });
+    const client = mqtt.connect({ ...connectionOptions({ ...endpoint, mqtt: '5' }, identity, clientId), ...options });
     clients.push(client);
     client.on('packetreceive', (packet) => packets.push(packet));
     client.once('connect', (connack) => resolve({ client, connack, packets }));
