@@ -7,8 +7,10 @@ import {
   AttachThingPrincipalCommand,
   CreateCertificateFromCsrCommand,
   CreateKeysAndCertificateCommand,
+  CreateJobCommand,
   CreatePolicyCommand,
   DescribeCertificateCommand,
+  DescribeJobExecutionCommand,
   ListAttachedPoliciesCommand,
 } from '@aws-sdk/client-iot';
 import type { MqttClient } from 'mqtt';
@@ -24,9 +26,9 @@ import { startLocalStack, type LocalStack } from '../support/local-stack';
  * device rotates to a certificate made by CreateCertificateFromCsr, reconnects with it (the lifecycle event
  * names the new certificate) and reports SUCCEEDED over that connection.
  *
- * The cloud side of the Jobs MQTT API and the rotation function are a stand-in here: an MQTT client answering
- * as docs/rotation-protocol.md says. Once the local IoT Core serves the Jobs MQTT API (issue 14, wt-jobs) and
- * the rotation function exists, this test should create a real job and drop the stand-in's Jobs part.
+ * The job is real: created with CreateJob, served over MQTT by the local IoT Core's Jobs MQTT API, read back
+ * with DescribeJobExecution. Only the rotation backend function (CSR in, certificate out) is a stand-in
+ * (rotationFunctionStandIn), until a later session builds the function.
  */
 
 const THING = 'ROT-INT-1';
@@ -74,16 +76,59 @@ async function jitrDevice(thing: string): Promise<{ certificatePem: string; priv
   return { ...identity, certificateArn: described.certificateDescription!.certificateArn! };
 }
 
-interface StandIn {
-  execution: { jobId: string; status: string; versionNumber: number; statusDetails?: Record<string, string>; reportedAt?: number };
+const thingArn = (thingName: string) => stack.core.registry.account(stack.accountId).arn(`thing/${thingName}`);
+
+/**
+ * A rotation job, created as the backend will: CreateJob targeting the thing, with the document of
+ * docs/rotation-protocol.md §2. The local IoT Core serves the Jobs MQTT API the agent talks to.
+ */
+async function rotationJob(thing: string, jobId: string): Promise<void> {
+  await stack.iot.send(
+    new CreateJobCommand({ jobId, targets: [thingArn(thing)], document: JSON.stringify({ operation: 'rotate-certificate', keyAlgorithm: 'EC-P256' }) }),
+  );
+}
+
+/** The execution as the operator reads it (DescribeJobExecution). */
+async function executionOf(jobId: string, thing: string) {
+  return (await stack.iot.send(new DescribeJobExecutionCommand({ jobId, thingName: thing }))).execution;
+}
+
+/**
+ * How many connected events had arrived when the thing's execution of `jobId` became SUCCEEDED: read from the
+ * local IoT Core's Jobs registry (the Jobs MQTT answers go to the device only, so no MQTT client can watch them).
+ */
+function succeededAfter(thing: string, jobId: string): { presenceCount?: number; stop: () => void } {
+  const jobs = stack.core.registry.account(stack.accountId).jobs;
+  const seen: { presenceCount?: number; stop: () => void } = { stop: () => undefined };
+  seen.stop = jobs.onExecutionChange((thingName) => {
+    if (thingName === thing && seen.presenceCount === undefined && jobs.findExecution(jobId, thing)?.status === 'SUCCEEDED') seen.presenceCount = presence.length;
+  });
+  return seen;
+}
+
+/** Polls until the condition holds (10 s at most). */
+async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
+  for (const deadline = Date.now() + 10_000; !(await condition()); ) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${condition.toString()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+interface RotationFunctionStandIn {
+  /** The certificate ids it issued, in order. */
   issued: string[];
   stop(): Promise<void>;
 }
 
-/** The cloud side as the protocol specifies it (one rotation job), answering over MQTT as a service client. */
-async function standIn(thing: string, devicePolicyName: string, jobId = 'rotate-int-1'): Promise<StandIn> {
+/**
+ * STAND-IN for the rotation backend function (a later session builds it; docs/rotation-protocol.md §3 and §7):
+ * an MQTT service client that takes the CSR on `device/<thing>/rotation/csr`, calls CreateCertificateFromCsr,
+ * attaches the thing and the device policy, and answers on `device/<thing>/rotation/certificate`. Unlike the
+ * real function it does not check that the thing's job execution is IN_PROGRESS, nor commit or retire anything.
+ */
+async function rotationFunctionStandIn(thing: string, devicePolicyName: string): Promise<RotationFunctionStandIn> {
   const made = await stack.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
-  const policyName = `rotation-stand-in-${thing}`;
+  const policyName = `rotation-function-stand-in-${thing}`;
   await stack.iot.send(
     new CreatePolicyCommand({
       policyName,
@@ -91,42 +136,29 @@ async function standIn(thing: string, devicePolicyName: string, jobId = 'rotate-
         Version: '2012-10-17',
         Statement: [
           { Effect: 'Allow', Action: 'iot:Connect', Resource: '*' },
-          { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: ['arn:aws:iot:*:*:topic/$aws/things/*', 'arn:aws:iot:*:*:topic/device/*'] },
-          { Effect: 'Allow', Action: 'iot:Subscribe', Resource: ['arn:aws:iot:*:*:topicfilter/$aws/things/*', 'arn:aws:iot:*:*:topicfilter/device/*'] },
+          { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: 'arn:aws:iot:*:*:topic/device/*' },
+          { Effect: 'Allow', Action: 'iot:Subscribe', Resource: 'arn:aws:iot:*:*:topicfilter/device/*' },
         ],
       }),
     }),
   );
   await stack.iot.send(new AttachPolicyCommand({ policyName, target: made.certificateArn! }));
-  const { client } = await connectOnce(endpoint, { certificatePem: made.certificatePem!, privateKeyPem: made.keyPair!.PrivateKey! }, `stand-in-${thing}`);
-  if (!client) throw new Error('the stand-in could not connect');
+  const { client } = await connectOnce(endpoint, { certificatePem: made.certificatePem!, privateKeyPem: made.keyPair!.PrivateKey! }, `rotation-function-stand-in-${thing}`);
+  if (!client) throw new Error('the rotation function stand-in could not connect');
   clients.push(client);
-  const jobs = `$aws/things/${thing}/jobs`;
-  const state: StandIn = { execution: { jobId, status: 'QUEUED', versionNumber: 1 }, issued: [], stop: () => disconnect(client) };
-  const e = state.execution;
-  const answer = (topic: string, body: object) => void publishAcknowledged(client, topic, JSON.stringify(body));
+  const state: RotationFunctionStandIn = { issued: [], stop: () => disconnect(client) };
   client.on('message', (topic, payload) => {
+    if (topic !== `device/${thing}/rotation/csr`) return;
     const body = JSON.parse(payload.toString()) as Record<string, unknown>;
-    const clientToken = body.clientToken;
     void (async () => {
-      if (topic === `${jobs}/start-next`) {
-        const pending = e.status === 'QUEUED' || e.status === 'IN_PROGRESS';
-        if (e.status === 'QUEUED') Object.assign(e, { status: 'IN_PROGRESS', versionNumber: e.versionNumber + 1 });
-        answer(`${topic}/accepted`, pending ? { execution: { jobId: e.jobId, status: e.status, versionNumber: e.versionNumber, jobDocument: { operation: 'rotate-certificate' } }, clientToken } : { clientToken });
-      } else if (topic === `${jobs}/${e.jobId}/update`) {
-        if (body.expectedVersion !== e.versionNumber) return answer(`${topic}/rejected`, { code: 'VersionMismatch', clientToken });
-        Object.assign(e, { status: body.status, statusDetails: body.statusDetails, versionNumber: e.versionNumber + 1, reportedAt: presence.length });
-        answer(`${topic}/accepted`, { executionState: { status: e.status, versionNumber: e.versionNumber }, clientToken });
-      } else if (topic === `device/${thing}/rotation/csr`) {
-        const created = await stack.iot.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: String(body.csr), setAsActive: true }));
-        await stack.iot.send(new AttachThingPrincipalCommand({ thingName: thing, principal: created.certificateArn! }));
-        await stack.iot.send(new AttachPolicyCommand({ policyName: devicePolicyName, target: created.certificateArn! }));
-        state.issued.push(created.certificateId!);
-        answer(`device/${thing}/rotation/certificate`, { jobId: body.jobId, clientToken, certificatePem: created.certificatePem, certificateId: created.certificateId });
-      }
+      const created = await stack.iot.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: String(body.csr), setAsActive: true }));
+      await stack.iot.send(new AttachThingPrincipalCommand({ thingName: thing, principal: created.certificateArn! }));
+      await stack.iot.send(new AttachPolicyCommand({ policyName: devicePolicyName, target: created.certificateArn! }));
+      state.issued.push(created.certificateId!);
+      await publishAcknowledged(client, `device/${thing}/rotation/certificate`, JSON.stringify({ jobId: body.jobId, clientToken: body.clientToken, certificatePem: created.certificatePem, certificateId: created.certificateId }));
     })();
   });
-  await client.subscribeAsync([`${jobs}/start-next`, `${jobs}/+/update`, `device/${thing}/rotation/csr`], { qos: 1 });
+  await client.subscribeAsync([`device/${thing}/rotation/csr`], { qos: 1 });
   return state;
 }
 
@@ -134,7 +166,10 @@ describe('the rotation agent over MQTT/TLS', () => {
   it('rotates a JITR device: reconnects with the new certificate (the lifecycle event names it), then reports SUCCEEDED', async () => {
     const device = await jitrDevice(THING);
     const policies = await stack.iot.send(new ListAttachedPoliciesCommand({ target: device.certificateArn }));
-    const cloud = await standIn(THING, policies.policies![0]!.policyName!);
+    const backend = await rotationFunctionStandIn(THING, policies.policies![0]!.policyName!);
+    await rotationJob(THING, 'rotate-int-1');
+    expect((await executionOf('rotate-int-1', THING))?.status).toBe('QUEUED');
+    const succeeded = succeededAfter(THING, 'rotate-int-1');
     const dir = mkdtempSync(join(tmpdir(), 'rotation-int-'));
     writeFileSync(join(dir, FILES.certificate), device.certificatePem);
     writeFileSync(join(dir, FILES.key), device.privateKeyPem, { mode: 0o600 });
@@ -142,21 +177,68 @@ describe('the rotation agent over MQTT/TLS', () => {
     await new RotationAgent({ thingName: THING, files: new DirectoryFiles(dir), connect: mqttConnector(endpoint), replyTimeoutMs: 5_000 }).run({ once: true });
     await stack.core.idle();
 
-    const newId = cloud.issued[0]!;
-    expect(cloud.execution).toMatchObject({ status: 'SUCCEEDED', statusDetails: { certificateId: newId } });
+    succeeded.stop();
+    expect(backend.issued).toHaveLength(1);
+    const newId = backend.issued[0]!;
+    expect(await executionOf('rotate-int-1', THING)).toMatchObject({ status: 'SUCCEEDED', statusDetails: { detailsMap: { certificateId: newId } } });
     const pem = readFileSync(join(dir, FILES.certificate), 'utf8');
     expect(new X509Certificate(pem).checkPrivateKey(createPrivateKey(readFileSync(join(dir, FILES.key), 'utf8')))).toBe(true);
     // The connected event of the new certificate came before the SUCCEEDED report (the backend's commit rule).
     const connects = presence.filter((p) => p.clientId === THING).map((p) => p.principalIdentifier);
     expect(connects).toContain(newId);
-    expect(presence.findIndex((p) => p.clientId === THING && p.principalIdentifier === newId)).toBeLessThan(cloud.execution.reportedAt!);
+    expect(presence.findIndex((p) => p.clientId === THING && p.principalIdentifier === newId)).toBeLessThan(succeeded.presenceCount!);
     // The new pair connects as the thing; the old one still does too (the backend retires it later).
     for (const identity of [{ certificatePem: pem, privateKeyPem: readFileSync(join(dir, FILES.key), 'utf8') }, device]) {
       const again = await connectOnce(endpoint, identity, THING);
       expect(again.error).toBeUndefined();
       await disconnect(again.client!);
     }
-    await cloud.stop();
+    await backend.stop();
+  });
+
+  it('answers a job that is not a rotation REJECTED through the real Jobs API, and keeps its certificate', async () => {
+    const thing = 'ROT-INT-5';
+    const device = await jitrDevice(thing);
+    await stack.iot.send(new CreateJobCommand({ jobId: 'reboot-int-5', targets: [thingArn(thing)], document: JSON.stringify({ operation: 'reboot' }) }));
+    const dir = mkdtempSync(join(tmpdir(), 'rotation-rejected-'));
+    writeFileSync(join(dir, FILES.certificate), device.certificatePem);
+    writeFileSync(join(dir, FILES.key), device.privateKeyPem, { mode: 0o600 });
+
+    await new RotationAgent({ thingName: thing, files: new DirectoryFiles(dir), connect: mqttConnector(endpoint), replyTimeoutMs: 5_000 }).run({ once: true });
+
+    expect(await executionOf('reboot-int-5', thing)).toMatchObject({ status: 'REJECTED', statusDetails: { detailsMap: { reason: 'unsupported-operation' } } });
+    expect(readFileSync(join(dir, FILES.certificate), 'utf8')).toBe(device.certificatePem);
+  });
+
+  it('a long-running agent takes a job created while it waits: notify-next from the local IoT Core wakes it', async () => {
+    const thing = 'ROT-INT-6';
+    const device = await jitrDevice(thing);
+    const policies = await stack.iot.send(new ListAttachedPoliciesCommand({ target: device.certificateArn }));
+    const backend = await rotationFunctionStandIn(thing, policies.policies![0]!.policyName!);
+    const dir = mkdtempSync(join(tmpdir(), 'rotation-notify-'));
+    writeFileSync(join(dir, FILES.certificate), device.certificatePem);
+    writeFileSync(join(dir, FILES.key), device.privateKeyPem, { mode: 0o600 });
+    // The agent's own connector, recording the topics it receives.
+    const received: string[] = [];
+    const connect = mqttConnector(endpoint);
+    const recording: typeof connect = async (identity, clientId) => {
+      const connection = await connect(identity, clientId);
+      return { ...connection, onMessage: (handler) => connection.onMessage((topic, payload) => (received.push(topic), handler(topic, payload))) };
+    };
+    const stop = new AbortController();
+    const running = new RotationAgent({ thingName: thing, files: new DirectoryFiles(dir), connect: recording, replyTimeoutMs: 5_000 }).run({ signal: stop.signal });
+
+    // Nothing pending at first: the agent's start-next is answered without an execution, and it waits.
+    await until(() => received.includes(`$aws/things/${thing}/jobs/start-next/accepted`));
+    await rotationJob(thing, 'rotate-int-6');
+    await until(async () => (await executionOf('rotate-int-6', thing))?.status === 'SUCCEEDED');
+    stop.abort();
+    await running;
+
+    expect(received).toContain(`$aws/things/${thing}/jobs/notify-next`);
+    expect(await executionOf('rotate-int-6', thing)).toMatchObject({ statusDetails: { detailsMap: { certificateId: backend.issued[0] } } });
+    expect(readFileSync(join(dir, FILES.certificate), 'utf8')).not.toBe(device.certificatePem);
+    await backend.stop();
   });
 
   it('cannot send a CSR for another thing, nor take its jobs (the device policy)', async () => {
@@ -175,7 +257,8 @@ describe('the rotation agent over MQTT/TLS', () => {
     const thing = 'ROT-INT-3';
     const device = await jitrDevice(thing);
     const policies = await stack.iot.send(new ListAttachedPoliciesCommand({ target: device.certificateArn }));
-    const cloud = await standIn(thing, policies.policies![0]!.policyName!, 'rotate-int-3');
+    const backend = await rotationFunctionStandIn(thing, policies.policies![0]!.policyName!);
+    await rotationJob(thing, 'rotate-int-3');
     const dir = mkdtempSync(join(tmpdir(), 'rotation-cli-'));
     writeFileSync(join(dir, `${thing}AndCA.crt`), device.certificatePem);
     writeFileSync(join(dir, `${thing}.key`), device.privateKeyPem, { mode: 0o600 });
@@ -188,12 +271,12 @@ describe('the rotation agent over MQTT/TLS', () => {
 
     expect({ code, err: err.join('\n') }).toMatchObject({ code: 0 });
     expect(out.join('\n')).toContain('job rotate-int-3: reported SUCCEEDED');
-    expect(cloud.execution.status).toBe('SUCCEEDED');
+    expect(await executionOf('rotate-int-3', thing)).toMatchObject({ status: 'SUCCEEDED', statusDetails: { detailsMap: { certificateId: backend.issued[0] } } });
     expect(readFileSync(join(dir, FILES.certificate), 'utf8')).not.toBe(device.certificatePem);
     // The device's original files are left as they were; nothing printed holds a key.
     expect(readFileSync(join(dir, `${thing}AndCA.crt`), 'utf8')).toBe(device.certificatePem);
     expect(`${out.join('\n')}${err.join('\n')}`).not.toMatch(/PRIVATE KEY/);
-    await cloud.stop();
+    await backend.stop();
   });
 
   it('refuses to run without --dir, or with a bad thing name (exit 2, nothing written)', async () => {
