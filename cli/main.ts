@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { caCreate, caRegister } from './ca';
 import { certificatesCommand } from './certificates';
 import { deviceConnect, deviceCredentials, deviceIssue, deviceProvision } from './device';
+import { deviceAgent } from './device-agent';
 import { parseMqttVersion } from './device-endpoints';
 import { devicesCommand } from './devices';
 import { devicesImportCommand } from './devices-import';
@@ -44,6 +45,7 @@ const OPTIONS = {
   out: { type: 'string' },
   dir: { type: 'string' },
   force: { type: 'boolean' },
+  once: { type: 'boolean' },
   // ca
   name: { type: 'string' },
   days: { type: 'string' },
@@ -126,6 +128,18 @@ const COMMANDS: Record<string, CommandSpec> = {
     then publishes --message (QoS 1) to --topic (default device/<thingName>/telemetry).
     Files default to <dir>/<thingName>AndCA.crt (else .crt) and <dir>/<thingName>.key. MQTT 5 unless --mqtt 3.1.1.`,
     options: ['dir', 'cert', 'key', 'topic', 'message', 'timeout', 'endpoint', 'ca-file', 'mqtt', ...TARGET],
+    positionals: { min: 1, max: 1 },
+  },
+  'device agent': {
+    usage: `device agent <thingName> --dir dir [--cert chain.crt --key device.key] [--once] [--timeout 30]
+                [--endpoint host[:port]] [--ca-file AmazonRootCA1.pem] [--mqtt 5|3.1.1]
+    the device's certificate-rotation agent (docs/rotation-protocol.md): takes rotate-certificate jobs over the
+    AWS IoT Jobs MQTT API, makes the new key in <dir>, sends a CSR, reconnects with the new certificate, reports
+    SUCCEEDED, and only then replaces <dir>/certificate.pem and <dir>/private.key (taken once from --cert/--key
+    or <dir>/<thingName>AndCA.crt|.crt and <dir>/<thingName>.key). Resumes after a restart from
+    <dir>/rotation-state.json. Runs until Ctrl-C; --once: until no job is pending. --timeout: seconds to wait
+    for each answer.`,
+    options: ['dir', 'cert', 'key', 'once', 'timeout', 'endpoint', 'ca-file', 'mqtt', ...TARGET],
     positionals: { min: 1, max: 1 },
   },
   'device provision': {
@@ -354,6 +368,8 @@ export async function main(argv: string[], out: (line: string) => void = console
           out,
           progress,
         );
+      case 'device agent':
+        return await deviceAgent(args[0], { ...endpointOptions, cert: str('cert'), key: str('key'), once: values.once === true, timeout: str('timeout') }, out, progress);
       case 'device provision':
         return await deviceProvision(
           {

@@ -4,6 +4,7 @@ import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws
 import type { AsyncLambda } from './lambda/async-lambda';
 import { WorkerRuntime } from './lambda/worker-runtime';
 import type { LocalIotCore } from './local-iot-core';
+import type { IotAccount } from './iot-core/registry/account';
 import type { CorsConfiguration } from './http/cors';
 import type { IdentityPolicy } from './iam/local-iam';
 import { evaluateIntrinsics, loadStack, PROJECT_ROOT, type Stack } from '../lib/stack';
@@ -130,6 +131,12 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
       // The local console host stands in for the distribution (local/console/console-host.ts).
       attributes[`${logicalId}.DomainName`] = new URL(core.endpoints.console ?? 'http://localhost:4577/').host;
       context.refs[logicalId] = `LOCAL${logicalId.toUpperCase()}`;
+    }
+    if (resource.Type === 'AWS::IoT::JobTemplate') {
+      // Ref is the JobTemplateId, Fn::GetAtt Arn its ARN (the AWS::IoT::JobTemplate reference page).
+      const jobTemplateId = String(evaluateIntrinsics(resource.Properties.JobTemplateId, context));
+      context.refs[logicalId] = jobTemplateId;
+      attributes[`${logicalId}.Arn`] = registry.account(accountId).arn(`jobtemplate/${jobTemplateId}`);
     }
     if (resource.Type === 'AWS::DynamoDB::Table') {
       attributes[`${logicalId}.Arn`] = `arn:aws:dynamodb:${region}:${accountId}:table/${String(resource.Properties.TableName)}`;
@@ -377,6 +384,14 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
     );
   }
 
+  // Job templates: CloudFormation's properties (AWS::IoT::JobTemplate, @aws-cdk/aws-service-spec) are CreateJobTemplate's
+  // inputs in PascalCase; the exponential rate is ExponentialRolloutRate there, exponentialRate in the API.
+  for (const id of ofType('AWS::IoT::JobTemplate')) {
+    const t = propsOf(id) as unknown as CfnJobTemplate;
+    if (account.jobs.findTemplate(t.JobTemplateId)) continue;
+    account.jobs.createTemplate(t.JobTemplateId, jobTemplateInput(t));
+  }
+
   // The user pool behind the JWT authorizer: its groups and app clients, as the template declares them.
   const jwtIssuers = options.httpApi === false ? [] : Object.values(stack.httpAuthorizers).map((a) => String(evaluateIntrinsics(a.issuerUrl, context)));
   if (jwtIssuers.length) {
@@ -440,4 +455,56 @@ function camelCased(value: unknown): unknown {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.charAt(0).toLowerCase() + k.slice(1), camelCased(v)]));
   }
   return value;
+}
+
+/** AWS::IoT::JobTemplate as this stack may declare it (what the local IoT Core models of it). */
+interface CfnJobTemplate {
+  JobTemplateId: string;
+  Description: string;
+  Document?: string;
+  DocumentSource?: string;
+  JobArn?: string;
+  JobExecutionsRolloutConfig?: {
+    MaximumPerMinute?: number;
+    ExponentialRolloutRate?: { BaseRatePerMinute: number; IncrementFactor: number; RateIncreaseCriteria: { NumberOfNotifiedThings?: number; NumberOfSucceededThings?: number } };
+  };
+  AbortConfig?: { CriteriaList: Array<{ Action: 'CANCEL'; FailureType: 'FAILED' | 'REJECTED' | 'TIMED_OUT' | 'ALL'; MinNumberOfExecutedThings: number; ThresholdPercentage: number }> };
+  TimeoutConfig?: { InProgressTimeoutInMinutes: number };
+}
+
+/** CreateJobTemplate's input for a declared job template; numbers CloudFormation passes as strings become numbers. */
+export function jobTemplateInput(t: CfnJobTemplate): Parameters<IotAccount['jobs']['createTemplate']>[1] {
+  const num = (value: number | string | undefined) => (value === undefined ? undefined : Number(value));
+  const rollout = t.JobExecutionsRolloutConfig;
+  const rate = rollout?.ExponentialRolloutRate;
+  const defined = <T extends object>(value: T): T => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+  return defined({
+    description: t.Description,
+    document: t.Document,
+    documentSource: t.DocumentSource,
+    jobArn: t.JobArn,
+    jobExecutionsRolloutConfig: rollout
+      ? defined({
+          maximumPerMinute: num(rollout.MaximumPerMinute),
+          exponentialRate: rate
+            ? {
+                baseRatePerMinute: num(rate.BaseRatePerMinute)!,
+                incrementFactor: num(rate.IncrementFactor)!,
+                rateIncreaseCriteria: defined({ numberOfNotifiedThings: num(rate.RateIncreaseCriteria.NumberOfNotifiedThings), numberOfSucceededThings: num(rate.RateIncreaseCriteria.NumberOfSucceededThings) }),
+              }
+            : undefined,
+        })
+      : undefined,
+    abortConfig: t.AbortConfig
+      ? {
+          criteriaList: t.AbortConfig.CriteriaList.map((c) => ({
+            action: c.Action,
+            failureType: c.FailureType,
+            minNumberOfExecutedThings: num(c.MinNumberOfExecutedThings)!,
+            thresholdPercentage: num(c.ThresholdPercentage)!,
+          })),
+        }
+      : undefined,
+    timeoutConfig: t.TimeoutConfig ? { inProgressTimeoutInMinutes: num(t.TimeoutConfig.InProgressTimeoutInMinutes)! } : undefined,
+  });
 }

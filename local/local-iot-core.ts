@@ -305,6 +305,11 @@ export class LocalIotCore {
         invoke,
         onDevicePublish: (account, topic, payload) => dataPlane.onDevicePublish(account, topic, payload),
         retained: dataPlane.retained,
+        // Lifecycle events: to the account's subscribers allowed to receive them, and to its rules.
+        publishEvent: (account, topic, payload) => {
+          mqtt?.deliver(account, topic, payload, 0);
+          functions.publish(account.accountId, topic, JSON.parse(payload.toString('utf8')));
+        },
       });
       const port = await mqtt.listen(options.mqtt.port ?? 0);
       endpoints.mqtt = { host: 'localhost', port };

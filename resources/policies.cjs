@@ -7,12 +7,14 @@
 /**
  * The shared device policy: least privilege with policy variables. A device connects only as its own
  * thing (client id = thing name, certificate attached to the thing) and publishes/receives/subscribes only
- * under `device/<thing>/…` and its own shadow topics; with the stack's role alias, it may trade its
+ * under `device/<thing>/…`, its own shadow topics and its own Jobs topics; with the stack's role alias, it may trade its
  * certificate for that role's temporary credentials (aws-iot-reference §6).
  * `arnPrefix` is `arn:<partition>:iot:<region>:<account>`; `thingName` the policy variable as written.
  */
 function devicePolicyDocument(arnPrefix, roleAlias, thingName = '${iot:Connection.Thing.ThingName}') {
-  const topics = [`device/${thingName}/*`, `$aws/things/${thingName}/shadow/*`];
+  // The Jobs MQTT API of its own thing too (certificate rotation, docs/rotation-protocol.md): AWS's Jobs policy
+  // examples grant `$aws/things/<thing>/jobs/*` (developer guide "Basic job policy example", https://docs.aws.amazon.com/iot/latest/developerguide/basic-jobs-example.html).
+  const topics = [`device/${thingName}/*`, `$aws/things/${thingName}/shadow/*`, `$aws/things/${thingName}/jobs/*`];
   return {
     Version: '2012-10-17',
     Statement: [

@@ -43,6 +43,7 @@ export function iotAuthorizer(iam: LocalIam, region: string) {
         thingTypeName: text(call.body.thingTypeName),
         billingGroupName: text(call.body.billingGroupName),
         target: text(call.body.target),
+        jobTemplateArn: text(call.body.jobTemplateArn),
         principal: header('x-amzn-principal') ?? header('x-amzn-iot-principal'),
       },
     });

@@ -58,6 +58,8 @@ function arnOfType(type: { key: string; arn: string }, names: IotRequestNames): 
     policy: path.policyName,
     rolealias: path.roleAlias,
     provisioningtemplate: path.templateName,
+    job: path.jobId,
+    jobtemplate: path.jobTemplateId ?? given(fields.jobTemplateArn),
   };
   const value = byType[type.key];
   if (value === undefined) return undefined;

@@ -2,11 +2,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import { closeServer, listenOn } from '../net';
 import { accountOfRequest } from '../iam/access-keys';
-import { IotError, invalid } from './errors';
+import { ERROR_STATUS, IotError, invalid } from './errors';
 import type { AwsIssuer } from './aws-issuer';
 import { validityOf } from './pem';
 import type { IotAccount } from './registry/account';
 import type { CaCertificate, DeviceCertificate } from './registry/certificates';
+import type { Job, JobExecution, JobProcessDetails, JobTemplate } from './registry/jobs';
 import type { IotRegistry } from './registry/iot-registry';
 import type { Policy, PolicyVersion } from './registry/policies';
 import type { TopicRuleRecord } from './rules';
@@ -292,6 +293,113 @@ function templates({ items, next }: Page<ProvisioningTemplate>) {
 const roleAliasChanged = (a: RoleAlias) => ({ roleAlias: a.roleAlias, roleAliasArn: a.roleAliasArn });
 const roleAliasDescription = (a: RoleAlias) => ({ roleAliasDescription: { ...a } });
 const roleAliases = ({ items, next }: Page<string>) => ({ roleAliases: items, ...(next ? { nextMarker: next } : {}) });
+
+// ---- AWS IoT Jobs (registry/jobs.ts) ----
+
+const objectOf = <T>(value: unknown): T | undefined => (value && typeof value === 'object' && !Array.isArray(value) ? (value as T) : undefined);
+
+/** What CreateJob and CreateJobTemplate read alike. */
+function jobConfiguration(body: Record<string, unknown>) {
+  return {
+    description: str(body.description),
+    document: str(body.document),
+    documentSource: str(body.documentSource),
+    jobExecutionsRolloutConfig: objectOf<Job['jobExecutionsRolloutConfig']>(body.jobExecutionsRolloutConfig),
+    abortConfig: objectOf<Job['abortConfig']>(body.abortConfig),
+    timeoutConfig: objectOf<Job['timeoutConfig']>(body.timeoutConfig),
+  };
+}
+
+const jobChanged = (j: Job) => ({ jobArn: j.jobArn, jobId: j.jobId, ...(j.description !== undefined ? { description: j.description } : {}) });
+
+function jobDescription(j: Job, jobProcessDetails: JobProcessDetails) {
+  const { processingTargets, ...counts } = jobProcessDetails;
+  return {
+    ...(j.documentSource !== undefined ? { documentSource: j.documentSource } : {}),
+    job: {
+      jobArn: j.jobArn,
+      jobId: j.jobId,
+      targetSelection: j.targetSelection,
+      status: j.status,
+      forceCanceled: j.forceCanceled === true,
+      ...(j.reasonCode !== undefined ? { reasonCode: j.reasonCode } : {}),
+      ...(j.comment !== undefined ? { comment: j.comment } : {}),
+      targets: j.targets,
+      ...(j.description !== undefined ? { description: j.description } : {}),
+      ...(j.jobExecutionsRolloutConfig ? { jobExecutionsRolloutConfig: j.jobExecutionsRolloutConfig } : {}),
+      ...(j.abortConfig ? { abortConfig: j.abortConfig } : {}),
+      createdAt: j.createdAt,
+      lastUpdatedAt: j.lastUpdatedAt,
+      ...(j.completedAt ? { completedAt: j.completedAt } : {}),
+      jobProcessDetails: { ...(processingTargets.length ? { processingTargets } : {}), ...counts },
+      ...(j.timeoutConfig ? { timeoutConfig: j.timeoutConfig } : {}),
+      ...(j.jobTemplateArn ? { jobTemplateArn: j.jobTemplateArn } : {}),
+      isConcurrent: false,
+    },
+  };
+}
+
+const jobSummaries = ({ items, next }: Page<Job>) => ({
+  jobs: items.map((j) => ({
+    jobArn: j.jobArn,
+    jobId: j.jobId,
+    targetSelection: j.targetSelection,
+    status: j.status,
+    createdAt: j.createdAt,
+    lastUpdatedAt: j.lastUpdatedAt,
+    ...(j.completedAt ? { completedAt: j.completedAt } : {}),
+    isConcurrent: false,
+  })),
+  ...nextToken(next),
+});
+
+const executionSummary = (e: JobExecution) => ({
+  status: e.status,
+  queuedAt: e.queuedAt,
+  ...(e.startedAt ? { startedAt: e.startedAt } : {}),
+  lastUpdatedAt: e.lastUpdatedAt,
+  executionNumber: e.executionNumber,
+  retryAttempt: 0,
+});
+
+/** approximateSecondsBeforeTimedOut: the nearer of the in-progress and step timers, while one runs. */
+function secondsBeforeTimedOut(e: JobExecution, now: Date): number | undefined {
+  const deadlines = [e.inProgressDeadline, e.stepDeadline].filter((d): d is Date => d !== undefined).map((d) => d.getTime());
+  return deadlines.length ? Math.max(0, Math.ceil((Math.min(...deadlines) - now.getTime()) / 1000)) : undefined;
+}
+
+function executionDescription(e: JobExecution, now: Date) {
+  const seconds = secondsBeforeTimedOut(e, now);
+  return {
+    execution: {
+      jobId: e.jobId,
+      status: e.status,
+      forceCanceled: e.forceCanceled === true,
+      statusDetails: { detailsMap: e.statusDetails },
+      thingArn: e.thingArn,
+      queuedAt: e.queuedAt,
+      ...(e.startedAt ? { startedAt: e.startedAt } : {}),
+      lastUpdatedAt: e.lastUpdatedAt,
+      executionNumber: e.executionNumber,
+      versionNumber: e.versionNumber,
+      ...(seconds !== undefined ? { approximateSecondsBeforeTimedOut: seconds } : {}),
+    },
+  };
+}
+
+function jobTemplateDescription(t: JobTemplate) {
+  return {
+    jobTemplateArn: t.jobTemplateArn,
+    jobTemplateId: t.jobTemplateId,
+    ...(t.description !== undefined ? { description: t.description } : {}),
+    ...(t.documentSource !== undefined ? { documentSource: t.documentSource } : {}),
+    ...(t.document !== undefined ? { document: t.document } : {}),
+    createdAt: t.createdAt,
+    ...(t.jobExecutionsRolloutConfig ? { jobExecutionsRolloutConfig: t.jobExecutionsRolloutConfig } : {}),
+    ...(t.abortConfig ? { abortConfig: t.abortConfig } : {}),
+    ...(t.timeoutConfig ? { timeoutConfig: t.timeoutConfig } : {}),
+  };
+}
 
 // ---- the route table: one line per operation; an operation that answers nothing answers {} ----
 
@@ -648,6 +756,70 @@ function routes(issuer: AwsIssuer): Route[] {
       const { items, next } = account.tags.list(query.get('resourceArn') ?? undefined, { marker: query.get('nextToken') ?? undefined });
       return { tags: items, ...nextToken(next) };
     }),
+    route('PUT', '/job-templates/{jobTemplateId}', 'CreateJobTemplate', ({ account, path, body }) => {
+      const tags = tagsOf(body);
+      const template = account.jobs.createTemplate(path.jobTemplateId!, { ...jobConfiguration(body), jobArn: str(body.jobArn) });
+      account.tags.tagCreated(template.jobTemplateArn, tags);
+      return { jobTemplateArn: template.jobTemplateArn, jobTemplateId: template.jobTemplateId };
+    }),
+    route('GET', '/job-templates', 'ListJobTemplates', ({ account, query }) => {
+      const { items, next } = account.jobs.listTemplates(tokenPaging(query));
+      return {
+        jobTemplates: items.map((t) => ({ jobTemplateArn: t.jobTemplateArn, jobTemplateId: t.jobTemplateId, ...(t.description !== undefined ? { description: t.description } : {}), createdAt: t.createdAt })),
+        ...nextToken(next),
+      };
+    }),
+    route('GET', '/job-templates/{jobTemplateId}', 'DescribeJobTemplate', ({ account, path }) => jobTemplateDescription(account.jobs.describeTemplate(path.jobTemplateId!))),
+    route('DELETE', '/job-templates/{jobTemplateId}', 'DeleteJobTemplate', ({ account, path }) => {
+      const template = account.jobs.describeTemplate(path.jobTemplateId!);
+      account.jobs.deleteTemplate(path.jobTemplateId!);
+      account.tags.forget(template.jobTemplateArn);
+    }),
+    route('PUT', '/jobs/{jobId}', 'CreateJob', ({ account, path, body }) => {
+      const tags = tagsOf(body);
+      const job = account.jobs.createJob(path.jobId!, { ...jobConfiguration(body), targets: body.targets, targetSelection: str(body.targetSelection), jobTemplateArn: str(body.jobTemplateArn) });
+      account.tags.tagCreated(job.jobArn, tags);
+      return jobChanged(job);
+    }),
+    route('GET', '/jobs', 'ListJobs', ({ account, query }) =>
+      jobSummaries(
+        account.jobs.listJobs(tokenPaging(query), {
+          status: query.get('status') ?? undefined,
+          targetSelection: query.get('targetSelection') ?? undefined,
+          thingGroupName: query.get('thingGroupName') ?? undefined,
+        }),
+      ),
+    ),
+    route('GET', '/jobs/{jobId}', 'DescribeJob', ({ account, path }) => {
+      const { job, jobProcessDetails } = account.jobs.describeJob(path.jobId!);
+      return jobDescription(job, jobProcessDetails);
+    }),
+    route('DELETE', '/jobs/{jobId}', 'DeleteJob', ({ account, path, query }) => {
+      const job = account.jobs.describeJob(path.jobId!).job;
+      account.jobs.deleteJob(path.jobId!, bool(query.get('force')));
+      account.tags.forget(job.jobArn);
+    }),
+    route('PUT', '/jobs/{jobId}/cancel', 'CancelJob', ({ account, path, query, body }) =>
+      jobChanged(account.jobs.cancelJob(path.jobId!, { reasonCode: str(body.reasonCode), comment: str(body.comment), force: bool(query.get('force')) })),
+    ),
+    route('GET', '/jobs/{jobId}/things', 'ListJobExecutionsForJob', ({ account, path, query }) => {
+      const { items, next } = account.jobs.listExecutionsForJob(path.jobId!, tokenPaging(query), query.get('status') ?? undefined);
+      return { executionSummaries: items.map((e) => ({ thingArn: e.thingArn, jobExecutionSummary: executionSummary(e) })), ...nextToken(next) };
+    }),
+    route('GET', '/things/{thingName}/jobs', 'ListJobExecutionsForThing', ({ account, path, query }) => {
+      const { items, next } = account.jobs.listExecutionsForThing(path.thingName!, tokenPaging(query), { status: query.get('status') ?? undefined, jobId: query.get('jobId') ?? undefined });
+      return { executionSummaries: items.map((e) => ({ jobId: e.jobId, jobExecutionSummary: executionSummary(e) })), ...nextToken(next) };
+    }),
+    route('GET', '/things/{thingName}/jobs/{jobId}', 'DescribeJobExecution', ({ account, path, query }) =>
+      executionDescription(account.jobs.describeExecution(path.jobId!, path.thingName!, int(query.get('executionNumber'))), account.now()),
+    ),
+    route('PUT', '/things/{thingName}/jobs/{jobId}/cancel', 'CancelJobExecution', ({ account, path, query, body }) =>
+      account.jobs.cancelExecution(path.jobId!, path.thingName!, {
+        force: bool(query.get('force')),
+        expectedVersion: typeof body.expectedVersion === 'number' ? body.expectedVersion : undefined,
+        statusDetails: body.statusDetails,
+      }),
+    ),
     route('GET', '/endpoint', 'DescribeEndpoint', ({ account, query }) => ({ endpointAddress: account.endpoint(query.get('endpointType') ?? undefined) })),
   ];
 }
@@ -668,11 +840,16 @@ export function servedOperations(): ServedOperation[] {
   return routes({} as AwsIssuer).map(({ operation, method, template }) => ({ operation, method, template }));
 }
 
+/** The job operations (not the job templates'): they document no internal error, only ServiceUnavailableException (503). */
+const JOB_OPERATIONS = new Set(['CreateJob', 'DescribeJob', 'ListJobs', 'DeleteJob', 'CancelJob', 'ListJobExecutionsForJob', 'ListJobExecutionsForThing', 'DescribeJobExecution', 'CancelJobExecution']);
+
 /**
  * The error an unexpected failure answers: the topic-rule operations document InternalException (500) where
- * every other operation documents InternalFailureException (500), in the `iot` service model.
+ * every other operation documents InternalFailureException (500), in the `iot` service model, but the job
+ * operations, which document ServiceUnavailableException (503) as their only server error.
  */
-export function internalErrorOf(operation: string | undefined): 'InternalException' | 'InternalFailureException' {
+export function internalErrorOf(operation: string | undefined): 'InternalException' | 'InternalFailureException' | 'ServiceUnavailableException' {
+  if (operation && JOB_OPERATIONS.has(operation)) return 'ServiceUnavailableException';
   return operation?.endsWith('TopicRule') || operation?.endsWith('TopicRules') ? 'InternalException' : 'InternalFailureException';
 }
 
@@ -789,7 +966,7 @@ export class ControlPlaneServer {
         return;
       }
       const code = internalErrorOf(operation);
-      send(500, { message: 'An unexpected error has occurred.', __type: code }, { 'x-amzn-errortype': code });
+      send(ERROR_STATUS[code], { message: 'An unexpected error has occurred.', __type: code }, { 'x-amzn-errortype': code });
       console.error('[local-iot] internal error', error);
     }
   }

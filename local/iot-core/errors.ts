@@ -24,6 +24,9 @@ export const ERROR_STATUS = {
   CertificateConflictException: 409,
   ConflictingResourceUpdateException: 409,
   VersionConflictException: 409,
+  // Jobs: deleting or canceling what is in progress without force (DeleteJob, CancelJobExecution); a job template id taken (CreateJobTemplate).
+  InvalidStateTransitionException: 409,
+  ConflictException: 409,
   VersionsLimitExceededException: 409,
   LimitExceededException: 410,
   InternalFailureException: 500,

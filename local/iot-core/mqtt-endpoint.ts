@@ -13,6 +13,8 @@ import type { ProvisioningClaim } from './registry/provisioning';
 import { topicMatches } from './rules';
 import { SharedSubscriptions, sharedGroupOf, type ForwardedPacket } from './shared-subscriptions';
 import { isServiceTopic, type RetainedMessages } from './data-plane';
+import { isJobsRequestTopic, isJobsTopic, JobsMqtt } from './jobs-mqtt';
+import { LifecycleEvents, type PublishEvent } from './lifecycle-events';
 
 /**
  * The device-facing side of the local IoT Core: MQTT 3.1.1 and MQTT 5 over mutual TLS (aedes 2), as AWS IoT
@@ -37,9 +39,13 @@ import { isServiceTopic, type RetainedMessages } from './data-plane';
  *   aliases up to 8, QoS 0 and 1, no subscription identifiers; message expiry, user properties, response
  *   topic and correlation data pass through, to subscribers of either version. Shared subscriptions
  *   (`$share/<group>/<filter>`) for both versions: `shared-subscriptions.ts`.
- * - The fleet-provisioning API topics are served here; replies go only to the requesting connection.
+ * - The fleet-provisioning API topics are served here; replies go only to the requesting connection. So are the
+ *   Jobs API's (jobs-mqtt.ts): its answers to the requesting connection, subscribed or not, its notifications
+ *   to the thing's subscribers; iot:Receive applies to both.
  * - Every other accepted publish also goes to `onDevicePublish` (data-plane.ts: topic rules, Device Shadow
  *   topics); `deliver` sends what the service publishes to the account's subscribers.
+ * - Lifecycle events (connected, disconnected with its reason, connect_failed, subscribed, unsubscribed) go to
+ *   `publishEvent`: lifecycle-events.ts.
  */
 
 interface Principal {
@@ -154,9 +160,12 @@ export class MqttEndpoint {
   private readonly sockets = new Set<TLSSocket>();
   private serviceMessages = 0;
   readonly fleet: FleetProvisioning;
+  readonly jobs: JobsMqtt;
   /** Connection outcomes, newest last, for tests, the sandbox and `devices why` (GET /_local/connections). */
   readonly log: ConnectionLogEntry[] = [];
   port = 0;
+  private readonly lifecycle: LifecycleEvents;
+  private closing = false;
 
   constructor(
     private readonly options: DeviceEndpointOptions & {
@@ -165,9 +174,14 @@ export class MqttEndpoint {
       onDevicePublish?: (account: IotAccount, topic: string, payload: Buffer) => void;
       /** The accounts' retained messages, shared with iot-data (GetRetainedMessage, ListRetainedMessages). */
       retained?: RetainedMessages;
+      /** Where the lifecycle events go: the account's subscribers and rules (local-iot-core.ts). */
+      publishEvent?: PublishEvent;
     },
   ) {
+    // Once the endpoint is closing, its connections' ends are the emulator's shutdown, not events.
+    this.lifecycle = new LifecycleEvents((account, topic, payload) => !this.closing && options.publishEvent?.(account, topic, payload), () => this.now());
     this.fleet = new FleetProvisioning(options.registry, options.issuer, options.invoke, options.now);
+    this.jobs = new JobsMqtt((account, topic, payload) => this.deliver(account, topic, payload, 1));
     this.tls = new DeviceTls(options.registry, options.issuer, options.tls);
   }
 
@@ -187,7 +201,13 @@ export class MqttEndpoint {
       });
       aedes.on('clientDisconnect', (client) => {
         if (online.get(client.id) === client) online.delete(client.id);
+        // aedes sets _disconnected when the client sent DISCONNECT (lib/handlers/index.js).
+        this.lifecycle.disconnected(client, (client as unknown as { _disconnected?: boolean })._disconnected === true);
       });
+      aedes.on('keepaliveTimeout', (client) => this.lifecycle.closing(client, 'MQTT_KEEP_ALIVE_TIMEOUT'));
+      aedes.on('subscribe', (subscriptions, client) => this.lifecycle.subscriptions(client, 'subscribed', subscriptions.map((s) => s.topic)));
+      // aedes also unsubscribes a closing clean session: that is the disconnect, not an UNSUBSCRIBE.
+      aedes.on('unsubscribe', (topics, client) => !client.closed && this.lifecycle.subscriptions(client, 'unsubscribed', topics));
       // aedes creates its persistence in listen().
       broker = { aedes, ready: aedes.listen().then(() => this.useAccountRetainedStore(aedes, accountId)), online, shared: new SharedSubscriptions((clientId) => online.has(clientId)) };
       this.brokers.set(accountId, broker);
@@ -249,6 +269,8 @@ export class MqttEndpoint {
   }
 
   async close(): Promise<void> {
+    this.jobs.close();
+    this.closing = true;
     const closed = Promise.all(this.servers.map((server) => closeServer(server)));
     for (const socket of this.sockets) socket.destroy();
     await Promise.all([...this.brokers.values()].map(async ({ aedes, ready }) => {
@@ -314,12 +336,19 @@ export class MqttEndpoint {
     };
     if (!this.allowed(principal, 'iot:Connect', `client/${client.id}`)) {
       this.log.push({ event: 'refused', detail: `connect ${client.id}: iot:Connect not allowed`, at: this.now(), clientId: client.id, certificateId: result.certificateId, accountId: result.account.accountId });
+      this.lifecycle.connectFailed(result.account, client, result.certificateId);
       return this.refuseConnect(client, 'iot-connect-denied', done);
     }
     this.principals.set(client, principal);
+    this.jobs.watch(result.account);
     const broker = this.brokerOf(result.account.accountId);
     if (client.clean) broker.shared.forget(client.id);
+    // The connection it takes over ends with DUPLICATE_CLIENTID (aedes closes it once this one registers).
+    const previous = broker.online.get(client.id);
+    if (previous && previous !== client) this.lifecycle.closing(previous, 'DUPLICATE_CLIENTID');
     broker.online.set(client.id, client);
+    const exclusiveThing = attachments.find((a) => a.exclusive && a.thingName === principal.context.thingName)?.thingName;
+    this.lifecycle.connected(result.account, client, result.certificateId, exclusiveThing);
     this.log.push({
       event: 'connected',
       detail: client.id,
@@ -355,7 +384,7 @@ export class MqttEndpoint {
     const principal = client ? this.principals.get(client) : undefined;
     if (!client || !principal) return done(new Error('not authorized'));
     // Reserved topics: the service publishes replies and events there, devices may not.
-    const reserved = (isFleetTopic(topic) && !isFleetRequestTopic(topic)) || isServiceTopic(topic);
+    const reserved = (isFleetTopic(topic) && !isFleetRequestTopic(topic)) || (isJobsTopic(topic) && !isJobsRequestTopic(topic)) || isServiceTopic(topic);
     // A retained publish also needs iot:RetainPublish ("For a device to publish retained messages, the device must
     // be able to connect, publish (any MQTT message), and publish MQTT retained messages", developer guide,
     // retained-message-policy-examples.html); without it the publish is refused like any denied publish. "You
@@ -364,11 +393,14 @@ export class MqttEndpoint {
     const retainRefused = packet.retain === true && (topic.startsWith('$') || !this.allowed(principal, 'iot:RetainPublish', `topic/${topic}`));
     if (reserved || retainRefused || !this.allowed(principal, 'iot:Publish', `topic/${topic}`)) {
       this.log.push({ event: 'publish-denied', detail: `${client.id} → ${topic}`, at: this.now() });
+      if (client.version !== 5) this.lifecycle.closing(client, 'AUTH_ERROR');
       return done(new Error(`not authorized to publish to ${topic}`));
     }
     if (isFleetRequestTopic(topic)) void this.serveFleetRequest(client, principal, topic, payload);
+    const jobsRequest = isJobsRequestTopic(topic);
     done(null);
-    if (!isFleetRequestTopic(topic)) this.options.onDevicePublish?.(principal.account, topic, payload);
+    if (jobsRequest) this.serveJobsRequest(client, principal, topic, payload);
+    else if (!isFleetRequestTopic(topic)) this.options.onDevicePublish?.(principal.account, topic, payload);
   }
 
   /**
@@ -407,13 +439,16 @@ export class MqttEndpoint {
     // subscription" (aws/aws-iot-device-sdk-js#191, 2018; also #125, 2017). No SUBACK: aedes closes a client
     // whose SUBSCRIBE fails. MQTT 5: SUBACK 0x87 "Not authorized" (aedes writes it for a null subscription), the
     // SUBACK code in AWS IoT Core's MQTT 5 reason-code table; whether AWS also disconnects is not measured.
-    if (client.version !== 5) return done(new Error(`not authorized to subscribe to ${filter}`));
+    if (client.version !== 5) {
+      this.lifecycle.closing(client, 'AUTH_ERROR');
+      return done(new Error(`not authorized to subscribe to ${filter}`));
+    }
     done(null, null);
   }
 
   private mayReceive(client: Client, packet: ForwardedPacket): boolean {
-    // Requests of the fleet-provisioning API are for the service only.
-    if (isFleetRequestTopic(packet.topic)) return false;
+    // Requests of the fleet-provisioning and Jobs APIs are for the service only.
+    if (isFleetRequestTopic(packet.topic) || isJobsRequestTopic(packet.topic)) return false;
     const principal = this.principals.get(client);
     if (!principal) return false;
     const groups = this.brokerOf(principal.account.accountId).shared.deliveringGroups(client, packet);
@@ -439,6 +474,18 @@ export class MqttEndpoint {
       topicMatches(filter, reply.topic),
     );
     if (!subscribed) return;
+    client.publish({ cmd: 'publish', topic: reply.topic, payload: Buffer.from(JSON.stringify(reply.payload)), qos: 0, retain: false, dup: false }, () => {});
+  }
+
+  /**
+   * A Jobs API request: the answer goes to the requesting connection, subscribed or not ("the message broker will
+   * publish response message topics to the client that published the command message, whether or not your
+   * client has subscribed", developer guide jobs-mqtt-api.html), through authorizeForward, so iot:Receive on the
+   * answer's topic still applies. client.publish queues after the PUBACK of the request.
+   */
+  private serveJobsRequest(client: Client, principal: Principal, topic: string, payload: Buffer): void {
+    const reply = this.jobs.handle(principal.account, topic, payload);
+    if (!reply || client.closed) return;
     client.publish({ cmd: 'publish', topic: reply.topic, payload: Buffer.from(JSON.stringify(reply.payload)), qos: 0, retain: false, dup: false }, () => {});
   }
 }

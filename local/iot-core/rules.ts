@@ -34,6 +34,9 @@ interface CompiledRule extends TopicRule {
 
 /** MQTT topic filter matching with `+` and `#`. */
 export function topicMatches(filter: string, topic: string): boolean {
+  // "The Server MUST NOT match Topic Filters starting with a wildcard character (# or +) with Topic Names
+  // beginning with a $ character" (MQTT 3.1.1 §4.7.2, MQTT 5 §4.7.2): `#` does not receive $aws/events/...
+  if (topic.startsWith('$') && /^[#+]/.test(filter)) return false;
   const f = filter.split('/');
   const t = topic.split('/');
   for (let i = 0; i < f.length; i++) {

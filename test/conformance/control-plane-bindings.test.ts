@@ -19,6 +19,7 @@ const HELPERS: Record<string, { query?: string[]; body?: string[] }> = {
   'markerPaging(query)': { query: ['pageSize', 'marker'] },
   'tokenPaging(query)': { query: ['maxResults', 'nextToken'] },
   'tagsOf(body)': { body: ['tags'] },
+  'jobConfiguration(body)': { body: ['description', 'document', 'documentSource', 'jobExecutionsRolloutConfig', 'abortConfig', 'timeoutConfig'] },
 };
 
 /**
@@ -29,6 +30,24 @@ const IGNORED_INPUTS: Record<string, Record<string, string>> = {
   UpdateProvisioningTemplate: { defaultVersionId: 'template versions are not modelled: every template has its one version 1' },
   AddThingToThingGroup: { overrideDynamicGroups: 'dynamic thing groups are not modelled' },
   UpdateThingGroupsForThing: { overrideDynamicGroups: 'dynamic thing groups are not modelled' },
+  CreateJob: {
+    presignedUrlConfig: 'presigned S3 URLs in job documents are not modelled',
+    namespaceId: 'job namespaces are not modelled',
+    jobExecutionsRetryConfig: 'job execution retries are not modelled',
+    documentParameters: 'managed job templates are not modelled',
+    schedulingConfig: 'scheduled jobs are not modelled',
+    destinationPackageVersions: 'the software package catalog is not modelled',
+  },
+  CreateJobTemplate: {
+    presignedUrlConfig: 'presigned S3 URLs in job documents are not modelled',
+    jobExecutionsRetryConfig: 'job execution retries are not modelled',
+    maintenanceWindows: 'scheduled jobs are not modelled',
+    destinationPackageVersions: 'the software package catalog is not modelled',
+  },
+  ListJobs: { thingGroupId: 'jobs are found by the group name they target (thingGroupName)', namespaceId: 'job namespaces are not modelled' },
+  DescribeJob: { beforeSubstitution: 'documents have no placeholders to substitute (managed job templates are not modelled)' },
+  DeleteJob: { namespaceId: 'job namespaces are not modelled' },
+  ListJobExecutionsForThing: { namespaceId: 'job namespaces are not modelled' },
 };
 
 interface Reads {

@@ -40,6 +40,29 @@ const NOT_ANSWERED: Record<string, Record<string, string>> = {
     'rule.actions[].*': 'the rules engine runs Lambda actions only (local/iot-core/rules.ts refuses others when a rule is added)',
     'rule.errorAction.*': 'the rules engine runs Lambda actions only',
   },
+  DescribeJob: {
+    'job.presignedUrlConfig.*': 'presigned S3 URLs in job documents are not modelled',
+    'job.presignedUrlConfig': 'presigned S3 URLs in job documents are not modelled',
+    'job.namespaceId': 'job namespaces (AWS IoT Device Management integrations) are not modelled',
+    'job.jobExecutionsRetryConfig': 'job execution retries are not modelled',
+    'job.jobExecutionsRetryConfig.*': 'job execution retries are not modelled',
+    'job.documentParameters': 'managed job templates are not modelled',
+    'job.schedulingConfig': 'scheduled jobs are not modelled',
+    'job.schedulingConfig.*': 'scheduled jobs are not modelled',
+    'job.scheduledJobRollouts': 'scheduled jobs are not modelled',
+    'job.scheduledJobRollouts[].*': 'scheduled jobs are not modelled',
+    'job.destinationPackageVersions': 'software package catalog is not modelled',
+  },
+  ListJobs: { 'jobs[].thingGroupId': 'continuous jobs of dynamic thing groups are not modelled (AWS names the group only for those; an assumption)' },
+  DescribeJobTemplate: {
+    presignedUrlConfig: 'presigned S3 URLs in job documents are not modelled',
+    'presignedUrlConfig.*': 'presigned S3 URLs in job documents are not modelled',
+    jobExecutionsRetryConfig: 'job execution retries are not modelled',
+    'jobExecutionsRetryConfig.*': 'job execution retries are not modelled',
+    maintenanceWindows: 'scheduled jobs are not modelled',
+    'maintenanceWindows[].*': 'scheduled jobs are not modelled',
+    destinationPackageVersions: 'software package catalog is not modelled',
+  },
 };
 const served = servedOperations();
 

@@ -76,6 +76,19 @@ const lists: Record<string, (fx: Fixtures) => Promise<Input>> = {
   },
   ListRoleAliases: threeThen((fx) => fx.roleAlias(), {}),
   ListTopicRules: threeThen((fx) => fx.topicRule(), {}),
+  ListJobTemplates: threeThen((fx) => fx.jobTemplate(), {}),
+  ListJobs: threeThen((fx) => fx.job(), {}),
+  ListJobExecutionsForJob: async (fx) => {
+    const jobId = fx.name('job');
+    const targets = [(await fx.thing()).thingArn, (await fx.thing()).thingArn, (await fx.thing()).thingArn];
+    await fx.ok('CreateJob', { jobId, targets, document: JSON.stringify({ operation: 'paging' }) });
+    return { jobId };
+  },
+  ListJobExecutionsForThing: async (fx) => {
+    const { thingName, thingArn } = await fx.thing();
+    await times(3, () => fx.ok('CreateJob', { jobId: fx.name('job'), targets: [thingArn], document: JSON.stringify({ operation: 'paging' }) }));
+    return { thingName };
+  },
   ListTagsForResource: async (fx) => {
     const resourceArn = await fx.thingGroupArn();
     await fx.ok('TagResource', { resourceArn, tags: [{ Key: 'a', Value: '1' }, { Key: 'b', Value: '2' }, { Key: 'c', Value: '3' }] });

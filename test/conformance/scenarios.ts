@@ -40,6 +40,9 @@ export const ACCOUNT_ID = '123456789012';
 const ROLE_ARN = `arn:aws:iam::${ACCOUNT_ID}:role/conformance-provisioning`;
 const HOOK_ARN = `arn:aws:lambda:us-east-1:${ACCOUNT_ID}:function:conformance-hook`;
 const POLICY_DOCUMENT = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: '*' }] });
+const JOB_DOCUMENT = JSON.stringify({ operation: 'rotate-certificate' });
+/** One thing a minute, the rate rising with each success. */
+const SUCCESS_PACED = { exponentialRate: { baseRatePerMinute: 1, incrementFactor: 1.5, rateIncreaseCriteria: { numberOfSucceededThings: 1 } } };
 const FLEET_TEMPLATE = JSON.stringify({
   Parameters: { SerialNumber: { Type: 'String' } },
   Resources: { thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'SerialNumber' } } } },
@@ -144,6 +147,35 @@ export class Fixtures {
       status,
     });
     return { certificateId: certificateId as string, certificateArn: certificateArn as string, certificatePem: device.certificatePem };
+  }
+
+  /** The job configurations every job and template here carries, so that their descriptions answer every member. */
+  static readonly JOB_CONFIGURATION = {
+    description: 'A conformance job',
+    jobExecutionsRolloutConfig: { maximumPerMinute: 100, exponentialRate: { baseRatePerMinute: 10, incrementFactor: 2, rateIncreaseCriteria: { numberOfNotifiedThings: 5 } } },
+    abortConfig: { criteriaList: [{ failureType: 'FAILED', action: 'CANCEL', thresholdPercentage: 50, minNumberOfExecutedThings: 10 }] },
+    timeoutConfig: { inProgressTimeoutInMinutes: 60 },
+  };
+
+  async jobTemplate(): Promise<{ jobTemplateId: string; jobTemplateArn: string }> {
+    const jobTemplateId = this.name('jobtemplate');
+    const { jobTemplateArn } = await this.ok('CreateJobTemplate', { jobTemplateId, document: JOB_DOCUMENT, ...Fixtures.JOB_CONFIGURATION });
+    return { jobTemplateId, jobTemplateArn: jobTemplateArn as string };
+  }
+
+  /**
+   * A job from a template for a thing and a group of one thing; with `started`, the thing's execution is
+   * IN_PROGRESS (as its device's start-next leaves it), so that startedAt and the timer are answered.
+   */
+  async job(options: { started?: boolean } = {}): Promise<{ jobId: string; jobArn: string; thingName: string }> {
+    const jobId = this.name('job');
+    const { thingName, thingArn } = await this.thing();
+    const { thingName: member, thingGroupName } = await this.thingInGroup();
+    const { thingGroupArn } = await this.ok('DescribeThingGroup', { thingGroupName });
+    const { jobArn } = await this.ok('CreateJob', { jobId, targets: [thingArn, thingGroupArn], jobTemplateArn: (await this.jobTemplate()).jobTemplateArn, description: 'A conformance job' });
+    if (options.started) this.core.registry.account(ACCOUNT_ID).jobs.startNext(thingName, { statusDetails: { step: 'download' } });
+    void member;
+    return { jobId, jobArn: jobArn as string, thingName };
   }
 
   async thingType(): Promise<string> {
@@ -725,6 +757,135 @@ export const scenarios: Record<string, Scenario> = {
   DeleteRoleAlias: {
     call: async (fx) => ({ roleAlias: await fx.roleAlias() }),
     error: notFound(async () => ({ roleAlias: 'no-such-alias' })),
+  },
+
+  // ---- AWS IoT Jobs ----
+  CreateJobTemplate: {
+    call: async (fx) => ({ jobTemplateId: fx.name('jobtemplate'), document: JOB_DOCUMENT, ...Fixtures.JOB_CONFIGURATION, tags: [{ Key: 'purpose', Value: 'rotation' }] }),
+    variants: [async (fx) => ({ jobTemplateId: fx.name('jobtemplate'), jobArn: (await fx.job()).jobArn, description: 'From a job' })],
+    error: { when: 'the id is taken', call: async (fx) => ({ jobTemplateId: (await fx.jobTemplate()).jobTemplateId, document: JOB_DOCUMENT, description: 'again' }), expect: 'ConflictException' },
+    errors: [{ when: 'there is no document', call: async (fx) => ({ jobTemplateId: fx.name('jobtemplate'), description: 'No document' }), expect: 'InvalidRequestException' }],
+  },
+  DescribeJobTemplate: {
+    call: async (fx) => ({ jobTemplateId: (await fx.jobTemplate()).jobTemplateId }),
+    variants: [
+      async (fx) => {
+        const jobTemplateId = fx.name('jobtemplate');
+        await fx.ok('CreateJobTemplate', { jobTemplateId, documentSource: 'https://s3.amazonaws.com/conformance/job.json', description: 'From S3', jobExecutionsRolloutConfig: SUCCESS_PACED });
+        return { jobTemplateId };
+      },
+    ],
+    error: notFound(async () => ({ jobTemplateId: 'no-such-template' })),
+  },
+  ListJobTemplates: {
+    call: async (fx) => {
+      await fx.jobTemplate();
+      return {};
+    },
+    error: { when: 'the token is not one it gave', call: async () => ({ nextToken: 'bm90LWEtdG9rZW4=' }), expect: 'InvalidRequestException' },
+  },
+  DeleteJobTemplate: {
+    call: async (fx) => ({ jobTemplateId: (await fx.jobTemplate()).jobTemplateId }),
+    error: notFound(async () => ({ jobTemplateId: 'no-such-template' })),
+  },
+  CreateJob: {
+    call: async (fx) => ({ jobId: fx.name('job'), targets: [(await fx.thing()).thingArn], document: JOB_DOCUMENT, targetSelection: 'SNAPSHOT', ...Fixtures.JOB_CONFIGURATION, tags: [{ Key: 'purpose', Value: 'rotation' }] }),
+    error: notFound(async () => ({ jobId: 'no-such-target', targets: [`arn:aws:iot:us-east-1:${ACCOUNT_ID}:thing/no-such-thing`], document: JOB_DOCUMENT }), 'a target thing does not exist'),
+    errors: [
+      { when: 'the job id is taken', call: async (fx) => ({ jobId: (await fx.job()).jobId, targets: [(await fx.thing()).thingArn], document: JOB_DOCUMENT }), expect: 'ResourceAlreadyExistsException' },
+      { when: 'there is no document', call: async (fx) => ({ jobId: fx.name('job'), targets: [(await fx.thing()).thingArn] }), expect: 'InvalidRequestException' },
+    ],
+  },
+  DescribeJob: {
+    call: async (fx) => ({ jobId: (await fx.job({ started: true })).jobId }),
+    variants: [
+      // Canceled: reasonCode, comment, completedAt and forceCanceled.
+      async (fx) => {
+        const { jobId } = await fx.job({ started: true });
+        await fx.ok('CancelJob', { jobId, force: true, reasonCode: 'ROTATION_STOPPED', comment: 'Stopped by the operator' });
+        return { jobId };
+      },
+      // From an S3 document: documentSource.
+      async (fx) => {
+        const jobId = fx.name('job');
+        await fx.ok('CreateJob', { jobId, targets: [(await fx.thing()).thingArn], documentSource: 'https://s3.amazonaws.com/conformance/job.json' });
+        return { jobId };
+      },
+      // Rolling out: processingTargets (one thing a minute, two targets).
+      async (fx) => {
+        const jobId = fx.name('job');
+        await fx.ok('CreateJob', { jobId, targets: [(await fx.thing()).thingArn, (await fx.thing()).thingArn], document: JOB_DOCUMENT, jobExecutionsRolloutConfig: SUCCESS_PACED });
+        return { jobId };
+      },
+    ],
+    error: notFound(async () => ({ jobId: 'no-such-job' })),
+  },
+  ListJobs: {
+    call: async (fx) => {
+      const { jobId } = await fx.job();
+      await fx.ok('CancelJob', { jobId });
+      return { status: 'CANCELED' };
+    },
+    error: { when: 'the status is not a job status', call: async () => ({ status: 'RUNNING' }), expect: 'InvalidRequestException' },
+  },
+  DeleteJob: {
+    call: async (fx) => {
+      const { jobId } = await fx.job();
+      await fx.ok('CancelJob', { jobId });
+      return { jobId };
+    },
+    error: { when: 'the job is in progress and force is not set', call: async (fx) => ({ jobId: (await fx.job({ started: true })).jobId }), expect: 'InvalidStateTransitionException' },
+    errors: [notFound(async () => ({ jobId: 'no-such-job' }))],
+  },
+  CancelJob: {
+    call: async (fx) => ({ jobId: (await fx.job()).jobId, reasonCode: 'ROTATION_STOPPED', comment: 'Stopped' }),
+    error: notFound(async () => ({ jobId: 'no-such-job' })),
+  },
+  ListJobExecutionsForJob: {
+    call: async (fx) => ({ jobId: (await fx.job({ started: true })).jobId }),
+    error: notFound(async () => ({ jobId: 'no-such-job' })),
+  },
+  ListJobExecutionsForThing: {
+    call: async (fx) => ({ thingName: (await fx.job({ started: true })).thingName }),
+    error: notFound(async () => ({ thingName: 'no-such-thing' })),
+  },
+  DescribeJobExecution: {
+    call: async (fx) => {
+      const { jobId, thingName } = await fx.job({ started: true });
+      return { jobId, thingName };
+    },
+    variants: [
+      async (fx) => {
+        const { jobId, thingName } = await fx.job({ started: true });
+        await fx.ok('CancelJobExecution', { jobId, thingName, force: true });
+        return { jobId, thingName };
+      },
+    ],
+    error: notFound(async (fx) => ({ jobId: 'no-such-job', thingName: (await fx.thing()).thingName })),
+  },
+  CancelJobExecution: {
+    call: async (fx) => {
+      const { jobId, thingName } = await fx.job();
+      return { jobId, thingName, expectedVersion: 1, statusDetails: { reason: 'operator' } };
+    },
+    error: {
+      when: 'the execution is in progress and force is not set',
+      call: async (fx) => {
+        const { jobId, thingName } = await fx.job({ started: true });
+        return { jobId, thingName };
+      },
+      expect: 'InvalidStateTransitionException',
+    },
+    errors: [
+      {
+        when: 'the expected version is not the execution\'s',
+        call: async (fx) => {
+          const { jobId, thingName } = await fx.job();
+          return { jobId, thingName, expectedVersion: 7 };
+        },
+        expect: 'VersionConflictException',
+      },
+    ],
   },
 
   // ---- endpoints ----

@@ -21,6 +21,16 @@ describe('the stack’s device policy, evaluated as AWS IoT does', () => {
     ['iot:Subscribe', 'topicfilter/device/SENSOR-1/#', true],
     ['iot:Subscribe', 'topicfilter/device/+/commands', false],
     ['iot:Subscribe', 'topicfilter/#', false],
+    // Rotation (docs/rotation-protocol.md): its own Jobs topics and its own CSR topic only.
+    ['iot:Publish', 'topic/$aws/things/SENSOR-1/jobs/start-next', true],
+    ['iot:Publish', 'topic/$aws/things/SENSOR-1/jobs/rotate-1/update', true],
+    ['iot:Publish', 'topic/$aws/things/SENSOR-2/jobs/rotate-1/update', false],
+    ['iot:Subscribe', 'topicfilter/$aws/things/SENSOR-1/jobs/+/update/accepted', true],
+    ['iot:Subscribe', 'topicfilter/$aws/things/+/jobs/notify-next', false],
+    ['iot:Receive', 'topic/$aws/things/SENSOR-1/jobs/notify-next', true],
+    ['iot:Publish', 'topic/device/SENSOR-1/rotation/csr', true],
+    ['iot:Publish', 'topic/device/SENSOR-2/rotation/csr', false],
+    ['iot:Receive', 'topic/device/SENSOR-2/rotation/certificate', false],
     ['iot:AssumeRoleWithCertificate', 'rolealias/iot-provisioner-test-device', true],
     ['iot:AssumeRoleWithCertificate', 'rolealias/admin', false],
   ] as const)('%s on %s → %s', (action, resource, expected) => {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { IotError, invalid, notFound } from '../errors';
 import type { TopicRuleRecord } from '../rules';
 import { CertificateService } from './certificates';
+import { JobsService } from './jobs';
 import { PolicyService } from './policies';
 import { ProvisioningService } from './provisioning';
 import { RoleAliasService } from './role-aliases';
@@ -44,6 +45,7 @@ export class IotAccount implements AccountScope {
   readonly provisioning: ProvisioningService;
   readonly roleAliases: RoleAliasService;
   readonly tags: TagService;
+  readonly jobs: JobsService;
 
   constructor(private readonly options: IotAccountOptions) {
     this.accountId = options.accountId;
@@ -85,6 +87,19 @@ export class IotAccount implements AccountScope {
     });
     this.provisioning = new ProvisioningService(this, options.trust);
     this.roleAliases = new RoleAliasService(this);
+    this.jobs = new JobsService(this, {
+      thingArnOf: (thingName) => this.things.find(thingName)?.thingArn,
+      thingsOfGroup: (groupName) => {
+        const names: string[] = [];
+        let marker: string | undefined;
+        do {
+          const { items, next } = this.things.thingsIn(groupName, { recursive: true, size: 250, marker });
+          names.push(...items);
+          marker = next;
+        } while (marker);
+        return names;
+      },
+    });
     this.tags = new TagService({
       arnPrefix: this.arn(''),
       exists: (type, id) => {
@@ -103,6 +118,10 @@ export class IotAccount implements AccountScope {
             return this.certificates.findCa(id.toLowerCase()) !== undefined;
           case 'rule':
             return this.findTopicRule(id) !== undefined;
+          case 'job':
+            return this.jobs.jobOf(id) !== undefined;
+          case 'jobtemplate':
+            return this.jobs.findTemplate(id) !== undefined;
         }
       },
     });

@@ -18,7 +18,7 @@ export interface Tag {
  * rules are tagged through CreateTopicRule's tags on AWS and TagResource here). Things and certificates are
  * not taggable: their create calls take no tags.
  */
-const TAGGABLE = ['thinggroup', 'thingtype', 'policy', 'rolealias', 'provisioningtemplate', 'cacert', 'rule'] as const;
+const TAGGABLE = ['thinggroup', 'thingtype', 'policy', 'rolealias', 'provisioningtemplate', 'cacert', 'rule', 'job', 'jobtemplate'] as const;
 export type TaggableType = (typeof TAGGABLE)[number];
 
 /** AWS's per-resource limit of user tags (AWS General Reference, "Tagging your AWS resources"). */
