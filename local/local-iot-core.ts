@@ -299,6 +299,12 @@ export class LocalIotCore {
       const port = await credentials.listen(options.credentials.port ?? 0, host);
       endpoints.credentials = `https://localhost:${port}`;
     }
+    // $aws/events/… (lifecycle and Jobs events): to the account's subscribers allowed to receive them, and to its rules.
+    const publishEvent = (account: IotAccount, topic: string, payload: Buffer) => {
+      mqtt?.deliver(account, topic, payload, 0);
+      functions.publish(account.accountId, topic, JSON.parse(payload.toString('utf8')));
+    };
+    registry.publishEvent = publishEvent;
     if (device && options.mqtt) {
       mqtt = new MqttEndpoint({
         ...device,
@@ -306,10 +312,7 @@ export class LocalIotCore {
         onDevicePublish: (account, topic, payload) => dataPlane.onDevicePublish(account, topic, payload),
         retained: dataPlane.retained,
         // Lifecycle events: to the account's subscribers allowed to receive them, and to its rules.
-        publishEvent: (account, topic, payload) => {
-          mqtt?.deliver(account, topic, payload, 0);
-          functions.publish(account.accountId, topic, JSON.parse(payload.toString('utf8')));
-        },
+        publishEvent,
       });
       const port = await mqtt.listen(options.mqtt.port ?? 0);
       endpoints.mqtt = { host: 'localhost', port };

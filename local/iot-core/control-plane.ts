@@ -820,6 +820,11 @@ function routes(issuer: AwsIssuer): Route[] {
         statusDetails: body.statusDetails,
       }),
     ),
+    route('PATCH', '/event-configurations', 'UpdateEventConfigurations', ({ account, body }) => {
+      account.eventConfigurations.update(body.eventConfigurations);
+      return {};
+    }),
+    route('GET', '/event-configurations', 'DescribeEventConfigurations', ({ account }) => account.eventConfigurations.describe()),
     route('GET', '/endpoint', 'DescribeEndpoint', ({ account, query }) => ({ endpointAddress: account.endpoint(query.get('endpointType') ?? undefined) })),
   ];
 }

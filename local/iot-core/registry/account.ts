@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { IotError, invalid, notFound } from '../errors';
 import type { TopicRuleRecord } from '../rules';
 import { CertificateService } from './certificates';
+import { EventConfigurationService } from './event-configurations';
 import { JobsService } from './jobs';
 import { PolicyService } from './policies';
 import { ProvisioningService } from './provisioning';
@@ -29,6 +30,8 @@ export interface IotAccountOptions {
   registeredInDefaultModeElsewhere: (account: IotAccount, caCertificateId: string) => boolean;
   /** The topic rules deployed into the account (the rules engine holds them; they are read-only here). */
   topicRules?: (accountId: string) => readonly TopicRuleRecord[];
+  /** Publishes a `$aws/events/…` message in the account (to its allowed subscribers and its rules). */
+  publishEvent?: (account: IotAccount, topic: string, payload: Buffer) => void;
 }
 
 /** A Cognito identity id, "region:id" (the model's documentation of ListPrincipalPolicies' principal). */
@@ -46,6 +49,7 @@ export class IotAccount implements AccountScope {
   readonly roleAliases: RoleAliasService;
   readonly tags: TagService;
   readonly jobs: JobsService;
+  readonly eventConfigurations: EventConfigurationService;
 
   constructor(private readonly options: IotAccountOptions) {
     this.accountId = options.accountId;
@@ -87,7 +91,11 @@ export class IotAccount implements AccountScope {
     });
     this.provisioning = new ProvisioningService(this, options.trust);
     this.roleAliases = new RoleAliasService(this);
+    this.eventConfigurations = new EventConfigurationService(() => options.now());
     this.jobs = new JobsService(this, {
+      publishEvent: (type, topic, payload) => {
+        if (this.eventConfigurations.isEnabled(type)) options.publishEvent?.(this, topic, Buffer.from(JSON.stringify(payload)));
+      },
       thingArnOf: (thingName) => this.things.find(thingName)?.thingArn,
       thingsOfGroup: (groupName) => {
         const names: string[] = [];

@@ -27,6 +27,11 @@ export class IotRegistry {
   private readonly now: () => Date;
   private readonly endpointAddress: (account: IotAccount, type: EndpointType) => string;
   private readonly topicRules: ((accountId: string) => readonly TopicRuleRecord[]) | undefined;
+  /**
+   * Publishes a `$aws/events/…` message (Jobs events) in an account; set once the MQTT endpoint and the rules
+   * engine exist (local-iot-core.ts). Unset: the events go nowhere.
+   */
+  publishEvent: ((account: IotAccount, topic: string, payload: Buffer) => void) | undefined;
 
   constructor(options: IotRegistryOptions) {
     this.region = options.region;
@@ -66,6 +71,7 @@ export class IotRegistry {
         trust: this.trust,
         endpointAddress: this.endpointAddress,
         ...(this.topicRules ? { topicRules: this.topicRules } : {}),
+        publishEvent: (self, topic, payload) => this.publishEvent?.(self, topic, payload),
         registeredInDefaultModeElsewhere: (self, caCertificateId) =>
           this.allAccounts().some((other) => other !== self && other.certificates.hasDefaultModeCa(caCertificateId)),
       });

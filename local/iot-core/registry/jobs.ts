@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { IotError, invalid, notFound } from '../errors';
 import { page, type AccountScope, type Page, type Paging } from './support';
 
@@ -147,6 +148,47 @@ export interface JobsPorts {
   thingArnOf(thingName: string): string | undefined;
   /** Every thing of the group, child groups' too; ResourceNotFoundException if there is no such group. */
   thingsOfGroup(groupName: string): string[];
+  /** A Jobs event (jobEventPayload / jobExecutionEventPayload); the account publishes it if its type is enabled. */
+  publishEvent?(type: 'JOB' | 'JOB_EXECUTION', topic: string, payload: Record<string, unknown>): void;
+}
+
+/**
+ * Jobs events (developer guide "Jobs events", https://docs.aws.amazon.com/iot/latest/developerguide/events-jobs.html):
+ * `$aws/events/job/<jobId>/completed|canceled|deleted|cancellation_in_progress|deletion_in_progress` and
+ * `$aws/events/jobExecution/<jobId>/<operation>` when an execution ends (succeeded, failed, rejected, canceled,
+ * timed_out, removed) or is deleted with its job. timestamp: epoch seconds, as the page's example (1234567890).
+ */
+export type JobOperation = 'completed' | 'canceled' | 'deleted' | 'cancellation_in_progress' | 'deletion_in_progress';
+
+export function jobEventPayload(job: Job, operation: JobOperation, now: Date): Record<string, unknown> {
+  return {
+    eventType: 'JOB',
+    eventId: randomUUID(),
+    timestamp: Math.floor(now.getTime() / 1000),
+    operation,
+    jobId: job.jobId,
+    status: job.status,
+    targetSelection: job.targetSelection,
+    targets: [...job.targets],
+    ...(job.description !== undefined ? { description: job.description } : {}),
+    createdAt: Math.floor(job.createdAt.getTime() / 1000),
+    lastUpdatedAt: Math.floor(job.lastUpdatedAt.getTime() / 1000),
+    ...(job.completedAt ? { completedAt: Math.floor(job.completedAt.getTime() / 1000) } : {}),
+    ...(job.comment !== undefined ? { comment: job.comment } : {}),
+  };
+}
+
+export function jobExecutionEventPayload(execution: JobExecution, operation: string, now: Date): Record<string, unknown> {
+  return {
+    eventType: 'JOB_EXECUTION',
+    eventId: randomUUID(),
+    timestamp: Math.floor(now.getTime() / 1000),
+    operation,
+    jobId: execution.jobId,
+    thingArn: execution.thingArn,
+    status: execution.status,
+    statusDetails: { ...execution.statusDetails },
+  };
 }
 
 export interface CreateJobInput extends JobConfiguration {
@@ -171,6 +213,14 @@ export class JobsService {
   onExecutionChange(listener: ExecutionListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  private jobEvent(job: Job, operation: JobOperation): void {
+    this.ports.publishEvent?.('JOB', `$aws/events/job/${job.jobId}/${operation}`, jobEventPayload(job, operation, this.scope.now()));
+  }
+
+  private executionEvent(execution: JobExecution, operation: string): void {
+    this.ports.publishEvent?.('JOB_EXECUTION', `$aws/events/jobExecution/${execution.jobId}/${operation}`, jobExecutionEventPayload(execution, operation, this.scope.now()));
   }
 
   private changed(thingName: string): void {
@@ -408,6 +458,7 @@ export class JobsService {
   private cancel(state: JobState, force: boolean, why: { reasonCode?: string | undefined; comment?: string | undefined }): void {
     const { job } = state;
     const now = this.scope.now();
+    this.jobEvent(job, 'cancellation_in_progress');
     job.status = 'CANCELED';
     if (force) job.forceCanceled = true;
     if (why.reasonCode !== undefined) job.reasonCode = why.reasonCode;
@@ -421,6 +472,7 @@ export class JobsService {
         if (force) execution.forceCanceled = true;
       }
     }
+    this.jobEvent(job, 'canceled');
   }
 
   /**
@@ -456,10 +508,14 @@ export class JobsService {
     if (state.job.status === 'IN_PROGRESS' && !force) {
       throw new IotError('InvalidStateTransitionException', `Job ${jobId} is IN_PROGRESS: cancel it first, or delete it with force.`);
     }
-    const things = [...this.executionsOf(jobId)].filter((e) => isPending(e.status)).map((e) => e.thingName);
+    const executions = [...this.executionsOf(jobId)];
+    const things = executions.filter((e) => isPending(e.status)).map((e) => e.thingName);
+    this.jobEvent(state.job, 'deletion_in_progress');
     this.jobs.delete(jobId);
     this.executions.delete(jobId);
     for (const thing of things) this.changed(thing);
+    for (const execution of executions) this.executionEvent(execution, 'deleted');
+    this.jobEvent(state.job, 'deleted');
   }
 
   // ---- what devices do (the Jobs MQTT API, jobs-mqtt.ts) ----
@@ -549,6 +605,7 @@ export class JobsService {
     delete execution.stepDeadline;
     this.bump(execution, now);
     this.changed(execution.thingName);
+    if (!isPending(status)) this.executionEvent(execution, status.toLowerCase());
   }
 
   private queue(state: JobState, thingName: string, at: Date): void {
@@ -664,6 +721,7 @@ export class JobsService {
     job.status = 'COMPLETED';
     job.lastUpdatedAt = now;
     job.completedAt = now;
+    this.jobEvent(job, 'completed');
   }
 }
 
