@@ -888,6 +888,16 @@ export const scenarios: Record<string, Scenario> = {
     ],
   },
 
+  // ---- event configurations ----
+  UpdateEventConfigurations: {
+    call: async () => ({ eventConfigurations: { JOB: { Enabled: true }, JOB_EXECUTION: { Enabled: false } } }),
+    error: { when: 'an event type is not one of the model\'s', call: async () => ({ eventConfigurations: { JOBS: { Enabled: true } } }), expect: 'InvalidRequestException' },
+  },
+  DescribeEventConfigurations: {
+    call: async () => ({}),
+    error: throttled('DescribeEventConfigurations'),
+  },
+
   // ---- endpoints ----
   DescribeEndpoint: {
     call: async () => ({ endpointType: 'iot:Data-ATS' }),

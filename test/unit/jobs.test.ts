@@ -363,3 +363,85 @@ describe('IAM on the Jobs operations (local/iam/iot-actions.ts)', () => {
     expect(await iotAuthorization('DescribeJobTemplate', names({ jobTemplateId: 'rotation' }))).toEqual({ action: 'iot:DescribeJobTemplate', resources: [arn('jobtemplate/rotation')] });
   });
 });
+
+describe('Jobs events (events-jobs.html), published only for the enabled event types', () => {
+  const setUp = () => {
+    const registry = new IotRegistry({ region: 'us-east-1', defaultAccountId: ACCOUNT, now: () => new Date(clock) });
+    const events: Array<{ topic: string; payload: Record<string, unknown> }> = [];
+    registry.publishEvent = (_, topic, payload) => events.push({ topic, payload: JSON.parse(payload.toString()) as Record<string, unknown> });
+    const account = registry.account(ACCOUNT);
+    account.things.create('dev1', {});
+    account.things.create('dev2', {});
+    return { account, events };
+  };
+
+  it('are all off by default; DescribeEventConfigurations answers every type', () => {
+    const { account, events } = setUp();
+    account.jobs.createJob('j1', { targets: [arn('thing/dev1')], document: DOCUMENT });
+    account.jobs.update('j1', 'dev1', { status: 'SUCCEEDED' });
+
+    expect(events).toEqual([]);
+    const { eventConfigurations } = account.eventConfigurations.describe();
+    expect(Object.keys(eventConfigurations)).toHaveLength(11);
+    expect(Object.values(eventConfigurations).every((c) => c.Enabled === false)).toBe(true);
+  });
+
+  it('publishes an execution\'s end and the job\'s completion with the documented fields', () => {
+    const { account, events } = setUp();
+    account.eventConfigurations.update({ JOB: { Enabled: true }, JOB_EXECUTION: { Enabled: true } });
+    account.jobs.createJob('j1', { targets: [arn('thing/dev1')], document: DOCUMENT });
+    account.jobs.update('j1', 'dev1', { status: 'IN_PROGRESS' });
+    expect(events).toEqual([]);
+
+    account.jobs.update('j1', 'dev1', { status: 'SUCCEEDED', statusDetails: { step: 'done' } });
+
+    expect(events.map((e) => e.topic)).toEqual(['$aws/events/jobExecution/j1/succeeded', '$aws/events/job/j1/completed']);
+    expect(events[0]!.payload).toEqual({
+      eventType: 'JOB_EXECUTION',
+      eventId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      timestamp: clock / 1000,
+      operation: 'succeeded',
+      jobId: 'j1',
+      thingArn: arn('thing/dev1'),
+      status: 'SUCCEEDED',
+      statusDetails: { step: 'done' },
+    });
+    expect(events[1]!.payload).toMatchObject({ eventType: 'JOB', operation: 'completed', jobId: 'j1', status: 'COMPLETED', targetSelection: 'SNAPSHOT', targets: [arn('thing/dev1')] });
+    expect(events[0]!.payload.eventId).not.toEqual(events[1]!.payload.eventId);
+  });
+
+  it('publishes only the enabled type; disabling it again stops it', () => {
+    const { account, events } = setUp();
+    account.eventConfigurations.update({ JOB_EXECUTION: { Enabled: true } });
+    account.jobs.createJob('j1', { targets: [arn('thing/dev1'), arn('thing/dev2')], document: DOCUMENT });
+    account.jobs.update('j1', 'dev1', { status: 'REJECTED' });
+    account.eventConfigurations.update({ JOB_EXECUTION: { Enabled: false } });
+    account.jobs.update('j1', 'dev2', { status: 'FAILED' });
+
+    expect(events.map((e) => e.topic)).toEqual(['$aws/events/jobExecution/j1/rejected']);
+  });
+
+  it('CancelJob: cancellation_in_progress, the canceled executions, canceled; DeleteJob: deletion_in_progress, the deleted executions, deleted', () => {
+    const { account, events } = setUp();
+    account.eventConfigurations.update({ JOB: { Enabled: true }, JOB_EXECUTION: { Enabled: true } });
+    account.jobs.createJob('j1', { targets: [arn('thing/dev1')], document: DOCUMENT });
+    account.jobs.cancelJob('j1', {});
+    account.jobs.deleteJob('j1', false);
+
+    expect(events.map((e) => `${e.topic} ${String(e.payload.status)}`)).toEqual([
+      '$aws/events/job/j1/cancellation_in_progress IN_PROGRESS',
+      '$aws/events/jobExecution/j1/canceled CANCELED',
+      '$aws/events/job/j1/canceled CANCELED',
+      '$aws/events/job/j1/deletion_in_progress DELETION_IN_PROGRESS',
+      '$aws/events/jobExecution/j1/deleted CANCELED',
+      '$aws/events/job/j1/deleted DELETION_IN_PROGRESS',
+    ]);
+  });
+
+  it('refuses an unknown event type or a non-boolean Enabled, and changes nothing', () => {
+    const { account } = setUp();
+    expect(() => account.eventConfigurations.update({ JOB: { Enabled: true }, JOBS: { Enabled: true } })).toThrow(/JOBS is not an event type/);
+    expect(() => account.eventConfigurations.update({ JOB: { Enabled: 'yes' } })).toThrow(/must be a boolean/);
+    expect(account.eventConfigurations.isEnabled('JOB')).toBe(false);
+  });
+});

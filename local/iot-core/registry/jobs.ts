@@ -510,6 +510,8 @@ export class JobsService {
     }
     const executions = [...this.executionsOf(jobId)];
     const things = executions.filter((e) => isPending(e.status)).map((e) => e.thingName);
+    state.job.status = 'DELETION_IN_PROGRESS';
+    state.job.lastUpdatedAt = this.scope.now();
     this.jobEvent(state.job, 'deletion_in_progress');
     this.jobs.delete(jobId);
     this.executions.delete(jobId);
