@@ -2,10 +2,12 @@ import {
   CancelJobCommand,
   CreateJobCommand,
   CreateJobTemplateCommand,
+  DescribeEventConfigurationsCommand,
   DescribeJobCommand,
   DescribeJobExecutionCommand,
   ListJobExecutionsForJobCommand,
   ListJobExecutionsForThingCommand,
+  UpdateEventConfigurationsCommand,
 } from '@aws-sdk/client-iot';
 import type { MqttClient } from 'mqtt';
 import { connectOnce, disconnect, type Endpoint, type Identity, type MqttVersion } from '../../device/mqtt-connection';
@@ -252,5 +254,63 @@ describe('the device policy', () => {
     const closed = new Promise<void>((resolve) => legacy.client.once('close', () => resolve()));
     legacy.client.publish('$aws/things/JOBS-2/jobs/get', '{}', { qos: 1 });
     await closed;
+  });
+});
+
+describe('Jobs events (events-jobs.html)', () => {
+  const events: Array<Record<string, unknown>> = [];
+
+  beforeAll(() => {
+    const { region, accountId } = stack.core.endpoints;
+    stack.core.addFunction({
+      functionName: 'job-events-recorder',
+      handler: async (event) => {
+        events.push(event as Record<string, unknown>);
+        return null;
+      },
+    });
+    stack.core.addRule({
+      ruleName: 'jobExecutionSucceeded',
+      sql: "SELECT * FROM '$aws/events/jobExecution/+/succeeded'",
+      actions: [{ lambda: { functionArn: `arn:aws:lambda:${region}:${accountId}:function:job-events-recorder` } }],
+    });
+  });
+
+  afterAll(async () => {
+    await stack.iot.send(new UpdateEventConfigurationsCommand({ eventConfigurations: { JOB_EXECUTION: { Enabled: false } } }));
+  });
+
+  async function succeed(): Promise<string> {
+    const d = await device('JOBS-1');
+    const jobId = await createJob(['JOBS-1']);
+    expect((await d.ask('start-next')).outcome).toBe('accepted');
+    expect((await d.ask(`${jobId}/update`, { status: 'SUCCEEDED', statusDetails: { step: 'installed' } })).outcome).toBe('accepted');
+    await stack.core.idle();
+    await sleep(200);
+    await stack.core.idle();
+    return jobId;
+  }
+
+  it('publishes nothing while JOB_EXECUTION is disabled (the default), then $aws/events/jobExecution/<jobId>/succeeded once enabled', async () => {
+    const before = await stack.iot.send(new DescribeEventConfigurationsCommand({}));
+    expect(before.eventConfigurations?.JOB_EXECUTION).toEqual({ Enabled: false });
+    const quiet = await succeed();
+    expect(events).toEqual([]);
+
+    await stack.iot.send(new UpdateEventConfigurationsCommand({ eventConfigurations: { JOB_EXECUTION: { Enabled: true } } }));
+    expect((await stack.iot.send(new DescribeEventConfigurationsCommand({}))).eventConfigurations?.JOB_EXECUTION).toEqual({ Enabled: true });
+    const jobId = await succeed();
+
+    expect(jobId).not.toBe(quiet);
+    expect(events).toEqual([
+      expect.objectContaining({
+        eventType: 'JOB_EXECUTION',
+        operation: 'succeeded',
+        jobId,
+        thingArn: thingArn('JOBS-1'),
+        status: 'SUCCEEDED',
+        statusDetails: { step: 'installed' },
+      }),
+    ]);
   });
 });
