@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { CreateProvisioningClaimCommand, DescribeCertificateCommand, DescribeThingCommand, IoTClient, ListProvisioningTemplatesCommand } from '@aws-sdk/client-iot';
 import { iotidentity, mqtt, mqtt5, mqtt_request_response } from 'aws-iot-device-sdk-v2';
 import { createCa, createCsr, deviceChain, issueCertificate, type KeyedCertificate } from '../../lib/pki';
-import { DeviceSdk, withTimeout, type SdkIdentity } from '../support/device-sdk-v2';
+import { DeviceSdk, started, withTimeout, type SdkIdentity } from '../support/device-sdk-v2';
 import { startEmulatorProcess } from '../support/emulator-process';
 
 /**
@@ -86,15 +86,6 @@ async function settled(certificateId: string): Promise<string | undefined> {
   }
 }
 
-/** Starts an MQTT 5 client as the sample does and waits for its first connectionSuccess. */
-async function started(client: mqtt5.Mqtt5Client): Promise<mqtt5.ConnectionSuccessEvent> {
-  const success = once(client, 'connectionSuccess') as Promise<[mqtt5.ConnectionSuccessEvent]>;
-  const failure = once(client, 'connectionFailure') as Promise<[mqtt5.ConnectionFailureEvent]>;
-  client.start();
-  const outcome = await withTimeout(Promise.race([success.then(([event]) => event), failure.then(([event]) => event)]), 10_000, 'no connection outcome');
-  if ('error' in outcome) throw new Error(`connection failed: ${outcome.error.toString()} (CONNACK ${outcome.connack?.reasonCode})`);
-  return outcome;
-}
 
 describe('JITR with the SDK against npm run emulator', () => {
   it('MQTT 3.1.1: the first connect is refused; once the handler activated the certificate the same connection gets in and publishes', async () => {

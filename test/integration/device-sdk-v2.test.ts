@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { AttachPolicyCommand, CreateKeysAndCertificateCommand, CreatePolicyCommand, DescribeCertificateCommand, DescribeThingCommand } from '@aws-sdk/client-iot';
 import { iotidentity, mqtt, mqtt5, mqtt_request_response } from 'aws-iot-device-sdk-v2';
 import { createCsr, type KeyedCertificate } from '../../lib/pki';
-import { DeviceSdk, withTimeout, type SdkIdentity } from '../support/device-sdk-v2';
+import { DeviceSdk, started, withTimeout, type SdkIdentity } from '../support/device-sdk-v2';
 import { startLocalStack, type LocalStack } from '../support/local-stack';
 
 /**
@@ -76,15 +76,6 @@ async function expectProvisioned(thingName: string, certificateId: string): Prom
   expect(await stack.registry.get(thingName)).toMatchObject({ certificateId, lastProvisioning: { outcome: 'allowed' } });
 }
 
-/** Starts the client as the sample does and waits for its first connectionSuccess. */
-async function started(client: mqtt5.Mqtt5Client): Promise<mqtt5.ConnectionSuccessEvent> {
-  const success = once(client, 'connectionSuccess') as Promise<[mqtt5.ConnectionSuccessEvent]>;
-  const failure = once(client, 'connectionFailure') as Promise<[mqtt5.ConnectionFailureEvent]>;
-  client.start();
-  const outcome = await withTimeout(Promise.race([success.then(([event]) => event), failure.then(([event]) => event)]), 10_000, 'no connection outcome');
-  if ('error' in outcome) throw new Error(`connection failed: ${outcome.error.toString()} (CONNACK ${outcome.connack?.reasonCode})`);
-  return outcome;
-}
 
 /**
  * A certificate (ACTIVE, made by CreateKeysAndCertificate) with a policy of its own: the given client ids may

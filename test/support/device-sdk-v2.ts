@@ -134,3 +134,13 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, message: string)
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/** Starts an MQTT 5 client as AWS's sample does and waits for its first connectionSuccess (a failure throws). */
+export async function started(client: mqtt5.Mqtt5Client): Promise<mqtt5.ConnectionSuccessEvent> {
+  const success = once(client, 'connectionSuccess') as Promise<[mqtt5.ConnectionSuccessEvent]>;
+  const failure = once(client, 'connectionFailure') as Promise<[mqtt5.ConnectionFailureEvent]>;
+  client.start();
+  const outcome = await withTimeout(Promise.race([success.then(([event]) => event), failure.then(([event]) => event)]), 10_000, 'no connection outcome');
+  if ('error' in outcome) throw new Error(`connection failed: ${outcome.error.toString()} (CONNACK ${outcome.connack?.reasonCode})`);
+  return outcome;
+}
