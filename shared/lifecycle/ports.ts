@@ -64,6 +64,12 @@ export type TimelineEventType =
   | 'resumed'
   | 'retired'
   | 'rotated'
+  /** Certificate rotation with Jobs (shared/rotation/): one event per transition, keyed by jobId and state. */
+  | 'rotation-queued'
+  | 'rotation-issued'
+  | 'rotation-committed'
+  | 'rotation-rolled-back'
+  | 'rotation-refused'
   /** The expiry sweep found the bound certificate expiring, expired or aged (shared/expiry/). */
   | 'finding';
 

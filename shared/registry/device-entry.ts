@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import '../schemas/zod';
+import { rotationSchema } from '../rotation/model';
 
 /** Thing names (and therefore device ids) as AWS IoT accepts them (aws-iot-reference §4, CreateThing). */
 export const DEVICE_ID_PATTERN = /^[a-zA-Z0-9:_-]{1,128}$/;
@@ -140,6 +141,8 @@ export const deviceEntrySchema = z.looseObject({
       completedAt: z.optional(z.string()),
     }),
   ),
+  /** The device's certificate rotation, open or the last one (shared/rotation/model.ts; issue 14). */
+  rotation: z.optional(rotationSchema),
   lastRevocation: z.optional(z.object({ certificateId: z.string(), at: z.string() })),
   lastRejection: z.optional(
     z.object({
