@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { Duplex, Readable } from 'node:stream';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { Aedes, type Client, type Subscription } from 'aedes';
 import mqttPacket from 'mqtt-packet';
@@ -13,6 +13,7 @@ import type { ProvisioningClaim } from './registry/provisioning';
 import { topicMatches } from './rules';
 import { SharedSubscriptions, sharedGroupOf, type ForwardedPacket } from './shared-subscriptions';
 import { isServiceTopic, type RetainedMessages } from './data-plane';
+import { splitPemChain } from './pem';
 import { isJobsRequestTopic, isJobsTopic, JobsMqtt } from './jobs-mqtt';
 import { LifecycleEvents, type PublishEvent } from './lifecycle-events';
 
@@ -299,6 +300,36 @@ export class MqttEndpoint {
     });
   }
 
+  /**
+   * A connection without TLS, for a caller in this process (the bench's rotation wave: thousands of handshakes on
+   * two cores would measure the machine): `chainPem` is judged as the TLS layer judges a peer's chain
+   * (`verifyHandshake`, SNI `serverName`), then MQTT runs over the returned stream exactly as over a socket — the
+   * same CONNECT decision, policy checks and lifecycle events (principalIdentifier = the certificate's id). The
+   * stream's `remoteAddress` is 127.0.0.1. A refused chain gets `{ reason }` and no stream, as a TLS refusal gets
+   * no MQTT.
+   */
+  connectInProcess(chainPem: string, serverName?: string): { stream: Duplex } | { reason: string } {
+    let chain;
+    try {
+      chain = splitPemChain(chainPem);
+    } catch {
+      return { reason: 'bad-certificate' };
+    }
+    const handshake = this.options.gateway.verifyHandshake(chain, serverName);
+    if (!handshake.ok) {
+      this.log.push({ event: 'refused', detail: `tls: ${handshake.reason}`, at: this.now() });
+      return { reason: handshake.reason };
+    }
+    const [server, client] = duplexPair();
+    this.handshakes.set(server, handshake);
+    endpointSockets.add(server);
+    const broker = this.brokerOf(handshake.account.accountId);
+    void broker.ready.then(() => {
+      if (!server.destroyed && !this.closing) broker.shared.attach(broker.aedes.handle(server));
+    });
+    return { stream: client };
+  }
+
   private policyDocuments(principal: Principal): string[] {
     if (principal.claim) return [claimPolicy(principal.account, principal.claim.templateName)];
     const certificate = principal.account.certificates.find(principal.certificateId);
@@ -488,4 +519,33 @@ export class MqttEndpoint {
     if (!reply || client.closed) return;
     client.publish({ cmd: 'publish', topic: reply.topic, payload: Buffer.from(JSON.stringify(reply.payload)), qos: 0, retain: false, dup: false }, () => {});
   }
+}
+
+/**
+ * Two connected in-memory streams, as a socket's two ends: what one writes the other reads; ending or destroying
+ * one ends the other. (Node 20 has no stream.duplexPair.)
+ */
+function duplexPair(): [Duplex, Duplex] {
+  const ends: Duplex[] = [];
+  const end = (peer: () => Duplex) =>
+    new Duplex({
+      read() {},
+      write(chunk, _encoding, callback) {
+        const other = peer();
+        if (!other.destroyed) other.push(chunk);
+        callback();
+      },
+      final(callback) {
+        peer().push(null);
+        callback();
+      },
+      destroy(error, callback) {
+        const other = peer();
+        if (!other.destroyed) other.destroy();
+        callback(error);
+      },
+    });
+  ends.push(end(() => ends[1]!), end(() => ends[0]!));
+  for (const stream of ends) Object.assign(stream, { remoteAddress: '127.0.0.1' });
+  return [ends[0]!, ends[1]!];
 }
