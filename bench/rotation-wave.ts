@@ -19,7 +19,7 @@ import { startStackHarness, type StackHarness } from '../local/stack-harness';
 import { WorkerRuntime } from '../local/lambda/worker-runtime';
 import { deviceChain } from '../lib/pki';
 import { ROTATION_OPERATION, certificateTopic } from '../shared/rotation/model';
-import { bindingQuota, makeDevices, sustainedRate } from './burst';
+import { bindingQuota, makeDevices, sustainedRate, type BurstResult } from './burst';
 import { bundleForBench } from './bundle';
 
 /**
@@ -491,6 +491,42 @@ export async function runRotationWave(options: RotationWaveOptions): Promise<Rot
     await Promise.all(agents);
     await stack.close();
   }
+}
+
+/**
+ * The rotation wave beside the first-connect burst of our handler, row for row where the two measure the same
+ * thing (devices, lost, rate against the binding quota, throttling, time), then the wave's own rows.
+ */
+export function rotationMarkdown(wave: RotationWaveResult, burst: BurstResult | undefined): string {
+  const dash = '—';
+  const row = (label: string, b: string, w: string) => (burst ? `| ${label} | ${b} | ${w} |` : `| ${label} | ${w} |`);
+  const ratio = (rate: number, quota: number) => `${rate.toFixed(2)}/s = ${(rate / quota).toFixed(2)} of the quota`;
+  const reasons = Object.entries(wave.reasons).map(([reason, n]) => `${reason} ${n}`).join(', ');
+  const lines = [
+    burst ? '| | first-connect burst (our handler) | rotation wave |' : '| | rotation wave |',
+    burst ? '|---|---|---|' : '|---|---|',
+    row('devices', String(burst?.devices), String(wave.devices)),
+    row('done at the end', `${burst?.active} ACTIVE`, `${wave.committed} committed (new certificate bound, old INACTIVE)`),
+    row('rolled back, with a reason', dash, `${wave.rolledBack}${reasons ? ` (${reasons})` : ''}`),
+    row('**lost** (neither done nor failed with a reason)', String(burst?.lost), `**${wave.lost}**`),
+    row('**devices without a working certificate at any moment**', dash, `**${wave.withoutWorkingCertificate}** (${wave.samples} samples, one per AWS second; worst sample ${wave.worstSample})`),
+    row('binding quota of the workflow', burst ? `${burst.bindingQuota.perSecond}/s (${burst.bindingQuota.operation})` : '', `${wave.bindingQuota.perSecond}/s (${wave.bindingQuota.operation}, 2 calls per rotated device)`),
+    row('rollout limit', dash, `${wave.maximumPerMinute}/min = ${wave.rolloutPerSecond.toFixed(2)}/s = ${(wave.rolloutPerSecond / wave.bindingQuota.perSecond).toFixed(2)} of the quota`),
+    row('rate (devices/s, start → last)', burst ? ratio(burst.ratePerSecond, burst.bindingQuota.perSecond) : '', ratio(wave.ratePerSecond, wave.bindingQuota.perSecond)),
+    row('sustained rate (10th → 90th percentile)', burst ? ratio(burst.sustainedRatePerSecond, burst.bindingQuota.perSecond) : '', ratio(wave.sustainedRatePerSecond, wave.bindingQuota.perSecond)),
+    row('IoT calls answered per device', burst ? burst.callsPerDevice.toFixed(2) : '', wave.callsPerRotation.toFixed(2)),
+    row('throttled calls (each retried)', String(burst?.throttledCalls), `${wave.throttledCalls}${wave.throttledCalls ? ` (${Object.entries(wave.throttledByOperation).map(([op, n]) => `${op} ${n}`).join(', ')})` : ''}`),
+    row('in the on-failure destination', String(burst?.inFailureQueue), String(wave.inFailureQueue)),
+    row('wall time (AWS s)', burst ? burst.wallSeconds.toFixed(0) : '', wave.wallSeconds.toFixed(0)),
+    row('real time (s)', burst ? burst.realSeconds.toFixed(0) : '', `${wave.realSeconds.toFixed(0)} (+ ${wave.setupSeconds.toFixed(0)} s set-up, not measured)`),
+  ];
+  lines.push(
+    '',
+    `Goals (rotation wave): 0 lost — ${wave.lost === 0 ? 'met' : `**missed** (${wave.lost})`}; 0 devices without a working certificate — ` +
+      `${wave.withoutWorkingCertificate === 0 ? 'met' : `**missed** (${wave.withoutWorkingCertificate})`}; ` +
+      `sustained rate at the rollout limit (${wave.rolloutPerSecond.toFixed(2)}/s) — ${(wave.sustainedRatePerSecond / wave.rolloutPerSecond).toFixed(2)} of it.`,
+  );
+  return lines.join('\n');
 }
 
 if (require.main === module) {

@@ -7,19 +7,21 @@ import { coldStartMarkdown, measureColdStart, type ColdStartResult } from './col
 import { runBurst, WORKFLOW_CALLS, type BurstResult } from './burst';
 import { measureHookLatency, type HookLatencyResult } from './hook-latency';
 import { importMarkdown, measureImport, type ImportBenchResult } from './import';
+import { DEFAULT_MAXIMUM_PER_MINUTE, rotationMarkdown, runRotationWave, type RotationWaveResult } from './rotation-wave';
 
 /**
  * `npm run bench`: cold start, the first-connect burst (ours vs. seed 001's handler) and the hook's latency,
  * all measured in this one run, written to bench/results/latest.md with a chart (bench/results/burst.svg).
  *
  * Options: --devices=N (2000), --time-scale=K (2; see the burst section of the report for why not more), --concurrency=C (the JITR function's concurrency, 10),
- * --cold-runs=R (20), --hook-invocations=H (1000), --import-rows=N (50000), --only=cold,burst,hook,import,console; --long also runs the reliability,
+ * --cold-runs=R (20), --hook-invocations=H (1000), --import-rows=N (50000), --rotation-devices=N (--devices), --maximum-per-minute=M (150, the
+ * rotation's rollout rate in AWS minutes), --only=cold,burst,rotation,hook,import,console (or BENCH_ONLY=rotation,…); --long also runs the reliability,
  * fuzz and security suites in their long variant (SUITES=long: 12,000 fuzz inputs per handler, 10× the
  * stacks and events of `npm test`) and adds their outcome to the report.
  */
 
 const arg = (name: string, fallback: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
-const only = process.argv.find((a) => a.startsWith('--only='))?.split('=')[1]?.split(',');
+const only = (process.argv.find((a) => a.startsWith('--only='))?.split('=')[1] ?? process.env.BENCH_ONLY)?.split(',');
 const wants = (part: string) => (part === 'long' ? process.argv.includes('--long') || !!only?.includes('long') : !only || only.includes(part));
 const log = (line: string) => console.log(line);
 
@@ -193,6 +195,27 @@ async function main(): Promise<void> {
       '![activations per second](burst.svg)',
     );
   }
+  let wave: RotationWaveResult | undefined;
+  if (wants('rotation')) {
+    const rotationDevices = arg('rotation-devices', devices);
+    const perMinute = arg('maximum-per-minute', DEFAULT_MAXIMUM_PER_MINUTE);
+    log(`rotation wave: ${rotationDevices} devices, rollout ${perMinute}/min, time scale ${timeScale}…`);
+    wave = await runRotationWave({ devices: rotationDevices, timeScale, maximumPerMinute: perMinute, concurrency, onProgress: log });
+    sections.push(
+      '',
+      '## Rotation wave (certificate rotation with AWS IoT Jobs)',
+      '',
+      `${wave.devices} devices, provisioned through JITR before the clock (not measured), each run the rotation agent (device/rotation-agent.ts) ` +
+        'connected to the local broker in process: the same CONNECT decisions, policy checks and lifecycle events as over TLS, without ' +
+        `${2 * wave.devices} handshakes on this machine. The operator starts one rotation for all of them; the job's rollout notifies ` +
+        `${wave.maximumPerMinute} devices per minute (docs/rotation-design.md §2: r = 2.5/s leaves the provisioning headroom), AWS IoT's default ` +
+        `quotas are on, and time runs ${timeScale}× faster like the burst's (quotas and the rollout ×${timeScale}). A device is counted without a ` +
+        'working certificate when, in a sample, none of the certificates it holds with its key is ACTIVE, attached to its thing and carries the ' +
+        'device policy. The rate is of commits (the registry binding moved to the new certificate).',
+      '',
+      rotationMarkdown(wave, bursts.find((b) => b.handler === 'ours')),
+    );
+  }
   let hook: HookLatencyResult | undefined;
   if (wants('hook')) {
     log('pre-provisioning hook: warm invocations against local DynamoDB, then a stalled registry…');
@@ -257,6 +280,8 @@ async function main(): Promise<void> {
   for (const b of bursts) {
     log(`burst ${b.handler}: ${b.active}/${b.devices} ACTIVE, lost ${b.lost}, stuck ${b.stuckPending}, rate ${b.ratePerSecond.toFixed(2)}/s = ${(b.ratePerSecond / b.bindingQuota.perSecond).toFixed(2)} of ${b.bindingQuota.perSecond}/s, ${b.callsPerDevice.toFixed(2)} IoT calls/device`);
   }
+  if (wave) log(`\n${rotationMarkdown(wave, bursts.find((b) => b.handler === 'ours'))}\n`);
+  if (wave) log(`rotation: ${wave.committed}/${wave.devices} committed, ${wave.rolledBack} rolled back, lost ${wave.lost}, without a working certificate ${wave.withoutWorkingCertificate}; sustained ${wave.sustainedRatePerSecond.toFixed(2)}/s = ${(wave.sustainedRatePerSecond / wave.bindingQuota.perSecond).toFixed(2)} of ${wave.bindingQuota.perSecond}/s (${wave.bindingQuota.operation}), ${wave.throttledCalls} throttled`);
   if (imported) log(`import: ${imported.rows} rows in ${imported.importSeconds.toFixed(1)} s = ${imported.rowsPerSecond.toFixed(0)} rows/s; re-run ${imported.rerunRowsPerSecond.toFixed(0)} rows/s, ${imported.unchanged} unchanged`);
   if (consoleResult) log(`console: ${(consoleResult.files.reduce((n, f) => n + f.gzipped, 0) / 1024).toFixed(1)} KB gzipped; sign-in button after ${consoleResult.unthrottledMs.median.toFixed(0)} ms (slow 4G ${consoleResult.slowNetworkMs.median.toFixed(0)} ms)`);
   if (hook) log(`hook: p50 ${hook.p50Ms.toFixed(1)} ms, p99 ${hook.p99Ms.toFixed(1)} ms; stalled registry: false in ≤ ${hook.stalled.maxMs.toFixed(0)} ms`);
