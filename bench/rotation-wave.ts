@@ -27,8 +27,9 @@ import { bundleForBench } from './bundle';
  * the clock with the quotas off, not measured), each running the real rotation agent (device/rotation-agent.ts)
  * connected to the local broker through `inProcessConnector` (the same CONNECT decision, policy checks and
  * lifecycle events as over TLS, without 2N handshakes on two cores). The operator starts one rotation for all of
- * them; the rollout's `maximumPerMinute` (design §2: 150/min = r 2.5 devices/s) is scaled by `timeScale`, as the
- * quotas are (local/iot-core/traffic.ts, AWS's defaults, on). Measured in AWS time:
+ * them with the production rollout (design §2: `maximumPerMinute` 150 = r 2.5 devices/s); time runs `timeScale`×
+ * faster for the quotas (local/iot-core/traffic.ts, AWS's defaults, on), Lambda's delays and the Jobs' minutes
+ * alike (JobsService.setTimeScale). Measured in AWS time:
  *
  * - rotations committed per second, overall and sustained (10th → 90th percentile commit), against the binding
  *   quota (design §2: UpdateCertificate 10 TPS ÷ 2 calls per rotated device = 5/s) and the rollout limit;
@@ -269,7 +270,7 @@ async function standInBackend(stack: StackHarness, options: { concurrency: numbe
     functionName: 'rotation-stand-in-events',
     maximumRetryAttempts: 2,
     handler: async (event) => {
-      const e = event as { eventType?: string; clientId?: string; principalIdentifier?: string; thingArn?: string; status?: string; jobId?: string };
+      const e = event as { eventType?: string; clientId?: string; principalIdentifier?: string; thingArn?: string; status?: string; jobId?: string; statusDetails?: { reason?: string } };
       if (e.eventType === 'connected') {
         const rotation = rotations.get(e.clientId ?? '');
         if (rotation && rotation.newCertificateId === e.principalIdentifier) {
@@ -286,7 +287,7 @@ async function standInBackend(stack: StackHarness, options: { concurrency: numbe
         await commitIfBoth(thing, rotation);
       } else if (e.status && ['FAILED', 'REJECTED', 'TIMED_OUT', 'CANCELED', 'REMOVED'].includes(e.status)) {
         if (rotation.newCertificateId) await iot.send(new UpdateCertificateCommand({ certificateId: rotation.newCertificateId, newStatus: 'REVOKED' }));
-        rotation.outcome = { state: 'rolled-back', reason: e.status };
+        rotation.outcome = { state: 'rolled-back', reason: e.statusDetails?.reason ? `${e.status} ${e.statusDetails.reason}` : e.status };
       }
       return null;
     },
@@ -413,8 +414,9 @@ export async function runRotationWave(options: RotationWaveOptions): Promise<Rot
     const sampler = new WorkingCertificateSampler(stack, devices);
     const startedAt = performance.now();
     const awsSeconds = () => ((performance.now() - startedAt) / 1000) * timeScale;
-    const maximumPerMinute = Math.min(1000, Math.max(1, Math.round(perMinute * timeScale)));
-    const jobId = await backend.start(things, maximumPerMinute);
+    // The job is created with the production rollout; the local Jobs' minutes run timeScale× faster, as the quotas do.
+    account.jobs.setTimeScale(timeScale);
+    const jobId = await backend.start(things, perMinute);
     const sampling = setInterval(() => sampler.sample(), 1_000 / timeScale);
     const deadlineSeconds = options.deadlineSeconds ?? (3 * devices.length * 60) / perMinute + 600;
     let lastLine = 0;

@@ -200,6 +200,8 @@ export interface CreateJobInput extends JobConfiguration {
 export class JobsService {
   private readonly templates = new Map<string, JobTemplate>();
   private readonly jobs = new Map<string, JobState>();
+  /** How long a minute of rollouts and timeouts lasts (setTimeScale). */
+  private minuteMs = MINUTE;
   /** Executions by job id, then thing name (the latest; an execution number is unique in the account). */
   private readonly executions = new Map<string, Map<string, JobExecution>>();
   private executionCounter = 0;
@@ -209,6 +211,16 @@ export class JobsService {
     private readonly scope: AccountScope,
     private readonly ports: JobsPorts,
   ) {}
+
+  /**
+   * A run whose clock goes `timeScale` times faster than AWS's (the bench: its quotas ×timeScale, Lambda's delays
+   * ÷timeScale): the minutes of rollouts (`maximumPerMinute` batches) and of in-progress and step timeouts last
+   * 60 s ÷ timeScale, so a job created with the production configuration paces as it would on AWS, in AWS time.
+   */
+  setTimeScale(timeScale: number): void {
+    if (!(timeScale > 0)) throw new Error(`timeScale must be positive, not ${timeScale}`);
+    this.minuteMs = MINUTE / timeScale;
+  }
 
   onExecutionChange(listener: ExecutionListener): () => void {
     this.listeners.add(listener);
@@ -554,7 +566,7 @@ export class JobsService {
     else this.settle(execution, status, now);
     if (step !== undefined) {
       if (step === -1) delete execution.stepDeadline;
-      else execution.stepDeadline = new Date(now.getTime() + step * MINUTE);
+      else execution.stepDeadline = new Date(now.getTime() + step * this.minuteMs);
     }
     if (status !== 'IN_PROGRESS') this.completeIfDone(this.stateOf(jobId));
     return execution;
@@ -571,7 +583,7 @@ export class JobsService {
     if (details) next.statusDetails = details;
     if (next.status === 'QUEUED') this.start(next, now);
     else if (details || step !== undefined) this.bump(next, now);
-    if (step !== undefined && step !== -1) next.stepDeadline = new Date(now.getTime() + step * MINUTE);
+    if (step !== undefined && step !== -1) next.stepDeadline = new Date(now.getTime() + step * this.minuteMs);
     if (step === -1) delete next.stepDeadline;
     return next;
   }
@@ -595,7 +607,7 @@ export class JobsService {
     if (wasQueued) {
       execution.startedAt = now;
       const minutes = this.jobs.get(execution.jobId)?.job.timeoutConfig?.inProgressTimeoutInMinutes;
-      if (minutes !== undefined) execution.inProgressDeadline = new Date(now.getTime() + minutes * MINUTE);
+      if (minutes !== undefined) execution.inProgressDeadline = new Date(now.getTime() + minutes * this.minuteMs);
     }
     this.bump(execution, now);
     if (wasQueued) this.changed(execution.thingName);
@@ -673,7 +685,7 @@ export class JobsService {
       const batch = state.rate === undefined ? state.pending.length : state.rate;
       for (const thing of state.pending.splice(0, batch)) this.queue(state, thing, now);
       // Without a rate, whatever is pending goes out at once (a CONTINUOUS job's newcomers included).
-      state.nextReleaseAt = state.rate === undefined ? at : new Date(at.getTime() + MINUTE);
+      state.nextReleaseAt = state.rate === undefined ? at : new Date(at.getTime() + this.minuteMs);
       if (exponential && state.rate !== undefined) {
         const notified = [...this.executionsOf(state.job.jobId)].length;
         const succeeded = [...this.executionsOf(state.job.jobId)].filter((e) => e.status === 'SUCCEEDED').length;
