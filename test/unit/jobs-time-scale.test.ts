@@ -57,3 +57,26 @@ describe('a time-scaled Jobs service', () => {
     expect(() => jobs.setTimeScale(0)).toThrow(/positive/);
   });
 });
+
+describe('an exponential rollout with maximumPerMinute', () => {
+  it('raises the rate by incrementFactor up to maximumPerMinute, not past it', () => {
+    const jobs = jobsAt();
+    const many = Array.from({ length: 40 }, (_, i) => `m${i}`);
+    things.push(...many);
+    try {
+      jobs.createJob('j1', {
+        targets: many.map((t) => arn(`thing/${t}`)),
+        document: DOCUMENT,
+        jobExecutionsRolloutConfig: { maximumPerMinute: 6, exponentialRate: { baseRatePerMinute: 2, incrementFactor: 2, rateIncreaseCriteria: { numberOfNotifiedThings: 2 } } },
+      });
+      const perMinute = [notified(jobs)];
+      for (let minute = 0; minute < 4; minute++) {
+        clock += 60_000;
+        perMinute.push(notified(jobs) - perMinute.reduce((a, b) => a + b, 0));
+      }
+      expect(perMinute).toEqual([2, 4, 6, 6, 6]);
+    } finally {
+      things.splice(things.length - many.length, many.length);
+    }
+  });
+});

@@ -694,7 +694,11 @@ export class JobsService {
           (numberOfNotifiedThings !== undefined && notified - state.notifiedAtRateChange >= numberOfNotifiedThings) ||
           (numberOfSucceededThings !== undefined && succeeded - state.succeededAtRateChange >= numberOfSucceededThings)
         ) {
-          state.rate = Math.min(1000, Math.max(state.rate + 1, Math.floor(state.rate * exponential.incrementFactor)));
+          // maximumPerMinute is "The maximum number of things that will be notified of a pending job, per minute"
+          // (API_JobExecutionsRolloutConfig.html): read as the ceiling of the exponential rate too (an assumption:
+          // the page does not say how the two combine; without it the rate would grow to 1000/min past the maximum).
+          const ceiling = Math.min(1000, state.job.jobExecutionsRolloutConfig?.maximumPerMinute ?? 1000);
+          state.rate = Math.min(ceiling, Math.max(state.rate + 1, Math.floor(state.rate * exponential.incrementFactor)));
           state.notifiedAtRateChange = notified;
           state.succeededAtRateChange = succeeded;
         }
