@@ -230,6 +230,7 @@ export function loadStack(options: { stage?: string; region?: string; params?: R
       ...(params.consoleUrl !== undefined ? { consoleUrl: params.consoleUrl } : {}),
       ...(params.consoleSignInDomainPrefix !== undefined ? { consoleSignInDomainPrefix: params.consoleSignInDomainPrefix } : {}),
     }),
+    ...stackModule.rotationSettings(params),
   });
   const authorizers = ((provider.httpApi as { [key: string]: Json } | undefined)?.authorizers ?? {}) as Json;
   const esbuild = (lookup(config, 'custom.esbuild') ?? {}) as { [key: string]: Json };

@@ -70,6 +70,8 @@ function namesFor(service, stage) {
     consoleClient: `${prefix}-console`,
     // Other stacks' Custom::DeviceCertificate resources: ServiceToken: !ImportValue <this name>.
     certificateResourceExport: `${prefix}-CertificateResourceServiceToken`,
+    // Certificate rotation (issue 14, resources/rotation.cjs): the job template every rotation job is created from.
+    rotationJobTemplate: `${prefix}-rotation`,
     functions: Object.fromEntries(Object.keys(FUNCTIONS).map((name) => [name, functionName(service, stage, name)])),
   };
 }

@@ -26,6 +26,7 @@ export interface StackNames {
   consoleHeaders: string;
   consoleClient: string;
   certificateResourceExport: string;
+  rotationJobTemplate: string;
   functions: Record<FunctionKey, string>;
 }
 declare function resolveNames(context: { resolveVariable: (name: string) => unknown }): StackNames | Promise<StackNames>;
