@@ -224,6 +224,9 @@ const expirySweepEnvSchema = z.object({
   FINDINGS_TOPIC_ARN: z.string().check(z.regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'an SNS topic ARN')),
   EXPIRY_WARNING_DAYS: days('EXPIRY_WARNING_DAYS'),
   CERTIFICATE_MAX_AGE_DAYS: days('CERTIFICATE_MAX_AGE_DAYS'),
+  // Auto-rotation (issue 14): the autoRotation stage parameter and the stack's rotation job template.
+  AUTO_ROTATION: choice(['true', 'false']),
+  ROTATION_JOB_TEMPLATE_ARN: z.optional(z.string().check(z.regex(/^(arn:aws[a-z-]*:iot:[a-z0-9-]+:\d{12}:jobtemplate\/[a-zA-Z0-9_-]{1,64})?$/, 'a job template ARN'))),
 });
 
 export interface ExpirySweepConfig {
@@ -231,6 +234,8 @@ export interface ExpirySweepConfig {
   timelineTable: string;
   findingsTopicArn: string;
   policy: SweepPolicy;
+  /** Set when the autoRotation stage parameter is 'true': each sweep starts one rotation job for its due devices. */
+  autoRotation?: { jobTemplateArn: string };
 }
 
 /** Unset (''): 30 days of warning before notAfter, and 365 days of age (AWS-issued certificates never expire before 2049). */
@@ -242,7 +247,14 @@ export function loadExpirySweepConfig(env: NodeJS.ProcessEnv = process.env): Exp
     timelineTable: e.DEVICE_TIMELINE_TABLE,
     findingsTopicArn: e.FINDINGS_TOPIC_ARN,
     policy: { expiringWithinDays: daysOf(e.EXPIRY_WARNING_DAYS, 30), olderThanDays: daysOf(e.CERTIFICATE_MAX_AGE_DAYS, 365) },
+    ...autoRotationOf(e.AUTO_ROTATION, e.ROTATION_JOB_TEMPLATE_ARN),
   };
+}
+
+function autoRotationOf(flag: string | undefined, jobTemplateArn: string | undefined): Pick<ExpirySweepConfig, 'autoRotation'> {
+  if (flag !== 'true') return {};
+  if (!jobTemplateArn) throw new Error('invalid configuration: AUTO_ROTATION is true but ROTATION_JOB_TEMPLATE_ARN is not set');
+  return { autoRotation: { jobTemplateArn } };
 }
 
 // CloudWatch namespaces: 1-255 of letters, digits and . - _ / # : (no leading colon); dimension values non-empty.

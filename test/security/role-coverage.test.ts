@@ -149,8 +149,21 @@ describe('each function’s role in the stack', () => {
     expect(actions.vendCertificate).toEqual(expect.arrayContaining(['sqs:GetQueueUrl', 'sqs:SendMessage', 'dynamodb:PutItem']));
     expect(actions.retireCertificate).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'iot:UpdateCertificate']));
     // The sweep reads the expiry indexes, asks AWS IoT about due fleet claims, publishes findings and puts
-    // them on the timeline: nothing else.
-    expect(actions.expirySweep).toEqual(['dynamodb:PutItem', 'dynamodb:Query', 'iot:DescribeCertificate', 'sns:Publish']);
+    // them on the timeline; with auto-rotation (issue 14) it starts a rotation (shared/rotation/start.ts): nothing else.
+    expect(actions.expirySweep).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+      'iot:AddThingToThingGroup',
+      'iot:CreateJob',
+      'iot:CreateThingGroup',
+      'iot:DescribeCertificate',
+      'iot:DescribeEventConfigurations',
+      'iot:DescribeJob',
+      'iot:UpdateEventConfigurations',
+      'sns:Publish',
+    ]);
     // The console's reads never write; its failure-queue routes re-invoke failed functions (issue 12).
     expect(actions.consoleDevices!.filter((a) => /Put|Update|Delete|BatchWrite|Send/.test(a))).toEqual([]);
     expect(actions.consoleDevices).toEqual(expect.arrayContaining(['dynamodb:Query', 'dynamodb:GetItem', 'iot:DescribeThing', 'sqs:ReceiveMessage']));

@@ -1,0 +1,30 @@
+import type { ExpiryFinding } from '../expiry/ports';
+import type { Log } from '../log';
+import { ROTATION_JOB_PREFIX } from './model';
+import { startRotation, type RotationStartDeps, type RotationStartResult } from './start';
+
+/**
+ * Auto-rotation (issue 14, the autoRotation stage parameter, off by default): the expiry sweep starts one
+ * rotation job for the devices it found due. The job id follows from the sweep's scheduled time
+ * (`rotate-auto-<yyyymmdd-hhmmss>`), so a retried sweep (Lambda retries the same event) finishes the same
+ * start instead of starting a second one; devices already rotating are left out by the start itself.
+ */
+
+export function autoRotationJobId(sweptAt: Date): string {
+  const iso = sweptAt.toISOString();
+  return `${ROTATION_JOB_PREFIX}auto-${iso.slice(0, 10).replace(/-/g, '')}-${iso.slice(11, 19).replace(/:/g, '')}`;
+}
+
+export async function autoRotate(deps: RotationStartDeps & { log: Log }, findings: readonly ExpiryFinding[], sweptAt: Date): Promise<RotationStartResult | undefined> {
+  if (findings.length === 0) return undefined;
+  const result = await startRotation(deps, { jobId: autoRotationJobId(sweptAt), deviceIds: findings.map((f) => f.deviceId) });
+  deps.log.info('auto-rotation', {
+    jobId: result.jobId,
+    job: result.job,
+    queued: result.queued.length,
+    leftOut: result.leftOut.length,
+    // Why, by reason: the operator's `rotate status` has the devices.
+    leftOutReasons: Object.fromEntries([...new Set(result.leftOut.map((l) => l.reason))].map((r) => [r, result.leftOut.filter((l) => l.reason === r).length])),
+  });
+  return result;
+}
