@@ -8,7 +8,13 @@ import { startRotation, type RotationStartDeps, type RotationStartResult } from 
  * rotation job for the devices it found due. The job id follows from the sweep's scheduled time
  * (`rotate-auto-<yyyymmdd-hhmmss>`), so a retried sweep (Lambda retries the same event) finishes the same
  * start instead of starting a second one; devices already rotating are left out by the start itself.
+ *
+ * At most AUTO_ROTATION_MAX_DEVICES devices per sweep, the first in device order: the start paces its writes
+ * (50 devices/s, two passes), so 2,000 devices take about 80 s of the sweep's 300 s timeout. The others stay
+ * due and go in the next sweep's job.
  */
+
+export const AUTO_ROTATION_MAX_DEVICES = 2_000;
 
 export function autoRotationJobId(sweptAt: Date): string {
   const iso = sweptAt.toISOString();
@@ -17,12 +23,15 @@ export function autoRotationJobId(sweptAt: Date): string {
 
 export async function autoRotate(deps: RotationStartDeps & { log: Log }, findings: readonly ExpiryFinding[], sweptAt: Date): Promise<RotationStartResult | undefined> {
   if (findings.length === 0) return undefined;
-  const result = await startRotation(deps, { jobId: autoRotationJobId(sweptAt), deviceIds: findings.map((f) => f.deviceId) });
+  const deviceIds = [...new Set(findings.map((f) => f.deviceId))].sort();
+  const taken = deviceIds.slice(0, AUTO_ROTATION_MAX_DEVICES);
+  const result = await startRotation(deps, { jobId: autoRotationJobId(sweptAt), deviceIds: taken });
   deps.log.info('auto-rotation', {
     jobId: result.jobId,
     job: result.job,
     queued: result.queued.length,
     leftOut: result.leftOut.length,
+    deferred: deviceIds.length - taken.length,
     // Why, by reason: the operator's `rotate status` has the devices.
     leftOutReasons: Object.fromEntries([...new Set(result.leftOut.map((l) => l.reason))].map((r) => [r, result.leftOut.filter((l) => l.reason === r).length])),
   });

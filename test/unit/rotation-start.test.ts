@@ -1,5 +1,7 @@
+import type { ExpiryFinding } from '../../shared/expiry/ports';
 import type { TimelineEvent } from '../../shared/lifecycle/ports';
 import type { DeviceEntry } from '../../shared/registry/device-entry';
+import { autoRotate, autoRotationJobId, AUTO_ROTATION_MAX_DEVICES } from '../../shared/rotation/auto';
 import type { Rotation } from '../../shared/rotation/model';
 import {
   checkJobId,
@@ -380,5 +382,28 @@ describe('rotationStatus', () => {
     await rotationStatus(ended.deps, 'rotate-s');
     expect(ended.appended).toEqual([]);
     expect(ended.items.get('q1')!.rotation!.state).toBe('queued');
+  });
+});
+
+describe('autoRotate', () => {
+  it('starts one job named by the sweep time for the due devices, at most AUTO_ROTATION_MAX_DEVICES of them', async () => {
+    const ids = Array.from({ length: AUTO_ROTATION_MAX_DEVICES + 3 }, (_, i) => `dev-${String(i).padStart(5, '0')}`);
+    const w = world(ids.map((id) => bound(id)));
+    const logged: unknown[] = [];
+    const log = { debug() {}, info: (_m: string, a: unknown) => void logged.push(a), warn() {}, error() {} };
+    const finding = (deviceId: string) => ({ deviceId }) as ExpiryFinding;
+    const sweptAt = new Date('2026-12-01T06:00:00.000Z');
+    expect(await autoRotate({ ...w.deps, log }, [], sweptAt)).toBeUndefined();
+    expect(w.jobs.size).toBe(0);
+    const result = await autoRotate({ ...w.deps, log }, [...ids].reverse().map(finding), sweptAt);
+    expect(autoRotationJobId(sweptAt)).toBe('rotate-auto-20261201-060000');
+    expect(result).toMatchObject({ jobId: 'rotate-auto-20261201-060000', job: 'created' });
+    expect(result!.queued).toEqual(ids.slice(0, AUTO_ROTATION_MAX_DEVICES));
+    expect(w.items.get(ids.at(-1)!)!.rotation).toBeUndefined();
+    expect(logged).toEqual([expect.objectContaining({ queued: AUTO_ROTATION_MAX_DEVICES, deferred: 3 })]);
+    // The same sweep retried (the same event): the same job, nothing new.
+    const again = await autoRotate({ ...w.deps, log }, ids.map(finding), sweptAt);
+    expect(again).toMatchObject({ job: 'exists' });
+    expect(w.jobs.size).toBe(1);
   });
 });
