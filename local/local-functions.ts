@@ -40,6 +40,8 @@ export interface FunctionOptions {
   maximumEventAgeSeconds?: number;
   timeoutSeconds?: number;
   accountId?: string;
+  /** Lambda's reserved concurrency: caps the function's concurrent invocations below the local default. */
+  reservedConcurrency?: number;
 }
 
 export class LocalFunctions {
@@ -60,7 +62,7 @@ export class LocalFunctions {
       functionName: options.functionName,
       functionArn,
       handler: options.handler,
-      concurrency: this.options.concurrency,
+      concurrency: Math.min(this.options.concurrency, options.reservedConcurrency ?? Infinity),
       timeScale: this.options.timeScale,
       ...(options.maximumRetryAttempts !== undefined ? { maximumRetryAttempts: options.maximumRetryAttempts } : {}),
       ...(options.maximumEventAgeSeconds !== undefined ? { maximumEventAgeSeconds: options.maximumEventAgeSeconds } : {}),
