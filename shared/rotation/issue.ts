@@ -75,8 +75,13 @@ class Refusal {
   constructor(
     readonly reason: RefusalReason,
     readonly message: string,
-    /** Whether the requester is proven to be the device (so its rotation may be recorded as refused). */
-    readonly identified: boolean,
+    /**
+     * Whether the refusal closes the rotation (recorded `refused`): only a refusal of the CSR itself, sent by the
+     * proven device. Identity and status refusals do not (the requester is not proven to be the device, or an
+     * operator's state decides), nor does `no-rotation` (about the job's state, which a timely retry may find
+     * IN_PROGRESS).
+     */
+    readonly closes: boolean,
   ) {}
 }
 
@@ -111,12 +116,12 @@ async function admit(event: RotationCsrEvent, entry: DeviceEntry | undefined, de
   const bound = entry as DeviceEntry & { certificateId: string };
   const rotation = entry.rotation;
   if (!rotation || rotation.jobId !== event.jobId || !event.jobId.startsWith(ROTATION_JOB_PREFIX)) {
-    return new Refusal('no-rotation', `no rotation ${event.jobId} for ${thing}`, true);
+    return new Refusal('no-rotation', `no rotation ${event.jobId} for ${thing}`, false);
   }
-  if (!OPEN_ROTATION_STATES.has(rotation.state)) return new Refusal('no-rotation', `rotation ${event.jobId} of ${thing} is ${rotation.state}`, true);
+  if (!OPEN_ROTATION_STATES.has(rotation.state)) return new Refusal('no-rotation', `rotation ${event.jobId} of ${thing} is ${rotation.state}`, false);
   const execution = await deps.iot.describeJobExecution(event.jobId, thing);
   if (execution?.status !== 'IN_PROGRESS') {
-    return new Refusal('no-rotation', `job ${event.jobId} is ${execution?.status ?? 'not'} in progress for ${thing}`, true);
+    return new Refusal('no-rotation', `job ${event.jobId} is ${execution?.status ?? 'not'} in progress for ${thing}`, false);
   }
   if (typeof event.csr !== 'string') return new Refusal('malformed-csr', 'csr must be a PEM certificate signing request', true);
   let csr: CsrFacts;
@@ -162,7 +167,7 @@ export async function issueRotationCertificate(event: RotationCsrEvent, deps: Ro
     rotation = { ...rotation, state: 'issuing', clientToken, newKeySha256 };
   } else if (rotation.newKeySha256 !== newKeySha256) {
     // The agent changes key only after a failed rotation, which closes this one (design §1 S1.2).
-    return refuse(event, new Refusal('no-rotation', `rotation ${jobId} of ${thing} is ${rotation.state} for another key`, true), deps, rotation);
+    return refuse(event, new Refusal('no-rotation', `rotation ${jobId} of ${thing} is ${rotation.state} for another key`, false), deps, rotation);
   }
 
   let created: IssuedCertificate | undefined;
@@ -219,7 +224,7 @@ async function refuse(event: RotationCsrEvent, refusal: Refusal, deps: RotationI
   let recorded = false;
   // Recorded only for the device's own open rotation of this job with no certificate made yet (`queued`):
   // once a certificate exists, S3 (roll back) closes the rotation, not a refused CSR.
-  const mayRecord = refusal.identified && rotation?.jobId === jobId && (rotation.state === 'queued' || rotation.state === 'refused');
+  const mayRecord = refusal.closes && rotation?.jobId === jobId && (rotation.state === 'queued' || rotation.state === 'refused');
   if (mayRecord && deps.timeline) {
     let at = deps.now();
     if (rotation.state === 'queued') {
