@@ -3,6 +3,8 @@ import { createCsr, type KeySpec } from '../../lib/pki';
 import { csrFor } from '../../device/rotation-agent';
 import { issueRotationCertificate } from '../../shared/rotation/issue';
 import type { RotationCsrEvent } from '../../shared/schemas/rotation-csr-event';
+import { rotationCsrEventSchema } from '../../shared/schemas/rotation-csr-event';
+import { loadEvent } from '../support/fixtures';
 import { POLICY, RotationIssueWorld } from '../support/rotation-issue-world';
 
 /** The rotation's CSR step (shared/rotation/issue.ts; docs/rotation-design.md §1 S1) against an in-memory AWS IoT and registry. */
@@ -184,5 +186,16 @@ describe('rotation CSR step: issuing', () => {
     expect(again).toMatchObject({ outcome: 'refused', reason: 'key-reused' });
     expect(createdCount()).toBe(0);
     expect([...world.timeline.values()].filter((e) => e.type === 'rotation-refused')).toHaveLength(1);
+  });
+});
+
+describe('the rule’s CSR event', () => {
+  it('reads the sample event (events/rotation-csr.json) and refuses events that cannot be answered', () => {
+    const event = loadEvent<Record<string, unknown>>('rotation-csr');
+    expect(rotationCsrEventSchema.safeParse(event).success).toBe(true);
+    for (const key of ['thingName', 'jobId', 'clientToken']) {
+      const { [key]: _dropped, ...rest } = structuredClone(event);
+      expect(rotationCsrEventSchema.safeParse(rest).success).toBe(false);
+    }
   });
 });
