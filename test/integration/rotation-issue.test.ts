@@ -21,9 +21,19 @@ let endpoint: Endpoint;
 const clients: MqttClient[] = [];
 const documents = () => createDocumentClient();
 
+/** What a probe rule with the CSR rule's SELECT list received (the local rules engine, rules.ts). */
+const probed: Array<Record<string, unknown>> = [];
+
 beforeAll(async () => {
   stack = await startLocalStack({ core: { mqtt: { port: 0 } } });
   endpoint = stack.endpoint!;
+  const { region, accountId } = stack.core.endpoints;
+  stack.core.addFunction({ functionName: 'rule-probe', handler: async (event) => (probed.push(event as Record<string, unknown>), null) });
+  stack.core.addRule({
+    ruleName: 'ruleProbe',
+    sql: "SELECT *, topic(2) AS thingName, principal() AS principal, clientid() AS clientId FROM 'probe/+/csr'",
+    actions: [{ lambda: { functionArn: `arn:aws:lambda:${region}:${accountId}:function:rule-probe` } }],
+  });
 });
 
 afterAll(async () => {
@@ -98,6 +108,33 @@ async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 15
 async function registryRotation(thing: string): Promise<Record<string, any> | undefined> {
   return (await stack.registry.get(thing))?.rotation;
 }
+
+describe('the rule SQL over MQTT and iot-data', () => {
+  it('gives principal() = the connection’s certificate id and clientid() = its client id; an iot-data publish has neither', async () => {
+    const { IoTDataPlaneClient, PublishCommand } = await import('@aws-sdk/client-iot-data-plane');
+    // A device publishes on its own topic (its policy allows device/<thing>/* only); the test, as the service,
+    // publishes through iot-data on another topic of the same SELECT list.
+    const jitr = await jitrDevice('ROT-PROBE-2');
+    stack.core.addRule({
+      ruleName: 'ruleProbeDevice',
+      sql: "SELECT *, topic(2) AS thingName, principal() AS principal, clientid() AS clientId FROM 'device/+/probe'",
+      actions: [{ lambda: { functionArn: `arn:aws:lambda:${stack.core.endpoints.region}:${stack.core.endpoints.accountId}:function:rule-probe` } }],
+    });
+    const { client } = await connected(jitr);
+    await publishAcknowledged(client, `device/${jitr.thing}/probe`, JSON.stringify({ n: 1, principal: 'spoofed' }));
+    await disconnect(client);
+    await new IoTDataPlaneClient({}).send(new PublishCommand({ topic: 'probe/ROT-PROBE-3/csr', qos: 1, payload: new TextEncoder().encode(JSON.stringify({ n: 2, principal: 'spoofed', clientId: 'spoofed' })) }));
+    await until(() => probed.length >= 2);
+    await stack.core.idle();
+    expect(probed).toEqual(
+      expect.arrayContaining([
+        { n: 1, thingName: jitr.thing, principal: jitr.certificateId, clientId: jitr.thing },
+        { n: 2, thingName: 'ROT-PROBE-3' },
+      ]),
+    );
+    expect(probed).toHaveLength(2);
+  }, 60_000);
+});
 
 describe('the rotation CSR step over MQTT/TLS', () => {
   it('answers a CSR with a new ACTIVE certificate attached to the thing and the policy; the old one stays ACTIVE and bound', async () => {
