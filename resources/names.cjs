@@ -21,6 +21,8 @@ const FUNCTIONS = {
   consoleDevices: 'ConsoleDevicesLambdaFunction',
   consoleActions: 'ConsoleActionsLambdaFunction',
   consoleQueue: 'ConsoleQueueLambdaFunction',
+  // Certificate rotation (issue 14): the CSR step.
+  rotateCertificate: 'RotateCertificateLambdaFunction',
 };
 
 /** The name osls gives a function of serverless.yml: `<service>-<stage>-<name>`. */
@@ -53,6 +55,8 @@ function namesFor(service, stage) {
     deviceThingType: `${prefix}-device`,
     // IoT rule names allow [a-zA-Z0-9_] only.
     certificateRegisteredRule: `${service}_${stage}_certificate_registered`.replace(/[^a-zA-Z0-9_]/g, '_'),
+    // Certificate rotation: devices' CSRs to rotateCertificate (functions/rotate-certificate/resources.cjs).
+    rotationCsrRule: `${service}_${stage}_rotation_csr`.replace(/[^a-zA-Z0-9_]/g, '_'),
     // The expiry sweep's and the Device Defender audit's findings (resources/findings.cjs, resources/audit.cjs).
     findingsTopic: `${prefix}-findings`,
     certificateAudit: `${prefix}-certificates`,

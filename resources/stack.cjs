@@ -35,6 +35,7 @@ const FUNCTION_DEPLOYMENTS = {
   consoleDevices: require('../functions/console-devices/resources.cjs'),
   consoleActions: require('../functions/console-actions/resources.cjs'),
   consoleQueue: require('../functions/console-queue/resources.cjs'),
+  rotateCertificate: require('../functions/rotate-certificate/resources.cjs'),
 };
 
 const splitIds = (value) =>

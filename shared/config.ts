@@ -348,3 +348,33 @@ export function loadConsoleQueueConfig(env: NodeJS.ProcessEnv = process.env): Co
     retirementQueue: { arn: e.RETIREMENT_QUEUE_ARN, url: e.RETIREMENT_QUEUE_URL },
   };
 }
+
+const rotationIssueEnvSchema = z.object({
+  DEVICE_REGISTRY_TABLE: z.string().check(z.minLength(3, 'required')),
+  DEVICE_TIMELINE_TABLE: z.string().check(z.minLength(3, 'required')),
+  DEVICE_POLICY_NAME: z.string().check(z.minLength(1, 'required')),
+  /**
+   * The SDK's own variable for the iot-data endpoint (the local IoT Core sets it): when set the client uses
+   * it, otherwise the function asks DescribeEndpoint for the account's `iot:Data-ATS` endpoint once.
+   */
+  AWS_ENDPOINT_URL_IOT_DATA_PLANE: z.optional(z.string()),
+});
+
+export interface RotationIssueConfig {
+  registryTable: string;
+  timelineTable: string;
+  devicePolicyName: string;
+  /** Whether the iot-data endpoint comes from the SDK's environment (no DescribeEndpoint needed). */
+  dataEndpointFromEnvironment: boolean;
+}
+
+/** rotateCertificate (the rotation's CSR step, shared/rotation/issue.ts). */
+export function loadRotationIssueConfig(env: NodeJS.ProcessEnv = process.env): RotationIssueConfig {
+  const e = parseEnv(rotationIssueEnvSchema, env);
+  return {
+    registryTable: e.DEVICE_REGISTRY_TABLE,
+    timelineTable: e.DEVICE_TIMELINE_TABLE,
+    devicePolicyName: e.DEVICE_POLICY_NAME,
+    dataEndpointFromEnvironment: Boolean(trimmed(e.AWS_ENDPOINT_URL_IOT_DATA_PLANE)),
+  };
+}

@@ -59,6 +59,8 @@ export const rotationSchema = z.looseObject({
   /** Once CreateCertificateFromCsr has answered. */
   newCertificateId: z.optional(z.string()),
   newCertificateArn: z.optional(z.string()),
+  /** When the CSR step set `issued` (written once): the time of its `rotation-issued` timeline event, so a retry writes the same event. */
+  issuedAt: z.optional(z.string()),
   /** The two commit signals, each recorded when seen, in any order. */
   newConnectedAt: z.optional(z.string()),
   jobStatus: z.optional(z.string()),

@@ -100,23 +100,37 @@ describe('serverless package', () => {
   });
 
   it('has the topic rule on the registered-certificate topic, filtered to the configured CA, with an error action', () => {
-    const rule = onlyOfType('AWS::IoT::TopicRule');
+    expect(ofType('AWS::IoT::TopicRule').map(([id]) => id).sort()).toEqual(['CertificateRegisteredRule', 'RotationCsrRule']);
+    const rule = resourceOf('CertificateRegisteredRule');
     const payload = rule.Properties.TopicRulePayload;
     expect(payload.Sql).toBe(`SELECT * FROM '$aws/events/certificates/registered/+' WHERE topic(5) = '${caId}'`);
     expect(payload.Actions).toEqual([{ Lambda: { FunctionArn: { 'Fn::GetAtt': ['ActivateCertificateLambdaFunction', 'Arn'] } } }]);
     expect(payload.ErrorAction.Sqs.QueueUrl).toEqual({ Ref: 'ProvisioningFailureQueue' });
   });
 
+  it('has the rotation CSR rule: the device payload plus topic(2), principal() and clientid(), to rotateCertificate, with an error action', () => {
+    const payload = resourceOf('RotationCsrRule').Properties.TopicRulePayload;
+    expect(payload.Sql).toBe("SELECT *, topic(2) AS thingName, principal() AS principal, clientid() AS clientId FROM 'device/+/rotation/csr'");
+    expect(payload.Actions).toEqual([{ Lambda: { FunctionArn: { 'Fn::GetAtt': ['RotateCertificateLambdaFunction', 'Arn'] } } }]);
+    expect(payload.ErrorAction.Sqs.QueueUrl).toEqual({ Ref: 'ProvisioningFailureQueue' });
+    // At most two at once: the binding quota (docs/rotation-design.md §2).
+    expect(resourceOf('RotateCertificateLambdaFunction').Properties.ReservedConcurrentExecutions).toBe(2);
+  });
+
   it('lets only this account’s rule and template invoke their functions (SourceArn and SourceAccount)', () => {
     const permissions = ofType('AWS::Lambda::Permission').map(([, r]) => r.Properties);
     const fromIot = permissions.filter((p) => p.Principal === 'iot.amazonaws.com');
-    expect(fromIot).toHaveLength(2);
+    expect(fromIot).toHaveLength(3);
     expect(fromIot.find((p) => JSON.stringify(p).includes('provisioningtemplate/'))).toMatchObject({
       FunctionName: { 'Fn::GetAtt': ['PreProvisioningHookLambdaFunction', 'Arn'] },
       SourceAccount: { Ref: 'AWS::AccountId' },
       SourceArn: { 'Fn::Sub': 'arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:provisioningtemplate/iot-provisioner-test' },
     });
-    expect(fromIot.find((p) => JSON.stringify(p).includes(':rule/'))).toMatchObject({
+    expect(fromIot.find((p) => JSON.stringify(p).includes(':rule/iot_provisioner_test_rotation_csr'))).toMatchObject({
+      FunctionName: { 'Fn::GetAtt': ['RotateCertificateLambdaFunction', 'Arn'] },
+      SourceAccount: { Ref: 'AWS::AccountId' },
+    });
+    expect(fromIot.find((p) => JSON.stringify(p).includes(':rule/iot_provisioner_test_certificate_registered'))).toMatchObject({
       Principal: 'iot.amazonaws.com',
       Action: 'lambda:InvokeFunction',
       SourceAccount: { Ref: 'AWS::AccountId' },
@@ -124,10 +138,11 @@ describe('serverless package', () => {
     });
   });
 
-  it('sends failed async invocations to the failure queue: JITR after two retries, the expiry sweep after one', () => {
+  it('sends failed async invocations to the failure queue: JITR and the rotation CSR step after two retries, the expiry sweep after one', () => {
     const failureQueue = { OnFailure: { Destination: { 'Fn::GetAtt': ['ProvisioningFailureQueue', 'Arn'] } } };
-    expect(ofType('AWS::Lambda::EventInvokeConfig').map(([id]) => id).sort()).toEqual(['ActivateCertificateLambdaEvConf', 'ExpirySweepLambdaEvConf']);
+    expect(ofType('AWS::Lambda::EventInvokeConfig').map(([id]) => id).sort()).toEqual(['ActivateCertificateLambdaEvConf', 'ExpirySweepLambdaEvConf', 'RotateCertificateLambdaEvConf']);
     expect(resourceOf('ActivateCertificateLambdaEvConf').Properties).toMatchObject({ MaximumRetryAttempts: 2, DestinationConfig: failureQueue });
+    expect(resourceOf('RotateCertificateLambdaEvConf').Properties).toMatchObject({ MaximumRetryAttempts: 2, DestinationConfig: failureQueue });
     expect(resourceOf('ExpirySweepLambdaEvConf').Properties).toMatchObject({ MaximumRetryAttempts: 1, DestinationConfig: failureQueue });
   });
 
@@ -313,7 +328,7 @@ describe('serverless package', () => {
 
   it('runs every function arm64 on nodejs24.x', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(10);
+    expect(functions).toHaveLength(11);
     for (const [, fn] of functions) expect(fn.Properties).toMatchObject({ Architectures: ['arm64'], Runtime: 'nodejs24.x' });
   });
 });

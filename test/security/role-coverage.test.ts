@@ -115,6 +115,7 @@ describe('the role checker', () => {
     expect(commandOf(at('lib-dynamodb', 'Update'))?.operation).toBe('dynamodb:UpdateItem');
     expect(commandOf(at('client-sqs', 'GetQueueUrl'))?.operation).toBe('sqs:GetQueueUrl');
     expect(commandOf(at('client-sns', 'Publish'))?.operation).toBe('sns:Publish');
+    expect(commandOf(at('client-iot-data-plane', 'Publish'))?.operation).toBe('iot:Publish');
     expect(commandOf('node_modules/@aws-sdk/client-iot/dist-es/IoTClient.js')).toBeUndefined();
     expect(['s3:HeadObject', 's3:ListObjectsV2', 's3:DeleteObjects', 's3:PutObject'].map(actionOf)).toEqual(['s3:GetObject', 's3:ListBucket', 's3:DeleteObject', 's3:PutObject']);
     expect(() => commandOf(at('client-kinesis', 'PutRecord'))).toThrow(/no IAM service prefix known for @aws-sdk\/client-kinesis/);
@@ -148,6 +149,7 @@ describe('each function’s role in the stack', () => {
     expect(actions.certificateResource).toEqual(expect.arrayContaining(['s3:PutObject', 's3:GetObject', 's3:ListBucket', 's3:DeleteObject', 'iot:CreateKeysAndCertificate']));
     expect(actions.vendCertificate).toEqual(expect.arrayContaining(['sqs:GetQueueUrl', 'sqs:SendMessage', 'dynamodb:PutItem']));
     expect(actions.retireCertificate).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'iot:UpdateCertificate']));
+    expect(actions.rotateCertificate).toEqual(expect.arrayContaining(['iot:CreateCertificateFromCsr', 'iot:DescribeJobExecution', 'iot:Publish', 'iot:AttachThingPrincipal', 'dynamodb:UpdateItem']));
     // The sweep reads the expiry indexes, asks AWS IoT about due fleet claims, publishes findings and puts
     // them on the timeline; with auto-rotation (issue 14) it starts a rotation (shared/rotation/start.ts): nothing else.
     expect(actions.expirySweep).toEqual([

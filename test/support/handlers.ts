@@ -93,6 +93,7 @@ export const STACK_FUNCTIONS = [
   'expirySweep',
   'preProvisioningHook',
   'retireCertificate',
+  'rotateCertificate',
   'vendCertificate',
   'vendProvisioningClaim',
 ] as const;
