@@ -34,6 +34,7 @@ const FUNCTION_DEPLOYMENTS = {
   consoleDevices: require('../functions/console-devices/resources.cjs'),
   consoleActions: require('../functions/console-actions/resources.cjs'),
   consoleQueue: require('../functions/console-queue/resources.cjs'),
+  rotationEvents: require('../functions/rotation-events/resources.cjs'),
 };
 
 const splitIds = (value) =>

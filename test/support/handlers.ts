@@ -93,6 +93,7 @@ export const STACK_FUNCTIONS = [
   'expirySweep',
   'preProvisioningHook',
   'retireCertificate',
+  'rotationEvents',
   'vendCertificate',
   'vendProvisioningClaim',
 ] as const;
