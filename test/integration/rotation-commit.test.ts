@@ -12,7 +12,10 @@ import type { MqttClient } from 'mqtt';
 import { connectOnce, disconnect, type Endpoint, type Identity } from '../../device/mqtt-connection';
 import { createCsr } from '../../lib/pki';
 import { createDocumentClient } from '../../shared/aws/clients';
-import { listTimelineEvents } from '../../shared/aws/timeline/events';
+import { bindCalls } from '../../shared/aws/bind-calls';
+import { lifecycleIotCalls } from '../../shared/aws/iot/lifecycle-calls';
+import { appendTimelineEvent, listTimelineEvents } from '../../shared/aws/timeline/events';
+import { retireDevice, suspendDevice, type LifecycleDeps } from '../../shared/lifecycle/actions';
 import type { Rotation } from '../../shared/rotation/model';
 import { startLocalStack, type LocalStack } from '../support/local-stack';
 
@@ -207,5 +210,36 @@ describe('the rotation commits over MQTT/TLS', () => {
     const again = await connectOnce(endpoint, r.old, r.thing);
     expect(again.error).toBeUndefined();
     await disconnect(again.client!);
+  });
+});
+
+describe('suspend and retire close an open rotation (fail closed)', () => {
+  const lifecycle = (): LifecycleDeps => ({
+    registry: stack.registry,
+    iot: lifecycleIotCalls(stack.iot),
+    timeline: bindCalls({ client: documents, tableName: stack.deployed.timelineTableName }, { append: appendTimelineEvent }),
+    quarantineGroup: stack.deployed.quarantineGroupName,
+    actor: { kind: 'cli', id: 'arn:aws:iam::123456789012:user/operator' },
+    now: () => new Date(),
+    sleep: async () => {},
+  });
+
+  it.each([
+    ['suspend', 'suspended'],
+    ['retire', 'retired'],
+  ] as const)('%s revokes the rotation\'s ACTIVE new certificate: the device cannot connect with it, and it never commits', async (action, reason) => {
+    const r = await issuedRotation(`ROT-LIFE-${action}`);
+
+    if (action === 'suspend') await suspendDevice(r.thing, lifecycle());
+    else await retireDevice(r.thing, { keepThing: false }, lifecycle());
+
+    expect(await rotationOf(r.thing)).toMatchObject({ state: 'rolled-back', reason });
+    expect(await statusOf(r.next.certificateId)).toBe('REVOKED');
+    expect((await connectOnce(endpoint, r.next, r.thing)).client).toBeUndefined();
+    expect((await connectOnce(endpoint, r.old, r.thing)).client).toBeUndefined();
+    // A late SUCCEEDED changes nothing: the job execution is ended by the device over its (refused) connection,
+    // so the check is on the registry: still rolled back, binding not moved to the new certificate.
+    expect((await stack.registry.get(r.thing))?.certificateId).not.toBe(r.next.certificateId);
+    expect((await timelineOf(r.thing)).filter((e) => e.type === 'rotation-rolled-back')).toEqual([expect.objectContaining({ reason })]);
   });
 });
