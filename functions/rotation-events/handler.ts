@@ -67,7 +67,9 @@ export function signalOf(event: unknown): RotationSignal | { dropped: 'invalid-e
       kind: 'job-execution',
       deviceId: thingNameOfArn(parsed.data.thingArn),
       jobId: parsed.data.jobId,
-      status: parsed.data.status,
+      // A job deleted with the execution still pending (`deleted`, status as before the deletion): the rotation
+      // can never be confirmed any more, so it is DELETED, which rolls it back (shared/rotation/model.ts).
+      status: parsed.data.operation === 'deleted' && ['QUEUED', 'IN_PROGRESS'].includes(parsed.data.status) ? 'DELETED' : parsed.data.status,
       statusDetails: parsed.data.statusDetails ?? {},
       // Jobs events' timestamp is epoch seconds (events-jobs.html).
       at: new Date(parsed.data.timestamp * 1000),

@@ -71,5 +71,8 @@ export const rotationSchema = z.looseObject({
 });
 export type Rotation = z.infer<typeof rotationSchema>;
 
-/** The job execution statuses that end a rotation without a commit (design §1 S3). */
-export const ROLLBACK_JOB_STATUSES: ReadonlySet<string> = new Set(['FAILED', 'REJECTED', 'TIMED_OUT', 'CANCELED', 'REMOVED']);
+/**
+ * The job execution statuses that end a rotation without a commit (design §1 S3); DELETED: the job was deleted
+ * while the execution was still pending (the event's operation `deleted`, functions/rotation-events/handler.ts).
+ */
+export const ROLLBACK_JOB_STATUSES: ReadonlySet<string> = new Set(['FAILED', 'REJECTED', 'TIMED_OUT', 'CANCELED', 'REMOVED', 'DELETED']);

@@ -24,14 +24,18 @@ export type PresenceConnectedEvent = z.infer<typeof presenceConnectedEventSchema
 
 /**
  * `$aws/events/jobExecution/<jobId>/<operation>` (https://docs.aws.amazon.com/iot/latest/developerguide/events-jobs.html,
- * enabled by UpdateEventConfigurations JOB_EXECUTION): eventType JOB_EXECUTION, operation, jobId, thingArn (the
- * page's example names the thing by ARN, not by name), status, statusDetails, timestamp (epoch seconds).
+ * enabled by UpdateEventConfigurations JOB_EXECUTION; checked against the page's example payload): eventType
+ * JOB_EXECUTION, eventId, timestamp (epoch seconds), operation (succeeded|failed|rejected|timed_out|canceled|
+ * removed|deleted), jobId, thingArn (the thing by ARN, not by name), status, statusDetails (absent in captured
+ * events without details). "When you delete a job, the operation field in the message reflects this, but the
+ * status field reflects the job execution status prior to the deletion" (same page).
  */
 export const jobExecutionEventSchema = z.looseObject({
   eventType: z.literal('JOB_EXECUTION'),
+  operation: z.optional(z.string()),
   jobId: z.string().check(z.regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be a job id')),
   thingArn: z.string().check(z.regex(/^arn:[^:]+:iot:[^:]*:\d{12}:thing\/[a-zA-Z0-9:_-]{1,128}$/, 'must be a thing ARN')),
-  status: z.enum(['QUEUED', 'IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'REJECTED', 'REMOVED', 'CANCELED']),
+  status: z.enum(['QUEUED', 'IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'REJECTED', 'REMOVED', 'CANCELED', 'DELETED']),
   statusDetails: z.optional(z.record(z.string(), z.string())),
   timestamp: z.number().check(z.gte(0)),
 });

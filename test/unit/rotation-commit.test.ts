@@ -212,7 +212,7 @@ describe('rotation commit (S2)', () => {
 });
 
 describe('rotation roll back (S3)', () => {
-  it.each(['FAILED', 'REJECTED', 'TIMED_OUT', 'CANCELED', 'REMOVED'])('rolls back on %s: new REVOKED and detached, old and binding untouched', async (status) => {
+  it.each(['FAILED', 'REJECTED', 'TIMED_OUT', 'CANCELED', 'REMOVED', 'DELETED'])('rolls back on %s: new REVOKED and detached, old and binding untouched', async (status) => {
     const w = world();
 
     const result = await handleRotationSignal(job(status), w.deps);

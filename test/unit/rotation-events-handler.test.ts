@@ -73,6 +73,13 @@ describe('rotationEvents', () => {
     expect(ddbMock.calls()).toHaveLength(0);
   });
 
+  it.each([
+    ['IN_PROGRESS', 'DELETED'],
+    ['SUCCEEDED', 'SUCCEEDED'],
+  ])('reads a job deletion with the execution %s as %s (the status is the one before the deletion)', (status, read) => {
+    expect(handlerModule.signalOf({ ...loadEvent<Record<string, unknown>>('job-execution-succeeded'), operation: 'deleted', status })).toMatchObject({ status: read });
+  });
+
   it('drops the executions of jobs that are not rotations (the rule sees every job)', async () => {
     expect(await handlerModule.lambdaHandler({ ...loadEvent<Record<string, unknown>>('job-execution-succeeded'), jobId: 'reboot-7' })).toEqual({ outcome: 'dropped', reason: 'not-a-rotation-job' });
     expect(ddbMock.calls()).toHaveLength(0);
