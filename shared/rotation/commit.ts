@@ -42,8 +42,9 @@ export type RotationSignal = ConnectedSignal | JobExecutionSignal;
 
 /** The registry writes of S2/S3 (`shared/aws/registry/rotation-commit.ts`): `'changed'` when the entry moved meanwhile. */
 export interface RotationCommitRegistry extends Pick<DeviceRegistry, 'get' | 'claim' | 'markBound'> {
-  recordConnected(deviceId: string, input: { jobId: string; newCertificateId: string; at: Date }): Promise<'done' | 'changed'>;
-  recordJobStatus(deviceId: string, input: { jobId: string; expected: RotationStateName; jobStatus: string; at: Date }): Promise<'done' | 'changed'>;
+  /** The two signals' writes answer with the rotation after the write, so that of two at once the later sees both. */
+  recordConnected(deviceId: string, input: { jobId: string; newCertificateId: string; at: Date }): Promise<Rotation | 'changed'>;
+  recordJobStatus(deviceId: string, input: { jobId: string; expected: RotationStateName; jobStatus: string; at: Date }): Promise<Rotation | 'changed'>;
   commit(deviceId: string, input: { jobId: string; newCertificateId: string; at: Date }): Promise<'done' | 'changed'>;
   recordRetirementScheduled(deviceId: string, input: { jobId: string; at: Date }): Promise<'done' | 'changed'>;
   rollBack(deviceId: string, input: { jobId: string; expected: RotationStateName; reason: string; jobStatus?: string; at: Date }): Promise<'done' | 'changed'>;
@@ -108,7 +109,7 @@ async function step(signal: RotationSignal, deps: RotationCommitDeps): Promise<S
     if (rotation.jobStatus !== 'SUCCEEDED') {
       const written = await deps.registry.recordJobStatus(entry.deviceId, { jobId: rotation.jobId, expected: rotation.state, jobStatus: 'SUCCEEDED', at: deps.now() });
       if (written === 'changed') return 'changed';
-      current = { ...current, jobStatus: 'SUCCEEDED' };
+      current = written;
     }
   } else {
     // Only an issued certificate can have connected for this rotation (the device gets it after `issued`).
@@ -116,11 +117,11 @@ async function step(signal: RotationSignal, deps: RotationCommitDeps): Promise<S
     if (!rotation.newConnectedAt) {
       const written = await deps.registry.recordConnected(entry.deviceId, { jobId: rotation.jobId, newCertificateId: signal.principalIdentifier, at: signal.at });
       if (written === 'changed') return 'changed';
-      current = { ...current, newConnectedAt: signal.at.toISOString() };
+      current = written;
     }
   }
 
-  // Whichever signal arrives second commits. SUCCEEDED alone never does: the device keeps both certificates
+  // Whichever signal is written second commits (its write saw the other's). SUCCEEDED alone never does: the device keeps both certificates
   // ACTIVE until it connects with the new one (design §1 S2, "never without one").
   if (current.state === 'issued' && current.newConnectedAt && current.jobStatus === 'SUCCEEDED') return commit(entry, current, deps);
   return { outcome: 'recorded' };

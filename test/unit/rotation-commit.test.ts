@@ -73,11 +73,14 @@ function world(options: { state?: Rotation['state']; status?: DeviceEntry['statu
       if (e.certificateId !== certificateId) throw Object.assign(new Error('condition'), { name: 'ConditionalCheckFailedException' });
       Object.assign(e, { bindingState: 'bound', thingName });
     },
-    recordConnected: (id, { jobId, newCertificateId, at }) =>
-      guarded(id, jobId, 'issued', (e) => e.rotation!.newCertificateId === newCertificateId, (r) => {
+    recordConnected: async (id, { jobId, newCertificateId, at }) =>
+      (await guarded(id, jobId, 'issued', (e) => e.rotation!.newCertificateId === newCertificateId, (r) => {
         r.newConnectedAt ??= at.toISOString();
-      }),
-    recordJobStatus: (id, { jobId, expected, jobStatus }) => guarded(id, jobId, expected, () => true, (r) => void (r.jobStatus = jobStatus)),
+      })) === 'done'
+        ? structuredClone(rotationOf(id))
+        : 'changed',
+    recordJobStatus: async (id, { jobId, expected, jobStatus }) =>
+      (await guarded(id, jobId, expected, () => true, (r) => void (r.jobStatus = jobStatus))) === 'done' ? structuredClone(rotationOf(id)) : 'changed',
     commit: (id, { jobId, newCertificateId, at }) =>
       guarded(id, jobId, 'issued', (e) => e.certificateId === newCertificateId && e.bindingState === 'bound', (r) => {
         calls.push('commit');
@@ -150,6 +153,19 @@ describe('rotation commit (S2)', () => {
     expect(eventsOf(w, 'rotation-committed')).toHaveLength(1);
     // The old certificate keeps working until retireCertificate runs after the grace period.
     expect(w.certs.get(OLD)!.status).toBe('ACTIVE');
+  });
+
+  it('commits when both signals are handled at the same time (each read the entry before the other wrote)', async () => {
+    const w = world();
+
+    const outcomes = await Promise.all([handleRotationSignal(connected(), w.deps), handleRotationSignal(job('SUCCEEDED'), w.deps)]);
+
+    // Both may see both signals (the later write answers with both): one commits, the other finds it committed.
+    expect(outcomes.map((o) => o.outcome)).toContain('committed');
+    expect(w.calls.filter((c) => c === 'commit')).toHaveLength(1);
+    expect(w.rotationOf(DEVICE).state).toBe('committed');
+    expect(w.entry().certificateId).toBe(NEW);
+    expect(eventsOf(w, 'rotation-committed')).toHaveLength(1);
   });
 
   it('treats duplicated signals as one: one commit, one retirement, one timeline event', async () => {

@@ -1,5 +1,6 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { RotationStateName } from '../../rotation/model';
+import { rotationSchema, type Rotation, type RotationStateName } from '../../rotation/model';
+import { issuesOf, issuesText } from '../../schemas/issues';
 import { isConditionFailure, type Table } from '../table';
 
 /**
@@ -23,13 +24,30 @@ async function conditional(table: Table, input: ConstructorParameters<typeof Upd
   }
 }
 
+/**
+ * A signal's write answers with the rotation as it is after the write (ALL_NEW): DynamoDB applies the writes to an
+ * item one after the other, so of two signals handled at the same time the later write sees the earlier one's —
+ * and exactly one of them finds both signals in (design §1 S2.3: "whichever arrives second").
+ */
+async function signalWrite(table: Table, deviceId: string, input: ConstructorParameters<typeof UpdateCommand>[0]): Promise<Rotation | 'changed'> {
+  try {
+    const { Attributes } = await table.client.send(new UpdateCommand({ ...input, TableName: table.tableName, ReturnValues: 'ALL_NEW' }));
+    const parsed = rotationSchema.safeParse(Attributes?.rotation);
+    if (!parsed.success) throw new Error(`registry item for ${deviceId} has a malformed rotation: ${issuesText(issuesOf(parsed.error))}`);
+    return parsed.data;
+  } catch (error) {
+    if (isConditionFailure(error)) return 'changed';
+    throw error;
+  }
+}
+
 /** S2.1: the new certificate has connected (first time seen kept: lifecycle events may be duplicated). */
 export function recordRotationConnected(
   table: Table,
   deviceId: string,
   input: { jobId: string; newCertificateId: string; at: Date },
-): Promise<'done' | 'changed'> {
-  return conditional(table, {
+): Promise<Rotation | 'changed'> {
+  return signalWrite(table, deviceId, {
     TableName: table.tableName,
     Key: { deviceId },
     UpdateExpression: 'SET #rotation.newConnectedAt = if_not_exists(#rotation.newConnectedAt, :at), #rotation.updatedAt = :at',
@@ -44,8 +62,8 @@ export function recordRotationJobStatus(
   table: Table,
   deviceId: string,
   input: { jobId: string; expected: RotationStateName; jobStatus: string; at: Date },
-): Promise<'done' | 'changed'> {
-  return conditional(table, {
+): Promise<Rotation | 'changed'> {
+  return signalWrite(table, deviceId, {
     TableName: table.tableName,
     Key: { deviceId },
     UpdateExpression: 'SET #rotation.jobStatus = :jobStatus, #rotation.updatedAt = :at',
