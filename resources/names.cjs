@@ -23,6 +23,8 @@ const FUNCTIONS = {
   consoleQueue: 'ConsoleQueueLambdaFunction',
   // Certificate rotation (issue 14): the CSR step.
   rotateCertificate: 'RotateCertificateLambdaFunction',
+  // Certificate rotation (issue 14): the commit and roll back.
+  rotationEvents: 'RotationEventsLambdaFunction',
 };
 
 /** The name osls gives a function of serverless.yml: `<service>-<stage>-<name>`. */
@@ -57,6 +59,9 @@ function namesFor(service, stage) {
     certificateRegisteredRule: `${service}_${stage}_certificate_registered`.replace(/[^a-zA-Z0-9_]/g, '_'),
     // Certificate rotation: devices' CSRs to rotateCertificate (functions/rotate-certificate/resources.cjs).
     rotationCsrRule: `${service}_${stage}_rotation_csr`.replace(/[^a-zA-Z0-9_]/g, '_'),
+    // Certificate rotation's commit and roll back (functions/rotation-events/resources.cjs).
+    rotationConnectedRule: `${service}_${stage}_rotation_connected`.replace(/[^a-zA-Z0-9_]/g, '_'),
+    rotationJobExecutionRule: `${service}_${stage}_rotation_job_execution`.replace(/[^a-zA-Z0-9_]/g, '_'),
     // The expiry sweep's and the Device Defender audit's findings (resources/findings.cjs, resources/audit.cjs).
     findingsTopic: `${prefix}-findings`,
     certificateAudit: `${prefix}-certificates`,

@@ -13,6 +13,8 @@ export interface StackNames {
   quarantineThingGroup: string;
   deviceThingType: string;
   certificateRegisteredRule: string;
+  rotationConnectedRule: string;
+  rotationJobExecutionRule: string;
   findingsTopic: string;
   certificateAudit: string;
   metricsNamespace: string;

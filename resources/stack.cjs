@@ -36,6 +36,7 @@ const FUNCTION_DEPLOYMENTS = {
   consoleActions: require('../functions/console-actions/resources.cjs'),
   consoleQueue: require('../functions/console-queue/resources.cjs'),
   rotateCertificate: require('../functions/rotate-certificate/resources.cjs'),
+  rotationEvents: require('../functions/rotation-events/resources.cjs'),
 };
 
 const splitIds = (value) =>

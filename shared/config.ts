@@ -193,10 +193,26 @@ export function loadVendingConfig(env: NodeJS.ProcessEnv = process.env): Vending
   };
 }
 
-const retirementEnvSchema = z.object({ DEVICE_REGISTRY_TABLE: z.string().check(z.minLength(3, 'required')) });
+const retirementEnvSchema = z.object({
+  DEVICE_REGISTRY_TABLE: z.string().check(z.minLength(3, 'required')),
+  /** The retireDelete stage parameter: 'true' deletes a retired certificate after INACTIVE ('' or 'false': keep it). */
+  RETIRE_DELETE: choice(['true', 'false']),
+  /** The device policy detached before a deletion (needed only with RETIRE_DELETE=true). */
+  DEVICE_POLICY_NAME: z.optional(z.string()),
+});
 
-export function loadRetirementConfig(env: NodeJS.ProcessEnv = process.env): { registryTable: string } {
-  return { registryTable: parseEnv(retirementEnvSchema, env).DEVICE_REGISTRY_TABLE };
+export interface RetirementConfig {
+  registryTable: string;
+  /** Set with RETIRE_DELETE=true: retired certificates are deleted, after this policy is detached. */
+  deletion?: { policyName: string };
+}
+
+export function loadRetirementConfig(env: NodeJS.ProcessEnv = process.env): RetirementConfig {
+  const e = parseEnv(retirementEnvSchema, env);
+  if (e.RETIRE_DELETE !== 'true') return { registryTable: e.DEVICE_REGISTRY_TABLE };
+  const policyName = trimmed(e.DEVICE_POLICY_NAME);
+  if (!policyName) throw new ConfigurationError('invalid configuration: DEVICE_POLICY_NAME: required with RETIRE_DELETE=true');
+  return { registryTable: e.DEVICE_REGISTRY_TABLE, deletion: { policyName } };
 }
 
 // S3 bucket names (general purpose): 3-63 of lower-case letters, digits, dots and hyphens.
@@ -376,5 +392,33 @@ export function loadRotationIssueConfig(env: NodeJS.ProcessEnv = process.env): R
     timelineTable: e.DEVICE_TIMELINE_TABLE,
     devicePolicyName: e.DEVICE_POLICY_NAME,
     dataEndpointFromEnvironment: Boolean(trimmed(e.AWS_ENDPOINT_URL_IOT_DATA_PLANE)),
+  };
+}
+
+const rotationEventsEnvSchema = z.object({
+  DEVICE_REGISTRY_TABLE: z.string().check(z.minLength(3, 'required')),
+  DEVICE_TIMELINE_TABLE: z.optional(z.string().check(z.minLength(3, 'a table name'))),
+  RETIREMENT_QUEUE_NAME: z.string().check(z.regex(/^[A-Za-z0-9_-]{1,80}$/, 'an SQS queue name')),
+  RETIRE_GRACE_SECONDS: wholeNumber,
+});
+
+export interface RotationEventsConfig {
+  registryTable: string;
+  timelineTable?: string;
+  retirementQueueName: string;
+  retireGraceSeconds: number;
+}
+
+/** The rotation's commit and roll back (functions/rotation-events). */
+export function loadRotationEventsConfig(env: NodeJS.ProcessEnv = process.env): RotationEventsConfig {
+  const e = parseEnv(rotationEventsEnvSchema, env);
+  const grace = Number(e.RETIRE_GRACE_SECONDS || 300);
+  // SQS delays messages by at most 15 minutes.
+  if (grace > 900) throw new ConfigurationError('invalid configuration: RETIRE_GRACE_SECONDS: at most 900');
+  return {
+    registryTable: e.DEVICE_REGISTRY_TABLE,
+    ...(e.DEVICE_TIMELINE_TABLE ? { timelineTable: e.DEVICE_TIMELINE_TABLE } : {}),
+    retirementQueueName: e.RETIREMENT_QUEUE_NAME,
+    retireGraceSeconds: grace,
   };
 }

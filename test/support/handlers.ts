@@ -94,6 +94,7 @@ export const STACK_FUNCTIONS = [
   'preProvisioningHook',
   'retireCertificate',
   'rotateCertificate',
+  'rotationEvents',
   'vendCertificate',
   'vendProvisioningClaim',
 ] as const;
