@@ -192,7 +192,13 @@ export async function issueRotationCertificate(event: RotationCsrEvent, deps: Ro
     // Activation last, as bind-certificate does: before it, the new certificate cannot connect.
     await deps.iot.updateCertificateStatus(certificateId, 'ACTIVE');
     const written = await deps.registry.markIssued(thing, { jobId, certificateId, at: deps.now() });
-    if (written === 'changed') throw new RotationConflictError(`rotation ${jobId} of ${thing} changed before it was issued`);
+    if (written === 'changed') {
+      // Rolled back (S3) or closed by a suspension or retirement while this step ran: the roll-back may have
+      // revoked the certificate before this step activated it, so it is revoked again here (fail closed; the
+      // retry then answers no-rotation). The device keeps its current certificate.
+      await deps.iot.updateCertificateStatus(certificateId, 'REVOKED');
+      throw new RotationConflictError(`rotation ${jobId} of ${thing} changed before it was issued; certificate ${certificateId} revoked`);
+    }
     rotation = written;
   }
   await appendIssued(deps, thing, rotation, certificateId, entry?.pinnedKeySha256 !== undefined);

@@ -169,6 +169,21 @@ describe('rotation CSR step: issuing', () => {
     expect([...world.timeline.values()].filter((e) => e.type === 'rotation-issued')).toHaveLength(1);
   });
 
+  it('revokes the certificate it activated when the rotation was rolled back meanwhile (a roll-back racing the CSR step)', async () => {
+    await world.boundDevice(THING);
+    const markIssued = world.registry.markIssued;
+    // The roll-back (S3) lands between this step's activation and its `issued` write.
+    world.registry.markIssued = async (deviceId, issued) => {
+      const entry = world.entries.get(deviceId)!;
+      world.entries.set(deviceId, { ...entry, rotation: { ...entry.rotation!, state: 'rolled-back', reason: 'TIMED_OUT' } });
+      return markIssued(deviceId, issued);
+    };
+    await expect(issueRotationCertificate(csrEvent((await newCsr()).csrPem), world.deps())).rejects.toThrow(/changed before it was issued/);
+    const newId = world.entries.get(THING)!.rotation!.newCertificateId!;
+    expect(world.certificates.get(newId)!.status).toBe('REVOKED');
+    expect(world.answers).toEqual([]);
+  });
+
   it('refuses another key while the rotation is issued (no-rotation), and leaves the issued certificate', async () => {
     await world.boundDevice(THING);
     await issueRotationCertificate(csrEvent((await newCsr()).csrPem), world.deps());
