@@ -14,8 +14,9 @@
 
 /** The stage parameters of the rotation rollout, with their defaults (serverless.yml `params.default`). */
 const ROTATION_DEFAULTS = {
-  // Design §2: r = 2.5 devices/s from the default UpdateCertificate quota with 3 devices/s kept for provisioning.
-  rotationMaximumPerMinute: '150',
+  // Design §2: r = 1.67 devices/s from the default DescribeCertificate quota (3 calls per rotated device) with
+  // 3 devices/s kept for provisioning.
+  rotationMaximumPerMinute: '100',
   // A low start: the first wave of notifications shows a broken agent or backend before most devices have it.
   rotationBaseRatePerMinute: '10',
   rotationIncrementFactor: '2',

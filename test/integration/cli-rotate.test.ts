@@ -69,7 +69,7 @@ describe('iot-provisioner rotate', () => {
       jobTemplateArn: templateArn,
       targetSelection: 'SNAPSHOT',
       targets: [expect.stringMatching(/:thinggroup\/rotation-rotate-cli-1$/)],
-      jobExecutionsRolloutConfig: { maximumPerMinute: 150, exponentialRate: { baseRatePerMinute: 10, incrementFactor: 2, rateIncreaseCriteria: { numberOfNotifiedThings: 50 } } },
+      jobExecutionsRolloutConfig: { maximumPerMinute: 100, exponentialRate: { baseRatePerMinute: 10, incrementFactor: 2, rateIncreaseCriteria: { numberOfNotifiedThings: 50 } } },
       abortConfig: { criteriaList: [{ action: 'CANCEL', failureType: 'ALL', thresholdPercentage: 10, minNumberOfExecutedThings: 20 }] },
       timeoutConfig: { inProgressTimeoutInMinutes: 60 },
     });

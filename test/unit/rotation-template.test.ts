@@ -9,7 +9,7 @@ import stackModule = require('../../resources/stack.cjs');
  */
 
 describe('the rotation job template', () => {
-  it('is in the stack with the default rollout (design §2: 150/min), abort and timeout', () => {
+  it('is in the stack with the default rollout (design §2: 100/min), abort and timeout', () => {
     const stack = loadStack({ stage: 'dev' });
     const template = stack.resources.Resources.RotationJobTemplate!;
     expect(template.Type).toBe('AWS::IoT::JobTemplate');
@@ -17,7 +17,7 @@ describe('the rotation job template', () => {
       JobTemplateId: 'iot-provisioner-dev-rotation',
       Description: expect.any(String),
       Document: '{"operation":"rotate-certificate","keyAlgorithm":"EC-P256"}',
-      JobExecutionsRolloutConfig: { MaximumPerMinute: 150, ExponentialRolloutRate: { BaseRatePerMinute: 10, IncrementFactor: 2, RateIncreaseCriteria: { NumberOfNotifiedThings: 50 } } },
+      JobExecutionsRolloutConfig: { MaximumPerMinute: 100, ExponentialRolloutRate: { BaseRatePerMinute: 10, IncrementFactor: 2, RateIncreaseCriteria: { NumberOfNotifiedThings: 50 } } },
       AbortConfig: { CriteriaList: [{ Action: 'CANCEL', FailureType: 'ALL', ThresholdPercentage: 10, MinNumberOfExecutedThings: 20 }] },
       TimeoutConfig: { InProgressTimeoutInMinutes: 60 },
     });
@@ -36,7 +36,7 @@ describe('the rotation job template', () => {
   it.each([
     [{ rotationMaximumPerMinute: '1001' }, /rotationMaximumPerMinute: "1001" is not a whole number from 1 to 1000/],
     [{ rotationMaximumPerMinute: '0' }, /rotationMaximumPerMinute/],
-    [{ rotationBaseRatePerMinute: '200' }, /rotationBaseRatePerMinute \(200\) is above rotationMaximumPerMinute \(150\)/],
+    [{ rotationBaseRatePerMinute: '200' }, /rotationBaseRatePerMinute \(200\) is above rotationMaximumPerMinute \(100\)/],
     [{ rotationIncrementFactor: '1' }, /rotationIncrementFactor: "1" is not a number from 1.1 to 5/],
     [{ rotationInProgressTimeoutMinutes: '10081' }, /rotationInProgressTimeoutMinutes/],
     [{ rotationAbortThresholdPercentage: '101' }, /rotationAbortThresholdPercentage/],
