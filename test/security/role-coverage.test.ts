@@ -150,6 +150,9 @@ describe('each function’s role in the stack', () => {
     expect(actions.vendCertificate).toEqual(expect.arrayContaining(['sqs:GetQueueUrl', 'sqs:SendMessage', 'dynamodb:PutItem']));
     expect(actions.retireCertificate).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'iot:UpdateCertificate']));
     expect(actions.rotateCertificate).toEqual(expect.arrayContaining(['iot:CreateCertificateFromCsr', 'iot:DescribeJobExecution', 'iot:Publish', 'iot:AttachThingPrincipal', 'dynamodb:UpdateItem']));
+    // The commit and roll back: the binding moves, the old certificate is queued for retirement, a new one revoked and detached.
+    expect(actions.rotationEvents).toEqual(expect.arrayContaining(['iot:UpdateCertificate', 'iot:DetachThingPrincipal', 'iot:DescribeCertificate', 'sqs:SendMessage', 'dynamodb:UpdateItem']));
+    expect(actions.rotationEvents!.filter((a) => a.startsWith('iot:Create') || a === 'iot:CreateJob')).toEqual([]);
     // The sweep reads the expiry indexes, asks AWS IoT about due fleet claims, publishes findings and puts
     // them on the timeline; with auto-rotation (issue 14) it starts a rotation (shared/rotation/start.ts): nothing else.
     expect(actions.expirySweep).toEqual([
