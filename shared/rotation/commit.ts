@@ -45,7 +45,8 @@ export interface RotationCommitRegistry extends Pick<DeviceRegistry, 'get' | 'cl
   /** The two signals' writes answer with the rotation after the write, so that of two at once the later sees both. */
   recordConnected(deviceId: string, input: { jobId: string; newCertificateId: string; at: Date }): Promise<Rotation | 'changed'>;
   recordJobStatus(deviceId: string, input: { jobId: string; expected: RotationStateName; jobStatus: string; at: Date }): Promise<Rotation | 'changed'>;
-  commit(deviceId: string, input: { jobId: string; newCertificateId: string; at: Date }): Promise<'done' | 'changed'>;
+  /** `movePinTo`: a device with a factory-pinned key keeps a pin, now on the rotated key (its old key is retired). */
+  commit(deviceId: string, input: { jobId: string; newCertificateId: string; movePinTo?: string; at: Date }): Promise<'done' | 'changed'>;
   recordRetirementScheduled(deviceId: string, input: { jobId: string; at: Date }): Promise<'done' | 'changed'>;
   rollBack(deviceId: string, input: { jobId: string; expected: RotationStateName; reason: string; jobStatus?: string; at: Date }): Promise<'done' | 'changed'>;
 }
@@ -151,15 +152,18 @@ async function commit(entry: DeviceEntry, rotation: Rotation, deps: RotationComm
   const thingName = entry.thingName ?? entry.deviceId;
   await deps.registry.markBound(entry.deviceId, newCertificateId, thingName, deps.now(), boundFacts(record.certificatePem, true, deps.log));
   const committedAt = deps.now();
-  const written = await deps.registry.commit(entry.deviceId, { jobId: rotation.jobId, newCertificateId, at: committedAt });
+  // A pinned key (issue 11's factory onboarding) moves to the key the CSR step admitted: otherwise the device's
+  // next provisioning with its own current key would be refused as key-not-pinned.
+  const movePinTo = entry.pinnedKeySha256 && rotation.newKeySha256 ? rotation.newKeySha256 : undefined;
+  const written = await deps.registry.commit(entry.deviceId, { jobId: rotation.jobId, newCertificateId, ...(movePinTo ? { movePinTo } : {}), at: committedAt });
   if (written === 'changed') return 'changed';
   deps.log.info('rotation committed', { deviceId: entry.deviceId, jobId: rotation.jobId, certificateId: newCertificateId });
-  await finishCommit(entry.deviceId, thingName, { ...rotation, state: 'committed', committedAt: committedAt.toISOString() }, deps);
+  await finishCommit(entry.deviceId, thingName, { ...rotation, state: 'committed', committedAt: committedAt.toISOString() }, entry.pinnedKeySha256 !== undefined, deps);
   return { outcome: 'committed' };
 }
 
 /** After `committed`: the timeline event, then the old certificate's retirement, then `retirementScheduledAt`. */
-async function finishCommit(deviceId: string, thingName: string, rotation: Rotation, deps: RotationCommitDeps): Promise<void> {
+async function finishCommit(deviceId: string, thingName: string, rotation: Rotation, pinned: boolean, deps: RotationCommitDeps): Promise<void> {
   if (rotation.retirementScheduledAt) return;
   await deps.timeline?.append({
     deviceId,
@@ -167,7 +171,7 @@ async function finishCommit(deviceId: string, thingName: string, rotation: Rotat
     type: 'rotation-committed',
     actor: deps.actor,
     ...(rotation.newCertificateId ? { certificateId: rotation.newCertificateId } : {}),
-    detail: `previous certificate ${rotation.previousCertificateId}`,
+    detail: `previous certificate ${rotation.previousCertificateId}${pinned ? '; the pinned key moved to the new key' : ''}`,
     key: `${rotation.jobId}#committed`,
   });
   // Scheduling twice is harmless: retirement is idempotent and refuses the device's current certificate.
@@ -176,7 +180,7 @@ async function finishCommit(deviceId: string, thingName: string, rotation: Rotat
 }
 
 async function finishTerminal(entry: DeviceEntry, rotation: Rotation, deps: RotationCommitDeps): Promise<void> {
-  if (rotation.state === 'committed') await finishCommit(entry.deviceId, entry.thingName ?? entry.deviceId, rotation, deps);
+  if (rotation.state === 'committed') await finishCommit(entry.deviceId, entry.thingName ?? entry.deviceId, rotation, entry.pinnedKeySha256 !== undefined, deps);
   if (rotation.state === 'rolled-back') await appendRolledBack(entry.deviceId, rotation, deps);
 }
 

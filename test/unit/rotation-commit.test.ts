@@ -81,10 +81,11 @@ function world(options: { state?: Rotation['state']; status?: DeviceEntry['statu
         : 'changed',
     recordJobStatus: async (id, { jobId, expected, jobStatus }) =>
       (await guarded(id, jobId, expected, () => true, (r) => void (r.jobStatus = jobStatus))) === 'done' ? structuredClone(rotationOf(id)) : 'changed',
-    commit: (id, { jobId, newCertificateId, at }) =>
+    commit: (id, { jobId, newCertificateId, movePinTo, at }) =>
       guarded(id, jobId, 'issued', (e) => e.certificateId === newCertificateId && e.bindingState === 'bound', (r) => {
         calls.push('commit');
         Object.assign(r, { state: 'committed', committedAt: at.toISOString() });
+        if (movePinTo) items.get(id)!.pinnedKeySha256 = movePinTo;
       }),
     recordRetirementScheduled: (id, { jobId, at }) => guarded(id, jobId, 'committed', () => true, (r) => void (r.retirementScheduledAt ??= at.toISOString())),
     rollBack: (id, { jobId, expected, reason, jobStatus, at }) =>
@@ -153,6 +154,23 @@ describe('rotation commit (S2)', () => {
     expect(eventsOf(w, 'rotation-committed')).toHaveLength(1);
     // The old certificate keeps working until retireCertificate runs after the grace period.
     expect(w.certs.get(OLD)!.status).toBe('ACTIVE');
+  });
+
+  it('moves a factory-pinned key to the rotated key at the commit (and leaves an unpinned device unpinned)', async () => {
+    const w = world();
+    w.entry().pinnedKeySha256 = 'a'.repeat(64);
+    w.rotationOf(DEVICE).newKeySha256 = 'b'.repeat(64);
+    await handleRotationSignal(connected(), w.deps);
+    expect(w.entry().pinnedKeySha256).toBe('a'.repeat(64));
+    await handleRotationSignal(job('SUCCEEDED'), w.deps);
+    expect(w.entry().pinnedKeySha256).toBe('b'.repeat(64));
+    expect(eventsOf(w, 'rotation-committed')[0]!.detail).toMatch(/pinned key moved/);
+
+    const unpinned = world();
+    unpinned.rotationOf(DEVICE).newKeySha256 = 'b'.repeat(64);
+    await handleRotationSignal(connected(), unpinned.deps);
+    await handleRotationSignal(job('SUCCEEDED'), unpinned.deps);
+    expect(unpinned.entry().pinnedKeySha256).toBeUndefined();
   });
 
   it('commits when both signals are handled at the same time (each read the entry before the other wrote)', async () => {

@@ -77,11 +77,11 @@ export function recordRotationJobStatus(
  * S2.3: `issued` → `committed`, only once the binding has moved to the new certificate (markBound wrote
  * `certificateId` = new and `bindingState` = bound): the registry can never say committed beside the old binding.
  */
-export function commitRotation(table: Table, deviceId: string, input: { jobId: string; newCertificateId: string; at: Date }): Promise<'done' | 'changed'> {
+export function commitRotation(table: Table, deviceId: string, input: { jobId: string; newCertificateId: string; movePinTo?: string; at: Date }): Promise<'done' | 'changed'> {
   return conditional(table, {
     TableName: table.tableName,
     Key: { deviceId },
-    UpdateExpression: 'SET #rotation.#state = :committed, #rotation.committedAt = :at, #rotation.updatedAt = :at',
+    UpdateExpression: `SET #rotation.#state = :committed, #rotation.committedAt = :at, #rotation.updatedAt = :at${input.movePinTo ? ', pinnedKeySha256 = :pin' : ''}`,
     ConditionExpression: `${OF_JOB_IN_STATE} AND certificateId = :newCertificateId AND bindingState = :bound`,
     ExpressionAttributeNames: NAMES,
     ExpressionAttributeValues: {
@@ -91,6 +91,7 @@ export function commitRotation(table: Table, deviceId: string, input: { jobId: s
       ':newCertificateId': input.newCertificateId,
       ':bound': 'bound',
       ':at': input.at.toISOString(),
+      ...(input.movePinTo ? { ':pin': input.movePinTo } : {}),
     },
   });
 }
