@@ -10,6 +10,7 @@ import { devicesWhy } from './devices-why';
 import { devicesLifecycleCommand } from './devices-lifecycle';
 import { devicesReindexCommand } from './devices-reindex';
 import { localCommand } from './local';
+import { rotateCommand, rotateStatusCommand } from './rotate';
 import { CliError } from './target';
 import { vendCommand } from './vend';
 
@@ -79,6 +80,12 @@ const OPTIONS = {
   rotate: { type: 'boolean' },
   revoke: { type: 'boolean' },
   'idempotency-key': { type: 'string' },
+  // rotate
+  devices: { type: 'string' },
+  'expiring-within': { type: 'string' },
+  'job-id': { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  repair: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -250,6 +257,26 @@ const COMMANDS: Record<string, CommandSpec> = {
     registry kept certificate facts are not listed.`,
     options: ['days', 'older-than', 'json', 'table', ...TARGET],
     positionals: { min: 0, max: 0 },
+  },
+  rotate: {
+    usage: `rotate --devices <id,id|@file> | --thing-group G | --expiring-within N | --older-than M [--job-id rotate-…] [--dry-run] [--json]
+    starts a certificate rotation (AWS IoT Jobs, docs/rotation-protocol.md): each bound device that is not
+    suspended, retired or blocked and has no rotation open is queued in the registry and put in the thing group
+    rotation-<jobId>; then one job from the stack's rotation job template (its rollout, abort and timeout) for
+    that group. The others are listed with why. --expiring-within / --older-than: from the registry's expiry
+    indexes (days). --job-id: default rotate-<yyyymmdd-hhmmss> (UTC); running it again with the same id finishes
+    an interrupted start. --dry-run: who would be queued; nothing written. Exit 1 when no device could be queued.`,
+    options: ['devices', 'thing-group', 'expiring-within', 'older-than', 'job-id', 'dry-run', 'json', 'table', ...TARGET],
+    positionals: { min: 0, max: 0 },
+  },
+  'rotate status': {
+    usage: `rotate status <jobId> [--json] [--repair]
+    the rotation job's status and, per device, queued / in progress / succeeded / rolled back / refused with the
+    reason (the registry's rotation state and the job execution's status), with counts. --repair: a device still
+    queued whose execution ended, or that has none in a job that no longer hands them out, goes back to no open
+    rotation (rolled back, not-notified).`,
+    options: ['json', 'repair', 'table', ...TARGET],
+    positionals: { min: 1, max: 1 },
   },
   'local token': {
     usage: `local token <username> [--group technicians|operators]... [--ttl seconds]
@@ -445,6 +472,22 @@ export async function main(argv: string[], out: (line: string) => void = console
         );
       case 'certificates expiring':
         return await certificatesCommand('expiring', { ...target, days: str('days'), olderThan: str('older-than'), ...(values.json ? { json: true } : {}) }, out);
+      case 'rotate':
+        return await rotateCommand(
+          {
+            ...target,
+            ...(str('devices') !== undefined ? { devices: str('devices') } : {}),
+            ...(str('thing-group') !== undefined ? { thingGroup: str('thing-group') } : {}),
+            ...(str('expiring-within') !== undefined ? { expiringWithin: str('expiring-within') } : {}),
+            ...(str('older-than') !== undefined ? { olderThan: str('older-than') } : {}),
+            ...(str('job-id') !== undefined ? { jobId: str('job-id') } : {}),
+            ...(values['dry-run'] ? { dryRun: true } : {}),
+            ...(values.json ? { json: true } : {}),
+          },
+          out,
+        );
+      case 'rotate status':
+        return await rotateStatusCommand(args[0], { ...target, ...(values.json ? { json: true } : {}), ...(values.repair ? { repair: true } : {}) }, out);
       case 'local token': {
         const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
         if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) throw new CliError('--ttl must be a whole number of seconds');

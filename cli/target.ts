@@ -44,6 +44,8 @@ export interface Target {
   /** The stack's fleet-provisioning template and device role alias for this stage. */
   templateName: string;
   roleAlias: string;
+  /** The stack's rotation job template id (resources/rotation.cjs). */
+  rotationJobTemplate: string;
   /** With --local: the running emulator's endpoints, `accountId` the account acted in (--account). */
   local?: LocalEndpoints;
 }
@@ -73,6 +75,7 @@ export async function useTarget(options: TargetOptions): Promise<Target> {
     quarantineGroup: derived.quarantineThingGroup,
     templateName: stack.params.fleetTemplateName ?? derived.fleetTemplate,
     roleAlias: derived.roleAlias,
+    rotationJobTemplate: derived.rotationJobTemplate,
   };
   if (!options.local) {
     if (options.account) throw new CliError('--account is for --local (on AWS the profile\'s credentials name the account)');

@@ -31,6 +31,8 @@ export interface StackFunction {
   timeoutSeconds: number;
   maximumRetryAttempts: number;
   maximumEventAgeSeconds: number;
+  /** serverless.yml `reservedConcurrency`: at most this many invocations at once (unset: the account's pool). */
+  reservedConcurrency?: number;
   /** `httpApi` events: routes of the HTTP API, with the JWT authorizer (by name) or IAM authorization they use. */
   httpRoutes: Array<{ method: string; path: string; authorizer?: string; iam?: boolean }>;
   /** `sqs` events: the queue (a CloudFormation expression) and the event source mapping's settings. */
@@ -184,6 +186,7 @@ export function loadStack(options: { stage?: string; region?: string; params?: R
       timeoutSeconds: Number(fn.timeout ?? provider.timeout ?? 6),
       maximumRetryAttempts: Number(fn.maximumRetryAttempts ?? 2),
       maximumEventAgeSeconds: Number(fn.maximumEventAge ?? 21_600),
+      ...(fn.reservedConcurrency !== undefined ? { reservedConcurrency: Number(fn.reservedConcurrency) } : {}),
       httpRoutes: (events as Array<{ httpApi?: { method: string; path: string; authorizer?: { name?: string; type?: string } } }>)
         .flatMap((event) => (event.httpApi ? [event.httpApi] : []))
         .map((route) => ({
@@ -230,6 +233,7 @@ export function loadStack(options: { stage?: string; region?: string; params?: R
       ...(params.consoleUrl !== undefined ? { consoleUrl: params.consoleUrl } : {}),
       ...(params.consoleSignInDomainPrefix !== undefined ? { consoleSignInDomainPrefix: params.consoleSignInDomainPrefix } : {}),
     }),
+    ...stackModule.rotationSettings(params),
   });
   const authorizers = ((provider.httpApi as { [key: string]: Json } | undefined)?.authorizers ?? {}) as Json;
   const esbuild = (lookup(config, 'custom.esbuild') ?? {}) as { [key: string]: Json };

@@ -280,6 +280,7 @@ export async function deployStack(core: LocalIotCore, options: DeployOptions = {
         accountId,
         maximumRetryAttempts: fn.maximumRetryAttempts,
         maximumEventAgeSeconds: fn.maximumEventAgeSeconds,
+        ...(fn.reservedConcurrency !== undefined ? { reservedConcurrency: fn.reservedConcurrency } : {}),
         timeoutSeconds: fn.timeoutSeconds,
       }),
     );

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AsyncLambda, type FailureRecord, type LambdaHandler } from './lambda/async-lambda';
-import { RuleEngine, type TopicRule } from './iot-core/rules';
+import { RuleEngine, type PublishSource, type TopicRule } from './iot-core/rules';
 
 /**
  * The stack's Lambda functions as the local IoT Core runs them: asynchronous invocation (topic rules,
@@ -40,6 +40,8 @@ export interface FunctionOptions {
   maximumEventAgeSeconds?: number;
   timeoutSeconds?: number;
   accountId?: string;
+  /** Lambda's reserved concurrency: caps the function's concurrent invocations below the local default. */
+  reservedConcurrency?: number;
 }
 
 export class LocalFunctions {
@@ -60,7 +62,7 @@ export class LocalFunctions {
       functionName: options.functionName,
       functionArn,
       handler: options.handler,
-      concurrency: this.options.concurrency,
+      concurrency: Math.min(this.options.concurrency, options.reservedConcurrency ?? Infinity),
       timeScale: this.options.timeScale,
       ...(options.maximumRetryAttempts !== undefined ? { maximumRetryAttempts: options.maximumRetryAttempts } : {}),
       ...(options.maximumEventAgeSeconds !== undefined ? { maximumEventAgeSeconds: options.maximumEventAgeSeconds } : {}),
@@ -136,8 +138,8 @@ export class LocalFunctions {
   }
 
   /** A message published by the service (an event) on an account's topic: the rules that matched it. */
-  publish(accountId: string, topic: string, payload: unknown): string[] {
-    return this.rules(accountId).publish(topic, payload);
+  publish(accountId: string, topic: string, payload: unknown, source?: PublishSource): string[] {
+    return this.rules(accountId).publish(topic, payload, source);
   }
 
   isIdle(): boolean {

@@ -246,7 +246,7 @@ export class LocalIotCore {
     // The MQTT endpoint starts below; a message reaches its devices once it is up.
     const dataPlane = new DataPlane({
       deliver: (account, topic, payload, qos) => mqtt?.deliver(account, topic, payload, qos),
-      rules: (account, topic, payload) => functions.publish(account.accountId, topic, payload),
+      rules: (account, topic, payload, source) => functions.publish(account.accountId, topic, payload, source),
       ...(options.now ? { now: options.now } : {}),
     });
     const dataPlaneServer = new DataPlaneServer({ registry, data: dataPlane, authorize: iotDataAuthorizer(iam, region) });
@@ -309,7 +309,7 @@ export class LocalIotCore {
       mqtt = new MqttEndpoint({
         ...device,
         invoke,
-        onDevicePublish: (account, topic, payload) => dataPlane.onDevicePublish(account, topic, payload),
+        onDevicePublish: (account, topic, payload, source) => dataPlane.onDevicePublish(account, topic, payload, source),
         retained: dataPlane.retained,
         // Lifecycle events: to the account's subscribers allowed to receive them, and to its rules.
         publishEvent,

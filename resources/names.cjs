@@ -21,6 +21,10 @@ const FUNCTIONS = {
   consoleDevices: 'ConsoleDevicesLambdaFunction',
   consoleActions: 'ConsoleActionsLambdaFunction',
   consoleQueue: 'ConsoleQueueLambdaFunction',
+  // Certificate rotation (issue 14): the CSR step.
+  rotateCertificate: 'RotateCertificateLambdaFunction',
+  // Certificate rotation (issue 14): the commit and roll back.
+  rotationEvents: 'RotationEventsLambdaFunction',
 };
 
 /** The name osls gives a function of serverless.yml: `<service>-<stage>-<name>`. */
@@ -53,6 +57,11 @@ function namesFor(service, stage) {
     deviceThingType: `${prefix}-device`,
     // IoT rule names allow [a-zA-Z0-9_] only.
     certificateRegisteredRule: `${service}_${stage}_certificate_registered`.replace(/[^a-zA-Z0-9_]/g, '_'),
+    // Certificate rotation: devices' CSRs to rotateCertificate (functions/rotate-certificate/resources.cjs).
+    rotationCsrRule: `${service}_${stage}_rotation_csr`.replace(/[^a-zA-Z0-9_]/g, '_'),
+    // Certificate rotation's commit and roll back (functions/rotation-events/resources.cjs).
+    rotationConnectedRule: `${service}_${stage}_rotation_connected`.replace(/[^a-zA-Z0-9_]/g, '_'),
+    rotationJobExecutionRule: `${service}_${stage}_rotation_job_execution`.replace(/[^a-zA-Z0-9_]/g, '_'),
     // The expiry sweep's and the Device Defender audit's findings (resources/findings.cjs, resources/audit.cjs).
     findingsTopic: `${prefix}-findings`,
     certificateAudit: `${prefix}-certificates`,
@@ -70,6 +79,8 @@ function namesFor(service, stage) {
     consoleClient: `${prefix}-console`,
     // Other stacks' Custom::DeviceCertificate resources: ServiceToken: !ImportValue <this name>.
     certificateResourceExport: `${prefix}-CertificateResourceServiceToken`,
+    // Certificate rotation (issue 14, resources/rotation.cjs): the job template every rotation job is created from.
+    rotationJobTemplate: `${prefix}-rotation`,
     functions: Object.fromEntries(Object.keys(FUNCTIONS).map((name) => [name, functionName(service, stage, name)])),
   };
 }

@@ -13,6 +13,8 @@ export interface StackNames {
   quarantineThingGroup: string;
   deviceThingType: string;
   certificateRegisteredRule: string;
+  rotationConnectedRule: string;
+  rotationJobExecutionRule: string;
   findingsTopic: string;
   certificateAudit: string;
   metricsNamespace: string;
@@ -26,6 +28,7 @@ export interface StackNames {
   consoleHeaders: string;
   consoleClient: string;
   certificateResourceExport: string;
+  rotationJobTemplate: string;
   functions: Record<FunctionKey, string>;
 }
 declare function resolveNames(context: { resolveVariable: (name: string) => unknown }): StackNames | Promise<StackNames>;

@@ -21,6 +21,7 @@ const { findingsResources, FINDINGS } = require('./findings.cjs');
 const { auditResources } = require('./audit.cjs');
 const { consoleResources, consoleCors } = require('./console.cjs');
 const { observabilityResources } = require('./observability.cjs');
+const { rotationResources, rotationSettings, ROTATION_DEFAULTS } = require('./rotation.cjs');
 
 /** Each function's own deployment, by its name in serverless.yml (test/unit/function-resources.test.ts checks the list). */
 const FUNCTION_DEPLOYMENTS = {
@@ -34,6 +35,8 @@ const FUNCTION_DEPLOYMENTS = {
   consoleDevices: require('../functions/console-devices/resources.cjs'),
   consoleActions: require('../functions/console-actions/resources.cjs'),
   consoleQueue: require('../functions/console-queue/resources.cjs'),
+  rotateCertificate: require('../functions/rotate-certificate/resources.cjs'),
+  rotationEvents: require('../functions/rotation-events/resources.cjs'),
 };
 
 const splitIds = (value) =>
@@ -101,6 +104,7 @@ function buildResources(settings) {
   for (const [name, deployment] of Object.entries(FUNCTION_DEPLOYMENTS)) merge(template, deployment.resources(stack), `functions/${name}/resources.cjs`);
   merge(template, caResources(stack), 'resources/ca.cjs');
   merge(template, observabilityResources(stack), 'resources/observability.cjs');
+  merge(template, rotationResources(stack), 'resources/rotation.cjs');
   // Properties of resources osls generates itself (the HTTP API): its CORS for the console.
   template.extensions = { HttpApi: { Properties: { CorsConfiguration: consoleCors(settings) } } };
   // Last: the console client's callback URLs follow from the console's distribution, when the template has one.
@@ -157,6 +161,7 @@ async function resolveStack({ resolveVariable }) {
     alarmEmail: await param('alarmEmail'),
     ...auditSettings({ deviceDefenderAudit: await param('deviceDefenderAudit'), expiryWarningDays: await param('expiryWarningDays'), certificateMaxAgeDays: await param('certificateMaxAgeDays') }),
     ...consoleSettings({ consoleMfa: await param('consoleMfa'), consoleUrl: await param('consoleUrl'), consoleSignInDomainPrefix: await param('consoleSignInDomainPrefix') }),
+    ...rotationSettings(Object.fromEntries(await Promise.all(Object.keys(ROTATION_DEFAULTS).map(async (name) => [name, await param(name)])))),
   });
 }
 
@@ -168,6 +173,7 @@ Object.assign(module.exports, {
   splitNames,
   auditSettings,
   consoleSettings,
+  rotationSettings,
   FUNCTION_DEPLOYMENTS,
   // Re-exported for the tests that read them here (their modules: resources/policies.cjs, resources/fleet.cjs).
   devicePolicyDocument,

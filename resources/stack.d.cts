@@ -20,6 +20,17 @@ export interface StackSettings {
   consoleUrl?: string;
   /** The hosted sign-in domain's prefix; absent = <service>-<stage>-<account id>. */
   consoleSignInDomainPrefix?: string;
+  /** The rotation job template's rollout, abort and timeout (resources/rotation.cjs); absent = the defaults. */
+  rotation?: RotationSettings;
+}
+export interface RotationSettings {
+  maximumPerMinute: number;
+  baseRatePerMinute: number;
+  incrementFactor: number;
+  rateIncreaseNotifiedThings: number;
+  abortThresholdPercentage: number;
+  abortMinExecutedThings: number;
+  inProgressTimeoutMinutes: number;
 }
 export interface CfnResource {
   Type: string;
@@ -60,6 +71,7 @@ declare namespace resolveStack {
     consoleUrl?: string;
     consoleSignInDomainPrefix?: string;
   };
+  function rotationSettings(params?: Record<string, string | undefined>): { rotation: RotationSettings };
   const FUNCTION_DEPLOYMENTS: Record<
     'activateCertificate' | 'preProvisioningHook' | 'vendProvisioningClaim' | 'vendCertificate' | 'retireCertificate' | 'certificateResource' | 'expirySweep',
     FunctionDeployment

@@ -193,10 +193,26 @@ export function loadVendingConfig(env: NodeJS.ProcessEnv = process.env): Vending
   };
 }
 
-const retirementEnvSchema = z.object({ DEVICE_REGISTRY_TABLE: z.string().check(z.minLength(3, 'required')) });
+const retirementEnvSchema = z.object({
+  DEVICE_REGISTRY_TABLE: z.string().check(z.minLength(3, 'required')),
+  /** The retireDelete stage parameter: 'true' deletes a retired certificate after INACTIVE ('' or 'false': keep it). */
+  RETIRE_DELETE: choice(['true', 'false']),
+  /** The device policy detached before a deletion (needed only with RETIRE_DELETE=true). */
+  DEVICE_POLICY_NAME: z.optional(z.string()),
+});
 
-export function loadRetirementConfig(env: NodeJS.ProcessEnv = process.env): { registryTable: string } {
-  return { registryTable: parseEnv(retirementEnvSchema, env).DEVICE_REGISTRY_TABLE };
+export interface RetirementConfig {
+  registryTable: string;
+  /** Set with RETIRE_DELETE=true: retired certificates are deleted, after this policy is detached. */
+  deletion?: { policyName: string };
+}
+
+export function loadRetirementConfig(env: NodeJS.ProcessEnv = process.env): RetirementConfig {
+  const e = parseEnv(retirementEnvSchema, env);
+  if (e.RETIRE_DELETE !== 'true') return { registryTable: e.DEVICE_REGISTRY_TABLE };
+  const policyName = trimmed(e.DEVICE_POLICY_NAME);
+  if (!policyName) throw new ConfigurationError('invalid configuration: DEVICE_POLICY_NAME: required with RETIRE_DELETE=true');
+  return { registryTable: e.DEVICE_REGISTRY_TABLE, deletion: { policyName } };
 }
 
 // S3 bucket names (general purpose): 3-63 of lower-case letters, digits, dots and hyphens.
@@ -224,6 +240,9 @@ const expirySweepEnvSchema = z.object({
   FINDINGS_TOPIC_ARN: z.string().check(z.regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'an SNS topic ARN')),
   EXPIRY_WARNING_DAYS: days('EXPIRY_WARNING_DAYS'),
   CERTIFICATE_MAX_AGE_DAYS: days('CERTIFICATE_MAX_AGE_DAYS'),
+  // Auto-rotation (issue 14): the autoRotation stage parameter and the stack's rotation job template.
+  AUTO_ROTATION: choice(['true', 'false']),
+  ROTATION_JOB_TEMPLATE_ARN: z.optional(z.string().check(z.regex(/^(arn:aws[a-z-]*:iot:[a-z0-9-]+:\d{12}:jobtemplate\/[a-zA-Z0-9_-]{1,64})?$/, 'a job template ARN'))),
 });
 
 export interface ExpirySweepConfig {
@@ -231,6 +250,8 @@ export interface ExpirySweepConfig {
   timelineTable: string;
   findingsTopicArn: string;
   policy: SweepPolicy;
+  /** Set when the autoRotation stage parameter is 'true': each sweep starts one rotation job for its due devices. */
+  autoRotation?: { jobTemplateArn: string };
 }
 
 /** Unset (''): 30 days of warning before notAfter, and 365 days of age (AWS-issued certificates never expire before 2049). */
@@ -242,7 +263,14 @@ export function loadExpirySweepConfig(env: NodeJS.ProcessEnv = process.env): Exp
     timelineTable: e.DEVICE_TIMELINE_TABLE,
     findingsTopicArn: e.FINDINGS_TOPIC_ARN,
     policy: { expiringWithinDays: daysOf(e.EXPIRY_WARNING_DAYS, 30), olderThanDays: daysOf(e.CERTIFICATE_MAX_AGE_DAYS, 365) },
+    ...autoRotationOf(e.AUTO_ROTATION, e.ROTATION_JOB_TEMPLATE_ARN),
   };
+}
+
+function autoRotationOf(flag: string | undefined, jobTemplateArn: string | undefined): Pick<ExpirySweepConfig, 'autoRotation'> {
+  if (flag !== 'true') return {};
+  if (!jobTemplateArn) throw new Error('invalid configuration: AUTO_ROTATION is true but ROTATION_JOB_TEMPLATE_ARN is not set');
+  return { autoRotation: { jobTemplateArn } };
 }
 
 // CloudWatch namespaces: 1-255 of letters, digits and . - _ / # : (no leading colon); dimension values non-empty.
@@ -334,5 +362,63 @@ export function loadConsoleQueueConfig(env: NodeJS.ProcessEnv = process.env): Co
     redriveFunctions: e.REDRIVE_FUNCTIONS.split(','),
     ruleFunction: e.RULE_FUNCTION,
     retirementQueue: { arn: e.RETIREMENT_QUEUE_ARN, url: e.RETIREMENT_QUEUE_URL },
+  };
+}
+
+const rotationIssueEnvSchema = z.object({
+  DEVICE_REGISTRY_TABLE: z.string().check(z.minLength(3, 'required')),
+  DEVICE_TIMELINE_TABLE: z.string().check(z.minLength(3, 'required')),
+  DEVICE_POLICY_NAME: z.string().check(z.minLength(1, 'required')),
+  /**
+   * The SDK's own variable for the iot-data endpoint (the local IoT Core sets it): when set the client uses
+   * it, otherwise the function asks DescribeEndpoint for the account's `iot:Data-ATS` endpoint once.
+   */
+  AWS_ENDPOINT_URL_IOT_DATA_PLANE: z.optional(z.string()),
+});
+
+export interface RotationIssueConfig {
+  registryTable: string;
+  timelineTable: string;
+  devicePolicyName: string;
+  /** Whether the iot-data endpoint comes from the SDK's environment (no DescribeEndpoint needed). */
+  dataEndpointFromEnvironment: boolean;
+}
+
+/** rotateCertificate (the rotation's CSR step, shared/rotation/issue.ts). */
+export function loadRotationIssueConfig(env: NodeJS.ProcessEnv = process.env): RotationIssueConfig {
+  const e = parseEnv(rotationIssueEnvSchema, env);
+  return {
+    registryTable: e.DEVICE_REGISTRY_TABLE,
+    timelineTable: e.DEVICE_TIMELINE_TABLE,
+    devicePolicyName: e.DEVICE_POLICY_NAME,
+    dataEndpointFromEnvironment: Boolean(trimmed(e.AWS_ENDPOINT_URL_IOT_DATA_PLANE)),
+  };
+}
+
+const rotationEventsEnvSchema = z.object({
+  DEVICE_REGISTRY_TABLE: z.string().check(z.minLength(3, 'required')),
+  DEVICE_TIMELINE_TABLE: z.optional(z.string().check(z.minLength(3, 'a table name'))),
+  RETIREMENT_QUEUE_NAME: z.string().check(z.regex(/^[A-Za-z0-9_-]{1,80}$/, 'an SQS queue name')),
+  RETIRE_GRACE_SECONDS: wholeNumber,
+});
+
+export interface RotationEventsConfig {
+  registryTable: string;
+  timelineTable?: string;
+  retirementQueueName: string;
+  retireGraceSeconds: number;
+}
+
+/** The rotation's commit and roll back (functions/rotation-events). */
+export function loadRotationEventsConfig(env: NodeJS.ProcessEnv = process.env): RotationEventsConfig {
+  const e = parseEnv(rotationEventsEnvSchema, env);
+  const grace = Number(e.RETIRE_GRACE_SECONDS || 300);
+  // SQS delays messages by at most 15 minutes.
+  if (grace > 900) throw new ConfigurationError('invalid configuration: RETIRE_GRACE_SECONDS: at most 900');
+  return {
+    registryTable: e.DEVICE_REGISTRY_TABLE,
+    ...(e.DEVICE_TIMELINE_TABLE ? { timelineTable: e.DEVICE_TIMELINE_TABLE } : {}),
+    retirementQueueName: e.RETIREMENT_QUEUE_NAME,
+    retireGraceSeconds: grace,
   };
 }

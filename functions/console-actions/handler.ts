@@ -13,6 +13,7 @@ import {
   getDevice,
   markBound,
 } from '../../shared/aws/registry/entries';
+import { rollBackRotation } from '../../shared/aws/registry/rotation-commit';
 import { appendTimelineEvents } from '../../shared/aws/timeline/batch-events';
 import { appendTimelineEvent } from '../../shared/aws/timeline/events';
 import { loadConsoleActionsConfig } from '../../shared/config';
@@ -36,6 +37,8 @@ const registry = bindCalls(registryTable, {
   completeRetirement,
   allow: allowDevice,
   block: blockDevice,
+  // Suspend and retire close an open certificate rotation (shared/lifecycle/actions.ts).
+  rollBackRotation,
 });
 
 const deps: ConsoleActionsDeps = {

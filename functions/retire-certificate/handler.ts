@@ -3,7 +3,8 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { createDocumentClient, createIotClient } from '../../shared/aws/clients';
 import { bindCalls } from '../../shared/aws/bind-calls';
 import { iotCalls } from '../../shared/aws/iot/calls';
-import { describeCertificate, updateCertificateStatus } from '../../shared/aws/iot/certificates';
+import { deleteCertificate, describeCertificate, updateCertificateStatus } from '../../shared/aws/iot/certificates';
+import { detachPolicy } from '../../shared/aws/iot/policies';
 import { detachThingPrincipal, listPrincipalThings } from '../../shared/aws/iot/things';
 import { getDevice } from '../../shared/aws/registry/entries';
 import { loadRetirementConfig } from '../../shared/config';
@@ -19,11 +20,14 @@ import { retirementSchema } from '../../shared/schemas/sqs-event';
  */
 
 const config = loadRetirementConfig();
+const client = createIotClient();
 const deps = {
-  iot: iotCalls(createIotClient(), { describeCertificate, updateCertificateStatus, listPrincipalThings, detachThingPrincipal }),
+  iot: iotCalls(client, { describeCertificate, updateCertificateStatus, listPrincipalThings, detachThingPrincipal }),
   registry: bindCalls({ client: createDocumentClient(), tableName: config.registryTable }, { get: getDevice }),
   log: logger,
   metrics,
+  // The retireDelete stage parameter: INACTIVE, then DetachPolicy and DeleteCertificate.
+  ...(config.deletion ? { deletion: { policyName: config.deletion.policyName, iot: iotCalls(client, { detachPolicy, deleteCertificate }) } } : {}),
 };
 
 export const lambdaHandler = (event: unknown): Promise<SqsBatchResponse> =>

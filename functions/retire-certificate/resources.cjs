@@ -19,6 +19,11 @@ function resources({ IOT_ARN, STORES, functionRole }) {
         },
         // The certificate is DetachThingPrincipal's only resource type (a thing ARN here would match nothing).
         { Sid: 'Detach', Effect: 'Allow', Action: 'iot:DetachThingPrincipal', Resource: { 'Fn::Sub': `${IOT_ARN}:cert/*` } },
+        // The retireDelete option (serverless.yml). Granted whatever the parameter: the bundle holds both commands
+        // either way (role-coverage compares the role with the bundle), and the code calls them only with
+        // RETIRE_DELETE=true, on a certificate it has just made INACTIVE and detached — never the device's current one.
+        // DetachPolicy's resource is its target (cert/*); the policy itself is not a resource of the action.
+        { Sid: 'DeleteRetired', Effect: 'Allow', Action: ['iot:DetachPolicy', 'iot:DeleteCertificate'], Resource: { 'Fn::Sub': `${IOT_ARN}:cert/*` } },
         { Sid: 'Registry', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: STORES.registryArn },
         {
           Sid: 'Queue',

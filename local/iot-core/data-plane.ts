@@ -1,4 +1,5 @@
 import type { IotAccount } from './registry/account';
+import type { PublishSource } from './rules';
 import { isShadowReplyTopic, serveShadowRequest, ShadowService, type JsonObject, type ShadowKey, type ShadowMessage } from './shadows';
 
 /**
@@ -16,7 +17,7 @@ export interface DataPlanePorts {
   /** To the account's connected devices whose subscriptions match and whose policies allow iot:Receive. */
   deliver(account: IotAccount, topic: string, payload: Buffer, qos: 0 | 1): void;
   /** To the account's topic rules (a JSON payload, as the rules engine reads it). */
-  rules(account: IotAccount, topic: string, payload: unknown): void;
+  rules(account: IotAccount, topic: string, payload: unknown, source?: PublishSource): void;
   now?: () => Date;
 }
 
@@ -80,8 +81,8 @@ export class DataPlane {
   }
 
   /** A device published `payload` on `topic` (the broker delivers it to subscribers itself). */
-  onDevicePublish(account: IotAccount, topic: string, payload: Buffer): void {
-    this.toRules(account, topic, payload);
+  onDevicePublish(account: IotAccount, topic: string, payload: Buffer, source?: PublishSource): void {
+    this.toRules(account, topic, payload, source);
     this.serveShadow(account, topic, payload);
   }
 
@@ -137,14 +138,16 @@ export class DataPlane {
     }
   }
 
-  private toRules(account: IotAccount, topic: string, payload: Buffer): void {
+  private toRules(account: IotAccount, topic: string, payload: Buffer, source?: PublishSource): void {
     let json: unknown;
     try {
       json = JSON.parse(payload.toString('utf8'));
     } catch {
       // The local rules engine reads JSON only (`SELECT *`); a binary payload reaches no rule (local/README.md).
+      // AWS adds SELECT's extra fields to "an empty or a JSON payload" only (binary-payloads.html), so a rule
+      // like `SELECT *, principal() AS principal` has nothing to add them to either.
       return;
     }
-    this.ports.rules(account, topic, json);
+    this.ports.rules(account, topic, json, source);
   }
 }

@@ -10,7 +10,7 @@ import { FleetProvisioning, isFleetRequestTopic, isFleetTopic, type Requester } 
 import { evaluatePolicies, resolveConnectionThing, type IotAction, type PolicyContext } from './policy-evaluator';
 import type { IotAccount } from './registry/account';
 import type { ProvisioningClaim } from './registry/provisioning';
-import { topicMatches } from './rules';
+import { topicMatches, type PublishSource } from './rules';
 import { SharedSubscriptions, sharedGroupOf, type ForwardedPacket } from './shared-subscriptions';
 import { isServiceTopic, type RetainedMessages } from './data-plane';
 import { splitPemChain } from './pem';
@@ -172,7 +172,7 @@ export class MqttEndpoint {
     private readonly options: DeviceEndpointOptions & {
       invoke: FunctionInvoker;
       /** Where an accepted device publish goes besides the broker's subscribers: the rules, the Device Shadow service (data-plane.ts). */
-      onDevicePublish?: (account: IotAccount, topic: string, payload: Buffer) => void;
+      onDevicePublish?: (account: IotAccount, topic: string, payload: Buffer, source: PublishSource) => void;
       /** The accounts' retained messages, shared with iot-data (GetRetainedMessage, ListRetainedMessages). */
       retained?: RetainedMessages;
       /** Where the lifecycle events go: the account's subscribers and rules (local-iot-core.ts). */
@@ -431,7 +431,8 @@ export class MqttEndpoint {
     const jobsRequest = isJobsRequestTopic(topic);
     done(null);
     if (jobsRequest) this.serveJobsRequest(client, principal, topic, payload);
-    else if (!isFleetRequestTopic(topic)) this.options.onDevicePublish?.(principal.account, topic, payload);
+    // The rules' principal() and clientid(): the connection's certificate and client id (rules.ts).
+    else if (!isFleetRequestTopic(topic)) this.options.onDevicePublish?.(principal.account, topic, payload, { principal: principal.certificateId, clientId: client.id });
   }
 
   /**

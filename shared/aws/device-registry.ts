@@ -3,6 +3,8 @@ import type { BoundCertificateFacts } from '../certificates/certificate-facts';
 import type { DeviceAttributes, DeviceEntry } from '../registry/device-entry';
 import type { ClaimResult, DeviceRegistry, DeviceRegistryAdmin, DeviceRejection, ProvisioningRecord } from '../registry/ports';
 import type { LifecycleRegistry, Retirement, Suspension } from '../lifecycle/ports';
+import type { RotationStateName } from '../rotation/model';
+import { rollBackRotation } from './registry/rotation-commit';
 import {
   allowDevice,
   beginRetirement,
@@ -66,5 +68,8 @@ export class DynamoDeviceRegistry implements DeviceRegistry, DeviceRegistryAdmin
   }
   completeRetirement(deviceId: string, certificateId: string | undefined, at: Date): Promise<'done' | 'changed'> {
     return completeRetirement(this.table, deviceId, certificateId, at);
+  }
+  rollBackRotation(deviceId: string, input: { jobId: string; expected: RotationStateName; reason: string; at: Date }): Promise<'done' | 'changed'> {
+    return rollBackRotation(this.table, deviceId, input);
   }
 }

@@ -2,6 +2,8 @@ import type { DeviceEntry } from '../registry/device-entry';
 import type { Actor, LifecycleIot, LifecycleRegistry, Timeline } from './ports';
 import { stateOf, transition, TransitionRefusedError, type LifecycleAction } from './states';
 import type { Metrics } from '../metrics-port';
+import { revokeAndDetach } from '../rotation/commit';
+import { OPEN_ROTATION_STATES } from '../rotation/model';
 
 /**
  * The operator's lifecycle actions: suspend, resume, retire. Run by the CLI with the operator's credentials
@@ -113,6 +115,7 @@ async function suspend(deviceId: string, deps: LifecycleDeps): Promise<ActionOut
   const suspension = entry?.suspension;
   if (!suspension) throw new Error(`${deviceId} is suspended but its entry has no suspension record`);
   const thingName = suspension.thingName ?? deviceId;
+  await closeRotation(deviceId, 'suspended', thingName, new Date(suspension.at), deps);
   // INACTIVE first: it is what cuts the device off (AWS IoT refuses the TLS handshake of an inactive certificate).
   const certificate = await deps.iot.describeCertificate(suspension.certificateId);
   if (certificate && certificate.status === 'ACTIVE') await deps.iot.updateCertificateStatus(suspension.certificateId, 'INACTIVE');
@@ -195,6 +198,7 @@ async function retire(deviceId: string, options: { keepThing: boolean }, deps: L
   const retirement = entry!.retirement!;
   const unchanged = from === 'retired' && retirement.completedAt !== undefined;
   if (!retirement.completedAt) {
+    await closeRotation(deviceId, 'retired', retirement.thingName ?? deviceId, new Date(retirement.at), deps);
     if (retirement.certificateId) {
       const certificate = await deps.iot.describeCertificate(retirement.certificateId);
       if (certificate) {
@@ -221,6 +225,34 @@ async function retire(deviceId: string, options: { keepThing: boolean }, deps: L
     key: retirement.certificateId ?? 'unbound',
   });
   return { outcome: unchanged ? 'unchanged' : 'done', entry: await current(deps, deviceId) };
+}
+
+/**
+ * An open certificate rotation (docs/rotation-design.md §1) may have a new certificate ACTIVE and attached to the
+ * thing (the CSR step activates it before the commit): left alone, a suspended or retired device could still
+ * connect with it. So, right after the registry write that makes every flow refuse the device, the rotation's new
+ * certificate is revoked and detached and the rotation rolled back (fail closed) — the commit would refuse to
+ * commit it anyway (shared/rotation/commit.ts). `at` is the action's recorded time, so a retry writes one
+ * timeline event. A rotation the CSR step moves meanwhile is read again.
+ */
+async function closeRotation(deviceId: string, reason: 'suspended' | 'retired', thingName: string, at: Date, deps: LifecycleDeps): Promise<void> {
+  for (let round = 0; round < 3; round++) {
+    const rotation = (await deps.registry.get(deviceId))?.rotation;
+    if (!rotation || !OPEN_ROTATION_STATES.has(rotation.state)) return;
+    if (rotation.newCertificateId) await revokeAndDetach(rotation.newCertificateId, thingName, deps.iot);
+    if ((await deps.registry.rollBackRotation(deviceId, { jobId: rotation.jobId, expected: rotation.state, reason, at })) === 'changed') continue;
+    await deps.timeline.append({
+      deviceId,
+      at,
+      type: 'rotation-rolled-back',
+      actor: deps.actor,
+      ...(rotation.newCertificateId ? { certificateId: rotation.newCertificateId } : {}),
+      reason,
+      key: `${rotation.jobId}#rolled-back`,
+    });
+    return;
+  }
+  throw new ConcurrentChangeError(reason === 'suspended' ? 'suspend' : 'retire', deviceId);
 }
 
 /** DeleteThing, waiting out the propagation of the detach that came just before (aws-iot-reference §4). */

@@ -1,5 +1,6 @@
 import type { DeviceEntry } from '../registry/device-entry';
 import type { CertificateRecord, SettableCertificateStatus } from '../provisioning/iot-ports';
+import type { RotationStateName } from '../rotation/model';
 
 /** What the lifecycle workflows (`./actions.ts`) need; `shared/aws/` implements each, one function per call. */
 
@@ -35,6 +36,11 @@ export interface LifecycleRegistry {
   beginRetirement(deviceId: string, retirement: Retirement, seenUpdatedAt: string | undefined): Promise<'done' | 'changed'>;
   /** Removes the binding and records the retirement complete; only while the device is retired. */
   completeRetirement(deviceId: string, certificateId: string | undefined, at: Date): Promise<'done' | 'changed'>;
+  /**
+   * Closes an open certificate rotation as rolled back (shared/aws/registry/rotation-commit.ts): only while the
+   * rotation is still `jobId` in state `expected`.
+   */
+  rollBackRotation(deviceId: string, input: { jobId: string; expected: RotationStateName; reason: string; at: Date }): Promise<'done' | 'changed'>;
 }
 
 /** The AWS IoT calls the lifecycle makes. */

@@ -324,9 +324,25 @@ async function revokeOnce(deviceId: string, deps: Pick<VendDeps, 'iot' | 'regist
 }
 
 /** The grace period is over: retire the old certificate, unless it became the device's certificate again. */
+/**
+ * The retireDelete option: after INACTIVE, the device policy is detached and the certificate deleted.
+ * "A certificate cannot be deleted if it has a policy or IoT thing attached to it or if its status is set to
+ * ACTIVE" (https://docs.aws.amazon.com/iot/latest/apireference/API_DeleteCertificate.html): so DetachPolicy, then
+ * DeleteCertificate (its forceDelete also takes policies attached by someone else; never a thing).
+ */
+export interface RetiredCertificateDeletion {
+  policyName: string;
+  iot: Pick<IotDirectory, 'detachPolicy' | 'deleteCertificate'>;
+}
+
+/** The thing's detach has not propagated yet (aws-iot-reference §4): SQS delivers the retirement again. */
+export class RetiredCertificateStillAttachedError extends Error {
+  override name = 'RetiredCertificateStillAttachedError';
+}
+
 export async function retireRotatedCertificate(
   retirement: Retirement,
-  deps: { iot: RetiringIot; registry: Pick<BindDeps['registry'], 'get'>; log: BindDeps['log']; metrics?: Metrics },
+  deps: { iot: RetiringIot; registry: Pick<BindDeps['registry'], 'get'>; log: BindDeps['log']; metrics?: Metrics; deletion?: RetiredCertificateDeletion },
 ): Promise<void> {
   const metrics = deps.metrics ?? NO_METRICS;
   try {
@@ -337,6 +353,7 @@ export async function retireRotatedCertificate(
       return;
     }
     await retireCertificate(retirement.certificateId, retirement.thingName, deps);
+    if (deps.deletion) await deleteRetiredCertificate(retirement.certificateId, deps.iot, deps.deletion);
   } catch (error) {
     // SQS delivers it again; after the queue's maxReceiveCount it is moved to the failure queue (resources/storage.cjs).
     metrics.count('Retirements', { outcome: 'failed' });
@@ -344,4 +361,14 @@ export async function retireRotatedCertificate(
   }
   metrics.count('Retirements', { outcome: 'retired' });
   deps.log.info('rotated certificate retired', { ...retirement });
+}
+
+/** DetachPolicy, then DeleteCertificate, of a certificate retireCertificate made INACTIVE and detached. */
+async function deleteRetiredCertificate(certificateId: string, iot: RetiringIot, deletion: RetiredCertificateDeletion): Promise<void> {
+  const record = await iot.describeCertificate(certificateId);
+  // Gone already (a retry), or ACTIVE again (reactivated by an operator meanwhile: not ours to delete).
+  if (!record || record.status === 'ACTIVE') return;
+  await deletion.iot.detachPolicy(deletion.policyName, record.certificateArn);
+  const deleted = await deletion.iot.deleteCertificate(certificateId);
+  if (deleted === 'things-attached') throw new RetiredCertificateStillAttachedError(`certificate ${certificateId} is still attached to a thing; retried`);
 }

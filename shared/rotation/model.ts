@@ -59,11 +59,22 @@ export const rotationSchema = z.looseObject({
   /** Once CreateCertificateFromCsr has answered. */
   newCertificateId: z.optional(z.string()),
   newCertificateArn: z.optional(z.string()),
+  /** When the CSR step set `issued` (written once): the time of its `rotation-issued` timeline event, so a retry writes the same event. */
+  issuedAt: z.optional(z.string()),
   /** The two commit signals, each recorded when seen, in any order. */
   newConnectedAt: z.optional(z.string()),
   jobStatus: z.optional(z.string()),
   retirementScheduledAt: z.optional(z.string()),
+  /** When the rotation became committed / rolled back: the time of its timeline event, so a retry writes that event once. */
+  committedAt: z.optional(z.string()),
+  rolledBackAt: z.optional(z.string()),
   /** Why it was refused or rolled back (a refusal reason, or the job execution's status). */
   reason: z.optional(z.string()),
 });
 export type Rotation = z.infer<typeof rotationSchema>;
+
+/**
+ * The job execution statuses that end a rotation without a commit (design §1 S3); DELETED: the job was deleted
+ * while the execution was still pending (the event's operation `deleted`, functions/rotation-events/handler.ts).
+ */
+export const ROLLBACK_JOB_STATUSES: ReadonlySet<string> = new Set(['FAILED', 'REJECTED', 'TIMED_OUT', 'CANCELED', 'REMOVED', 'DELETED']);

@@ -41,6 +41,13 @@ const clients: MqttClient[] = [];
 beforeAll(async () => {
   stack = await startLocalStack({ core: { mqtt: { port: 0 } } });
   endpoint = stack.endpoint!;
+  // The stack's own CSR rule (rotateCertificate, functions/rotate-certificate/resources.cjs) is disabled here:
+  // these tests drive the agent against the stand-in below, which answers without a registry rotation; the
+  // real function would answer the same CSRs `no-rotation` (test/integration/rotation-issue.test.ts tests it).
+  for (const rule of stack.core.rules().list().filter((r) => r.topicPattern === 'device/+/rotation/csr')) {
+    const { topicPattern: _pattern, createdAt: _createdAt, ...deployed } = rule;
+    stack.core.addRule({ ...deployed, ruleDisabled: true });
+  }
   const { region, accountId } = stack.core.endpoints;
   stack.core.addFunction({
     functionName: 'rotation-presence',

@@ -71,7 +71,7 @@ afterAll(() => {
 });
 
 describe('serverless package', () => {
-  it.each(['activateCertificate', 'preProvisioningHook', 'vendProvisioningClaim', 'vendCertificate', 'retireCertificate', 'certificateResource', 'consoleDevices', 'consoleActions', 'consoleQueue'])('writes a bundled zip for %s', (fn) => {
+  it.each(['activateCertificate', 'preProvisioningHook', 'vendProvisioningClaim', 'vendCertificate', 'retireCertificate', 'certificateResource', 'consoleDevices', 'consoleActions', 'consoleQueue', 'rotationEvents'])('writes a bundled zip for %s', (fn) => {
     expect(statSync(join(dir, `out/${fn}.zip`)).size).toBeGreaterThan(10_000);
   });
 
@@ -90,6 +90,8 @@ describe('serverless package', () => {
     ['consoleDevices', CONSOLE_BUDGETS.consoleDevices],
     ['consoleActions', CONSOLE_BUDGETS.consoleActions],
     ['consoleQueue', CONSOLE_BUDGETS.consoleQueue],
+    // Certificate rotation's commit and roll back (issue 14): IoT + DynamoDB + SQS; 354,567 bytes measured.
+    ['rotationEvents', 372_000],
   ])('keeps %s’s minified handler.js within %d bytes', (fn, budget) => {
     const entries = readZip(join(dir, `out/${fn}.zip`));
     const handler = [...entries].find(([name]) => name.endsWith('/handler.js'));
@@ -100,23 +102,55 @@ describe('serverless package', () => {
   });
 
   it('has the topic rule on the registered-certificate topic, filtered to the configured CA, with an error action', () => {
-    const rule = onlyOfType('AWS::IoT::TopicRule');
+    const rule = resourceOf('CertificateRegisteredRule');
     const payload = rule.Properties.TopicRulePayload;
     expect(payload.Sql).toBe(`SELECT * FROM '$aws/events/certificates/registered/+' WHERE topic(5) = '${caId}'`);
     expect(payload.Actions).toEqual([{ Lambda: { FunctionArn: { 'Fn::GetAtt': ['ActivateCertificateLambdaFunction', 'Arn'] } } }]);
     expect(payload.ErrorAction.Sqs.QueueUrl).toEqual({ Ref: 'ProvisioningFailureQueue' });
   });
 
+  it('has the rotation CSR rule: the device payload plus topic(2), principal() and clientid(), to rotateCertificate, with an error action', () => {
+    const payload = resourceOf('RotationCsrRule').Properties.TopicRulePayload;
+    expect(payload.Sql).toBe("SELECT *, topic(2) AS thingName, principal() AS principal, clientid() AS clientId FROM 'device/+/rotation/csr'");
+    expect(payload.Actions).toEqual([{ Lambda: { FunctionArn: { 'Fn::GetAtt': ['RotateCertificateLambdaFunction', 'Arn'] } } }]);
+    expect(payload.ErrorAction.Sqs.QueueUrl).toEqual({ Ref: 'ProvisioningFailureQueue' });
+    // At most two at once: the binding quota (docs/rotation-design.md §2).
+    expect(resourceOf('RotateCertificateLambdaFunction').Properties.ReservedConcurrentExecutions).toBe(2);
+  });
+
+  it('has the rotation’s two topic rules (new certificate connected, job execution ended) to rotationEvents, with an error action', () => {
+    expect(ofType('AWS::IoT::TopicRule').map(([id]) => id).sort()).toEqual(['CertificateRegisteredRule', 'RotationConnectedRule', 'RotationCsrRule', 'RotationJobExecutionRule']);
+    for (const [id, sql] of [
+      ['RotationConnectedRule', "SELECT * FROM '$aws/events/presence/connected/+'"],
+      ['RotationJobExecutionRule', "SELECT * FROM '$aws/events/jobExecution/+/+'"],
+    ] as const) {
+      const payload = resourceOf(id).Properties.TopicRulePayload;
+      expect(payload.Sql).toBe(sql);
+      expect(payload.Actions).toEqual([{ Lambda: { FunctionArn: { 'Fn::GetAtt': ['RotationEventsLambdaFunction', 'Arn'] } } }]);
+      expect(payload.ErrorAction.Sqs.QueueUrl).toEqual({ Ref: 'ProvisioningFailureQueue' });
+    }
+  });
+
   it('lets only this account’s rule and template invoke their functions (SourceArn and SourceAccount)', () => {
     const permissions = ofType('AWS::Lambda::Permission').map(([, r]) => r.Properties);
     const fromIot = permissions.filter((p) => p.Principal === 'iot.amazonaws.com');
-    expect(fromIot).toHaveLength(2);
+    expect(fromIot).toHaveLength(5);
+    for (const rule of ['rotation_connected', 'rotation_job_execution']) {
+      expect(fromIot.find((p) => JSON.stringify(p).includes(`:rule/iot_provisioner_test_${rule}"`))).toMatchObject({
+        FunctionName: { 'Fn::GetAtt': ['RotationEventsLambdaFunction', 'Arn'] },
+        SourceAccount: { Ref: 'AWS::AccountId' },
+      });
+    }
     expect(fromIot.find((p) => JSON.stringify(p).includes('provisioningtemplate/'))).toMatchObject({
       FunctionName: { 'Fn::GetAtt': ['PreProvisioningHookLambdaFunction', 'Arn'] },
       SourceAccount: { Ref: 'AWS::AccountId' },
       SourceArn: { 'Fn::Sub': 'arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:provisioningtemplate/iot-provisioner-test' },
     });
-    expect(fromIot.find((p) => JSON.stringify(p).includes(':rule/'))).toMatchObject({
+    expect(fromIot.find((p) => JSON.stringify(p).includes(':rule/iot_provisioner_test_rotation_csr'))).toMatchObject({
+      FunctionName: { 'Fn::GetAtt': ['RotateCertificateLambdaFunction', 'Arn'] },
+      SourceAccount: { Ref: 'AWS::AccountId' },
+    });
+    expect(fromIot.find((p) => JSON.stringify(p).includes(':rule/iot_provisioner_test_certificate_registered'))).toMatchObject({
       Principal: 'iot.amazonaws.com',
       Action: 'lambda:InvokeFunction',
       SourceAccount: { Ref: 'AWS::AccountId' },
@@ -124,10 +158,12 @@ describe('serverless package', () => {
     });
   });
 
-  it('sends failed async invocations to the failure queue: JITR after two retries, the expiry sweep after one', () => {
+  it('sends failed async invocations to the failure queue: JITR, the rotation CSR step and rotationEvents after two retries, the expiry sweep after one', () => {
     const failureQueue = { OnFailure: { Destination: { 'Fn::GetAtt': ['ProvisioningFailureQueue', 'Arn'] } } };
-    expect(ofType('AWS::Lambda::EventInvokeConfig').map(([id]) => id).sort()).toEqual(['ActivateCertificateLambdaEvConf', 'ExpirySweepLambdaEvConf']);
+    expect(ofType('AWS::Lambda::EventInvokeConfig').map(([id]) => id).sort()).toEqual(['ActivateCertificateLambdaEvConf', 'ExpirySweepLambdaEvConf', 'RotateCertificateLambdaEvConf', 'RotationEventsLambdaEvConf']);
+    expect(resourceOf('RotationEventsLambdaEvConf').Properties).toMatchObject({ MaximumRetryAttempts: 2, DestinationConfig: failureQueue });
     expect(resourceOf('ActivateCertificateLambdaEvConf').Properties).toMatchObject({ MaximumRetryAttempts: 2, DestinationConfig: failureQueue });
+    expect(resourceOf('RotateCertificateLambdaEvConf').Properties).toMatchObject({ MaximumRetryAttempts: 2, DestinationConfig: failureQueue });
     expect(resourceOf('ExpirySweepLambdaEvConf').Properties).toMatchObject({ MaximumRetryAttempts: 1, DestinationConfig: failureQueue });
   });
 
@@ -313,7 +349,7 @@ describe('serverless package', () => {
 
   it('runs every function arm64 on nodejs24.x', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(10);
+    expect(functions).toHaveLength(STACK_FUNCTIONS.length);
     for (const [, fn] of functions) expect(fn.Properties).toMatchObject({ Architectures: ['arm64'], Runtime: 'nodejs24.x' });
   });
 });

@@ -14,6 +14,8 @@ const ROOT = resolve(__dirname, '../..');
 /** The IAM service prefix of each SDK client the functions use; a bundle with another client fails until it is added. */
 const CLIENT_SERVICES: Record<string, string> = {
   'client-iot': 'iot',
+  // iot-data's Publish is the IAM action iot:Publish (on `topic/<topic>`).
+  'client-iot-data-plane': 'iot',
   'client-dynamodb': 'dynamodb',
   'client-sqs': 'sqs',
   'client-sns': 'sns',

@@ -133,14 +133,15 @@ describe('the packaged template', () => {
     expect(findings).toEqual([]);
     // Which those are, by name: minting certificates, DescribeEndpoint, and ListAttachedPolicies (resources/iam.cjs says why),
     // and the operator home's metric reads, cloudwatch:ListMetrics and GetMetricData (functions/console-devices/resources.cjs;
-    // the Service Authorization Reference gives them only an optional `dataset` type, which classic metrics are not: policy-checker.ts).
+    // the Service Authorization Reference gives them only an optional `dataset` type, which classic metrics are not: policy-checker.ts),
+    // and the account's event configurations, which the rotation start turns on for job executions (issue 14; no resource type).
     const unscoped = Object.values(template.Resources)
       .filter((r) => r.Type === 'AWS::IAM::Role' || r.Type === 'AWS::IoT::Policy')
       .flatMap((r) => [r.Properties.PolicyDocument, ...((r.Properties.Policies as Array<{ PolicyDocument: unknown }> | undefined) ?? []).map((p) => p.PolicyDocument)])
       .flatMap((d) => ((d as { Statement?: Array<{ Action: string | string[]; Resource: unknown }> } | undefined)?.Statement ?? []))
       .filter((s) => [s.Resource].flat().includes('*'))
       .flatMap((s) => [s.Action].flat());
-    expect([...new Set(unscoped)].sort()).toEqual(['cloudwatch:GetMetricData', 'cloudwatch:ListMetrics', 'iot:CreateCertificateFromCsr', 'iot:CreateKeysAndCertificate', 'iot:DescribeEndpoint', 'iot:ListAttachedPolicies']);
+    expect([...new Set(unscoped)].sort()).toEqual(['cloudwatch:GetMetricData', 'cloudwatch:ListMetrics', 'iot:CreateCertificateFromCsr', 'iot:CreateKeysAndCertificate', 'iot:DescribeEndpoint', 'iot:DescribeEventConfigurations', 'iot:ListAttachedPolicies', 'iot:UpdateEventConfigurations']);
     // Every function role, the other roles, the two IoT policies and the bucket policies were read.
     const roles = Object.values(template.Resources).filter((r) => r.Type === 'AWS::IAM::Role').length;
     expect(roles).toBeGreaterThanOrEqual(9);

@@ -115,6 +115,7 @@ describe('the role checker', () => {
     expect(commandOf(at('lib-dynamodb', 'Update'))?.operation).toBe('dynamodb:UpdateItem');
     expect(commandOf(at('client-sqs', 'GetQueueUrl'))?.operation).toBe('sqs:GetQueueUrl');
     expect(commandOf(at('client-sns', 'Publish'))?.operation).toBe('sns:Publish');
+    expect(commandOf(at('client-iot-data-plane', 'Publish'))?.operation).toBe('iot:Publish');
     expect(commandOf('node_modules/@aws-sdk/client-iot/dist-es/IoTClient.js')).toBeUndefined();
     expect(['s3:HeadObject', 's3:ListObjectsV2', 's3:DeleteObjects', 's3:PutObject'].map(actionOf)).toEqual(['s3:GetObject', 's3:ListBucket', 's3:DeleteObject', 's3:PutObject']);
     expect(() => commandOf(at('client-kinesis', 'PutRecord'))).toThrow(/no IAM service prefix known for @aws-sdk\/client-kinesis/);
@@ -148,9 +149,26 @@ describe('each function’s role in the stack', () => {
     expect(actions.certificateResource).toEqual(expect.arrayContaining(['s3:PutObject', 's3:GetObject', 's3:ListBucket', 's3:DeleteObject', 'iot:CreateKeysAndCertificate']));
     expect(actions.vendCertificate).toEqual(expect.arrayContaining(['sqs:GetQueueUrl', 'sqs:SendMessage', 'dynamodb:PutItem']));
     expect(actions.retireCertificate).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'iot:UpdateCertificate']));
+    expect(actions.rotateCertificate).toEqual(expect.arrayContaining(['iot:CreateCertificateFromCsr', 'iot:DescribeJobExecution', 'iot:Publish', 'iot:AttachThingPrincipal', 'dynamodb:UpdateItem']));
+    // The commit and roll back: the binding moves, the old certificate is queued for retirement, a new one revoked and detached.
+    expect(actions.rotationEvents).toEqual(expect.arrayContaining(['iot:UpdateCertificate', 'iot:DetachThingPrincipal', 'iot:DescribeCertificate', 'sqs:SendMessage', 'dynamodb:UpdateItem']));
+    expect(actions.rotationEvents!.filter((a) => a.startsWith('iot:Create') || a === 'iot:CreateJob')).toEqual([]);
     // The sweep reads the expiry indexes, asks AWS IoT about due fleet claims, publishes findings and puts
-    // them on the timeline: nothing else.
-    expect(actions.expirySweep).toEqual(['dynamodb:PutItem', 'dynamodb:Query', 'iot:DescribeCertificate', 'sns:Publish']);
+    // them on the timeline; with auto-rotation (issue 14) it starts a rotation (shared/rotation/start.ts): nothing else.
+    expect(actions.expirySweep).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+      'iot:AddThingToThingGroup',
+      'iot:CreateJob',
+      'iot:CreateThingGroup',
+      'iot:DescribeCertificate',
+      'iot:DescribeEventConfigurations',
+      'iot:DescribeJob',
+      'iot:UpdateEventConfigurations',
+      'sns:Publish',
+    ]);
     // The console's reads never write; its failure-queue routes re-invoke failed functions (issue 12).
     expect(actions.consoleDevices!.filter((a) => /Put|Update|Delete|BatchWrite|Send/.test(a))).toEqual([]);
     expect(actions.consoleDevices).toEqual(expect.arrayContaining(['dynamodb:Query', 'dynamodb:GetItem', 'iot:DescribeThing', 'sqs:ReceiveMessage']));

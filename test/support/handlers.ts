@@ -93,6 +93,8 @@ export const STACK_FUNCTIONS = [
   'expirySweep',
   'preProvisioningHook',
   'retireCertificate',
+  'rotateCertificate',
+  'rotationEvents',
   'vendCertificate',
   'vendProvisioningClaim',
 ] as const;

@@ -15,6 +15,7 @@ const awsTarget: Target = {
   stage: 'dev',
   templateName: 'iot-provisioner-dev',
   roleAlias: 'iot-provisioner-dev-device',
+  rotationJobTemplate: 'iot-provisioner-dev-rotation',
 };
 
 beforeEach(() => {

@@ -1,4 +1,4 @@
-import { ConfigurationError, loadActivationConfig, loadCertificateResourceConfig, loadVendingConfig } from '../../shared/config';
+import { ConfigurationError, loadActivationConfig, loadCertificateResourceConfig, loadRotationIssueConfig, loadVendingConfig } from '../../shared/config';
 
 const base = {
   DEVICE_REGISTRY_TABLE: 'iot-provisioner-dev-devices',
@@ -120,5 +120,19 @@ describe('loadVendingConfig', () => {
   ])('refuses %p naming the variable', (override, message) => {
     expect(() => loadVendingConfig({ ...vending, ...override })).toThrow(ConfigurationError);
     expect(() => loadVendingConfig({ ...vending, ...override })).toThrow(message);
+  });
+});
+
+describe('loadRotationIssueConfig', () => {
+  const base = { DEVICE_REGISTRY_TABLE: 'devices', DEVICE_TIMELINE_TABLE: 'timeline', DEVICE_POLICY_NAME: 'device' };
+
+  it('reads the tables and the policy, and whether the iot-data endpoint comes from the SDK environment', () => {
+    expect(loadRotationIssueConfig(base)).toEqual({ registryTable: 'devices', timelineTable: 'timeline', devicePolicyName: 'device', dataEndpointFromEnvironment: false });
+    expect(loadRotationIssueConfig({ ...base, AWS_ENDPOINT_URL_IOT_DATA_PLANE: 'http://127.0.0.1:4000' }).dataEndpointFromEnvironment).toBe(true);
+  });
+
+  it('names the missing variable', () => {
+    const { DEVICE_TIMELINE_TABLE: _omitted, ...rest } = base;
+    expect(() => loadRotationIssueConfig(rest)).toThrow(/DEVICE_TIMELINE_TABLE/);
   });
 });

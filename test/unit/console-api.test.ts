@@ -62,7 +62,7 @@ function actionDeps(entry?: DeviceEntry): ConsoleActionsDeps & { appended: unkno
   return {
     appended,
     lifecycle: {
-      registry: { get: async () => entry, markBound: fail, beginSuspension: fail, completeResume: fail, beginRetirement: fail, completeRetirement: fail },
+      registry: { get: async () => entry, markBound: fail, beginSuspension: fail, completeResume: fail, beginRetirement: fail, completeRetirement: fail, rollBackRotation: fail },
       iot: { describeCertificate: fail, updateCertificateStatus: fail, listThingGroupsForThing: fail, addThingToThingGroup: fail, removeThingFromThingGroup: fail, listAttachedPolicies: fail, detachPolicy: fail, listPrincipalThings: fail, detachThingPrincipal: fail, deleteThing: fail },
       timeline,
       quarantineGroup: 'q',

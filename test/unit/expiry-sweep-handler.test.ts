@@ -20,7 +20,8 @@ beforeAll(async () => {
   const endpoint = await sns.listen();
   topicArn = sns.createTopic(TEST_ACCOUNT, 'iot-provisioner-test-findings');
   ({ lambdaHandler } = loadHandler<typeof import('../../functions/expiry-sweep/handler')>('expirySweep', {
-    environment: { FINDINGS_TOPIC_ARN: topicArn, AWS_ENDPOINT_URL_SNS: endpoint, AWS_REGION: TEST_REGION, AWS_ACCESS_KEY_ID: TEST_ACCOUNT, AWS_SECRET_ACCESS_KEY: 'local' },
+    // ROTATION_JOB_TEMPLATE_ARN is the stack's template (!GetAtt): none here, auto-rotation is off by default.
+    environment: { FINDINGS_TOPIC_ARN: topicArn, ROTATION_JOB_TEMPLATE_ARN: '', AWS_ENDPOINT_URL_SNS: endpoint, AWS_REGION: TEST_REGION, AWS_ACCESS_KEY_ID: TEST_ACCOUNT, AWS_SECRET_ACCESS_KEY: 'local' },
   }));
 });
 
