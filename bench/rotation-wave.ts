@@ -1,24 +1,28 @@
 import { setMaxListeners } from 'node:events';
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
-import {
-  AttachPolicyCommand,
-  AttachThingPrincipalCommand,
-  CreateCertificateFromCsrCommand,
-  CreateJobCommand,
-  UpdateCertificateCommand,
-  UpdateEventConfigurationsCommand,
-  AddThingToThingGroupCommand,
-  CreateThingGroupCommand,
-} from '@aws-sdk/client-iot';
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
 import type { DeviceFiles } from '../device/atomic-files';
 import { FILES, RotationAgent, type AgentEvent } from '../device/rotation-agent';
 import { inProcessConnector } from '../local/in-process-connector';
 import { startStackHarness, type StackHarness } from '../local/stack-harness';
 import { WorkerRuntime } from '../local/lambda/worker-runtime';
 import { deviceChain } from '../lib/pki';
-import { ROTATION_OPERATION, certificateTopic } from '../shared/rotation/model';
+import { bindCalls } from '../shared/aws/bind-calls';
+import { iotCalls } from '../shared/aws/iot/calls';
+import {
+  createRotationJob,
+  createThingGroup,
+  describeJobTemplateArn,
+  describeRotationJob,
+  enableJobExecutionEvents,
+  jobExecutionEventsEnabled,
+} from '../shared/aws/iot/rotation-jobs';
+import { addThingToThingGroup } from '../shared/aws/iot/things';
+import { getDevice } from '../shared/aws/registry/entries';
+import { queueRotation } from '../shared/aws/registry/rotation-start';
+import { appendTimelineEvent } from '../shared/aws/timeline/events';
+import { startRotation } from '../shared/rotation/start';
+import { createDocumentClient } from '../shared/aws/clients';
+import namesModule = require('../resources/names.cjs');
 import { bindingQuota, makeDevices, sustainedRate, type BurstResult } from './burst';
 import { bundleForBench } from './bundle';
 
@@ -26,13 +30,14 @@ import { bundleForBench } from './bundle';
  * The rotation wave: N devices, already provisioned (bound, ACTIVE, the device policy attached — set up before
  * the clock with the quotas off, not measured), each running the real rotation agent (device/rotation-agent.ts)
  * connected to the local broker through `inProcessConnector` (the same CONNECT decision, policy checks and
- * lifecycle events as over TLS, without 2N handshakes on two cores). The operator starts one rotation for all of
- * them with the production rollout (design §2: `maximumPerMinute` 150 = r 2.5 devices/s); time runs `timeScale`×
+ * lifecycle events as over TLS, without 2N handshakes on two cores). The backend is the stack's, as deployed
+ * (`stackBackend`: the start of cli/rotate.ts, rotateCertificate, rotationEvents, retireCertificate, each with its
+ * role). The operator starts one rotation for all of them with the production rollout (design §2: `maximumPerMinute` 150 = r 2.5 devices/s); time runs `timeScale`×
  * faster for the quotas (local/iot-core/traffic.ts, AWS's defaults, on), Lambda's delays and the Jobs' minutes
  * alike (JobsService.setTimeScale). Measured in AWS time:
  *
  * - rotations committed per second, overall and sustained (10th → 90th percentile commit), against the binding
- *   quota (design §2: UpdateCertificate 10 TPS ÷ 2 calls per rotated device = 5/s) and the rollout limit;
+ *   quota (design §2 as built: DescribeCertificate 10 TPS ÷ 3 calls per rotated device = 3.3/s) and the rollout limit;
  * - devices lost: neither committed nor rolled back with a reason at the end (must be 0);
  * - devices without a working certificate, sampled every AWS second: a device is fine when at least one
  *   certificate it holds on its disk, with the matching key, is ACTIVE, attached to its thing and carries the
@@ -43,10 +48,12 @@ import { bundleForBench } from './bundle';
 export interface RotationWaveOptions {
   devices: number;
   timeScale: number;
-  /** Rollout rate, devices notified per AWS minute (default 150: design §2). */
+  /** Rollout rate, devices notified per AWS minute (stage parameter rotationMaximumPerMinute; default the stack's, 100: design §2). */
   maximumPerMinute?: number;
   /** Concurrent executions of each backend function (the CSR function's reserved concurrency). */
   concurrency?: number;
+  /** The grace period before a rotated-out certificate is retired (stage parameter retireGraceSeconds; default the stack's, 300 s). */
+  retireGraceSeconds?: number;
   /** The wave gives up this long after its start (AWS s; default: three times the rollout's length + 10 min). */
   deadlineSeconds?: number;
   onProgress?: (line: string) => void;
@@ -62,6 +69,10 @@ export interface RotationWaveResult {
   reasons: Record<string, number>;
   /** Neither committed nor rolled back with a reason at the end. */
   lost: number;
+  /** Committed devices whose old certificate ended INACTIVE (retired after the grace period) and whose new one is ACTIVE. */
+  retiredOld: number;
+  /** Rolled-back devices whose new certificate, if one was issued, ended REVOKED while the old one stayed ACTIVE. */
+  revokedNew: number;
   /** Devices that lacked a working certificate in at least one sample. */
   withoutWorkingCertificate: number;
   /** The most devices without one in a single sample. */
@@ -96,10 +107,11 @@ export interface RotationWaveResult {
  * certificate's retirement after the grace period), from which the binding quota follows.
  */
 export const ROTATION_CALLS: Record<string, number> = {
-  // First of the two 5/s terms: the design names UpdateCertificate the binding quota (DescribeCertificate drops
-  // to one call once the binding records the key's hash).
+  // As built (design §2 "Calls per rotated device, as built"): the current key's, the commit's check of the new
+  // certificate, and the retirement's DescribeCertificate make 3, which binds (10/3 = 3.3/s) before UpdateCertificate (10/2).
+  DescribeCertificate: 3,
   UpdateCertificate: 2,
-  DescribeCertificate: 2,
+  DescribeJobExecution: 1,
   CreateCertificateFromCsr: 1,
   AttachPolicy: 1,
   AttachThingPrincipal: 1,
@@ -107,8 +119,16 @@ export const ROTATION_CALLS: Record<string, number> = {
   DetachThingPrincipal: 1,
 };
 
-/** The design's rollout rate (design §2): 150 devices notified per minute. */
-export const DEFAULT_MAXIMUM_PER_MINUTE = 150;
+/** The functions the wave runs, by serverless.yml name → folder: JITR for the set-up, then the rotation's. */
+const WAVE_FUNCTIONS = {
+  activateCertificate: 'activate-certificate',
+  rotateCertificate: 'rotate-certificate',
+  rotationEvents: 'rotation-events',
+  retireCertificate: 'retire-certificate',
+} as const;
+
+/** The stack's rollout rate by default (stage parameter rotationMaximumPerMinute; design §2: 100 devices notified per minute). */
+export const DEFAULT_MAXIMUM_PER_MINUTE = 100;
 
 /** A device's files in memory: written whole, as atomic-files.ts writes them on a device (the sampler reads them). */
 export class MemoryFiles implements DeviceFiles {
@@ -141,6 +161,8 @@ export interface RotationOutcome {
   /** Epoch ms of the commit. */
   committedAt?: number;
   reason?: string;
+  previousCertificateId?: string;
+  newCertificateId?: string;
 }
 
 /** The backend under measurement: it starts the wave (S0) and says where each device's rotation ended. */
@@ -219,108 +241,59 @@ export class WorkingCertificateSampler {
 }
 
 /**
- * STAND-IN for the rotation backend (S0 start, S1 CSR, S2 commit, S3 roll back), until the real one lands on
- * main ("Rotation backend merged"); removed then. It makes the same IoT calls against the same quotas (design
- * §1: CreateCertificateFromCsr, AttachPolicy, AttachThingPrincipal, UpdateCertificate ACTIVE; commit on
- * SUCCEEDED + the new certificate's connected event, the old one INACTIVE at once; roll back = new REVOKED),
- * keeps its state in memory, and has no registry, grace period or idempotency of its own.
+ * The stack's rotation backend: the start as the operator's `rotate` makes it (shared/rotation/start.ts with the
+ * CLI's adapters, cli/rotate.ts), the CSR step and the commit / roll back as deployed (rotateCertificate,
+ * rotationEvents, with their roles); where each device ended is read from the registry's `rotation` map.
  */
-async function standInBackend(stack: StackHarness, options: { concurrency: number }): Promise<WaveBackend> {
-  const { core, iot } = stack;
-  const { region, accountId } = core.endpoints;
-  const account = core.defaultAccount;
-  const devicePolicy = stack.deployed.devicePolicyName;
-  interface Open {
-    jobId: string;
-    previousCertificateId: string;
-    newCertificateId?: string;
-    connected?: boolean;
-    succeeded?: boolean;
-    outcome?: RotationOutcome;
-  }
-  const rotations = new Map<string, Open>();
-  const commitIfBoth = async (thing: string, rotation: Open) => {
-    if (!rotation.connected || !rotation.succeeded || rotation.outcome) return;
-    await iot.send(new UpdateCertificateCommand({ certificateId: rotation.previousCertificateId, newStatus: 'INACTIVE' }));
-    rotation.outcome = { state: 'committed', committedAt: Date.now() };
-  };
-  core.addFunction({
-    functionName: 'rotation-stand-in-csr',
-    maximumRetryAttempts: 2,
-    handler: async (event) => {
-      const { jobId, clientToken, csr } = event as { jobId: string; clientToken: string; csr: string };
-      // The local rules engine has no topic() in SELECT yet: the stand-in takes the thing from the CSR's subject.
-      const thingName = new x509.Pkcs10CertificateRequest(csr).subjectName.getField('CN')[0] ?? '';
-      const rotation = rotations.get(thingName);
-      if (!rotation || rotation.jobId !== jobId) return null;
-      if (!rotation.newCertificateId) {
-        const created = await iot.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: csr, setAsActive: false }));
-        rotation.newCertificateId = created.certificateId!;
-      }
-      const arn = account.arn(`cert/${rotation.newCertificateId}`);
-      await iot.send(new AttachPolicyCommand({ policyName: devicePolicy, target: arn }));
-      await iot.send(new AttachThingPrincipalCommand({ thingName, principal: arn }));
-      await iot.send(new UpdateCertificateCommand({ certificateId: rotation.newCertificateId, newStatus: 'ACTIVE' }));
-      const certificatePem = account.certificates.find(rotation.newCertificateId)!.x509.toString();
-      core.mqtt!.deliver(account, certificateTopic(thingName), Buffer.from(JSON.stringify({ jobId, clientToken, certificatePem, certificateId: rotation.newCertificateId })), 1);
-      return null;
-    },
-  });
-  core.addFunction({
-    functionName: 'rotation-stand-in-events',
-    maximumRetryAttempts: 2,
-    handler: async (event) => {
-      const e = event as { eventType?: string; clientId?: string; principalIdentifier?: string; thingArn?: string; status?: string; jobId?: string; statusDetails?: { reason?: string } };
-      if (e.eventType === 'connected') {
-        const rotation = rotations.get(e.clientId ?? '');
-        if (rotation && rotation.newCertificateId === e.principalIdentifier) {
-          rotation.connected = true;
-          await commitIfBoth(e.clientId!, rotation);
-        }
-        return null;
-      }
-      const thing = e.thingArn?.split('/').at(-1) ?? '';
-      const rotation = rotations.get(thing);
-      if (!rotation || rotation.jobId !== e.jobId || rotation.outcome) return null;
-      if (e.status === 'SUCCEEDED') {
-        rotation.succeeded = true;
-        await commitIfBoth(thing, rotation);
-      } else if (e.status && ['FAILED', 'REJECTED', 'TIMED_OUT', 'CANCELED', 'REMOVED'].includes(e.status)) {
-        if (rotation.newCertificateId) await iot.send(new UpdateCertificateCommand({ certificateId: rotation.newCertificateId, newStatus: 'REVOKED' }));
-        rotation.outcome = { state: 'rolled-back', reason: e.statusDetails?.reason ? `${e.status} ${e.statusDetails.reason}` : e.status };
-      }
-      return null;
-    },
-  });
-  const arn = (name: string) => `arn:aws:lambda:${region}:${accountId}:function:${name}`;
-  core.addRule({
-    ruleName: 'rotationStandInCsr',
-    sql: "SELECT * FROM 'device/+/rotation/csr'",
-    actions: [{ lambda: { functionArn: arn('rotation-stand-in-csr') } }],
-  });
-  core.addRule({ ruleName: 'rotationStandInPresence', sql: "SELECT * FROM '$aws/events/presence/connected/+'", actions: [{ lambda: { functionArn: arn('rotation-stand-in-events') } }] });
-  core.addRule({ ruleName: 'rotationStandInJobs', sql: "SELECT * FROM '$aws/events/jobExecution/+/+'", actions: [{ lambda: { functionArn: arn('rotation-stand-in-events') } }] });
-  void options;
+function stackBackend(stack: StackHarness, timeScale: number): WaveBackend {
+  const { iot } = stack;
+  const names = namesModule.namesFor(stack.deployed.stack.service, stack.deployed.stack.stage);
+  const documents = createDocumentClient();
+  const registryTable = { client: documents, tableName: stack.deployed.tableName };
+  const timelineTable = { client: documents, tableName: stack.deployed.timelineTableName };
   return {
-    async start(things, maximumPerMinute) {
+    async start(things) {
+      const jobTemplateArn = await describeJobTemplateArn(iot, names.rotationJobTemplate);
+      if (!jobTemplateArn) throw new Error(`no job template ${names.rotationJobTemplate} in the deployed stack`);
       const jobId = `rotate-bench-${Date.now()}`;
-      for (const thing of things) {
-        const bound = account.things.principalsOf(thing)[0]!;
-        rotations.set(thing, { jobId, previousCertificateId: bound.split('/').at(-1)! });
-      }
-      await iot.send(new UpdateEventConfigurationsCommand({ eventConfigurations: { JOB_EXECUTION: { Enabled: true } } }));
-      await iot.send(
-        new CreateJobCommand({
-          jobId,
-          targets: [account.arn(`thinggroup/bench-rotation`)],
-          document: JSON.stringify({ operation: ROTATION_OPERATION, keyAlgorithm: 'EC-P256' }),
-          jobExecutionsRolloutConfig: { maximumPerMinute },
-        }),
+      const result = await startRotation(
+        {
+          registry: bindCalls(registryTable, { get: getDevice, queueRotation }),
+          iot: {
+            ...iotCalls(iot, { createThingGroup, jobExecutionEventsEnabled, enableJobExecutionEvents, createRotationJob, describeRotationJob }),
+            addThingToThingGroup: (thing, group) => addThingToThingGroup(iot, thing, group),
+          },
+          timeline: bindCalls(timelineTable, { append: appendTimelineEvent }),
+          jobTemplateArn,
+          actor: { kind: 'cli', id: 'bench' },
+          now: () => new Date(),
+          // Its pace is a share of AddThingToThingGroup's quota: scaled like the quotas.
+          devicesPerSecond: 50 * timeScale,
+        },
+        { jobId, deviceIds: things },
       );
+      if (result.leftOut.length) throw new Error(`the start left out ${result.leftOut.length} devices: ${JSON.stringify(result.leftOut.slice(0, 3))}`);
       return jobId;
     },
     async outcomes(things) {
-      return new Map(things.map((thing) => [thing, rotations.get(thing)?.outcome ?? { state: rotations.has(thing) ? 'open' : 'none' }]));
+      const outcomes = new Map<string, RotationOutcome>();
+      for (let i = 0; i < things.length; i += 25) {
+        await Promise.all(
+          things.slice(i, i + 25).map(async (thing) => {
+            const rotation = (await getDevice(registryTable, thing))?.rotation;
+            if (!rotation) return void outcomes.set(thing, { state: 'none' });
+            const state = rotation.state === 'committed' || rotation.state === 'rolled-back' || rotation.state === 'refused' ? rotation.state : 'open';
+            outcomes.set(thing, {
+              state,
+              ...(rotation.committedAt ? { committedAt: Date.parse(rotation.committedAt) } : {}),
+              ...(rotation.reason ? { reason: rotation.reason } : {}),
+              previousCertificateId: rotation.previousCertificateId,
+              ...(rotation.newCertificateId ? { newCertificateId: rotation.newCertificateId } : {}),
+            });
+          }),
+        );
+      }
+      return outcomes;
     },
   };
 }
@@ -329,9 +302,11 @@ export async function runRotationWave(options: RotationWaveOptions): Promise<Rot
   const { timeScale } = options;
   const progress = options.onProgress ?? (() => {});
   const concurrency = options.concurrency ?? 10;
-  const perMinute = options.maximumPerMinute ?? DEFAULT_MAXIMUM_PER_MINUTE;
+  const given = options.maximumPerMinute;
   const setupStarted = performance.now();
-  const activate = await bundleForBench('functions/activate-certificate/handler.ts', 'activate-certificate');
+  // Lambda runs bundles: so do the bench's containers (a TypeScript source costs each one seconds of tsx).
+  const modules: Record<string, { modulePath: string; exportName: string }> = {};
+  for (const [name, folder] of Object.entries(WAVE_FUNCTIONS)) modules[name] = { modulePath: await bundleForBench(`functions/${folder}/handler.ts`, folder), exportName: 'handler' };
   const stack = await startStackHarness({
     core: {
       traffic: { timeScale, throttling: true },
@@ -339,8 +314,17 @@ export async function runRotationWave(options: RotationWaveOptions): Promise<Rot
       lambdaConcurrency: concurrency,
       mqtt: { port: 0 },
     },
-    deploy: { modules: { activateCertificate: { modulePath: activate, exportName: 'handler' } } },
+    deploy: {
+      modules,
+      params: {
+        // The job template's rollout (resources/rotation.cjs), as a stage would set it.
+        ...(given !== undefined ? { rotationMaximumPerMinute: String(given), ...(given < 10 ? { rotationBaseRatePerMinute: String(given) } : {}) } : {}),
+        ...(options.retireGraceSeconds !== undefined ? { retireGraceSeconds: String(options.retireGraceSeconds) } : {}),
+      },
+    },
   });
+  // The rollout as deployed (resources/rotation.cjs reads the stage parameter).
+  const perMinute = Number(stack.deployed.stack.params.rotationMaximumPerMinute ?? DEFAULT_MAXIMUM_PER_MINUTE);
   const agents: Array<Promise<void>> = [];
   const stop = new AbortController();
   // Each waiting agent listens for the stop: thousands of listeners on one signal are the point here.
@@ -348,8 +332,8 @@ export async function runRotationWave(options: RotationWaveOptions): Promise<Rot
   try {
     const { core, registry } = stack;
     const account = core.defaultAccount;
-    const runtime = stack.deployed.runtimes.get('activateCertificate') as WorkerRuntime | undefined;
-    await runtime?.prestart(concurrency);
+    // Containers start before the clock (cold start has its own section of the report).
+    for (const name of Object.keys(WAVE_FUNCTIONS)) await (stack.deployed.runtimes.get(name) as WorkerRuntime | undefined)?.prestart(name === 'activateCertificate' ? concurrency : 2);
 
     // Set-up, not measured: devices provisioned through JITR (the real activation function) with the quotas off.
     const ca = await stack.registerCa('Rotation bench CA');
@@ -365,11 +349,7 @@ export async function runRotationWave(options: RotationWaveOptions): Promise<Rot
     await core.idle();
     const inactive = certificates.filter((c) => account.certificates.find(c.certificateId)?.status !== 'ACTIVE').length;
     if (inactive) throw new Error(`set-up: ${inactive} of ${certificates.length} devices did not become ACTIVE through JITR`);
-    await stack.iot.send(new CreateThingGroupCommand({ thingGroupName: 'bench-rotation' }));
-    for (let i = 0; i < things.length; i += 25) {
-      await Promise.all(things.slice(i, i + 25).map((thingName) => stack.iot.send(new AddThingToThingGroupCommand({ thingGroupName: 'bench-rotation', thingName }))));
-    }
-    const backend = await standInBackend(stack, { concurrency });
+    const backend = stackBackend(stack, timeScale);
 
     // Every device's agent connected and waiting for its job before the clock.
     const devices: WaveDevice[] = certificates.map((certificate, i) => {
@@ -444,11 +424,17 @@ export async function runRotationWave(options: RotationWaveOptions): Promise<Rot
     const commits: number[] = [];
     let rolledBack = 0;
     let lost = 0;
+    let retiredOld = 0;
+    let revokedNew = 0;
+    const statusOf = (id: string | undefined) => (id ? account.certificates.find(id)?.status : undefined);
     for (const outcome of outcomes.values()) {
-      if (outcome.state === 'committed') commits.push(((outcome.committedAt! - startedAt - performance.timeOrigin) / 1000) * timeScale);
-      else if ((outcome.state === 'rolled-back' || outcome.state === 'refused') && outcome.reason) {
+      if (outcome.state === 'committed') {
+        commits.push(((outcome.committedAt! - startedAt - performance.timeOrigin) / 1000) * timeScale);
+        if (statusOf(outcome.previousCertificateId) === 'INACTIVE' && statusOf(outcome.newCertificateId) === 'ACTIVE') retiredOld++;
+      } else if ((outcome.state === 'rolled-back' || outcome.state === 'refused') && outcome.reason) {
         rolledBack++;
         reasons[outcome.reason] = (reasons[outcome.reason] ?? 0) + 1;
+        if (statusOf(outcome.previousCertificateId) === 'ACTIVE' && (!outcome.newCertificateId || statusOf(outcome.newCertificateId) === 'REVOKED')) revokedNew++;
       } else lost++;
     }
     commits.sort((a, b) => a - b);
@@ -469,6 +455,8 @@ export async function runRotationWave(options: RotationWaveOptions): Promise<Rot
       rolledBack,
       reasons,
       lost,
+      retiredOld,
+      revokedNew,
       withoutWorkingCertificate: sampler.without.size,
       worstSample: sampler.worst,
       samples: sampler.samples,
@@ -510,14 +498,15 @@ export function rotationMarkdown(wave: RotationWaveResult, burst: BurstResult | 
     row('devices', String(burst?.devices), String(wave.devices)),
     row('done at the end', `${burst?.active} ACTIVE`, `${wave.committed} committed (new certificate bound, old INACTIVE)`),
     row('rolled back, with a reason', dash, `${wave.rolledBack}${reasons ? ` (${reasons})` : ''}`),
+    row('old certificate INACTIVE after the grace, new ACTIVE (committed) · new REVOKED, old ACTIVE (rolled back)', dash, `${wave.retiredOld} of ${wave.committed} · ${wave.revokedNew} of ${wave.rolledBack}`),
     row('**lost** (neither done nor failed with a reason)', String(burst?.lost), `**${wave.lost}**`),
     row('**devices without a working certificate at any moment**', dash, `**${wave.withoutWorkingCertificate}** (${wave.samples} samples, one per AWS second; worst sample ${wave.worstSample})`),
-    row('binding quota of the workflow', burst ? `${burst.bindingQuota.perSecond}/s (${burst.bindingQuota.operation})` : '', `${wave.bindingQuota.perSecond}/s (${wave.bindingQuota.operation}, 2 calls per rotated device)`),
+    row('binding quota of the workflow', burst ? `${burst.bindingQuota.perSecond}/s (${burst.bindingQuota.operation})` : '', `${wave.bindingQuota.perSecond.toFixed(2)}/s (${wave.bindingQuota.operation}, ${ROTATION_CALLS[wave.bindingQuota.operation]} calls per rotated device)`),
     row('rollout limit', dash, `${wave.maximumPerMinute}/min = ${wave.rolloutPerSecond.toFixed(2)}/s = ${(wave.rolloutPerSecond / wave.bindingQuota.perSecond).toFixed(2)} of the quota`),
     row('rate (devices/s, start → last)', burst ? ratio(burst.ratePerSecond, burst.bindingQuota.perSecond) : '', ratio(wave.ratePerSecond, wave.bindingQuota.perSecond)),
     row('sustained rate (10th → 90th percentile)', burst ? ratio(burst.sustainedRatePerSecond, burst.bindingQuota.perSecond) : '', ratio(wave.sustainedRatePerSecond, wave.bindingQuota.perSecond)),
     row('IoT calls answered per device', burst ? burst.callsPerDevice.toFixed(2) : '', wave.callsPerRotation.toFixed(2)),
-    row('throttled calls (each retried)', String(burst?.throttledCalls), `${wave.throttledCalls}${wave.throttledCalls ? ` (${Object.entries(wave.throttledByOperation).map(([op, n]) => `${op} ${n}`).join(', ')})` : ''}`),
+    row('ThrottlingExceptions (retried by the SDK or by Lambda\'s retries)', String(burst?.throttledCalls), `${wave.throttledCalls}${wave.throttledCalls ? ` (${Object.entries(wave.throttledByOperation).map(([op, n]) => `${op} ${n}`).join(', ')})` : ''}`),
     row('in the on-failure destination', String(burst?.inFailureQueue), String(wave.inFailureQueue)),
     row('wall time (AWS s)', burst ? burst.wallSeconds.toFixed(0) : '', wave.wallSeconds.toFixed(0)),
     row('real time (s)', burst ? burst.realSeconds.toFixed(0) : '', `${wave.realSeconds.toFixed(0)} (+ ${wave.setupSeconds.toFixed(0)} s set-up, not measured)`),
@@ -533,7 +522,14 @@ export function rotationMarkdown(wave: RotationWaveResult, burst: BurstResult | 
 
 if (require.main === module) {
   const arg = (name: string, fallback: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
-  runRotationWave({ devices: arg('devices', 100), timeScale: arg('time-scale', 2), maximumPerMinute: arg('maximum-per-minute', DEFAULT_MAXIMUM_PER_MINUTE), onProgress: console.log })
+  const grace = process.argv.find((a) => a.startsWith('--retire-grace-seconds='));
+  runRotationWave({
+    devices: arg('devices', 100),
+    timeScale: arg('time-scale', 2),
+    ...(process.argv.some((a) => a.startsWith('--maximum-per-minute=')) ? { maximumPerMinute: arg('maximum-per-minute', DEFAULT_MAXIMUM_PER_MINUTE) } : {}),
+    ...(grace ? { retireGraceSeconds: arg('retire-grace-seconds', 300) } : {}),
+    onProgress: console.log,
+  })
     .then((r) => {
       const { timeline, ...rest } = r;
       console.log(JSON.stringify(rest, null, 2));

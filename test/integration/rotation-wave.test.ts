@@ -14,22 +14,26 @@ jest.setTimeout(120_000);
 
 describe('rotation wave', () => {
   it('rotates every device, loses none, and never leaves one without a working certificate', async () => {
-    const result = await runRotationWave({ devices: 16, timeScale: 5, concurrency: 4 });
+    const result = await runRotationWave({ devices: 16, timeScale: 5, concurrency: 4, retireGraceSeconds: 10 });
 
-    expect(result).toMatchObject({ devices: 16, committed: 16, rolledBack: 0, lost: 0, withoutWorkingCertificate: 0, worstSample: 0, agentErrors: 0 });
+    expect(result).toMatchObject({ devices: 16, committed: 16, rolledBack: 0, lost: 0, withoutWorkingCertificate: 0, worstSample: 0, agentErrors: 0, inFailureQueue: 0 });
+    // The backend's end state: each old certificate retired (INACTIVE) after the grace period, each new one ACTIVE.
+    expect(result.retiredOld).toBe(16);
     expect(result.samples).toBeGreaterThan(0);
     expect(result.ratePerSecond).toBeGreaterThan(0);
     expect(result.timeline.reduce((n, s) => n + s.committed, 0)).toBe(16);
-    // One new certificate per device, activated; the old one set INACTIVE (retired) or the new one revoked: two UpdateCertificate each.
+    // One new certificate per device, activated, and the old one set INACTIVE: two UpdateCertificate each.
     expect(result.callsByOperation.CreateCertificateFromCsr).toBe(16);
     expect(result.callsByOperation.UpdateCertificate).toBeGreaterThanOrEqual(32);
     const table = rotationMarkdown(result, undefined);
     expect(table).toContain('| **lost** (neither done nor failed with a reason) | **0** |');
-    expect(table).toContain('UpdateCertificate');
+    expect(table).toContain('3.33/s (DescribeCertificate, 3 calls per rotated device)');
   });
 
-  it('binds the wave by UpdateCertificate: 10 TPS ÷ 2 calls per rotated device', () => {
-    expect(bindingQuota(ROTATION_CALLS)).toEqual({ perSecond: 5, operation: 'UpdateCertificate' });
+  it('binds the wave by DescribeCertificate: 10 TPS ÷ 3 calls per rotated device (design §2 as built)', () => {
+    const quota = bindingQuota(ROTATION_CALLS);
+    expect(quota.operation).toBe('DescribeCertificate');
+    expect(quota.perSecond).toBeCloseTo(10 / 3, 5);
   });
 });
 
