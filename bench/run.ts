@@ -273,7 +273,9 @@ async function main(): Promise<void> {
   const totalSeconds = (performance.now() - started) / 1000;
   sections.push('', `Bench wall time: ${totalSeconds.toFixed(0)} s.`, '');
   mkdirSync(RESULTS, { recursive: true });
-  writeFileSync(join(RESULTS, 'latest.md'), sections.join('\n'));
+  // A partial run (--only) does not overwrite the full report.
+  const report = only ? `latest-${only.join('-')}.md` : 'latest.md';
+  writeFileSync(join(RESULTS, report), sections.join('\n'));
 
   log('');
   if (cold) for (const r of cold) log(`cold start ${JSON.stringify(r).slice(0, 200)}`);
@@ -285,7 +287,7 @@ async function main(): Promise<void> {
   if (imported) log(`import: ${imported.rows} rows in ${imported.importSeconds.toFixed(1)} s = ${imported.rowsPerSecond.toFixed(0)} rows/s; re-run ${imported.rerunRowsPerSecond.toFixed(0)} rows/s, ${imported.unchanged} unchanged`);
   if (consoleResult) log(`console: ${(consoleResult.files.reduce((n, f) => n + f.gzipped, 0) / 1024).toFixed(1)} KB gzipped; sign-in button after ${consoleResult.unthrottledMs.median.toFixed(0)} ms (slow 4G ${consoleResult.slowNetworkMs.median.toFixed(0)} ms)`);
   if (hook) log(`hook: p50 ${hook.p50Ms.toFixed(1)} ms, p99 ${hook.p99Ms.toFixed(1)} ms; stalled registry: false in ≤ ${hook.stalled.maxMs.toFixed(0)} ms`);
-  log(`report: bench/results/latest.md (${totalSeconds.toFixed(0)} s)`);
+  log(`report: bench/results/${report} (${totalSeconds.toFixed(0)} s)`);
 }
 
 main().then(
