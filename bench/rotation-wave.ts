@@ -85,7 +85,14 @@ export interface RotationWaveResult {
   /** The rollout's limit in devices/s (maximumPerMinute ÷ 60). */
   rolloutPerSecond: number;
   bindingQuota: { perSecond: number; operation: string };
+  /** Calls of the CSR step, the commit, the retirement and roll backs, per committed device (the start's are in startCalls). */
   callsPerRotation: number;
+  /** The start's calls (thing group, AddThingToThingGroup per device, event configuration, job). */
+  startCalls: Record<string, number>;
+  /** The job's status at the end (an abort shows as CANCELED with its reason code). */
+  jobStatus: string;
+  /** Lost devices by the state their rotation was left in (queued: never notified, e.g. after an abort). */
+  stillOpen: Record<string, number>;
   callsByOperation: Record<string, number>;
   throttledCalls: number;
   throttledByOperation: Record<string, number>;
@@ -118,6 +125,9 @@ export const ROTATION_CALLS: Record<string, number> = {
   ListPrincipalThings: 1,
   DetachThingPrincipal: 1,
 };
+
+/** The start's operations (shared/rotation/start.ts): once per wave, or once per device for the thing group. */
+const START_CALLS = new Set(['DescribeJobTemplate', 'CreateThingGroup', 'AddThingToThingGroup', 'DescribeEventConfigurations', 'UpdateEventConfigurations', 'CreateJob', 'DescribeJob']);
 
 /** The functions the wave runs, by serverless.yml name → folder: JITR for the set-up, then the rotation's. */
 const WAVE_FUNCTIONS = {
@@ -157,7 +167,7 @@ interface WaveDevice {
 
 /** Where a device's rotation ended, as the backend records it. */
 export interface RotationOutcome {
-  state: 'committed' | 'rolled-back' | 'refused' | 'open' | 'none';
+  state: 'committed' | 'rolled-back' | 'refused' | 'queued' | 'issuing' | 'issued' | 'none';
   /** Epoch ms of the commit. */
   committedAt?: number;
   reason?: string;
@@ -282,7 +292,7 @@ function stackBackend(stack: StackHarness, timeScale: number): WaveBackend {
           things.slice(i, i + 25).map(async (thing) => {
             const rotation = (await getDevice(registryTable, thing))?.rotation;
             if (!rotation) return void outcomes.set(thing, { state: 'none' });
-            const state = rotation.state === 'committed' || rotation.state === 'rolled-back' || rotation.state === 'refused' ? rotation.state : 'open';
+            const state = rotation.state;
             outcomes.set(thing, {
               state,
               ...(rotation.committedAt ? { committedAt: Date.parse(rotation.committedAt) } : {}),
@@ -367,8 +377,9 @@ export async function runRotationWave(options: RotationWaveOptions): Promise<Rot
         thingName: device.thingName,
         files: device.files,
         connect,
-        // The agent's 30 s answer timeout and its retry pause, in AWS time.
-        replyTimeoutMs: 30_000 / timeScale,
+        // The agent's own 30 s answer timeout, not scaled: what it waits for is the backend's latency (queueing
+        // behind the CSR function's reserved concurrency, each invocation's calls), which runs in real time here as
+        // on AWS. Scaled, it would give the backend half the time AWS gives it.
         onEvent: (event) => {
           if (event.event === 'reported') reported.set(device.thingName, event);
           if (event.event === 'connected' && event.with === 'current') waiting++;
@@ -403,7 +414,12 @@ export async function runRotationWave(options: RotationWaveOptions): Promise<Rot
     for (;;) {
       await sleep(200);
       const job = account.jobs.jobOf(jobId);
-      const done = job?.status === 'COMPLETED' || job?.status === 'CANCELED';
+      // A canceled (aborted) job: its executions in progress carry on (local Jobs, CancelJob without force).
+      const pending = () => {
+        const details = account.jobs.describeJob(jobId).jobProcessDetails;
+        return (details.numberOfQueuedThings ?? 0) + (details.numberOfInProgressThings ?? 0);
+      };
+      const done = job?.status === 'COMPLETED' || (job?.status === 'CANCELED' && pending() === 0);
       if (performance.now() - lastLine > 5_000) {
         lastLine = performance.now();
         const succeeded = [...reported.values()].filter((r) => r.event === 'reported' && r.status === 'SUCCEEDED').length;
@@ -424,6 +440,7 @@ export async function runRotationWave(options: RotationWaveOptions): Promise<Rot
     const commits: number[] = [];
     let rolledBack = 0;
     let lost = 0;
+    const stillOpen: Record<string, number> = {};
     let retiredOld = 0;
     let revokedNew = 0;
     const statusOf = (id: string | undefined) => (id ? account.certificates.find(id)?.status : undefined);
@@ -435,14 +452,19 @@ export async function runRotationWave(options: RotationWaveOptions): Promise<Rot
         rolledBack++;
         reasons[outcome.reason] = (reasons[outcome.reason] ?? 0) + 1;
         if (statusOf(outcome.previousCertificateId) === 'ACTIVE' && (!outcome.newCertificateId || statusOf(outcome.newCertificateId) === 'REVOKED')) revokedNew++;
-      } else lost++;
+      } else {
+        lost++;
+        stillOpen[outcome.state] = (stillOpen[outcome.state] ?? 0) + 1;
+      }
     }
+    const job = account.jobs.jobOf(jobId);
     commits.sort((a, b) => a - b);
     const stats = core.traffic.stats;
     const answered: Record<string, number> = {};
+    const started: Record<string, number> = {};
     for (const [operation, calls] of Object.entries(stats.calls)) {
       const ok = calls - (stats.throttled[operation] ?? 0) - (stats.faults[operation] ?? 0);
-      if (ok > 0) answered[operation] = ok;
+      if (ok > 0) (START_CALLS.has(operation) ? started : answered)[operation] = ok;
     }
     const rotationSeconds = commits.at(-1) ?? 0;
     const timeline: RotationWaveResult['timeline'] = [];
@@ -467,6 +489,9 @@ export async function runRotationWave(options: RotationWaveOptions): Promise<Rot
       bindingQuota: bindingQuota(ROTATION_CALLS),
       callsPerRotation: commits.length > 0 ? sum(answered) / commits.length : 0,
       callsByOperation: answered,
+      startCalls: started,
+      jobStatus: `${job?.status ?? 'gone'}${job?.reasonCode ? ` (${job.reasonCode})` : ''}`,
+      stillOpen,
       throttledCalls: sum(stats.throttled),
       throttledByOperation: { ...stats.throttled },
       inFailureQueue: core.failures.length - failuresBefore,
@@ -499,13 +524,14 @@ export function rotationMarkdown(wave: RotationWaveResult, burst: BurstResult | 
     row('done at the end', `${burst?.active} ACTIVE`, `${wave.committed} committed (new certificate bound, old INACTIVE)`),
     row('rolled back, with a reason', dash, `${wave.rolledBack}${reasons ? ` (${reasons})` : ''}`),
     row('old certificate INACTIVE after the grace, new ACTIVE (committed) · new REVOKED, old ACTIVE (rolled back)', dash, `${wave.retiredOld} of ${wave.committed} · ${wave.revokedNew} of ${wave.rolledBack}`),
-    row('**lost** (neither done nor failed with a reason)', String(burst?.lost), `**${wave.lost}**`),
+    row('**lost** (neither done nor failed with a reason)', String(burst?.lost), `**${wave.lost}**${wave.lost ? ` (rotation left ${Object.entries(wave.stillOpen).map(([state, n]) => `${state} ${n}`).join(', ')})` : ''}`),
+    row('the job at the end', dash, wave.jobStatus),
     row('**devices without a working certificate at any moment**', dash, `**${wave.withoutWorkingCertificate}** (${wave.samples} samples, one per AWS second; worst sample ${wave.worstSample})`),
     row('binding quota of the workflow', burst ? `${burst.bindingQuota.perSecond}/s (${burst.bindingQuota.operation})` : '', `${wave.bindingQuota.perSecond.toFixed(2)}/s (${wave.bindingQuota.operation}, ${ROTATION_CALLS[wave.bindingQuota.operation]} calls per rotated device)`),
     row('rollout limit', dash, `${wave.maximumPerMinute}/min = ${wave.rolloutPerSecond.toFixed(2)}/s = ${(wave.rolloutPerSecond / wave.bindingQuota.perSecond).toFixed(2)} of the quota`),
     row('rate (devices/s, start → last)', burst ? ratio(burst.ratePerSecond, burst.bindingQuota.perSecond) : '', ratio(wave.ratePerSecond, wave.bindingQuota.perSecond)),
     row('sustained rate (10th → 90th percentile)', burst ? ratio(burst.sustainedRatePerSecond, burst.bindingQuota.perSecond) : '', ratio(wave.sustainedRatePerSecond, wave.bindingQuota.perSecond)),
-    row('IoT calls answered per device', burst ? burst.callsPerDevice.toFixed(2) : '', wave.callsPerRotation.toFixed(2)),
+    row('IoT calls answered per device', burst ? burst.callsPerDevice.toFixed(2) : '', `${wave.callsPerRotation.toFixed(2)} (${Object.entries(wave.callsByOperation).map(([op, n]) => `${op} ${n}`).join(', ')}; the start: ${Object.values(wave.startCalls).reduce((a, b) => a + b, 0)})`),
     row('ThrottlingExceptions (retried by the SDK or by Lambda\'s retries)', String(burst?.throttledCalls), `${wave.throttledCalls}${wave.throttledCalls ? ` (${Object.entries(wave.throttledByOperation).map(([op, n]) => `${op} ${n}`).join(', ')})` : ''}`),
     row('in the on-failure destination', String(burst?.inFailureQueue), String(wave.inFailureQueue)),
     row('wall time (AWS s)', burst ? burst.wallSeconds.toFixed(0) : '', wave.wallSeconds.toFixed(0)),
