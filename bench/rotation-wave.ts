@@ -230,7 +230,8 @@ export class WorkingCertificateSampler {
       const certificate = account.certificates.find(this.idOf(pem));
       return (
         certificate?.status === 'ACTIVE' &&
-        account.things.thingsOf(certificate.certificateArn).some((t) => t.thingName === device.thingName) &&
+        // principalsOf (the thing's principals) is a lookup; thingsOf (the certificate's things) scans every thing.
+        account.things.principalsOf(device.thingName).includes(certificate.certificateArn) &&
         account.policies.attachedTo(certificate.certificateArn).some((p) => p.policyName === policy) &&
         keys.some((key) => this.matches(pem, key))
       );
