@@ -74,7 +74,7 @@ beforeAll(async () => {
     sql: "SELECT * FROM '$aws/events/presence/connected/+'",
     actions: [{ lambda: { functionArn: `arn:aws:lambda:${region}:${accountId}:function:rotation-presence` } }],
   });
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   for (const client of clients) client.end(true);
@@ -439,6 +439,31 @@ describe('the agent rolls back, and so does the backend', () => {
   );
 
   it(
+    'FAILED backend:no-rotation: a rotation job the backend did not start (CreateJob by hand) gets its CSR refused; no certificate is made, the device keeps its pair',
+    async () => {
+      const device = await jitrDevice('ROT-E2E-NOROT');
+      const before = await certificateIds();
+      await stack.iot.send(
+        new CreateJobCommand({ jobId: 'rotate-e2e-by-hand', targets: [thingArn(device.thing)], document: JSON.stringify({ operation: 'rotate-certificate', keyAlgorithm: 'EC-P256' }) }),
+      );
+      const events: AgentEvent[] = [];
+
+      await agentFor(device, { events }).run({ once: true });
+      await stack.core.idle();
+
+      expect(events).toContainEqual({ event: 'reported', jobId: 'rotate-e2e-by-hand', status: 'FAILED', reason: 'backend:no-rotation' });
+      expect(await executionOf('rotate-e2e-by-hand', device.thing)).toMatchObject({ status: 'FAILED', statusDetails: { detailsMap: { reason: 'backend:no-rotation' } } });
+      expect((await certificateIds()).filter((id) => !before.includes(id))).toEqual([]);
+      expect(await stack.registry.get(device.thing)).toMatchObject({ certificateId: device.old.certificateId, bindingState: 'bound' });
+      expect(await rotationOf(device.thing)).toBeUndefined();
+      expect(currentPair(device).certificatePem).toBe(device.old.certificatePem);
+      expect(agentState(device).phase).toBe('idle');
+      expect(await connects(device.old, device.thing)).toBe(true);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     'TIMED_OUT: an agent that stops after receiving the certificate, the clock past the in-progress timeout; restarted, it is refused with the new pair and keeps the old one',
     async () => {
       const device = await jitrDevice('ROT-E2E-TIMEOUT');
@@ -476,18 +501,21 @@ describe('the agent rolls back, and so does the backend', () => {
 });
 
 describe('power loss in the agent mid-rotation: the restarted agent still connects, and the backend converges', () => {
-  const cases: Array<[string, (change: FileChange) => boolean, 'before' | 'after', RotationState['phase']]> = [
+  // [moment, where the power is cut, before or after that change lands, the phase left, the execution left]
+  const cases: Array<[string, (change: FileChange) => boolean, 'before' | 'after', RotationState['phase'], 'IN_PROGRESS' | 'SUCCEEDED']> = [
     // The CSR was answered, the certificate not yet stored: the restart re-sends the CSR with the same clientToken.
-    ['before certificate.pem.next is written (restart in key-generated)', (c) => c.op === 'write' && c.name === FILES.nextCertificate, 'before', 'key-generated'],
-    ['right after certificate.pem.next is written, before certificate-received', (c) => c.op === 'write' && c.name === FILES.nextCertificate, 'after', 'key-generated'],
-    ['right after certificate-received, before the reconnect', (c) => isPhase(c, 'certificate-received'), 'after', 'certificate-received'],
-    ['after connected-with-new, before the SUCCEEDED report', (c) => isPhase(c, 'connected-with-new'), 'after', 'connected-with-new'],
-    ['after the SUCCEEDED report, before committed is written', (c) => isPhase(c, 'committed'), 'before', 'connected-with-new'],
+    ['before certificate.pem.next is written (restart in key-generated)', (c) => c.op === 'write' && c.name === FILES.nextCertificate, 'before', 'key-generated', 'IN_PROGRESS'],
+    ['right after certificate.pem.next is written, before certificate-received', (c) => c.op === 'write' && c.name === FILES.nextCertificate, 'after', 'key-generated', 'IN_PROGRESS'],
+    ['right after certificate-received, before the reconnect', (c) => isPhase(c, 'certificate-received'), 'after', 'certificate-received', 'IN_PROGRESS'],
+    ['after connected-with-new, before the SUCCEEDED report', (c) => isPhase(c, 'connected-with-new'), 'after', 'connected-with-new', 'IN_PROGRESS'],
+    // The job is SUCCEEDED and the backend commits (and retires the old certificate) while the device is down:
+    // the restart connects with the new pair, its repeated report is refused, it reads SUCCEEDED and commits.
+    ['after the SUCCEEDED report, before committed is written', (c) => isPhase(c, 'committed'), 'before', 'connected-with-new', 'SUCCEEDED'],
   ];
 
   it.each(cases)(
     '%s',
-    async (label, at, when, phaseLeft) => {
+    async (label, at, when, phaseLeft, executionLeft) => {
       const thing = `ROT-E2E-PWR-${cases.findIndex(([l]) => l === label) + 1}`;
       const jobId = `rotate-e2e-pwr-${cases.findIndex(([l]) => l === label) + 1}`;
       const device = await jitrDevice(thing);
@@ -497,9 +525,12 @@ describe('power loss in the agent mid-rotation: the restarted agent still connec
       await expect(agentFor(device, { files: losePower(device, at, when) }).run({ once: true })).rejects.toBeInstanceOf(PowerLoss);
       const left = agentState(device);
       expect(left).toMatchObject({ phase: phaseLeft, jobId, clientToken: expect.any(String) });
-      // Whatever the moment, the current pair is untouched and still connects.
+      expect((await executionOf(jobId, thing))?.status).toBe(executionLeft);
+      // Whatever the moment, the current pair is untouched; until SUCCEEDED it still connects (after it, the
+      // backend may already have retired it: the restart then uses the new pair, which it holds in .next).
       expect(currentPair(device).certificatePem).toBe(device.old.certificatePem);
-      expect(await connects(device.old, thing)).toBe(true);
+      if (executionLeft === 'IN_PROGRESS') expect(await connects(device.old, thing)).toBe(true);
+      else expect(read(device, FILES.nextCertificate)).not.toBe(device.old.certificatePem);
       const issued = await until(() => rotationOf(thing), (r) => r?.state === 'issued' || r?.state === 'committed', `${thing} issued`);
 
       // A new agent on the same directory finishes the rotation.
