@@ -182,6 +182,22 @@ function agentFor(device: Device, options: { files?: DeviceFiles; connect?: Conn
   });
 }
 
+/** The agent's own MQTT connector, recording what it receives and what it publishes (topic and JSON body). */
+function recordingConnector(): { connect: Connector; received: string[]; published: Array<{ topic: string; body: Record<string, unknown> }> } {
+  const inner = mqttConnector(endpoint);
+  const received: string[] = [];
+  const published: Array<{ topic: string; body: Record<string, unknown> }> = [];
+  const connect: Connector = async (identity, clientId) => {
+    const connection = await inner(identity, clientId);
+    return {
+      ...connection,
+      publish: (topic, payload) => (published.push({ topic, body: JSON.parse(payload) as Record<string, unknown> }), connection.publish(topic, payload)),
+      onMessage: (handler) => connection.onMessage((topic, payload) => (received.push(topic), handler(topic, payload))),
+    };
+  };
+  return { connect, received, published };
+}
+
 class PowerLoss extends Error {}
 
 type FileChange = { op: 'write'; name: string; data: string } | { op: 'rename'; name: string; to: string } | { op: 'remove'; name: string };
@@ -325,15 +341,9 @@ describe('certificate rotation end to end over MQTT/TLS, with the real backend',
     'a long-running agent takes a rotation started while it waits: notify-next wakes it, and the backend commits',
     async () => {
       const device = await jitrDevice('ROT-E2E-NOTIFY');
-      // The agent's own connector, recording the topics it receives.
-      const received: string[] = [];
-      const connect = mqttConnector(endpoint);
-      const recording: Connector = async (identity, clientId) => {
-        const connection = await connect(identity, clientId);
-        return { ...connection, onMessage: (handler) => connection.onMessage((topic, payload) => (received.push(topic), handler(topic, payload))) };
-      };
+      const { connect, received } = recordingConnector();
       const stop = new AbortController();
-      const running = agentFor(device, { connect: recording }).run({ signal: stop.signal });
+      const running = agentFor(device, { connect }).run({ signal: stop.signal });
       try {
         // Nothing pending at first: the agent's start-next is answered without an execution, and it waits.
         await until(() => received.includes(`$aws/things/${device.thing}/jobs/start-next/accepted`), Boolean, 'the first start-next answer');
@@ -535,9 +545,13 @@ describe('power loss in the agent mid-rotation: the restarted agent still connec
 
       // A new agent on the same directory finishes the rotation.
       const events: AgentEvent[] = [];
-      await agentFor(device, { events }).run({ once: true });
+      const restarted = recordingConnector();
+      await agentFor(device, { events, connect: restarted.connect }).run({ once: true });
 
       expect(events).toContainEqual({ event: 'connected', with: 'new' });
+      // In key-generated it re-sends the CSR, with the clientToken of the first run (protocol §3.3); later, none.
+      const csrs = restarted.published.filter((p) => p.topic === `device/${thing}/rotation/csr`);
+      expect(csrs.map((p) => p.body.clientToken)).toEqual(phaseLeft === 'key-generated' ? [left.clientToken] : []);
       const rotation = await expectCommitted(device, jobId);
       // One certificate issued, the same before and after the restart, for the clientToken of the first run.
       expect(rotation.newCertificateId).toBe(issued!.newCertificateId);
