@@ -117,6 +117,7 @@ export async function runRotationFlows(ctx: RotationContext): Promise<SandboxRow
   const timeline = bindCalls({ client: documents, tableName: deployed.timelineTableName }, { append: appendTimelineEvent });
   const actor = { kind: 'cli' as const, id: `local:${core.endpoints.accountId}` };
   const root = mkdtempSync(join(tmpdir(), 'sandbox-rotation-'));
+  const t0 = Date.now();
   try {
     // ---- five JITR devices, bound ----
     const devices: WaveDevice[] = await Promise.all(
@@ -179,6 +180,7 @@ export async function runRotationFlows(ctx: RotationContext): Promise<SandboxRow
     await until(core, () => rotationOf(registry, offline.deviceId), (r) => r?.retirementScheduledAt !== undefined);
     await core.idle(); // the grace passes: retireCertificate sets the old certificates INACTIVE
 
+    log(`rotation: the wave over ${devices.length} devices took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const status = await rotationStatus(rotationStatusDeps({ iot, registryTable, timeline }), jobId);
     for (const line of formatRotationStatus(jobId, status, `local ${core.endpoints.accountId}`)) log(`rotation: rotate status  ${line}`);
 
