@@ -119,6 +119,9 @@ export async function runRotationFlows(ctx: RotationContext): Promise<SandboxRow
   const root = mkdtempSync(join(tmpdir(), 'sandbox-rotation-'));
   const t0 = Date.now();
   try {
+    // The CSR function's two containers (its reserved concurrency) start while the devices are provisioned: the
+    // wave's CSRs then meet warm containers, as they would in a wave of many devices.
+    const warm = deployed.runtimes.get('rotateCertificate')?.prestart(2);
     // ---- five JITR devices, bound ----
     const devices: WaveDevice[] = await Promise.all(
       DEVICES.map(async (spec) => {
@@ -137,6 +140,7 @@ export async function runRotationFlows(ctx: RotationContext): Promise<SandboxRow
       }),
     );
 
+    await warm;
     // ---- the wave, started as the operator starts it ----
     const names = namesModule.namesFor(deployed.stack.service, deployed.stack.stage);
     const jobTemplateArn = await describeJobTemplateArn(iot, names.rotationJobTemplate);
