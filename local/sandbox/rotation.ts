@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { IoTClient } from '@aws-sdk/client-iot';
+import { DescribeJobCommand, DescribeJobExecutionCommand, type IoTClient } from '@aws-sdk/client-iot';
 import { mqttConnector } from '../../device/agent-connection';
 import { DirectoryFiles, type DeviceFiles } from '../../device/atomic-files';
 import { connectOnce, disconnect, type Identity } from '../../device/mqtt-connection';
@@ -31,11 +31,15 @@ import namesModule = require('../../resources/names.cjs');
  * - three devices online: committed, the new certificate ACTIVE and connecting, the old one INACTIVE after the
  *   grace (retireGraceSeconds 300 ÷ the sandbox's time scale 600 = 0.5 s of SQS delay);
  * - one device that takes the certificate and then loses power before it reconnects: it never confirms, so its
- *   execution times out after the template's inProgressTimeoutInMinutes (the local IoT Core's clock is moved past
- *   it instead of waiting) and the backend rolls back: the new certificate REVOKED, the old one still connects
- *   (the restarted agent is refused with the new pair and falls back to the old, protocol §4);
- * - one device offline during the wave: its execution waits QUEUED (the in-progress timer starts only at
- *   IN_PROGRESS), then its agent starts and it rotates.
+ *   execution times out after the template's inProgressTimeoutInMinutes (the sandbox deploys 1 minute, the API's
+ *   least, and moves the local IoT Core's clock 61 s instead of waiting) and the backend rolls back: the new
+ *   certificate REVOKED and detached, the old one still connects (the restarted agent is refused with the new pair
+ *   and falls back to the old, protocol §4). "A timer is started when the job execution status is set to
+ *   IN_PROGRESS […] automatically set to TIMED_OUT" (https://docs.aws.amazon.com/iot/latest/apireference/API_TimeoutConfig.html);
+ * - one device offline during the wave: its execution waits QUEUED — the in-progress timer has not started, so the
+ *   clock's jump does not time it out — and when it comes online its agent takes it with StartNextPendingJobExecution
+ *   ("the next pending (status IN_PROGRESS or QUEUED) job execution", device workflow,
+ *   https://docs.aws.amazon.com/iot/latest/developerguide/jobs-workflow-device-online.html) and rotates.
  *
  * Every row's ✓ comes from state read back: the registry's rotation, DescribeCertificate of both certificates,
  * and a real connect with each pair.
@@ -67,6 +71,8 @@ interface WaveDevice {
   events: AgentEvent[];
   /** What the agent runs ended with (the power cut, or an error). */
   ended: string[];
+  /** The job execution's status (DescribeJobExecution) when the device came back (the offline one). */
+  executionWhileAway?: string;
 }
 
 const DEVICES: Array<{ deviceId: string; label: string; role: Role }> = [
@@ -171,7 +177,8 @@ export async function runRotationFlows(ctx: RotationContext): Promise<SandboxRow
 
     // ---- the silent device never confirms: its execution times out, the backend rolls back ----
     const silent = devices.find((d) => d.role === 'silent')!;
-    const timeout = (await iotJobTimeoutMinutes(core, jobId)) ?? 60;
+    const timeout = (await iot.send(new DescribeJobCommand({ jobId }))).job?.timeoutConfig?.inProgressTimeoutInMinutes;
+    if (timeout === undefined) throw new Error(`rotation: job ${jobId} has no in-progress timeout (the template's timeoutConfig)`);
     log(`rotation: ${silent.deviceId} lost power after receiving its certificate; the local IoT Core's clock moves ${timeout} min + 1 s (the template's inProgressTimeoutInMinutes)`);
     ctx.advanceClock(timeout * MINUTE_MS + 1_000);
     await until(core, () => rotationOf(registry, silent.deviceId), (r) => r?.state === 'rolled-back');
@@ -180,6 +187,7 @@ export async function runRotationFlows(ctx: RotationContext): Promise<SandboxRow
 
     // ---- the offline device comes back ----
     const offline = devices.find((d) => d.role === 'offline')!;
+    offline.executionWhileAway = (await iot.send(new DescribeJobExecutionCommand({ jobId, thingName: offline.deviceId }))).execution?.status;
     await run(offline, new DirectoryFiles(offline.dir));
     await until(core, () => rotationOf(registry, offline.deviceId), (r) => r?.retirementScheduledAt !== undefined);
     await core.idle(); // the grace passes: retireCertificate sets the old certificates INACTIVE
@@ -198,11 +206,6 @@ export async function runRotationFlows(ctx: RotationContext): Promise<SandboxRow
 
 async function rotationOf(registry: DynamoDeviceRegistry, deviceId: string): Promise<Rotation | undefined> {
   return (await registry.get(deviceId))?.rotation;
-}
-
-/** The job's in-progress timeout as the local IoT Core holds it (from the template). */
-async function iotJobTimeoutMinutes(core: LocalIotCore, jobId: string): Promise<number | undefined> {
-  return core.registry.account(core.endpoints.accountId).jobs.describeJob(jobId).job.timeoutConfig?.inProgressTimeoutInMinutes;
 }
 
 /** Polls (after letting the local IoT Core run what is due) until `holds`; 20 s at most. */
@@ -265,6 +268,7 @@ async function rowOf(ctx: RotationContext, device: WaveDevice, jobId: string): P
         rotation?.state === 'rolled-back' &&
         rotation.reason === 'TIMED_OUT' &&
         next.status === 'REVOKED' &&
+        next.thing === '—' &&
         old.status === 'ACTIVE' &&
         entry?.certificateId === device.oldCertificateId &&
         device.ended.join() === 'power lost,done' &&
@@ -278,12 +282,14 @@ async function rowOf(ctx: RotationContext, device: WaveDevice, jobId: string): P
     outcome: rotation?.state ?? 'no rotation',
     reason: rotation?.jobStatus ? `job ${rotation.jobStatus}` : (rotation?.reason ?? '—'),
     certificateStatus,
-    mqtt: `${device.role === 'offline' ? 'offline in the wave, then ' : ''}${agentStory(device)}; ${current ? 'in with new' : 'new refused'}, ${oldConnects ? 'old still in' : 'old refused'}`,
+    mqtt: `${device.role === 'offline' ? `offline in the wave (${device.executionWhileAway ?? '?'}), then ` : ''}${agentStory(device)}; ${current ? 'in with new' : 'new refused'}, ${oldConnects ? 'old still in' : 'old refused'}`,
     asExpected:
       rotation?.state === 'committed' &&
       device.ended.join() === 'done' &&
+      (device.role !== 'offline' || device.executionWhileAway === 'QUEUED') &&
       next.status === 'ACTIVE' &&
       old.status === 'INACTIVE' &&
+      old.thing === '—' &&
       entry?.certificateId === newId &&
       current &&
       holdsNew &&

@@ -62,7 +62,7 @@ it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, creden
     /ROT-0004\s+rolled back\s+TIMED_OUT\s+new REVOKED, old ACTIVE\s+ROT-0004\s+power lost at certificate-received; restarted: new refused, in with old\s+✓/,
   );
   expect(row('rotation', 'offline during the wave')).toMatch(
-    /ROT-0005\s+committed\s+job SUCCEEDED\s+new ACTIVE, old INACTIVE\s+ROT-0005\s+offline in the wave, then rotated, reported SUCCEEDED; in with new, old refused\s+✓/,
+    /ROT-0005\s+committed\s+job SUCCEEDED\s+new ACTIVE, old INACTIVE\s+ROT-0005\s+offline in the wave \(QUEUED\), then rotated, reported SUCCEEDED; in with new, old refused\s+✓/,
   );
   expect(stdout).toMatch(/rotation: rotate --devices ROT-0001,ROT-0002,ROT-0003,ROT-0004,ROT-0005 → job (rotate-\d{8}-\d{6}) created from arn:aws:iot:us-east-1:123456789012:jobtemplate\/iot-provisioner-dev-rotation for thing group rotation-\1/);
   // `rotate status <jobId>`, as the CLI prints it.
