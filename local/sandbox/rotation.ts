@@ -77,8 +77,8 @@ interface WaveDevice {
 
 const DEVICES: Array<{ deviceId: string; label: string; role: Role }> = [
   { deviceId: 'ROT-0001', label: 'online, agent running', role: 'online' },
-  { deviceId: 'ROT-0002', label: 'online, agent running (2)', role: 'online' },
-  { deviceId: 'ROT-0003', label: 'online, agent running (3)', role: 'online' },
+  { deviceId: 'ROT-0002', label: 'online, agent running', role: 'online' },
+  { deviceId: 'ROT-0003', label: 'online, agent running', role: 'online' },
   { deviceId: 'ROT-0004', label: 'never confirms (power lost)', role: 'silent' },
   { deviceId: 'ROT-0005', label: 'offline during the wave', role: 'offline' },
 ];
