@@ -1,12 +1,12 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DescribeJobCommand, DescribeJobExecutionCommand, type IoTClient } from '@aws-sdk/client-iot';
+import { DescribeJobCommand, DescribeJobExecutionCommand } from '@aws-sdk/client-iot';
 import { mqttConnector } from '../../device/agent-connection';
 import { DirectoryFiles, type DeviceFiles } from '../../device/atomic-files';
 import { connectOnce, disconnect, type Identity } from '../../device/mqtt-connection';
 import { FILES, RotationAgent, type AgentEvent } from '../../device/rotation-agent';
-import { deviceChain, issueCertificate, type KeyedCertificate } from '../../lib/pki';
+import { deviceChain, issueCertificate } from '../../lib/pki';
 import { formatRotationStatus, rotationStartDeps, rotationStatusDeps } from '../../lib/rotation-operator';
 import { bindCalls } from '../../shared/aws/bind-calls';
 import { createDocumentClient } from '../../shared/aws/clients';
@@ -15,8 +15,8 @@ import type { DynamoDeviceRegistry } from '../../shared/aws/device-registry';
 import { appendTimelineEvent } from '../../shared/aws/timeline/events';
 import type { Rotation } from '../../shared/rotation/model';
 import { defaultJobId, rotationStatus, startRotation } from '../../shared/rotation/start';
-import type { DeployedStack } from '../deploy-stack';
 import type { LocalIotCore } from '../local-iot-core';
+import type { LifecycleContext } from './lifecycle';
 import type { SandboxRow } from './row';
 import { connectJitr, type Endpoint } from './simulator';
 import namesModule = require('../../resources/names.cjs');
@@ -45,15 +45,7 @@ import namesModule = require('../../resources/names.cjs');
  * and a real connect with each pair.
  */
 
-export interface RotationContext {
-  core: LocalIotCore;
-  deployed: DeployedStack;
-  iot: IoTClient;
-  registry: DynamoDeviceRegistry;
-  endpoint: Endpoint;
-  ca: KeyedCertificate;
-  log: (line: string) => void;
-  describe: (certificateId: string | undefined) => Promise<{ status: string; thing: string }>;
+export interface RotationContext extends LifecycleContext {
   /** Moves the local IoT Core's clock forward (its Jobs' timers fall due on their next tick). */
   advanceClock: (ms: number) => void;
 }
