@@ -1,21 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { formatRotationStatus, rotationStartDeps, rotationStatusDeps } from '../lib/rotation-operator';
 import { bindCalls } from '../shared/aws/bind-calls';
 import { createDocumentClient, createIotClient } from '../shared/aws/clients';
-import { iotCalls } from '../shared/aws/iot/calls';
-import {
-  createRotationJob,
-  createThingGroup,
-  describeJobTemplateArn,
-  describeRotationJob,
-  enableJobExecutionEvents,
-  jobExecutionEventsEnabled,
-  listJobExecutionsForJob,
-  listThingsInThingGroup,
-} from '../shared/aws/iot/rotation-jobs';
-import { addThingToThingGroup } from '../shared/aws/iot/things';
-import { getDevice } from '../shared/aws/registry/entries';
+import { describeJobTemplateArn, listThingsInThingGroup } from '../shared/aws/iot/rotation-jobs';
 import { expiringBy, issuedBy } from '../shared/aws/registry/expiry-index';
-import { queueRotation, rollBackQueuedRotation } from '../shared/aws/registry/rotation-start';
 import { DEVICE_ID_PATTERN } from '../shared/registry/device-entry';
 import {
   defaultJobId,
@@ -94,17 +82,7 @@ export async function rotateCommand(options: RotateOptions, out: (line: string) 
   try {
     const deviceIds = await resolveTargets(targets, { listThingsInThingGroup: (group) => listThingsInThingGroup(iotClient, group), index: bindCalls(registryTable, { expiringBy, issuedBy }) }, new Date());
     const result = await startRotation(
-      {
-        registry: bindCalls(registryTable, { get: getDevice, queueRotation }),
-        iot: {
-          ...iotCalls(iotClient, { createThingGroup, jobExecutionEventsEnabled, enableJobExecutionEvents, createRotationJob, describeRotationJob }),
-          addThingToThingGroup: (thing, group) => addThingToThingGroup(iotClient, thing, group),
-        },
-        timeline: timelineOf(target),
-        jobTemplateArn,
-        actor: await callerActor(target),
-        now: () => new Date(),
-      },
+      rotationStartDeps({ iot: iotClient, registryTable, timeline: timelineOf(target), jobTemplateArn, actor: await callerActor(target) }),
       { jobId, deviceIds, dryRun: options.dryRun === true },
     );
     if (options.json) {
@@ -141,13 +119,7 @@ export async function rotateStatusCommand(jobId: string | undefined, options: Ro
   let status: RotationStatus;
   try {
     status = await rotationStatus(
-      {
-        registry: bindCalls(registryTable, { get: getDevice, rollBackQueuedRotation }),
-        iot: iotCalls(iotClient, { describeRotationJob, listJobExecutionsForJob, listThingsInThingGroup }),
-        timeline: timelineOf(target),
-        ...(options.repair ? { actor: await callerActor(target) } : {}),
-        now: () => new Date(),
-      },
+      rotationStatusDeps({ iot: iotClient, registryTable, timeline: timelineOf(target), ...(options.repair ? { actor: await callerActor(target) } : {}) }),
       jobId,
       { repair: options.repair === true },
     );
@@ -160,15 +132,6 @@ export async function rotateStatusCommand(jobId: string | undefined, options: Ro
     out(JSON.stringify(status, null, 2));
     return 0;
   }
-  out(`job ${jobId}: ${status.job ? status.job.status : 'not found (no such job)'} (${target.description})`);
-  out(
-    Object.entries(status.counts)
-      .filter(([view, n]) => n > 0 || view !== 'not in this job')
-      .map(([view, n]) => `${view} ${n}`)
-      .join(', '),
-  );
-  const rows = [['DEVICE', 'STATUS', 'STATE', 'EXECUTION', 'REASON'], ...status.devices.map((d) => [d.deviceId, d.view, d.state ?? '-', d.execution ?? '-', `${d.reason ?? ''}${d.repaired ? ' (repaired)' : ''}`])];
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  for (const row of rows) out(row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ').trimEnd());
+  for (const line of formatRotationStatus(jobId, status, target.description)) out(line);
   return 0;
 }

@@ -265,10 +265,11 @@ function dashboardBody({ settings, names, FUNCTIONS, failureQueueName }) {
         },
         yAxis: { left: { min: 0, label: 'ms', showUnits: false } },
       }),
-      widget(12, 8, 12, 'Lifecycle actions, retirements, expiry findings', {
+      widget(12, 8, 12, 'Lifecycle actions, retirements, rotations, expiry findings', {
         metrics: [
           [search('lifecycle', 'action,outcome,service,stage', 'LifecycleActions', 'Sum')],
           [search('retirements', 'outcome,service,stage', 'Retirements', 'Sum')],
+          [search('rotations', 'outcome,reason,service,stage', 'Rotations', 'Sum')],
           [search('findings', 'reason,service,stage', 'ExpiryFindings', 'Sum', 86400)],
         ],
       }),

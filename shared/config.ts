@@ -342,7 +342,8 @@ const functionNames = z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}(,[A-Za-z0-9
 const consoleQueueEnvSchema = z.object({
   FAILURE_QUEUE_URL: queueUrl,
   REDRIVE_FUNCTIONS: functionNames,
-  RULE_FUNCTION: z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'a function name')),
+  /** `<rule name>=<function name>` for each topic rule of the stack, comma-separated. */
+  RULE_FUNCTIONS: z.string().check(z.regex(/^[A-Za-z0-9_]{1,128}=[A-Za-z0-9_-]{1,64}(,[A-Za-z0-9_]{1,128}=[A-Za-z0-9_-]{1,64})*$/, 'a comma-separated list of <rule name>=<function name>')),
   RETIREMENT_QUEUE_ARN: z.string().check(z.regex(/^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}$/, 'an SQS queue ARN')),
   RETIREMENT_QUEUE_URL: queueUrl,
 });
@@ -350,7 +351,7 @@ const consoleQueueEnvSchema = z.object({
 export interface ConsoleQueueConfig {
   failureQueueUrl: string;
   redriveFunctions: string[];
-  ruleFunction: string;
+  ruleFunctions: Record<string, string>;
   retirementQueue: { arn: string; url: string };
 }
 
@@ -360,7 +361,7 @@ export function loadConsoleQueueConfig(env: NodeJS.ProcessEnv = process.env): Co
   return {
     failureQueueUrl: e.FAILURE_QUEUE_URL,
     redriveFunctions: e.REDRIVE_FUNCTIONS.split(','),
-    ruleFunction: e.RULE_FUNCTION,
+    ruleFunctions: Object.fromEntries(e.RULE_FUNCTIONS.split(',').map((pair) => pair.split('=') as [string, string])),
     retirementQueue: { arn: e.RETIREMENT_QUEUE_ARN, url: e.RETIREMENT_QUEUE_URL },
   };
 }

@@ -21,7 +21,7 @@ export interface Decision {
 }
 
 /** Counts, each with the dimensions of METRIC_DIMENSIONS below. */
-export type CountMetric = 'Activations' | 'ClaimsVended' | 'VendActions' | 'LifecycleActions' | 'Retirements' | 'ExpiryFindings';
+export type CountMetric = 'Activations' | 'ClaimsVended' | 'VendActions' | 'LifecycleActions' | 'Retirements' | 'ExpiryFindings' | 'Rotations';
 
 export type DurationMetric = 'HookDecisionLatency';
 
@@ -39,6 +39,8 @@ export const METRIC_DIMENSIONS = {
   LifecycleActions: ['action', 'outcome'],
   Retirements: ['outcome'],
   ExpiryFindings: ['reason'],
+  /** Certificate rotation (issue 14): issued | refused (a refusal reason) | committed | rolled-back (the job status or the backend's reason). */
+  Rotations: ['outcome', 'reason'],
   HookDecisionLatency: [],
 } as const satisfies Record<CountMetric | DurationMetric | 'Decisions', readonly MetricDimension[]>;
 

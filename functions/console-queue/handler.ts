@@ -17,7 +17,7 @@ const lambda = createLambdaClient({ maxAttempts: 3 });
 const queue = { client: sqs, queueUrl: config.failureQueueUrl };
 const settings: RedriveSettings = {
   functions: config.redriveFunctions,
-  ruleFunction: config.ruleFunction,
+  ruleFunctions: config.ruleFunctions,
   deadLetterSources: { [config.retirementQueue.arn]: config.retirementQueue.url },
 };
 

@@ -2,7 +2,7 @@
 /**
  * consoleQueue's deployment: the operator console's failure-queue routes (issue 12) behind the operators'
  * JWT authorizer (the group is checked in code: shared/http/console.ts), and its role: the failure queue
- * (counts, receive, delete, visibility), the async re-invoke of the two functions whose failures land there,
+ * (counts, receive, delete, visibility), the async re-invoke of the functions whose failures land there,
  * and SendMessage back to the retirement queue for its dead letters (shared/failures/redrive.ts).
  */
 
@@ -13,7 +13,7 @@ const events = [
 ];
 
 /** The functions whose async failures end in the failure queue (serverless.yml `destinations.onFailure`). */
-const REDRIVEN_FUNCTIONS = ['activateCertificate', 'expirySweep'];
+const REDRIVEN_FUNCTIONS = ['activateCertificate', 'expirySweep', 'rotateCertificate', 'rotationEvents'];
 
 function resources({ STORES, names, functionRole }) {
   return {

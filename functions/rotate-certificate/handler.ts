@@ -17,7 +17,7 @@ import { appendTimelineEvent } from '../../shared/aws/timeline/events';
 import { loadRotationIssueConfig } from '../../shared/config';
 import { memoizeAsync } from '../../shared/lambda/memoize';
 import { logger } from '../../shared/logger';
-import { metricsMiddleware } from '../../shared/metrics';
+import { metrics, metricsMiddleware } from '../../shared/metrics';
 import { certificateTopic } from '../../shared/rotation/model';
 import { issueRotationCertificate, type RotationIssueDeps, type RotationIssueResult } from '../../shared/rotation/issue';
 import { issuesOf } from '../../shared/schemas/issues';
@@ -48,6 +48,7 @@ const deps: RotationIssueDeps = {
   settings: { devicePolicyName: config.devicePolicyName, functionName: 'rotateCertificate' },
   now: () => new Date(),
   log: logger,
+  metrics,
 };
 
 export type RotateCertificateResult = RotationIssueResult | { outcome: 'dropped'; reason: 'invalid-event' };

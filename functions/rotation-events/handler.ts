@@ -17,7 +17,7 @@ import { SqsRetirementQueue } from '../../shared/aws/retirement-queue';
 import { appendTimelineEvent } from '../../shared/aws/timeline/events';
 import { loadRotationEventsConfig } from '../../shared/config';
 import { logger } from '../../shared/logger';
-import { metricsMiddleware } from '../../shared/metrics';
+import { metrics, metricsMiddleware } from '../../shared/metrics';
 import { handleRotationSignal, type RotationCommitDeps, type RotationSignal, type SignalOutcome } from '../../shared/rotation/commit';
 import { ROTATION_JOB_PREFIX } from '../../shared/rotation/model';
 import { issuesOf } from '../../shared/schemas/issues';
@@ -51,6 +51,7 @@ const deps: RotationCommitDeps = {
   actor: { kind: 'function', id: 'rotationEvents' },
   now: () => new Date(),
   log: logger,
+  metrics,
 };
 
 export type RotationEventsResult = SignalOutcome | { outcome: 'dropped'; reason: 'invalid-event' | 'not-a-rotation-job' };

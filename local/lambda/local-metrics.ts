@@ -161,6 +161,8 @@ export function formatMetricsSummary(
   if (vends.length) lines.push(`  vending actions: ${vends.join(', ')}`);
   const retirements = find('Retirements').map((s) => `${s.dimensions.outcome} ${s.values.reduce((a, b) => a + b, 0)}`);
   if (retirements.length) lines.push(`  retirements: ${retirements.join(', ')}`);
+  const rotations = find('Rotations').map((s) => `${s.dimensions.outcome}${s.dimensions.reason === 'none' ? '' : `/${s.dimensions.reason}`} ${s.values.reduce((a, b) => a + b, 0)}`);
+  if (rotations.length) lines.push(`  rotations: ${rotations.join(', ')}`);
   const findings = find('ExpiryFindings').map((s) => `${s.dimensions.reason} ${s.values.reduce((a, b) => a + b, 0)}`);
   if (findings.length) lines.push(`  expiry findings: ${findings.join(', ')}`);
   const coldStarts = find('ColdStart');

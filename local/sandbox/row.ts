@@ -1,6 +1,6 @@
 /** One line of the table `npm start` prints: a flow, a device case, and what happened to it. */
 export interface SandboxRow {
-  flow: 'JITR' | 'fleet' | 'vending' | 'custom resource' | 'credentials' | 'factory' | 'lifecycle' | 'expiry' | 'why' | 'accounts';
+  flow: 'JITR' | 'fleet' | 'vending' | 'custom resource' | 'credentials' | 'factory' | 'lifecycle' | 'expiry' | 'why' | 'accounts' | 'rotation';
   device: string;
   deviceId: string;
   outcome: string;

@@ -12,6 +12,7 @@ import { runImportFlows } from './import';
 import { runWhyFlows } from './why';
 import { runLifecycleFlows } from './lifecycle';
 import { runExpiryFlows } from './expiry';
+import { runRotationFlows } from './rotation';
 import { runAccountFlows, SANDBOX_ACCOUNTS } from './accounts';
 import { formatMetricsSummary } from '../lambda/local-metrics';
 
@@ -107,11 +108,15 @@ const SERVED_USERS = [
 export const CONSOLE_PORT = 4577;
 
 export async function runSandbox(log: (line: string) => void = () => {}, logLevel = 'SILENT', options: SandboxOptions = {}): Promise<SandboxResult> {
+  // The local IoT Core's clock: the rotation rows move it past a job's in-progress timeout instead of waiting.
+  let clockOffsetMs = 0;
   const stack = await startStackHarness({
     // AWS's control-plane quotas stay on; Lambda's one- and two-minute retry delays run 600× faster.
-    core: { lambdaTimeScale: 600, mqtt: { port: 0 }, credentials: { port: 0 }, ...(options.serve ? { console: { port: options.consolePort ?? CONSOLE_PORT } } : {}) },
+    core: { lambdaTimeScale: 600, now: () => new Date(Date.now() + clockOffsetMs), mqtt: { port: 0 }, credentials: { port: 0 }, ...(options.serve ? { console: { port: options.consolePort ?? CONSOLE_PORT } } : {}) },
     // Handler logs are JSON lines; LOG_LEVEL=INFO npm start shows them.
-    deploy: { environment: { POWERTOOLS_LOG_LEVEL: logLevel } },
+    // A rotation job's in-progress timeout of 1 minute (the API's least; 60 by default): the rotation rows move the
+    // clock 61 s past it, well inside every credential's and token's lifetime.
+    deploy: { environment: { POWERTOOLS_LOG_LEVEL: logLevel }, params: { rotationInProgressTimeoutMinutes: '1' } },
     // Seed 000: the stack deployed into accounts A and B (A is the core's default account).
     accounts: [...SANDBOX_ACCOUNTS],
   });
@@ -249,6 +254,9 @@ export async function runSandbox(log: (line: string) => void = () => {}, logLeve
     rows.push(...(await runLifecycleFlows({ core, deployed, iot, registry, endpoint, ca, log, describe })));
     rows.push(...(await runExpiryFlows({ core, deployed, registry, endpoint, ca, log, describe })));
     rows.push(...(await runAccountFlows({ core, a: stack.accounts.get(SANDBOX_ACCOUNTS[0])!, b: stack.accounts.get(SANDBOX_ACCOUNTS[1])!, log })));
+    // Last: it moves the clock forward (the job's in-progress timeout), which no row before it should see.
+    const advanceClock = (ms: number) => void (clockOffsetMs += ms);
+    rows.push(...(await runRotationFlows({ core, deployed, iot, registry, endpoint, ca, log, describe, advanceClock })));
     await core.idle();
     const metrics = [
       formatMetricsSummary(core.metrics, { accountId: SANDBOX_ACCOUNTS[0] }),

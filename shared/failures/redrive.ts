@@ -4,10 +4,10 @@
  * SQS queues — "Non-SQS queue sources of dead-letter queues, such as AWS Lambda or Amazon SNS topics, are
  * currently not supported" (SQS API reference, StartMessageMoveTask) — and this queue mixes three kinds, so
  * each message is placed by what it is:
- * - a Lambda on-failure record (activateCertificate, expirySweep): its `requestPayload` is invoked again,
+ * - a Lambda on-failure record (activateCertificate, expirySweep, rotateCertificate, rotationEvents): its `requestPayload` is invoked again,
  *   asynchronously, on the function the record names — one of this stack's;
- * - a topic rule error-action message (the rule could not invoke activateCertificate): the decoded
- *   `base64OriginalPayload` is invoked on the rule's function;
+ * - a topic rule error-action message (a rule could not invoke its function): the decoded
+ *   `base64OriginalPayload` is invoked on the function of the rule the message names;
  * - a dead letter of the retirement queue (DeadLetterQueueSourceArn): its body is sent back to that queue.
  * A message that is none of these stays in the queue (made visible again), and the answer says why. The
  * handlers are idempotent (style.md §8), so a message redriven twice (a crash between the re-invoke and the
@@ -20,8 +20,8 @@ import { parseJsonObject } from '../diagnosis/failure-messages';
 export interface RedriveSettings {
   /** This stack's functions whose failures may be re-invoked: by function name. */
   functions: readonly string[];
-  /** The function the topic rule invokes (its error action writes the rule messages). */
-  ruleFunction: string;
+  /** Each topic rule's function, by rule name (their error actions write the rule messages). */
+  ruleFunctions: Readonly<Record<string, string>>;
   /** Dead-letter sources: queue ARN → its URL. */
   deadLetterSources: Readonly<Record<string, string>>;
 }
@@ -54,7 +54,9 @@ export function planRedrive(message: Pick<ReceivedFailure, 'body' | 'deadLetterS
     if (typeof json.base64OriginalPayload !== 'string') return { kind: 'keep', why: 'a rule error message without its original payload' };
     const payload = Buffer.from(json.base64OriginalPayload, 'base64').toString('utf8');
     if (!parse(payload)) return { kind: 'keep', why: 'a rule error message whose original payload is not a JSON object' };
-    return { kind: 'invoke', functionName: settings.ruleFunction, payload };
+    const functionName = Object.hasOwn(settings.ruleFunctions, json.ruleName) ? settings.ruleFunctions[json.ruleName] : undefined;
+    if (!functionName) return { kind: 'keep', why: `an error of rule ${json.ruleName}, not a rule of this stack` };
+    return { kind: 'invoke', functionName, payload };
   }
   return { kind: 'keep', why: 'not a message this stack writes (no Lambda record, rule error or dead letter)' };
 }

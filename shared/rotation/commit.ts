@@ -4,6 +4,7 @@ import type { DeviceRegistry } from '../registry/ports';
 import type { DeviceEntry } from '../registry/device-entry';
 import type { Actor, Timeline } from '../lifecycle/ports';
 import type { Log } from '../log';
+import { NO_METRICS, type Metrics } from '../metrics-port';
 import { OPEN_ROTATION_STATES, ROLLBACK_JOB_STATUSES, type Rotation, type RotationStateName } from './model';
 
 /**
@@ -59,6 +60,7 @@ export interface RotationCommitDeps {
   /** How long the old certificate keeps working after the commit (RETIRE_GRACE_SECONDS, at most 900). */
   retireGraceSeconds: number;
   actor: Actor;
+  metrics?: Metrics;
   now: () => Date;
   log: Log;
 }
@@ -158,6 +160,7 @@ async function commit(entry: DeviceEntry, rotation: Rotation, deps: RotationComm
   const written = await deps.registry.commit(entry.deviceId, { jobId: rotation.jobId, newCertificateId, ...(movePinTo ? { movePinTo } : {}), at: committedAt });
   if (written === 'changed') return 'changed';
   deps.log.info('rotation committed', { deviceId: entry.deviceId, jobId: rotation.jobId, certificateId: newCertificateId });
+  (deps.metrics ?? NO_METRICS).count('Rotations', { outcome: 'committed', reason: 'none' });
   await finishCommit(entry.deviceId, thingName, { ...rotation, state: 'committed', committedAt: committedAt.toISOString() }, entry.pinnedKeySha256 !== undefined, deps);
   return { outcome: 'committed' };
 }
@@ -201,6 +204,8 @@ async function rollBack(
   const written = await deps.registry.rollBack(entry.deviceId, { jobId: rotation.jobId, expected: rotation.state, reason, ...(jobStatus ? { jobStatus } : {}), at: rolledBackAt });
   if (written === 'changed') return 'changed';
   deps.log.info('rotation rolled back', { deviceId: entry.deviceId, jobId: rotation.jobId, reason });
+  // The job status or the backend's own reason: a bounded set (the device's statusDetails stay out of the dimension).
+  (deps.metrics ?? NO_METRICS).count('Rotations', { outcome: 'rolled-back', reason: jobStatus ?? reason });
   await appendRolledBack(entry.deviceId, { ...rotation, state: 'rolled-back', reason, rolledBackAt: rolledBackAt.toISOString() }, deps);
   return { outcome: 'rolled-back', reason };
 }

@@ -2,6 +2,7 @@ import { readCertificateFacts } from '../certificates/certificate-facts';
 import { CsrUnreadableError, readCsrFacts, type CsrFacts } from '../certificates/csr';
 import { keyRejection } from '../admission/admit';
 import type { Log } from '../log';
+import { NO_METRICS, type Metrics } from '../metrics-port';
 import type { Timeline } from '../lifecycle/ports';
 import type { CertificateRecord, IssuedCertificate, SettableCertificateStatus } from '../provisioning/iot-ports';
 import type { DeviceEntry } from '../registry/device-entry';
@@ -57,6 +58,7 @@ export interface RotationIssueDeps {
   /** iot-data Publish, QoS 1, of the answer to `device/<thing>/rotation/certificate`. */
   answer(thingName: string, answer: RotationAnswer): Promise<void>;
   timeline?: Timeline;
+  metrics?: Metrics;
   settings: { devicePolicyName: string; functionName: string };
   now: () => Date;
   log: Log;
@@ -207,6 +209,7 @@ export async function issueRotationCertificate(event: RotationCsrEvent, deps: Ro
   if (!certificatePem) throw new Error(`rotation certificate ${certificateId} of ${thing} does not exist`);
   await deps.answer(thing, { jobId, clientToken, certificatePem, certificateId });
   deps.log.info('rotation certificate issued', { jobId, newCertificateId: certificateId, resent: !created });
+  if (created) (deps.metrics ?? NO_METRICS).count('Rotations', { outcome: 'issued', reason: 'none' });
   return { outcome: 'issued', certificateId, resent: !created };
 }
 
@@ -255,5 +258,6 @@ async function refuse(event: RotationCsrEvent, refusal: Refusal, deps: RotationI
   }
   await deps.answer(thing, { jobId, clientToken, error: { reason: refusal.reason, message: refusal.message } });
   deps.log.info('rotation CSR refused', { jobId, reason: refusal.reason, recorded });
+  (deps.metrics ?? NO_METRICS).count('Rotations', { outcome: 'refused', reason: refusal.reason });
   return { outcome: 'refused', reason: refusal.reason, recorded };
 }

@@ -7,6 +7,7 @@ import type { KeyedCertificate } from '../../lib/pki';
 import { percentile } from '../../local/lambda/local-metrics';
 import { runFleetDevice, runJitrDevice } from '../../local/sandbox/simulator';
 import { startLocalStack, type LocalStack } from '../support/local-stack';
+import { main } from '../../cli/main';
 import { chromiumAvailable, DESKTOP, launchBrowser, PHONE, screenshot, signInToConsole, type WatchedPage } from '../support/browser';
 
 /**
@@ -125,6 +126,33 @@ maybe('an operator in the console', () => {
     const back = await connectOnce(stack.endpoint!, identityOf(device), 'OPS-0001');
     expect(back.error).toBeUndefined();
     back.client?.end(true);
+    expect(problems).toEqual([]);
+    await context.close();
+  }, 90_000);
+
+  it('shows a device’s certificate rotation (started with `rotate`) and its timeline event', async () => {
+    await jitrDevice('OPS-ROT-1', true);
+    const dir = mkdtempSync(join(tmpdir(), 'console-rotate-'));
+    const endpointsFile = join(dir, 'endpoints.json');
+    writeFileSync(endpointsFile, JSON.stringify(stack.core.endpoints));
+    const saved = { ...process.env };
+    const out: string[] = [];
+    try {
+      expect(await main(['rotate', '--devices', 'OPS-ROT-1', '--job-id', 'rotate-console-1', '--local', '--endpoints-file', endpointsFile], (l) => out.push(l), (l) => out.push(l))).toBe(0);
+    } finally {
+      // The CLI sets its environment (--local): put it back.
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+      Object.assign(process.env, saved);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(out.join('\n')).toContain('queued: 1 (OPS-ROT-1)');
+    const { page, context, problems } = await signIn(OPERATOR);
+    await openDevice(page, 'OPS-ROT-1');
+    await page.locator('#rotation').waitFor();
+    expect(await page.locator('#rotation').textContent()).toMatch(/rotate-console-1\s*queued/);
+    expect(await page.locator('#rotation').textContent()).toContain('no new certificate yet');
+    expect(await page.locator('#timeline').textContent()).toContain('rotation-queued');
+    await screenshot(page, 'operator-device-rotation');
     expect(problems).toEqual([]);
     await context.close();
   }, 90_000);

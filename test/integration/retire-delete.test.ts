@@ -50,14 +50,20 @@ const exists = async (certificateId: string) =>
   );
 
 describe('retireCertificate with retireDelete=true', () => {
-  it('deletes a rotated-out certificate after detaching it and setting it INACTIVE; the current one stays', async () => {
-    const deviceId = 'RETIRE-DELETE-1';
+  /** A device bound to `current`, with `old` still attached to its thing: the state a rotation leaves. */
+  async function rotatedOut(deviceId: string): Promise<{ old: string; current: string }> {
     await stack.registry.allow(deviceId, {}, new Date());
     await stack.iot.send(new CreateThingCommand({ thingName: deviceId }));
     const old = await attachedCertificate(deviceId);
     const current = await attachedCertificate(deviceId);
     await stack.registry.claim(deviceId, current, { at: new Date() });
     await stack.registry.markBound(deviceId, current, deviceId, new Date());
+    return { old, current };
+  }
+
+  it('deletes a rotated-out certificate after detaching it and setting it INACTIVE; the current one stays', async () => {
+    const deviceId = 'RETIRE-DELETE-1';
+    const { old, current } = await rotatedOut(deviceId);
 
     await retire(deviceId, old);
 
@@ -67,12 +73,7 @@ describe('retireCertificate with retireDelete=true', () => {
 
   it('refuses to delete the device’s current certificate', async () => {
     const deviceId = 'RETIRE-DELETE-2';
-    await stack.registry.allow(deviceId, {}, new Date());
-    await stack.iot.send(new CreateThingCommand({ thingName: deviceId }));
-    const old = await attachedCertificate(deviceId);
-    const current = await attachedCertificate(deviceId);
-    await stack.registry.claim(deviceId, current, { at: new Date() });
-    await stack.registry.markBound(deviceId, current, deviceId, new Date());
+    const { old, current } = await rotatedOut(deviceId);
 
     // The current one first; once the old one, sent after it, is gone, the first retirement has run too.
     await retire(deviceId, current);

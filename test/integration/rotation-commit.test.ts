@@ -7,7 +7,6 @@ import {
   DescribeJobExecutionCommand,
   UpdateEventConfigurationsCommand,
 } from '@aws-sdk/client-iot';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { MqttClient } from 'mqtt';
 import { connectOnce, disconnect, type Endpoint, type Identity } from '../../device/mqtt-connection';
 import { createCsr } from '../../lib/pki';
@@ -16,7 +15,7 @@ import { bindCalls } from '../../shared/aws/bind-calls';
 import { lifecycleIotCalls } from '../../shared/aws/iot/lifecycle-calls';
 import { appendTimelineEvent, listTimelineEvents } from '../../shared/aws/timeline/events';
 import { retireDevice, suspendDevice, type LifecycleDeps } from '../../shared/lifecycle/actions';
-import type { Rotation } from '../../shared/rotation/model';
+import { writeIssuedRotation } from '../support/rotation-state';
 import { startLocalStack, type LocalStack } from '../support/local-stack';
 
 /**
@@ -123,19 +122,14 @@ async function issuedRotation(thing: string, job: { inProgressTimeoutInMinutes?:
   expect((await started.ask('start-next')).payload).toMatchObject({ execution: { jobId, status: 'IN_PROGRESS' } });
   await started.close();
 
-  const now = new Date().toISOString();
-  const rotation: Rotation = {
+  await writeIssuedRotation(documents, stack.deployed.tableName, thing, {
     jobId,
-    state: 'issued',
-    startedAt: now,
-    updatedAt: now,
     previousCertificateId: old.certificateId,
     clientToken: 'token-1',
     newKeySha256: '0'.repeat(64),
     newCertificateId: next.certificateId,
     newCertificateArn: created.certificateArn!,
-  };
-  await documents.send(new UpdateCommand({ TableName: stack.deployed.tableName, Key: { deviceId: thing }, UpdateExpression: 'SET rotation = :r', ExpressionAttributeValues: { ':r': rotation } }));
+  });
   return { thing, jobId, old, next };
 }
 

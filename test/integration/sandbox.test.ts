@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 
 const ROOT = resolve(__dirname, '../..');
 
-it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, credentials, lifecycle) and decides every case correctly', async () => {
+it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, credentials, lifecycle, rotation) and decides every case correctly', async () => {
   const { stdout, stderr } = await promisify(execFile)(process.execPath, [resolve(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'local/sandbox/sandbox.ts'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME },
@@ -52,12 +52,30 @@ it('runs the sandbox (JITR, fleet provisioning, vending, custom resource, creden
   expect(row('accounts', 'allowed in A only, at B’s endpoint')).toMatch(/ACCOUNT-A-0002\s+revoked in B\s+device-not-allowlisted\s+B: REVOKED\s+—\s+refused\s+✓/);
   expect(row('accounts', 'refused in B, back at A’s endpoint')).toMatch(/ACCOUNT-A-0002\s+A untouched\s+.*A: ACTIVE\s+ACCOUNT-A-0002\s+in at once, published\s+✓/);
   expect(stdout).toMatch(/accounts: CA [0-9a-f]{8}… registered SNI_ONLY in A \(123456789012, localhost\) and B \(210987654321, [0-9a-f]+-ats\.iot\.us-east-1\.amazonaws\.com\)/);
-  expect(stdout).toMatch(/38 cases, 0 unexpected, 0 events in the failure queue/);
+  // Issue 14: a rotation wave over five JITR devices, started as `rotate --devices` starts it, the real agent on each.
+  for (const id of ['ROT-0001', 'ROT-0002', 'ROT-0003']) {
+    expect(stdout.split('\n').find((line) => /^rotation {2,}/.test(line) && line.includes(`  ${id}  `))).toMatch(
+      new RegExp(`${id}\\s+committed\\s+job SUCCEEDED\\s+new ACTIVE, old INACTIVE\\s+${id}\\s+rotated, reported SUCCEEDED; in with new, old refused\\s+✓`),
+    );
+  }
+  expect(row('rotation', 'never confirms (power lost)')).toMatch(
+    /ROT-0004\s+rolled back\s+TIMED_OUT\s+new REVOKED, old ACTIVE\s+ROT-0004\s+power lost at certificate-received; restarted: new refused, in with old\s+✓/,
+  );
+  expect(row('rotation', 'offline during the wave')).toMatch(
+    /ROT-0005\s+committed\s+job SUCCEEDED\s+new ACTIVE, old INACTIVE\s+ROT-0005\s+offline in the wave \(QUEUED\), then rotated, reported SUCCEEDED; in with new, old refused\s+✓/,
+  );
+  expect(stdout).toMatch(/rotation: rotate --devices ROT-0001,ROT-0002,ROT-0003,ROT-0004,ROT-0005 → job (rotate-\d{8}-\d{6}) created from arn:aws:iot:us-east-1:123456789012:jobtemplate\/iot-provisioner-dev-rotation for thing group rotation-\1/);
+  // `rotate status <jobId>`, as the CLI prints it.
+  expect(stdout).toMatch(/rotation: rotate status {2}job rotate-\d{8}-\d{6}: COMPLETED \(local 123456789012\)\n/);
+  expect(stdout).toContain('rotation: rotate status  queued 0, in progress 0, succeeded 4, rolled back 1, refused 0\n');
+  expect(stdout).toMatch(/rotation: rotate status {2}ROT-0004 +rolled back +rolled-back +TIMED_OUT +TIMED_OUT\n/);
+  expect(stdout).toMatch(/rotation: rotate status {2}ROT-0005 +succeeded +committed +SUCCEEDED\n/);
+  expect(stdout).toMatch(/43 cases, 0 unexpected, 0 events in the failure queue/);
   // After the table, the functions' metrics, from the EMF lines the local Lambda runtime collected.
   expect(stdout).toContain('metrics (EMF lines the functions printed, as CloudWatch would extract them):');
   expect(stdout).toMatch(/decisions hook: allowed\/admitted 2, denied\/device-already-bound 1, denied\/device-blocked 1, denied\/device-not-allowlisted 1\n/);
-  expect(stdout).toMatch(/decisions jitr: activated\/admitted 11, .*rejected\/device-not-allowlisted 2, .*rejected\/key-too-weak 1/);
-  expect(stdout).toMatch(/activations: jitr 11, hook 2; claims vended: 5/);
+  expect(stdout).toMatch(/decisions jitr: activated\/admitted 16, .*rejected\/device-not-allowlisted 2, .*rejected\/key-too-weak 1/);
+  expect(stdout).toMatch(/activations: jitr 16, hook 2; claims vended: 5/);
   // B's functions' metrics are B's (CloudWatch keeps accounts apart): one activation, one refusal.
   expect(stdout).toMatch(/metrics of account B \(its own stack: the accounts rows in B\):\n\s+decisions jitr: activated\/admitted 1, rejected\/device-not-allowlisted 1\n\s+activations: jitr 1; claims vended: 0\n\s+cold starts: /);
   // A flow with no hook decision prints no latency line (no p50 of nothing).

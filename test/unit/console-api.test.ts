@@ -338,8 +338,8 @@ describe('the failure queue routes', () => {
 
 describe('the redrive', () => {
   const settings: RedriveSettings = {
-    functions: ['svc-dev-activateCertificate', 'svc-dev-expirySweep'],
-    ruleFunction: 'svc-dev-activateCertificate',
+    functions: ['svc-dev-activateCertificate', 'svc-dev-expirySweep', 'svc-dev-rotateCertificate'],
+    ruleFunctions: { svc_dev_certificate_registered: 'svc-dev-activateCertificate', svc_dev_rotation_csr: 'svc-dev-rotateCertificate' },
     deadLetterSources: { 'arn:aws:sqs:us-east-1:123456789012:svc-dev-retirements': 'https://sqs/123456789012/svc-dev-retirements' },
   };
   const lambdaRecord = (fn: string) => JSON.stringify({ requestContext: { functionArn: `arn:aws:lambda:us-east-1:123456789012:function:${fn}:$LATEST` }, requestPayload: { certificateId: 'c' }, responsePayload: {} });
@@ -347,8 +347,11 @@ describe('the redrive', () => {
   it.each([
     ['a failure of this stack’s function', { body: lambdaRecord('svc-dev-activateCertificate') }, { kind: 'invoke', functionName: 'svc-dev-activateCertificate', payload: '{"certificateId":"c"}' }],
     ['a failure of another function', { body: lambdaRecord('someone-else') }, { kind: 'keep' }],
-    ['a rule error with its payload', { body: JSON.stringify({ ruleName: 'r', base64OriginalPayload: Buffer.from('{"a":1}').toString('base64'), failures: [] }) }, { kind: 'invoke', functionName: 'svc-dev-activateCertificate', payload: '{"a":1}' }],
-    ['a rule error without it', { body: JSON.stringify({ ruleName: 'r', failures: [] }) }, { kind: 'keep' }],
+    ['a rule error with its payload', { body: JSON.stringify({ ruleName: 'svc_dev_certificate_registered', base64OriginalPayload: Buffer.from('{"a":1}').toString('base64'), failures: [] }) }, { kind: 'invoke', functionName: 'svc-dev-activateCertificate', payload: '{"a":1}' }],
+    ['the rotation CSR rule’s error, to its own function', { body: JSON.stringify({ ruleName: 'svc_dev_rotation_csr', base64OriginalPayload: Buffer.from('{"csr":"x"}').toString('base64'), failures: [] }) }, { kind: 'invoke', functionName: 'svc-dev-rotateCertificate', payload: '{"csr":"x"}' }],
+    ['a rotation function’s failure', { body: lambdaRecord('svc-dev-rotateCertificate') }, { kind: 'invoke', functionName: 'svc-dev-rotateCertificate' }],
+    ['an error of a rule of another stack', { body: JSON.stringify({ ruleName: 'someone_else', base64OriginalPayload: Buffer.from('{"a":1}').toString('base64'), failures: [] }) }, { kind: 'keep', why: 'an error of rule someone_else, not a rule of this stack' }],
+    ['a rule error without it', { body: JSON.stringify({ ruleName: 'svc_dev_certificate_registered', failures: [] }) }, { kind: 'keep' }],
     ['a retirement dead letter', { body: '{"x":1}', deadLetterSourceArn: 'arn:aws:sqs:us-east-1:123456789012:svc-dev-retirements' }, { kind: 'send', queueUrl: 'https://sqs/123456789012/svc-dev-retirements', body: '{"x":1}' }],
     ['a dead letter of a foreign queue', { body: '{}', deadLetterSourceArn: 'arn:aws:sqs:us-east-1:123456789012:other' }, { kind: 'keep' }],
     ['anything else', { body: 'hello' }, { kind: 'keep' }],

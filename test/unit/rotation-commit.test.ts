@@ -1,4 +1,5 @@
 import { handleRotationSignal, type RotationCommitDeps, type RotationCommitRegistry, type RotationSignal } from '../../shared/rotation/commit';
+import { recordingMetrics } from '../support/recording-metrics';
 import type { DeviceEntry } from '../../shared/registry/device-entry';
 import type { Rotation } from '../../shared/rotation/model';
 import type { TimelineEvent } from '../../shared/lifecycle/ports';
@@ -259,12 +260,21 @@ describe('rotation roll back (S3)', () => {
     expect(eventsOf(w, 'rotation-rolled-back')).toEqual([expect.objectContaining({ reason: status, certificateId: NEW, key: `${JOB}#rolled-back` })]);
   });
 
-  it('keeps the reason the device gave', async () => {
+  it('keeps the reason the device gave — on the rotation, not in the metric (a device must not make new series)', async () => {
     const w = world();
+    const metrics = recordingMetrics();
 
-    await handleRotationSignal(job('FAILED', { reason: 'new-certificate-refused' }), w.deps);
+    await handleRotationSignal(job('FAILED', { reason: 'new-certificate-refused' }), { ...w.deps, metrics });
 
     expect(w.rotationOf(DEVICE).reason).toBe('FAILED: new-certificate-refused');
+    expect(metrics.recorded.map((m) => [m.name, m.dimensions])).toEqual([['Rotations', { outcome: 'rolled-back', reason: 'FAILED' }]]);
+  });
+
+  it('counts a commit once (Rotations{committed}), however many duplicate signals follow', async () => {
+    const w = world();
+    const metrics = recordingMetrics();
+    for (const signal of [connected(), job('SUCCEEDED'), connected(), job('SUCCEEDED')]) await handleRotationSignal(signal, { ...w.deps, metrics });
+    expect(metrics.recorded.map((m) => [m.name, m.dimensions])).toEqual([['Rotations', { outcome: 'committed', reason: 'none' }]]);
   });
 
   it('rolls back a queued rotation (no certificate yet) by writing the state only', async () => {

@@ -5,6 +5,7 @@ import { issueRotationCertificate } from '../../shared/rotation/issue';
 import type { RotationCsrEvent } from '../../shared/schemas/rotation-csr-event';
 import { rotationCsrEventSchema } from '../../shared/schemas/rotation-csr-event';
 import { loadEvent } from '../support/fixtures';
+import { recordingMetrics } from '../support/recording-metrics';
 import { POLICY, RotationIssueWorld } from '../support/rotation-issue-world';
 
 /** The rotation's CSR step (shared/rotation/issue.ts; docs/rotation-design.md §1 S1) against an in-memory AWS IoT and registry. */
@@ -161,8 +162,11 @@ describe('rotation CSR step: issuing', () => {
   it('answers the same CSR twice with one certificate, and a CSR re-sent after issued with the same certificate', async () => {
     await world.boundDevice(THING);
     const { csrPem } = await newCsr();
-    const first = await issueRotationCertificate(csrEvent(csrPem), world.deps());
-    const second = await issueRotationCertificate(csrEvent(csrPem), world.deps());
+    const metrics = recordingMetrics();
+    const first = await issueRotationCertificate(csrEvent(csrPem), { ...world.deps(), metrics });
+    const second = await issueRotationCertificate(csrEvent(csrPem), { ...world.deps(), metrics });
+    // One certificate, one `Rotations{issued}`: a re-sent CSR is not counted again.
+    expect(metrics.recorded.filter((m) => m.name === 'Rotations').map((m) => m.dimensions)).toEqual([{ outcome: 'issued', reason: 'none' }]);
     expect(second).toEqual({ outcome: 'issued', certificateId: (first as { certificateId: string }).certificateId, resent: true });
     expect(createdCount()).toBe(1);
     expect(world.answers.map((a) => 'certificateId' in a.answer && a.answer.certificateId)).toEqual([(first as { certificateId: string }).certificateId, (first as { certificateId: string }).certificateId]);

@@ -127,6 +127,39 @@ interface Diagnosis {
   evidence?: string[];
 }
 
+/** The registry's certificate rotation (issue 14; shared/rotation/model.ts), as the device page shows it. */
+interface RotationView {
+  jobId: string;
+  state: string;
+  reason?: string;
+  newCertificateId?: string;
+  previousCertificateId?: string;
+  updatedAt?: string;
+}
+
+function rotationOf(entry: Record<string, unknown> | null): RotationView | undefined {
+  const rotation = entry?.rotation as RotationView | undefined;
+  return rotation && typeof rotation.jobId === 'string' && typeof rotation.state === 'string' ? rotation : undefined;
+}
+
+function RotationCard({ rotation }: { rotation: RotationView }) {
+  return (
+    <article id="rotation">
+      <header>Certificate rotation</header>
+      <p>
+        <code>{rotation.jobId}</code> <mark class={`rotation-${rotation.state}`}>{rotation.state}</mark>
+        {rotation.reason ? ` (${rotation.reason})` : ''}
+        <br />
+        <small>
+          {rotation.newCertificateId ? `new ${shortId(rotation.newCertificateId)}` : 'no new certificate yet'}
+          {rotation.previousCertificateId ? `, previous ${shortId(rotation.previousCertificateId)}` : ''}
+          {rotation.updatedAt ? ` · ${rotation.updatedAt.slice(0, 19).replace('T', ' ')}` : ''}
+        </small>
+      </p>
+    </article>
+  );
+}
+
 type Action = 'allow' | 'block' | 'suspend' | 'resume' | 'retire' | 'reprovision';
 const ACTIONS: Array<{ action: Action; label: string; danger?: boolean; explain: string }> = [
   { action: 'allow', label: 'Allow', explain: 'The device may provision (again, after a refurbishment).' },
@@ -208,6 +241,7 @@ export function DeviceDetail({ api, deviceId }: { api: Api; deviceId: string }) 
               <header>Thing</header>
               <p>{page.thing ? `${page.thing.thingName}${page.thing.thingGroups.length ? ` in ${page.thing.thingGroups.join(', ')}` : ''}` : '—'}</p>
             </article>
+            {rotationOf(page.entry) && <RotationCard rotation={rotationOf(page.entry)!} />}
           </div>
           <div role="group" class="actions">
             {ACTIONS.map((a) => (

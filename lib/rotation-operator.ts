@@ -1,0 +1,72 @@
+import type { IoTClient } from '@aws-sdk/client-iot';
+import { bindCalls } from '../shared/aws/bind-calls';
+import { iotCalls } from '../shared/aws/iot/calls';
+import {
+  createRotationJob,
+  createThingGroup,
+  describeRotationJob,
+  enableJobExecutionEvents,
+  jobExecutionEventsEnabled,
+  listJobExecutionsForJob,
+  listThingsInThingGroup,
+} from '../shared/aws/iot/rotation-jobs';
+import { addThingToThingGroup } from '../shared/aws/iot/things';
+import { getDevice } from '../shared/aws/registry/entries';
+import { queueRotation, rollBackQueuedRotation } from '../shared/aws/registry/rotation-start';
+import type { Table } from '../shared/aws/table';
+import type { Actor, Timeline } from '../shared/lifecycle/ports';
+import type { RotationStartDeps, RotationStatus, RotationStatusDeps } from '../shared/rotation/start';
+
+/**
+ * The operator's side of a rotation, as the tools share it: `iot-provisioner rotate` (cli/rotate.ts) and the
+ * sandbox's rotation wave (local/sandbox/rotation.ts) start a wave with the same calls and print its status
+ * the same way, so `npm start` shows what the operator's command does.
+ */
+
+/** The start's calls (shared/rotation/start.ts startRotation) on the operator's IoT client and registry table. */
+export function rotationStartDeps(options: {
+  iot: IoTClient;
+  registryTable: Table;
+  timeline: Timeline;
+  jobTemplateArn: string;
+  actor: Actor;
+}): RotationStartDeps {
+  const { iot } = options;
+  return {
+    registry: bindCalls(options.registryTable, { get: getDevice, queueRotation }),
+    iot: {
+      ...iotCalls(iot, { createThingGroup, jobExecutionEventsEnabled, enableJobExecutionEvents, createRotationJob, describeRotationJob }),
+      addThingToThingGroup: (thing, group) => addThingToThingGroup(iot, thing, group),
+    },
+    timeline: options.timeline,
+    jobTemplateArn: options.jobTemplateArn,
+    actor: options.actor,
+    now: () => new Date(),
+  };
+}
+
+/** `rotate status`'s calls (shared/rotation/start.ts rotationStatus); with an actor, `--repair` may write. */
+export function rotationStatusDeps(options: { iot: IoTClient; registryTable: Table; timeline: Timeline; actor?: Actor }): RotationStatusDeps {
+  return {
+    registry: bindCalls(options.registryTable, { get: getDevice, rollBackQueuedRotation }),
+    iot: iotCalls(options.iot, { describeRotationJob, listJobExecutionsForJob, listThingsInThingGroup }),
+    timeline: options.timeline,
+    ...(options.actor ? { actor: options.actor } : {}),
+    now: () => new Date(),
+  };
+}
+
+/** The lines `rotate status <jobId>` prints: the job, the counts per view, one line per device. */
+export function formatRotationStatus(jobId: string, status: RotationStatus, description: string): string[] {
+  const lines = [`job ${jobId}: ${status.job ? status.job.status : 'not found (no such job)'} (${description})`];
+  lines.push(
+    Object.entries(status.counts)
+      .filter(([view, n]) => n > 0 || view !== 'not in this job')
+      .map(([view, n]) => `${view} ${n}`)
+      .join(', '),
+  );
+  const rows = [['DEVICE', 'STATUS', 'STATE', 'EXECUTION', 'REASON'], ...status.devices.map((d) => [d.deviceId, d.view, d.state ?? '-', d.execution ?? '-', `${d.reason ?? ''}${d.repaired ? ' (repaired)' : ''}`])];
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  for (const row of rows) lines.push(row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ').trimEnd());
+  return lines;
+}
