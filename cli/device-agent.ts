@@ -32,6 +32,8 @@ function describe(event: AgentEvent): string {
       return `rotation ${event.jobId ?? ''}: ${event.phase}`.replace('  ', ' ');
     case 'reported':
       return `job ${event.jobId}: reported ${event.status}${event.reason ? ` (${event.reason})` : ''}`;
+    case 'csr-resent':
+      return `rotation ${event.jobId}: no certificate yet, CSR sent again (attempt ${event.attempt})`;
   }
 }
 

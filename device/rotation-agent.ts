@@ -82,7 +82,8 @@ export type AgentEvent =
   | { event: 'connected'; with: 'current' | 'new' }
   | { event: 'refused'; with: 'current' | 'new'; error: string }
   | { event: 'phase'; phase: Phase; jobId?: string }
-  | { event: 'reported'; jobId: string; status: string; reason?: string };
+  | { event: 'reported'; jobId: string; status: string; reason?: string }
+  | { event: 'csr-resent'; jobId: string; attempt: number };
 
 export interface AgentOptions {
   thingName: string;
@@ -90,6 +91,12 @@ export interface AgentOptions {
   connect: Connector;
   /** How long to wait for an answer (Jobs API, rotation backend). Default 30 s. */
   replyTimeoutMs?: number;
+  /**
+   * How many times the CSR is sent (same clientToken) before the rotation fails `no-certificate`. Default 4: the
+   * backend takes CSRs a few at a time (its reserved concurrency), so a wave's burst queues for a while; a re-sent
+   * CSR gets the same certificate (protocol §3.3).
+   */
+  csrAttempts?: number;
   /** Progress, for the CLI and tests: never a key. */
   onEvent?: (event: AgentEvent) => void;
 }
@@ -402,12 +409,17 @@ export class RotationAgent {
     const privateKeyPem = await this.options.files.read(FILES.nextKey);
     if (!privateKeyPem) return this.fail(state, 'FAILED', 'key-lost');
     const csr = await csrFor(privateKeyPem, this.options.thingName);
-    let answer: Record<string, unknown>;
-    try {
-      answer = await this.request(`${this.rotationTopic}/csr`, { jobId: state.jobId, clientToken: state.clientToken, csr }, (topic, body) => topic === `${this.rotationTopic}/certificate` && body.clientToken === state.clientToken);
-    } catch (error) {
-      if (error instanceof RotationError && error.reason === 'no-answer') return this.fail(state, 'FAILED', 'no-certificate');
-      throw error;
+    let answer: Record<string, unknown> | undefined;
+    const attempts = Math.max(1, this.options.csrAttempts ?? 4);
+    for (let attempt = 1; !answer; attempt++) {
+      try {
+        // Each attempt waits for an answer to any of them: the same clientToken, so the same certificate.
+        answer = await this.request(`${this.rotationTopic}/csr`, { jobId: state.jobId, clientToken: state.clientToken, csr }, (topic, body) => topic === `${this.rotationTopic}/certificate` && body.clientToken === state.clientToken);
+      } catch (error) {
+        if (!(error instanceof RotationError && error.reason === 'no-answer')) throw error;
+        if (attempt >= attempts) return this.fail(state, 'FAILED', 'no-certificate');
+        this.emit({ event: 'csr-resent', jobId: state.jobId!, attempt: attempt + 1 });
+      }
     }
     const refused = answer.error as { reason?: string } | undefined;
     if (refused) return this.fail(state, 'FAILED', `backend:${refused.reason ?? 'unknown'}`);

@@ -42,6 +42,9 @@ class FakeCloud {
   offlineAfterIssue = 0;
   /** What the backend does with a CSR. */
   answer: 'issue' | 'issue-revoked' | { error: string } | 'silent' | 'drop-once' = 'issue';
+  /** CSRs left unanswered before the backend answers (a queue ahead of the CSR function), and all CSRs seen. */
+  ignoreCsrs = 0;
+  csrTokens: string[] = [];
 
   constructor(
     private readonly ca: KeyedCertificate,
@@ -110,7 +113,12 @@ class FakeCloud {
       return reply(`${topic}/accepted`, { executionState: { status: e.status, versionNumber: e.versionNumber }, clientToken });
     }
     if (topic === `${ROTATION}/csr`) {
+      this.csrTokens.push(String(clientToken));
       if (this.answer === 'silent') return;
+      if (this.ignoreCsrs > 0) {
+        this.ignoreCsrs--;
+        return;
+      }
       if (this.answer === 'drop-once') {
         this.answer = 'issue';
         return drop();
@@ -234,6 +242,29 @@ describe('a rotation without interruption', () => {
     expect(currentPair(dir)).toEqual({ certificateId: original.certificateId, matches: true });
     expect(leftovers(dir)).toEqual([]);
     expect(cloud.connects.at(-1)).toEqual({ certificateId: original.certificateId, accepted: true });
+  });
+
+  it('sends the CSR again (same clientToken) while the backend is slow to answer, and rotates with the one certificate', async () => {
+    const { dir, cloud } = setUp();
+    cloud.ignoreCsrs = 2;
+
+    await agentOn(dir, cloud).run({ once: true });
+
+    expect(cloud.execution.status).toBe('SUCCEEDED');
+    expect(cloud.csrTokens).toHaveLength(3);
+    expect(new Set(cloud.csrTokens).size).toBe(1);
+    expect(cloud.issued.size).toBe(1);
+  });
+
+  it('gives up after its CSR attempts (4 by default): FAILED no-certificate, each with the same clientToken', async () => {
+    const { dir, cloud } = setUp();
+    cloud.answer = 'silent';
+
+    await agentOn(dir, cloud).run({ once: true });
+
+    expect(cloud.execution).toMatchObject({ status: 'FAILED', statusDetails: { reason: 'no-certificate' } });
+    expect(cloud.csrTokens).toHaveLength(4);
+    expect(new Set(cloud.csrTokens).size).toBe(1);
   });
 
   it('resumes after the connection drops mid-rotation (a long-running agent reconnects and goes on)', async () => {
