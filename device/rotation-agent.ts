@@ -368,11 +368,17 @@ export class RotationAgent {
         continue;
       }
       if (options.once) return;
+      // Stopped while the request was under way: an abort that already happened fires no listener.
+      if (options.signal?.aborted) return;
+      const { signal } = options;
+      let stopWaiting: (() => void) | undefined;
       await new Promise<void>((resolve) => {
         this.wake = resolve;
-        options.signal?.addEventListener('abort', () => resolve(), { once: true });
+        stopWaiting = () => resolve();
+        signal?.addEventListener('abort', stopWaiting, { once: true });
         if (this.notified.length) resolve();
       });
+      if (stopWaiting) signal?.removeEventListener('abort', stopWaiting);
       this.notified.length = 0;
       this.wake = undefined;
       if (this.lost) throw new RotationError('connection-lost', 'the connection closed');

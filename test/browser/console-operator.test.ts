@@ -214,6 +214,8 @@ maybe('an operator in the console', () => {
     await page.getByRole('link', { name: 'Decisions' }).click();
     await page.locator('#decisions tbody tr').first().waitFor();
     expect(await page.locator('#decisions').textContent()).toContain('device-not-allowlisted');
+    // The chart draws in an effect after the table renders: wait for its canvas, then there is exactly one.
+    await page.locator('#decisions-chart canvas').waitFor();
     expect(await page.locator('#decisions-chart canvas').count()).toBe(1);
     await screenshot(page, 'operator-decisions-desktop');
     expect(problems).toEqual([]);

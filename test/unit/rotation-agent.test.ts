@@ -284,6 +284,28 @@ describe('a rotation without interruption', () => {
     expect(new Set(csrs).size).toBe(1);
   });
 
+  it('stops when told to while a start-next is under way (an abort that came before the wait still stops it)', async () => {
+    const { dir, cloud } = setUp();
+    cloud.execution.status = 'SUCCEEDED';
+    const stop = new AbortController();
+    // The stop comes as the agent asks for the next job: the answer (no execution) arrives after it.
+    const connect = cloud.connect;
+    cloud.connect = async (identity, clientId) => {
+      const connection = await connect(identity, clientId);
+      return { ...connection, publish: async (topic, payload) => (topic === `${JOBS}/start-next` && stop.abort(), connection.publish(topic, payload)) };
+    };
+
+    const stopped = await Promise.race([
+      agentOn(dir, cloud)
+        .run({ signal: stop.signal })
+        .then(() => 'stopped'),
+      new Promise((resolve) => setTimeout(() => resolve('still running after 2 s'), 2_000)),
+    ]);
+
+    expect(stopped).toBe('stopped');
+    expect(cloud.published.filter((p) => p.topic === `${JOBS}/start-next`)).toHaveLength(1);
+  });
+
   it.each([1, 2, 3, 4, 5, 6])('keeps the rotation through a network outage right after the certificate came (%i failed connects: retry, not roll back)', async (failedConnects) => {
     const { dir, cloud } = setUp();
     cloud.offlineAfterIssue = failedConnects;
