@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { formatRotationStatus, rotationStartDeps, rotationStatusDeps } from '../lib/rotation-operator';
 import { bindCalls } from '../shared/aws/bind-calls';
-import { createDocumentClient, createIotClient } from '../shared/aws/clients';
+import { createDocumentClient, createIotClient, createLambdaClient } from '../shared/aws/clients';
 import { describeJobTemplateArn, listThingsInThingGroup } from '../shared/aws/iot/rotation-jobs';
 import { expiringBy, issuedBy } from '../shared/aws/registry/expiry-index';
 import { DEVICE_ID_PATTERN } from '../shared/registry/device-entry';
@@ -119,7 +119,12 @@ export async function rotateStatusCommand(jobId: string | undefined, options: Ro
   let status: RotationStatus;
   try {
     status = await rotationStatus(
-      rotationStatusDeps({ iot: iotClient, registryTable, timeline: timelineOf(target), ...(options.repair ? { actor: await callerActor(target) } : {}) }),
+      rotationStatusDeps({
+        iot: iotClient,
+        registryTable,
+        timeline: timelineOf(target),
+        ...(options.repair ? { actor: await callerActor(target), commitFunction: { lambda: createLambdaClient(), functionName: target.rotationEventsFunction } } : {}),
+      }),
       jobId,
       { repair: options.repair === true },
     );

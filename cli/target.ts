@@ -46,6 +46,8 @@ export interface Target {
   roleAlias: string;
   /** The stack's rotation job template id (resources/rotation.cjs). */
   rotationJobTemplate: string;
+  /** The stack's rotation commit function (rotationEvents), which `rotate status --repair` hands lost Jobs events. */
+  rotationEventsFunction: string;
   /** With --local: the running emulator's endpoints, `accountId` the account acted in (--account). */
   local?: LocalEndpoints;
 }
@@ -76,6 +78,7 @@ export async function useTarget(options: TargetOptions): Promise<Target> {
     templateName: stack.params.fleetTemplateName ?? derived.fleetTemplate,
     roleAlias: derived.roleAlias,
     rotationJobTemplate: derived.rotationJobTemplate,
+    rotationEventsFunction: derived.functions.rotationEvents,
   };
   if (!options.local) {
     if (options.account) throw new CliError('--account is for --local (on AWS the profile\'s credentials name the account)');

@@ -1,9 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import type { IoTClient } from '@aws-sdk/client-iot';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { invokeAsync } from '../shared/aws/function-invoke';
 import { bindCalls } from '../shared/aws/bind-calls';
 import { iotCalls } from '../shared/aws/iot/calls';
 import {
   createRotationJob,
   createThingGroup,
+  describeJobExecution,
   describeRotationJob,
   enableJobExecutionEvents,
   jobExecutionEventsEnabled,
@@ -46,13 +50,51 @@ export function rotationStartDeps(options: {
 }
 
 /** `rotate status`'s calls (shared/rotation/start.ts rotationStatus); with an actor, `--repair` may write. */
-export function rotationStatusDeps(options: { iot: IoTClient; registryTable: Table; timeline: Timeline; actor?: Actor }): RotationStatusDeps {
+export function rotationStatusDeps(options: {
+  iot: IoTClient;
+  registryTable: Table;
+  timeline: Timeline;
+  actor?: Actor;
+  /** `--repair`'s re-delivery of a final job execution: the stack's rotationEvents function (Invoke, asynchronous). */
+  commitFunction?: { lambda: LambdaClient; functionName: string };
+}): RotationStatusDeps {
+  const { iot, commitFunction } = options;
   return {
     registry: bindCalls(options.registryTable, { get: getDevice, rollBackQueuedRotation }),
-    iot: iotCalls(options.iot, { describeRotationJob, listJobExecutionsForJob, listThingsInThingGroup }),
+    iot: iotCalls(iot, { describeRotationJob, listJobExecutionsForJob, listThingsInThingGroup }),
     timeline: options.timeline,
     ...(options.actor ? { actor: options.actor } : {}),
+    ...(commitFunction
+      ? {
+          redeliver: async (jobId: string, thingName: string) => {
+            const execution = await describeJobExecution(iot, jobId, thingName);
+            if (!execution || !FINAL.has(execution.status)) return undefined;
+            await invokeAsync(commitFunction.lambda, commitFunction.functionName, JSON.stringify(jobExecutionEvent(jobId, execution)));
+            return execution.status;
+          },
+        }
+      : {}),
     now: () => new Date(),
+  };
+}
+
+const FINAL = new Set(['SUCCEEDED', 'FAILED', 'REJECTED', 'TIMED_OUT', 'CANCELED', 'REMOVED']);
+
+/**
+ * The Jobs event AWS IoT publishes when an execution ends (`$aws/events/jobExecution/<jobId>/<operation>`,
+ * events-jobs.html: eventType, eventId, timestamp in epoch seconds, operation, jobId, thingArn, status,
+ * statusDetails), as the rule hands it to rotationEvents (`SELECT *`), from DescribeJobExecution.
+ */
+function jobExecutionEvent(jobId: string, execution: { thingArn: string; status: string; statusDetails: Record<string, string>; lastUpdatedAt?: Date }) {
+  return {
+    eventType: 'JOB_EXECUTION',
+    eventId: randomUUID(),
+    timestamp: Math.floor((execution.lastUpdatedAt ?? new Date()).getTime() / 1000),
+    operation: execution.status.toLowerCase(),
+    jobId,
+    thingArn: execution.thingArn,
+    status: execution.status,
+    ...(Object.keys(execution.statusDetails).length ? { statusDetails: execution.statusDetails } : {}),
   };
 }
 
@@ -65,7 +107,7 @@ export function formatRotationStatus(jobId: string, status: RotationStatus, desc
       .map(([view, n]) => `${view} ${n}`)
       .join(', '),
   );
-  const rows = [['DEVICE', 'STATUS', 'STATE', 'EXECUTION', 'REASON'], ...status.devices.map((d) => [d.deviceId, d.view, d.state ?? '-', d.execution ?? '-', `${d.reason ?? ''}${d.repaired ? ' (repaired)' : ''}`])];
+  const rows = [['DEVICE', 'STATUS', 'STATE', 'EXECUTION', 'REASON'], ...status.devices.map((d) => [d.deviceId, d.view, d.state ?? '-', d.execution ?? '-', `${d.reason ?? ''}${d.repaired ? ' (repaired)' : ''}${d.redelivered ? ` (re-sent ${d.redelivered} to the commit)` : ''}`.trim()])];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   for (const row of rows) lines.push(row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ').trimEnd());
   return lines;

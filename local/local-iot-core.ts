@@ -195,6 +195,7 @@ export class LocalIotCore {
       defaultAccountId,
       // GetTopicRule / ListTopicRules read the rules each account's rules engine holds (created below).
       topicRules: (accountId) => functions.rules(accountId).list(),
+      setTopicRuleDisabled: (accountId, ruleName, disabled) => functions.rules(accountId).setDisabled(ruleName, disabled),
       ...(options.now ? { now: options.now } : {}),
       // With the MQTT endpoint up, the default account's data endpoint is this machine: devices connect to
       // `localhost` (the server certificate's name). Other accounts keep AWS-style names, reachable with

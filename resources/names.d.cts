@@ -1,4 +1,17 @@
-export type FunctionKey = 'activateCertificate' | 'preProvisioningHook' | 'vendProvisioningClaim' | 'vendCertificate' | 'retireCertificate' | 'certificateResource' | 'expirySweep';
+/** The functions of serverless.yml (resources/names.cjs FUNCTIONS; test/unit/function-resources.test.ts keeps them the same). */
+export type FunctionKey =
+  | 'activateCertificate'
+  | 'preProvisioningHook'
+  | 'vendProvisioningClaim'
+  | 'vendCertificate'
+  | 'retireCertificate'
+  | 'certificateResource'
+  | 'expirySweep'
+  | 'consoleDevices'
+  | 'consoleActions'
+  | 'consoleQueue'
+  | 'rotateCertificate'
+  | 'rotationEvents';
 export interface StackNames {
   registryTable: string;
   ledgerTable: string;
@@ -13,6 +26,7 @@ export interface StackNames {
   quarantineThingGroup: string;
   deviceThingType: string;
   certificateRegisteredRule: string;
+  rotationCsrRule: string;
   rotationConnectedRule: string;
   rotationJobExecutionRule: string;
   findingsTopic: string;

@@ -750,6 +750,8 @@ function routes(issuer: AwsIssuer): Route[] {
       };
     }),
     route('GET', '/rules/{ruleName}', 'GetTopicRule', ({ account, path }) => topicRule(account, account.topicRule(path.ruleName!))),
+    route('POST', '/rules/{ruleName}/enable', 'EnableTopicRule', ({ account, path }) => account.setTopicRuleDisabled(path.ruleName!, false)),
+    route('POST', '/rules/{ruleName}/disable', 'DisableTopicRule', ({ account, path }) => account.setTopicRuleDisabled(path.ruleName!, true)),
     route('POST', '/tags', 'TagResource', ({ account, body }) => account.tags.tag(str(body.resourceArn), body.tags)),
     route('POST', '/untag', 'UntagResource', ({ account, body }) => account.tags.untag(str(body.resourceArn), body.tagKeys)),
     route('GET', '/tags', 'ListTagsForResource', ({ account, query }) => {

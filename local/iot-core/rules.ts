@@ -138,6 +138,14 @@ export class RuleEngine {
     this.rules.set(rule.ruleName, { ...compileRule(rule), createdAt });
   }
 
+  /** EnableTopicRule / DisableTopicRule: false when there is no such rule. A disabled rule sees no message. */
+  setDisabled(ruleName: string, disabled: boolean): boolean {
+    const rule = this.rules.get(ruleName);
+    if (!rule) return false;
+    rule.ruleDisabled = disabled;
+    return true;
+  }
+
   /** The rules as deployed, read-only (GetTopicRule, ListTopicRules). */
   list(): TopicRuleRecord[] {
     return [...this.rules.values()].map(({ filter, where: _where, fields: _fields, createdAt, ...rule }) => ({

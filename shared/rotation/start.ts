@@ -285,6 +285,8 @@ export interface DeviceRotationStatus {
   reason?: string;
   /** Set by --repair: this device went back to no open rotation. */
   repaired?: boolean;
+  /** Set by --repair: the execution's final status, handed to the commit function again (it had not applied it). */
+  redelivered?: string;
 }
 
 export interface RotationStatus {
@@ -305,6 +307,11 @@ export interface RotationStatusDeps {
   };
   timeline?: Timeline;
   actor?: Actor;
+  /**
+   * --repair: hands the thing's job execution, as a Jobs event, to the commit function (rotationEvents) again;
+   * answers the status it handed over, `undefined` when the execution is not final after all.
+   */
+  redeliver?(jobId: string, thingName: string): Promise<string | undefined>;
   now: () => Date;
 }
 
@@ -334,6 +341,9 @@ function viewOf(rotation: Rotation | undefined, jobId: string, execution: string
  * registry says of its rotation, and its job execution's status. With `repair`, a device still `queued` whose
  * execution ended, or that has none in a job that no longer hands them out, was never going to send a CSR:
  * it goes back to no open rotation (`rolled-back`, reason `not-notified`) so that another rotation can take it.
+ * A device past the CSR (`issuing`, `issued`) whose execution ended but whose rotation does not show it (the Jobs
+ * event was lost, or its rule disabled at the time) gets that event again: the commit function applies it as it
+ * would have (commit, or roll back), and a repeat is harmless (it converges on the same state).
  */
 export async function rotationStatus(deps: RotationStatusDeps, jobId: string, options: { repair?: boolean } = {}): Promise<RotationStatus> {
   checkJobId(jobId);
@@ -367,6 +377,16 @@ export async function rotationStatus(deps: RotationStatusDeps, jobId: string, op
         view = 'rolled back';
         Object.assign(status, { view, state: 'rolled-back', reason: 'not-notified', repaired: true });
       }
+    }
+    const unapplied =
+      rotation?.jobId === jobId &&
+      (rotation.state === 'issuing' || rotation.state === 'issued') &&
+      execution !== undefined &&
+      TERMINAL_EXECUTION.has(execution) &&
+      !(execution === 'SUCCEEDED' && rotation.jobStatus === 'SUCCEEDED');
+    if (options.repair && unapplied && deps.redeliver) {
+      const redelivered = await deps.redeliver(jobId, deviceId);
+      if (redelivered) status.redelivered = redelivered;
     }
     devices.push(status);
   }

@@ -1037,6 +1037,15 @@ export const scenarios: Record<string, Scenario> = {
     // A rule that does not exist is "access denied": GetTopicRule documents no ResourceNotFoundException.
     error: { call: async () => ({ ruleName: 'no_such_rule' }), expect: 'UnauthorizedException' },
   },
+  // A missing rule answers as GetTopicRule does (an assumption: neither operation documents ResourceNotFoundException).
+  EnableTopicRule: {
+    call: async (fx) => ({ ruleName: fx.topicRule() }),
+    error: { call: async () => ({ ruleName: 'no_such_rule' }), expect: 'UnauthorizedException' },
+  },
+  DisableTopicRule: {
+    call: async (fx) => ({ ruleName: fx.topicRule() }),
+    error: { call: async () => ({ ruleName: 'no_such_rule' }), expect: 'UnauthorizedException' },
+  },
   TagResource: {
     // Things take no tags (CreateThing has no tags member, TagResource refuses a thing ARN): a thing group does.
     call: async (fx) => ({ resourceArn: await fx.thingGroupArn(), tags: [{ Key: 'site', Value: 'lab' }] }),

@@ -1,7 +1,22 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AddThingToThingGroupCommand, CancelJobCommand, CreateThingGroupCommand, DescribeEventConfigurationsCommand, DescribeJobCommand, ListJobExecutionsForJobCommand, ListThingsInThingGroupCommand } from '@aws-sdk/client-iot';
+import {
+  AddThingToThingGroupCommand,
+  AttachThingPrincipalCommand,
+  CancelJobCommand,
+  CreateKeysAndCertificateCommand,
+  CreateThingGroupCommand,
+  DescribeEventConfigurationsCommand,
+  DescribeJobCommand,
+  DisableTopicRuleCommand,
+  EnableTopicRuleCommand,
+  GetTopicRuleCommand,
+  ListJobExecutionsForJobCommand,
+  ListThingsInThingGroupCommand,
+} from '@aws-sdk/client-iot';
 import { deviceChain, issueCertificate, type KeyedCertificate } from '../../lib/pki';
+import { createDocumentClient } from '../../shared/aws/clients';
+import { writeIssuedRotation } from '../support/rotation-state';
 import { DAY_MS } from '../../shared/expiry/sweep';
 import { startCliStack, type CliStack } from '../support/cli-stack';
 import namesModule = require('../../resources/names.cjs');
@@ -15,12 +30,13 @@ import namesModule = require('../../resources/names.cjs');
 let stack: CliStack;
 let ca: KeyedCertificate;
 let templateArn: string;
+let names: ReturnType<typeof namesModule.namesFor>;
 const cli = (...args: string[]) => stack.cli(...args);
 
 beforeAll(async () => {
   stack = await startCliStack();
   ca = await stack.registerCa('CLI rotate CA');
-  const names = namesModule.namesFor(stack.deployed.stack.service, stack.deployed.stack.stage);
+  names = namesModule.namesFor(stack.deployed.stack.service, stack.deployed.stack.stage);
   templateArn = `arn:aws:iot:${stack.core.endpoints.region}:${stack.core.endpoints.accountId}:jobtemplate/${names.rotationJobTemplate}`;
 }, 60_000);
 
@@ -164,5 +180,40 @@ describe('iot-provisioner rotate', () => {
     // Free for the next rotation.
     expect((await cli('rotate', '--devices', 'ROT-REP-1', '--job-id', 'rotate-rep-2', ...stack.local)).out).toContain('queued: 1 (ROT-REP-1)');
     expect(await cli('rotate', 'status', 'rotate-nothing', ...stack.local)).toMatchObject({ code: 1, err: expect.stringContaining('no rotation job rotate-nothing') });
+  }, 60_000);
+
+  it('rotate status --repair: an execution that ended while its Jobs event was lost (the rule disabled) is handed to the commit again, which rolls back', async () => {
+    const device = await provisioned('ROT-LOST-1');
+    expect((await cli('rotate', '--devices', 'ROT-LOST-1', '--job-id', 'rotate-lost', ...stack.local)).code).toBe(0);
+    // As the CSR step leaves it: a new certificate, ACTIVE and attached to the thing, the rotation issued.
+    const created = await stack.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
+    await stack.iot.send(new AttachThingPrincipalCommand({ thingName: 'ROT-LOST-1', principal: created.certificateArn! }));
+    await writeIssuedRotation(createDocumentClient(), stack.deployed.tableName, 'ROT-LOST-1', {
+      jobId: 'rotate-lost',
+      previousCertificateId: device.certificateId,
+      newCertificateId: created.certificateId!,
+      newCertificateArn: created.certificateArn!,
+    });
+    // The Jobs-event rule disabled (maintenance) while the job is canceled: the CANCELED event reaches no one.
+    const rule = names.rotationJobExecutionRule;
+    await stack.iot.send(new DisableTopicRuleCommand({ ruleName: rule }));
+    expect((await stack.iot.send(new GetTopicRuleCommand({ ruleName: rule }))).rule?.ruleDisabled).toBe(true);
+    await stack.iot.send(new CancelJobCommand({ jobId: 'rotate-lost', force: true }));
+    await stack.core.idle();
+    await stack.iot.send(new EnableTopicRuleCommand({ ruleName: rule }));
+    expect((await stack.registry.get('ROT-LOST-1'))?.rotation?.state).toBe('issued');
+    expect((await cli('rotate', 'status', 'rotate-lost', ...stack.local)).out).toMatch(/ROT-LOST-1 +in progress +issued +CANCELED$/m);
+
+    const repaired = await cli('rotate', 'status', 'rotate-lost', '--repair', ...stack.local);
+    expect(repaired).toMatchObject({ code: 0, err: '' });
+    expect(repaired.out).toMatch(/ROT-LOST-1 +in progress +issued +CANCELED +\(re-sent CANCELED to the commit\)$/m);
+    await stack.core.idle();
+    expect((await stack.registry.get('ROT-LOST-1'))?.rotation).toMatchObject({ jobId: 'rotate-lost', state: 'rolled-back', reason: 'CANCELED' });
+    expect(await stack.describe(created.certificateId!)).toMatchObject({ status: 'REVOKED', things: [] });
+    expect(await stack.describe(device.certificateId)).toMatchObject({ status: 'ACTIVE', things: ['ROT-LOST-1'] });
+    // Applied now: a second --repair has nothing to hand over.
+    const again = await cli('rotate', 'status', 'rotate-lost', '--repair', ...stack.local);
+    expect(again.out).toMatch(/ROT-LOST-1 +rolled back +rolled-back +CANCELED +CANCELED$/m);
+    expect(again.out).not.toContain('re-sent');
   }, 60_000);
 });

@@ -16,6 +16,7 @@ const awsTarget: Target = {
   templateName: 'iot-provisioner-dev',
   roleAlias: 'iot-provisioner-dev-device',
   rotationJobTemplate: 'iot-provisioner-dev-rotation',
+  rotationEventsFunction: 'iot-provisioner-dev-rotationEvents',
 };
 
 beforeEach(() => {

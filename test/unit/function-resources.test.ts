@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import stackModule = require('../../resources/stack.cjs');
 import namesModule = require('../../resources/names.cjs');
+import type { FunctionKey } from '../../resources/names.cjs';
 import { loadStack } from '../../lib/stack';
 import { TEST_STACK_SETTINGS } from '../support/handlers';
 
@@ -26,6 +27,22 @@ describe('each function’s deployment', () => {
   it('is deployed for every function of serverless.yml, and only for them', () => {
     expect(Object.keys(stackModule.FUNCTION_DEPLOYMENTS).sort()).toEqual(functions.map(([name]) => name).sort());
     expect(Object.keys(namesModule.FUNCTIONS).sort()).toEqual(functions.map(([name]) => name).sort());
+    // resources/names.d.cts names the same functions (an object that must have every FunctionKey, and only them).
+    const typed: Record<FunctionKey, true> = {
+      activateCertificate: true,
+      preProvisioningHook: true,
+      vendProvisioningClaim: true,
+      vendCertificate: true,
+      retireCertificate: true,
+      certificateResource: true,
+      expirySweep: true,
+      consoleDevices: true,
+      consoleActions: true,
+      consoleQueue: true,
+      rotateCertificate: true,
+      rotationEvents: true,
+    };
+    expect(Object.keys(typed).sort()).toEqual(functions.map(([name]) => name).sort());
   });
 
   it.each(functions)('of %s sits beside its handler, which serverless.yml reads its events from', (name, fn) => {

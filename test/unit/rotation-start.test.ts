@@ -374,6 +374,31 @@ describe('rotationStatus', () => {
     ]);
   });
 
+  it('--repair: a device past the CSR whose execution ended without the rotation showing it gets the Jobs event again', async () => {
+    const w = statusWorld('IN_PROGRESS', { ip: 'CANCELED', sx: 'SUCCEEDED', sr: 'SUCCEEDED', is: 'FAILED', ip2: 'IN_PROGRESS', ok: 'SUCCEEDED', rb: 'TIMED_OUT' });
+    // sx: SUCCEEDED not recorded (its event lost); sr: recorded, waiting for the new certificate's connect.
+    w.items.set('sx', bound('sx', { rotation: rot('issued', { newConnectedAt: 'c' }) }));
+    w.items.set('sr', bound('sr', { rotation: rot('issued', { jobStatus: 'SUCCEEDED' }) }));
+    w.items.set('is', bound('is', { rotation: rot('issuing') }));
+    w.items.set('ip2', bound('ip2', { rotation: rot('issued') }));
+    const resent: string[] = [];
+    const deps = { ...w.deps, redeliver: async (jobId: string, thing: string) => (resent.push(`${jobId}/${thing}`), ({ ip: 'CANCELED', sx: 'SUCCEEDED', is: 'FAILED' })[thing]) };
+    const status = await rotationStatus(deps, 'rotate-s', { repair: true });
+    const by = Object.fromEntries(status.devices.map((d) => [d.deviceId, d]));
+    expect(resent.sort()).toEqual(['rotate-s/ip', 'rotate-s/is', 'rotate-s/sx']);
+    expect(by.ip).toMatchObject({ view: 'in progress', execution: 'CANCELED', redelivered: 'CANCELED' });
+    expect(by.sx).toMatchObject({ redelivered: 'SUCCEEDED' });
+    expect(by.is).toMatchObject({ redelivered: 'FAILED' });
+    // What the backend has applied, or what has not ended, is not re-sent; the registry is the commit function's to write.
+    for (const id of ['sr', 'ip2', 'ok', 'rb']) expect(by[id]!.redelivered).toBeUndefined();
+    expect(w.items.get('ip')!.rotation!.state).toBe('issued');
+    expect(w.appended).toEqual([]);
+    // Without --repair nothing is re-sent.
+    resent.length = 0;
+    await rotationStatus(deps, 'rotate-s');
+    expect(resent).toEqual([]);
+  });
+
   it('without --repair, or while the job still hands out executions, nothing is written', async () => {
     const live = statusWorld('IN_PROGRESS', {});
     await rotationStatus(live.deps, 'rotate-s', { repair: true });

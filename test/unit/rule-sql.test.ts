@@ -27,6 +27,20 @@ describe('local rules SQL', () => {
     expect(invoked).toEqual([{ csr: 'x', thingName: 'thing-1', principal: 'p', clientId: 'thing-1' }]);
   });
 
+  it('acts on no message while the rule is disabled (DisableTopicRule), and again once enabled; an unknown rule is refused', () => {
+    const invoked: unknown[] = [];
+    const engine = new RuleEngine((_arn, event) => (invoked.push(event), true));
+    engine.addRule({ ruleName: 'csr', sql: CSR_SQL, actions: [{ lambda: { functionArn: 'arn:aws:lambda:eu-west-1:1:function:f' } }] });
+    expect(engine.setDisabled('csr', true)).toBe(true);
+    expect(engine.list()[0]!.ruleDisabled).toBe(true);
+    expect(engine.publish('device/thing-1/rotation/csr', { csr: 'lost' }, { principal: 'p', clientId: 'thing-1' })).toEqual([]);
+    expect(engine.setDisabled('csr', false)).toBe(true);
+    expect(engine.publish('device/thing-1/rotation/csr', { csr: 'x' }, { principal: 'p', clientId: 'thing-1' })).toEqual(['csr']);
+    // What came while it was disabled is not kept for later.
+    expect(invoked).toEqual([{ csr: 'x', thingName: 'thing-1', principal: 'p', clientId: 'thing-1' }]);
+    expect(engine.setDisabled('nope', true)).toBe(false);
+  });
+
   it('keeps plain SELECT * rules as they were (the payload unchanged, any JSON)', () => {
     const rule = compileRule({ ruleName: 'all', sql: "SELECT * FROM 'a/+' WHERE topic(2) = 'b'", actions: [] });
     expect(rule.where).toEqual([{ index: 2, value: 'b' }]);

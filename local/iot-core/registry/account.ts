@@ -28,8 +28,10 @@ export interface IotAccountOptions {
   endpointAddress: (account: IotAccount, type: EndpointType) => string;
   /** True when another account of the region registered the CA in DEFAULT mode. */
   registeredInDefaultModeElsewhere: (account: IotAccount, caCertificateId: string) => boolean;
-  /** The topic rules deployed into the account (the rules engine holds them; they are read-only here). */
+  /** The topic rules deployed into the account (the rules engine holds them). */
   topicRules?: (accountId: string) => readonly TopicRuleRecord[];
+  /** EnableTopicRule / DisableTopicRule in the account's rules engine: false when there is no such rule. */
+  setTopicRuleDisabled?: (accountId: string, ruleName: string, disabled: boolean) => boolean;
   /** Publishes a `$aws/events/…` message in the account (to its allowed subscribers and its rules). */
   publishEvent?: (account: IotAccount, topic: string, payload: Buffer) => void;
 }
@@ -175,6 +177,16 @@ export class IotAccount implements AccountScope {
     const rule = this.findTopicRule(ruleName);
     if (!rule) throw new IotError('UnauthorizedException', `Access to topic rule '${ruleName}' was denied.`);
     return rule;
+  }
+
+  /**
+   * EnableTopicRule / DisableTopicRule: a disabled rule acts on no message while it is disabled (its messages are
+   * not kept for later). A rule that does not exist answers as GetTopicRule does (an assumption: the operations
+   * document no ResourceNotFoundException either).
+   */
+  setTopicRuleDisabled(ruleName: string, disabled: boolean): void {
+    this.topicRule(ruleName);
+    this.options.setTopicRuleDisabled?.(this.accountId, ruleName, disabled);
   }
 
   /**

@@ -17,6 +17,8 @@ export interface IotRegistryOptions {
   endpointAddress?: (account: IotAccount, type: EndpointType) => string;
   /** The topic rules deployed into an account (the rules engine holds them; GetTopicRule and ListTopicRules read them). */
   topicRules?: (accountId: string) => readonly TopicRuleRecord[];
+  /** EnableTopicRule / DisableTopicRule in an account's rules engine. */
+  setTopicRuleDisabled?: (accountId: string, ruleName: string, disabled: boolean) => boolean;
 }
 
 export class IotRegistry {
@@ -27,6 +29,7 @@ export class IotRegistry {
   private readonly now: () => Date;
   private readonly endpointAddress: (account: IotAccount, type: EndpointType) => string;
   private readonly topicRules: ((accountId: string) => readonly TopicRuleRecord[]) | undefined;
+  private readonly setTopicRuleDisabled: ((accountId: string, ruleName: string, disabled: boolean) => boolean) | undefined;
   /**
    * Publishes a `$aws/events/…` message (Jobs events) in an account; set once the MQTT endpoint and the rules
    * engine exist (local-iot-core.ts). Unset: the events go nowhere.
@@ -39,6 +42,7 @@ export class IotRegistry {
     this.now = options.now ?? (() => new Date());
     this.endpointAddress = options.endpointAddress ?? IotRegistry.awsEndpointAddress;
     this.topicRules = options.topicRules;
+    this.setTopicRuleDisabled = options.setTopicRuleDisabled;
   }
 
   /** The endpoint names AWS gives an account (aws-iot-reference §4, DescribeEndpoint). */
@@ -71,6 +75,7 @@ export class IotRegistry {
         trust: this.trust,
         endpointAddress: this.endpointAddress,
         ...(this.topicRules ? { topicRules: this.topicRules } : {}),
+        ...(this.setTopicRuleDisabled ? { setTopicRuleDisabled: this.setTopicRuleDisabled } : {}),
         publishEvent: (self, topic, payload) => this.publishEvent?.(self, topic, payload),
         registeredInDefaultModeElsewhere: (self, caCertificateId) =>
           this.allAccounts().some((other) => other !== self && other.certificates.hasDefaultModeCa(caCertificateId)),

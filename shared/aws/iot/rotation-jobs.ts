@@ -3,6 +3,7 @@ import {
   CreateThingGroupCommand,
   DescribeEventConfigurationsCommand,
   DescribeJobCommand,
+  DescribeJobExecutionCommand,
   DescribeJobTemplateCommand,
   ListJobExecutionsForJobCommand,
   ListThingsInThingGroupCommand,
@@ -117,4 +118,29 @@ export async function listJobExecutionsForJob(client: IoTClient, jobId: string):
     nextToken = page.nextToken;
   } while (nextToken);
   return executions;
+}
+
+/** One execution as DescribeJobExecution tells it: what a Jobs event of it carries. */
+export interface JobExecutionDetail {
+  thingArn: string;
+  status: string;
+  statusDetails: Record<string, string>;
+  lastUpdatedAt?: Date;
+}
+
+/** DescribeJobExecution; `undefined` when the thing has no execution of the job. */
+export async function describeJobExecution(client: IoTClient, jobId: string, thingName: string): Promise<JobExecutionDetail | undefined> {
+  try {
+    const { execution } = await client.send(new DescribeJobExecutionCommand({ jobId, thingName }));
+    if (!execution?.thingArn || !execution.status) return undefined;
+    return {
+      thingArn: execution.thingArn,
+      status: execution.status,
+      statusDetails: execution.statusDetails?.detailsMap ?? {},
+      ...(execution.lastUpdatedAt ? { lastUpdatedAt: execution.lastUpdatedAt } : {}),
+    };
+  } catch (error) {
+    if (isNamed(error, 'ResourceNotFoundException')) return undefined;
+    throw error;
+  }
 }
