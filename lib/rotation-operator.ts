@@ -19,7 +19,7 @@ import { getDevice } from '../shared/aws/registry/entries';
 import { queueRotation, rollBackQueuedRotation } from '../shared/aws/registry/rotation-start';
 import type { Table } from '../shared/aws/table';
 import type { Actor, Timeline } from '../shared/lifecycle/ports';
-import type { RotationStartDeps, RotationStatus, RotationStatusDeps } from '../shared/rotation/start';
+import { TERMINAL_EXECUTION, type RotationStartDeps, type RotationStatus, type RotationStatusDeps } from '../shared/rotation/start';
 
 /**
  * The operator's side of a rotation, as the tools share it: `iot-provisioner rotate` (cli/rotate.ts) and the
@@ -68,7 +68,7 @@ export function rotationStatusDeps(options: {
       ? {
           redeliver: async (jobId: string, thingName: string) => {
             const execution = await describeJobExecution(iot, jobId, thingName);
-            if (!execution || !FINAL.has(execution.status)) return undefined;
+            if (!execution || !TERMINAL_EXECUTION.has(execution.status)) return undefined;
             await invokeAsync(commitFunction.lambda, commitFunction.functionName, JSON.stringify(jobExecutionEvent(jobId, execution)));
             return execution.status;
           },
@@ -77,8 +77,6 @@ export function rotationStatusDeps(options: {
     now: () => new Date(),
   };
 }
-
-const FINAL = new Set(['SUCCEEDED', 'FAILED', 'REJECTED', 'TIMED_OUT', 'CANCELED', 'REMOVED']);
 
 /**
  * The Jobs event AWS IoT publishes when an execution ends (`$aws/events/jobExecution/<jobId>/<operation>`,

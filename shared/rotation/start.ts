@@ -315,7 +315,8 @@ export interface RotationStatusDeps {
   now: () => Date;
 }
 
-const TERMINAL_EXECUTION = new Set(['SUCCEEDED', 'FAILED', 'REJECTED', 'TIMED_OUT', 'CANCELED', 'REMOVED']);
+/** The job execution statuses that are final (a Jobs event is published for each). */
+export const TERMINAL_EXECUTION: ReadonlySet<string> = new Set(['SUCCEEDED', 'FAILED', 'REJECTED', 'TIMED_OUT', 'CANCELED', 'REMOVED']);
 /** A job still handing out executions: a target without one may still get it. */
 const LIVE_JOB = new Set(['IN_PROGRESS', 'SCHEDULED']);
 
