@@ -15,7 +15,8 @@ import {
   listThingsInThingGroup,
 } from '../shared/aws/iot/rotation-jobs';
 import { addThingToThingGroup } from '../shared/aws/iot/things';
-import { getDevice } from '../shared/aws/registry/entries';
+import { batchGetDevices } from '../shared/aws/registry/batch';
+import { getDevice, parseDeviceItem } from '../shared/aws/registry/entries';
 import { queueRotation, rollBackQueuedRotation } from '../shared/aws/registry/rotation-start';
 import type { Table } from '../shared/aws/table';
 import type { Actor, Timeline } from '../shared/lifecycle/ports';
@@ -60,7 +61,17 @@ export function rotationStatusDeps(options: {
 }): RotationStatusDeps {
   const { iot, commitFunction } = options;
   return {
-    registry: bindCalls(options.registryTable, { get: getDevice, rollBackQueuedRotation }),
+    registry: {
+      ...bindCalls(options.registryTable, { get: getDevice, rollBackQueuedRotation }),
+      // A wave of 100,000 devices is 1,000 reads, not 100,000.
+      rotationsOf: async (deviceIds) => {
+        const { items } = await batchGetDevices(options.registryTable, deviceIds);
+        return new Map(deviceIds.map((deviceId) => {
+          const item = items.get(deviceId);
+          return [deviceId, item ? parseDeviceItem(deviceId, item).rotation : undefined];
+        }));
+      },
+    },
     iot: iotCalls(iot, { describeRotationJob, listJobExecutionsForJob, listThingsInThingGroup }),
     timeline: options.timeline,
     ...(options.actor ? { actor: options.actor } : {}),

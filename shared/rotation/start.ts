@@ -298,6 +298,8 @@ export interface RotationStatus {
 
 export interface RotationStatusDeps {
   registry: Pick<RotationStartRegistry, 'get'> & {
+    /** Up to STATUS_BATCH devices' rotations in one read (BatchGetItem); without it, one `get` per device. */
+    rotationsOf?(deviceIds: readonly string[]): Promise<Map<string, Rotation | undefined>>;
     rollBackQueuedRotation?(deviceId: string, jobId: string, reason: string, at: Date): Promise<'rolled-back' | 'changed'>;
   };
   iot: {
@@ -337,6 +339,24 @@ function viewOf(rotation: Rotation | undefined, jobId: string, execution: string
   }
 }
 
+/** BatchGetItem's most keys a request (DynamoDB quotas). */
+export const STATUS_BATCH = 100;
+
+/** The rotation of each device: STATUS_BATCH a read when the registry reads in batches, else one at a time. */
+async function readRotations(registry: RotationStatusDeps['registry'], deviceIds: readonly string[]): Promise<Map<string, Rotation | undefined>> {
+  const rotations = new Map<string, Rotation | undefined>();
+  if (registry.rotationsOf) {
+    for (let i = 0; i < deviceIds.length; i += STATUS_BATCH) {
+      const batch = deviceIds.slice(i, i + STATUS_BATCH);
+      const read = await registry.rotationsOf(batch);
+      for (const deviceId of batch) rotations.set(deviceId, read.get(deviceId));
+    }
+    return rotations;
+  }
+  for (const deviceId of deviceIds) rotations.set(deviceId, (await registry.get(deviceId))?.rotation);
+  return rotations;
+}
+
 /**
  * Per device of the job (the members of its thing group, and every thing with an execution): what the
  * registry says of its rotation, and its job execution's status. With `repair`, a device still `queued` whose
@@ -353,9 +373,10 @@ export async function rotationStatus(deps: RotationStatusDeps, jobId: string, op
   const byThing = new Map(executions.map((e) => [e.thingName, e.status]));
   const members = (await deps.iot.listThingsInThingGroup(rotationThingGroup(jobId))) ?? [];
   const deviceIds = [...new Set([...members, ...byThing.keys()])].sort();
+  const rotations = await readRotations(deps.registry, deviceIds);
   const devices: DeviceRotationStatus[] = [];
   for (const deviceId of deviceIds) {
-    const rotation = (await deps.registry.get(deviceId))?.rotation;
+    const rotation = rotations.get(deviceId);
     const execution = byThing.get(deviceId);
     let view = viewOf(rotation, jobId, execution);
     const status: DeviceRotationStatus = { deviceId, view, ...(rotation?.jobId === jobId ? { state: rotation.state } : {}), ...(execution ? { execution } : {}) };

@@ -9,6 +9,7 @@ import {
   resolveTargets,
   rotationStatus,
   RotationStartError,
+  STATUS_BATCH,
   startRotation,
   type RotationJob,
   type RotationStartDeps,
@@ -397,6 +398,32 @@ describe('rotationStatus', () => {
     resent.length = 0;
     await rotationStatus(deps, 'rotate-s');
     expect(resent).toEqual([]);
+  });
+
+  it('reads the registry STATUS_BATCH devices a request when it can (a wave of 100,000 is 1,000 reads), with the same answer', async () => {
+    const ids = Array.from({ length: 2 * STATUS_BATCH + 50 }, (_, i) => `dev-${String(i).padStart(4, '0')}`);
+    const items = new Map(ids.map((id, i) => [id, bound(id, { rotation: rot(i % 2 ? 'committed' : 'queued') })]));
+    const batches: number[] = [];
+    let gets = 0;
+    const deps = (batched: boolean) => ({
+      registry: {
+        get: async (id: string) => (gets++, structuredClone(items.get(id))),
+        ...(batched ? { rotationsOf: async (batch: readonly string[]) => (batches.push(batch.length), new Map(batch.map((id) => [id, structuredClone(items.get(id)?.rotation)]))) } : {}),
+      },
+      iot: {
+        describeRotationJob: async () => ({ jobId: 'rotate-s', status: 'IN_PROGRESS', jobTemplateArn: TEMPLATE }),
+        listJobExecutionsForJob: async () => [],
+        listThingsInThingGroup: async () => ids,
+      },
+      now: () => NOW,
+    });
+    const batched = await rotationStatus(deps(true), 'rotate-s');
+    expect(batches).toEqual([STATUS_BATCH, STATUS_BATCH, 50]);
+    expect(gets).toBe(0);
+    const oneByOne = await rotationStatus(deps(false), 'rotate-s');
+    expect(gets).toBe(ids.length);
+    expect(batched).toEqual(oneByOne);
+    expect(batched.counts).toMatchObject({ queued: 125, succeeded: 125 });
   });
 
   it('without --repair, or while the job still hands out executions, nothing is written', async () => {

@@ -21,7 +21,12 @@ export async function getDevice(table: Table, deviceId: string, options: { consi
     new GetCommand({ TableName: table.tableName, Key: { deviceId }, ConsistentRead: options.consistent ?? true }),
   );
   if (!Item) return undefined;
-  const parsed = deviceEntrySchema.safeParse(Item);
+  return parseDeviceItem(deviceId, Item);
+}
+
+/** A registry item read from the table, as a device entry; a malformed one is an error naming the device. */
+export function parseDeviceItem(deviceId: string, item: Record<string, unknown>): DeviceEntry {
+  const parsed = deviceEntrySchema.safeParse(item);
   if (!parsed.success) {
     throw new Error(`registry item for ${deviceId} is malformed: ${issuesText(issuesOf(parsed.error))}`);
   }
