@@ -207,6 +207,7 @@ export function DeviceDetail({ api, deviceId }: { api: Api; deviceId: string }) 
     }
   };
 
+  const rotation = page ? rotationOf(page.entry) : undefined;
   return (
     <section>
       <h2>
@@ -241,7 +242,7 @@ export function DeviceDetail({ api, deviceId }: { api: Api; deviceId: string }) 
               <header>Thing</header>
               <p>{page.thing ? `${page.thing.thingName}${page.thing.thingGroups.length ? ` in ${page.thing.thingGroups.join(', ')}` : ''}` : '—'}</p>
             </article>
-            {rotationOf(page.entry) && <RotationCard rotation={rotationOf(page.entry)!} />}
+            {rotation && <RotationCard rotation={rotation} />}
           </div>
           <div role="group" class="actions">
             {ACTIONS.map((a) => (
