@@ -192,8 +192,9 @@ export function DeviceDetail({ api, deviceId }: { api: Api; deviceId: string }) 
     setError(undefined);
     try {
       const answer = await api.post<{ outcome: 'done' | 'unchanged'; state: string }>(`${path}/actions`, { action });
-      setResult(`${action}: ${answer.outcome}, now ${answer.state}`);
+      // The page first, then the result: "now suspended" never shows beside the state from before the action.
       await load();
+      setResult(`${action}: ${answer.outcome}, now ${answer.state}`);
     } catch (e) {
       setError(e instanceof ApiError ? `${action} refused: ${e.message}${e.reason ? ` (${e.reason})` : ''}` : (e as Error).message);
     }
